@@ -1,0 +1,25 @@
+/** Nest 12 and @nestjs/typeorm 12 ship ES modules only, so they are transformed with SWC like our sources. */
+/** @type {import('jest').Config} */
+module.exports = {
+  rootDir: '.',
+  testMatch: ['<rootDir>/test/**/*.spec.ts'],
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  transform: {
+    '^.+\\.(t|j|mj)s$': [
+      '@swc/jest',
+      {
+        jsc: {
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true },
+          target: 'es2022',
+        },
+        module: { type: 'commonjs' },
+      },
+    ],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|file-type|@standard-schema|strtok3|token-types|@tokenizer|uint8array-extras)/)'],
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  testEnvironment: '<rootDir>/test/support/test-environment.ts',
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

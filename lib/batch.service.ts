@@ -1,0 +1,125 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type {
+  CreateBatchOptions,
+  GetItemsFilter,
+  GetLogsFilter,
+  ImportItemsSource,
+  ImportOptions,
+  ListBatchesFilter,
+  ProcessBatchOptions,
+  ReprocessBatchOptions,
+} from './interfaces/batch-options.interface';
+import type { BatchSummary } from './interfaces/batch-summary.interface';
+import type { ImportBatch } from './interfaces/import-batch.interface';
+import type { ImportItem } from './interfaces/import-item.interface';
+import type { ImportLogEntry } from './interfaces/import-log.interface';
+import { ImportProcessorRegistry } from './import-processor.registry';
+import { BatchCreator } from './processing/batch-creator';
+import { BatchRunner } from './processing/batch-runner';
+import { BatchStore } from './processing/batch-store';
+
+/**
+ * The public API of the module: create, process, inspect, correct and reprocess import batches.
+ * Inject it in controllers, jobs and command-line tools.
+ */
+@Injectable()
+export class BatchService {
+  constructor(
+    @Inject(ImportProcessorRegistry) private readonly registry: ImportProcessorRegistry,
+    @Inject(BatchCreator) private readonly creator: BatchCreator,
+    @Inject(BatchRunner) private readonly runner: BatchRunner,
+    @Inject(BatchStore) private readonly store: BatchStore,
+  ) {}
+
+  /**
+   * Stores a batch and all its items in one transaction (all or nothing), in the order given. Items may
+   * come from an array, an iterable or an async iterable (a CSV stream): they are written in chunks.
+   *
+   * @throws UnknownBatchTypeError when no processor handles `batchType`.
+   * @throws InvalidSourceDataError when an item cannot be stored as JSON; nothing is stored then.
+   * @throws IdempotencyConflictError when `idempotencyKey` was used for other content.
+   */
+  async createBatch<TSource extends object>(
+    batchType: string,
+    items: ImportItemsSource<TSource>,
+    options: CreateBatchOptions = {},
+  ): Promise<ImportBatch> {
+    this.registry.get(batchType);
+    return this.creator.create(batchType, items, options);
+  }
+
+  /**
+   * Processes every pending item of a batch, each in its own transaction, and resolves with the batch's
+   * summary once every item is finished. A finished batch is returned as it is: no item is processed twice.
+   *
+   * @throws ImportBatchNotFoundError when the batch does not exist.
+   * @throws BatchLockedError when another live worker is processing the batch.
+   */
+  processBatch(batchId: string, options: ProcessBatchOptions = {}): Promise<BatchSummary> {
+    return this.runner.process(batchId, options);
+  }
+
+  /**
+   * Creates a child batch (`parentBatchId` = this batch) from the stored data of the items that did not
+   * complete (every item with `failedItemsOnly: false`), corrections applied, and processes it. The parent
+   * batch is left as it was. Resolves with the child batch's summary.
+   *
+   * @throws BatchNotReprocessableError when the batch is still running or has nothing to reprocess.
+   */
+  async reprocessBatch(batchId: string, options: ReprocessBatchOptions = {}): Promise<BatchSummary> {
+    const { failedItemsOnly = true, ...processOptions } = options;
+    const parent = await this.store.getBatch(batchId);
+    this.registry.get(parent.batchType);
+    const child = await this.store.createChildBatch(parent, failedItemsOnly);
+    return this.runner.process(child.id, processOptions);
+  }
+
+  /** Creates a batch and processes it: `createBatch` then `processBatch`. */
+  async import<TSource extends object>(
+    batchType: string,
+    items: ImportItemsSource<TSource>,
+    options: ImportOptions = {},
+  ): Promise<BatchSummary> {
+    const { continueOnError, ...createOptions } = options;
+    const batch = await this.createBatch(batchType, items, createOptions);
+    return this.processBatch(batch.id, { continueOnError });
+  }
+
+  /** Counts of a batch's items by status, timestamps, duration and throughput, counted now. */
+  getBatchSummary(batchId: string): Promise<BatchSummary> {
+    return this.store.getSummary(batchId);
+  }
+
+  /** A stored batch. @throws ImportBatchNotFoundError */
+  getBatch(batchId: string): Promise<ImportBatch> {
+    return this.store.getBatch(batchId);
+  }
+
+  /** Stored batches, newest first, filtered by status, type or parent. */
+  listBatches(filter: ListBatchesFilter = {}): Promise<ImportBatch[]> {
+    return this.store.listBatches(filter);
+  }
+
+  /** The items of a batch in order, optionally only those with the given status(es). */
+  getItems<TSource = Record<string, unknown>>(
+    batchId: string,
+    filter: GetItemsFilter = {},
+  ): Promise<ImportItem<TSource>[]> {
+    return this.store.getItems<TSource>(batchId, filter);
+  }
+
+  /** The audit log of a batch, oldest first, optionally filtered by level or item. */
+  getLogs(batchId: string, filter: GetLogsFilter = {}): Promise<ImportLogEntry[]> {
+    return this.store.getLogs(batchId, filter);
+  }
+
+  /**
+   * Stores corrected data for a failed or skipped item; the next `reprocessBatch` of its batch uses it.
+   * The original data is kept, and the change (old and new data) is written to the audit log.
+   *
+   * @throws ImportItemNotFoundError, ItemNotCorrectableError, InvalidSourceDataError
+   */
+  correctItem<TSource extends object>(itemId: string, sourceData: TSource): Promise<ImportItem<TSource>> {
+    return this.store.correctItem(itemId, sourceData);
+  }
+}

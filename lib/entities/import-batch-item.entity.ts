@@ -1,0 +1,82 @@
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import type { ItemStatus } from '../interfaces/statuses.interface';
+import { ImportBatchEntity } from './import-batch.entity';
+
+/**
+ * The `import_batch_items` table, for applications that want to query items with a TypeORM repository.
+ * The module itself reads and writes it with plain SQL; the migrations create it.
+ */
+@Entity({ name: 'import_batch_items' })
+@Check(
+  'CHK_import_batch_items_status',
+  `"status" IN ('pending', 'processing', 'completed', 'failed', 'skipped')`,
+)
+@Index('UQ_import_batch_items_batch_index', ['batchId', 'itemIndex'], { unique: true })
+@Index('IDX_import_batch_items_claim', ['batchId', 'status', 'itemIndex'])
+@Index('IDX_import_batch_items_original', ['originalItemId'])
+export class ImportBatchItemEntity {
+  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_import_batch_items' })
+  id!: string;
+
+  @Column({ name: 'batch_id', type: 'uuid' })
+  batchId!: string;
+
+  @ManyToOne(() => ImportBatchEntity, { onDelete: 'CASCADE', nullable: false })
+  @JoinColumn({ name: 'batch_id', foreignKeyConstraintName: 'FK_import_batch_items_batch' })
+  batch?: ImportBatchEntity;
+
+  @Column({ name: 'item_index', type: 'integer' })
+  itemIndex!: number;
+
+  @Column({ type: 'varchar', length: 32, default: 'pending' })
+  status!: ItemStatus;
+
+  @Column({ name: 'source_data', type: 'jsonb' })
+  sourceData!: Record<string, unknown>;
+
+  @Column({ name: 'corrected_data', type: 'jsonb', nullable: true })
+  correctedData!: Record<string, unknown> | null;
+
+  @Column({ name: 'processed_data', type: 'jsonb', nullable: true })
+  processedData!: unknown;
+
+  @Column({ name: 'target_table', type: 'varchar', length: 255, nullable: true })
+  targetTable!: string | null;
+
+  @Column({ name: 'target_id', type: 'text', nullable: true })
+  targetId!: string | null;
+
+  @Column({ name: 'error_message', type: 'text', nullable: true })
+  errorMessage!: string | null;
+
+  @Column({ name: 'error_details', type: 'jsonb', nullable: true })
+  errorDetails!: Record<string, unknown> | null;
+
+  @Column({ type: 'integer', default: 0 })
+  attempts!: number;
+
+  @Column({ name: 'original_item_id', type: 'uuid', nullable: true })
+  originalItemId!: string | null;
+
+  @ManyToOne(() => ImportBatchItemEntity, { onDelete: 'SET NULL', nullable: true })
+  @JoinColumn({ name: 'original_item_id', foreignKeyConstraintName: 'FK_import_batch_items_original' })
+  originalItem?: ImportBatchItemEntity | null;
+
+  @Column({ name: 'locked_by', type: 'varchar', length: 255, nullable: true })
+  lockedBy!: string | null;
+
+  @Column({ name: 'locked_until', type: 'timestamp with time zone', nullable: true })
+  lockedUntil!: Date | null;
+
+  @Column({ name: 'created_at', type: 'timestamp with time zone', default: () => 'now()' })
+  createdAt!: Date;
+
+  @Column({ name: 'started_at', type: 'timestamp with time zone', nullable: true })
+  startedAt!: Date | null;
+
+  @Column({ name: 'completed_at', type: 'timestamp with time zone', nullable: true })
+  completedAt!: Date | null;
+
+  @Column({ name: 'corrected_at', type: 'timestamp with time zone', nullable: true })
+  correctedAt!: Date | null;
+}

@@ -1,0 +1,19 @@
+import { messages } from '../reliable-imports.messages';
+import { ReliableImportsError } from './reliable-imports.error';
+
+/** `reprocessBatch` was called on a batch that is still running, or has nothing to reprocess. */
+export class BatchNotReprocessableError extends ReliableImportsError {
+  constructor(batchId: string, message: string) {
+    super('BATCH_NOT_REPROCESSABLE', message, { batchId });
+  }
+
+  /** @internal */
+  static nothingToReprocess(batchId: string): BatchNotReprocessableError {
+    return new BatchNotReprocessableError(batchId, messages.nothingToReprocess(batchId));
+  }
+
+  /** @internal */
+  static stillRunning(batchId: string, status: string): BatchNotReprocessableError {
+    return new BatchNotReprocessableError(batchId, messages.batchStillRunning(batchId, status));
+  }
+}

@@ -1,0 +1,49 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import { BaseProcessor } from './base-processor';
+import { InvalidProcessorError } from './errors/invalid-processor.error';
+import { ImportProcessorMetadataAccessor } from './import-processor-metadata.accessor';
+import { ImportProcessorRegistry } from './import-processor.registry';
+import { batchTypeFromClassName, isValidBatchType } from './utils/batch-type-name.util';
+
+/**
+ * Finds the `@ImportProcessor()` providers at bootstrap and registers them. A misdeclared processor fails
+ * the bootstrap: a processor skipped with a warning would be an import silently lost.
+ */
+@Injectable()
+export class ImportProcessorExplorer implements OnModuleInit {
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly accessor: ImportProcessorMetadataAccessor,
+    private readonly registry: ImportProcessorRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    for (const wrapper of this.discovery.getProviders()) {
+      // A useFactory/useValue provider has no metatype of its own: its instance's class is the processor.
+      const instance: unknown = wrapper.instance;
+      const metatype =
+        !wrapper.metatype || wrapper.inject
+          ? (instance as { constructor?: Function } | null | undefined)?.constructor
+          : wrapper.metatype;
+      if (typeof metatype !== 'function') continue;
+      const options = this.accessor.getProcessorOptions(metatype);
+      if (!options) continue;
+
+      const className = metatype.name;
+      if (!wrapper.isDependencyTreeStatic()) throw InvalidProcessorError.requestScoped(className);
+      if (!(instance instanceof BaseProcessor)) throw InvalidProcessorError.notABaseProcessor(className);
+
+      const batchType = options.batchType ?? batchTypeFromClassName(className);
+      if (batchType === null) throw InvalidProcessorError.withoutBatchType(className);
+      if (!isValidBatchType(batchType)) throw InvalidProcessorError.invalidBatchType(batchType, className);
+
+      this.registry.register({
+        batchType,
+        className,
+        instance: instance as BaseProcessor<object>,
+        continueOnError: options.continueOnError,
+      });
+    }
+  }
+}

@@ -1,0 +1,51 @@
+export { ReliableImportsModule } from './reliable-imports.module';
+export { ImportProcessor } from './decorators/import-processor.decorator';
+export { BaseProcessor } from './base-processor';
+export { BatchService } from './batch.service';
+
+export type {
+  ReliableImportsModuleExtras,
+  ReliableImportsModuleOptions,
+} from './interfaces/reliable-imports-options.interface';
+export type {
+  CreateBatchOptions,
+  GetItemsFilter,
+  GetLogsFilter,
+  ImportItemsSource,
+  ImportOptions,
+  ListBatchesFilter,
+  ProcessBatchOptions,
+  ReprocessBatchOptions,
+} from './interfaces/batch-options.interface';
+export type { BatchSummary } from './interfaces/batch-summary.interface';
+export type { ImportBatch, JsonObject } from './interfaces/import-batch.interface';
+export type { ImportItem, ItemErrorDetails } from './interfaces/import-item.interface';
+export type { ImportLogEntry } from './interfaces/import-log.interface';
+export type { BatchContext, ImportContext, ImportLogger } from './interfaces/import-context.interface';
+export type {
+  ImportProcessorOptions,
+  ItemErrorAction,
+  ProcessItemResult,
+  ValidationResult,
+} from './interfaces/processor.interface';
+export type { BatchStatus, ItemStatus, LogLevel } from './interfaces/statuses.interface';
+
+export { ReliableImportsError, type ReliableImportsErrorContext } from './errors/reliable-imports.error';
+export { BatchLockedError } from './errors/batch-locked.error';
+export { BatchNotReprocessableError } from './errors/batch-not-reprocessable.error';
+export { DuplicateBatchTypeError } from './errors/duplicate-batch-type.error';
+export { IdempotencyConflictError } from './errors/idempotency-conflict.error';
+export { ImportBatchNotFoundError } from './errors/import-batch-not-found.error';
+export { ImportItemNotFoundError } from './errors/import-item-not-found.error';
+export { InvalidOptionsError } from './errors/invalid-options.error';
+export { InvalidProcessorError } from './errors/invalid-processor.error';
+export { InvalidSourceDataError } from './errors/invalid-source-data.error';
+export { ItemNotCorrectableError } from './errors/item-not-correctable.error';
+export { ItemValidationError } from './errors/item-validation.error';
+export { LeaseLostError } from './errors/lease-lost.error';
+
+export { ImportBatchEntity } from './entities/import-batch.entity';
+export { ImportBatchItemEntity } from './entities/import-batch-item.entity';
+export { ImportLogEntity } from './entities/import-log.entity';
+export { reliableImportsEntities } from './entities';
+export { reliableImportsMigrations, CreateReliableImportsSchema1764000000000 } from '../migrations';

@@ -1,0 +1,68 @@
+import type { JsonObject } from './import-batch.interface';
+import type { BatchStatus, ItemStatus, LogLevel } from './statuses.interface';
+
+/** Items accepted by `createBatch`: an array, any iterable, or an async iterable such as a CSV stream. */
+export type ImportItemsSource<TSource> = Iterable<TSource> | AsyncIterable<TSource>;
+
+/** Options of `BatchService.createBatch()`. */
+export interface CreateBatchOptions {
+  /** Where the items came from (file name, uploader, ...); stored as JSONB. */
+  sourceInfo?: JsonObject;
+  /** Free metadata stored with the batch. */
+  metadata?: JsonObject;
+  /**
+   * A key that makes creation idempotent: a second `createBatch` with the same key and the same items
+   * returns the first batch and stores nothing; the same key with other items is an error.
+   */
+  idempotencyKey?: string;
+}
+
+/** Options of `BatchService.processBatch()`. */
+export interface ProcessBatchOptions {
+  /**
+   * Overrides the module's and the processor's `continueOnError` for this run.
+   */
+  continueOnError?: boolean;
+}
+
+/** Options of `BatchService.reprocessBatch()`. */
+export interface ReprocessBatchOptions extends ProcessBatchOptions {
+  /**
+   * Copy only the items that failed (and were skipped) into the child batch; false copies every item.
+   * @default true
+   */
+  failedItemsOnly?: boolean;
+}
+
+/** Options of `BatchService.import()`: creation and processing in one call. */
+export type ImportOptions = CreateBatchOptions & ProcessBatchOptions;
+
+/** Filter of `BatchService.listBatches()`. Newest first. */
+export interface ListBatchesFilter {
+  status?: BatchStatus | BatchStatus[];
+  batchType?: string;
+  parentBatchId?: string;
+  /** @default 50 */
+  limit?: number;
+  /** @default 0 */
+  offset?: number;
+}
+
+/** Filter of `BatchService.getItems()`. In `itemIndex` order. */
+export interface GetItemsFilter {
+  status?: ItemStatus | ItemStatus[];
+  /** @default 1000 */
+  limit?: number;
+  /** @default 0 */
+  offset?: number;
+}
+
+/** Filter of `BatchService.getLogs()`. Oldest first. */
+export interface GetLogsFilter {
+  level?: LogLevel | LogLevel[];
+  itemId?: string;
+  /** @default 1000 */
+  limit?: number;
+  /** @default 0 */
+  offset?: number;
+}

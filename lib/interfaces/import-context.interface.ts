@@ -1,0 +1,59 @@
+import type { EntityManager } from 'typeorm';
+import type { ImportBatch } from './import-batch.interface';
+import type { ImportItem } from './import-item.interface';
+
+/**
+ * Writes to the audit log (`import_logs`). An item's entries are kept even when its transaction rolls
+ * back, so a failure can be explained afterwards.
+ */
+export interface ImportLogger {
+  debug(message: string, details?: Record<string, unknown>): void;
+  info(message: string, details?: Record<string, unknown>): void;
+  warn(message: string, details?: Record<string, unknown>): void;
+  error(message: string, details?: Record<string, unknown>): void;
+}
+
+/** What the batch-level hooks (`validateBatch`, `onBatchStart`, `onBatchComplete`, `onItemError`) get. */
+export interface BatchContext {
+  /** The batch being processed. */
+  readonly batch: ImportBatch;
+  /** The audit log of this batch. */
+  readonly log: ImportLogger;
+  /**
+   * For a batch made by `reprocessBatch`: the id of the first batch of the chain, the one the data was
+   * imported with. Null for a batch that reprocesses nothing.
+   */
+  readonly originalBatchId: string | null;
+  /**
+   * Runs a statement and returns its rows, whatever the statement (SELECT, or INSERT/UPDATE/DELETE with
+   * RETURNING; an empty array without RETURNING). Values go in `params` as `$1`, `$2`, ...
+   */
+  query<TRow = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<TRow[]>;
+  /** Like `query`, returning the first row, or null when there is none. */
+  queryOne<TRow = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<TRow | null>;
+  /** Stores a value shared by every hook and item of this processing run. */
+  set(key: string, value: unknown): void;
+  /** Reads a value stored with `set`. */
+  get<TValue = unknown>(key: string): TValue | undefined;
+  /** True when the batch was made by `reprocessBatch`. */
+  isReprocess(): boolean;
+}
+
+/**
+ * What `validateItem` and `processItem` get: the batch context, plus the item and its transaction.
+ * `query`, `queryOne` and `manager` all run inside the item's own transaction.
+ */
+export interface ImportContext<TSource = Record<string, unknown>> extends BatchContext {
+  /** The item being processed. */
+  readonly item: ImportItem<TSource>;
+  /** The EntityManager of this item's transaction: what it writes commits or rolls back with the item. */
+  readonly manager: EntityManager;
+  /**
+   * Marks the item `skipped` with the given reason and stops processing it; its writes are rolled back.
+   * Use it as `return ctx.skip('already imported')`.
+   */
+  skip(reason: string): never;
+}

@@ -1,0 +1,39 @@
+import type { ItemStatus } from './statuses.interface';
+
+/** What is recorded about an item's last failure. */
+export interface ItemErrorDetails {
+  /** The error's class name, e.g. `QueryFailedError`, or `ValidationError` for a failed `validateItem`. */
+  name: string;
+  /** A machine-readable code: the PostgreSQL SQLSTATE, the error's own `code`, or `VALIDATION_FAILED`. */
+  code?: string;
+  /** Every reason given by `validateItem`. */
+  reasons?: string[];
+  stack?: string;
+}
+
+/** A stored item of a batch. `TSource` is the shape of its source data. */
+export interface ImportItem<TSource = Record<string, unknown>> {
+  id: string;
+  batchId: string;
+  /** Position of the item in the batch, from 0, in the order the items were given. */
+  itemIndex: number;
+  status: ItemStatus;
+  /** The data as it was given to `createBatch`; never changed afterwards. */
+  sourceData: TSource;
+  /** The data set by `correctItem`, which reprocessing uses instead of `sourceData`. */
+  correctedData: TSource | null;
+  /** What `processItem` returned. */
+  processedData: unknown;
+  targetTable: string | null;
+  targetId: string | null;
+  errorMessage: string | null;
+  errorDetails: ItemErrorDetails | null;
+  /** How many times processing of this item was finished, successfully or not. */
+  attempts: number;
+  /** For an item of a reprocessing batch: the item it was copied from. */
+  originalItemId: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  correctedAt: Date | null;
+}

@@ -1,0 +1,28 @@
+/**
+ * What a validation hook returns: `true` (or nothing, or an empty list) when valid; `false`, a reason, or a
+ * list of reasons when not.
+ */
+export type ValidationResult = boolean | string | readonly string[] | undefined | void;
+
+/** What `onItemError` decides: go on with the next item, or stop the batch. */
+export type ItemErrorAction = 'continue' | 'abort';
+
+/**
+ * What `processItem` may return. `targetTable` and `targetId` are stored in their own columns, so that an
+ * item can be traced to the row it wrote; the whole value is stored as `processed_data`.
+ */
+export interface ProcessItemResult {
+  targetTable?: string;
+  targetId?: string | number | bigint;
+}
+
+/** Options of `@ImportProcessor()`. */
+export interface ImportProcessorOptions {
+  /**
+   * The batch type this processor handles. By default it is derived from the class name:
+   * `CustomerDataProcessor` handles `customer_data`.
+   */
+  batchType?: string;
+  /** Overrides the module's `continueOnError` for batches of this type. */
+  continueOnError?: boolean;
+}

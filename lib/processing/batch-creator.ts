@@ -1,0 +1,152 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createHash, type Hash } from 'node:crypto';
+import type { QueryRunner } from 'typeorm';
+import { IdempotencyConflictError } from '../errors/idempotency-conflict.error';
+import { InvalidSourceDataError } from '../errors/invalid-source-data.error';
+import { ReliableImportsError } from '../errors/reliable-imports.error';
+import type { CreateBatchOptions, ImportItemsSource } from '../interfaces/batch-options.interface';
+import type { ImportBatch } from '../interfaces/import-batch.interface';
+import { messages } from '../reliable-imports.messages';
+import { CREATE_CHUNK_SIZE } from '../reliable-imports.constants';
+import { isJsonProblem, serializeJsonValue, serializeSourceData } from '../utils/source-data.util';
+import { DatabaseAdapter } from './database-adapter';
+import { runInItemTransaction } from './item-transaction';
+import { toBatch, type Row } from './row-mappers';
+import { SQL } from './sql';
+
+/**
+ * Stores a batch and all its items in one transaction, streaming the items in multi-row chunks so that
+ * memory stays flat whatever the number of items.
+ */
+@Injectable()
+export class BatchCreator {
+  constructor(@Inject(DatabaseAdapter) private readonly database: DatabaseAdapter) {}
+
+  async create<TSource>(
+    batchType: string,
+    items: ImportItemsSource<TSource>,
+    options: CreateBatchOptions = {},
+  ): Promise<ImportBatch> {
+    const where = `a new "${batchType}" batch${options.idempotencyKey ? ` (idempotency key "${options.idempotencyKey}")` : ''}`;
+    const iterator = toAsyncIterable(items, where);
+    const sourceInfo = this.objectOption(options.sourceInfo, 'sourceInfo', where);
+    const metadata = this.objectOption(options.metadata, 'metadata', where);
+    const key = this.idempotencyKey(options.idempotencyKey, where);
+
+    type Outcome =
+      | { created: ImportBatch }
+      | { existing: ImportBatch; contentHash: string; rawHash: unknown };
+    const outcome = await runInItemTransaction<Outcome>(this.database, async (transaction) => {
+      const [inserted] = await this.database.rows<Row>(transaction, SQL.insertBatch, [
+        batchType,
+        sourceInfo,
+        metadata,
+        key,
+        null,
+      ]);
+      const hash = createHash('sha256').update(batchType);
+      if (!inserted) {
+        // The key is taken: read the items only to tell a repeated call from a conflicting one.
+        await this.consume(iterator, where, batchType, hash, null);
+        const [existing] = await this.database.rows<Row>(transaction, SQL.batchByIdempotencyKey, [key]);
+        return { existing: toBatch(existing), contentHash: hash.digest('hex'), rawHash: existing.content_hash };
+      }
+      const batch = toBatch(inserted);
+      const total = await this.consume(iterator, where, batchType, hash, { transaction, batchId: batch.id });
+      const contentHash = hash.digest('hex');
+      const [sealed] = await this.database.rows<Row>(transaction, SQL.sealBatch, [batch.id, total, contentHash]);
+      return { created: toBatch(sealed) };
+    });
+
+    if ('created' in outcome) return outcome.created;
+    const { existing, contentHash, rawHash } = outcome;
+    if (existing.batchType !== batchType) {
+      throw new IdempotencyConflictError(key as string, existing.id, `with the batch type "${existing.batchType}"`);
+    }
+    if (rawHash !== contentHash) {
+      throw new IdempotencyConflictError(key as string, existing.id, 'with other items');
+    }
+    return existing;
+  }
+
+  /** Validates, hashes and (when a target is given) inserts every item; returns how many there were. */
+  private async consume<TSource>(
+    items: AsyncIterable<TSource>,
+    where: string,
+    batchType: string,
+    hash: Hash,
+    target: { transaction: QueryRunner; batchId: string } | null,
+  ): Promise<number> {
+    let chunk: string[] = [];
+    let chunkStart = 0;
+    let index = 0;
+    for await (const item of items) {
+      const json = serializeSourceData(item);
+      if (isJsonProblem(json)) {
+        throw new InvalidSourceDataError(where, index, json.path, json.problem, batchType);
+      }
+      hash.update('\n').update(json);
+      index++;
+      if (!target) continue;
+      chunk.push(json);
+      if (chunk.length === CREATE_CHUNK_SIZE) {
+        await this.insertChunk(target, chunkStart, chunk);
+        chunkStart = index;
+        chunk = [];
+      }
+    }
+    if (target && chunk.length > 0) await this.insertChunk(target, chunkStart, chunk);
+    return index;
+  }
+
+  private async insertChunk(
+    target: { transaction: QueryRunner; batchId: string },
+    firstIndex: number,
+    chunk: string[],
+  ): Promise<void> {
+    await this.database.rows(target.transaction, SQL.insertItemsChunk, [
+      target.batchId,
+      firstIndex,
+      `[${chunk.join(',')}]`,
+    ]);
+  }
+
+  private objectOption(value: unknown, name: string, where: string): string {
+    if (value === undefined || value === null) return '{}';
+    const json =
+      typeof value === 'object' && !Array.isArray(value)
+        ? serializeJsonValue(value, name)
+        : { path: name, problem: 'must be a plain object' };
+    if (isJsonProblem(json)) {
+      throw new ReliableImportsError(
+        'INVALID_BATCH_OPTIONS',
+        `Cannot create ${where}: ${json.path} ${json.problem}. Nothing was stored.`,
+      );
+    }
+    return json;
+  }
+
+  private idempotencyKey(value: unknown, where: string): string | null {
+    if (value === undefined || value === null) return null;
+    if (typeof value !== 'string' || value.length === 0 || value.length > 255) {
+      throw new ReliableImportsError(
+        'INVALID_BATCH_OPTIONS',
+        `Cannot create ${where}: idempotencyKey must be a string of 1 to 255 characters. Nothing was stored.`,
+      );
+    }
+    return value;
+  }
+}
+
+function toAsyncIterable<T>(items: ImportItemsSource<T>, where: string): AsyncIterable<T> {
+  if (items !== null && typeof items === 'object') {
+    if (Symbol.asyncIterator in items) return items;
+    if (Symbol.iterator in items) {
+      const iterable = items;
+      return (async function* () {
+        yield* iterable;
+      })();
+    }
+  }
+  throw new ReliableImportsError('INVALID_BATCH_OPTIONS', messages.itemsNotIterable(where));
+}

@@ -1,0 +1,84 @@
+import type { EntityManager, QueryRunner } from 'typeorm';
+import type { ImportBatch } from '../interfaces/import-batch.interface';
+import type { BatchContext, ImportContext } from '../interfaces/import-context.interface';
+import type { ImportItem } from '../interfaces/import-item.interface';
+import type { DatabaseAdapter } from './database-adapter';
+import { LogBuffer } from './log-buffer';
+
+/** Thrown by `ctx.skip()`; caught by the item runner, never seen by users. */
+export class SkipItemSignal {
+  constructor(readonly reason: string) {}
+}
+
+/** What every context of one processing run shares. */
+export interface RunState {
+  readonly batch: ImportBatch;
+  readonly originalBatchId: string | null;
+  readonly database: DatabaseAdapter;
+  readonly shared: Map<string, unknown>;
+}
+
+/** The context of the batch-level hooks. Its statements run outside any item transaction. */
+export class BatchContextImpl implements BatchContext {
+  readonly log = new LogBuffer();
+
+  constructor(protected readonly run: RunState) {}
+
+  get batch(): ImportBatch {
+    return this.run.batch;
+  }
+
+  get originalBatchId(): string | null {
+    return this.run.originalBatchId;
+  }
+
+  query<TRow = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<TRow[]> {
+    return this.run.database.rowsOnce<TRow>(sql, params);
+  }
+
+  async queryOne<TRow = Record<string, unknown>>(
+    sql: string,
+    params: readonly unknown[] = [],
+  ): Promise<TRow | null> {
+    const rows = await this.query<TRow>(sql, params);
+    return rows[0] ?? null;
+  }
+
+  set(key: string, value: unknown): void {
+    this.run.shared.set(key, value);
+  }
+
+  get<TValue = unknown>(key: string): TValue | undefined {
+    return this.run.shared.get(key) as TValue | undefined;
+  }
+
+  isReprocess(): boolean {
+    return this.run.batch.parentBatchId !== null;
+  }
+}
+
+/** The context of `validateItem` and `processItem`, bound to the item's transaction. */
+export class ItemContextImpl<TSource> extends BatchContextImpl implements ImportContext<TSource> {
+  constructor(
+    run: RunState,
+    readonly item: ImportItem<TSource>,
+    private readonly transaction: QueryRunner,
+  ) {
+    super(run);
+  }
+
+  override query<TRow = Record<string, unknown>>(
+    sql: string,
+    params: readonly unknown[] = [],
+  ): Promise<TRow[]> {
+    return this.run.database.rows<TRow>(this.transaction, sql, params);
+  }
+
+  get manager(): EntityManager {
+    return this.transaction.manager;
+  }
+
+  skip(reason: string): never {
+    throw new SkipItemSignal(reason);
+  }
+}

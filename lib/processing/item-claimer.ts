@@ -1,0 +1,88 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { QueryRunner } from 'typeorm';
+import type { ImportItem } from '../interfaces/import-item.interface';
+import type { ItemStatus } from '../interfaces/statuses.interface';
+import { DatabaseAdapter } from './database-adapter';
+import { toItem, type Row } from './row-mappers';
+import { SQL } from './sql';
+
+/**
+ * Every change of an item's status. A claim puts the item under this worker's lease (`locked_by`,
+ * `locked_until`); every later change applies only while the claim is still this worker's (fencing).
+ */
+@Injectable()
+export class ItemClaimer {
+  constructor(@Inject(DatabaseAdapter) private readonly database: DatabaseAdapter) {}
+
+  /** Claims up to `limit` items in `item_index` order; `[]` when none is left to claim. */
+  async claim<TSource>(
+    batchId: string,
+    workerId: string,
+    leaseMs: number,
+    limit: number,
+  ): Promise<ImportItem<TSource>[]> {
+    const rows = await this.database.rowsOnce<Row>(SQL.claimItems, [batchId, workerId, leaseMs, limit]);
+    return rows.map((row) => toItem<TSource>(row)).sort((a, b) => a.itemIndex - b.itemIndex);
+  }
+
+  /**
+   * Inside the item's transaction: marks it completed with its result and writes its logs.
+   * @returns false when the claim was lost, in which case the transaction must roll back.
+   */
+  async complete(
+    transaction: QueryRunner,
+    itemId: string,
+    workerId: string,
+    result: { processedJson: string; targetTable: string | null; targetId: string | null },
+    logsJson: string,
+  ): Promise<boolean> {
+    const rows = await this.database.rows(transaction, SQL.completeItem, [
+      itemId,
+      workerId,
+      result.processedJson,
+      result.targetTable,
+      result.targetId,
+      logsJson,
+    ]);
+    return rows.length === 1;
+  }
+
+  /**
+   * After the item's transaction rolled back: records it failed or skipped, with the reason and its logs.
+   * @returns false when the claim was lost (another worker owns the item now).
+   */
+  async finishWithoutResult(
+    itemId: string,
+    workerId: string,
+    status: Extract<ItemStatus, 'failed' | 'skipped'>,
+    errorMessage: string,
+    errorDetailsJson: string | null,
+    logsJson: string,
+  ): Promise<boolean> {
+    const rows = await this.database.rowsOnce(SQL.finishItemWithoutResult, [
+      itemId,
+      workerId,
+      status,
+      errorMessage,
+      errorDetailsJson,
+      logsJson,
+    ]);
+    return rows.length === 1;
+  }
+
+  /** Gives back every item this worker claimed and did not finish; they become pending again. */
+  async releaseAll(batchId: string, workerId: string): Promise<number> {
+    return (await this.database.rowsOnce(SQL.releaseItems, [batchId, workerId])).length;
+  }
+
+  /** Extends the leases of the batch and of the items this worker holds; false when the batch was lost. */
+  async renewLeases(batchId: string, workerId: string, leaseMs: number): Promise<boolean> {
+    return (await this.database.rowsOnce(SQL.renewLeases, [batchId, workerId, leaseMs])).length === 1;
+  }
+
+  /** How many items of the batch another worker is processing right now. */
+  async countHeldByOthers(batchId: string, workerId: string): Promise<number> {
+    const [row] = await this.database.rowsOnce<{ count: number }>(SQL.itemsHeldByOthers, [batchId, workerId]);
+    return Number(row?.count ?? 0);
+  }
+}

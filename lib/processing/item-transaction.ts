@@ -1,0 +1,29 @@
+import type { EntityManager, QueryRunner } from 'typeorm';
+import type { DatabaseAdapter } from './database-adapter';
+
+/**
+ * Runs `work` in a transaction of its own on a connection of its own. Commits when `work` resolves; on
+ * any error rolls back and rethrows it (never swallows it); releases the connection in every case.
+ */
+export async function runInItemTransaction<T>(
+  database: DatabaseAdapter,
+  work: (runner: QueryRunner, manager: EntityManager) => Promise<T>,
+): Promise<T> {
+  const runner = database.dataSource.createQueryRunner();
+  try {
+    await runner.startTransaction();
+    try {
+      const result = await work(runner, runner.manager);
+      await runner.commitTransaction();
+      return result;
+    } catch (error) {
+      if (runner.isTransactionActive) {
+        // A failed rollback (the connection is gone) must not hide the error that caused it.
+        await runner.rollbackTransaction().catch(() => undefined);
+      }
+      throw error;
+    }
+  } finally {
+    await runner.release();
+  }
+}

@@ -1,0 +1,96 @@
+import type { BatchSummary } from '../interfaces/batch-summary.interface';
+import type { ImportBatch, JsonObject } from '../interfaces/import-batch.interface';
+import type { ImportItem, ItemErrorDetails } from '../interfaces/import-item.interface';
+import type { ImportLogEntry } from '../interfaces/import-log.interface';
+import type { BatchStatus, ItemStatus, LogLevel } from '../interfaces/statuses.interface';
+
+/** A row as the driver returns it; column names are snake_case. */
+export type Row = Record<string, unknown>;
+
+const date = (value: unknown): Date | null =>
+  value === null || value === undefined ? null : value instanceof Date ? value : new Date(String(value));
+
+const num = (value: unknown): number => (typeof value === 'number' ? value : Number(value ?? 0));
+
+const numOrNull = (value: unknown): number | null =>
+  value === null || value === undefined ? null : Number(value);
+
+const str = (value: unknown): string | null =>
+  value === null || value === undefined ? null : String(value);
+
+export function toBatch(row: Row): ImportBatch {
+  return {
+    id: String(row.id),
+    batchType: String(row.batch_type),
+    status: row.status as BatchStatus,
+    sourceInfo: (row.source_info ?? {}) as JsonObject,
+    metadata: (row.metadata ?? {}) as JsonObject,
+    idempotencyKey: str(row.idempotency_key),
+    parentBatchId: str(row.parent_batch_id),
+    totalItems: num(row.total_items),
+    completedItems: num(row.completed_items),
+    failedItems: num(row.failed_items),
+    skippedItems: num(row.skipped_items),
+    errorMessage: str(row.error_message),
+    retryCount: num(row.retry_count),
+    createdAt: date(row.created_at) as Date,
+    startedAt: date(row.started_at),
+    completedAt: date(row.completed_at),
+    lockedBy: str(row.locked_by),
+    lockedUntil: date(row.locked_until),
+  };
+}
+
+export function toItem<TSource>(row: Row): ImportItem<TSource> {
+  return {
+    id: String(row.id),
+    batchId: String(row.batch_id),
+    itemIndex: num(row.item_index),
+    status: row.status as ItemStatus,
+    sourceData: row.source_data as TSource,
+    correctedData: (row.corrected_data ?? null) as TSource | null,
+    processedData: row.processed_data ?? null,
+    targetTable: str(row.target_table),
+    targetId: str(row.target_id),
+    errorMessage: str(row.error_message),
+    errorDetails: (row.error_details ?? null) as ItemErrorDetails | null,
+    attempts: num(row.attempts),
+    originalItemId: str(row.original_item_id),
+    createdAt: date(row.created_at) as Date,
+    startedAt: date(row.started_at),
+    completedAt: date(row.completed_at),
+    correctedAt: date(row.corrected_at),
+  };
+}
+
+export function toLogEntry(row: Row): ImportLogEntry {
+  return {
+    id: String(row.id),
+    batchId: String(row.batch_id),
+    itemId: str(row.item_id),
+    level: row.level as LogLevel,
+    message: String(row.message),
+    details: (row.details ?? null) as Record<string, unknown> | null,
+    createdAt: date(row.created_at) as Date,
+  };
+}
+
+export function toSummary(row: Row): BatchSummary {
+  return {
+    batchId: String(row.batch_id),
+    batchType: String(row.batch_type),
+    status: row.status as BatchStatus,
+    parentBatchId: str(row.parent_batch_id),
+    totalItems: num(row.total_items),
+    pendingItems: num(row.pending_items),
+    processingItems: num(row.processing_items),
+    completedItems: num(row.completed_items),
+    failedItems: num(row.failed_items),
+    skippedItems: num(row.skipped_items),
+    errorMessage: str(row.error_message),
+    startedAt: date(row.started_at),
+    completedAt: date(row.completed_at),
+    durationMs: numOrNull(row.duration_ms),
+    itemsPerSecond: numOrNull(row.items_per_second),
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * Every SQL statement of the module. Table names are fixed by the migrations; every value is a parameter.
+ * Item logs travel as one JSON array parameter, so that writing them costs no extra round trip.
+ */
+
+const LOG_ROWS = `jsonb_to_recordset($LOGS::jsonb) AS l("level" text, "message" text, "details" jsonb, "created_at" timestamptz)`;
+const logRows = (param: number): string => LOG_ROWS.replace('$LOGS', `$${param}`);
+
+export const SQL = {
+  insertBatch: `
+    INSERT INTO "import_batches" ("batch_type", "source_info", "metadata", "idempotency_key", "parent_batch_id")
+    VALUES ($1, $2::jsonb, $3::jsonb, $4, $5)
+    ON CONFLICT ("idempotency_key") WHERE "idempotency_key" IS NOT NULL DO NOTHING
+    RETURNING *`,
+
+  insertItemsChunk: `
+    INSERT INTO "import_batch_items" ("batch_id", "item_index", "source_data")
+    SELECT $1, $2 + e."ordinality"::integer - 1, e."value"
+    FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e("value", "ordinality")`,
+
+  sealBatch: `
+    UPDATE "import_batches" SET "total_items" = $2, "content_hash" = $3
+    WHERE "id" = $1
+    RETURNING *`,
+
+  batchByIdempotencyKey: `SELECT * FROM "import_batches" WHERE "idempotency_key" = $1`,
+
+  batchById: `SELECT * FROM "import_batches" WHERE "id" = $1`,
+
+  rootBatchId: `
+    WITH RECURSIVE chain AS (
+      SELECT "id", "parent_batch_id", 0 AS depth FROM "import_batches" WHERE "id" = $1
+      UNION ALL
+      SELECT b."id", b."parent_batch_id", chain.depth + 1
+      FROM "import_batches" b JOIN chain ON b."id" = chain."parent_batch_id"
+      WHERE chain.depth < 1000
+    )
+    SELECT "id" FROM chain WHERE "parent_batch_id" IS NULL LIMIT 1`,
+
+  summary: `SELECT * FROM "import_batch_summary" WHERE "batch_id" = $1`,
+
+  /** Takes a pending batch, or one whose previous holder's lease has expired. */
+  startBatch: `
+    UPDATE "import_batches"
+    SET "status" = 'processing',
+        "retry_count" = "retry_count" + CASE WHEN "started_at" IS NULL THEN 0 ELSE 1 END,
+        "started_at" = COALESCE("started_at", now()),
+        "completed_at" = NULL,
+        "error_message" = NULL,
+        "locked_by" = $2,
+        "locked_until" = now() + $3 * interval '1 millisecond'
+    WHERE "id" = $1
+      AND ("status" = 'pending'
+           OR ("status" = 'processing' AND ("locked_until" IS NULL OR "locked_until" < now())))
+    RETURNING *`,
+
+  /** Extends the lease on the batch and on the items this worker holds. No row: the batch was lost. */
+  renewLeases: `
+    WITH items AS (
+      UPDATE "import_batch_items"
+      SET "locked_until" = now() + $3 * interval '1 millisecond'
+      WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = 'processing'
+    )
+    UPDATE "import_batches"
+    SET "locked_until" = now() + $3 * interval '1 millisecond'
+    WHERE "id" = $1 AND "locked_by" = $2
+    RETURNING "id"`,
+
+  /** Claims the next items in order: pending ones, and those whose holder's lease expired. */
+  claimItems: `
+    UPDATE "import_batch_items" AS i
+    SET "status" = 'processing',
+        "locked_by" = $2,
+        "locked_until" = now() + $3 * interval '1 millisecond',
+        "started_at" = now()
+    FROM (
+      SELECT "id" FROM "import_batch_items"
+      WHERE "batch_id" = $1
+        AND ("status" = 'pending' OR ("status" = 'processing' AND "locked_until" < now()))
+      ORDER BY "item_index"
+      LIMIT $4
+      FOR UPDATE SKIP LOCKED
+    ) AS next
+    WHERE i."id" = next."id"
+    RETURNING i.*`,
+
+  /** Items still held by another worker whose lease has not expired. */
+  itemsHeldByOthers: `
+    SELECT count(*)::integer AS "count" FROM "import_batch_items"
+    WHERE "batch_id" = $1 AND "status" = 'processing' AND "locked_by" IS DISTINCT FROM $2`,
+
+  /**
+   * Inside the item's transaction: the item becomes completed only while this worker still holds it
+   * (fencing), and its logs are written with it.
+   */
+  completeItem: `
+    WITH done AS (
+      UPDATE "import_batch_items"
+      SET "status" = 'completed', "processed_data" = $3::jsonb, "target_table" = $4, "target_id" = $5,
+          "error_message" = NULL, "error_details" = NULL, "attempts" = "attempts" + 1,
+          "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
+      WHERE "id" = $1 AND "status" = 'processing' AND "locked_by" = $2
+      RETURNING "id", "batch_id"
+    ), logged AS (
+      INSERT INTO "import_logs" ("batch_id", "item_id", "level", "message", "details", "created_at")
+      SELECT done."batch_id", done."id", l."level", l."message", l."details", l."created_at"
+      FROM done, ${logRows(6)}
+    )
+    SELECT "id" FROM done`,
+
+  /** After the item's transaction rolled back: records the outcome (failed or skipped) and its logs. */
+  finishItemWithoutResult: `
+    WITH done AS (
+      UPDATE "import_batch_items"
+      SET "status" = $3, "error_message" = $4, "error_details" = $5::jsonb, "attempts" = "attempts" + 1,
+          "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
+      WHERE "id" = $1 AND "status" = 'processing' AND "locked_by" = $2
+      RETURNING "id", "batch_id"
+    ), logged AS (
+      INSERT INTO "import_logs" ("batch_id", "item_id", "level", "message", "details", "created_at")
+      SELECT done."batch_id", done."id", l."level", l."message", l."details", l."created_at"
+      FROM done, ${logRows(6)}
+    )
+    SELECT "id" FROM done`,
+
+  /** Gives back the items this worker claimed but will not process. */
+  releaseItems: `
+    UPDATE "import_batch_items"
+    SET "status" = 'pending', "locked_by" = NULL, "locked_until" = NULL, "started_at" = NULL
+    WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = 'processing'
+    RETURNING "id"`,
+
+  /** Ends a run: counters from the items, status from the counters, lease released. */
+  finishBatch: `
+    WITH c AS (
+      SELECT
+        (count(*) FILTER (WHERE "status" = 'completed'))::integer AS completed,
+        (count(*) FILTER (WHERE "status" = 'failed'))::integer AS failed,
+        (count(*) FILTER (WHERE "status" = 'skipped'))::integer AS skipped
+      FROM "import_batch_items" WHERE "batch_id" = $1
+    )
+    UPDATE "import_batches" b
+    SET "status" = CASE WHEN $3::text IS NOT NULL THEN 'failed'
+                        WHEN c.failed > 0 THEN 'completed_with_errors'
+                        ELSE 'completed' END,
+        "error_message" = $3::text,
+        "completed_items" = c.completed, "failed_items" = c.failed, "skipped_items" = c.skipped,
+        "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
+    FROM c
+    WHERE b."id" = $1 AND b."locked_by" = $2
+    RETURNING b.*`,
+
+  insertLogs: `
+    INSERT INTO "import_logs" ("batch_id", "item_id", "level", "message", "details", "created_at")
+    SELECT $1, $2, l."level", l."message", l."details", l."created_at"
+    FROM ${logRows(3)}`,
+
+  itemForUpdate: `SELECT * FROM "import_batch_items" WHERE "id" = $1 FOR UPDATE`,
+
+  correctItem: `
+    UPDATE "import_batch_items" SET "corrected_data" = $2::jsonb, "corrected_at" = now()
+    WHERE "id" = $1
+    RETURNING *`,
+
+  /** Copies the chosen items of a batch into its child, with corrections applied, keeping their index. */
+  copyItemsToChild: `
+    WITH copied AS (
+      INSERT INTO "import_batch_items" ("batch_id", "item_index", "source_data", "original_item_id")
+      SELECT $1, "item_index", COALESCE("corrected_data", "source_data"), "id"
+      FROM "import_batch_items"
+      WHERE "batch_id" = $2 AND "status" = ANY($3::text[])
+      ORDER BY "item_index"
+      RETURNING 1
+    )
+    SELECT count(*)::integer AS "count" FROM copied`,
+
+  listBatches: (where: string): string => `
+    SELECT * FROM "import_batches" ${where}
+    ORDER BY "created_at" DESC, "id" DESC
+    LIMIT $1 OFFSET $2`,
+
+  listItems: (where: string): string => `
+    SELECT * FROM "import_batch_items" WHERE "batch_id" = $3 ${where}
+    ORDER BY "item_index"
+    LIMIT $1 OFFSET $2`,
+
+  listLogs: (where: string): string => `
+    SELECT "id"::text AS "id", "batch_id", "item_id", "level", "message", "details", "created_at"
+    FROM "import_logs" WHERE "batch_id" = $3 ${where}
+    ORDER BY "id"
+    LIMIT $1 OFFSET $2`,
+
+  setTotalItems: `UPDATE "import_batches" SET "total_items" = $2 WHERE "id" = $1 RETURNING *`,
+};

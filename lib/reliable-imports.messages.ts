@@ -1,0 +1,84 @@
+/**
+ * Every message the module shows a user, in one place. Each says what failed, where, and what to do.
+ */
+const list = (items: readonly string[]): string =>
+  items.length === 0 ? '(none)' : items.map((item) => `"${item}"`).join(', ');
+
+export const messages = {
+  invalidOptions: (problems: readonly string[]): string =>
+    `ReliableImportsModule options are invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+
+  notABaseProcessor: (className: string): string =>
+    `Import processor class ("${className}") should inherit from the abstract "BaseProcessor" class. ` +
+    `Declare it as "class ${className} extends BaseProcessor<YourRow> { ... }".`,
+
+  requestScopedProcessor: (className: string): string =>
+    `Import processor class ("${className}") is request-scoped (or depends on a request-scoped provider). ` +
+    `Processors run outside any request: make it and its dependencies singletons (the default scope).`,
+
+  processorWithoutBatchType: (className: string): string =>
+    `Cannot derive a batch type from the class name "${className}". ` +
+    `Name the class after its data (e.g. "CustomerDataProcessor" for "customer_data") or pass one: ` +
+    `@ImportProcessor('customer_data').`,
+
+  invalidBatchTypeName: (batchType: string, className: string): string =>
+    `Import processor class ("${className}") declares the batch type "${batchType}", which is not valid. ` +
+    `A batch type is 1 to 100 characters of letters, digits, "_", "-", "." or ":".`,
+
+  duplicateBatchType: (batchType: string, classNames: readonly string[]): string =>
+    `Two import processors handle the batch type "${batchType}": ${list(classNames)}. ` +
+    `Give one of them another type with @ImportProcessor('another_type'), or remove one.`,
+
+  unknownBatchType: (batchType: string, knownTypes: readonly string[]): string =>
+    `No import processor handles the batch type "${batchType}". Registered types: ${list(knownTypes)}. ` +
+    `Mark a provider with @ImportProcessor('${batchType}') and list it in a module's providers.`,
+
+  batchNotFound: (batchId: string): string =>
+    `Import batch "${batchId}" does not exist. ` +
+    `Check the id (a uuid returned by createBatch or shown by listBatches).`,
+
+  itemNotFound: (itemId: string): string =>
+    `Import item "${itemId}" does not exist. Check the id (a uuid shown by getItems).`,
+
+  invalidSourceData: (where: string, itemIndex: number, path: string, problem: string): string =>
+    `Cannot store item ${itemIndex} of ${where}: ${path} ${problem}. ` +
+    `Nothing was stored; fix that item and create the batch again.`,
+
+  itemsNotIterable: (where: string): string =>
+    `Cannot create ${where}: the items must be an array, an iterable or an async iterable of objects.`,
+
+  idempotencyConflict: (key: string, existingBatchId: string, why: string): string =>
+    `The idempotency key "${key}" was already used for batch "${existingBatchId}" ${why}. ` +
+    `Use a new key for new content, or pass the same items to get the existing batch back.`,
+
+  batchLocked: (batchId: string, lockedBy: string | null, lockedUntil: Date | null): string =>
+    `Import batch "${batchId}" is being processed by another worker (${lockedBy ?? 'unknown'}` +
+    `${lockedUntil ? `, lease until ${lockedUntil.toISOString()}` : ''}). ` +
+    `Wait for it to finish (getBatchSummary shows progress); if that worker died, processBatch can take ` +
+    `the batch over once the lease has expired.`,
+
+  nothingToReprocess: (batchId: string): string =>
+    `Import batch "${batchId}" has no failed or skipped items to reprocess. ` +
+    `Pass { failedItemsOnly: false } to run every item again.`,
+
+  batchStillRunning: (batchId: string, status: string): string =>
+    `Import batch "${batchId}" is still ${status}; only a finished batch can be reprocessed. ` +
+    `Run processBatch("${batchId}") first, or wait for the worker processing it.`,
+
+  itemNotCorrectable: (itemId: string, itemIndex: number, status: string): string =>
+    `Import item "${itemId}" (index ${itemIndex}) is ${status}; only failed or skipped items can be ` +
+    `corrected. A completed item was applied already: import a new batch to change it.`,
+
+  leaseLost: (batchId: string, itemIndex: number): string =>
+    `Item ${itemIndex} of batch "${batchId}" was claimed by another worker after this worker's lease ` +
+    `expired; this worker's writes were rolled back. Raise leaseMs if items take longer than the lease.`,
+
+  batchValidationFailed: (reasons: readonly string[]): string =>
+    `Batch validation failed: ${reasons.join('; ')}`,
+
+  itemValidationFailed: (reasons: readonly string[]): string => reasons.join('; '),
+
+  abortedAfterItem: (itemIndex: number, reason: string): string =>
+    `Stopped at item ${itemIndex}, which failed: ${reason}. ` +
+    `Fix it with correctItem() and reprocess the batch; the items after it were not processed.`,
+};

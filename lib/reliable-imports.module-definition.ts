@@ -1,0 +1,31 @@
+import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import { RELIABLE_IMPORTS_DATA_SOURCE } from './reliable-imports.constants';
+import type {
+  ReliableImportsModuleExtras,
+  ReliableImportsModuleOptions,
+} from './interfaces/reliable-imports-options.interface';
+
+/**
+ * `forRoot`/`forRootAsync` are generated. The data source and `isGlobal` are extras read from the
+ * argument itself, because they decide how the module is wired, before any factory could run.
+ */
+export const {
+  ConfigurableModuleClass,
+  MODULE_OPTIONS_TOKEN: RAW_OPTIONS,
+  OPTIONS_TYPE,
+  ASYNC_OPTIONS_TYPE,
+} = new ConfigurableModuleBuilder<ReliableImportsModuleOptions>({ moduleName: 'ReliableImports' })
+  .setClassMethodName('forRoot')
+  .setExtras<ReliableImportsModuleExtras>(
+    { isGlobal: false, dataSource: undefined },
+    (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+      providers: [
+        ...(definition.providers ?? []),
+        { provide: RELIABLE_IMPORTS_DATA_SOURCE, useExisting: getDataSourceToken(extras.dataSource) },
+      ],
+    }),
+  )
+  .build();

@@ -1,0 +1,44 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import type { DataSource } from 'typeorm';
+import { BatchService } from './batch.service';
+import { ImportProcessorMetadataAccessor } from './import-processor-metadata.accessor';
+import { ImportProcessorExplorer } from './import-processor.explorer';
+import { ImportProcessorRegistry } from './import-processor.registry';
+import { BatchCreator } from './processing/batch-creator';
+import { BatchRunner } from './processing/batch-runner';
+import { BatchStore } from './processing/batch-store';
+import { DatabaseAdapter } from './processing/database-adapter';
+import { ItemClaimer } from './processing/item-claimer';
+import { ItemRunner } from './processing/item-runner';
+import { RELIABLE_IMPORTS_DATA_SOURCE, RESOLVED_OPTIONS } from './reliable-imports.constants';
+import { ConfigurableModuleClass, RAW_OPTIONS } from './reliable-imports.module-definition';
+import { resolveOptions } from './utils/resolve-options.util';
+
+/**
+ * Reliable data imports on the application's PostgreSQL. Import it once, with `forRoot()` or
+ * `forRootAsync()`, after `TypeOrmModule.forRoot()`; then inject `BatchService` and mark processors with
+ * `@ImportProcessor()`.
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [
+    { provide: RESOLVED_OPTIONS, useFactory: resolveOptions, inject: [RAW_OPTIONS] },
+    {
+      provide: DatabaseAdapter,
+      useFactory: (dataSource: DataSource) => new DatabaseAdapter(dataSource),
+      inject: [RELIABLE_IMPORTS_DATA_SOURCE],
+    },
+    ImportProcessorMetadataAccessor,
+    ImportProcessorRegistry,
+    ImportProcessorExplorer,
+    BatchStore,
+    BatchCreator,
+    ItemClaimer,
+    ItemRunner,
+    BatchRunner,
+    BatchService,
+  ],
+  exports: [BatchService],
+})
+export class ReliableImportsModule extends ConfigurableModuleClass {}

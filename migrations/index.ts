@@ -1,0 +1,9 @@
+import { CreateReliableImportsSchema1764000000000 } from './1764000000000-create-reliable-imports-schema';
+
+export { CreateReliableImportsSchema1764000000000 };
+
+/**
+ * The migrations that create and evolve the import tables and views, in order. Add them to your
+ * DataSource: `migrations: [...reliableImportsMigrations]`.
+ */
+export const reliableImportsMigrations = [CreateReliableImportsSchema1764000000000];
