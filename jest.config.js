@@ -17,7 +17,9 @@ module.exports = {
       },
     ],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|file-type|@standard-schema|strtok3|token-types|@tokenizer|uint8array-extras)/)'],
+  transformIgnorePatterns: [
+    '/node_modules/(?!(@nestjs|file-type|@standard-schema|strtok3|token-types|@tokenizer|uint8array-extras)/)',
+  ],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   testEnvironment: '<rootDir>/test/support/test-environment.ts',
   testTimeout: 60000,

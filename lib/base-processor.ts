@@ -24,7 +24,10 @@ export abstract class BaseProcessor<
    * Applies one item. Runs inside the item's own transaction (`ctx.manager`, `ctx.query`): what it writes
    * commits together with the item's `completed` status, or rolls back when it throws.
    */
-  abstract processItem(item: ImportItem<TSource>, ctx: ImportContext<TSource>): Promise<TResult> | TResult;
+  abstract processItem(
+    item: ImportItem<TSource>,
+    ctx: ImportContext<TSource>,
+  ): Promise<TResult> | TResult;
 
   /**
    * Checks one item before `processItem`, in the same transaction. Returning false, a reason or a list
@@ -36,7 +39,10 @@ export abstract class BaseProcessor<
   ): ValidationResult | Promise<ValidationResult>;
 
   /** Checks the whole batch before any item runs. An invalid batch is marked `failed`; no item runs. */
-  validateBatch?(batch: ImportBatch, ctx: BatchContext): ValidationResult | Promise<ValidationResult>;
+  validateBatch?(
+    batch: ImportBatch,
+    ctx: BatchContext,
+  ): ValidationResult | Promise<ValidationResult>;
 
   /** Runs once per processing run, after `validateBatch` and before the first item. */
   onBatchStart?(batch: ImportBatch, ctx: BatchContext): void | Promise<void>;

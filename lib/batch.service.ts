@@ -66,7 +66,10 @@ export class BatchService {
    *
    * @throws BatchNotReprocessableError when the batch is still running or has nothing to reprocess.
    */
-  async reprocessBatch(batchId: string, options: ReprocessBatchOptions = {}): Promise<BatchSummary> {
+  async reprocessBatch(
+    batchId: string,
+    options: ReprocessBatchOptions = {},
+  ): Promise<BatchSummary> {
     const { failedItemsOnly = true, ...processOptions } = options;
     const parent = await this.store.getBatch(batchId);
     this.registry.get(parent.batchType);
@@ -119,7 +122,10 @@ export class BatchService {
    *
    * @throws ImportItemNotFoundError, ItemNotCorrectableError, InvalidSourceDataError
    */
-  correctItem<TSource extends object>(itemId: string, sourceData: TSource): Promise<ImportItem<TSource>> {
+  correctItem<TSource extends object>(
+    itemId: string,
+    sourceData: TSource,
+  ): Promise<ImportItem<TSource>> {
     return this.store.correctItem(itemId, sourceData);
   }
 }

@@ -1,4 +1,4 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnModuleInit, type Type } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { BaseProcessor } from './base-processor';
 import { InvalidProcessorError } from './errors/invalid-processor.error';
@@ -24,19 +24,21 @@ export class ImportProcessorExplorer implements OnModuleInit {
       const instance: unknown = wrapper.instance;
       const metatype =
         !wrapper.metatype || wrapper.inject
-          ? (instance as { constructor?: Function } | null | undefined)?.constructor
-          : wrapper.metatype;
+          ? (instance as { constructor?: Type<unknown> } | null | undefined)?.constructor
+          : (wrapper.metatype as Type<unknown>);
       if (typeof metatype !== 'function') continue;
       const options = this.accessor.getProcessorOptions(metatype);
       if (!options) continue;
 
       const className = metatype.name;
       if (!wrapper.isDependencyTreeStatic()) throw InvalidProcessorError.requestScoped(className);
-      if (!(instance instanceof BaseProcessor)) throw InvalidProcessorError.notABaseProcessor(className);
+      if (!(instance instanceof BaseProcessor))
+        throw InvalidProcessorError.notABaseProcessor(className);
 
       const batchType = options.batchType ?? batchTypeFromClassName(className);
       if (batchType === null) throw InvalidProcessorError.withoutBatchType(className);
-      if (!isValidBatchType(batchType)) throw InvalidProcessorError.invalidBatchType(batchType, className);
+      if (!isValidBatchType(batchType))
+        throw InvalidProcessorError.invalidBatchType(batchType, className);
 
       this.registry.register({
         batchType,

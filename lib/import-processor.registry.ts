@@ -19,7 +19,10 @@ export class ImportProcessorRegistry {
   register(processor: RegisteredProcessor): void {
     const existing = this.processors.get(processor.batchType);
     if (existing) {
-      throw new DuplicateBatchTypeError(processor.batchType, [existing.className, processor.className]);
+      throw new DuplicateBatchTypeError(processor.batchType, [
+        existing.className,
+        processor.className,
+      ]);
     }
     this.processors.set(processor.batchType, processor);
   }

@@ -21,7 +21,11 @@ export type { BatchSummary } from './interfaces/batch-summary.interface';
 export type { ImportBatch, JsonObject } from './interfaces/import-batch.interface';
 export type { ImportItem, ItemErrorDetails } from './interfaces/import-item.interface';
 export type { ImportLogEntry } from './interfaces/import-log.interface';
-export type { BatchContext, ImportContext, ImportLogger } from './interfaces/import-context.interface';
+export type {
+  BatchContext,
+  ImportContext,
+  ImportLogger,
+} from './interfaces/import-context.interface';
 export type {
   ImportProcessorOptions,
   ItemErrorAction,
@@ -30,7 +34,10 @@ export type {
 } from './interfaces/processor.interface';
 export type { BatchStatus, ItemStatus, LogLevel } from './interfaces/statuses.interface';
 
-export { ReliableImportsError, type ReliableImportsErrorContext } from './errors/reliable-imports.error';
+export {
+  ReliableImportsError,
+  type ReliableImportsErrorContext,
+} from './errors/reliable-imports.error';
 export { BatchLockedError } from './errors/batch-locked.error';
 export { BatchNotReprocessableError } from './errors/batch-not-reprocessable.error';
 export { DuplicateBatchTypeError } from './errors/duplicate-batch-type.error';

@@ -24,7 +24,10 @@ export const {
       global: extras.isGlobal,
       providers: [
         ...(definition.providers ?? []),
-        { provide: RELIABLE_IMPORTS_DATA_SOURCE, useExisting: getDataSourceToken(extras.dataSource) },
+        {
+          provide: RELIABLE_IMPORTS_DATA_SOURCE,
+          useExisting: getDataSourceToken(extras.dataSource),
+        },
       ],
     }),
   )

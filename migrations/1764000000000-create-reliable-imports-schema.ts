@@ -93,7 +93,9 @@ export class CreateReliableImportsSchema1764000000000 implements MigrationInterf
         CONSTRAINT "FK_import_logs_batch" FOREIGN KEY ("batch_id") REFERENCES "import_batches"("id") ON DELETE CASCADE ON UPDATE NO ACTION,
         CONSTRAINT "FK_import_logs_item" FOREIGN KEY ("item_id") REFERENCES "import_batch_items"("id") ON DELETE CASCADE ON UPDATE NO ACTION
       )`);
-    await queryRunner.query(`CREATE INDEX "IDX_import_logs_batch" ON "import_logs" ("batch_id", "id")`);
+    await queryRunner.query(
+      `CREATE INDEX "IDX_import_logs_batch" ON "import_logs" ("batch_id", "id")`,
+    );
     await queryRunner.query(`CREATE INDEX "IDX_import_logs_item" ON "import_logs" ("item_id")`);
 
     await queryRunner.query(`

@@ -10,8 +10,12 @@ import type { ImportProcessorOptions } from '../interfaces/processor.interface';
  * - `@ImportProcessor('customers')`: an explicit batch type;
  * - `@ImportProcessor({ batchType, continueOnError })`: options.
  */
-export function ImportProcessor(batchTypeOrOptions?: string | ImportProcessorOptions): ClassDecorator {
+export function ImportProcessor(
+  batchTypeOrOptions?: string | ImportProcessorOptions,
+): ClassDecorator {
   const options: ImportProcessorOptions =
-    typeof batchTypeOrOptions === 'string' ? { batchType: batchTypeOrOptions } : (batchTypeOrOptions ?? {});
+    typeof batchTypeOrOptions === 'string'
+      ? { batchType: batchTypeOrOptions }
+      : (batchTypeOrOptions ?? {});
   return SetMetadata(IMPORT_PROCESSOR_METADATA, options);
 }

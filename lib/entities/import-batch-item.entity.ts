@@ -1,4 +1,12 @@
-import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
 import type { ItemStatus } from '../interfaces/statuses.interface';
 import { ImportBatchEntity } from './import-batch.entity';
 
@@ -59,7 +67,10 @@ export class ImportBatchItemEntity {
   originalItemId!: string | null;
 
   @ManyToOne(() => ImportBatchItemEntity, { onDelete: 'SET NULL', nullable: true })
-  @JoinColumn({ name: 'original_item_id', foreignKeyConstraintName: 'FK_import_batch_items_original' })
+  @JoinColumn({
+    name: 'original_item_id',
+    foreignKeyConstraintName: 'FK_import_batch_items_original',
+  })
   originalItem?: ImportBatchItemEntity | null;
 
   @Column({ name: 'locked_by', type: 'varchar', length: 255, nullable: true })

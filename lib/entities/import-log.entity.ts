@@ -1,4 +1,12 @@
-import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
 import type { LogLevel } from '../interfaces/statuses.interface';
 import { ImportBatchItemEntity } from './import-batch-item.entity';
 import { ImportBatchEntity } from './import-batch.entity';
@@ -13,7 +21,10 @@ import { ImportBatchEntity } from './import-batch.entity';
 @Index('IDX_import_logs_item', ['itemId'])
 export class ImportLogEntity {
   /** A bigserial; TypeORM returns it as a string. */
-  @PrimaryGeneratedColumn('increment', { type: 'bigint', primaryKeyConstraintName: 'PK_import_logs' })
+  @PrimaryGeneratedColumn('increment', {
+    type: 'bigint',
+    primaryKeyConstraintName: 'PK_import_logs',
+  })
   id!: string;
 
   @Column({ name: 'batch_id', type: 'uuid' })

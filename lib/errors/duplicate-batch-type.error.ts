@@ -7,6 +7,8 @@ export class DuplicateBatchTypeError extends ReliableImportsError {
     batchType: string,
     readonly classNames: readonly string[],
   ) {
-    super('DUPLICATE_BATCH_TYPE', messages.duplicateBatchType(batchType, classNames), { batchType });
+    super('DUPLICATE_BATCH_TYPE', messages.duplicateBatchType(batchType, classNames), {
+      batchType,
+    });
   }
 }

@@ -8,8 +8,12 @@ export class IdempotencyConflictError extends ReliableImportsError {
     existingBatchId: string,
     why: string,
   ) {
-    super('IDEMPOTENCY_CONFLICT', messages.idempotencyConflict(idempotencyKey, existingBatchId, why), {
-      batchId: existingBatchId,
-    });
+    super(
+      'IDEMPOTENCY_CONFLICT',
+      messages.idempotencyConflict(idempotencyKey, existingBatchId, why),
+      {
+        batchId: existingBatchId,
+      },
+    );
   }
 }

@@ -27,6 +27,9 @@ export class InvalidProcessorError extends ReliableImportsError {
 
   /** @internal */
   static invalidBatchType(batchType: string, className: string): InvalidProcessorError {
-    return new InvalidProcessorError(className, messages.invalidBatchTypeName(batchType, className));
+    return new InvalidProcessorError(
+      className,
+      messages.invalidBatchTypeName(batchType, className),
+    );
   }
 }

@@ -28,14 +28,13 @@ export class BatchCreator {
     options: CreateBatchOptions = {},
   ): Promise<ImportBatch> {
     const where = `a new "${batchType}" batch${options.idempotencyKey ? ` (idempotency key "${options.idempotencyKey}")` : ''}`;
-    const iterator = toAsyncIterable(items, where);
+    const iterable = assertIterable(items, where);
     const sourceInfo = this.objectOption(options.sourceInfo, 'sourceInfo', where);
     const metadata = this.objectOption(options.metadata, 'metadata', where);
     const key = this.idempotencyKey(options.idempotencyKey, where);
 
     type Outcome =
-      | { created: ImportBatch }
-      | { existing: ImportBatch; contentHash: string; rawHash: unknown };
+      { created: ImportBatch } | { existing: ImportBatch; contentHash: string; rawHash: unknown };
     const outcome = await runInItemTransaction<Outcome>(this.database, async (transaction) => {
       const [inserted] = await this.database.rows<Row>(transaction, SQL.insertBatch, [
         batchType,
@@ -47,21 +46,38 @@ export class BatchCreator {
       const hash = createHash('sha256').update(batchType);
       if (!inserted) {
         // The key is taken: read the items only to tell a repeated call from a conflicting one.
-        await this.consume(iterator, where, batchType, hash, null);
-        const [existing] = await this.database.rows<Row>(transaction, SQL.batchByIdempotencyKey, [key]);
-        return { existing: toBatch(existing), contentHash: hash.digest('hex'), rawHash: existing.content_hash };
+        await this.consume(iterable, where, batchType, hash, null);
+        const [existing] = await this.database.rows<Row>(transaction, SQL.batchByIdempotencyKey, [
+          key,
+        ]);
+        return {
+          existing: toBatch(existing),
+          contentHash: hash.digest('hex'),
+          rawHash: existing.content_hash,
+        };
       }
       const batch = toBatch(inserted);
-      const total = await this.consume(iterator, where, batchType, hash, { transaction, batchId: batch.id });
+      const total = await this.consume(iterable, where, batchType, hash, {
+        transaction,
+        batchId: batch.id,
+      });
       const contentHash = hash.digest('hex');
-      const [sealed] = await this.database.rows<Row>(transaction, SQL.sealBatch, [batch.id, total, contentHash]);
+      const [sealed] = await this.database.rows<Row>(transaction, SQL.sealBatch, [
+        batch.id,
+        total,
+        contentHash,
+      ]);
       return { created: toBatch(sealed) };
     });
 
     if ('created' in outcome) return outcome.created;
     const { existing, contentHash, rawHash } = outcome;
     if (existing.batchType !== batchType) {
-      throw new IdempotencyConflictError(key as string, existing.id, `with the batch type "${existing.batchType}"`);
+      throw new IdempotencyConflictError(
+        key as string,
+        existing.id,
+        `with the batch type "${existing.batchType}"`,
+      );
     }
     if (rawHash !== contentHash) {
       throw new IdempotencyConflictError(key as string, existing.id, 'with other items');
@@ -71,7 +87,7 @@ export class BatchCreator {
 
   /** Validates, hashes and (when a target is given) inserts every item; returns how many there were. */
   private async consume<TSource>(
-    items: AsyncIterable<TSource>,
+    items: ImportItemsSource<TSource>,
     where: string,
     batchType: string,
     hash: Hash,
@@ -138,15 +154,13 @@ export class BatchCreator {
   }
 }
 
-function toAsyncIterable<T>(items: ImportItemsSource<T>, where: string): AsyncIterable<T> {
-  if (items !== null && typeof items === 'object') {
-    if (Symbol.asyncIterator in items) return items;
-    if (Symbol.iterator in items) {
-      const iterable = items;
-      return (async function* () {
-        yield* iterable;
-      })();
-    }
+function assertIterable<T>(items: ImportItemsSource<T>, where: string): ImportItemsSource<T> {
+  if (
+    items !== null &&
+    typeof items === 'object' &&
+    (Symbol.asyncIterator in items || Symbol.iterator in items)
+  ) {
+    return items;
   }
   throw new ReliableImportsError('INVALID_BATCH_OPTIONS', messages.itemsNotIterable(where));
 }

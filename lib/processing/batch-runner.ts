@@ -78,7 +78,14 @@ export class BatchRunner {
       await processor.onBatchStart?.(batch, context);
       await this.store.writeLogs(batchId, null, context.log);
 
-      const failure = await this.processItems(batch, processor, run, workerId, continueOnError, context);
+      const failure = await this.processItems(
+        batch,
+        processor,
+        run,
+        workerId,
+        continueOnError,
+        context,
+      );
       await this.store.finishBatch(batchId, workerId, failure);
       const summary = await this.store.getSummary(batchId);
       await processor.onBatchComplete?.(summary, context);
@@ -102,7 +109,12 @@ export class BatchRunner {
     const { leaseMs } = this.options;
     let renewedAt = Date.now();
     for (;;) {
-      const claimed = await this.claimer.claim<object>(batch.id, workerId, leaseMs, CLAIM_CHUNK_SIZE);
+      const claimed = await this.claimer.claim<object>(
+        batch.id,
+        workerId,
+        leaseMs,
+        CLAIM_CHUNK_SIZE,
+      );
       if (claimed.length === 0) {
         // Items another worker holds are not ours to finish, unless its lease runs out: then we claim them.
         if ((await this.claimer.countHeldByOthers(batch.id, workerId)) === 0) return null;
@@ -114,7 +126,13 @@ export class BatchRunner {
       for (const item of claimed) {
         const outcome = await this.itemRunner.run(item, processor, run, workerId);
         if (outcome.status === 'failed') {
-          const stop = await this.shouldStop(processor, outcome.error, item, context, continueOnError);
+          const stop = await this.shouldStop(
+            processor,
+            outcome.error,
+            item,
+            context,
+            continueOnError,
+          );
           await this.store.writeLogs(batch.id, null, context.log);
           if (stop) {
             await this.claimer.releaseAll(batch.id, workerId);
@@ -151,7 +169,12 @@ export class BatchRunner {
    * A hook threw or the database failed: give the claimed items back and mark the batch failed with the
    * reason, as far as the database still answers. The caller rethrows the error.
    */
-  private async abandon(batchId: string, workerId: string, error: Error, context: BatchContextImpl): Promise<void> {
+  private async abandon(
+    batchId: string,
+    workerId: string,
+    error: Error,
+    context: BatchContextImpl,
+  ): Promise<void> {
     try {
       context.log.error(`Processing stopped: ${error.message}`, { name: error.name });
       await this.store.writeLogs(batchId, null, context.log);

@@ -4,7 +4,11 @@ import { ImportBatchNotFoundError } from '../errors/import-batch-not-found.error
 import { ImportItemNotFoundError } from '../errors/import-item-not-found.error';
 import { InvalidSourceDataError } from '../errors/invalid-source-data.error';
 import { ItemNotCorrectableError } from '../errors/item-not-correctable.error';
-import type { GetItemsFilter, GetLogsFilter, ListBatchesFilter } from '../interfaces/batch-options.interface';
+import type {
+  GetItemsFilter,
+  GetLogsFilter,
+  ListBatchesFilter,
+} from '../interfaces/batch-options.interface';
 import type { BatchSummary } from '../interfaces/batch-summary.interface';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
@@ -21,7 +25,11 @@ import { SQL } from './sql';
 const asList = <T>(value: T | T[] | undefined): T[] | undefined =>
   value === undefined ? undefined : Array.isArray(value) ? value : [value];
 
-const page = (limit: number | undefined, fallback: number, offset: number | undefined): [number, number] => [
+const page = (
+  limit: number | undefined,
+  fallback: number,
+  offset: number | undefined,
+): [number, number] => [
   Math.max(1, Math.min(Math.trunc(limit ?? fallback), 100_000)),
   Math.max(0, Math.trunc(offset ?? 0)),
 ];
@@ -58,7 +66,8 @@ export class BatchStore {
     const conditions: string[] = [];
     const statuses = asList(filter.status);
     if (statuses) conditions.push(`"status" = ANY($${params.push(statuses)}::text[])`);
-    if (filter.batchType !== undefined) conditions.push(`"batch_type" = $${params.push(filter.batchType)}`);
+    if (filter.batchType !== undefined)
+      conditions.push(`"batch_type" = $${params.push(filter.batchType)}`);
     if (filter.parentBatchId !== undefined) {
       if (!isUuid(filter.parentBatchId)) return [];
       conditions.push(`"parent_batch_id" = $${params.push(filter.parentBatchId)}`);
@@ -68,7 +77,10 @@ export class BatchStore {
     return rows.map(toBatch);
   }
 
-  async getItems<TSource>(batchId: string, filter: GetItemsFilter = {}): Promise<ImportItem<TSource>[]> {
+  async getItems<TSource>(
+    batchId: string,
+    filter: GetItemsFilter = {},
+  ): Promise<ImportItem<TSource>[]> {
     await this.getBatch(batchId);
     const [limit, offset] = page(filter.limit, 1000, filter.offset);
     const params: unknown[] = [limit, offset, batchId];
@@ -95,7 +107,11 @@ export class BatchStore {
   }
 
   /** pending → processing, or takes over a batch whose holder's lease expired. Null when another holds it. */
-  async startBatch(batchId: string, workerId: string, leaseMs: number): Promise<ImportBatch | null> {
+  async startBatch(
+    batchId: string,
+    workerId: string,
+    leaseMs: number,
+  ): Promise<ImportBatch | null> {
     const [row] = await this.database.rowsOnce<Row>(SQL.startBatch, [batchId, workerId, leaseMs]);
     return row ? toBatch(row) : null;
   }
@@ -103,7 +119,11 @@ export class BatchStore {
   /**
    * processing → completed | completed_with_errors, or → failed when `failure` is given. Releases the lease.
    */
-  async finishBatch(batchId: string, workerId: string, failure: string | null): Promise<ImportBatch | null> {
+  async finishBatch(
+    batchId: string,
+    workerId: string,
+    failure: string | null,
+  ): Promise<ImportBatch | null> {
     const [row] = await this.database.rowsOnce<Row>(SQL.finishBatch, [batchId, workerId, failure]);
     return row ? toBatch(row) : null;
   }
@@ -138,7 +158,11 @@ export class BatchStore {
         {
           level: 'info',
           message: `Item ${item.itemIndex} corrected`,
-          details: { itemIndex: item.itemIndex, old: item.correctedData ?? item.sourceData, new: JSON.parse(json) as unknown },
+          details: {
+            itemIndex: item.itemIndex,
+            old: item.correctedData ?? item.sourceData,
+            new: JSON.parse(json) as unknown,
+          },
           created_at: new Date().toISOString(),
         },
       ]);
@@ -167,14 +191,17 @@ export class BatchStore {
         parent.id,
       ]);
       const child = toBatch(row);
-      const [copied] = await this.database.rows<{ count: number }>(transaction, SQL.copyItemsToChild, [
-        child.id,
-        parent.id,
-        statuses,
-      ]);
+      const [copied] = await this.database.rows<{ count: number }>(
+        transaction,
+        SQL.copyItemsToChild,
+        [child.id, parent.id, statuses],
+      );
       const count = Number(copied?.count ?? 0);
       if (count === 0) throw BatchNotReprocessableError.nothingToReprocess(parent.id);
-      const [sealed] = await this.database.rows<Row>(transaction, SQL.setTotalItems, [child.id, count]);
+      const [sealed] = await this.database.rows<Row>(transaction, SQL.setTotalItems, [
+        child.id,
+        count,
+      ]);
       const audit = JSON.stringify([
         {
           level: 'info',

@@ -17,7 +17,11 @@ export class DatabaseAdapter {
   }
 
   /** Runs a statement and returns its rows, whatever the statement and the driver. */
-  async rows<TRow>(runner: QueryRunner, sql: string, params: readonly unknown[] = []): Promise<TRow[]> {
+  async rows<TRow>(
+    runner: QueryRunner,
+    sql: string,
+    params: readonly unknown[] = [],
+  ): Promise<TRow[]> {
     const result = (await runner.query(sql, params as unknown[], true)) as { records?: unknown };
     return Array.isArray(result.records) ? (result.records as TRow[]) : [];
   }

@@ -21,7 +21,12 @@ export class ItemClaimer {
     leaseMs: number,
     limit: number,
   ): Promise<ImportItem<TSource>[]> {
-    const rows = await this.database.rowsOnce<Row>(SQL.claimItems, [batchId, workerId, leaseMs, limit]);
+    const rows = await this.database.rowsOnce<Row>(SQL.claimItems, [
+      batchId,
+      workerId,
+      leaseMs,
+      limit,
+    ]);
     return rows.map((row) => toItem<TSource>(row)).sort((a, b) => a.itemIndex - b.itemIndex);
   }
 
@@ -77,12 +82,17 @@ export class ItemClaimer {
 
   /** Extends the leases of the batch and of the items this worker holds; false when the batch was lost. */
   async renewLeases(batchId: string, workerId: string, leaseMs: number): Promise<boolean> {
-    return (await this.database.rowsOnce(SQL.renewLeases, [batchId, workerId, leaseMs])).length === 1;
+    return (
+      (await this.database.rowsOnce(SQL.renewLeases, [batchId, workerId, leaseMs])).length === 1
+    );
   }
 
   /** How many items of the batch another worker is processing right now. */
   async countHeldByOthers(batchId: string, workerId: string): Promise<number> {
-    const [row] = await this.database.rowsOnce<{ count: number }>(SQL.itemsHeldByOthers, [batchId, workerId]);
+    const [row] = await this.database.rowsOnce<{ count: number }>(SQL.itemsHeldByOthers, [
+      batchId,
+      workerId,
+    ]);
     return Number(row?.count ?? 0);
   }
 }

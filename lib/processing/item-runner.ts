@@ -47,7 +47,10 @@ export class ItemRunner {
   ): Promise<ItemOutcome> {
     let context: ItemContextImpl<object> | undefined;
     // The item's data to work on: a child of a reprocess already holds the corrected data.
-    const workItem: ImportItem<object> = { ...item, sourceData: item.correctedData ?? item.sourceData };
+    const workItem: ImportItem<object> = {
+      ...item,
+      sourceData: item.correctedData ?? item.sourceData,
+    };
     try {
       await runInItemTransaction(this.database, async (transaction) => {
         context = new ItemContextImpl(run, workItem, transaction);
@@ -57,7 +60,13 @@ export class ItemRunner {
         }
         const result = await processor.processItem(workItem, context);
         const stored = this.storedResult(result, item);
-        const kept = await this.claimer.complete(transaction, item.id, workerId, stored, context.log.drain());
+        const kept = await this.claimer.complete(
+          transaction,
+          item.id,
+          workerId,
+          stored,
+          context.log.drain(),
+        );
         if (!kept) throw new LeaseLostError(item.batchId, item.itemIndex);
       });
       return { status: 'completed' };
@@ -79,8 +88,12 @@ export class ItemRunner {
       const error = toError(thrown);
       const validation = error instanceof ItemValidationError;
       const message = error.message || error.name;
-      if (validation) logs?.warn(`Item ${item.itemIndex} failed validation: ${message}`, { reasons: [...error.reasons] });
-      else logs?.error(`Item ${item.itemIndex} failed: ${message}`, { error: errorDetailsOf(error) });
+      if (validation)
+        logs?.warn(`Item ${item.itemIndex} failed validation: ${message}`, {
+          reasons: [...error.reasons],
+        });
+      else
+        logs?.error(`Item ${item.itemIndex} failed: ${message}`, { error: errorDetailsOf(error) });
       const kept = await this.claimer.finishWithoutResult(
         item.id,
         workerId,
@@ -99,7 +112,9 @@ export class ItemRunner {
   ): { processedJson: string; targetTable: string | null; targetId: string | null } {
     const raw = (result ?? null) as (ProcessItemResult & Record<string, unknown>) | null;
     const value =
-      raw !== null && typeof raw.targetId === 'bigint' ? { ...raw, targetId: String(raw.targetId) } : raw;
+      raw !== null && typeof raw.targetId === 'bigint'
+        ? { ...raw, targetId: String(raw.targetId) }
+        : raw;
     const json = serializeJsonValue(value, 'the result of processItem');
     if (isJsonProblem(json)) {
       throw new ReliableImportsError(
@@ -121,7 +136,12 @@ export class ItemRunner {
   /** The failure's own log entry, when the item failed before it had a context. */
   private singleLog(itemIndex: number, message: string): string {
     return JSON.stringify([
-      { level: 'error', message: `Item ${itemIndex} failed: ${message}`, details: null, created_at: new Date().toISOString() },
+      {
+        level: 'error',
+        message: `Item ${itemIndex} failed: ${message}`,
+        details: null,
+        created_at: new Date().toISOString(),
+      },
     ]);
   }
 }

@@ -45,7 +45,7 @@ export class LogBuffer implements ImportLogger {
         ? JSON.stringify({ unstorableDetails: `${serialized.path} ${serialized.problem}` })
         : serialized;
     }
-    const text = String(message).replace(/\u0000/g, '\uFFFD');
+    const text = String(message).replaceAll('\u0000', '\uFFFD');
     this.entries.push(
       `{"level":"${level}","message":${JSON.stringify(text)},"details":${detailsJson},"created_at":"${new Date().toISOString()}"}`,
     );

@@ -8,7 +8,11 @@ import type { BatchStatus, ItemStatus, LogLevel } from '../interfaces/statuses.i
 export type Row = Record<string, unknown>;
 
 const date = (value: unknown): Date | null =>
-  value === null || value === undefined ? null : value instanceof Date ? value : new Date(String(value));
+  value === null || value === undefined
+    ? null
+    : value instanceof Date
+      ? value
+      : new Date(value as string | number);
 
 const num = (value: unknown): number => (typeof value === 'number' ? value : Number(value ?? 0));
 
@@ -16,7 +20,11 @@ const numOrNull = (value: unknown): number | null =>
   value === null || value === undefined ? null : Number(value);
 
 const str = (value: unknown): string | null =>
-  value === null || value === undefined ? null : String(value);
+  value === null || value === undefined
+    ? null
+    : typeof value === 'string'
+      ? value
+      : JSON.stringify(value);
 
 export function toBatch(row: Row): ImportBatch {
   return {

@@ -37,7 +37,10 @@ export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
   }
   if (
     leaseMs !== undefined &&
-    (typeof leaseMs !== 'number' || !Number.isInteger(leaseMs) || leaseMs < 1000 || leaseMs > 86_400_000)
+    (typeof leaseMs !== 'number' ||
+      !Number.isInteger(leaseMs) ||
+      leaseMs < 1000 ||
+      leaseMs > 86_400_000)
   ) {
     problems.push(
       `leaseMs must be a whole number of milliseconds from 1000 to 86400000 (a day); got ${JSON.stringify(leaseMs)}`,

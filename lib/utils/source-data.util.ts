@@ -44,9 +44,15 @@ function findProblem(value: unknown, path: string, ancestors: Set<object>): Json
     case 'boolean':
       return null;
     case 'bigint':
-      return { path, problem: 'is a BigInt, which JSON cannot hold; convert it to a string or a number' };
+      return {
+        path,
+        problem: 'is a BigInt, which JSON cannot hold; convert it to a string or a number',
+      };
     case 'undefined':
-      return { path, problem: 'is undefined, which JSON cannot hold; use null or leave the key out' };
+      return {
+        path,
+        problem: 'is undefined, which JSON cannot hold; use null or leave the key out',
+      };
     case 'function':
     case 'symbol':
       return { path, problem: `is ${describe(value)}, which JSON cannot hold` };
@@ -54,7 +60,10 @@ function findProblem(value: unknown, path: string, ancestors: Set<object>): Json
   if (value === null) return null;
   const object = value as object;
   if (ancestors.has(object)) {
-    return { path, problem: 'refers back to an object that contains it (a cycle), which JSON cannot hold' };
+    return {
+      path,
+      problem: 'refers back to an object that contains it (a cycle), which JSON cannot hold',
+    };
   }
   if (typeof (object as { toJSON?: unknown }).toJSON === 'function') {
     return findProblem((object as { toJSON: () => unknown }).toJSON(), path, ancestors);
@@ -71,7 +80,9 @@ function findProblem(value: unknown, path: string, ancestors: Set<object>): Json
     for (const key of Object.keys(object)) {
       const child = (object as Record<string, unknown>)[key];
       if (child === undefined) continue;
-      const childPath = /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+      const childPath = /^[A-Za-z_$][\w$]*$/.test(key)
+        ? `${path}.${key}`
+        : `${path}[${JSON.stringify(key)}]`;
       const keyProblem = key.includes('\u0000')
         ? { path: childPath, problem: 'is a key containing \\u0000, which PostgreSQL cannot store' }
         : null;

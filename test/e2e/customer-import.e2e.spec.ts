@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import { BaseProcessor, ImportProcessor, type ImportContext, type ImportItem } from '../../lib';
+import { CustomerDataProcessor } from '../fixtures/customer-data.processor';
+import { correctAndReprocess, importWithFailures } from '../fixtures/customer-scenario';
+import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+
+/** Records whether the context said "reprocess" for each item it saw. */
+@Injectable()
+@ImportProcessor('reprocess_probe')
+class ReprocessProbeProcessor extends BaseProcessor<{ n: number }> {
+  readonly seen: Array<{ n: number; reprocess: boolean; original: string | null }> = [];
+
+  validateItem(item: ImportItem<{ n: number }>): string | true {
+    return item.sourceData.n % 2 === 0 || 'odd';
+  }
+
+  processItem(item: ImportItem<{ n: number }>, ctx: ImportContext<{ n: number }>): void {
+    this.seen.push({
+      n: item.sourceData.n,
+      reprocess: ctx.isReprocess(),
+      original: ctx.originalBatchId,
+    });
+  }
+}
+
+describe('the failed-import scenario and its recovery (PostgreSQL)', () => {
+  let db: TestDatabase;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await createTestApp(db.url, [CustomerDataProcessor, ReprocessProbeProcessor]);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  it('imports 500 rows with 28 invalid ones, then corrects and reprocesses the 28', async () => {
+    const batchId = await importWithFailures(t);
+    await correctAndReprocess(t, batchId);
+  });
+
+  it('tells processors that they run in a reprocess, and which batch was the original', async () => {
+    const probe = t.app.get(ReprocessProbeProcessor);
+    const first = await t.batches.import('reprocess_probe', [{ n: 1 }, { n: 2 }]);
+    expect(first).toMatchObject({ completedItems: 1, failedItems: 1 });
+    const [odd] = await t.batches.getItems<{ n: number }>(first.batchId, { status: 'failed' });
+    await t.batches.correctItem(odd.id, { n: 4 });
+    const second = await t.batches.reprocessBatch(first.batchId);
+    expect(second.completedItems).toBe(1);
+    expect(probe.seen).toEqual([
+      { n: 2, reprocess: false, original: null },
+      { n: 4, reprocess: true, original: first.batchId },
+    ]);
+  });
+
+  it('refuses to reprocess a batch that has nothing left to reprocess', async () => {
+    const done = await t.batches.import('reprocess_probe', [{ n: 2 }]);
+    await expect(t.batches.reprocessBatch(done.batchId)).rejects.toThrow(
+      /no failed or skipped items to reprocess. Pass \{ failedItemsOnly: false \}/,
+    );
+    const again = await t.batches.reprocessBatch(done.batchId, { failedItemsOnly: false });
+    expect(again).toMatchObject({ totalItems: 1, completedItems: 1 });
+  });
+});
