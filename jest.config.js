@@ -21,6 +21,7 @@ module.exports = {
     '/node_modules/(?!(@nestjs|file-type|@standard-schema|strtok3|token-types|@tokenizer|uint8array-extras)/)',
   ],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testEnvironment: '<rootDir>/test/support/test-environment.ts',
   testTimeout: 60000,
   maxWorkers: 2,

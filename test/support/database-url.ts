@@ -10,8 +10,16 @@ export function databaseUrl(database: string): string {
   return url.toString();
 }
 
-/** Migrated once per test run by the global setup; every test file copies it. */
-export const TEMPLATE_DATABASE = 'reliable_imports_test_template';
+/**
+ * The template of this test run, migrated once by the global setup; every test file copies it. Its name
+ * is unique per run (handed to the workers through the environment) so that runs can overlap.
+ */
+export function templateDatabase(): string {
+  const name = process.env.RELIABLE_IMPORTS_TEMPLATE_DB;
+  if (!name)
+    throw new Error('RELIABLE_IMPORTS_TEMPLATE_DB is not set: run the tests with Jest (npm test).');
+  return name;
+}
 
 /** Prefix of the databases the test files create. */
 export const TEST_DATABASE_PREFIX = 'ri_test_';

@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import {
   adminDatabaseUrl,
   databaseUrl,
-  TEMPLATE_DATABASE,
+  templateDatabase,
   TEST_DATABASE_PREFIX,
 } from './database-url';
 
@@ -27,8 +27,8 @@ async function withAdmin<T>(work: (admin: Client) => Promise<T>): Promise<T> {
 
 /** Creates a database for one test file: migrated (from the template) unless `empty` is set. */
 export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
-  const name = `${TEST_DATABASE_PREFIX}${randomBytes(6).toString('hex')}`;
-  const template = options.empty ? 'template0' : TEMPLATE_DATABASE;
+  const name = `${TEST_DATABASE_PREFIX}${Math.floor(Date.now() / 1000)}_${randomBytes(6).toString('hex')}`;
+  const template = options.empty ? 'template0' : templateDatabase();
   await withAdmin(async (admin) => {
     // Two files copying the template at once can collide on its lock; a retry settles it.
     for (let attempt = 1; ; attempt++) {
