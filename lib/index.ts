@@ -38,6 +38,7 @@ export {
   ReliableImportsError,
   type ReliableImportsErrorContext,
 } from './errors/reliable-imports.error';
+export { UnknownBatchTypeError } from './errors/unknown-batch-type.error';
 export { BatchLockedError } from './errors/batch-locked.error';
 export { BatchNotReprocessableError } from './errors/batch-not-reprocessable.error';
 export { DuplicateBatchTypeError } from './errors/duplicate-batch-type.error';
