@@ -14,11 +14,12 @@ import type {
  * `validateBatch` → `onBatchStart` → (`validateItem` → `processItem`) per item → `onBatchComplete`.
  *
  * @typeParam TSource - the shape of an item's source data (a CSV row, a JSON record).
- * @typeParam TResult - what `processItem` returns; stored as the item's `processed_data`.
+ * @typeParam TResult - what `processItem` returns; stored as the item's `processed_data`. Its
+ *   `targetTable` and `targetId`, when present, also go to their own columns (see `ProcessItemResult`).
  */
 export abstract class BaseProcessor<
   TSource extends object = Record<string, unknown>,
-  TResult extends ProcessItemResult | void = ProcessItemResult | void,
+  TResult extends object | void = ProcessItemResult | void,
 > {
   /**
    * Applies one item. Runs inside the item's own transaction (`ctx.manager`, `ctx.query`): what it writes

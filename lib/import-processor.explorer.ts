@@ -43,7 +43,7 @@ export class ImportProcessorExplorer implements OnModuleInit {
       this.registry.register({
         batchType,
         className,
-        instance: instance as BaseProcessor<object>,
+        instance: instance as BaseProcessor<object, object | void>,
         continueOnError: options.continueOnError,
       });
     }

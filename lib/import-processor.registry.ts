@@ -7,7 +7,7 @@ import { UnknownBatchTypeError } from './errors/unknown-batch-type.error';
 export interface RegisteredProcessor {
   batchType: string;
   className: string;
-  instance: BaseProcessor<object>;
+  instance: BaseProcessor<object, object | void>;
   continueOnError?: boolean;
 }
 

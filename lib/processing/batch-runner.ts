@@ -100,7 +100,7 @@ export class BatchRunner {
   /** Claims and runs items until none is left. Returns why the batch stopped early, or null. */
   private async processItems(
     batch: ImportBatch,
-    processor: BaseProcessor<object>,
+    processor: BaseProcessor<object, object | void>,
     run: RunState,
     workerId: string,
     continueOnError: boolean,
@@ -148,7 +148,7 @@ export class BatchRunner {
   }
 
   private async shouldStop(
-    processor: BaseProcessor<object>,
+    processor: BaseProcessor<object, object | void>,
     error: Error,
     item: ImportItem<object>,
     context: BatchContextImpl,

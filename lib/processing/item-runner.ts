@@ -41,7 +41,7 @@ export class ItemRunner {
 
   async run(
     item: ImportItem<object>,
-    processor: BaseProcessor<object>,
+    processor: BaseProcessor<object, object | void>,
     run: RunState,
     workerId: string,
   ): Promise<ItemOutcome> {
@@ -107,7 +107,7 @@ export class ItemRunner {
   }
 
   private storedResult(
-    result: ProcessItemResult | void,
+    result: object | void,
     item: ImportItem<object>,
   ): { processedJson: string; targetTable: string | null; targetId: string | null } {
     const raw = (result ?? null) as (ProcessItemResult & Record<string, unknown>) | null;
