@@ -6,6 +6,13 @@
 const LOG_ROWS = `jsonb_to_recordset($LOGS::jsonb) AS l("level" text, "message" text, "details" jsonb, "created_at" timestamptz)`;
 const logRows = (param: number): string => LOG_ROWS.replace('$LOGS', `$${param}`);
 
+/** Writes the item's logs (parameter $6) with the statement that records its outcome (CTE `done`). */
+const LOG_DONE_ITEM = `logged AS (
+      INSERT INTO "import_logs" ("batch_id", "item_id", "level", "message", "details", "created_at")
+      SELECT done."batch_id", done."id", l."level", l."message", l."details", l."created_at"
+      FROM done, ${logRows(6)}
+    )`;
+
 export const SQL = {
   insertBatch: `
     INSERT INTO "import_batches" ("batch_type", "source_info", "metadata", "idempotency_key", "parent_batch_id")
@@ -101,11 +108,7 @@ export const SQL = {
           "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
       WHERE "id" = $1 AND "status" = 'processing' AND "locked_by" = $2
       RETURNING "id", "batch_id"
-    ), logged AS (
-      INSERT INTO "import_logs" ("batch_id", "item_id", "level", "message", "details", "created_at")
-      SELECT done."batch_id", done."id", l."level", l."message", l."details", l."created_at"
-      FROM done, ${logRows(6)}
-    )
+    ), ${LOG_DONE_ITEM}
     SELECT "id" FROM done`,
 
   /** After the item's transaction rolled back: records the outcome (failed or skipped) and its logs. */
@@ -116,11 +119,7 @@ export const SQL = {
           "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
       WHERE "id" = $1 AND "status" = 'processing' AND "locked_by" = $2
       RETURNING "id", "batch_id"
-    ), logged AS (
-      INSERT INTO "import_logs" ("batch_id", "item_id", "level", "message", "details", "created_at")
-      SELECT done."batch_id", done."id", l."level", l."message", l."details", l."created_at"
-      FROM done, ${logRows(6)}
-    )
+    ), ${LOG_DONE_ITEM}
     SELECT "id" FROM done`,
 
   /** Gives back the items this worker claimed but will not process. */
