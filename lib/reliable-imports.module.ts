@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
 import { BatchService } from './batch.service';
@@ -12,7 +12,11 @@ import { DatabaseAdapter } from './processing/database-adapter';
 import { ItemClaimer } from './processing/item-claimer';
 import { ItemRunner } from './processing/item-runner';
 import { RELIABLE_IMPORTS_DATA_SOURCE, RESOLVED_OPTIONS } from './reliable-imports.constants';
-import { ConfigurableModuleClass, RAW_OPTIONS } from './reliable-imports.module-definition';
+import {
+  ConfigurableModuleClass,
+  OPTIONS_TYPE,
+  RAW_OPTIONS,
+} from './reliable-imports.module-definition';
 import { resolveOptions } from './utils/resolve-options.util';
 
 /**
@@ -41,4 +45,9 @@ import { resolveOptions } from './utils/resolve-options.util';
   ],
   exports: [BatchService],
 })
-export class ReliableImportsModule extends ConfigurableModuleClass {}
+export class ReliableImportsModule extends ConfigurableModuleClass {
+  /** Registers the module; with no argument every option takes its default. */
+  static forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    return super.forRoot(options);
+  }
+}

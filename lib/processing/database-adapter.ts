@@ -7,14 +7,11 @@ import type { DataSource, QueryRunner } from 'typeorm';
  * - Result shapes: `pg` reports `rowCount` and a command, PGlite neither; so every statement whose effect
  *   matters uses RETURNING and is judged by its rows.
  * - Connections: PGlite is one session shared by every QueryRunner, so two transactions must never be
- *   open at once there.
+ *   open at once there. Today every run handles one item at a time, which keeps that true; concurrent
+ *   processing must fall back to one item at a time on PGlite.
  */
 export class DatabaseAdapter {
-  readonly singleConnection: boolean;
-
-  constructor(readonly dataSource: DataSource) {
-    this.singleConnection = isPGlite(dataSource);
-  }
+  constructor(readonly dataSource: DataSource) {}
 
   /** Runs a statement and returns its rows, whatever the statement and the driver. */
   async rows<TRow>(
@@ -35,9 +32,4 @@ export class DatabaseAdapter {
       await runner.release();
     }
   }
-}
-
-function isPGlite(dataSource: DataSource): boolean {
-  const options = dataSource.options as { type?: string; driver?: { Pool?: { name?: string } } };
-  return options.type === 'postgres' && options.driver?.Pool?.name === 'PGlitePool';
 }

@@ -1,0 +1,261 @@
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { reliableImportsEntities, reliableImportsMigrations, type ImportBatch } from '../../lib';
+import { CustomerDataProcessor } from '../fixtures/customer-data.processor';
+import { correctAndReprocess, importWithFailures } from '../fixtures/customer-scenario';
+import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+
+const MIGRATION_NAME = 'CreateReliableImportsSchema1764000000000';
+const TABLES = ['import_batch_items', 'import_batches', 'import_logs'];
+const VIEWS = ['failed_imports_report', 'import_batch_summary'];
+const INDEXES = [
+  'UQ_import_batches_idempotency_key',
+  'IDX_import_batches_status_created',
+  'IDX_import_batches_parent',
+  'UQ_import_batch_items_batch_index',
+  'IDX_import_batch_items_claim',
+  'IDX_import_batch_items_original',
+  'IDX_import_logs_batch',
+  'IDX_import_logs_item',
+];
+
+/** Everything the migration could create or change in the public schema, in a comparable form. */
+async function schemaSnapshot(dataSource: DataSource): Promise<Record<string, unknown[]>> {
+  return {
+    relations: await dataSource.query(
+      `SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'public' ORDER BY c.relname`,
+    ),
+    columns: await dataSource.query(
+      `SELECT table_name, column_name, data_type, character_maximum_length, is_nullable, column_default
+       FROM information_schema.columns WHERE table_schema = 'public'
+       ORDER BY table_name, ordinal_position`,
+    ),
+    indexes: await dataSource.query(
+      `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'
+       ORDER BY indexname`,
+    ),
+    constraints: await dataSource.query(
+      `SELECT conrelid::regclass::text AS "table", conname, pg_get_constraintdef(oid) AS definition
+       FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conname`,
+    ),
+    views: await dataSource.query(
+      `SELECT table_name, view_definition FROM information_schema.views
+       WHERE table_schema = 'public' ORDER BY table_name`,
+    ),
+  };
+}
+
+async function migrationRows(dataSource: DataSource): Promise<Array<{ name: string }>> {
+  return dataSource.query(`SELECT "id", "timestamp", "name" FROM "migrations" ORDER BY "id"`);
+}
+
+async function publicRelations(dataSource: DataSource): Promise<string[]> {
+  const rows = await dataSource.query<Array<{ relname: string }>>(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' ORDER BY c.relname`,
+  );
+  return rows.map((row) => row.relname);
+}
+
+describe('the migrations (PostgreSQL, empty database)', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  let firstSnapshot: Record<string, unknown[]>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ empty: true });
+    dataSource = new DataSource({
+      type: 'postgres',
+      url: db.url,
+      entities: reliableImportsEntities,
+      migrations: reliableImportsMigrations,
+      logging: false,
+    });
+    await dataSource.initialize();
+  });
+  afterAll(async () => {
+    if (dataSource?.isInitialized) await dataSource.destroy();
+    await db?.drop();
+  });
+
+  it('creates the tables, their indexes and the two views', async () => {
+    expect(await publicRelations(dataSource)).toEqual([]);
+
+    const ran = await dataSource.runMigrations();
+    expect(ran.map((migration) => migration.name)).toEqual([MIGRATION_NAME]);
+
+    const tables = await dataSource.query<Array<{ table_name: string; table_type: string }>>(
+      `SELECT table_name, table_type FROM information_schema.tables
+       WHERE table_schema = 'public' AND table_name <> 'migrations'
+       ORDER BY table_type, table_name COLLATE "C"`,
+    );
+    expect(tables).toEqual([
+      ...TABLES.map((name) => ({ table_name: name, table_type: 'BASE TABLE' })),
+      ...VIEWS.map((name) => ({ table_name: name, table_type: 'VIEW' })),
+    ]);
+
+    const indexes = await dataSource.query<Array<{ indexname: string; tablename: string }>>(
+      `SELECT indexname, tablename FROM pg_indexes WHERE schemaname = 'public'`,
+    );
+    const indexNames = indexes.map((index) => index.indexname);
+    expect(indexNames).toEqual(expect.arrayContaining(INDEXES));
+    const unique = await dataSource.query<Array<{ indexname: string }>>(
+      `SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE 'CREATE UNIQUE INDEX%'
+       AND indexname NOT LIKE 'PK_%' AND tablename <> 'migrations' ORDER BY indexname`,
+    );
+    expect(unique.map((index) => index.indexname)).toEqual([
+      'UQ_import_batch_items_batch_index',
+      'UQ_import_batches_idempotency_key',
+    ]);
+
+    expect(await migrationRows(dataSource)).toEqual([
+      expect.objectContaining({ name: MIGRATION_NAME }),
+    ]);
+    firstSnapshot = await schemaSnapshot(dataSource);
+  });
+
+  it('runs nothing the second time and changes nothing', async () => {
+    const rowsBefore = await migrationRows(dataSource);
+    expect(await dataSource.showMigrations()).toBe(false);
+
+    expect(await dataSource.runMigrations()).toEqual([]);
+
+    expect(await schemaSnapshot(dataSource)).toEqual(firstSnapshot);
+    expect(await migrationRows(dataSource)).toEqual(rowsBefore);
+  });
+
+  it('matches the entities: the schema builder has nothing to change', async () => {
+    const sql = await dataSource.driver.createSchemaBuilder().log();
+    expect(sql.upQueries.map((query) => query.query)).toEqual([]);
+  });
+
+  it('undoes the migration: no table, view, index or sequence is left, nor its migrations row', async () => {
+    await dataSource.undoLastMigration();
+
+    const left = await dataSource.query<Array<{ table_name: string; table_type: string }>>(
+      `SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public'`,
+    );
+    expect(left).toEqual([{ table_name: 'migrations', table_type: 'BASE TABLE' }]);
+
+    const relations = await publicRelations(dataSource);
+    for (const name of [...TABLES, ...VIEWS, ...INDEXES, 'import_logs_id_seq']) {
+      expect(relations).not.toContain(name);
+    }
+    const indexes = await dataSource.query<Array<{ tablename: string }>>(
+      `SELECT tablename FROM pg_indexes WHERE schemaname = 'public'`,
+    );
+    expect(indexes.every((index) => index.tablename === 'migrations')).toBe(true);
+
+    expect(await migrationRows(dataSource)).toEqual([]);
+    expect(await dataSource.showMigrations()).toBe(true);
+  });
+
+  it('migrates again after the undo, to the same schema', async () => {
+    const ran = await dataSource.runMigrations();
+    expect(ran.map((migration) => migration.name)).toEqual([MIGRATION_NAME]);
+    expect(await schemaSnapshot(dataSource)).toEqual(firstSnapshot);
+    expect(await migrationRows(dataSource)).toEqual([
+      expect.objectContaining({ name: MIGRATION_NAME }),
+    ]);
+    const sql = await dataSource.driver.createSchemaBuilder().log();
+    expect(sql.upQueries).toHaveLength(0);
+  });
+
+  describe('the views, after a processed batch', () => {
+    let t: TestApp;
+    let batchId: string;
+    let failedIds: string[];
+
+    beforeAll(async () => {
+      t = await createTestApp(db.url, [CustomerDataProcessor]);
+    });
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    it('import_batch_summary counts what the batch did', async () => {
+      batchId = await importWithFailures(t);
+      failedIds = (await t.batches.getItems(batchId, { status: 'failed', limit: 100 })).map(
+        (item) => item.id,
+      );
+      expect(failedIds).toHaveLength(28);
+
+      const rows = await dataSource.query<Array<Record<string, unknown>>>(
+        `SELECT * FROM import_batch_summary WHERE batch_id = $1`,
+        [batchId],
+      );
+      expect(rows).toHaveLength(1);
+      const [row] = rows;
+      expect(row).toMatchObject({
+        batch_id: batchId,
+        batch_type: 'customer_data',
+        status: 'completed_with_errors',
+        parent_batch_id: null,
+        total_items: 500,
+        pending_items: 0,
+        processing_items: 0,
+        completed_items: 472,
+        failed_items: 28,
+        skipped_items: 0,
+        error_message: null,
+      });
+      expect(row.duration_ms).not.toBeNull();
+      expect(row.items_per_second).not.toBeNull();
+
+      // duration_ms is the batch's completed_at - started_at (the row's timestamps have microseconds,
+      // the Dates milliseconds, hence the 1 ms of slack).
+      const batch: ImportBatch = await t.batches.getBatch(batchId);
+      const durationMs = Number(row.duration_ms);
+      expect(Number.isInteger(durationMs)).toBe(true);
+      expect(
+        Math.abs(durationMs - (batch.completedAt!.getTime() - batch.startedAt!.getTime())),
+      ).toBeLessThanOrEqual(1);
+      expect(Number(row.items_per_second)).toBeGreaterThan(0);
+    });
+
+    it('failed_imports_report lists the 28 failed items, unresolved', async () => {
+      const rows = await dataSource.query<Array<Record<string, unknown>>>(
+        `SELECT * FROM failed_imports_report WHERE batch_id = $1 ORDER BY item_index`,
+        [batchId],
+      );
+      expect(rows).toHaveLength(28);
+      expect(rows.map((row) => row.item_id)).toEqual(failedIds);
+      for (const row of rows) {
+        expect(row).toMatchObject({
+          batch_type: 'customer_data',
+          batch_status: 'completed_with_errors',
+          item_status: 'failed',
+          error_code: 'VALIDATION_FAILED',
+          attempts: 1,
+          corrected_data: null,
+          resolved: false,
+        });
+        expect(row.error_message).toMatch(/missing|malformed/);
+      }
+    });
+
+    it('failed_imports_report marks the 28 resolved once they are corrected and reprocessed', async () => {
+      await correctAndReprocess(t, batchId);
+
+      const rows = await dataSource.query<Array<Record<string, unknown>>>(
+        `SELECT * FROM failed_imports_report WHERE batch_id = $1 ORDER BY item_index`,
+        [batchId],
+      );
+      expect(rows.map((row) => row.item_id)).toEqual(failedIds);
+      for (const row of rows) {
+        expect(row.resolved).toBe(true);
+        expect(row.corrected_data).not.toBeNull();
+      }
+      // The child batch completed: it needs no attention and is not in the report.
+      const [child] = await t.batches.listBatches({ parentBatchId: batchId });
+      expect(child.status).toBe('completed');
+      const childRows = await dataSource.query<unknown[]>(
+        `SELECT * FROM failed_imports_report WHERE batch_id = $1`,
+        [child.id],
+      );
+      expect(childRows).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,44 @@
+import { reliableImportsMigrations } from '../../lib';
+import { CustomerDataProcessor } from '../fixtures/customer-data.processor';
+import { correctAndReprocess, importWithFailures } from '../fixtures/customer-scenario';
+import { createPGliteTestApp, isPGliteOpen } from '../fixtures/pglite-app';
+import type { TestApp } from '../fixtures/test-app';
+
+/** The same scenarios as on PostgreSQL, on an in-memory PGlite database: no server needed. */
+describe('the failed-import scenario and its recovery (PGlite)', () => {
+  let t: TestApp;
+  let closed = false;
+
+  beforeAll(async () => {
+    t = await createPGliteTestApp([CustomerDataProcessor]);
+  });
+  afterAll(async () => {
+    if (!closed) await t?.close();
+  });
+
+  it('runs on PGlite through typeorm-pglite, migrated at startup', async () => {
+    const [{ version }] = await t.dataSource.query<Array<{ version: string }>>(
+      'SELECT version() AS version',
+    );
+    expect(version).toMatch(/^PostgreSQL .*\(PGlite [\d.]+\) on wasm32/);
+    const migrations = await t.dataSource.query<Array<{ name: string }>>(
+      'SELECT name FROM migrations',
+    );
+    expect(migrations.map((row) => row.name)).toEqual(
+      reliableImportsMigrations.map((migration) => migration.name),
+    );
+  });
+
+  it('imports 500 rows with 28 invalid ones, then corrects and reprocesses the 28', async () => {
+    const batchId = await importWithFailures(t);
+    await correctAndReprocess(t, batchId);
+  });
+
+  it('closes the one PGlite instance of the process with the app', async () => {
+    expect(isPGliteOpen()).toBe(true);
+    closed = true;
+    await t.close();
+    expect(t.dataSource.isInitialized).toBe(false);
+    expect(isPGliteOpen()).toBe(false);
+  });
+});
