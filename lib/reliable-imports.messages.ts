@@ -8,6 +8,13 @@ export const messages = {
   invalidOptions: (problems: readonly string[]): string =>
     `ReliableImportsModule options are invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
 
+  dataSourceNotFound: (name: string | undefined): string =>
+    name === undefined
+      ? `there is no default TypeORM data source; import TypeOrmModule.forRoot({ ... }) in the application, ` +
+        `or pass the name of yours: forRoot({ dataSource: 'name' })`
+      : `dataSource is "${name}", but no TypeORM data source has that name; register it with ` +
+        `TypeOrmModule.forRoot({ name: '${name}', ... }) or fix the name`,
+
   notABaseProcessor: (className: string): string =>
     `Import processor class ("${className}") should inherit from the abstract "BaseProcessor" class. ` +
     `Declare it as "class ${className} extends BaseProcessor<YourRow> { ... }".`,
@@ -26,8 +33,12 @@ export const messages = {
     `A batch type is 1 to 100 characters of letters, digits, "_", "-", "." or ":".`,
 
   duplicateBatchType: (batchType: string, classNames: readonly string[]): string =>
-    `Two import processors handle the batch type "${batchType}": ${list(classNames)}. ` +
-    `Give one of them another type with @ImportProcessor('another_type'), or remove one.`,
+    new Set(classNames).size === 1
+      ? `The import processor class "${classNames[0]}" (batch type "${batchType}") is listed in the ` +
+        `providers of more than one module, so it would run twice. List it in one module's providers ` +
+        `and export it from there.`
+      : `Two import processors handle the batch type "${batchType}": ${list(classNames)}. ` +
+        `Give one of them another type with @ImportProcessor('another_type'), or remove one.`,
 
   unknownBatchType: (batchType: string, knownTypes: readonly string[]): string =>
     `No import processor handles the batch type "${batchType}". Registered types: ${list(knownTypes)}. ` +
@@ -40,9 +51,15 @@ export const messages = {
   itemNotFound: (itemId: string): string =>
     `Import item "${itemId}" does not exist. Check the id (a uuid shown by getItems).`,
 
-  invalidSourceData: (where: string, itemIndex: number, path: string, problem: string): string =>
+  invalidSourceData: (
+    where: string,
+    itemIndex: number,
+    path: string,
+    problem: string,
+    retry = 'create the batch again',
+  ): string =>
     `Cannot store item ${itemIndex} of ${where}: ${path} ${problem}. ` +
-    `Nothing was stored; fix that item and create the batch again.`,
+    `Nothing was stored; fix that item and ${retry}.`,
 
   itemsNotIterable: (where: string): string =>
     `Cannot create ${where}: the items must be an array, an iterable or an async iterable of objects.`,

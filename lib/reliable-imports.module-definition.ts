@@ -1,5 +1,8 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { InvalidOptionsError } from './errors/invalid-options.error';
+import { messages } from './reliable-imports.messages';
 import { RELIABLE_IMPORTS_DATA_SOURCE } from './reliable-imports.constants';
 import type {
   ReliableImportsModuleExtras,
@@ -26,7 +29,14 @@ export const {
         ...(definition.providers ?? []),
         {
           provide: RELIABLE_IMPORTS_DATA_SOURCE,
-          useExisting: getDataSourceToken(extras.dataSource),
+          // Optional, so that a missing data source is reported in the module's words, with the fix.
+          useFactory: (dataSource: DataSource | undefined) => {
+            if (!dataSource) {
+              throw new InvalidOptionsError([messages.dataSourceNotFound(extras.dataSource)]);
+            }
+            return dataSource;
+          },
+          inject: [{ token: getDataSourceToken(extras.dataSource), optional: true }],
         },
       ],
     }),

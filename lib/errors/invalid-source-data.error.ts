@@ -14,10 +14,16 @@ export class InvalidSourceDataError extends ReliableImportsError {
     /** What is wrong there. */
     readonly problem: string,
     batchType?: string,
+    /** What to do once the item is fixed; by default, create the batch again. */
+    retry?: string,
   ) {
-    super('INVALID_SOURCE_DATA', messages.invalidSourceData(where, itemIndex, path, problem), {
-      itemIndex,
-      batchType,
-    });
+    super(
+      'INVALID_SOURCE_DATA',
+      messages.invalidSourceData(where, itemIndex, path, problem, retry),
+      {
+        itemIndex,
+        batchType,
+      },
+    );
   }
 }

@@ -151,6 +151,8 @@ export class BatchStore {
           item.itemIndex,
           json.path,
           json.problem,
+          undefined,
+          'call correctItem again',
         );
       }
       const [updated] = await this.database.rows<Row>(transaction, SQL.correctItem, [itemId, json]);

@@ -11,6 +11,14 @@ const DEFAULTS: ResolvedReliableImportsOptions = {
 
 const KNOWN_KEYS = Object.keys(DEFAULTS);
 
+/** A value as the user wrote it: JSON.stringify would show NaN as null and throw on a BigInt. */
+const show = (value: unknown): string =>
+  typeof value === 'string'
+    ? JSON.stringify(value)
+    : typeof value === 'bigint'
+      ? `${value}n`
+      : String(value);
+
 /**
  * Applies the defaults and checks every option once, at bootstrap. Throws one error that lists every
  * problem with its fix, rather than failing on the first.
@@ -33,7 +41,7 @@ export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
 
   const { continueOnError, leaseMs } = options as ReliableImportsModuleOptions;
   if (continueOnError !== undefined && typeof continueOnError !== 'boolean') {
-    problems.push(`continueOnError must be true or false; got ${JSON.stringify(continueOnError)}`);
+    problems.push(`continueOnError must be true or false; got ${show(continueOnError)}`);
   }
   if (
     leaseMs !== undefined &&
@@ -43,7 +51,7 @@ export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
       leaseMs > 86_400_000)
   ) {
     problems.push(
-      `leaseMs must be a whole number of milliseconds from 1000 to 86400000 (a day); got ${JSON.stringify(leaseMs)}`,
+      `leaseMs must be a whole number of milliseconds from 1000 to 86400000 (a day); got ${show(leaseMs)}`,
     );
   }
 

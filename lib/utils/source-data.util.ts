@@ -4,6 +4,9 @@ export interface JsonProblem {
   problem: string;
 }
 
+/** A UTF-16 surrogate without its pair: JSON.stringify escapes it, and PostgreSQL's jsonb refuses it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 const describe = (value: unknown): string =>
   value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 
@@ -34,8 +37,17 @@ export function serializeJsonValue(value: unknown, rootPath: string): string | J
 function findProblem(value: unknown, path: string, ancestors: Set<object>): JsonProblem | null {
   switch (typeof value) {
     case 'string':
-      return value.includes('\u0000')
-        ? { path, problem: 'contains the character \\u0000, which PostgreSQL cannot store in JSON' }
+      if (value.includes('\u0000'))
+        return {
+          path,
+          problem: 'contains the character \\u0000, which PostgreSQL cannot store in JSON',
+        };
+      return LONE_SURROGATE.test(value)
+        ? {
+            path,
+            problem:
+              'contains an unpaired UTF-16 surrogate (broken text), which PostgreSQL cannot store in JSON',
+          }
         : null;
     case 'number':
       return Number.isFinite(value)
@@ -65,8 +77,27 @@ function findProblem(value: unknown, path: string, ancestors: Set<object>): Json
       problem: 'refers back to an object that contains it (a cycle), which JSON cannot hold',
     };
   }
-  if (typeof (object as { toJSON?: unknown }).toJSON === 'function') {
-    return findProblem((object as { toJSON: () => unknown }).toJSON(), path, ancestors);
+  if (object instanceof Map || object instanceof Set) {
+    return {
+      path,
+      problem: `is a ${object.constructor.name}, which JSON stores as {}; convert it (Object.fromEntries(map), [...set])`,
+    };
+  }
+  const toJSON = (object as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') {
+    const replaced: unknown = toJSON.call(object);
+    if (object instanceof Date && replaced === null) {
+      return { path, problem: 'is an invalid Date, which JSON stores as null' };
+    }
+    // A toJSON that returns its own object is serialized as a plain object, as JSON.stringify does.
+    if (replaced !== object) {
+      ancestors.add(object);
+      try {
+        return findProblem(replaced, path, ancestors);
+      } finally {
+        ancestors.delete(object);
+      }
+    }
   }
   ancestors.add(object);
   try {
@@ -79,13 +110,20 @@ function findProblem(value: unknown, path: string, ancestors: Set<object>): Json
     }
     for (const key of Object.keys(object)) {
       const child = (object as Record<string, unknown>)[key];
-      if (child === undefined) continue;
+      // A toJSON method has been applied already; JSON leaves it out like undefined.
+      if (child === undefined || (key === 'toJSON' && typeof child === 'function')) continue;
       const childPath = /^[A-Za-z_$][\w$]*$/.test(key)
         ? `${path}.${key}`
         : `${path}[${JSON.stringify(key)}]`;
       const keyProblem = key.includes('\u0000')
         ? { path: childPath, problem: 'is a key containing \\u0000, which PostgreSQL cannot store' }
-        : null;
+        : LONE_SURROGATE.test(key)
+          ? {
+              path: childPath,
+              problem:
+                'is a key containing an unpaired UTF-16 surrogate, which PostgreSQL cannot store',
+            }
+          : null;
       const found = keyProblem ?? findProblem(child, childPath, ancestors);
       if (found) return found;
     }

@@ -1,0 +1,259 @@
+import {
+  BatchLockedError,
+  BatchNotReprocessableError,
+  DuplicateBatchTypeError,
+  IdempotencyConflictError,
+  ImportBatchNotFoundError,
+  ImportItemNotFoundError,
+  InvalidOptionsError,
+  InvalidProcessorError,
+  InvalidSourceDataError,
+  ItemNotCorrectableError,
+  ItemValidationError,
+  LeaseLostError,
+  ReliableImportsError,
+  UnknownBatchTypeError,
+} from '../../lib';
+import { messages } from '../../lib/reliable-imports.messages';
+
+const BATCH_ID = '0b6c1f0e-1111-4000-8000-000000000001';
+const ITEM_ID = '0b6c1f0e-2222-4000-8000-000000000002';
+
+/** What every error of the module shares: its class name, a stable code, and the base class. */
+function expectModuleError(error: ReliableImportsError, name: string, code: string): void {
+  expect(error).toBeInstanceOf(Error);
+  expect(error).toBeInstanceOf(ReliableImportsError);
+  expect(error.name).toBe(name);
+  expect(error.constructor.name).toBe(name);
+  expect(error.code).toBe(code);
+  expect(error.stack).toContain(name);
+}
+
+describe('ReliableImportsError', () => {
+  it('carries a code, a context and a cause', () => {
+    const cause = new Error('connection reset');
+    const error = new ReliableImportsError(
+      'SOMETHING',
+      'it broke',
+      { batchId: BATCH_ID },
+      { cause },
+    );
+    expectModuleError(error, 'ReliableImportsError', 'SOMETHING');
+    expect(error.message).toBe('it broke');
+    expect(error.context).toEqual({ batchId: BATCH_ID });
+    expect(error.cause).toBe(cause);
+  });
+
+  it('has an empty context by default', () => {
+    expect(new ReliableImportsError('X', 'm').context).toEqual({});
+  });
+});
+
+describe('the messages of the errors', () => {
+  it('UnknownBatchTypeError lists the registered types and says how to add one', () => {
+    const error = new UnknownBatchTypeError('custmer_data', ['customer_data', 'transaction_feed']);
+    expectModuleError(error, 'UnknownBatchTypeError', 'UNKNOWN_BATCH_TYPE');
+    expect(error.context).toEqual({
+      batchType: 'custmer_data',
+      knownTypes: ['customer_data', 'transaction_feed'],
+    });
+    expect(error.message).toContain('No import processor handles the batch type "custmer_data"');
+    expect(error.message).toContain('Registered types: "customer_data", "transaction_feed"');
+    expect(error.message).toContain("@ImportProcessor('custmer_data')");
+    expect(error.message).toContain("list it in a module's providers");
+  });
+
+  it('UnknownBatchTypeError says so when no type is registered at all', () => {
+    const error = new UnknownBatchTypeError('customer_data', []);
+    expect(error.message).toContain('Registered types: (none)');
+    expect(error.context.knownTypes).toEqual([]);
+  });
+
+  it('DuplicateBatchTypeError names both classes and how to separate them', () => {
+    const error = new DuplicateBatchTypeError('customer_data', [
+      'CustomerDataProcessor',
+      'LegacyCustomerProcessor',
+    ]);
+    expectModuleError(error, 'DuplicateBatchTypeError', 'DUPLICATE_BATCH_TYPE');
+    expect(error.classNames).toEqual(['CustomerDataProcessor', 'LegacyCustomerProcessor']);
+    expect(error.context).toEqual({ batchType: 'customer_data' });
+    expect(error.message).toContain(
+      'Two import processors handle the batch type "customer_data": "CustomerDataProcessor", "LegacyCustomerProcessor"',
+    );
+    expect(error.message).toContain("@ImportProcessor('another_type')");
+    expect(error.message).toContain('or remove one');
+  });
+
+  it('ImportBatchNotFoundError names the id and where ids come from', () => {
+    const error = new ImportBatchNotFoundError(BATCH_ID);
+    expectModuleError(error, 'ImportBatchNotFoundError', 'BATCH_NOT_FOUND');
+    expect(error.context).toEqual({ batchId: BATCH_ID });
+    expect(error.message).toContain(`Import batch "${BATCH_ID}" does not exist`);
+    expect(error.message).toContain('createBatch');
+    expect(error.message).toContain('listBatches');
+  });
+
+  it('ImportItemNotFoundError names the id and where ids come from', () => {
+    const error = new ImportItemNotFoundError(ITEM_ID);
+    expectModuleError(error, 'ImportItemNotFoundError', 'ITEM_NOT_FOUND');
+    expect(error.context).toEqual({ itemId: ITEM_ID });
+    expect(error.message).toContain(`Import item "${ITEM_ID}" does not exist`);
+    expect(error.message).toContain('getItems');
+  });
+
+  it('InvalidSourceDataError names the item index and the path, and says nothing was stored', () => {
+    const error = new InvalidSourceDataError(
+      'a new "customer_data" batch',
+      317,
+      'sourceData.address.zip',
+      'is a BigInt, which JSON cannot hold; convert it to a string or a number',
+      'customer_data',
+    );
+    expectModuleError(error, 'InvalidSourceDataError', 'INVALID_SOURCE_DATA');
+    expect(error.path).toBe('sourceData.address.zip');
+    expect(error.problem).toMatch(/is a BigInt/);
+    expect(error.context).toEqual({ itemIndex: 317, batchType: 'customer_data' });
+    expect(error.message).toBe(
+      'Cannot store item 317 of a new "customer_data" batch: sourceData.address.zip is a BigInt, ' +
+        'which JSON cannot hold; convert it to a string or a number. ' +
+        'Nothing was stored; fix that item and create the batch again.',
+    );
+  });
+
+  it('IdempotencyConflictError names the key, the batch that has it, and what to do', () => {
+    const error = new IdempotencyConflictError('customers-2024-05', BATCH_ID, 'with other items');
+    expectModuleError(error, 'IdempotencyConflictError', 'IDEMPOTENCY_CONFLICT');
+    expect(error.idempotencyKey).toBe('customers-2024-05');
+    expect(error.context).toEqual({ batchId: BATCH_ID });
+    expect(error.message).toContain(
+      `The idempotency key "customers-2024-05" was already used for batch "${BATCH_ID}" with other items`,
+    );
+    expect(error.message).toContain('Use a new key for new content');
+    expect(error.message).toContain('pass the same items to get the existing batch back');
+  });
+
+  it('BatchLockedError names the worker holding the batch and its lease, and what to do', () => {
+    const until = new Date('2024-05-06T07:08:09.000Z');
+    const error = new BatchLockedError(BATCH_ID, 'host-a:1234', until);
+    expectModuleError(error, 'BatchLockedError', 'BATCH_LOCKED');
+    expect(error.lockedBy).toBe('host-a:1234');
+    expect(error.lockedUntil).toBe(until);
+    expect(error.context).toEqual({ batchId: BATCH_ID });
+    expect(error.message).toContain(
+      `Import batch "${BATCH_ID}" is being processed by another worker (host-a:1234, lease until 2024-05-06T07:08:09.000Z)`,
+    );
+    expect(error.message).toContain('Wait for it to finish');
+    expect(error.message).toContain('once the lease has expired');
+  });
+
+  it('BatchLockedError reads well when the holder is not known', () => {
+    const error = new BatchLockedError(BATCH_ID, null, null);
+    expect(error.message).toContain('by another worker (unknown).');
+  });
+
+  it('BatchNotReprocessableError says how to reprocess everything, or to finish first', () => {
+    const nothing = BatchNotReprocessableError.nothingToReprocess(BATCH_ID);
+    expectModuleError(nothing, 'BatchNotReprocessableError', 'BATCH_NOT_REPROCESSABLE');
+    expect(nothing.context).toEqual({ batchId: BATCH_ID });
+    expect(nothing.message).toContain('has no failed or skipped items to reprocess');
+    expect(nothing.message).toContain('Pass { failedItemsOnly: false } to run every item again');
+
+    const running = BatchNotReprocessableError.stillRunning(BATCH_ID, 'processing');
+    expectModuleError(running, 'BatchNotReprocessableError', 'BATCH_NOT_REPROCESSABLE');
+    expect(running.message).toContain(`Import batch "${BATCH_ID}" is still processing`);
+    expect(running.message).toContain(`Run processBatch("${BATCH_ID}") first`);
+  });
+
+  it('ItemNotCorrectableError names the item, its status, and what to do instead', () => {
+    const error = new ItemNotCorrectableError(ITEM_ID, 12, 'completed');
+    expectModuleError(error, 'ItemNotCorrectableError', 'ITEM_NOT_CORRECTABLE');
+    expect(error.context).toEqual({ itemId: ITEM_ID, itemIndex: 12 });
+    expect(error.message).toContain(`Import item "${ITEM_ID}" (index 12) is completed`);
+    expect(error.message).toContain('only failed or skipped items can be corrected');
+    expect(error.message).toContain('import a new batch to change it');
+  });
+
+  it('ItemValidationError keeps every reason, in its message too', () => {
+    const error = new ItemValidationError(['email is missing', 'last_name is missing'], 7);
+    expectModuleError(error, 'ItemValidationError', 'VALIDATION_FAILED');
+    expect(error.reasons).toEqual(['email is missing', 'last_name is missing']);
+    expect(error.context).toEqual({ itemIndex: 7 });
+    expect(error.message).toBe('email is missing; last_name is missing');
+  });
+
+  it('LeaseLostError names the item and batch, says the writes were rolled back and the fix', () => {
+    const error = new LeaseLostError(BATCH_ID, 42);
+    expectModuleError(error, 'LeaseLostError', 'LEASE_LOST');
+    expect(error.context).toEqual({ batchId: BATCH_ID, itemIndex: 42 });
+    expect(error.message).toContain(`Item 42 of batch "${BATCH_ID}"`);
+    expect(error.message).toContain('rolled back');
+    expect(error.message).toContain('Raise leaseMs');
+  });
+
+  it('InvalidOptionsError lists every problem, one per line', () => {
+    const error = new InvalidOptionsError(['"bogus" is not an option', 'leaseMs must be ...']);
+    expectModuleError(error, 'InvalidOptionsError', 'INVALID_OPTIONS');
+    expect(error.problems).toEqual(['"bogus" is not an option', 'leaseMs must be ...']);
+    expect(error.message).toBe(
+      'ReliableImportsModule options are invalid:\n' +
+        '  - "bogus" is not an option\n' +
+        '  - leaseMs must be ...',
+    );
+  });
+
+  describe('InvalidProcessorError', () => {
+    it('for a class that does not extend BaseProcessor, shows the declaration to write', () => {
+      const error = InvalidProcessorError.notABaseProcessor('CustomerImporter');
+      expectModuleError(error, 'InvalidProcessorError', 'INVALID_PROCESSOR');
+      expect(error.className).toBe('CustomerImporter');
+      expect(error.message).toContain(
+        'Import processor class ("CustomerImporter") should inherit from the abstract "BaseProcessor" class',
+      );
+      expect(error.message).toContain('class CustomerImporter extends BaseProcessor<YourRow>');
+    });
+
+    it('for a request-scoped class, says to make it a singleton', () => {
+      const error = InvalidProcessorError.requestScoped('CustomerDataProcessor');
+      expectModuleError(error, 'InvalidProcessorError', 'INVALID_PROCESSOR');
+      expect(error.message).toContain('("CustomerDataProcessor") is request-scoped');
+      expect(error.message).toContain('make it and its dependencies singletons');
+    });
+
+    it('for a class name with no batch type in it, says how to name it or pass one', () => {
+      const error = InvalidProcessorError.withoutBatchType('Processor');
+      expect(error.className).toBe('Processor');
+      expect(error.message).toContain('Cannot derive a batch type from the class name "Processor"');
+      expect(error.message).toContain("@ImportProcessor('customer_data')");
+    });
+
+    it('for an invalid batch type, gives the characters allowed', () => {
+      const error = InvalidProcessorError.invalidBatchType('customer data', 'CustomerProcessor');
+      expect(error.className).toBe('CustomerProcessor');
+      expect(error.message).toContain(
+        'Import processor class ("CustomerProcessor") declares the batch type "customer data", which is not valid',
+      );
+      expect(error.message).toContain('1 to 100 characters of letters, digits');
+    });
+  });
+});
+
+describe('messages that are not errors', () => {
+  it('a batch stopped at a failed item says which one and how to recover', () => {
+    const message = messages.abortedAfterItem(3, 'three is not allowed');
+    expect(message).toContain('Stopped at item 3, which failed: three is not allowed');
+    expect(message).toContain('correctItem()');
+    expect(message).toContain('reprocess the batch');
+  });
+
+  it('a failed batch validation gives every reason', () => {
+    expect(messages.batchValidationFailed(['no rows', 'wrong header'])).toBe(
+      'Batch validation failed: no rows; wrong header',
+    );
+  });
+
+  it('items that are not iterable say what is accepted', () => {
+    expect(messages.itemsNotIterable('a new "customer_data" batch')).toBe(
+      'Cannot create a new "customer_data" batch: the items must be an array, an iterable or an async iterable of objects.',
+    );
+  });
+});

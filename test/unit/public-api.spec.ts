@@ -1,0 +1,136 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as publicApi from '../../lib';
+import { ImportProcessorMetadataAccessor } from '../../lib/import-processor-metadata.accessor';
+import { ImportProcessorExplorer } from '../../lib/import-processor.explorer';
+import { ImportProcessorRegistry } from '../../lib/import-processor.registry';
+import { BatchCreator } from '../../lib/processing/batch-creator';
+import { BatchRunner } from '../../lib/processing/batch-runner';
+import { BatchStore } from '../../lib/processing/batch-store';
+import { DatabaseAdapter } from '../../lib/processing/database-adapter';
+import { ItemClaimer } from '../../lib/processing/item-claimer';
+import { ItemRunner } from '../../lib/processing/item-runner';
+import {
+  IMPORT_PROCESSOR_METADATA,
+  RELIABLE_IMPORTS_DATA_SOURCE,
+  RESOLVED_OPTIONS,
+} from '../../lib/reliable-imports.constants';
+import { RAW_OPTIONS } from '../../lib/reliable-imports.module-definition';
+import { messages } from '../../lib/reliable-imports.messages';
+import { batchTypeFromClassName } from '../../lib/utils/batch-type-name.util';
+import { resolveOptions } from '../../lib/utils/resolve-options.util';
+import { serializeSourceData } from '../../lib/utils/source-data.util';
+
+/**
+ * The runtime exports of `lib/index.ts`. Adding one is a decision about the public API: update this list
+ * on purpose, never to make the test pass.
+ */
+const PUBLIC_EXPORTS = [
+  'BaseProcessor',
+  'BatchLockedError',
+  'BatchNotReprocessableError',
+  'BatchService',
+  'CreateReliableImportsSchema1764000000000',
+  'DuplicateBatchTypeError',
+  'IdempotencyConflictError',
+  'ImportBatchEntity',
+  'ImportBatchItemEntity',
+  'ImportBatchNotFoundError',
+  'ImportItemNotFoundError',
+  'ImportLogEntity',
+  'ImportProcessor',
+  'InvalidOptionsError',
+  'InvalidProcessorError',
+  'InvalidSourceDataError',
+  'ItemNotCorrectableError',
+  'ItemValidationError',
+  'LeaseLostError',
+  'ReliableImportsError',
+  'ReliableImportsModule',
+  'UnknownBatchTypeError',
+  'reliableImportsEntities',
+  'reliableImportsMigrations',
+];
+
+const INTERNALS: Record<string, unknown> = {
+  ImportProcessorExplorer,
+  ImportProcessorRegistry,
+  ImportProcessorMetadataAccessor,
+  ItemRunner,
+  BatchRunner,
+  BatchStore,
+  BatchCreator,
+  ItemClaimer,
+  DatabaseAdapter,
+  RESOLVED_OPTIONS,
+  RELIABLE_IMPORTS_DATA_SOURCE,
+  IMPORT_PROCESSOR_METADATA,
+  RAW_OPTIONS,
+  resolveOptions,
+  messages,
+  batchTypeFromClassName,
+  serializeSourceData,
+};
+
+describe('the public API (lib/index.ts)', () => {
+  const exported = publicApi as unknown as Record<string, unknown>;
+
+  it('exports exactly the public names', () => {
+    expect(Object.keys(exported).sort()).toEqual(PUBLIC_EXPORTS);
+  });
+
+  it('exports the same names when loaded with require', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- what a CommonJS user gets
+    const required = require('../../lib') as Record<string, unknown>;
+    expect(Object.keys(required).sort()).toEqual(PUBLIC_EXPORTS);
+  });
+
+  it.each(Object.keys(INTERNALS))('keeps %s internal', (name) => {
+    expect(Object.keys(exported)).not.toContain(name);
+    expect(Object.values(exported)).not.toContain(INTERNALS[name]);
+  });
+
+  it('exports no undefined value (a re-export of a type-only or missing symbol)', () => {
+    for (const name of PUBLIC_EXPORTS)
+      expect([name, exported[name]]).not.toEqual([name, undefined]);
+  });
+
+  it('exports every error class of lib/errors, each extending ReliableImportsError', () => {
+    const errorClasses = readdirSync(join(__dirname, '../../lib/errors'))
+      .filter((file) => file.endsWith('.error.ts'))
+      .map((file) =>
+        file
+          .replace(/\.error\.ts$/, '-error')
+          .split('-')
+          .map((word) => word[0].toUpperCase() + word.slice(1))
+          .join(''),
+      );
+    expect(errorClasses).toContain('UnknownBatchTypeError');
+    for (const name of errorClasses) {
+      const errorClass = exported[name];
+      expect([name, typeof errorClass]).toEqual([name, 'function']);
+      if (name !== 'ReliableImportsError') {
+        expect([name, (errorClass as { prototype: object }).prototype]).toEqual([
+          name,
+          expect.any(publicApi.ReliableImportsError),
+        ]);
+      }
+    }
+  });
+
+  it('exports the migrations in order and the entities as lists', () => {
+    expect(publicApi.reliableImportsMigrations).toEqual([
+      publicApi.CreateReliableImportsSchema1764000000000,
+    ]);
+    expect(publicApi.reliableImportsEntities).toEqual([
+      publicApi.ImportBatchEntity,
+      publicApi.ImportBatchItemEntity,
+      publicApi.ImportLogEntity,
+    ]);
+  });
+
+  it('gives the module forRoot and forRootAsync', () => {
+    expect(typeof publicApi.ReliableImportsModule.forRoot).toBe('function');
+    expect(typeof publicApi.ReliableImportsModule.forRootAsync).toBe('function');
+  });
+});

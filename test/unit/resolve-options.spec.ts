@@ -1,0 +1,117 @@
+import { InvalidOptionsError } from '../../lib';
+import { resolveOptions } from '../../lib/utils/resolve-options.util';
+
+/** The InvalidOptionsError that `resolveOptions(raw)` throws; fails the test when it throws nothing. */
+function problemsOf(raw: unknown): InvalidOptionsError {
+  let thrown: unknown;
+  try {
+    resolveOptions(raw);
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(InvalidOptionsError);
+  return thrown as InvalidOptionsError;
+}
+
+describe('resolveOptions', () => {
+  it.each([
+    ['an empty object', {}],
+    ['undefined', undefined],
+    ['null', null],
+  ])('applies the defaults to %s', (_label, raw) => {
+    expect(resolveOptions(raw)).toEqual({ continueOnError: true, leaseMs: 30_000 });
+  });
+
+  it('keeps valid values', () => {
+    expect(resolveOptions({ continueOnError: false, leaseMs: 5000 })).toEqual({
+      continueOnError: false,
+      leaseMs: 5000,
+    });
+  });
+
+  it('accepts the bounds of leaseMs', () => {
+    expect(resolveOptions({ leaseMs: 1000 }).leaseMs).toBe(1000);
+    expect(resolveOptions({ leaseMs: 86_400_000 }).leaseMs).toBe(86_400_000);
+  });
+
+  it('treats a key set to undefined as left out', () => {
+    expect(resolveOptions({ continueOnError: undefined, leaseMs: undefined })).toEqual({
+      continueOnError: true,
+      leaseMs: 30_000,
+    });
+  });
+
+  it('returns a new object each time, so no caller can change the defaults', () => {
+    const first = resolveOptions({});
+    first.leaseMs = 1;
+    expect(resolveOptions({}).leaseMs).toBe(30_000);
+  });
+
+  it('refuses an unknown key and lists the options there are', () => {
+    const error = problemsOf({ contineOnError: false });
+    expect(error.problems).toEqual([
+      '"contineOnError" is not an option; the options are: continueOnError, leaseMs',
+    ]);
+    expect(error.message).toContain('"contineOnError" is not an option');
+    expect(error.code).toBe('INVALID_OPTIONS');
+  });
+
+  it.each([
+    ['a string', 'yes'],
+    ['a number', 1],
+    ['null', null],
+  ])('refuses %s for continueOnError and says it must be a boolean', (_label, value) => {
+    const error = problemsOf({ continueOnError: value });
+    expect(error.problems).toEqual([
+      `continueOnError must be true or false; got ${JSON.stringify(value)}`,
+    ]);
+  });
+
+  it.each([
+    ['negative', -1],
+    ['zero', 0],
+    ['below a second', 999],
+    ['above a day', 86_400_001],
+    ['fractional', 1500.5],
+    ['a string', '30000'],
+    ['null', null],
+  ])('refuses a leaseMs that is %s and gives the accepted range', (_label, value) => {
+    const error = problemsOf({ leaseMs: value });
+    expect(error.problems).toEqual([
+      `leaseMs must be a whole number of milliseconds from 1000 to 86400000 (a day); got ${JSON.stringify(value)}`,
+    ]);
+  });
+
+  it.each([NaN, Infinity, -Infinity])('refuses a leaseMs of %p', (value) => {
+    const error = problemsOf({ leaseMs: value });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(
+      /^leaseMs must be a whole number of milliseconds from 1000 to 86400000 \(a day\); got /,
+    );
+  });
+
+  it.each([
+    ['a string', 'fast', 'string'],
+    ['a number', 42, 'number'],
+    ['a boolean', true, 'boolean'],
+    ['an array', [{ continueOnError: true }], 'an array'],
+  ])('refuses %s instead of an options object, with an example', (_label, raw, got) => {
+    const error = problemsOf(raw);
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toContain('the options must be an object');
+    expect(error.problems[0]).toContain('forRoot({ continueOnError: true })');
+    expect(error.problems[0]).toContain(`got ${got}`);
+  });
+
+  it('reports every problem in one error, each with its fix', () => {
+    const error = problemsOf({ leaseMs: -1, continueOnError: 'no', bogus: 1, other: true });
+    expect(error.problems).toHaveLength(4);
+    expect(error.message.split('\n')).toEqual([
+      'ReliableImportsModule options are invalid:',
+      '  - "bogus" is not an option; the options are: continueOnError, leaseMs',
+      '  - "other" is not an option; the options are: continueOnError, leaseMs',
+      '  - continueOnError must be true or false; got "no"',
+      '  - leaseMs must be a whole number of milliseconds from 1000 to 86400000 (a day); got -1',
+    ]);
+  });
+});
