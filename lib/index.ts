@@ -51,6 +51,7 @@ export { InvalidSourceDataError } from './errors/invalid-source-data.error';
 export { ItemNotCorrectableError } from './errors/item-not-correctable.error';
 export { ItemValidationError } from './errors/item-validation.error';
 export { LeaseLostError } from './errors/lease-lost.error';
+export { RetryableImportError } from './errors/retryable-import.error';
 
 export { ImportBatchEntity } from './entities/import-batch.entity';
 export { ImportBatchItemEntity } from './entities/import-batch-item.entity';

@@ -18,13 +18,28 @@ export interface ReliableImportsModuleOptions {
    * @default 30000
    */
   leaseMs?: number;
+  /**
+   * How many times an item is tried when it fails with a transient error (serialization failure,
+   * deadlock, lost connection, or a `RetryableImportError` thrown by the processor). Any other error fails
+   * the item at once. 1 means no retry.
+   * @default 3
+   */
+  maxAttempts?: number;
+  /**
+   * The wait before the first retry, in milliseconds; it doubles with each further attempt, with random
+   * jitter, up to `maxRetryDelayMs`.
+   * @default 100
+   */
+  retryDelayMs?: number;
+  /**
+   * The longest wait between two attempts, in milliseconds.
+   * @default 5000
+   */
+  maxRetryDelayMs?: number;
 }
 
 /** Options after defaults were applied and every value was checked. */
-export interface ResolvedReliableImportsOptions {
-  continueOnError: boolean;
-  leaseMs: number;
-}
+export type ResolvedReliableImportsOptions = Required<ReliableImportsModuleOptions>;
 
 /** Settings fixed when the module is imported, because they decide which providers are wired. */
 export interface ReliableImportsModuleExtras {

@@ -9,6 +9,7 @@ import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-impo
 import { ImportProcessorRegistry } from '../import-processor.registry';
 import { CLAIM_CHUNK_SIZE, RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
+import { sleep } from '../utils/sleep.util';
 import { toError } from '../utils/error-details.util';
 import { reasonsOf } from './item-runner';
 import { BatchStore } from './batch-store';
@@ -19,8 +20,6 @@ import { ItemRunner } from './item-runner';
 import { newWorkerId } from './worker-id';
 
 const TERMINAL = new Set(['completed', 'completed_with_errors', 'failed']);
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * One processing run of a batch: takes the batch, runs the hooks in order, claims and runs the items, and

@@ -20,9 +20,10 @@ export interface RunState {
 
 /** The context of the batch-level hooks. Its statements run outside any item transaction. */
 export class BatchContextImpl implements BatchContext {
-  readonly log = new LogBuffer();
-
-  constructor(protected readonly run: RunState) {}
+  constructor(
+    protected readonly run: RunState,
+    readonly log: LogBuffer = new LogBuffer(),
+  ) {}
 
   get batch(): ImportBatch {
     return this.run.batch;
@@ -66,8 +67,9 @@ export class ItemContextImpl<TSource> extends BatchContextImpl implements Import
     run: RunState,
     readonly item: ImportItem<TSource>,
     private readonly transaction: QueryRunner,
+    log: LogBuffer,
   ) {
-    super(run);
+    super(run, log);
   }
 
   override query<TRow = Record<string, unknown>>(

@@ -31,7 +31,8 @@ export class ItemClaimer {
   }
 
   /**
-   * Inside the item's transaction: marks it completed with its result and writes its logs.
+   * Inside the item's transaction: marks it completed with its result and writes its logs; `attempts` is
+   * how many tries this run made.
    * @returns false when the claim was lost, in which case the transaction must roll back.
    */
   async complete(
@@ -40,6 +41,7 @@ export class ItemClaimer {
     workerId: string,
     result: { processedJson: string; targetTable: string | null; targetId: string | null },
     logsJson: string,
+    attempts: number,
   ): Promise<boolean> {
     const rows = await this.database.rows(transaction, SQL.completeItem, [
       itemId,
@@ -48,6 +50,7 @@ export class ItemClaimer {
       result.targetTable,
       result.targetId,
       logsJson,
+      attempts,
     ]);
     return rows.length === 1;
   }
@@ -63,6 +66,7 @@ export class ItemClaimer {
     errorMessage: string,
     errorDetailsJson: string | null,
     logsJson: string,
+    attempts: number,
   ): Promise<boolean> {
     const rows = await this.database.rowsOnce(SQL.finishItemWithoutResult, [
       itemId,
@@ -71,6 +75,7 @@ export class ItemClaimer {
       errorMessage,
       errorDetailsJson,
       logsJson,
+      attempts,
     ]);
     return rows.length === 1;
   }

@@ -7,8 +7,13 @@ import type { ImportItem } from '../interfaces/import-item.interface';
 import type { ProcessItemResult, ValidationResult } from '../interfaces/processor.interface';
 import { errorDetailsOf, toError } from '../utils/error-details.util';
 import { isJsonProblem, serializeJsonValue } from '../utils/source-data.util';
+import { sleep } from '../utils/sleep.util';
+import { isTransientError, retryDelay } from '../utils/transient-error.util';
+import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
+import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { DatabaseAdapter } from './database-adapter';
 import { ItemContextImpl, SkipItemSignal, type RunState } from './import-context';
+import { LogBuffer } from './log-buffer';
 import { ItemClaimer } from './item-claimer';
 import { runInItemTransaction } from './item-transaction';
 
@@ -35,6 +40,7 @@ export function reasonsOf(result: ValidationResult): string[] {
 @Injectable()
 export class ItemRunner {
   constructor(
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedReliableImportsOptions,
     @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
     @Inject(ItemClaimer) private readonly claimer: ItemClaimer,
   ) {}
@@ -45,65 +51,94 @@ export class ItemRunner {
     run: RunState,
     workerId: string,
   ): Promise<ItemOutcome> {
-    let context: ItemContextImpl<object> | undefined;
     // The item's data to work on: a child of a reprocess already holds the corrected data.
     const workItem: ImportItem<object> = {
       ...item,
       sourceData: item.correctedData ?? item.sourceData,
     };
-    try {
-      await runInItemTransaction(this.database, async (transaction) => {
-        context = new ItemContextImpl(run, workItem, transaction);
-        if (processor.validateItem) {
-          const reasons = reasonsOf(await processor.validateItem(workItem, context));
-          if (reasons.length > 0) throw new ItemValidationError(reasons, item.itemIndex);
+    // One buffer for every attempt: what a rolled-back attempt logged explains the retry.
+    const logs = new LogBuffer();
+    const { maxAttempts, retryDelayMs, maxRetryDelayMs } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.attempt(workItem, processor, run, workerId, logs, attempt);
+        logs.clear();
+        return { status: 'completed' };
+      } catch (thrown) {
+        if (thrown instanceof LeaseLostError) return { status: 'lost' };
+        if (thrown instanceof SkipItemSignal) {
+          logs.info(`Item ${item.itemIndex} skipped: ${thrown.reason}`);
+          const kept = await this.claimer.finishWithoutResult(
+            item.id,
+            workerId,
+            'skipped',
+            thrown.reason,
+            null,
+            logs.drain(),
+            attempt,
+          );
+          return kept ? { status: 'skipped' } : { status: 'lost' };
         }
-        const result = await processor.processItem(workItem, context);
-        const stored = this.storedResult(result, item);
-        const kept = await this.claimer.complete(
-          transaction,
-          item.id,
-          workerId,
-          stored,
-          context.log.drain(),
-        );
-        if (!kept) throw new LeaseLostError(item.batchId, item.itemIndex);
-      });
-      return { status: 'completed' };
-    } catch (thrown) {
-      const logs = context?.log;
-      if (thrown instanceof LeaseLostError) return { status: 'lost' };
-      if (thrown instanceof SkipItemSignal) {
-        logs?.info(`Item ${item.itemIndex} skipped: ${thrown.reason}`);
+        const error = toError(thrown);
+        const message = error.message || error.name;
+        if (attempt < maxAttempts && isTransientError(error)) {
+          const delay = retryDelay(attempt, retryDelayMs, maxRetryDelayMs);
+          logs.warn(
+            `Item ${item.itemIndex} attempt ${attempt} of ${maxAttempts} failed: ${message}; retrying in ${delay} ms`,
+            { error: errorDetailsOf(error) },
+          );
+          await sleep(delay);
+          continue;
+        }
+        if (error instanceof ItemValidationError) {
+          logs.warn(`Item ${item.itemIndex} failed validation: ${message}`, {
+            reasons: [...error.reasons],
+          });
+        } else {
+          logs.error(`Item ${item.itemIndex} failed: ${message}`, { error: errorDetailsOf(error) });
+        }
         const kept = await this.claimer.finishWithoutResult(
           item.id,
           workerId,
-          'skipped',
-          thrown.reason,
-          null,
-          logs?.drain() ?? '[]',
+          'failed',
+          message,
+          JSON.stringify(errorDetailsOf(error)),
+          logs.drain(),
+          attempt,
         );
-        return kept ? { status: 'skipped' } : { status: 'lost' };
+        return kept ? { status: 'failed', error } : { status: 'lost' };
       }
-      const error = toError(thrown);
-      const validation = error instanceof ItemValidationError;
-      const message = error.message || error.name;
-      if (validation)
-        logs?.warn(`Item ${item.itemIndex} failed validation: ${message}`, {
-          reasons: [...error.reasons],
-        });
-      else
-        logs?.error(`Item ${item.itemIndex} failed: ${message}`, { error: errorDetailsOf(error) });
-      const kept = await this.claimer.finishWithoutResult(
+    }
+  }
+
+  /** One try: validate, process and record the item completed, all in one transaction. */
+  private attempt(
+    item: ImportItem<object>,
+    processor: BaseProcessor<object, object | void>,
+    run: RunState,
+    workerId: string,
+    logs: LogBuffer,
+    attempt: number,
+  ): Promise<void> {
+    return runInItemTransaction(this.database, async (transaction) => {
+      const context = new ItemContextImpl(run, item, transaction, logs);
+      if (processor.validateItem) {
+        const reasons = reasonsOf(await processor.validateItem(item, context));
+        if (reasons.length > 0) throw new ItemValidationError(reasons, item.itemIndex);
+      }
+      const result = await processor.processItem(item, context);
+      const stored = this.storedResult(result, item);
+      // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
+      const kept = await this.claimer.complete(
+        transaction,
         item.id,
         workerId,
-        'failed',
-        message,
-        JSON.stringify(errorDetailsOf(error)),
-        logs?.drain() ?? this.singleLog(item.itemIndex, message),
+        stored,
+        logs.toJson(),
+        attempt,
       );
-      return kept ? { status: 'failed', error } : { status: 'lost' };
-    }
+      if (!kept) throw new LeaseLostError(item.batchId, item.itemIndex);
+    });
   }
 
   private storedResult(
@@ -131,17 +166,5 @@ export class ItemRunner {
       targetId:
         target.targetId === undefined || target.targetId === null ? null : String(target.targetId),
     };
-  }
-
-  /** The failure's own log entry, when the item failed before it had a context. */
-  private singleLog(itemIndex: number, message: string): string {
-    return JSON.stringify([
-      {
-        level: 'error',
-        message: `Item ${itemIndex} failed: ${message}`,
-        details: null,
-        created_at: new Date().toISOString(),
-      },
-    ]);
   }
 }

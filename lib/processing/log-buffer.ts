@@ -29,10 +29,20 @@ export class LogBuffer implements ImportLogger {
     this.add('error', message, details);
   }
 
-  /** The entries as one JSON array (the parameter of the log-writing statements), emptying the buffer. */
-  drain(): string {
-    const json = `[${this.entries.join(',')}]`;
+  /** The entries as one JSON array, the parameter of the log-writing statements. */
+  toJson(): string {
+    return `[${this.entries.join(',')}]`;
+  }
+
+  /** Forgets the entries, once they are written. */
+  clear(): void {
     this.entries = [];
+  }
+
+  /** `toJson()`, then `clear()`. */
+  drain(): string {
+    const json = this.toJson();
+    this.clear();
     return json;
   }
 

@@ -6,7 +6,7 @@
 const LOG_ROWS = `jsonb_to_recordset($LOGS::jsonb) AS l("level" text, "message" text, "details" jsonb, "created_at" timestamptz)`;
 const logRows = (param: number): string => LOG_ROWS.replace('$LOGS', `$${param}`);
 
-/** Writes the item's logs (parameter $6) with the statement that records its outcome (CTE `done`). */
+/** Writes the item's logs (parameter $6; $7 is the number of attempts made) with the statement that records its outcome (CTE `done`). */
 const LOG_DONE_ITEM = `logged AS (
       INSERT INTO "import_logs" ("batch_id", "item_id", "level", "message", "details", "created_at")
       SELECT done."batch_id", done."id", l."level", l."message", l."details", l."created_at"
@@ -104,7 +104,7 @@ export const SQL = {
     WITH done AS (
       UPDATE "import_batch_items"
       SET "status" = 'completed', "processed_data" = $3::jsonb, "target_table" = $4, "target_id" = $5,
-          "error_message" = NULL, "error_details" = NULL, "attempts" = "attempts" + 1,
+          "error_message" = NULL, "error_details" = NULL, "attempts" = "attempts" + $7,
           "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
       WHERE "id" = $1 AND "status" = 'processing' AND "locked_by" = $2
       RETURNING "id", "batch_id"
@@ -115,7 +115,7 @@ export const SQL = {
   finishItemWithoutResult: `
     WITH done AS (
       UPDATE "import_batch_items"
-      SET "status" = $3, "error_message" = $4, "error_details" = $5::jsonb, "attempts" = "attempts" + 1,
+      SET "status" = $3, "error_message" = $4, "error_details" = $5::jsonb, "attempts" = "attempts" + $7,
           "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
       WHERE "id" = $1 AND "status" = 'processing' AND "locked_by" = $2
       RETURNING "id", "batch_id"

@@ -7,6 +7,20 @@ import type {
 const DEFAULTS: ResolvedReliableImportsOptions = {
   continueOnError: true,
   leaseMs: 30_000,
+  maxAttempts: 3,
+  retryDelayMs: 100,
+  maxRetryDelayMs: 5_000,
+};
+
+/** The whole-number options: their range, and how to say it. */
+const RANGES: Record<
+  'leaseMs' | 'maxAttempts' | 'retryDelayMs' | 'maxRetryDelayMs',
+  [number, number, string]
+> = {
+  leaseMs: [1000, 86_400_000, 'a whole number of milliseconds from 1000 to 86400000 (a day)'],
+  maxAttempts: [1, 100, 'a whole number from 1 (no retry) to 100'],
+  retryDelayMs: [0, 60_000, 'a whole number of milliseconds from 0 to 60000'],
+  maxRetryDelayMs: [0, 3_600_000, 'a whole number of milliseconds from 0 to 3600000 (an hour)'],
 };
 
 const KNOWN_KEYS = Object.keys(DEFAULTS);
@@ -39,25 +53,29 @@ export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
     }
   }
 
-  const { continueOnError, leaseMs } = options as ReliableImportsModuleOptions;
+  const { continueOnError } = options as ReliableImportsModuleOptions;
   if (continueOnError !== undefined && typeof continueOnError !== 'boolean') {
     problems.push(`continueOnError must be true or false; got ${show(continueOnError)}`);
   }
-  if (
-    leaseMs !== undefined &&
-    (typeof leaseMs !== 'number' ||
-      !Number.isInteger(leaseMs) ||
-      leaseMs < 1000 ||
-      leaseMs > 86_400_000)
-  ) {
+  for (const [key, [min, max, expected]] of Object.entries(RANGES)) {
+    const value = options[key];
+    if (
+      value !== undefined &&
+      (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    ) {
+      problems.push(`${key} must be ${expected}; got ${show(value)}`);
+    }
+  }
+  const given = Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  );
+  const resolved = { ...DEFAULTS, ...(given as ReliableImportsModuleOptions) };
+  if (problems.length === 0 && resolved.maxRetryDelayMs < resolved.retryDelayMs) {
     problems.push(
-      `leaseMs must be a whole number of milliseconds from 1000 to 86400000 (a day); got ${show(leaseMs)}`,
+      `maxRetryDelayMs (${resolved.maxRetryDelayMs}) must not be below retryDelayMs (${resolved.retryDelayMs}); raise it or lower retryDelayMs`,
     );
   }
 
   if (problems.length > 0) throw new InvalidOptionsError(problems);
-  return {
-    continueOnError: continueOnError ?? DEFAULTS.continueOnError,
-    leaseMs: leaseMs ?? DEFAULTS.leaseMs,
-  };
+  return resolved;
 }

@@ -47,6 +47,7 @@ const PUBLIC_EXPORTS = [
   'LeaseLostError',
   'ReliableImportsError',
   'ReliableImportsModule',
+  'RetryableImportError',
   'UnknownBatchTypeError',
   'reliableImportsEntities',
   'reliableImportsMigrations',

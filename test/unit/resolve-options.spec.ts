@@ -13,20 +13,33 @@ function problemsOf(raw: unknown): InvalidOptionsError {
   return thrown as InvalidOptionsError;
 }
 
+const DEFAULTS = {
+  continueOnError: true,
+  leaseMs: 30_000,
+  maxAttempts: 3,
+  retryDelayMs: 100,
+  maxRetryDelayMs: 5000,
+};
+const OPTION_LIST = 'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs';
+
 describe('resolveOptions', () => {
   it.each([
     ['an empty object', {}],
     ['undefined', undefined],
     ['null', null],
   ])('applies the defaults to %s', (_label, raw) => {
-    expect(resolveOptions(raw)).toEqual({ continueOnError: true, leaseMs: 30_000 });
+    expect(resolveOptions(raw)).toEqual(DEFAULTS);
   });
 
   it('keeps valid values', () => {
-    expect(resolveOptions({ continueOnError: false, leaseMs: 5000 })).toEqual({
+    const given = {
       continueOnError: false,
       leaseMs: 5000,
-    });
+      maxAttempts: 1,
+      retryDelayMs: 0,
+      maxRetryDelayMs: 10,
+    };
+    expect(resolveOptions(given)).toEqual(given);
   });
 
   it('accepts the bounds of leaseMs', () => {
@@ -35,10 +48,7 @@ describe('resolveOptions', () => {
   });
 
   it('treats a key set to undefined as left out', () => {
-    expect(resolveOptions({ continueOnError: undefined, leaseMs: undefined })).toEqual({
-      continueOnError: true,
-      leaseMs: 30_000,
-    });
+    expect(resolveOptions({ continueOnError: undefined, leaseMs: undefined })).toEqual(DEFAULTS);
   });
 
   it('returns a new object each time, so no caller can change the defaults', () => {
@@ -50,7 +60,7 @@ describe('resolveOptions', () => {
   it('refuses an unknown key and lists the options there are', () => {
     const error = problemsOf({ contineOnError: false });
     expect(error.problems).toEqual([
-      '"contineOnError" is not an option; the options are: continueOnError, leaseMs',
+      `"contineOnError" is not an option; the options are: ${OPTION_LIST}`,
     ]);
     expect(error.message).toContain('"contineOnError" is not an option');
     expect(error.code).toBe('INVALID_OPTIONS');
@@ -108,10 +118,20 @@ describe('resolveOptions', () => {
     expect(error.problems).toHaveLength(4);
     expect(error.message.split('\n')).toEqual([
       'ReliableImportsModule options are invalid:',
-      '  - "bogus" is not an option; the options are: continueOnError, leaseMs',
-      '  - "other" is not an option; the options are: continueOnError, leaseMs',
+      `  - "bogus" is not an option; the options are: ${OPTION_LIST}`,
+      `  - "other" is not an option; the options are: ${OPTION_LIST}`,
       '  - continueOnError must be true or false; got "no"',
       '  - leaseMs must be a whole number of milliseconds from 1000 to 86400000 (a day); got -1',
+    ]);
+  });
+
+  it('checks the retry options and that the longest delay is not below the first', () => {
+    expect(problemsOf({ maxAttempts: 0, retryDelayMs: 1.5 }).problems).toEqual([
+      'maxAttempts must be a whole number from 1 (no retry) to 100; got 0',
+      'retryDelayMs must be a whole number of milliseconds from 0 to 60000; got 1.5',
+    ]);
+    expect(problemsOf({ retryDelayMs: 500, maxRetryDelayMs: 100 }).problems).toEqual([
+      'maxRetryDelayMs (100) must not be below retryDelayMs (500); raise it or lower retryDelayMs',
     ]);
   });
 });
