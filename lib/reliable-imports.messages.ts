@@ -90,6 +90,17 @@ export const messages = {
     `Item ${itemIndex} of batch "${batchId}" was claimed by another worker after this worker's lease ` +
     `expired; this worker's writes were rolled back. Raise leaseMs if items take longer than the lease.`,
 
+  processingStopped: (batchId: string): string =>
+    `Processing of batch "${batchId}" stopped because the application is shutting down. The items not ` +
+    `finished were given back; run processBatch("${batchId}") again to finish the batch.`,
+
+  concurrencyOnPGlite: (requested: number): string =>
+    `concurrency ${requested} was asked for, but PGlite has a single connection: processing one item at ` +
+    `a time. Use PostgreSQL (DATABASE_URL) to process items concurrently.`,
+
+  invalidConcurrency: (batchId: string, value: unknown): string =>
+    `Cannot process batch "${batchId}": concurrency must be a whole number from 1 to 64; got ${String(value)}.`,
+
   batchValidationFailed: (reasons: readonly string[]): string =>
     `Batch validation failed: ${reasons.join('; ')}`,
 

@@ -23,6 +23,12 @@ export interface ProcessBatchOptions {
    * Overrides the module's and the processor's `continueOnError` for this run.
    */
   continueOnError?: boolean;
+  /**
+   * How many items this call processes at once, each on a connection of its own (keep it within the
+   * data source's pool size). On PGlite, which has one connection, it is always 1.
+   * @default 1
+   */
+  concurrency?: number;
 }
 
 /** Options of `BatchService.reprocessBatch()`. */

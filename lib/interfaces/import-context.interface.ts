@@ -38,6 +38,11 @@ export interface BatchContext {
   set(key: string, value: unknown): void;
   /** Reads a value stored with `set`. */
   get<TValue = unknown>(key: string): TValue | undefined;
+  /**
+   * Aborted when this processing run must stop: its lease on the batch was lost (another worker took the
+   * batch over) or the application is shutting down. Pass it to long calls (`fetch(url, { signal })`).
+   */
+  readonly signal: AbortSignal;
   /** True when the batch was made by `reprocessBatch`. */
   isReprocess(): boolean;
 }

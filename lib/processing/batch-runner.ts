@@ -1,6 +1,8 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { BaseProcessor } from '../base-processor';
 import { BatchLockedError } from '../errors/batch-locked.error';
+import { ProcessingStoppedError } from '../errors/processing-stopped.error';
+import { ReliableImportsError } from '../errors/reliable-imports.error';
 import type { ProcessBatchOptions } from '../interfaces/batch-options.interface';
 import type { BatchSummary } from '../interfaces/batch-summary.interface';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
@@ -9,25 +11,41 @@ import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-impo
 import { ImportProcessorRegistry } from '../import-processor.registry';
 import { CLAIM_CHUNK_SIZE, RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
-import { sleep } from '../utils/sleep.util';
 import { toError } from '../utils/error-details.util';
-import { reasonsOf } from './item-runner';
+import { sleep } from '../utils/sleep.util';
 import { BatchStore } from './batch-store';
 import { DatabaseAdapter } from './database-adapter';
 import { BatchContextImpl, type RunState } from './import-context';
 import { ItemClaimer } from './item-claimer';
-import { ItemRunner } from './item-runner';
+import { ItemRunner, reasonsOf } from './item-runner';
 import { newWorkerId } from './worker-id';
 
 const TERMINAL = new Set(['completed', 'completed_with_errors', 'failed']);
 
+/** Why a run's signal was aborted. */
+type StopCause = { kind: 'shutdown' } | { kind: 'lease-lost'; error: BatchLockedError };
+
+/** What one run shares between its lanes. */
+interface Lanes {
+  batch: ImportBatch;
+  processor: BaseProcessor<object, object | void>;
+  run: RunState;
+  workerId: string;
+  continueOnError: boolean;
+  context: BatchContextImpl;
+  /** Set by the first item that stops the batch. */
+  failure: string | null;
+}
+
 /**
- * One processing run of a batch: takes the batch, runs the hooks in order, claims and runs the items, and
- * ends the batch. The run's worker id fences every write it makes.
+ * One processing run of a batch: takes the batch, runs the hooks in order, claims and runs the items on
+ * `concurrency` lanes, and ends the batch. The run's worker id fences every write it makes; a timer renews
+ * its leases while it works.
  */
 @Injectable()
-export class BatchRunner {
+export class BatchRunner implements BeforeApplicationShutdown {
   private readonly logger = new Logger('ReliableImports');
+  private readonly active = new Map<AbortController, Promise<unknown>>();
 
   constructor(
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedReliableImportsOptions,
@@ -38,7 +56,37 @@ export class BatchRunner {
     @Inject(ItemRunner) private readonly itemRunner: ItemRunner,
   ) {}
 
-  async process(batchId: string, options: ProcessBatchOptions = {}): Promise<BatchSummary> {
+  process(batchId: string, options: ProcessBatchOptions = {}): Promise<BatchSummary> {
+    const controller = new AbortController();
+    const running = this.processWith(batchId, options, controller);
+    const settled = running.catch(() => undefined);
+    this.active.set(controller, settled);
+    void settled.then(() => this.active.delete(controller));
+    return running;
+  }
+
+  /**
+   * Stops claiming, lets the items in flight finish (their `ctx.signal` is aborted) within the lease, and
+   * gives everything unfinished back, so that another instance or the next start goes on with it.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.active.size === 0) return;
+    const cause: StopCause = { kind: 'shutdown' };
+    for (const controller of this.active.keys()) controller.abort(cause);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>(
+      (resolve) => (timer = setTimeout(resolve, this.options.leaseMs)),
+    );
+    await Promise.race([Promise.all(this.active.values()), timeout]);
+    clearTimeout(timer);
+  }
+
+  private async processWith(
+    batchId: string,
+    options: ProcessBatchOptions,
+    controller: AbortController,
+  ): Promise<BatchSummary> {
+    const concurrency = this.concurrency(batchId, options.concurrency);
     const found = await this.store.getBatch(batchId);
     const registered = this.registry.get(found.batchType);
     if (TERMINAL.has(found.status)) return this.store.getSummary(batchId);
@@ -53,15 +101,15 @@ export class BatchRunner {
     }
 
     const processor = registered.instance;
-    const continueOnError =
-      options.continueOnError ?? registered.continueOnError ?? this.options.continueOnError;
     const run: RunState = {
       batch,
       originalBatchId: await this.store.getOriginalBatchId(batch),
       database: this.database,
       shared: new Map(),
+      signal: controller.signal,
     };
     const context = new BatchContextImpl(run);
+    const renewal = this.renewEvery(batchId, workerId, controller);
 
     try {
       if (processor.validateBatch) {
@@ -71,97 +119,130 @@ export class BatchRunner {
           context.log.error(reason, { reasons });
           await this.store.writeLogs(batchId, null, context.log);
           await this.store.finishBatch(batchId, workerId, reason);
-          return this.store.getSummary(batchId);
+          return await this.store.getSummary(batchId);
         }
       }
       await processor.onBatchStart?.(batch, context);
       await this.store.writeLogs(batchId, null, context.log);
 
-      const failure = await this.processItems(
+      const lanes: Lanes = {
         batch,
         processor,
         run,
         workerId,
-        continueOnError,
+        continueOnError:
+          options.continueOnError ?? registered.continueOnError ?? this.options.continueOnError,
         context,
-      );
-      await this.store.finishBatch(batchId, workerId, failure);
+        failure: null,
+      };
+      await Promise.all(Array.from({ length: concurrency }, () => this.lane(lanes)));
+      await this.claimer.releaseAll(batchId, workerId);
+
+      if (controller.signal.aborted && lanes.failure === null) {
+        const cause = controller.signal.reason as StopCause;
+        if (cause.kind === 'lease-lost') throw cause.error;
+        await this.store.releaseBatch(batchId, workerId);
+        throw new ProcessingStoppedError(batchId);
+      }
+      await this.store.finishBatch(batchId, workerId, lanes.failure);
       const summary = await this.store.getSummary(batchId);
       await processor.onBatchComplete?.(summary, context);
       await this.store.writeLogs(batchId, null, context.log);
       return summary;
     } catch (thrown) {
-      await this.abandon(batchId, workerId, toError(thrown), context);
+      // A stop, or a batch another worker holds now, is no failure of the batch.
+      if (!(thrown instanceof ProcessingStoppedError || thrown instanceof BatchLockedError)) {
+        await this.abandon(batchId, workerId, toError(thrown), context);
+      }
       throw thrown;
+    } finally {
+      clearInterval(renewal);
     }
   }
 
-  /** Claims and runs items until none is left. Returns why the batch stopped early, or null. */
-  private async processItems(
-    batch: ImportBatch,
-    processor: BaseProcessor<object, object | void>,
-    run: RunState,
-    workerId: string,
-    continueOnError: boolean,
-    context: BatchContextImpl,
-  ): Promise<string | null> {
-    const { leaseMs } = this.options;
-    let renewedAt = Date.now();
-    for (;;) {
+  /** One lane: claims a few items at a time and runs them, until none is left or the run stops. */
+  private async lane(lanes: Lanes): Promise<void> {
+    const { batch, workerId, run } = lanes;
+    const stopped = (): boolean => lanes.failure !== null || run.signal.aborted;
+    while (!stopped()) {
       const claimed = await this.claimer.claim<object>(
         batch.id,
         workerId,
-        leaseMs,
+        this.options.leaseMs,
         CLAIM_CHUNK_SIZE,
       );
       if (claimed.length === 0) {
-        // Items another worker holds are not ours to finish, unless its lease runs out: then we claim them.
-        if ((await this.claimer.countHeldByOthers(batch.id, workerId)) === 0) return null;
-        await sleep(Math.min(1000, leaseMs / 4));
-        await this.renew(batch.id, workerId);
-        renewedAt = Date.now();
+        // Another worker's items are not ours to finish, unless its lease runs out: then we claim them.
+        if ((await this.claimer.countHeldByOthers(batch.id, workerId)) === 0) return;
+        await sleep(Math.min(1000, this.options.leaseMs / 4));
         continue;
       }
       for (const item of claimed) {
-        const outcome = await this.itemRunner.run(item, processor, run, workerId);
-        if (outcome.status === 'failed') {
-          const stop = await this.shouldStop(
-            processor,
-            outcome.error,
-            item,
-            context,
-            continueOnError,
-          );
-          await this.store.writeLogs(batch.id, null, context.log);
-          if (stop) {
-            await this.claimer.releaseAll(batch.id, workerId);
-            return messages.abortedAfterItem(item.itemIndex, outcome.error.message);
-          }
-        }
-        if (Date.now() - renewedAt > leaseMs / 3) {
-          await this.renew(batch.id, workerId);
-          renewedAt = Date.now();
+        if (stopped()) return;
+        const outcome = await this.itemRunner.run(item, lanes.processor, run, workerId);
+        if (outcome.status !== 'failed') continue;
+        const stop = await this.shouldStop(lanes, outcome.error, item);
+        await this.store.writeLogs(batch.id, null, lanes.context.log);
+        if (stop && lanes.failure === null) {
+          lanes.failure = messages.abortedAfterItem(item.itemIndex, outcome.error.message);
         }
       }
     }
   }
 
-  private async shouldStop(
-    processor: BaseProcessor<object, object | void>,
-    error: Error,
-    item: ImportItem<object>,
-    context: BatchContextImpl,
-    continueOnError: boolean,
-  ): Promise<boolean> {
-    const action = await processor.onItemError?.(error, item, context);
-    return action ? action === 'abort' : !continueOnError;
+  private async shouldStop(lanes: Lanes, error: Error, item: ImportItem<object>): Promise<boolean> {
+    const action = await lanes.processor.onItemError?.(error, item, lanes.context);
+    return action ? action === 'abort' : !lanes.continueOnError;
   }
 
-  private async renew(batchId: string, workerId: string): Promise<void> {
-    if (!(await this.claimer.renewLeases(batchId, workerId, this.options.leaseMs))) {
-      const current = await this.store.getBatch(batchId);
-      throw new BatchLockedError(batchId, current.lockedBy, current.lockedUntil);
+  /** Renews the run's leases a few times per lease; aborts the run when the batch was taken over. */
+  private renewEvery(
+    batchId: string,
+    workerId: string,
+    controller: AbortController,
+  ): NodeJS.Timeout {
+    const timer = setInterval(
+      () => {
+        void this.claimer
+          .renewLeases(batchId, workerId, this.options.leaseMs)
+          .then(async (kept) => {
+            if (kept || controller.signal.aborted) return;
+            const current = await this.store.getBatch(batchId);
+            const cause: StopCause = {
+              kind: 'lease-lost',
+              error: new BatchLockedError(batchId, current.lockedBy, current.lockedUntil),
+            };
+            controller.abort(cause);
+          })
+          .catch((error: unknown) => {
+            // A failed renewal is retried at the next tick; the lease leaves room for two misses.
+            this.logger.warn(
+              `Could not renew the lease of batch ${batchId}: ${toError(error).message}`,
+            );
+          });
+      },
+      Math.floor(this.options.leaseMs / 3),
+    );
+    timer.unref();
+    return timer;
+  }
+
+  private concurrency(batchId: string, requested: number | undefined): number {
+    const value = requested ?? 1;
+    if (!Number.isInteger(value) || value < 1 || value > 64) {
+      throw new ReliableImportsError(
+        'INVALID_CONCURRENCY',
+        messages.invalidConcurrency(batchId, value),
+        {
+          batchId,
+        },
+      );
     }
+    if (value > 1 && this.database.singleConnection) {
+      this.logger.warn(messages.concurrencyOnPGlite(value));
+      return 1;
+    }
+    return value;
   }
 
   /**

@@ -128,6 +128,11 @@ export class BatchStore {
     return row ? toBatch(row) : null;
   }
 
+  /** Gives the batch back unfinished (processing, no lease), for the next run to take over. */
+  async releaseBatch(batchId: string, workerId: string): Promise<void> {
+    await this.database.rowsOnce(SQL.releaseBatch, [batchId, workerId]);
+  }
+
   /** Writes batch-level entries (not tied to an item) from a buffer; nothing when it is empty. */
   async writeLogs(batchId: string, itemId: string | null, logs: LogBuffer): Promise<void> {
     if (logs.size === 0) return;

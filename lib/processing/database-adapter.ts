@@ -7,11 +7,15 @@ import type { DataSource, QueryRunner } from 'typeorm';
  * - Result shapes: `pg` reports `rowCount` and a command, PGlite neither; so every statement whose effect
  *   matters uses RETURNING and is judged by its rows.
  * - Connections: PGlite is one session shared by every QueryRunner, so two transactions must never be
- *   open at once there. Today every run handles one item at a time, which keeps that true; concurrent
- *   processing must fall back to one item at a time on PGlite.
+ *   open at once there: concurrent processing falls back to one item at a time.
  */
 export class DatabaseAdapter {
-  constructor(readonly dataSource: DataSource) {}
+  /** True on PGlite: one session for everything, so one item at a time. */
+  readonly singleConnection: boolean;
+
+  constructor(readonly dataSource: DataSource) {
+    this.singleConnection = isPGlite(dataSource);
+  }
 
   /** Runs a statement and returns its rows, whatever the statement and the driver. */
   async rows<TRow>(
@@ -32,4 +36,9 @@ export class DatabaseAdapter {
       await runner.release();
     }
   }
+}
+
+function isPGlite(dataSource: DataSource): boolean {
+  const options = dataSource.options as { type?: string; driver?: { Pool?: { name?: string } } };
+  return options.type === 'postgres' && options.driver?.Pool?.name === 'PGlitePool';
 }

@@ -16,6 +16,8 @@ export interface RunState {
   readonly originalBatchId: string | null;
   readonly database: DatabaseAdapter;
   readonly shared: Map<string, unknown>;
+  /** Aborted when the run loses its lease or the application shuts down. */
+  readonly signal: AbortSignal;
 }
 
 /** The context of the batch-level hooks. Its statements run outside any item transaction. */
@@ -31,6 +33,10 @@ export class BatchContextImpl implements BatchContext {
 
   get originalBatchId(): string | null {
     return this.run.originalBatchId;
+  }
+
+  get signal(): AbortSignal {
+    return this.run.signal;
   }
 
   query<TRow = Record<string, unknown>>(

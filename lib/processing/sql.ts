@@ -122,6 +122,12 @@ export const SQL = {
     ), ${LOG_DONE_ITEM}
     SELECT "id" FROM done`,
 
+  /** Gives the batch back without finishing it: the next run takes it over at once. */
+  releaseBatch: `
+    UPDATE "import_batches" SET "locked_by" = NULL, "locked_until" = NULL
+    WHERE "id" = $1 AND "locked_by" = $2 AND "status" = 'processing'
+    RETURNING "id"`,
+
   /** Gives back the items this worker claimed but will not process. */
   releaseItems: `
     UPDATE "import_batch_items"

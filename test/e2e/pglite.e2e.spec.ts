@@ -34,6 +34,36 @@ describe('the failed-import scenario and its recovery (PGlite)', () => {
     await correctAndReprocess(t, batchId);
   });
 
+  it('processes one item at a time when asked for more, instead of hanging', async () => {
+    const rows = Array.from({ length: 40 }, (_, i) => ({
+      email: `parallel${i}@example.com`,
+      first_name: 'Par',
+      last_name: `Allel${i}`,
+    }));
+    // Two items in flight at once would share PGlite's one session, and so one transaction.
+    const processor = t.app.get(CustomerDataProcessor);
+    const original = processor.processItem.bind(processor);
+    let inFlight = 0;
+    let mostInFlight = 0;
+    processor.processItem = async (item, ctx) => {
+      mostInFlight = Math.max(mostInFlight, ++inFlight);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        return await original(item, ctx);
+      } finally {
+        inFlight--;
+      }
+    };
+    try {
+      const batch = await t.batches.createBatch('customer_data', rows);
+      const summary = await t.batches.processBatch(batch.id, { concurrency: 4 });
+      expect(summary).toMatchObject({ status: 'completed', completedItems: 40 });
+    } finally {
+      processor.processItem = original;
+    }
+    expect(mostInFlight).toBe(1);
+  });
+
   it('closes the one PGlite instance of the process with the app', async () => {
     expect(isPGliteOpen()).toBe(true);
     closed = true;

@@ -45,6 +45,7 @@ const PUBLIC_EXPORTS = [
   'ItemNotCorrectableError',
   'ItemValidationError',
   'LeaseLostError',
+  'ProcessingStoppedError',
   'ReliableImportsError',
   'ReliableImportsModule',
   'RetryableImportError',

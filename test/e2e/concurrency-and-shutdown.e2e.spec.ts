@@ -1,0 +1,115 @@
+import {
+  BaseProcessor,
+  ImportProcessor,
+  ProcessingStoppedError,
+  type ImportContext,
+  type ImportItem,
+} from '../../lib';
+import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+
+interface Row {
+  n: number;
+}
+
+/** Records each invocation under a unique key, and which connection ran it. */
+@ImportProcessor()
+class InvocationProcessor extends BaseProcessor<Row> {
+  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>) {
+    await ctx.query(
+      'INSERT INTO invocations (item_id, backend_pid) VALUES ($1, pg_backend_pid())',
+      [item.id],
+    );
+  }
+}
+
+/** Slow items that watch ctx.signal, to be interrupted by a shutdown. */
+@ImportProcessor()
+class SlowProcessor extends BaseProcessor<Row> {
+  static sawAbort = 0;
+  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    if (ctx.signal.aborted) SlowProcessor.sawAbort++;
+    await ctx.query(
+      'INSERT INTO invocations (item_id, backend_pid) VALUES ($1, pg_backend_pid())',
+      [item.id],
+    );
+  }
+}
+
+describe('concurrent processing and graceful shutdown', () => {
+  let db: TestDatabase;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await createTestApp(db.url, [InvocationProcessor, SlowProcessor]);
+    await t.dataSource.query(
+      'CREATE TABLE invocations (item_id uuid PRIMARY KEY, backend_pid integer NOT NULL)',
+    );
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  const count = async (sql: string, params: unknown[] = []): Promise<number> =>
+    (await t.dataSource.query<{ count: number }[]>(sql, params))[0].count;
+
+  it('processes every item exactly once on 4 connections', async () => {
+    const rows = Array.from({ length: 2000 }, (_, n) => ({ n }));
+    const batch = await t.batches.createBatch('invocation', rows);
+    const summary = await t.batches.processBatch(batch.id, { concurrency: 4 });
+    expect(summary).toMatchObject({
+      status: 'completed',
+      completedItems: 2000,
+      processingItems: 0,
+    });
+    expect(await count('SELECT count(*)::int AS count FROM invocations')).toBe(2000);
+    expect(
+      await count('SELECT count(DISTINCT backend_pid)::int AS count FROM invocations'),
+    ).toBeGreaterThan(1);
+    const items = await t.batches.getItems(batch.id, { limit: 2000 });
+    expect(items.every((item) => item.attempts === 1 && item.status === 'completed')).toBe(true);
+  });
+
+  it('refuses a concurrency that is not a whole number from 1 to 64', async () => {
+    const batch = await t.batches.createBatch('invocation', [{ n: 1 }]);
+    await expect(t.batches.processBatch(batch.id, { concurrency: 0 })).rejects.toThrow(
+      /concurrency must be a whole number from 1 to 64; got 0/,
+    );
+    expect((await t.batches.getBatch(batch.id)).status).toBe('pending');
+  });
+
+  it('on app.close() stops claiming, gives unfinished items back, and a new app finishes the batch', async () => {
+    const second = await createTestApp(db.url, [InvocationProcessor, SlowProcessor]);
+    const rows = Array.from({ length: 120 }, (_, n) => ({ n }));
+    const batch = await second.batches.createBatch('slow', rows);
+    const running = second.batches.processBatch(batch.id, { concurrency: 2 });
+    const outcome = running.catch((error: unknown) => error);
+    while ((await count(`SELECT count(*)::int AS count FROM invocations`)) < 2010) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await second.close();
+    expect(await outcome).toBeInstanceOf(ProcessingStoppedError);
+    expect(SlowProcessor.sawAbort).toBeGreaterThan(0);
+
+    const halfway = await t.batches.getBatchSummary(batch.id);
+    expect(halfway.status).toBe('processing');
+    expect(halfway.processingItems).toBe(0);
+    expect(halfway.completedItems).toBeGreaterThan(0);
+    expect(halfway.pendingItems).toBeGreaterThan(0);
+    const stored = await t.batches.getBatch(batch.id);
+    expect(stored.lockedBy).toBeNull();
+
+    const finished = await t.batches.processBatch(batch.id);
+    expect(finished).toMatchObject({ status: 'completed', completedItems: 120 });
+    expect(
+      await count(
+        'SELECT count(*)::int AS count FROM invocations i JOIN import_batch_items b ON b.id = i.item_id WHERE b.batch_id = $1',
+        [batch.id],
+      ),
+    ).toBe(120);
+    expect((await t.batches.getBatch(batch.id)).retryCount).toBe(1);
+  });
+});
