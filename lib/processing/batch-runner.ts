@@ -38,8 +38,10 @@ interface Lanes {
 }
 
 /**
- * One processing run of a batch: takes the batch, runs the hooks in order, claims and runs the items on
- * `concurrency` lanes, and ends the batch. The run's worker id fences every write it makes; a timer renews
+ * One processing run of a batch: takes the batch (or joins the live run that holds it, as a helper), runs
+ * the hooks in order, claims and runs the items on `concurrency` lanes, and ends the batch once no item is
+ * open. `validateBatch` runs only in the run that takes the batch, `onBatchComplete` only in the run that
+ * ends it. The run's worker id fences every write it makes; a timer renews
  * its leases while it works.
  */
 @Injectable()
@@ -93,12 +95,11 @@ export class BatchRunner implements BeforeApplicationShutdown {
 
     const workerId = newWorkerId();
     const { leaseMs } = this.options;
-    const batch = await this.store.startBatch(batchId, workerId, leaseMs);
-    if (!batch) {
-      const current = await this.store.getBatch(batchId);
-      if (TERMINAL.has(current.status)) return this.store.getSummary(batchId);
-      throw new BatchLockedError(batchId, current.lockedBy, current.lockedUntil);
-    }
+    // The batch is ours, or a live run holds it: then this run joins it as a helper.
+    const started = await this.store.startBatch(batchId, workerId, leaseMs);
+    const owner = started !== null;
+    const batch = started ?? (await this.store.getBatch(batchId));
+    if (TERMINAL.has(batch.status)) return this.store.getSummary(batchId);
 
     const processor = registered.instance;
     const run: RunState = {
@@ -109,10 +110,10 @@ export class BatchRunner implements BeforeApplicationShutdown {
       signal: controller.signal,
     };
     const context = new BatchContextImpl(run);
-    const renewal = this.renewEvery(batchId, workerId, controller);
+    const renewal = this.renewEvery(batchId, workerId, controller, owner);
 
     try {
-      if (processor.validateBatch) {
+      if (owner && processor.validateBatch) {
         const reasons = reasonsOf(await processor.validateBatch(batch, context));
         if (reasons.length > 0) {
           const reason = messages.batchValidationFailed(reasons);
@@ -141,10 +142,12 @@ export class BatchRunner implements BeforeApplicationShutdown {
       if (controller.signal.aborted && lanes.failure === null) {
         const cause = controller.signal.reason as StopCause;
         if (cause.kind === 'lease-lost') throw cause.error;
-        await this.store.releaseBatch(batchId, workerId);
+        if (owner) await this.store.releaseBatch(batchId, workerId);
         throw new ProcessingStoppedError(batchId);
       }
-      await this.store.finishBatch(batchId, workerId, lanes.failure);
+      if (!(await this.finish(batchId, workerId, lanes.failure, controller.signal))) {
+        return await this.store.getSummary(batchId);
+      }
       const summary = await this.store.getSummary(batchId);
       await processor.onBatchComplete?.(summary, context);
       await this.store.writeLogs(batchId, null, context.log);
@@ -157,6 +160,24 @@ export class BatchRunner implements BeforeApplicationShutdown {
       throw thrown;
     } finally {
       clearInterval(renewal);
+    }
+  }
+
+  /**
+   * Ends the batch, or waits until the run that holds it has (taking over if that run's lease expires).
+   * @returns whether this run ended the batch.
+   */
+  private async finish(
+    batchId: string,
+    workerId: string,
+    failure: string | null,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    for (;;) {
+      if (await this.store.finishBatch(batchId, workerId, failure)) return true;
+      if (TERMINAL.has((await this.store.getBatch(batchId)).status)) return false;
+      if (signal.aborted) throw new ProcessingStoppedError(batchId);
+      await sleep(Math.min(500, this.options.leaseMs / 4));
     }
   }
 
@@ -195,18 +216,22 @@ export class BatchRunner implements BeforeApplicationShutdown {
     return action ? action === 'abort' : !lanes.continueOnError;
   }
 
-  /** Renews the run's leases a few times per lease; aborts the run when the batch was taken over. */
+  /**
+   * Renews the run's leases a few times per lease. The holder of the batch aborts its run when the batch
+   * was taken over; a helper holds only items.
+   */
   private renewEvery(
     batchId: string,
     workerId: string,
     controller: AbortController,
+    owner: boolean,
   ): NodeJS.Timeout {
     const timer = setInterval(
       () => {
         void this.claimer
           .renewLeases(batchId, workerId, this.options.leaseMs)
           .then(async (kept) => {
-            if (kept || controller.signal.aborted) return;
+            if (kept || !owner || controller.signal.aborted) return;
             const current = await this.store.getBatch(batchId);
             const cause: StopCause = {
               kind: 'lease-lost',

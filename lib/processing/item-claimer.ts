@@ -85,11 +85,14 @@ export class ItemClaimer {
     return (await this.database.rowsOnce(SQL.releaseItems, [batchId, workerId])).length;
   }
 
-  /** Extends the leases of the batch and of the items this worker holds; false when the batch was lost. */
+  /** Extends the leases of the items this worker holds and of the batch; false when it does not hold the batch. */
   async renewLeases(batchId: string, workerId: string, leaseMs: number): Promise<boolean> {
-    return (
-      (await this.database.rowsOnce(SQL.renewLeases, [batchId, workerId, leaseMs])).length === 1
-    );
+    const [row] = await this.database.rowsOnce<{ held: boolean }>(SQL.renewLeases, [
+      batchId,
+      workerId,
+      leaseMs,
+    ]);
+    return row?.held === true;
   }
 
   /** How many items of the batch another worker is processing right now. */

@@ -61,17 +61,22 @@ export const SQL = {
            OR ("status" = 'processing' AND ("locked_until" IS NULL OR "locked_until" < now())))
     RETURNING *`,
 
-  /** Extends the lease on the batch and on the items this worker holds. No row: the batch was lost. */
+  /**
+   * Extends the lease on the items this worker holds, and on the batch when this worker holds it.
+   * Returns whether the batch is (still) this worker's.
+   */
   renewLeases: `
     WITH items AS (
       UPDATE "import_batch_items"
       SET "locked_until" = now() + $3 * interval '1 millisecond'
       WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = 'processing'
+    ), batch AS (
+      UPDATE "import_batches"
+      SET "locked_until" = now() + $3 * interval '1 millisecond'
+      WHERE "id" = $1 AND "locked_by" = $2
+      RETURNING "id"
     )
-    UPDATE "import_batches"
-    SET "locked_until" = now() + $3 * interval '1 millisecond'
-    WHERE "id" = $1 AND "locked_by" = $2
-    RETURNING "id"`,
+    SELECT EXISTS (SELECT 1 FROM batch) AS "held"`,
 
   /** Claims the next items in order: pending ones, and those whose holder's lease expired. */
   claimItems: `
@@ -84,6 +89,7 @@ export const SQL = {
       SELECT "id" FROM "import_batch_items"
       WHERE "batch_id" = $1
         AND ("status" = 'pending' OR ("status" = 'processing' AND "locked_until" < now()))
+        AND EXISTS (SELECT 1 FROM "import_batches" WHERE "id" = $1 AND "status" = 'processing')
       ORDER BY "item_index"
       LIMIT $4
       FOR UPDATE SKIP LOCKED
@@ -135,7 +141,11 @@ export const SQL = {
     WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = 'processing'
     RETURNING "id"`,
 
-  /** Ends a run: counters from the items, status from the counters, lease released. */
+  /**
+   * Ends the batch once no item is open: counters from the items, status from the counters, lease
+   * released. The holder of the batch does it, or any run once the holder's lease has expired; a stop
+   * ($3, the reason) fails the batch whoever asks.
+   */
   finishBatch: `
     WITH c AS (
       SELECT
@@ -152,7 +162,12 @@ export const SQL = {
         "completed_items" = c.completed, "failed_items" = c.failed, "skipped_items" = c.skipped,
         "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
     FROM c
-    WHERE b."id" = $1 AND b."locked_by" = $2
+    WHERE b."id" = $1 AND b."status" = 'processing'
+      AND ($3::text IS NOT NULL
+           OR ((b."locked_by" = $2 OR b."locked_by" IS NULL OR b."locked_until" < now())
+               AND NOT EXISTS (
+                 SELECT 1 FROM "import_batch_items"
+                 WHERE "batch_id" = $1 AND "status" IN ('pending', 'processing'))))
     RETURNING b.*`,
 
   insertLogs: `

@@ -15,7 +15,10 @@ interface Row {
 /** Records each invocation under a unique key, and which connection ran it. */
 @ImportProcessor()
 class InvocationProcessor extends BaseProcessor<Row> {
+  /** Items seen per processing run (each run has a signal of its own). */
+  readonly perRun = new Map<AbortSignal, number>();
   async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>) {
+    this.perRun.set(ctx.signal, (this.perRun.get(ctx.signal) ?? 0) + 1);
     await ctx.query(
       'INSERT INTO invocations (item_id, backend_pid) VALUES ($1, pg_backend_pid())',
       [item.id],
@@ -73,6 +76,28 @@ describe('concurrent processing and graceful shutdown', () => {
     expect(items.every((item) => item.attempts === 1 && item.status === 'completed')).toBe(true);
   });
 
+  it('lets a second processBatch of a running batch join it as a helper', async () => {
+    const processor = t.app.get(InvocationProcessor);
+    processor.perRun.clear();
+    const rows = Array.from({ length: 1000 }, (_, n) => ({ n }));
+    const batch = await t.batches.createBatch('invocation', rows);
+    const [first, second] = await Promise.all([
+      t.batches.processBatch(batch.id, { concurrency: 2 }),
+      t.batches.processBatch(batch.id, { concurrency: 2 }),
+    ]);
+    for (const summary of [first, second]) {
+      expect(summary).toMatchObject({ status: 'completed', completedItems: 1000, pendingItems: 0 });
+    }
+    expect([...processor.perRun.values()]).toHaveLength(2);
+    expect([...processor.perRun.values()].reduce((a, b) => a + b, 0)).toBe(1000);
+    expect(
+      await count(
+        'SELECT count(*)::int AS count FROM invocations i JOIN import_batch_items b ON b.id = i.item_id WHERE b.batch_id = $1',
+        [batch.id],
+      ),
+    ).toBe(1000);
+  });
+
   it('refuses a concurrency that is not a whole number from 1 to 64', async () => {
     const batch = await t.batches.createBatch('invocation', [{ n: 1 }]);
     await expect(t.batches.processBatch(batch.id, { concurrency: 0 })).rejects.toThrow(
@@ -87,7 +112,8 @@ describe('concurrent processing and graceful shutdown', () => {
     const batch = await second.batches.createBatch('slow', rows);
     const running = second.batches.processBatch(batch.id, { concurrency: 2 });
     const outcome = running.catch((error: unknown) => error);
-    while ((await count(`SELECT count(*)::int AS count FROM invocations`)) < 2010) {
+    const before = await count('SELECT count(*)::int AS count FROM invocations');
+    while ((await count('SELECT count(*)::int AS count FROM invocations')) < before + 10) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     await second.close();
