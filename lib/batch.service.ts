@@ -51,9 +51,11 @@ export class BatchService {
   /**
    * Processes every pending item of a batch, each in its own transaction, and resolves with the batch's
    * summary once every item is finished. A finished batch is returned as it is: no item is processed twice.
+   * On a batch another live run holds, this call joins it as a helper.
    *
    * @throws ImportBatchNotFoundError when the batch does not exist.
-   * @throws BatchLockedError when another live worker is processing the batch.
+   * @throws ProcessingStoppedError when the application shuts down first (the next call goes on).
+   * @throws LeaseLostError when this run stalled past its lease and another worker took the batch over.
    */
   processBatch(batchId: string, options: ProcessBatchOptions = {}): Promise<BatchSummary> {
     return this.runner.process(batchId, options);

@@ -39,7 +39,6 @@ export {
   type ReliableImportsErrorContext,
 } from './errors/reliable-imports.error';
 export { UnknownBatchTypeError } from './errors/unknown-batch-type.error';
-export { BatchLockedError } from './errors/batch-locked.error';
 export { BatchNotReprocessableError } from './errors/batch-not-reprocessable.error';
 export { DuplicateBatchTypeError } from './errors/duplicate-batch-type.error';
 export { IdempotencyConflictError } from './errors/idempotency-conflict.error';

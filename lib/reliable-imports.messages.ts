@@ -68,12 +68,6 @@ export const messages = {
     `The idempotency key "${key}" was already used for batch "${existingBatchId}" ${why}. ` +
     `Use a new key for new content, or pass the same items to get the existing batch back.`,
 
-  batchLocked: (batchId: string, lockedBy: string | null, lockedUntil: Date | null): string =>
-    `Import batch "${batchId}" is being processed by another worker (${lockedBy ?? 'unknown'}` +
-    `${lockedUntil ? `, lease until ${lockedUntil.toISOString()}` : ''}). ` +
-    `Wait for it to finish (getBatchSummary shows progress); if that worker died, processBatch can take ` +
-    `the batch over once the lease has expired.`,
-
   nothingToReprocess: (batchId: string): string =>
     `Import batch "${batchId}" has no failed or skipped items to reprocess. ` +
     `Pass { failedItemsOnly: false } to run every item again.`,
@@ -89,6 +83,12 @@ export const messages = {
   leaseLost: (batchId: string, itemIndex: number): string =>
     `Item ${itemIndex} of batch "${batchId}" was claimed by another worker after this worker's lease ` +
     `expired; this worker's writes were rolled back. Raise leaseMs if items take longer than the lease.`,
+
+  batchLeaseLost: (batchId: string, status: string, lockedBy: string | null): string =>
+    `This run's lease on batch "${batchId}" expired (the process was paused or too busy to renew it) and ` +
+    `another worker took the batch over (it is now ${status}${lockedBy ? `, held by ${lockedBy}` : ''}). ` +
+    `What this run had not committed was rolled back; nothing was applied twice. Raise leaseMs if the ` +
+    `process can stall longer than the lease.`,
 
   processingStopped: (batchId: string): string =>
     `Processing of batch "${batchId}" stopped because the application is shutting down. The items not ` +

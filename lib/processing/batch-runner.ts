@@ -1,6 +1,6 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { BaseProcessor } from '../base-processor';
-import { BatchLockedError } from '../errors/batch-locked.error';
+import { LeaseLostError } from '../errors/lease-lost.error';
 import { ProcessingStoppedError } from '../errors/processing-stopped.error';
 import { ReliableImportsError } from '../errors/reliable-imports.error';
 import type { ProcessBatchOptions } from '../interfaces/batch-options.interface';
@@ -23,7 +23,7 @@ import { newWorkerId } from './worker-id';
 const TERMINAL = new Set(['completed', 'completed_with_errors', 'failed']);
 
 /** Why a run's signal was aborted. */
-type StopCause = { kind: 'shutdown' } | { kind: 'lease-lost'; error: BatchLockedError };
+type StopCause = { kind: 'shutdown' } | { kind: 'lease-lost'; error: LeaseLostError };
 
 /** What one run shares between its lanes. */
 interface Lanes {
@@ -154,7 +154,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
       return summary;
     } catch (thrown) {
       // A stop, or a batch another worker holds now, is no failure of the batch.
-      if (!(thrown instanceof ProcessingStoppedError || thrown instanceof BatchLockedError)) {
+      if (!(thrown instanceof ProcessingStoppedError || thrown instanceof LeaseLostError)) {
         await this.abandon(batchId, workerId, toError(thrown), context);
       }
       throw thrown;
@@ -235,7 +235,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
             const current = await this.store.getBatch(batchId);
             const cause: StopCause = {
               kind: 'lease-lost',
-              error: new BatchLockedError(batchId, current.lockedBy, current.lockedUntil),
+              error: LeaseLostError.forBatch(batchId, current.status, current.lockedBy),
             };
             controller.abort(cause);
           })

@@ -1,5 +1,4 @@
 import {
-  BatchLockedError,
   BatchNotReprocessableError,
   DuplicateBatchTypeError,
   IdempotencyConflictError,
@@ -132,23 +131,13 @@ describe('the messages of the errors', () => {
     expect(error.message).toContain('pass the same items to get the existing batch back');
   });
 
-  it('BatchLockedError names the worker holding the batch and its lease, and what to do', () => {
-    const until = new Date('2024-05-06T07:08:09.000Z');
-    const error = new BatchLockedError(BATCH_ID, 'host-a:1234', until);
-    expectModuleError(error, 'BatchLockedError', 'BATCH_LOCKED');
-    expect(error.lockedBy).toBe('host-a:1234');
-    expect(error.lockedUntil).toBe(until);
-    expect(error.context).toEqual({ batchId: BATCH_ID });
-    expect(error.message).toContain(
-      `Import batch "${BATCH_ID}" is being processed by another worker (host-a:1234, lease until 2024-05-06T07:08:09.000Z)`,
-    );
-    expect(error.message).toContain('Wait for it to finish');
-    expect(error.message).toContain('once the lease has expired');
-  });
-
-  it('BatchLockedError reads well when the holder is not known', () => {
-    const error = new BatchLockedError(BATCH_ID, null, null);
-    expect(error.message).toContain('by another worker (unknown).');
+  it('LeaseLostError for a whole batch says what happened and that nothing was applied twice', () => {
+    const error = LeaseLostError.forBatch(BATCH_ID, 'completed', null);
+    expectModuleError(error, 'LeaseLostError', 'LEASE_LOST');
+    expect(error.message).toContain(`This run's lease on batch "${BATCH_ID}" expired`);
+    expect(error.message).toContain('another worker took the batch over (it is now completed)');
+    expect(error.message).toContain('nothing was applied twice');
+    expect(error.message).toContain('Raise leaseMs');
   });
 
   it('BatchNotReprocessableError says how to reprocess everything, or to finish first', () => {

@@ -27,7 +27,6 @@ import { serializeSourceData } from '../../lib/utils/source-data.util';
  */
 const PUBLIC_EXPORTS = [
   'BaseProcessor',
-  'BatchLockedError',
   'BatchNotReprocessableError',
   'BatchService',
   'CreateReliableImportsSchema1764000000000',
