@@ -7,6 +7,7 @@ import { ImportProcessorExplorer } from './import-processor.explorer';
 import { ImportProcessorRegistry } from './import-processor.registry';
 import { BatchCreator } from './processing/batch-creator';
 import { BatchRunner } from './processing/batch-runner';
+import { BatchWorker } from './processing/batch-worker';
 import { BatchStore } from './processing/batch-store';
 import { DatabaseAdapter } from './processing/database-adapter';
 import { ItemClaimer } from './processing/item-claimer';
@@ -41,6 +42,7 @@ import { resolveOptions } from './utils/resolve-options.util';
     ItemClaimer,
     ItemRunner,
     BatchRunner,
+    BatchWorker,
     BatchService,
   ],
   exports: [BatchService],

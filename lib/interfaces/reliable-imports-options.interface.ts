@@ -36,10 +36,43 @@ export interface ReliableImportsModuleOptions {
    * @default 5000
    */
   maxRetryDelayMs?: number;
+  /**
+   * The background worker: when enabled, every application instance picks up pending batches (and
+   * batches whose run died, and running batches with items left, as a helper) by itself, so N instances
+   * share the work with nobody calling `processBatch`.
+   */
+  worker?: WorkerOptions;
 }
 
+/** Options of the background worker (`forRoot({ worker })`). */
+export interface WorkerOptions {
+  /**
+   * Start the worker with the application.
+   * @default false
+   */
+  enabled?: boolean;
+  /**
+   * Items this instance processes at once (each on a connection of its own); 1 on PGlite.
+   * @default 1
+   */
+  concurrency?: number;
+  /**
+   * How often the worker looks for work when no notification arrives (LISTEN/NOTIFY wakes it at once
+   * when a batch is created; polling covers what notifications miss, such as a transaction-mode pooler).
+   * @default 1000
+   */
+  pollIntervalMs?: number;
+}
+
+/** Worker options after defaults were applied. */
+export type ResolvedWorkerOptions = Required<WorkerOptions>;
+
 /** Options after defaults were applied and every value was checked. */
-export type ResolvedReliableImportsOptions = Required<ReliableImportsModuleOptions>;
+export type ResolvedReliableImportsOptions = Required<
+  Omit<ReliableImportsModuleOptions, 'worker'>
+> & {
+  worker: ResolvedWorkerOptions;
+};
 
 /** Settings fixed when the module is imported, because they decide which providers are wired. */
 export interface ReliableImportsModuleExtras {

@@ -67,6 +67,7 @@ export class BatchCreator {
         total,
         contentHash,
       ]);
+      await this.database.rows(transaction, SQL.notifyBatchCreated, [batch.id]);
       return { created: toBatch(sealed) };
     });
 

@@ -35,6 +35,7 @@ interface Lanes {
   context: BatchContextImpl;
   /** Set by the first item that stops the batch. */
   failure: string | null;
+  waitForOthers: boolean;
 }
 
 /**
@@ -58,9 +59,17 @@ export class BatchRunner implements BeforeApplicationShutdown {
     @Inject(ItemRunner) private readonly itemRunner: ItemRunner,
   ) {}
 
-  process(batchId: string, options: ProcessBatchOptions = {}): Promise<BatchSummary> {
+  /**
+   * @param waitForOthers - false for the worker: leave when nothing is left to claim, rather than wait
+   *   for the items other runs hold; the last run to finish an item ends the batch.
+   */
+  process(
+    batchId: string,
+    options: ProcessBatchOptions = {},
+    waitForOthers = true,
+  ): Promise<BatchSummary> {
     const controller = new AbortController();
-    const running = this.processWith(batchId, options, controller);
+    const running = this.processWith(batchId, options, controller, waitForOthers);
     const settled = running.catch(() => undefined);
     this.active.set(controller, settled);
     void settled.then(() => this.active.delete(controller));
@@ -87,6 +96,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
     batchId: string,
     options: ProcessBatchOptions,
     controller: AbortController,
+    waitForOthers: boolean,
   ): Promise<BatchSummary> {
     const concurrency = this.concurrency(batchId, options.concurrency);
     const found = await this.store.getBatch(batchId);
@@ -135,6 +145,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
           options.continueOnError ?? registered.continueOnError ?? this.options.continueOnError,
         context,
         failure: null,
+        waitForOthers,
       };
       await Promise.all(Array.from({ length: concurrency }, () => this.lane(lanes)));
       await this.claimer.releaseAll(batchId, workerId);
@@ -145,7 +156,12 @@ export class BatchRunner implements BeforeApplicationShutdown {
         if (owner) await this.store.releaseBatch(batchId, workerId);
         throw new ProcessingStoppedError(batchId);
       }
-      if (!(await this.finish(batchId, workerId, lanes.failure, controller.signal))) {
+      const ended = waitForOthers
+        ? await this.finish(batchId, workerId, lanes.failure, controller.signal)
+        : (await this.store.finishBatch(batchId, workerId, lanes.failure)) !== null;
+      if (!ended) {
+        // Others still hold items: let whichever of them finishes last end the batch.
+        if (owner) await this.store.releaseBatch(batchId, workerId);
         return await this.store.getSummary(batchId);
       }
       const summary = await this.store.getSummary(batchId);
@@ -194,6 +210,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
       );
       if (claimed.length === 0) {
         // Another worker's items are not ours to finish, unless its lease runs out: then we claim them.
+        if (!lanes.waitForOthers) return;
         if ((await this.claimer.countHeldByOthers(batch.id, workerId)) === 0) return;
         await sleep(Math.min(1000, this.options.leaseMs / 4));
         continue;

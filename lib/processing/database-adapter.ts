@@ -27,6 +27,43 @@ export class DatabaseAdapter {
     return Array.isArray(result.records) ? (result.records as TRow[]) : [];
   }
 
+  /**
+   * LISTENs on `channel` on a connection of its own, kept out of the pool, and calls `onNotify` for each
+   * notification. Returns a function that stops listening, or null where LISTEN is not available
+   * (PGlite through TypeORM): the caller then relies on polling.
+   */
+  async listen(
+    channel: string,
+    onNotify: () => void,
+    onLost: (error: Error) => void,
+  ): Promise<(() => Promise<void>) | null> {
+    if (this.singleConnection) return null;
+    const driver = this.dataSource.driver as unknown as {
+      obtainMasterConnection(): Promise<[ListeningClient, (error?: Error) => void]>;
+    };
+    const [client, release] = await driver.obtainMasterConnection();
+    const lost = (error: Error): void => {
+      client.removeListener('notification', onNotify);
+      client.removeListener('error', lost);
+      release(error);
+      onLost(error);
+    };
+    client.on('notification', onNotify);
+    client.on('error', lost);
+    try {
+      await client.query(`LISTEN "${channel}"`);
+    } catch (error) {
+      lost(error as Error);
+      throw error;
+    }
+    return async () => {
+      client.removeListener('notification', onNotify);
+      client.removeListener('error', lost);
+      await client.query(`UNLISTEN "${channel}"`).catch(() => undefined);
+      release();
+    };
+  }
+
   /** Runs a statement on a connection of its own (autocommit) and returns its rows. */
   async rowsOnce<TRow>(sql: string, params: readonly unknown[] = []): Promise<TRow[]> {
     const runner = this.dataSource.createQueryRunner();
@@ -36,6 +73,14 @@ export class DatabaseAdapter {
       await runner.release();
     }
   }
+}
+
+/** The part of a `pg` client that listening needs. */
+interface ListeningClient {
+  query(sql: string): Promise<unknown>;
+  on(event: 'notification', listener: () => void): void;
+  on(event: 'error', listener: (error: Error) => void): void;
+  removeListener(event: string, listener: (...args: never[]) => void): void;
 }
 
 function isPGlite(dataSource: DataSource): boolean {

@@ -13,6 +13,9 @@ const LOG_DONE_ITEM = `logged AS (
       FROM done, ${logRows(6)}
     )`;
 
+/** The LISTEN/NOTIFY channel on which new batches are announced. */
+export const BATCH_CHANNEL = 'reliable_imports_batches';
+
 export const SQL = {
   insertBatch: `
     INSERT INTO "import_batches" ("batch_type", "source_info", "metadata", "idempotency_key", "parent_batch_id")
@@ -29,6 +32,26 @@ export const SQL = {
     UPDATE "import_batches" SET "total_items" = $2, "content_hash" = $3
     WHERE "id" = $1
     RETURNING *`,
+
+  /** Wakes the workers listening (delivered when the creating transaction commits). */
+  notifyBatchCreated: `SELECT pg_notify('${BATCH_CHANNEL}', $1)`,
+
+  /**
+   * The oldest batch of the given types with work for a worker: pending; held by nobody or by a run whose
+   * lease expired; or running with items nobody holds, to help with.
+   */
+  nextBatchForWorker: `
+    SELECT b."id" FROM "import_batches" b
+    WHERE b."batch_type" = ANY($1::text[])
+      AND (b."status" = 'pending'
+           OR (b."status" = 'processing'
+               AND (b."locked_until" IS NULL OR b."locked_until" < now()
+                    OR EXISTS (
+                      SELECT 1 FROM "import_batch_items" i
+                      WHERE i."batch_id" = b."id"
+                        AND (i."status" = 'pending' OR (i."status" = 'processing' AND i."locked_until" < now()))))))
+    ORDER BY b."created_at", b."id"
+    LIMIT 1`,
 
   batchByIdempotencyKey: `SELECT * FROM "import_batches" WHERE "idempotency_key" = $1`,
 

@@ -1,29 +1,10 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import type {
-  ReliableImportsModuleOptions,
   ResolvedReliableImportsOptions,
+  ResolvedWorkerOptions,
 } from '../interfaces/reliable-imports-options.interface';
 
-const DEFAULTS: ResolvedReliableImportsOptions = {
-  continueOnError: true,
-  leaseMs: 30_000,
-  maxAttempts: 3,
-  retryDelayMs: 100,
-  maxRetryDelayMs: 5_000,
-};
-
-/** The whole-number options: their range, and how to say it. */
-const RANGES: Record<
-  'leaseMs' | 'maxAttempts' | 'retryDelayMs' | 'maxRetryDelayMs',
-  [number, number, string]
-> = {
-  leaseMs: [1000, 86_400_000, 'a whole number of milliseconds from 1000 to 86400000 (a day)'],
-  maxAttempts: [1, 100, 'a whole number from 1 (no retry) to 100'],
-  retryDelayMs: [0, 60_000, 'a whole number of milliseconds from 0 to 60000'],
-  maxRetryDelayMs: [0, 3_600_000, 'a whole number of milliseconds from 0 to 3600000 (an hour)'],
-};
-
-const KNOWN_KEYS = Object.keys(DEFAULTS);
+type Check = (value: unknown) => string | null;
 
 /** A value as the user wrote it: JSON.stringify would show NaN as null and throw on a BigInt. */
 const show = (value: unknown): string =>
@@ -33,49 +14,115 @@ const show = (value: unknown): string =>
       ? `${value}n`
       : String(value);
 
+const boolean: Check = (value) =>
+  typeof value === 'boolean' ? null : `must be true or false; got ${show(value)}`;
+
+const wholeNumber =
+  (min: number, max: number, expected: string): Check =>
+  (value) =>
+    typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
+      ? null
+      : `must be ${expected}; got ${show(value)}`;
+
+const WORKER_DEFAULTS: ResolvedWorkerOptions = {
+  enabled: false,
+  concurrency: 1,
+  pollIntervalMs: 1000,
+};
+
+const WORKER_CHECKS: Record<keyof ResolvedWorkerOptions, Check> = {
+  enabled: boolean,
+  concurrency: wholeNumber(1, 64, 'a whole number from 1 to 64'),
+  pollIntervalMs: wholeNumber(10, 3_600_000, 'a whole number of milliseconds from 10 to 3600000'),
+};
+
+const DEFAULTS: ResolvedReliableImportsOptions = {
+  continueOnError: true,
+  leaseMs: 30_000,
+  maxAttempts: 3,
+  retryDelayMs: 100,
+  maxRetryDelayMs: 5_000,
+  worker: WORKER_DEFAULTS,
+};
+
+const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
+  continueOnError: boolean,
+  leaseMs: wholeNumber(
+    1000,
+    86_400_000,
+    'a whole number of milliseconds from 1000 to 86400000 (a day)',
+  ),
+  maxAttempts: wholeNumber(1, 100, 'a whole number from 1 (no retry) to 100'),
+  retryDelayMs: wholeNumber(0, 60_000, 'a whole number of milliseconds from 0 to 60000'),
+  maxRetryDelayMs: wholeNumber(
+    0,
+    3_600_000,
+    'a whole number of milliseconds from 0 to 3600000 (an hour)',
+  ),
+  worker: (value) =>
+    typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? null
+      : `must be an object such as { enabled: true }; got ${show(value)}`,
+};
+
+/** Checks one level of options against its checks; returns the defined values and adds the problems. */
+function checkGroup<T extends object>(
+  given: Record<string, unknown>,
+  checks: Record<keyof T, Check>,
+  prefix: string,
+  problems: string[],
+): Partial<T> {
+  const known = Object.keys(checks);
+  const defined: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(given)) {
+    if (!known.includes(key)) {
+      problems.push(
+        `"${prefix}${key}" is not an option; the options${prefix ? ` of ${prefix.slice(0, -1)}` : ''} are: ${known.join(', ')}`,
+      );
+      continue;
+    }
+    if (value === undefined) continue;
+    const problem = checks[key as keyof T](value);
+    if (problem) problems.push(`${prefix}${key} ${problem}`);
+    else defined[key] = value;
+  }
+  return defined as Partial<T>;
+}
+
 /**
  * Applies the defaults and checks every option once, at bootstrap. Throws one error that lists every
  * problem with its fix, rather than failing on the first.
  */
 export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
-  if (raw === undefined || raw === null) return { ...DEFAULTS };
+  if (raw === undefined || raw === null) return { ...DEFAULTS, worker: { ...WORKER_DEFAULTS } };
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InvalidOptionsError([
       `the options must be an object, e.g. forRoot({ continueOnError: true }); got ${Array.isArray(raw) ? 'an array' : typeof raw}`,
     ]);
   }
-  const options = raw as Record<string, unknown>;
   const problems: string[] = [];
-
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.includes(key)) {
-      problems.push(`"${key}" is not an option; the options are: ${KNOWN_KEYS.join(', ')}`);
-    }
-  }
-
-  const { continueOnError } = options as ReliableImportsModuleOptions;
-  if (continueOnError !== undefined && typeof continueOnError !== 'boolean') {
-    problems.push(`continueOnError must be true or false; got ${show(continueOnError)}`);
-  }
-  for (const [key, [min, max, expected]] of Object.entries(RANGES)) {
-    const value = options[key];
-    if (
-      value !== undefined &&
-      (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-    ) {
-      problems.push(`${key} must be ${expected}; got ${show(value)}`);
-    }
-  }
-  const given = Object.fromEntries(
-    Object.entries(options).filter(([, value]) => value !== undefined),
+  const top = checkGroup<ResolvedReliableImportsOptions>(
+    raw as Record<string, unknown>,
+    CHECKS,
+    '',
+    problems,
   );
-  const resolved = { ...DEFAULTS, ...(given as ReliableImportsModuleOptions) };
+  const worker = checkGroup<ResolvedWorkerOptions>(
+    top.worker ?? {},
+    WORKER_CHECKS,
+    'worker.',
+    problems,
+  );
+  const resolved: ResolvedReliableImportsOptions = {
+    ...DEFAULTS,
+    ...top,
+    worker: { ...WORKER_DEFAULTS, ...worker },
+  };
   if (problems.length === 0 && resolved.maxRetryDelayMs < resolved.retryDelayMs) {
     problems.push(
       `maxRetryDelayMs (${resolved.maxRetryDelayMs}) must not be below retryDelayMs (${resolved.retryDelayMs}); raise it or lower retryDelayMs`,
     );
   }
-
   if (problems.length > 0) throw new InvalidOptionsError(problems);
   return resolved;
 }

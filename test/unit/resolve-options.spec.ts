@@ -19,8 +19,9 @@ const DEFAULTS = {
   maxAttempts: 3,
   retryDelayMs: 100,
   maxRetryDelayMs: 5000,
+  worker: { enabled: false, concurrency: 1, pollIntervalMs: 1000 },
 };
-const OPTION_LIST = 'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs';
+const OPTION_LIST = 'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, worker';
 
 describe('resolveOptions', () => {
   it.each([
@@ -38,6 +39,7 @@ describe('resolveOptions', () => {
       maxAttempts: 1,
       retryDelayMs: 0,
       maxRetryDelayMs: 10,
+      worker: { enabled: true, concurrency: 4, pollIntervalMs: 250 },
     };
     expect(resolveOptions(given)).toEqual(given);
   });
@@ -118,10 +120,10 @@ describe('resolveOptions', () => {
     expect(error.problems).toHaveLength(4);
     expect(error.message.split('\n')).toEqual([
       'ReliableImportsModule options are invalid:',
+      '  - leaseMs must be a whole number of milliseconds from 1000 to 86400000 (a day); got -1',
+      '  - continueOnError must be true or false; got "no"',
       `  - "bogus" is not an option; the options are: ${OPTION_LIST}`,
       `  - "other" is not an option; the options are: ${OPTION_LIST}`,
-      '  - continueOnError must be true or false; got "no"',
-      '  - leaseMs must be a whole number of milliseconds from 1000 to 86400000 (a day); got -1',
     ]);
   });
 
@@ -132,6 +134,24 @@ describe('resolveOptions', () => {
     ]);
     expect(problemsOf({ retryDelayMs: 500, maxRetryDelayMs: 100 }).problems).toEqual([
       'maxRetryDelayMs (100) must not be below retryDelayMs (500); raise it or lower retryDelayMs',
+    ]);
+  });
+
+  it('checks the worker options, and fills in the ones left out', () => {
+    expect(resolveOptions({ worker: { enabled: true } }).worker).toEqual({
+      enabled: true,
+      concurrency: 1,
+      pollIntervalMs: 1000,
+    });
+    expect(
+      problemsOf({ worker: { enabled: 'yes', concurency: 2, pollIntervalMs: 0 } }).problems,
+    ).toEqual([
+      'worker.enabled must be true or false; got "yes"',
+      '"worker.concurency" is not an option; the options of worker are: enabled, concurrency, pollIntervalMs',
+      'worker.pollIntervalMs must be a whole number of milliseconds from 10 to 3600000; got 0',
+    ]);
+    expect(problemsOf({ worker: true }).problems).toEqual([
+      'worker must be an object such as { enabled: true }; got true',
     ]);
   });
 });

@@ -1,0 +1,122 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { ProcessingStoppedError } from '../errors/processing-stopped.error';
+import { ImportProcessorRegistry } from '../import-processor.registry';
+import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
+import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
+import { toError } from '../utils/error-details.util';
+import { BatchRunner } from './batch-runner';
+import { DatabaseAdapter } from './database-adapter';
+import { BATCH_CHANNEL, SQL } from './sql';
+
+/**
+ * The background worker (`worker.enabled`): in every application instance, picks up batches that need
+ * work — pending, abandoned by a dead run, or running with items left — and processes them with the same
+ * runner as `processBatch`. A notification wakes it when a batch is created; polling covers the rest.
+ */
+@Injectable()
+export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('ReliableImports');
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+
+  constructor(
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedReliableImportsOptions,
+    @Inject(ImportProcessorRegistry) private readonly registry: ImportProcessorRegistry,
+    @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
+    @Inject(BatchRunner) private readonly runner: BatchRunner,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.options.worker.enabled || this.registry.knownTypes().length === 0) return;
+    this.loop = this.work();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    // The runner's own shutdown hook stops the batch in progress; this waits for the loop to see it.
+    await this.loop;
+    await this.unlisten?.().catch(() => undefined);
+  }
+
+  private async work(): Promise<void> {
+    await this.startListening();
+    while (!this.stopping) {
+      const batchId = await this.nextBatch();
+      if (batchId) {
+        try {
+          await this.runner.process(
+            batchId,
+            { concurrency: this.options.worker.concurrency },
+            false,
+          );
+        } catch (error) {
+          if (error instanceof ProcessingStoppedError) break;
+          this.logger.warn(
+            `The worker could not process batch ${batchId}: ${toError(error).message}`,
+          );
+          await this.idle();
+        }
+        continue;
+      }
+      await this.idle();
+    }
+  }
+
+  private async nextBatch(): Promise<string | null> {
+    try {
+      const [row] = await this.database.rowsOnce<{ id: string }>(SQL.nextBatchForWorker, [
+        this.registry.knownTypes(),
+      ]);
+      return row?.id ?? null;
+    } catch (error) {
+      this.logger.warn(`The worker could not look for batches: ${toError(error).message}`);
+      return null;
+    }
+  }
+
+  /** Waits for a notification, the poll interval, or the shutdown, whichever comes first. */
+  private idle(): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    if (!this.unlisten) void this.startListening();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, this.options.worker.pollIntervalMs);
+      this.wake = done;
+    });
+  }
+
+  /** LISTENs for new batches; without it (PGlite, a pooler, a lost connection) the worker polls. */
+  private async startListening(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      this.unlisten = await this.database.listen(
+        BATCH_CHANNEL,
+        () => this.wake?.(),
+        (error) => {
+          this.unlisten = null;
+          this.logger.warn(
+            `The worker stopped listening for new batches: ${error.message}; polling.`,
+          );
+        },
+      );
+    } catch (error) {
+      this.unlisten = null;
+      this.logger.warn(
+        `The worker cannot listen for new batches (${toError(error).message}); polling.`,
+      );
+    }
+  }
+}
