@@ -3,6 +3,8 @@
 module.exports = {
   rootDir: '.',
   testMatch: ['<rootDir>/test/**/*.spec.ts'],
+  // The sample app imports the library by its package name, as users do.
+  moduleNameMapper: { '^nestjs-reliable-imports$': '<rootDir>/lib' },
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   transform: {
     '^.+\\.(t|j|mj|cj)s$': [

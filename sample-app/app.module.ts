@@ -1,16 +1,26 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ReliableImportsModule } from 'nestjs-reliable-imports';
 import { Customer } from './customers/customer.entity';
 import { CustomerDataProcessor } from './customers/customer-data.processor';
+import { ImportErrorsFilter } from './customers/import-errors.filter';
+import { ImportsController } from './customers/imports.controller';
 import { databaseOptions } from './database';
 
-@Module({
-  imports: [
-    TypeOrmModule.forRoot(databaseOptions()),
-    TypeOrmModule.forFeature([Customer]),
-    ReliableImportsModule.forRoot({ continueOnError: true }),
-  ],
-  providers: [CustomerDataProcessor],
-})
-export class AppModule {}
+@Module({})
+export class AppModule {
+  /** The app on `DATABASE_URL`, or on an embedded PGlite database when it is not set. */
+  static forDatabase(databaseUrl = process.env.DATABASE_URL): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        TypeOrmModule.forRoot(databaseOptions(databaseUrl)),
+        TypeOrmModule.forFeature([Customer]),
+        ReliableImportsModule.forRoot({ continueOnError: true }),
+      ],
+      controllers: [ImportsController],
+      providers: [CustomerDataProcessor, { provide: APP_FILTER, useClass: ImportErrorsFilter }],
+    };
+  }
+}

@@ -27,7 +27,9 @@ function printSummary(title: string, summary: BatchSummary): void {
 }
 
 async function main(): Promise<void> {
-  const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
+  const app = await NestFactory.createApplicationContext(AppModule.forDatabase(), {
+    logger: ['error', 'warn'],
+  });
   try {
     const batches = app.get(BatchService);
     console.log(`Database: ${databaseLabel()}`);

@@ -1,0 +1,28 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter } from '@nestjs/common';
+import type { Response } from 'express';
+import { CsvError } from 'csv-parse';
+import { ReliableImportsError } from 'nestjs-reliable-imports';
+
+const STATUS: Record<string, number> = {
+  BATCH_NOT_FOUND: 404,
+  ITEM_NOT_FOUND: 404,
+  UNKNOWN_BATCH_TYPE: 400,
+  INVALID_SOURCE_DATA: 400,
+  INVALID_BATCH_OPTIONS: 400,
+  IDEMPOTENCY_CONFLICT: 409,
+  ITEM_NOT_CORRECTABLE: 409,
+  BATCH_NOT_REPROCESSABLE: 409,
+};
+
+/** Answers the module's errors (and a malformed CSV) with a status and the message, which says what to do. */
+@Catch(ReliableImportsError, CsvError)
+export class ImportErrorsFilter implements ExceptionFilter {
+  catch(error: ReliableImportsError | CsvError, host: ArgumentsHost): void {
+    const status = error instanceof CsvError ? 400 : (STATUS[error.code] ?? 500);
+    host
+      .switchToHttp()
+      .getResponse<Response>()
+      .status(status)
+      .json({ statusCode: status, error: error.code, message: error.message });
+  }
+}
