@@ -1,0 +1,304 @@
+/**
+ * `npm run bench`: the module against raw `pg` doing the same work, side by side, in one run.
+ *
+ *   npm run bench              N = 1,000, 10,000 and 100,000
+ *   npm run bench -- --quick   N = 1,000 only (CI runs this so that the script cannot rot)
+ *   npm run bench -- --large   also the peak RSS of creating 1,000,000 items from an async generator
+ *
+ * It uses DATABASE_URL's server (default postgres://root@127.0.0.1:5432/postgres) and a database of its
+ * own, dropped at the end. Results: a table on stdout and bench/results.json.
+ */
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import {
+  BaseProcessor,
+  BatchService,
+  ImportProcessor,
+  ReliableImportsModule,
+  reliableImportsMigrations,
+  type ImportContext,
+  type ImportItem,
+} from '../lib';
+
+interface Row {
+  email: string;
+  first_name: string;
+  last_name: string;
+  company: string;
+  notes: string;
+}
+
+/** About 500 bytes of JSON per row, like a wide CSV line. */
+const row = (i: number): Row => ({
+  email: `customer${i}@example.com`,
+  first_name: `First${i}`,
+  last_name: `Last${i}`,
+  company: `Company ${i % 97}`,
+  notes: 'x'.repeat(380),
+});
+
+/** Like a file stream: rows arrive asynchronously, a chunk at a time. */
+async function* rows(count: number): AsyncGenerator<Row> {
+  for (let i = 0; i < count; i++) {
+    if (i % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    yield row(i);
+  }
+}
+
+const UPSERT =
+  'INSERT INTO bench_customers (email, first_name, last_name) VALUES ($1, $2, $3) ' +
+  'ON CONFLICT (email) DO UPDATE SET first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name';
+
+/** Upserts the row; fails the items whose index is in `failing` (for the reprocess figure). */
+@ImportProcessor()
+class BenchCustomerProcessor extends BaseProcessor<Row> {
+  failing = new Set<string>();
+  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
+    if (this.failing.has(item.sourceData.email))
+      throw new Error('rejected for the reprocess figure');
+    const r = item.sourceData;
+    await ctx.query(UPSERT, [r.email, r.first_name, r.last_name]);
+  }
+}
+
+const adminUrl = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
+const benchUrl = (() => {
+  const url = new URL(adminUrl);
+  url.pathname = '/reliable_imports_bench';
+  return url.toString();
+})();
+
+function appModule(poolSize: number) {
+  @Module({
+    imports: [
+      TypeOrmModule.forRoot({
+        type: 'postgres',
+        url: benchUrl,
+        migrations: reliableImportsMigrations,
+        migrationsRun: true,
+        extra: { max: poolSize },
+        logging: false,
+      }),
+      ReliableImportsModule.forRoot({ leaseMs: 60_000 }),
+    ],
+    providers: [BenchCustomerProcessor],
+  })
+  class BenchModule {}
+  return BenchModule;
+}
+
+interface Result {
+  figure: string;
+  n: number;
+  module: number;
+  baseline: number | null;
+  unit: string;
+  ratio: number | null;
+}
+
+const results: Result[] = [];
+const rssMb = () => Math.round(process.memoryUsage().rss / 1024 / 1024);
+let peakRss = 0;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb())), 20);
+sampler.unref();
+
+function record(
+  figure: string,
+  n: number,
+  module: number,
+  baseline: number | null,
+  unit = 'items/s',
+) {
+  const ratio = baseline ? Math.round((module / baseline) * 100) / 100 : null;
+  results.push({
+    figure,
+    n,
+    module: Math.round(module),
+    baseline: baseline === null ? null : Math.round(baseline),
+    unit,
+    ratio,
+  });
+  console.log(
+    `${figure.padEnd(24)} n=${String(n).padEnd(7)} module ${String(Math.round(module)).padStart(8)}  ` +
+      `baseline ${baseline === null ? '       -' : String(Math.round(baseline)).padStart(8)}  ${unit.padEnd(8)} ratio ${ratio ?? '-'}`,
+  );
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await work();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** Raw pg: the same rows into the same table, in one transaction, 1,000 rows per statement. */
+async function rawCreate(client: Client, n: number): Promise<void> {
+  await client.query('BEGIN');
+  const {
+    rows: [batch],
+  } = await client.query<{ id: string }>(
+    `INSERT INTO import_batches (batch_type) VALUES ('bench_customer') RETURNING id`,
+  );
+  for (let start = 0; start < n; start += 1000) {
+    const indexes: number[] = [];
+    const data: string[] = [];
+    for (let i = start; i < Math.min(n, start + 1000); i++) {
+      indexes.push(i);
+      data.push(JSON.stringify(row(i)));
+    }
+    await client.query(
+      'INSERT INTO import_batch_items (batch_id, item_index, source_data) SELECT $1, * FROM unnest($2::int[], $3::jsonb[])',
+      [batch.id, indexes, data],
+    );
+  }
+  await client.query('COMMIT');
+}
+
+/** Raw pg: per item BEGIN; SELECT ... FOR UPDATE; upsert; UPDATE status; COMMIT. */
+async function rawProcess(client: Client, batchId: string): Promise<void> {
+  const { rows: items } = await client.query<{ id: string }>(
+    `SELECT id FROM import_batch_items WHERE batch_id = $1 AND status = 'pending' ORDER BY item_index`,
+    [batchId],
+  );
+  for (const { id } of items) {
+    await client.query('BEGIN');
+    const {
+      rows: [item],
+    } = await client.query<{ source_data: Row }>(
+      'SELECT source_data FROM import_batch_items WHERE id = $1 FOR UPDATE',
+      [id],
+    );
+    const r = item.source_data;
+    await client.query(UPSERT, [r.email, r.first_name, r.last_name]);
+    await client.query(
+      `UPDATE import_batch_items SET status = 'completed', attempts = attempts + 1, completed_at = now() WHERE id = $1`,
+      [id],
+    );
+    await client.query('COMMIT');
+  }
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--child-create-1m')) return childCreateMillion();
+  const sizes = args.includes('--quick') ? [1000] : [1000, 10_000, 100_000];
+
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query('DROP DATABASE IF EXISTS reliable_imports_bench WITH (FORCE)');
+  await admin.query('CREATE DATABASE reliable_imports_bench');
+
+  const app = await NestFactory.createApplicationContext(appModule(10), { logger: ['error'] });
+  const batches = app.get(BatchService);
+  const processor = app.get(BenchCustomerProcessor);
+  const raw = new Client({ connectionString: benchUrl });
+  await raw.connect();
+  await raw.query(
+    'CREATE TABLE bench_customers (id serial PRIMARY KEY, email text UNIQUE NOT NULL, first_name text, last_name text)',
+  );
+  const reset = () =>
+    raw.query(
+      'TRUNCATE bench_customers; DELETE FROM import_logs; DELETE FROM import_batch_items; DELETE FROM import_batches',
+    );
+
+  console.log(
+    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, PostgreSQL at ${new URL(adminUrl).host}`,
+  );
+  try {
+    for (const n of sizes) {
+      await reset();
+      const createArray = await timed(() =>
+        batches.createBatch(
+          'bench_customer',
+          Array.from({ length: n }, (_, i) => row(i)),
+        ),
+      );
+      const createAsync = await timed(() => batches.createBatch('bench_customer', rows(n)));
+      const createRaw = await timed(() => rawCreate(raw, n));
+      record('create-array', n, n / createArray, n / createRaw);
+      record('create-async', n, n / createAsync, n / createRaw);
+
+      // Processing: the module sequential, at 2 and 4, and the raw per-item loop, each on fresh items.
+      const processN = n;
+      const seq = await batches.createBatch('bench_customer', rows(processN));
+      await raw.query('TRUNCATE bench_customers');
+      const moduleSeq = await timed(() => batches.processBatch(seq.id));
+      const rawBatch = await batches.createBatch('bench_customer', rows(processN));
+      await raw.query('TRUNCATE bench_customers');
+      const rawSeq = await timed(() => rawProcess(raw, rawBatch.id));
+      record('process-item', processN, processN / moduleSeq, processN / rawSeq);
+      for (const concurrency of [2, 4]) {
+        const batch = await batches.createBatch('bench_customer', rows(processN));
+        await raw.query('TRUNCATE bench_customers');
+        const seconds = await timed(() => batches.processBatch(batch.id, { concurrency }));
+        record(
+          `process-concurrency-${concurrency}`,
+          processN,
+          processN / seconds,
+          processN / moduleSeq,
+        );
+      }
+
+      // Reprocess: 10% of the items failed, then reprocessed.
+      const failing = await batches.createBatch('bench_customer', rows(n));
+      processor.failing = new Set(
+        Array.from({ length: n }, (_, i) => i)
+          .filter((i) => i % 10 === 0)
+          .map((i) => row(i).email),
+      );
+      await batches.processBatch(failing.id);
+      processor.failing = new Set();
+      const reprocess = await timed(() => batches.reprocessBatch(failing.id));
+      record('reprocess-10pct', n / 10, n / 10 / reprocess, processN / rawSeq);
+      record('peak-rss-mb', n, peakRss, null, 'MB');
+    }
+    if (args.includes('--large')) {
+      const child = spawnSync(
+        process.execPath,
+        [...process.execArgv, __filename, '--child-create-1m'],
+        {
+          encoding: 'utf8',
+          env: process.env,
+        },
+      );
+      const line = child.stdout.trim().split('\n').pop() ?? '{}';
+      const { seconds, peakRssMb } = JSON.parse(line) as { seconds: number; peakRssMb: number };
+      record('create-1m-async', 1_000_000, 1_000_000 / seconds, null);
+      record('create-1m-peak-rss-mb', 1_000_000, peakRssMb, null, 'MB');
+    }
+  } finally {
+    await raw.end();
+    await app.close();
+    await admin.query('DROP DATABASE IF EXISTS reliable_imports_bench WITH (FORCE)');
+    await admin.end();
+  }
+
+  const machine = `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${execFileSync('psql', ['--version']).toString().trim()}`;
+  writeFileSync(
+    join(__dirname, 'results.json'),
+    `${JSON.stringify({ machine, rows: results }, null, 2)}\n`,
+  );
+  console.log('\nwrote bench/results.json');
+}
+
+/** In a process of its own, so that its peak RSS is its own: a million items from an async generator. */
+async function childCreateMillion(): Promise<void> {
+  const app = await NestFactory.createApplicationContext(appModule(4), { logger: ['error'] });
+  const seconds = await timed(() =>
+    app.get(BatchService).createBatch('bench_customer', rows(1_000_000)),
+  );
+  await app.close();
+  const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  console.log(JSON.stringify({ seconds, peakRssMb }));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
