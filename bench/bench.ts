@@ -6,7 +6,8 @@
  *   npm run bench -- --large   also the peak RSS of creating 1,000,000 items from an async generator
  *   npm run bench -- --full    process figures at 100,000 too (by default they stop at 10,000)
  *
- * It uses DATABASE_URL's server (default postgres://root@127.0.0.1:5432/postgres) and a database of its
+ * Processing is measured per item (the default), chunked (`commitEvery: 100`), and at concurrency 2 and 4
+ * (against sequential per-item). It uses DATABASE_URL's server (default postgres://root@127.0.0.1:5432/postgres) and a database of its
  * own, dropped at the end. Results: a table on stdout and bench/results.json.
  */
 import 'reflect-metadata';
@@ -235,6 +236,12 @@ async function main(): Promise<void> {
       await raw.query('TRUNCATE bench_customers');
       const rawSeq = await timed(() => rawProcess(raw, rawBatch.id));
       record('process-item', processN, processN / moduleSeq, processN / rawSeq);
+      const chunked = await batches.createBatch('bench_customer', rows(processN));
+      await raw.query('TRUNCATE bench_customers');
+      const chunkedSeconds = await timed(() =>
+        batches.processBatch(chunked.id, { commitEvery: 100 }),
+      );
+      record('process-chunked', processN, processN / chunkedSeconds, processN / rawSeq);
       for (const concurrency of [2, 4]) {
         const batch = await batches.createBatch('bench_customer', rows(processN));
         await raw.query('TRUNCATE bench_customers');

@@ -101,6 +101,10 @@ export const messages = {
   invalidConcurrency: (batchId: string, value: unknown): string =>
     `Cannot process batch "${batchId}": concurrency must be a whole number from 1 to 64; got ${String(value)}.`,
 
+  invalidCommitEvery: (batchId: string, value: unknown): string =>
+    `Cannot process batch "${batchId}": commitEvery must be a whole number from 1 (a transaction per item) ` +
+    `to 10000; got ${String(value)}.`,
+
   batchValidationFailed: (reasons: readonly string[]): string =>
     `Batch validation failed: ${reasons.join('; ')}`,
 

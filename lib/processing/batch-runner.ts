@@ -36,6 +36,7 @@ interface Lanes {
   /** Set by the first item that stops the batch. */
   failure: string | null;
   waitForOthers: boolean;
+  commitEvery: number;
 }
 
 /**
@@ -146,6 +147,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
         context,
         failure: null,
         waitForOthers,
+        commitEvery: this.commitEvery(batchId, options.commitEvery),
       };
       await Promise.all(Array.from({ length: concurrency }, () => this.lane(lanes)));
       await this.claimer.releaseAll(batchId, workerId);
@@ -206,7 +208,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
         batch.id,
         workerId,
         this.options.leaseMs,
-        CLAIM_CHUNK_SIZE,
+        Math.max(CLAIM_CHUNK_SIZE, lanes.commitEvery),
       );
       if (claimed.length === 0) {
         // Another worker's items are not ours to finish, unless its lease runs out: then we claim them.
@@ -215,17 +217,45 @@ export class BatchRunner implements BeforeApplicationShutdown {
         await sleep(Math.min(1000, this.options.leaseMs / 4));
         continue;
       }
-      for (const item of claimed) {
+      for (let start = 0; start < claimed.length; start += lanes.commitEvery) {
         if (stopped()) return;
-        const outcome = await this.itemRunner.run(item, lanes.processor, run, workerId);
-        if (outcome.status !== 'failed') continue;
-        const stop = await this.shouldStop(lanes, outcome.error, item);
-        await this.store.writeLogs(batch.id, null, lanes.context.log);
-        if (stop && lanes.failure === null) {
-          lanes.failure = messages.abortedAfterItem(item.itemIndex, outcome.error.message);
+        const chunk = claimed.slice(start, start + lanes.commitEvery);
+        if (
+          chunk.length > 1 &&
+          (await this.itemRunner.runChunk(chunk, lanes.processor, run, workerId))
+        ) {
+          continue;
         }
+        await this.runOneByOne(lanes, chunk);
       }
     }
+  }
+
+  /** Runs items one transaction each, and applies `continueOnError`/`onItemError` to their failures. */
+  private async runOneByOne(lanes: Lanes, items: Array<ImportItem<object>>): Promise<void> {
+    const { batch, workerId, run } = lanes;
+    for (const item of items) {
+      if (lanes.failure !== null || run.signal.aborted) return;
+      const outcome = await this.itemRunner.run(item, lanes.processor, run, workerId);
+      if (outcome.status !== 'failed') continue;
+      const stop = await this.shouldStop(lanes, outcome.error, item);
+      await this.store.writeLogs(batch.id, null, lanes.context.log);
+      if (stop && lanes.failure === null) {
+        lanes.failure = messages.abortedAfterItem(item.itemIndex, outcome.error.message);
+      }
+    }
+  }
+
+  private commitEvery(batchId: string, requested: number | undefined): number {
+    const value = requested ?? 1;
+    if (!Number.isInteger(value) || value < 1 || value > 10_000) {
+      throw new ReliableImportsError(
+        'INVALID_COMMIT_EVERY',
+        messages.invalidCommitEvery(batchId, value),
+        { batchId },
+      );
+    }
+    return value;
   }
 
   private async shouldStop(lanes: Lanes, error: Error, item: ImportItem<object>): Promise<boolean> {

@@ -56,6 +56,22 @@ export class ItemClaimer {
   }
 
   /**
+   * Inside a chunk's transaction: marks its items completed with their results and logs.
+   * @returns how many were still this worker's; fewer than given means the chunk must roll back.
+   */
+  async completeChunk(
+    transaction: QueryRunner,
+    workerId: string,
+    itemsJson: string,
+  ): Promise<number> {
+    const [row] = await this.database.rows<{ count: number }>(transaction, SQL.completeChunk, [
+      workerId,
+      itemsJson,
+    ]);
+    return Number(row?.count ?? 0);
+  }
+
+  /**
    * After the item's transaction rolled back: records it failed or skipped, with the reason and its logs.
    * @returns false when the claim was lost (another worker owns the item now).
    */

@@ -141,6 +141,49 @@ export class ItemRunner {
     });
   }
 
+  /**
+   * Runs a chunk of claimed items in one transaction and records them completed with one statement.
+   * @returns true when the chunk committed; false when any item failed (or was skipped, or a claim was
+   *   lost): the chunk then rolled back, and its items must run one by one with `run()`.
+   */
+  async runChunk(
+    items: Array<ImportItem<object>>,
+    processor: BaseProcessor<object, object | void>,
+    run: RunState,
+    workerId: string,
+  ): Promise<boolean> {
+    try {
+      await runInItemTransaction(this.database, async (transaction) => {
+        const entries: string[] = [];
+        for (const claimed of items) {
+          const item = { ...claimed, sourceData: claimed.correctedData ?? claimed.sourceData };
+          const logs = new LogBuffer();
+          const context = new ItemContextImpl(run, item, transaction, logs);
+          if (processor.validateItem) {
+            const reasons = reasonsOf(await processor.validateItem(item, context));
+            if (reasons.length > 0) throw new ItemValidationError(reasons, item.itemIndex);
+          }
+          const stored = this.storedResult(await processor.processItem(item, context), item);
+          entries.push(
+            `{"id":${JSON.stringify(item.id)},"processed":${stored.processedJson},` +
+              `"target_table":${JSON.stringify(stored.targetTable)},"target_id":${JSON.stringify(stored.targetId)},` +
+              `"logs":${logs.toJson()}}`,
+          );
+        }
+        const kept = await this.claimer.completeChunk(
+          transaction,
+          workerId,
+          `[${entries.join(',')}]`,
+        );
+        if (kept !== items.length) throw new LeaseLostError(items[0].batchId, items[0].itemIndex);
+      });
+      return true;
+    } catch {
+      // Whatever went wrong is found again, and recorded, when the items run one by one.
+      return false;
+    }
+  }
+
   private storedResult(
     result: object | void,
     item: ImportItem<object>,

@@ -140,6 +140,33 @@ export const SQL = {
     ), ${LOG_DONE_ITEM}
     SELECT "id" FROM done`,
 
+  /**
+   * Inside a chunk's transaction: marks every item of the chunk completed (only those this worker still
+   * holds) and writes their logs, in one statement. $2 is a JSON array of
+   * `{ id, processed, target_table, target_id, logs }`.
+   */
+  completeChunk: `
+    WITH input AS (
+      SELECT * FROM jsonb_to_recordset($2::jsonb)
+        AS x("id" uuid, "processed" jsonb, "target_table" text, "target_id" text, "logs" jsonb)
+    ), done AS (
+      UPDATE "import_batch_items" i
+      SET "status" = 'completed', "processed_data" = input."processed",
+          "target_table" = input."target_table", "target_id" = input."target_id",
+          "error_message" = NULL, "error_details" = NULL, "attempts" = i."attempts" + 1,
+          "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
+      FROM input
+      WHERE i."id" = input."id" AND i."status" = 'processing' AND i."locked_by" = $1
+      RETURNING i."id", i."batch_id"
+    ), logged AS (
+      INSERT INTO "import_logs" ("batch_id", "item_id", "level", "message", "details", "created_at")
+      SELECT done."batch_id", done."id", l."level", l."message", l."details", l."created_at"
+      FROM done JOIN input ON input."id" = done."id",
+        jsonb_to_recordset(input."logs")
+          AS l("level" text, "message" text, "details" jsonb, "created_at" timestamptz)
+    )
+    SELECT count(*)::integer AS "count" FROM done`,
+
   /** After the item's transaction rolled back: records the outcome (failed or skipped) and its logs. */
   finishItemWithoutResult: `
     WITH done AS (

@@ -1,0 +1,98 @@
+import type { Logger } from 'typeorm';
+import { BaseProcessor, ImportProcessor, type ImportContext, type ImportItem } from '../../lib';
+import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+
+interface Row {
+  n: number;
+}
+
+/** Counts the transactions the data source commits. */
+class CommitCounter implements Logger {
+  commits = 0;
+  logQuery(query: string): void {
+    if (query === 'COMMIT') this.commits++;
+  }
+  logQueryError(): void {}
+  logQuerySlow(): void {}
+  logSchemaBuild(): void {}
+  logMigration(): void {}
+  log(): void {}
+}
+
+/** Writes a row under a unique key (a double apply would fail); items 3, 5 and 7 are invalid. */
+@ImportProcessor()
+class TallyProcessor extends BaseProcessor<Row> {
+  runs = 0;
+  validateItem(item: ImportItem<Row>): string | true {
+    return ![3, 5, 7].includes(item.sourceData.n) || `n ${item.sourceData.n} is not allowed`;
+  }
+  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>) {
+    this.runs++;
+    await ctx.query('INSERT INTO tally (n) VALUES ($1)', [item.sourceData.n]);
+    ctx.log.debug('counted');
+    return { targetTable: 'tally', targetId: item.sourceData.n };
+  }
+}
+
+describe('chunked commits (commitEvery)', () => {
+  let db: TestDatabase;
+  let t: TestApp;
+  const counter = new CommitCounter();
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await createTestApp(db.url, [TallyProcessor], { typeorm: { logger: counter } });
+    await t.dataSource.query('CREATE TABLE tally (n integer PRIMARY KEY)');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  it('commits a chunk at a time, replays only the chunk with a failure, and applies each item once', async () => {
+    const processor = t.app.get(TallyProcessor);
+    const batch = await t.batches.createBatch(
+      'tally',
+      Array.from({ length: 1000 }, (_, n) => ({ n })),
+    );
+    counter.commits = 0;
+    processor.runs = 0;
+    const summary = await t.batches.processBatch(batch.id, { commitEvery: 100 });
+
+    expect(summary).toMatchObject({
+      status: 'completed_with_errors',
+      completedItems: 997,
+      failedItems: 3,
+    });
+    const failed = await t.batches.getItems(batch.id, { status: 'failed' });
+    expect(failed.map((item) => [item.itemIndex, item.errorMessage, item.attempts])).toEqual([
+      [3, 'n 3 is not allowed', 1],
+      [5, 'n 5 is not allowed', 1],
+      [7, 'n 7 is not allowed', 1],
+    ]);
+    const [{ count }] = await t.dataSource.query<{ count: number }[]>(
+      'SELECT count(*)::int AS count FROM tally',
+    );
+    expect(count).toBe(997);
+
+    // 9 chunks commit at once; the first (with the failures) is replayed one item at a time.
+    expect(counter.commits).toBeLessThan(9 + 100 + 10);
+    expect(processor.runs).toBe(900 + 3 + 97);
+
+    const completed = await t.batches.getItems(batch.id, { status: 'completed', limit: 1000 });
+    expect(completed.every((item) => item.attempts === 1 && item.targetTable === 'tally')).toBe(
+      true,
+    );
+    expect(completed.find((item) => item.itemIndex === 500)?.targetId).toBe('500');
+    const logs = await t.batches.getLogs(batch.id, { level: 'debug', limit: 5000 });
+    expect(logs).toHaveLength(997);
+  });
+
+  it('refuses a commitEvery that is not a whole number from 1 to 10000', async () => {
+    const batch = await t.batches.createBatch('tally', [{ n: 5000 }]);
+    await expect(t.batches.processBatch(batch.id, { commitEvery: 0 })).rejects.toThrow(
+      /commitEvery must be a whole number from 1/,
+    );
+  });
+});
