@@ -71,9 +71,13 @@ class BenchCustomerProcessor extends BaseProcessor<Row> {
 }
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
+/** A database of this run's own (the child of --large is handed its name), so that runs never collide. */
+const benchDatabase =
+  process.env.RELIABLE_IMPORTS_BENCH_DB ?? `reliable_imports_bench_${process.pid}`;
+process.env.RELIABLE_IMPORTS_BENCH_DB = benchDatabase;
 const benchUrl = (() => {
   const url = new URL(adminUrl);
-  url.pathname = '/reliable_imports_bench';
+  url.pathname = `/${benchDatabase}`;
   return url.toString();
 })();
 
@@ -193,8 +197,7 @@ async function main(): Promise<void> {
 
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query('DROP DATABASE IF EXISTS reliable_imports_bench WITH (FORCE)');
-  await admin.query('CREATE DATABASE reliable_imports_bench');
+  await admin.query(`CREATE DATABASE "${benchDatabase}"`);
 
   const app = await NestFactory.createApplicationContext(appModule(10), { logger: ['error'] });
   const batches = app.get(BatchService);
@@ -284,7 +287,7 @@ async function main(): Promise<void> {
   } finally {
     await raw.end();
     await app.close();
-    await admin.query('DROP DATABASE IF EXISTS reliable_imports_bench WITH (FORCE)');
+    await admin.query(`DROP DATABASE IF EXISTS "${benchDatabase}" WITH (FORCE)`);
     await admin.end();
   }
 
