@@ -85,9 +85,9 @@ export class BatchService {
     items: ImportItemsSource<TSource>,
     options: ImportOptions = {},
   ): Promise<BatchSummary> {
-    const { continueOnError, ...createOptions } = options;
+    const { continueOnError, concurrency, commitEvery, ...createOptions } = options;
     const batch = await this.createBatch(batchType, items, createOptions);
-    return this.processBatch(batch.id, { continueOnError });
+    return this.processBatch(batch.id, { continueOnError, concurrency, commitEvery });
   }
 
   /** Counts of a batch's items by status, timestamps, duration and throughput, counted now. */

@@ -69,8 +69,13 @@ export const messages = {
     `Use a new key for new content, or pass the same items to get the existing batch back.`,
 
   nothingToReprocess: (batchId: string): string =>
-    `Import batch "${batchId}" has no failed or skipped items to reprocess. ` +
+    `Import batch "${batchId}" has no failed or skipped items left to reprocess (a reprocess completed ` +
+    `those it had). ` +
     `Pass { failedItemsOnly: false } to run every item again.`,
+
+  reprocessRunning: (batchId: string, childId: string): string =>
+    `A reprocess of batch "${batchId}" is still running (batch "${childId}"). Wait for it to finish ` +
+    `(or run processBatch("${childId}") to finish it), then reprocess what is still failed.`,
 
   batchStillRunning: (batchId: string, status: string): string =>
     `Import batch "${batchId}" is still ${status}; only a finished batch can be reprocessed. ` +

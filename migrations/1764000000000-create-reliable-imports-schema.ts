@@ -155,7 +155,7 @@ export class CreateReliableImportsSchema1764000000000 implements MigrationInterf
         i."completed_at" AS "failed_at",
         EXISTS (
           SELECT 1 FROM "import_batch_items" r
-          WHERE r."original_item_id" = i."id" AND r."status" = 'completed'
+          WHERE r."original_item_id" = COALESCE(i."original_item_id", i."id") AND r."status" = 'completed'
         ) AS "resolved"
       FROM "import_batches" b
       LEFT JOIN "import_batch_items" i

@@ -1,4 +1,9 @@
-import { type DynamicModule, type INestApplicationContext, type Type } from '@nestjs/common';
+import {
+  type DynamicModule,
+  type INestApplicationContext,
+  Logger,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { isAbsolute, resolve } from 'node:path';
@@ -27,7 +32,7 @@ function loadUserModule(spec: string): Type<unknown> | DynamicModule {
     exports = require(path) as Record<string, unknown>;
   } catch (error) {
     throw new UsageError(
-      `Cannot load the module "${file}" given with --module (or RELIABLE_IMPORTS_MODULE): ${(error as Error).message}. ` +
+      `Cannot load the module "${file}" given with --module (or RELIABLE_IMPORTS_MODULE): ${(error as Error).message.split('\n')[0]}. ` +
         `Point it at the compiled JavaScript file of the Nest module that provides your processors, e.g. --module dist/imports.module.js#ImportsModule.`,
     );
   }
@@ -77,6 +82,8 @@ export async function createCliApp(config: CliConfig): Promise<INestApplicationC
   ];
   if (config.module) imports.push(loadUserModule(config.module));
 
+  // TypeOrmModule logs its connection retries itself; the CLI reports the failure in its own words.
+  Logger.overrideLogger(false);
   class CliModule {}
   const root: DynamicModule = { module: CliModule, imports };
   try {

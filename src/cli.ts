@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import type { INestApplicationContext } from '@nestjs/common';
 import { SingleBar } from 'cli-progress';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DataSource } from 'typeorm';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import { BatchService, ReliableImportsError, type BatchStatus, type BatchSummary } from '../lib';
@@ -170,14 +170,14 @@ export function buildProgram(setStatus: (status: number) => void): Command {
       ]),
     )
     .option('-t, --type <batch-type>', 'only batches of this type')
-    .option('-n, --limit <n>', 'how many', '20')
-    .action(async (options: { status?: BatchStatus; type?: string; limit: string }) => {
+    .option('-n, --limit <n>', 'how many (1 to 1000)', wholeNumber, 20)
+    .action(async (options: { status?: BatchStatus; type?: string; limit: number }) => {
       setStatus(
         await withApp(globals(), async (_app, batches) => {
           const list = await batches.listBatches({
             status: options.status,
             batchType: options.type,
-            limit: Number(options.limit),
+            limit: options.limit,
           });
           out(
             list,
@@ -236,7 +236,14 @@ export function buildProgram(setStatus: (status: number) => void): Command {
     .command('logs')
     .description("a batch's audit log")
     .argument('<batch-id>')
-    .option('-l, --level <level>', 'only this level (debug, info, warn, error)')
+    .addOption(
+      new Option('-l, --level <level>', 'only this level').choices([
+        'debug',
+        'info',
+        'warn',
+        'error',
+      ]),
+    )
     .action(async (batchId: string, options: { level?: 'debug' | 'info' | 'warn' | 'error' }) => {
       setStatus(
         await withApp(globals(), async (_app, batches) => {
@@ -323,8 +330,22 @@ export async function main(argv: string[]): Promise<number> {
 
 const MISSING_TABLES = /relation "import_\w+" does not exist/;
 
-/** Adds the fix to errors that do not say it themselves. */
+function wholeNumber(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1 || number > 1000) {
+    throw new InvalidArgumentError('give a whole number from 1 to 1000.');
+  }
+  return number;
+}
+
+/** Adds the fix, in the tool's own terms, to errors that do not say it themselves. */
 function hint(message: string): string {
+  if (message.includes('Registered types: (none)')) {
+    return `${message} With this tool, pass the compiled module that provides your processors: --module dist/imports.module.js#ImportsModule (or set RELIABLE_IMPORTS_MODULE).`;
+  }
+  if (message.includes('Pass { failedItemsOnly: false }')) {
+    return message.replace('Pass { failedItemsOnly: false }', 'Pass --all');
+  }
   if (MISSING_TABLES.test(message)) {
     return `${message}. The import tables do not exist yet: run "reliable-imports migrate" first.`;
   }

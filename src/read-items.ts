@@ -48,10 +48,19 @@ async function* readCsv(
       skip_records_with_error: true,
     }),
   );
+  let unclosedQuote: CsvError | null = null;
   parser.on('skip', (error: CsvError & { lines?: number }) => {
-    skipped.push({ line: error.lines ?? 0, reason: error.message });
+    if (error.code === 'CSV_QUOTE_NOT_CLOSED') unclosedQuote = error;
+    else skipped.push({ line: error.lines ?? 0, reason: error.message });
   });
   for await (const row of parser) yield row as Record<string, unknown>;
+  if (unclosedQuote) {
+    // Everything after an unclosed quote was read as one field: no line after it can be trusted.
+    throw new UsageError(
+      `${path}: ${(unclosedQuote as CsvError).message}. A quote opened on an earlier line is never closed, so ` +
+        'the rest of the file would be one field. Nothing was imported; fix the quote and import again.',
+    );
+  }
 }
 
 async function* readJsonl(

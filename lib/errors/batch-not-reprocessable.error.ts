@@ -13,6 +13,11 @@ export class BatchNotReprocessableError extends ReliableImportsError {
   }
 
   /** @internal */
+  static reprocessRunning(batchId: string, childId: string): BatchNotReprocessableError {
+    return new BatchNotReprocessableError(batchId, messages.reprocessRunning(batchId, childId));
+  }
+
+  /** @internal */
   static stillRunning(batchId: string, status: string): BatchNotReprocessableError {
     return new BatchNotReprocessableError(batchId, messages.batchStillRunning(batchId, status));
   }

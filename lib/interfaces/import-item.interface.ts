@@ -30,7 +30,7 @@ export interface ImportItem<TSource = Record<string, unknown>> {
   errorDetails: ItemErrorDetails | null;
   /** How many times processing of this item was finished, successfully or not. */
   attempts: number;
-  /** For an item of a reprocessing batch: the item it was copied from. */
+  /** For an item of a reprocessing batch: the item of the first batch it comes from. */
   originalItemId: string | null;
   createdAt: Date;
   startedAt: Date | null;

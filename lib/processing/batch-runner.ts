@@ -37,6 +37,8 @@ interface Lanes {
   failure: string | null;
   waitForOthers: boolean;
   commitEvery: number;
+  /** Items claimed per round trip: a chunk, or a few items per lane so that lanes share small batches. */
+  claimSize: number;
 }
 
 /**
@@ -148,7 +150,14 @@ export class BatchRunner implements BeforeApplicationShutdown {
         failure: null,
         waitForOthers,
         commitEvery: this.commitEvery(batchId, options.commitEvery),
+        claimSize: 0,
       };
+      lanes.claimSize =
+        lanes.commitEvery > 1
+          ? lanes.commitEvery
+          : concurrency > 1
+            ? Math.max(1, Math.floor(CLAIM_CHUNK_SIZE / (concurrency * 2)))
+            : CLAIM_CHUNK_SIZE;
       await Promise.all(Array.from({ length: concurrency }, () => this.lane(lanes)));
       await this.claimer.releaseAll(batchId, workerId);
 
@@ -208,7 +217,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
         batch.id,
         workerId,
         this.options.leaseMs,
-        Math.max(CLAIM_CHUNK_SIZE, lanes.commitEvery),
+        lanes.claimSize,
       );
       if (claimed.length === 0) {
         // Another worker's items are not ours to finish, unless its lease runs out: then we claim them.

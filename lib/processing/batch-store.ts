@@ -190,6 +190,11 @@ export class BatchStore {
       ? ['failed', 'skipped', 'pending']
       : ['failed', 'skipped', 'pending', 'completed'];
     return runInItemTransaction(this.database, async (transaction) => {
+      await this.database.rows(transaction, SQL.lockBatch, [parent.id]);
+      const [running] = await this.database.rows<{ id: string }>(transaction, SQL.runningChild, [
+        parent.id,
+      ]);
+      if (running) throw BatchNotReprocessableError.reprocessRunning(parent.id, running.id);
       const [row] = await this.database.rows<Row>(transaction, SQL.insertBatch, [
         parent.batchType,
         JSON.stringify(parent.sourceInfo),
@@ -201,7 +206,7 @@ export class BatchStore {
       const [copied] = await this.database.rows<{ count: number }>(
         transaction,
         SQL.copyItemsToChild,
-        [child.id, parent.id, statuses],
+        [child.id, parent.id, statuses, failedItemsOnly],
       );
       const count = Number(copied?.count ?? 0);
       if (count === 0) throw BatchNotReprocessableError.nothingToReprocess(parent.id);

@@ -232,14 +232,23 @@ export const SQL = {
     WHERE "id" = $1
     RETURNING *`,
 
-  /** Copies the chosen items of a batch into its child, with corrections applied, keeping their index. */
+  /**
+   * Copies the chosen items of a batch into its child, with corrections applied, keeping their index.
+   * `original_item_id` points at the item of the first batch, at any depth; with $4 an item that a
+   * reprocess has already completed is left out, so that reprocessing twice never applies it twice.
+   */
   copyItemsToChild: `
     WITH copied AS (
       INSERT INTO "import_batch_items" ("batch_id", "item_index", "source_data", "original_item_id")
-      SELECT $1, "item_index", COALESCE("corrected_data", "source_data"), "id"
-      FROM "import_batch_items"
-      WHERE "batch_id" = $2 AND "status" = ANY($3::text[])
-      ORDER BY "item_index"
+      SELECT $1, p."item_index", COALESCE(p."corrected_data", p."source_data"),
+             COALESCE(p."original_item_id", p."id")
+      FROM "import_batch_items" p
+      WHERE p."batch_id" = $2 AND p."status" = ANY($3::text[])
+        AND NOT ($4::boolean AND EXISTS (
+          SELECT 1 FROM "import_batch_items" done
+          WHERE done."original_item_id" = COALESCE(p."original_item_id", p."id")
+            AND done."status" = 'completed'))
+      ORDER BY p."item_index"
       RETURNING 1
     )
     SELECT count(*)::integer AS "count" FROM copied`,
@@ -259,6 +268,14 @@ export const SQL = {
     FROM "import_logs" WHERE "batch_id" = $3 ${where}
     ORDER BY "id"
     LIMIT $1 OFFSET $2`,
+
+  /** Locks the parent of a reprocess, so that two reprocesses of one batch run one after the other. */
+  lockBatch: `SELECT "id" FROM "import_batches" WHERE "id" = $1 FOR UPDATE`,
+
+  runningChild: `
+    SELECT "id" FROM "import_batches"
+    WHERE "parent_batch_id" = $1 AND "status" IN ('pending', 'processing')
+    LIMIT 1`,
 
   setTotalItems: `UPDATE "import_batches" SET "total_items" = $2 WHERE "id" = $1 RETURNING *`,
 };

@@ -18,6 +18,7 @@ export function errorDetailsOf(error: Error): ItemErrorDetails {
     name: error.name || error.constructor.name,
     ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
     ...(Array.isArray(reasons) ? { reasons: reasons.map(String) } : {}),
-    ...(error.stack ? { stack: error.stack } : {}),
+    // A validation failure is the data's fault: its stack says nothing and would expose server paths.
+    ...(error.stack && !Array.isArray(reasons) ? { stack: error.stack } : {}),
   };
 }

@@ -89,6 +89,17 @@ describe('chunked commits (commitEvery)', () => {
     expect(logs).toHaveLength(997);
   });
 
+  it('is available through import() as well', async () => {
+    counter.commits = 0;
+    const summary = await t.batches.import(
+      'tally',
+      Array.from({ length: 300 }, (_, i) => ({ n: 10_000 + i })),
+      { commitEvery: 100 },
+    );
+    expect(summary).toMatchObject({ completedItems: 300 });
+    expect(counter.commits).toBeLessThan(10);
+  });
+
   it('refuses a commitEvery that is not a whole number from 1 to 10000', async () => {
     const batch = await t.batches.createBatch('tally', [{ n: 5000 }]);
     await expect(t.batches.processBatch(batch.id, { commitEvery: 0 })).rejects.toThrow(

@@ -126,6 +126,17 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     });
   });
 
+  it('refuses a CSV with an unclosed quote, which would swallow the rest of the file, and stores nothing', () => {
+    const file = join(dir, 'unclosed.csv');
+    writeFileSync(file, 'email,name\nq1@x.com,A\n"q2@x.com,B\nq3@x.com,C\n');
+    const before = run(['--json', 'list']).stdout;
+    const { status, stderr } = run(['--module', USER_MODULE, 'import', 'contact', file]);
+    expect(status).toBe(2);
+    expect(stderr).toContain('Quote Not Closed');
+    expect(stderr).toContain('Nothing was imported; fix the quote');
+    expect(run(['--json', 'list']).stdout).toBe(before);
+  });
+
   it('imports JSON lines, skipping the malformed ones', () => {
     const file = join(dir, 'contacts.jsonl');
     writeFileSync(file, '{"email":"e@x.com"}\n{oops\n[1]\n{"email":"f@x.com"}\n');
@@ -167,5 +178,13 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     expect(noDatabase.stderr).toContain('Check DATABASE_URL');
 
     expect(run(['bogus']).status).toBe(2);
+    expect(run(['list', '--limit', 'x'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringContaining('give a whole number from 1 to 1000'),
+    });
+    expect(run(['logs', '6f1d3c1e-0000-4000-8000-000000000000', '--level', 'bogus']).status).toBe(
+      2,
+    );
+    expect(noProcessor.stderr).toContain('--module dist/imports.module.js#ImportsModule');
   });
 });

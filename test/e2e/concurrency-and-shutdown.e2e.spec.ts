@@ -98,6 +98,32 @@ describe('concurrent processing and graceful shutdown', () => {
     ).toBe(1000);
   });
 
+  it('spreads even a small batch over its lanes', async () => {
+    const processor = t.app.get(SlowProcessor);
+    const original = processor.processItem.bind(processor);
+    let inFlight = 0;
+    let mostInFlight = 0;
+    processor.processItem = async (item, ctx) => {
+      mostInFlight = Math.max(mostInFlight, ++inFlight);
+      try {
+        return await original(item, ctx);
+      } finally {
+        inFlight--;
+      }
+    };
+    try {
+      const summary = await t.batches.import(
+        'slow',
+        Array.from({ length: 8 }, (_, n) => ({ n })),
+        { concurrency: 4 },
+      );
+      expect(summary.completedItems).toBe(8);
+    } finally {
+      processor.processItem = original;
+    }
+    expect(mostInFlight).toBeGreaterThan(1);
+  });
+
   it('refuses a concurrency that is not a whole number from 1 to 64', async () => {
     const batch = await t.batches.createBatch('invocation', [{ n: 1 }]);
     await expect(t.batches.processBatch(batch.id, { concurrency: 0 })).rejects.toThrow(

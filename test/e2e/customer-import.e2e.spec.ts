@@ -56,10 +56,36 @@ describe('the failed-import scenario and its recovery (PostgreSQL)', () => {
     ]);
   });
 
+  it('never applies an item twice when a batch is reprocessed again, at any depth', async () => {
+    const probe = t.app.get(ReprocessProbeProcessor);
+    probe.seen.length = 0;
+    const first = await t.batches.import('reprocess_probe', [{ n: 1 }, { n: 3 }, { n: 6 }]);
+    const [one, three] = await t.batches.getItems<{ n: number }>(first.batchId, {
+      status: 'failed',
+    });
+    await t.batches.correctItem(one.id, { n: 2 });
+    await t.batches.correctItem(three.id, { n: 5 }); // still odd: fails again in the child
+    const child = await t.batches.reprocessBatch(first.batchId);
+    expect(child).toMatchObject({ completedItems: 1, failedItems: 1 });
+
+    const [again] = await t.batches.getItems<{ n: number }>(child.batchId, { status: 'failed' });
+    await t.batches.correctItem(again.id, { n: 4 });
+    const grandchild = await t.batches.reprocessBatch(child.batchId);
+    expect(grandchild).toMatchObject({ completedItems: 1, failedItems: 0 });
+    const [last] = await t.batches.getItems(grandchild.batchId);
+    expect(last.originalItemId).toBe(three.id);
+
+    // Both failures of the first batch are resolved now, one of them two levels down.
+    await expect(t.batches.reprocessBatch(first.batchId)).rejects.toThrow(
+      /no failed or skipped items left/,
+    );
+    expect(probe.seen.map((seen) => seen.n)).toEqual([6, 2, 4]);
+  });
+
   it('refuses to reprocess a batch that has nothing left to reprocess', async () => {
     const done = await t.batches.import('reprocess_probe', [{ n: 2 }]);
     await expect(t.batches.reprocessBatch(done.batchId)).rejects.toThrow(
-      /no failed or skipped items to reprocess. Pass \{ failedItemsOnly: false \}/,
+      /no failed or skipped items left to reprocess.*Pass \{ failedItemsOnly: false \}/,
     );
     const again = await t.batches.reprocessBatch(done.batchId, { failedItemsOnly: false });
     expect(again).toMatchObject({ totalItems: 1, completedItems: 1 });
