@@ -6,6 +6,7 @@ import {
   type ImportItem,
 } from '../../lib';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { trackInFlight } from '../support/in-flight';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 interface Row {
@@ -99,18 +100,8 @@ describe('concurrent processing and graceful shutdown', () => {
   });
 
   it('spreads even a small batch over its lanes', async () => {
-    const processor = t.app.get(SlowProcessor);
-    const original = processor.processItem.bind(processor);
-    let inFlight = 0;
-    let mostInFlight = 0;
-    processor.processItem = async (item, ctx) => {
-      mostInFlight = Math.max(mostInFlight, ++inFlight);
-      try {
-        return await original(item, ctx);
-      } finally {
-        inFlight--;
-      }
-    };
+    const stop = trackInFlight(t.app.get(SlowProcessor));
+    let mostInFlight: number;
     try {
       const summary = await t.batches.import(
         'slow',
@@ -119,7 +110,7 @@ describe('concurrent processing and graceful shutdown', () => {
       );
       expect(summary.completedItems).toBe(8);
     } finally {
-      processor.processItem = original;
+      mostInFlight = stop();
     }
     expect(mostInFlight).toBeGreaterThan(1);
   });

@@ -3,6 +3,7 @@ import { CustomerDataProcessor } from '../fixtures/customer-data.processor';
 import { correctAndReprocess, importWithFailures } from '../fixtures/customer-scenario';
 import { createPGliteTestApp, isPGliteOpen } from '../fixtures/pglite-app';
 import type { TestApp } from '../fixtures/test-app';
+import { trackInFlight } from '../support/in-flight';
 
 /** The same scenarios as on PostgreSQL, on an in-memory PGlite database: no server needed. */
 describe('the failed-import scenario and its recovery (PGlite)', () => {
@@ -41,25 +42,14 @@ describe('the failed-import scenario and its recovery (PGlite)', () => {
       last_name: `Allel${i}`,
     }));
     // Two items in flight at once would share PGlite's one session, and so one transaction.
-    const processor = t.app.get(CustomerDataProcessor);
-    const original = processor.processItem.bind(processor);
-    let inFlight = 0;
-    let mostInFlight = 0;
-    processor.processItem = async (item, ctx) => {
-      mostInFlight = Math.max(mostInFlight, ++inFlight);
-      try {
-        await new Promise((resolve) => setTimeout(resolve, 2));
-        return await original(item, ctx);
-      } finally {
-        inFlight--;
-      }
-    };
+    const stop = trackInFlight(t.app.get(CustomerDataProcessor));
+    let mostInFlight: number;
     try {
       const batch = await t.batches.createBatch('customer_data', rows);
       const summary = await t.batches.processBatch(batch.id, { concurrency: 4 });
       expect(summary).toMatchObject({ status: 'completed', completedItems: 40 });
     } finally {
-      processor.processItem = original;
+      mostInFlight = stop();
     }
     expect(mostInFlight).toBe(1);
   });
