@@ -144,7 +144,13 @@ describe('the messages of the errors', () => {
     const nothing = BatchNotReprocessableError.nothingToReprocess(BATCH_ID);
     expectModuleError(nothing, 'BatchNotReprocessableError', 'BATCH_NOT_REPROCESSABLE');
     expect(nothing.context).toEqual({ batchId: BATCH_ID });
-    expect(nothing.message).toContain('has no failed or skipped items to reprocess');
+    expect(nothing.message).toContain('has no failed or skipped items left to reprocess');
+
+    const busy = BatchNotReprocessableError.reprocessRunning(BATCH_ID, 'child-1');
+    expect(busy.message).toContain(
+      `A reprocess of batch "${BATCH_ID}" is still running (batch "child-1")`,
+    );
+    expect(busy.message).toContain('Wait for it to finish');
     expect(nothing.message).toContain('Pass { failedItemsOnly: false } to run every item again');
 
     const running = BatchNotReprocessableError.stillRunning(BATCH_ID, 'processing');
