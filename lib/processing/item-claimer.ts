@@ -21,12 +21,22 @@ export class ItemClaimer {
     leaseMs: number,
     limit: number,
   ): Promise<ImportItem<TSource>[]> {
-    const rows = await this.database.rowsOnce<Row>(SQL.claimItems, [
+    let rows = await this.database.rowsOnce<Row>(SQL.claimItems, [
       batchId,
       workerId,
       leaseMs,
       limit,
+      'pending',
     ]);
+    if (rows.length === 0) {
+      rows = await this.database.rowsOnce<Row>(SQL.claimItems, [
+        batchId,
+        workerId,
+        leaseMs,
+        limit,
+        'processing',
+      ]);
+    }
     return rows.map((row) => toItem<TSource>(row)).sort((a, b) => a.itemIndex - b.itemIndex);
   }
 

@@ -101,7 +101,10 @@ export const SQL = {
     )
     SELECT EXISTS (SELECT 1 FROM batch) AS "held"`,
 
-  /** Claims the next items in order: pending ones, and those whose holder's lease expired. */
+  /**
+   * Claims the next items in order among those with status $5: 'pending' ones, or (when none is pending)
+   * 'processing' ones whose holder's lease expired. One status per query keeps it on the claim index.
+   */
   claimItems: `
     UPDATE "import_batch_items" AS i
     SET "status" = 'processing',
@@ -110,8 +113,8 @@ export const SQL = {
         "started_at" = now()
     FROM (
       SELECT "id" FROM "import_batch_items"
-      WHERE "batch_id" = $1
-        AND ("status" = 'pending' OR ("status" = 'processing' AND "locked_until" < now()))
+      WHERE "batch_id" = $1 AND "status" = $5
+        AND ($5 = 'pending' OR "locked_until" < now())
         AND EXISTS (SELECT 1 FROM "import_batches" WHERE "id" = $1 AND "status" = 'processing')
       ORDER BY "item_index"
       LIMIT $4
