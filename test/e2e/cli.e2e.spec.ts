@@ -124,6 +124,10 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
       completedItems: 1,
       parentBatchId: summary.batchId,
     });
+
+    const nothingLeft = run(['--module', USER_MODULE, 'reprocess', summary.batchId]);
+    expect(nothingLeft.status).toBe(2);
+    expect(nothingLeft.stderr).toContain('Pass --all to run every item again');
   });
 
   it('refuses a CSV with an unclosed quote, which would swallow the rest of the file, and stores nothing', () => {
@@ -176,6 +180,8 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
       stderr: expect.stringContaining('Cannot connect to the database'),
     });
     expect(noDatabase.stderr).toContain('Check DATABASE_URL');
+    // Only the tool's own message: no connection retries or stack traces from Nest and TypeORM.
+    expect(noDatabase.stderr).not.toMatch(/Retrying|ExceptionHandler|\n\s+at /);
 
     expect(run(['bogus']).status).toBe(2);
     expect(run(['list', '--limit', 'x'])).toMatchObject({

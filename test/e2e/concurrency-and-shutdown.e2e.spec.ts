@@ -123,6 +123,36 @@ describe('concurrent processing and graceful shutdown', () => {
     expect((await t.batches.getBatch(batch.id)).status).toBe('pending');
   });
 
+  it('renews the lease of an item that takes longer than the lease, so a joining run does not take it', async () => {
+    const short = await createTestApp(db.url, [InvocationProcessor, SlowProcessor], {
+      module: { leaseMs: 1000 },
+    });
+    const processor = short.app.get(SlowProcessor);
+    const original = processor.processItem.bind(processor);
+    let runs = 0;
+    processor.processItem = async (item, ctx) => {
+      runs++;
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      return original(item, ctx);
+    };
+    try {
+      const batch = await short.batches.createBatch('slow', [{ n: 1 }]);
+      const holder = short.batches.processBatch(batch.id);
+      await new Promise((resolve) => setTimeout(resolve, 1600));
+      // Past the first lease: without renewal this run would claim the item again.
+      const joiner = short.batches.processBatch(batch.id);
+      const [first, second] = await Promise.all([holder, joiner]);
+      expect(first).toMatchObject({ status: 'completed', completedItems: 1 });
+      expect(second).toMatchObject({ status: 'completed', completedItems: 1 });
+      expect(runs).toBe(1);
+      const [item] = await short.batches.getItems(batch.id);
+      expect(item.attempts).toBe(1);
+    } finally {
+      processor.processItem = original;
+      await short.close();
+    }
+  });
+
   it('on app.close() stops claiming, gives unfinished items back, and a new app finishes the batch', async () => {
     const second = await createTestApp(db.url, [InvocationProcessor, SlowProcessor]);
     const rows = Array.from({ length: 120 }, (_, n) => ({ n }));

@@ -82,6 +82,22 @@ describe('the failed-import scenario and its recovery (PostgreSQL)', () => {
     expect(probe.seen.map((seen) => seen.n)).toEqual([6, 2, 4]);
   });
 
+  it('refuses to reprocess a batch while an earlier reprocess of it has not finished', async () => {
+    const first = await t.batches.import('reprocess_probe', [{ n: 1 }]);
+    // A reprocess that a crash left unfinished: its child batch is still pending.
+    const [{ id: childId }] = await t.dataSource.query<{ id: string }[]>(
+      `INSERT INTO import_batches (batch_type, parent_batch_id) VALUES ('reprocess_probe', $1) RETURNING id`,
+      [first.batchId],
+    );
+    await expect(t.batches.reprocessBatch(first.batchId)).rejects.toThrow(
+      `A reprocess of batch "${first.batchId}" is still running (batch "${childId}")`,
+    );
+    await t.dataSource.query(`UPDATE import_batches SET status = 'completed' WHERE id = $1`, [
+      childId,
+    ]);
+    expect(await t.batches.reprocessBatch(first.batchId)).toMatchObject({ totalItems: 1 });
+  });
+
   it('refuses to reprocess a batch that has nothing left to reprocess', async () => {
     const done = await t.batches.import('reprocess_probe', [{ n: 2 }]);
     await expect(t.batches.reprocessBatch(done.batchId)).rejects.toThrow(
