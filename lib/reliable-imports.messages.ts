@@ -103,12 +103,9 @@ export const messages = {
     `concurrency ${requested} was asked for, but PGlite has a single connection: processing one item at ` +
     `a time. Use PostgreSQL (DATABASE_URL) to process items concurrently.`,
 
-  invalidConcurrency: (batchId: string, value: unknown): string =>
-    `Cannot process batch "${batchId}": concurrency must be a whole number from 1 to 64; got ${String(value)}.`,
-
-  invalidCommitEvery: (batchId: string, value: unknown): string =>
-    `Cannot process batch "${batchId}": commitEvery must be a whole number from 1 (a transaction per item) ` +
-    `to 10000; got ${String(value)}.`,
+  /** `range` reads like "1 to 64" or "1 (a transaction per item) to 10000". */
+  invalidProcessOption: (batchId: string, option: string, range: string, value: unknown): string =>
+    `Cannot process batch "${batchId}": ${option} must be a whole number from ${range}; got ${String(value)}.`,
 
   batchValidationFailed: (reasons: readonly string[]): string =>
     `Batch validation failed: ${reasons.join('; ')}`,

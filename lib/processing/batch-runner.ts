@@ -22,6 +22,25 @@ import { newWorkerId } from './worker-id';
 
 const TERMINAL = new Set(['completed', 'completed_with_errors', 'failed']);
 
+/** Checks a per-run option that defaults to 1; `range` is how the message states the limits. */
+function wholeNumberOption(
+  batchId: string,
+  option: 'concurrency' | 'commitEvery',
+  requested: number | undefined,
+  max: number,
+  range: string,
+): number {
+  const value = requested ?? 1;
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new ReliableImportsError(
+      option === 'concurrency' ? 'INVALID_CONCURRENCY' : 'INVALID_COMMIT_EVERY',
+      messages.invalidProcessOption(batchId, option, range, value),
+      { batchId },
+    );
+  }
+  return value;
+}
+
 /** Why a run's signal was aborted. */
 type StopCause = { kind: 'shutdown' } | { kind: 'lease-lost'; error: LeaseLostError };
 
@@ -149,7 +168,13 @@ export class BatchRunner implements BeforeApplicationShutdown {
         context,
         failure: null,
         waitForOthers,
-        commitEvery: this.commitEvery(batchId, options.commitEvery),
+        commitEvery: wholeNumberOption(
+          batchId,
+          'commitEvery',
+          options.commitEvery,
+          10_000,
+          '1 (a transaction per item) to 10000',
+        ),
         claimSize: 0,
       };
       lanes.claimSize =
@@ -255,18 +280,6 @@ export class BatchRunner implements BeforeApplicationShutdown {
     }
   }
 
-  private commitEvery(batchId: string, requested: number | undefined): number {
-    const value = requested ?? 1;
-    if (!Number.isInteger(value) || value < 1 || value > 10_000) {
-      throw new ReliableImportsError(
-        'INVALID_COMMIT_EVERY',
-        messages.invalidCommitEvery(batchId, value),
-        { batchId },
-      );
-    }
-    return value;
-  }
-
   private async shouldStop(lanes: Lanes, error: Error, item: ImportItem<object>): Promise<boolean> {
     const action = await lanes.processor.onItemError?.(error, item, lanes.context);
     return action ? action === 'abort' : !lanes.continueOnError;
@@ -309,16 +322,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
   }
 
   private concurrency(batchId: string, requested: number | undefined): number {
-    const value = requested ?? 1;
-    if (!Number.isInteger(value) || value < 1 || value > 64) {
-      throw new ReliableImportsError(
-        'INVALID_CONCURRENCY',
-        messages.invalidConcurrency(batchId, value),
-        {
-          batchId,
-        },
-      );
-    }
+    const value = wholeNumberOption(batchId, 'concurrency', requested, 64, '1 to 64');
     if (value > 1 && this.database.singleConnection) {
       this.logger.warn(messages.concurrencyOnPGlite(value));
       return 1;

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { QueryRunner } from 'typeorm';
 import type { BaseProcessor } from '../base-processor';
 import { ItemValidationError } from '../errors/item-validation.error';
 import { LeaseLostError } from '../errors/lease-lost.error';
@@ -23,6 +24,18 @@ export type ItemOutcome =
   | { status: 'skipped' }
   | { status: 'failed'; error: Error }
   | { status: 'lost' };
+
+/** What `processItem` returned, as it is written to the item row. */
+interface StoredResult {
+  processedJson: string;
+  targetTable: string | null;
+  targetId: string | null;
+}
+
+/** The item's data to work on: a child of a reprocess already holds the corrected data. */
+function dataToWorkOn(item: ImportItem<object>): ImportItem<object> {
+  return { ...item, sourceData: item.correctedData ?? item.sourceData };
+}
 
 /** Turns what `validateItem` returned into a list of reasons; empty when the item is valid. */
 export function reasonsOf(result: ValidationResult): string[] {
@@ -51,11 +64,7 @@ export class ItemRunner {
     run: RunState,
     workerId: string,
   ): Promise<ItemOutcome> {
-    // The item's data to work on: a child of a reprocess already holds the corrected data.
-    const workItem: ImportItem<object> = {
-      ...item,
-      sourceData: item.correctedData ?? item.sourceData,
-    };
+    const workItem = dataToWorkOn(item);
     // One buffer for every attempt: what a rolled-back attempt logged explains the retry.
     const logs = new LogBuffer();
     const { maxAttempts, retryDelayMs, maxRetryDelayMs } = this.options;
@@ -90,19 +99,20 @@ export class ItemRunner {
           await sleep(delay);
           continue;
         }
+        const details = errorDetailsOf(error);
         if (error instanceof ItemValidationError) {
           logs.warn(`Item ${item.itemIndex} failed validation: ${message}`, {
             reasons: [...error.reasons],
           });
         } else {
-          logs.error(`Item ${item.itemIndex} failed: ${message}`, { error: errorDetailsOf(error) });
+          logs.error(`Item ${item.itemIndex} failed: ${message}`, { error: details });
         }
         const kept = await this.claimer.finishWithoutResult(
           item.id,
           workerId,
           'failed',
           message,
-          JSON.stringify(errorDetailsOf(error)),
+          JSON.stringify(details),
           logs.drain(),
           attempt,
         );
@@ -121,13 +131,7 @@ export class ItemRunner {
     attempt: number,
   ): Promise<void> {
     return runInItemTransaction(this.database, async (transaction) => {
-      const context = new ItemContextImpl(run, item, transaction, logs);
-      if (processor.validateItem) {
-        const reasons = reasonsOf(await processor.validateItem(item, context));
-        if (reasons.length > 0) throw new ItemValidationError(reasons, item.itemIndex);
-      }
-      const result = await processor.processItem(item, context);
-      const stored = this.storedResult(result, item);
+      const stored = await this.validateAndProcess(item, processor, run, transaction, logs);
       // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
       const kept = await this.claimer.complete(
         transaction,
@@ -156,14 +160,9 @@ export class ItemRunner {
       await runInItemTransaction(this.database, async (transaction) => {
         const entries: string[] = [];
         for (const claimed of items) {
-          const item = { ...claimed, sourceData: claimed.correctedData ?? claimed.sourceData };
+          const item = dataToWorkOn(claimed);
           const logs = new LogBuffer();
-          const context = new ItemContextImpl(run, item, transaction, logs);
-          if (processor.validateItem) {
-            const reasons = reasonsOf(await processor.validateItem(item, context));
-            if (reasons.length > 0) throw new ItemValidationError(reasons, item.itemIndex);
-          }
-          const stored = this.storedResult(await processor.processItem(item, context), item);
+          const stored = await this.validateAndProcess(item, processor, run, transaction, logs);
           entries.push(
             `{"id":${JSON.stringify(item.id)},"processed":${stored.processedJson},` +
               `"target_table":${JSON.stringify(stored.targetTable)},"target_id":${JSON.stringify(stored.targetId)},` +
@@ -184,10 +183,23 @@ export class ItemRunner {
     }
   }
 
-  private storedResult(
-    result: object | void,
+  /** `validateItem` then `processItem` inside the caller's transaction; returns what to store. */
+  private async validateAndProcess(
     item: ImportItem<object>,
-  ): { processedJson: string; targetTable: string | null; targetId: string | null } {
+    processor: BaseProcessor<object, object | void>,
+    run: RunState,
+    transaction: QueryRunner,
+    logs: LogBuffer,
+  ): Promise<StoredResult> {
+    const context = new ItemContextImpl(run, item, transaction, logs);
+    if (processor.validateItem) {
+      const reasons = reasonsOf(await processor.validateItem(item, context));
+      if (reasons.length > 0) throw new ItemValidationError(reasons, item.itemIndex);
+    }
+    return this.storedResult(await processor.processItem(item, context), item);
+  }
+
+  private storedResult(result: object | void, item: ImportItem<object>): StoredResult {
     const raw = (result ?? null) as (ProcessItemResult & Record<string, unknown>) | null;
     const value =
       raw !== null && typeof raw.targetId === 'bigint'
