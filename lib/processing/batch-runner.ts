@@ -41,6 +41,15 @@ function wholeNumberOption(
   return value;
 }
 
+/**
+ * Items a lane claims per round trip. A claim is a commit of its own, so bigger claims are cheaper; but
+ * a small batch must still be spread over every lane, so a lane takes at most a quarter of its share.
+ */
+function claimSize(totalItems: number, concurrency: number): number {
+  if (concurrency === 1) return CLAIM_CHUNK_SIZE;
+  return Math.min(CLAIM_CHUNK_SIZE, Math.max(1, Math.ceil(totalItems / (concurrency * 4))));
+}
+
 /** Why a run's signal was aborted. */
 type StopCause = { kind: 'shutdown' } | { kind: 'lease-lost'; error: LeaseLostError };
 
@@ -178,11 +187,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
         claimSize: 0,
       };
       lanes.claimSize =
-        lanes.commitEvery > 1
-          ? lanes.commitEvery
-          : concurrency > 1
-            ? Math.max(1, Math.floor(CLAIM_CHUNK_SIZE / (concurrency * 2)))
-            : CLAIM_CHUNK_SIZE;
+        lanes.commitEvery > 1 ? lanes.commitEvery : claimSize(batch.totalItems, concurrency);
       await Promise.all(Array.from({ length: concurrency }, () => this.lane(lanes)));
       await this.claimer.releaseAll(batchId, workerId);
 
