@@ -75,6 +75,12 @@ export class CreateReliableImportsSchema1764000000000 implements MigrationInterf
     await queryRunner.query(
       `CREATE INDEX "IDX_import_batch_items_claim" ON "import_batch_items" ("batch_id", "status", "item_index")`,
     );
+    // Claims of pending items: an index of only those keeps the claim on them even when the table's
+    // statistics still say a processed batch is all pending (the planner would otherwise walk the unique
+    // index past every finished item, on every claim).
+    await queryRunner.query(
+      `CREATE INDEX "IDX_import_batch_items_pending" ON "import_batch_items" ("batch_id", "item_index") WHERE "status" = 'pending'`,
+    );
     await queryRunner.query(
       `CREATE INDEX "IDX_import_batch_items_original" ON "import_batch_items" ("original_item_id")`,
     );

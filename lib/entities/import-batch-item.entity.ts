@@ -21,6 +21,9 @@ import { ImportBatchEntity } from './import-batch.entity';
 )
 @Index('UQ_import_batch_items_batch_index', ['batchId', 'itemIndex'], { unique: true })
 @Index('IDX_import_batch_items_claim', ['batchId', 'status', 'itemIndex'])
+@Index('IDX_import_batch_items_pending', ['batchId', 'itemIndex'], {
+  where: `"status" = 'pending'`,
+})
 @Index('IDX_import_batch_items_original', ['originalItemId'])
 export class ImportBatchItemEntity {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_import_batch_items' })

@@ -15,6 +15,7 @@ const INDEXES = [
   'IDX_import_batches_parent',
   'UQ_import_batch_items_batch_index',
   'IDX_import_batch_items_claim',
+  'IDX_import_batch_items_pending',
   'IDX_import_batch_items_original',
   'IDX_import_logs_batch',
   'IDX_import_logs_item',

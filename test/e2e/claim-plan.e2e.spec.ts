@@ -1,0 +1,70 @@
+import { BaseProcessor, ImportProcessor, type ImportItem } from '../../lib';
+import { SQL } from '../../lib/processing/sql';
+import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+
+@ImportProcessor()
+class PlanProbeProcessor extends BaseProcessor<{ n: number }> {
+  processItem(_item: ImportItem<{ n: number }>): void {}
+}
+
+const COUNT = 50_000;
+
+/**
+ * A claim runs once per few items, so a claim that walks past every finished item makes a large batch
+ * quadratic. The trap: statistics gathered while the batch was all pending make the planner prefer the
+ * (batch_id, item_index) index and filter on status.
+ */
+describe('claim query plan', () => {
+  let db: TestDatabase;
+  let t: TestApp;
+  let batchId: string;
+
+  const claimPlan = async (): Promise<string> => {
+    const rows = await t.dataSource.query<Array<{ 'QUERY PLAN': string }>>(
+      `EXPLAIN ${SQL.claimItems}`,
+      [batchId, 'plan-probe', 60_000, 25, 'pending'],
+    );
+    return rows.map((row) => row['QUERY PLAN']).join('\n');
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await createTestApp(db.url, [PlanProbeProcessor]);
+    const batch = await t.batches.createBatch(
+      'plan_probe',
+      Array.from({ length: COUNT }, (_, n) => ({ n })),
+    );
+    batchId = batch.id;
+    await t.dataSource.query(`UPDATE import_batches SET status = 'processing' WHERE id = $1`, [
+      batchId,
+    ]);
+    await t.dataSource.query('ANALYZE import_batch_items');
+    // 90% done since the statistics were taken.
+    await t.dataSource.query(
+      `UPDATE import_batch_items SET status = 'completed' WHERE batch_id = $1 AND item_index < $2`,
+      [batchId, COUNT * 0.9],
+    );
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  it('claims pending items from an index of pending items, even on statistics of an all-pending batch', async () => {
+    const plan = await claimPlan();
+    expect(plan).not.toContain('UQ_import_batch_items_batch_index');
+    expect(plan).toMatch(/IDX_import_batch_items_(pending|claim)/);
+  });
+
+  it('claims the next 25 in item order', async () => {
+    // An UPDATE through TypeORM answers [rows, affected].
+    const [claimed] = await t.dataSource.query<[Array<{ item_index: number }>, number]>(
+      SQL.claimItems,
+      [batchId, 'plan-probe', 60_000, 25, 'pending'],
+    );
+    expect(claimed.map((row) => row.item_index).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 25 }, (_, i) => COUNT * 0.9 + i),
+    );
+  });
+});
