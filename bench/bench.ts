@@ -273,66 +273,28 @@ async function main(): Promise<void> {
         () => () => batches.createBatch('bench_customer', rows(n)),
       );
       const createRaw = await median(times, () => () => rawCreate(raw, n));
-      record(
-        'create-array',
-        n,
-        n / createArray.seconds,
-        n / createRaw.seconds,
-        'items/s',
-        createArray.peakRssMb,
-      );
-      record(
-        'create-async',
-        n,
-        n / createAsync.seconds,
-        n / createRaw.seconds,
-        'items/s',
-        createAsync.peakRssMb,
-      );
+      /** items/s of the module against the baseline (both on n items), with the module's peak RSS. */
+      const rate = (figure: string, module: Measured, baseline: Measured) =>
+        record(figure, n, n / module.seconds, n / baseline.seconds, 'items/s', module.peakRssMb);
+      /** The median run of `work` on a fresh batch of n items. */
+      const processing = (work: (batchId: string) => Promise<unknown>) =>
+        median(times, async () => {
+          const id = await freshBatch(n);
+          return () => work(id);
+        });
+      rate('create-array', createArray, createRaw);
+      rate('create-async', createAsync, createRaw);
 
       // Processing: each figure on fresh items; the module sequential, chunked, at 2 and 4, and raw pg.
-      const rawSeq = await median(times, async () => {
-        const id = await freshBatch(n);
-        return () => rawProcess(raw, id);
-      });
-      const moduleSeq = await median(times, async () => {
-        const id = await freshBatch(n);
-        return () => batches.processBatch(id);
-      });
-      record(
-        'process-item',
-        n,
-        n / moduleSeq.seconds,
-        n / rawSeq.seconds,
-        'items/s',
-        moduleSeq.peakRssMb,
-      );
-      const chunked = await median(times, async () => {
-        const id = await freshBatch(n);
-        return () => batches.processBatch(id, { commitEvery: 100 });
-      });
-      record(
-        'process-chunked',
-        n,
-        n / chunked.seconds,
-        n / rawSeq.seconds,
-        'items/s',
-        chunked.peakRssMb,
-      );
+      const rawSeq = await processing((id) => rawProcess(raw, id));
+      const moduleSeq = await processing((id) => batches.processBatch(id));
+      rate('process-item', moduleSeq, rawSeq);
+      const chunked = await processing((id) => batches.processBatch(id, { commitEvery: 100 }));
+      rate('process-chunked', chunked, rawSeq);
       const concurrent: Measured[] = [];
       for (const concurrency of [2, 4]) {
-        const measured = await median(times, async () => {
-          const id = await freshBatch(n);
-          return () => batches.processBatch(id, { concurrency });
-        });
-        record(
-          `process-concurrency-${concurrency}`,
-          n,
-          n / measured.seconds,
-          n / moduleSeq.seconds,
-          'items/s',
-          measured.peakRssMb,
-        );
+        const measured = await processing((id) => batches.processBatch(id, { concurrency }));
+        rate(`process-concurrency-${concurrency}`, measured, moduleSeq);
         concurrent.push(measured);
       }
 
