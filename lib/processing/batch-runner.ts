@@ -22,19 +22,19 @@ import { newWorkerId } from './worker-id';
 
 const TERMINAL = new Set(['completed', 'completed_with_errors', 'failed']);
 
-/** Checks a per-run option that defaults to 1; `range` is how the message states the limits. */
+/** Checks a per-run option that defaults to 1; `note` follows the 1 in the message. */
 function wholeNumberOption(
   batchId: string,
   option: 'concurrency' | 'commitEvery',
   requested: number | undefined,
   max: number,
-  range: string,
+  note = '',
 ): number {
   const value = requested ?? 1;
   if (!Number.isInteger(value) || value < 1 || value > max) {
     throw new ReliableImportsError(
       option === 'concurrency' ? 'INVALID_CONCURRENCY' : 'INVALID_COMMIT_EVERY',
-      messages.invalidProcessOption(batchId, option, range, value),
+      messages.invalidProcessOption(batchId, option, `1${note} to ${max}`, value),
       { batchId },
     );
   }
@@ -44,8 +44,12 @@ function wholeNumberOption(
 /**
  * Items a lane claims per round trip. A claim is a commit of its own, so bigger claims are cheaper; but
  * a small batch must still be spread over every lane, so a lane takes at most a quarter of its share.
+ * In chunked mode a claim is a chunk: `commitEvery` items, or an equal share of a smaller batch.
  */
-function claimSize(totalItems: number, concurrency: number): number {
+function claimSize(totalItems: number, concurrency: number, commitEvery: number): number {
+  if (commitEvery > 1) {
+    return Math.min(commitEvery, Math.max(1, Math.ceil(totalItems / concurrency)));
+  }
   if (concurrency === 1) return CLAIM_CHUNK_SIZE;
   return Math.min(CLAIM_CHUNK_SIZE, Math.max(1, Math.ceil(totalItems / (concurrency * 4))));
 }
@@ -129,7 +133,15 @@ export class BatchRunner implements BeforeApplicationShutdown {
     controller: AbortController,
     waitForOthers: boolean,
   ): Promise<BatchSummary> {
+    // Both checked before the batch is touched: a wrong option must not fail the batch.
     const concurrency = this.concurrency(batchId, options.concurrency);
+    const commitEvery = wholeNumberOption(
+      batchId,
+      'commitEvery',
+      options.commitEvery,
+      10_000,
+      ' (a transaction per item)',
+    );
     const found = await this.store.getBatch(batchId);
     const registered = this.registry.get(found.batchType);
     if (TERMINAL.has(found.status)) return this.store.getSummary(batchId);
@@ -177,17 +189,9 @@ export class BatchRunner implements BeforeApplicationShutdown {
         context,
         failure: null,
         waitForOthers,
-        commitEvery: wholeNumberOption(
-          batchId,
-          'commitEvery',
-          options.commitEvery,
-          10_000,
-          '1 (a transaction per item) to 10000',
-        ),
-        claimSize: 0,
+        commitEvery,
+        claimSize: claimSize(batch.totalItems, concurrency, commitEvery),
       };
-      lanes.claimSize =
-        lanes.commitEvery > 1 ? lanes.commitEvery : claimSize(batch.totalItems, concurrency);
       await Promise.all(Array.from({ length: concurrency }, () => this.lane(lanes)));
       await this.claimer.releaseAll(batchId, workerId);
 
@@ -327,7 +331,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
   }
 
   private concurrency(batchId: string, requested: number | undefined): number {
-    const value = wholeNumberOption(batchId, 'concurrency', requested, 64, '1 to 64');
+    const value = wholeNumberOption(batchId, 'concurrency', requested, 64);
     if (value > 1 && this.database.singleConnection) {
       this.logger.warn(messages.concurrencyOnPGlite(value));
       return 1;
