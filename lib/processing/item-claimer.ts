@@ -21,21 +21,10 @@ export class ItemClaimer {
     leaseMs: number,
     limit: number,
   ): Promise<ImportItem<TSource>[]> {
-    let rows = await this.database.rowsOnce<Row>(SQL.claimItems, [
-      batchId,
-      workerId,
-      leaseMs,
-      limit,
-      'pending',
-    ]);
+    const params = [batchId, workerId, leaseMs, limit];
+    let rows = await this.database.rowsOnce<Row>(SQL.claimPendingItems, params);
     if (rows.length === 0) {
-      rows = await this.database.rowsOnce<Row>(SQL.claimItems, [
-        batchId,
-        workerId,
-        leaseMs,
-        limit,
-        'processing',
-      ]);
+      rows = await this.database.rowsOnce<Row>(SQL.claimExpiredItems, params);
     }
     return rows.map((row) => toItem<TSource>(row)).sort((a, b) => a.itemIndex - b.itemIndex);
   }

@@ -13,6 +13,27 @@ const LOG_DONE_ITEM = `logged AS (
       FROM done, ${logRows(6)}
     )`;
 
+/**
+ * Claims up to $4 items of batch $1 that match `which` for worker $2, leased for $3 ms. `which` is a
+ * literal condition, not a parameter, so that the planner can see it matches the index of pending items.
+ */
+const claimItems = (which: string): string => `
+    UPDATE "import_batch_items" AS i
+    SET "status" = 'processing',
+        "locked_by" = $2,
+        "locked_until" = now() + $3 * interval '1 millisecond',
+        "started_at" = now()
+    FROM (
+      SELECT "id" FROM "import_batch_items"
+      WHERE "batch_id" = $1 AND ${which}
+        AND EXISTS (SELECT 1 FROM "import_batches" WHERE "id" = $1 AND "status" = 'processing')
+      ORDER BY "item_index"
+      LIMIT $4
+      FOR UPDATE SKIP LOCKED
+    ) AS next
+    WHERE i."id" = next."id"
+    RETURNING i.*`;
+
 /** The LISTEN/NOTIFY channel on which new batches are announced. */
 export const BATCH_CHANNEL = 'reliable_imports_batches';
 
@@ -101,27 +122,11 @@ export const SQL = {
     )
     SELECT EXISTS (SELECT 1 FROM batch) AS "held"`,
 
-  /**
-   * Claims the next items in order among those with status $5: 'pending' ones, or (when none is pending)
-   * 'processing' ones whose holder's lease expired. One status per query keeps it on the claim index.
-   */
-  claimItems: `
-    UPDATE "import_batch_items" AS i
-    SET "status" = 'processing',
-        "locked_by" = $2,
-        "locked_until" = now() + $3 * interval '1 millisecond',
-        "started_at" = now()
-    FROM (
-      SELECT "id" FROM "import_batch_items"
-      WHERE "batch_id" = $1 AND "status" = $5
-        AND ($5 = 'pending' OR "locked_until" < now())
-        AND EXISTS (SELECT 1 FROM "import_batches" WHERE "id" = $1 AND "status" = 'processing')
-      ORDER BY "item_index"
-      LIMIT $4
-      FOR UPDATE SKIP LOCKED
-    ) AS next
-    WHERE i."id" = next."id"
-    RETURNING i.*`,
+  /** Claims the next pending items in order ($4 at most); on the index of pending items. */
+  claimPendingItems: claimItems(`"status" = 'pending'`),
+
+  /** Claims, in order, items whose holder's lease expired ($4 at most): when none is pending. */
+  claimExpiredItems: claimItems(`"status" = 'processing' AND "locked_until" < now()`),
 
   /** Items still held by another worker whose lease has not expired. */
   itemsHeldByOthers: `

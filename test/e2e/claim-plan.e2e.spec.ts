@@ -22,8 +22,8 @@ describe('claim query plan', () => {
 
   const claimPlan = async (): Promise<string> => {
     const rows = await t.dataSource.query<Array<{ 'QUERY PLAN': string }>>(
-      `EXPLAIN ${SQL.claimItems}`,
-      [batchId, 'plan-probe', 60_000, 25, 'pending'],
+      `EXPLAIN ${SQL.claimPendingItems}`,
+      [batchId, 'plan-probe', 60_000, 25],
     );
     return rows.map((row) => row['QUERY PLAN']).join('\n');
   };
@@ -60,8 +60,8 @@ describe('claim query plan', () => {
   it('claims the next 25 in item order', async () => {
     // An UPDATE through TypeORM answers [rows, affected].
     const [claimed] = await t.dataSource.query<[Array<{ item_index: number }>, number]>(
-      SQL.claimItems,
-      [batchId, 'plan-probe', 60_000, 25, 'pending'],
+      SQL.claimPendingItems,
+      [batchId, 'plan-probe', 60_000, 25],
     );
     expect(claimed.map((row) => row.item_index).sort((a, b) => a - b)).toEqual(
       Array.from({ length: 25 }, (_, i) => COUNT * 0.9 + i),
