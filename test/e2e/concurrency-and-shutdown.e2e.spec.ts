@@ -125,20 +125,21 @@ describe('concurrent processing and graceful shutdown', () => {
 
   it('renews the lease of an item that takes longer than the lease, so a joining run does not take it', async () => {
     const short = await createTestApp(db.url, [InvocationProcessor, SlowProcessor], {
-      module: { leaseMs: 1000 },
+      // Renewed every 500 ms: two renewals before the first lease runs out, room for a slow timer.
+      module: { leaseMs: 1500 },
     });
     const processor = short.app.get(SlowProcessor);
     const original = processor.processItem.bind(processor);
     let runs = 0;
     processor.processItem = async (item, ctx) => {
       runs++;
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await new Promise((resolve) => setTimeout(resolve, 4000));
       return original(item, ctx);
     };
     try {
       const batch = await short.batches.createBatch('slow', [{ n: 1 }]);
       const holder = short.batches.processBatch(batch.id);
-      await new Promise((resolve) => setTimeout(resolve, 1600));
+      await new Promise((resolve) => setTimeout(resolve, 2200));
       // Past the first lease: without renewal this run would claim the item again.
       const joiner = short.batches.processBatch(batch.id);
       const [first, second] = await Promise.all([holder, joiner]);
