@@ -219,42 +219,58 @@ async function rawProcess(client: Client, batchId: string): Promise<void> {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes('--child-create-1m')) return childCreateMillion();
-  const sizes = args.includes('--quick') ? [1000] : [1000, 10_000, 100_000];
 
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE "${benchDatabase}"`);
+  let machine: string;
+  try {
+    machine = await measureAll(args);
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS "${benchDatabase}" WITH (FORCE)`);
+    await admin.end();
+  }
 
-  const app = await NestFactory.createApplicationContext(appModule(10), { logger: ['error'] });
-  const batches = app.get(BatchService);
+  // Compiled to dist/bench: the results go next to the source, where the README says.
+  const file = resolve(__dirname, '../../bench/results.json');
+  writeFileSync(file, `${JSON.stringify({ machine, rows: results }, null, 2)}\n`);
+  console.log(`\nwrote ${file}`);
+}
+
+/** Every figure, on the bench database; returns the description of the machine. */
+async function measureAll(args: string[]): Promise<string> {
+  const sizes = args.includes('--quick') ? [1000] : [1000, 10_000, 100_000];
   const raw = new Client({ connectionString: benchUrl });
   await raw.connect();
-  await raw.query(
-    'CREATE TABLE bench_customers (id serial PRIMARY KEY, email text UNIQUE NOT NULL, first_name text, last_name text)',
-  );
-  const reset = () =>
-    raw.query(
-      'TRUNCATE bench_customers; DELETE FROM import_logs; DELETE FROM import_batch_items; DELETE FROM import_batches',
-    );
-  /**
-   * A fresh batch of n items to process, an empty customers table, and a vacuumed items table: every
-   * figure starts from the same state, not in the autovacuum that the previous figure's updates set off.
-   */
-  const freshBatch = async (n: number) => {
-    const batch = await batches.createBatch('bench_customer', rows(n));
-    await raw.query('TRUNCATE bench_customers');
-    await raw.query('VACUUM ANALYZE import_batch_items');
-    return batch.id;
-  };
-  const {
-    rows: [{ server_version: serverVersion }],
-  } = await raw.query<{ server_version: string }>('SHOW server_version');
-  const machine =
-    `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, ` +
-    `Node ${process.version}, PostgreSQL ${serverVersion} at ${new URL(adminUrl).host}`;
-  console.log(`machine: ${machine}`);
-
+  const app = await NestFactory.createApplicationContext(appModule(10), {
+    logger: ['error'],
+  }).catch(async (error: unknown) => {
+    await raw.end();
+    throw error;
+  });
   try {
+    const batches = app.get(BatchService);
+    await raw.query(
+      'CREATE TABLE bench_customers (id serial PRIMARY KEY, email text UNIQUE NOT NULL, first_name text, last_name text)',
+    );
+    /** Every run starts on empty tables, not in what (or in the autovacuum that) the last one left. */
+    const emptyTables = () =>
+      raw.query('TRUNCATE bench_customers, import_logs, import_batch_items, import_batches');
+    /** A batch of n items to process, on otherwise empty tables, vacuumed and analyzed. */
+    const freshBatch = async (n: number) => {
+      await emptyTables();
+      const batch = await batches.createBatch('bench_customer', rows(n));
+      await raw.query('VACUUM ANALYZE import_batch_items');
+      return batch.id;
+    };
+    const {
+      rows: [{ server_version: serverVersion }],
+    } = await raw.query<{ server_version: string }>('SHOW server_version');
+    const machine =
+      `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, ` +
+      `Node ${process.version}, PostgreSQL ${serverVersion} at ${new URL(adminUrl).host}`;
+    console.log(`machine: ${machine}`);
+
     // Warm-up, not recorded: pool connections, JIT, the server's caches.
     await rawCreate(raw, 300);
     await rawProcess(raw, await freshBatch(300));
@@ -263,16 +279,19 @@ async function main(): Promise<void> {
 
     for (const n of sizes) {
       const times = n <= 1000 ? 3 : 1;
-      await reset();
-      const createArray = await median(times, () => {
+      const createArray = await median(times, async () => {
+        await emptyTables();
         const items = Array.from({ length: n }, (_, i) => row(i));
         return () => batches.createBatch('bench_customer', items);
       });
-      const createAsync = await median(
-        times,
-        () => () => batches.createBatch('bench_customer', rows(n)),
-      );
-      const createRaw = await median(times, () => () => rawCreate(raw, n));
+      const createAsync = await median(times, async () => {
+        await emptyTables();
+        return () => batches.createBatch('bench_customer', rows(n));
+      });
+      const createRaw = await median(times, async () => {
+        await emptyTables();
+        return () => rawCreate(raw, n);
+      });
       /** items/s of the module against the baseline (both on n items), with the module's peak RSS. */
       const rate = (figure: string, module: Measured, baseline: Measured) =>
         record(figure, n, n / module.seconds, n / baseline.seconds, 'items/s', module.peakRssMb);
@@ -299,19 +318,19 @@ async function main(): Promise<void> {
       }
 
       // Reprocess: 10% of the items failed, then reprocessed; the batch's first run is not what is
-      // measured, so its outcome is written directly.
+      // measured, so its outcome is written directly. Against the raw per-item rate.
       const reprocess = await median(times, async () => {
-        const failing = await batches.createBatch('bench_customer', rows(n));
+        const id = await freshBatch(n);
         await raw.query(
           `UPDATE import_batch_items SET status = CASE WHEN item_index % 10 = 0 THEN 'failed' ELSE 'completed' END,
                   attempts = 1, completed_at = now() WHERE batch_id = $1`,
-          [failing.id],
+          [id],
         );
         await raw.query(
           `UPDATE import_batches SET status = 'completed_with_errors', started_at = now(), completed_at = now() WHERE id = $1`,
-          [failing.id],
+          [id],
         );
-        return () => batches.reprocessBatch(failing.id);
+        return () => batches.reprocessBatch(id);
       });
       record(
         'reprocess-10pct',
@@ -326,7 +345,11 @@ async function main(): Promise<void> {
       );
       record('peak-rss-mb', n, Math.max(...peaks), null, 'MB');
     }
+
     if (args.includes('--large')) {
+      await emptyTables();
+      const rawMillion = await measure(() => rawCreate(raw, 1_000_000));
+      await emptyTables();
       const child = spawnSync(
         process.execPath,
         [...process.execArgv, __filename, '--child-create-1m'],
@@ -335,20 +358,14 @@ async function main(): Promise<void> {
       if (child.status !== 0) throw new Error(`the 1,000,000-item create failed:\n${child.stderr}`);
       const line = child.stdout.trim().split('\n').pop() ?? '{}';
       const { seconds, peakRssMb } = JSON.parse(line) as { seconds: number; peakRssMb: number };
-      record('create-1m-async', 1_000_000, 1_000_000 / seconds, null);
+      record('create-1m-async', 1_000_000, 1_000_000 / seconds, 1_000_000 / rawMillion.seconds);
       record('create-1m-peak-rss-mb', 1_000_000, peakRssMb, null, 'MB');
     }
+    return machine;
   } finally {
     await raw.end();
     await app.close();
-    await admin.query(`DROP DATABASE IF EXISTS "${benchDatabase}" WITH (FORCE)`);
-    await admin.end();
   }
-
-  // Compiled to dist/bench: the results go next to the source, where the README says.
-  const file = resolve(__dirname, '../../bench/results.json');
-  writeFileSync(file, `${JSON.stringify({ machine, rows: results }, null, 2)}\n`);
-  console.log(`\nwrote ${file}`);
 }
 
 /** In a process of its own, so that its peak RSS is its own: a million items from an async generator. */
