@@ -55,6 +55,8 @@ export class BatchService {
    *
    * @throws ImportBatchNotFoundError when the batch does not exist.
    * @throws ProcessingStoppedError when the application shuts down first (the next call goes on).
+   * @throws ProcessingInterruptedError when the database failed outside an item, e.g. a lost connection
+   *   (the batch is not failed: the next call goes on).
    * @throws LeaseLostError when this run stalled past its lease and another worker took the batch over.
    */
   processBatch(batchId: string, options: ProcessBatchOptions = {}): Promise<BatchSummary> {

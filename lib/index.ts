@@ -52,6 +52,7 @@ export { ItemValidationError } from './errors/item-validation.error';
 export { LeaseLostError } from './errors/lease-lost.error';
 export { RetryableImportError } from './errors/retryable-import.error';
 export { ProcessingStoppedError } from './errors/processing-stopped.error';
+export { ProcessingInterruptedError } from './errors/processing-interrupted.error';
 
 export { ImportBatchEntity } from './entities/import-batch.entity';
 export { ImportBatchItemEntity } from './entities/import-batch-item.entity';

@@ -99,6 +99,12 @@ export const messages = {
     `Processing of batch "${batchId}" stopped because the application is shutting down. The items not ` +
     `finished were given back; run processBatch("${batchId}") again to finish the batch.`,
 
+  processingInterrupted: (batchId: string, reason: string): string =>
+    `Processing of batch "${batchId}" was interrupted by a database error: ${reason}. Nothing is lost and ` +
+    `the batch is not failed: it is still "processing", and the items not finished are pending again (at ` +
+    `once, or when their lease runs out if the database did not answer). Process the batch again once the ` +
+    `database answers, or let a worker pick it up.`,
+
   concurrencyOnPGlite: (requested: number): string =>
     `concurrency ${requested} was asked for, but PGlite has a single connection: processing one item at ` +
     `a time. Use PostgreSQL (DATABASE_URL) to process items concurrently.`,

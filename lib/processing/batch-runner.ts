@@ -1,6 +1,7 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { BaseProcessor } from '../base-processor';
 import { LeaseLostError } from '../errors/lease-lost.error';
+import { ProcessingInterruptedError } from '../errors/processing-interrupted.error';
 import { ProcessingStoppedError } from '../errors/processing-stopped.error';
 import { ReliableImportsError } from '../errors/reliable-imports.error';
 import type { ProcessBatchOptions } from '../interfaces/batch-options.interface';
@@ -13,6 +14,7 @@ import { CLAIM_CHUNK_SIZE, RESOLVED_OPTIONS } from '../reliable-imports.constant
 import { messages } from '../reliable-imports.messages';
 import { toError } from '../utils/error-details.util';
 import { sleep } from '../utils/sleep.util';
+import { isTransientError } from '../utils/transient-error.util';
 import { BatchStore } from './batch-store';
 import { DatabaseAdapter } from './database-adapter';
 import { BatchContextImpl, type RunState } from './import-context';
@@ -215,9 +217,15 @@ export class BatchRunner implements BeforeApplicationShutdown {
       return summary;
     } catch (thrown) {
       // A stop, or a batch another worker holds now, is no failure of the batch.
-      if (!(thrown instanceof ProcessingStoppedError || thrown instanceof LeaseLostError)) {
-        await this.abandon(batchId, workerId, toError(thrown), context);
+      if (thrown instanceof ProcessingStoppedError || thrown instanceof LeaseLostError)
+        throw thrown;
+      const error = toError(thrown);
+      // Nor is a database error that passes: the batch waits for the next run.
+      if (isTransientError(error)) {
+        await this.giveBack(batchId, workerId, owner);
+        throw new ProcessingInterruptedError(batchId, error);
       }
+      await this.abandon(batchId, workerId, error, context);
       throw thrown;
     } finally {
       clearInterval(renewal);
@@ -340,8 +348,23 @@ export class BatchRunner implements BeforeApplicationShutdown {
   }
 
   /**
-   * A hook threw or the database failed: give the claimed items back and mark the batch failed with the
-   * reason, as far as the database still answers. The caller rethrows the error.
+   * The database failed in a way that passes: give back the items and the batch, as far as the database
+   * answers, so that the next run takes them at once; otherwise their leases run out.
+   */
+  private async giveBack(batchId: string, workerId: string, owner: boolean): Promise<void> {
+    try {
+      await this.claimer.releaseAll(batchId, workerId);
+      if (owner) await this.store.releaseBatch(batchId, workerId);
+    } catch (releaseError) {
+      this.logger.warn(
+        `Could not give back batch ${batchId} after a database error: ${toError(releaseError).message}`,
+      );
+    }
+  }
+
+  /**
+   * A hook threw, or the database failed for good: give the claimed items back and mark the batch failed
+   * with the reason, as far as the database still answers. The caller rethrows the error.
    */
   private async abandon(
     batchId: string,

@@ -44,6 +44,7 @@ const PUBLIC_EXPORTS = [
   'ItemNotCorrectableError',
   'ItemValidationError',
   'LeaseLostError',
+  'ProcessingInterruptedError',
   'ProcessingStoppedError',
   'ReliableImportsError',
   'ReliableImportsModule',

@@ -1,0 +1,120 @@
+import {
+  BaseProcessor,
+  ImportProcessor,
+  ProcessingInterruptedError,
+  type BatchContext,
+  type ImportBatch,
+  type ImportContext,
+  type ImportItem,
+} from '../../lib';
+import { ItemClaimer } from '../../lib/processing/item-claimer';
+import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+
+interface Row {
+  n: number;
+}
+
+/** Applies each item by inserting it; `failStart` makes the next onBatchStart hit a serialization failure. */
+@ImportProcessor()
+class AppliedProcessor extends BaseProcessor<Row> {
+  failStart = false;
+
+  async onBatchStart(_batch: ImportBatch, ctx: BatchContext): Promise<void> {
+    if (!this.failStart) return;
+    this.failStart = false;
+    // PostgreSQL raises it, so its SQLSTATE comes through the real driver.
+    await ctx.query(
+      `DO $$ BEGIN RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001'; END $$`,
+    );
+  }
+
+  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
+    await ctx.query('INSERT INTO applied (n) VALUES ($1)', [item.sourceData.n]);
+  }
+}
+
+const rows = (count: number) => Array.from({ length: count }, (_, n) => ({ n }));
+
+describe('a database error outside an item', () => {
+  let db: TestDatabase;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await createTestApp(db.url, [AppliedProcessor]);
+    await t.dataSource.query('CREATE TABLE applied (n integer NOT NULL)');
+  });
+  afterEach(() => jest.restoreAllMocks());
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  const applied = async () => {
+    const [row] = await t.dataSource.query<Array<{ total: number; distinct: number }>>(
+      'SELECT count(*)::int AS total, count(DISTINCT n)::int AS distinct FROM applied',
+    );
+    return row;
+  };
+
+  it('interrupts the run without failing the batch; the next run finishes it, each item applied once', async () => {
+    await t.dataSource.query('TRUNCATE applied');
+    const batch = await t.batches.createBatch('applied', rows(100));
+    const claimer = t.app.get(ItemClaimer);
+    const claim = claimer.claim.bind(claimer);
+    let claims = 0;
+    jest.spyOn(claimer, 'claim').mockImplementation((...args) => {
+      // The third claim's connection drops, as pg reports it.
+      if (++claims === 3) return Promise.reject(new Error('Connection terminated unexpectedly'));
+      return claim(...args);
+    });
+
+    const outcome = t.batches.processBatch(batch.id).catch((error: unknown) => error);
+    const error = await outcome;
+    expect(error).toBeInstanceOf(ProcessingInterruptedError);
+    expect(error).toMatchObject({ code: 'PROCESSING_INTERRUPTED', context: { batchId: batch.id } });
+    expect((error as Error).message).toContain(
+      `Processing of batch "${batch.id}" was interrupted by a database error: Connection terminated unexpectedly.`,
+    );
+    expect((error as Error).message).toContain('Process the batch again once the database answers');
+    expect(((error as Error).cause as Error).message).toBe('Connection terminated unexpectedly');
+
+    // Not failed, and given back: the next run can take it at once.
+    expect(await t.batches.getBatch(batch.id)).toMatchObject({
+      status: 'processing',
+      lockedBy: null,
+      errorMessage: null,
+    });
+    expect(await t.batches.getBatchSummary(batch.id)).toMatchObject({
+      completedItems: 50,
+      pendingItems: 50,
+      processingItems: 0,
+      failedItems: 0,
+    });
+
+    jest.restoreAllMocks();
+    const summary = await t.batches.processBatch(batch.id);
+    expect(summary).toMatchObject({ status: 'completed', completedItems: 100, failedItems: 0 });
+    expect(await applied()).toEqual({ total: 100, distinct: 100 });
+  });
+
+  it('treats a transient error in a hook the same way: the batch waits for the next run', async () => {
+    await t.dataSource.query('TRUNCATE applied');
+    const processor = t.app.get(AppliedProcessor);
+    const batch = await t.batches.createBatch('applied', rows(10));
+    processor.failStart = true;
+
+    await expect(t.batches.processBatch(batch.id)).rejects.toThrow(
+      /was interrupted by a database error: could not serialize access\./,
+    );
+    expect(await t.batches.getBatch(batch.id)).toMatchObject({ status: 'processing' });
+    expect(await applied()).toEqual({ total: 0, distinct: 0 });
+
+    await expect(t.batches.processBatch(batch.id)).resolves.toMatchObject({
+      status: 'completed',
+      completedItems: 10,
+    });
+    expect(await applied()).toEqual({ total: 10, distinct: 10 });
+  });
+});
