@@ -69,6 +69,8 @@ interface Lanes {
   context: BatchContextImpl;
   /** Set by the first item that stops the batch. */
   failure: string | null;
+  /** Set when a lane threw: the others stop after their item in flight. */
+  broken: boolean;
   waitForOthers: boolean;
   commitEvery: number;
   /** Items claimed per round trip: a chunk, or a few items per lane so that lanes share small batches. */
@@ -190,11 +192,12 @@ export class BatchRunner implements BeforeApplicationShutdown {
           options.continueOnError ?? registered.continueOnError ?? this.options.continueOnError,
         context,
         failure: null,
+        broken: false,
         waitForOthers,
         commitEvery,
         claimSize: claimSize(batch.totalItems, concurrency, commitEvery),
       };
-      await Promise.all(Array.from({ length: concurrency }, () => this.lane(lanes)));
+      await this.runLanes(lanes, concurrency);
       await this.claimer.releaseAll(batchId, workerId);
 
       if (controller.signal.aborted && lanes.failure === null) {
@@ -250,10 +253,27 @@ export class BatchRunner implements BeforeApplicationShutdown {
     }
   }
 
+  /**
+   * Runs the lanes until none has work left. When one throws, the others stop after their item in flight
+   * and are waited for, so that nothing of this run is still working while the caller cleans up.
+   */
+  private async runLanes(lanes: Lanes, concurrency: number): Promise<void> {
+    const errors: unknown[] = [];
+    await Promise.all(
+      Array.from({ length: concurrency }, () =>
+        this.lane(lanes).catch((error: unknown) => {
+          errors.push(error);
+          lanes.broken = true;
+        }),
+      ),
+    );
+    if (errors.length > 0) throw errors[0];
+  }
+
   /** One lane: claims a few items at a time and runs them, until none is left or the run stops. */
   private async lane(lanes: Lanes): Promise<void> {
     const { batch, workerId, run } = lanes;
-    const stopped = (): boolean => lanes.failure !== null || run.signal.aborted;
+    const stopped = (): boolean => lanes.failure !== null || lanes.broken || run.signal.aborted;
     while (!stopped()) {
       const claimed = await this.claimer.claim<object>(
         batch.id,
@@ -286,7 +306,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
   private async runOneByOne(lanes: Lanes, items: Array<ImportItem<object>>): Promise<void> {
     const { batch, workerId, run } = lanes;
     for (const item of items) {
-      if (lanes.failure !== null || run.signal.aborted) return;
+      if (lanes.failure !== null || lanes.broken || run.signal.aborted) return;
       const outcome = await this.itemRunner.run(item, lanes.processor, run, workerId);
       if (outcome.status !== 'failed') continue;
       const stop = await this.shouldStop(lanes, outcome.error, item);

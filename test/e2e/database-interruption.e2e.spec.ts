@@ -19,6 +19,7 @@ interface Row {
 @ImportProcessor()
 class AppliedProcessor extends BaseProcessor<Row> {
   failStart = false;
+  delayMs = 0;
 
   async onBatchStart(_batch: ImportBatch, ctx: BatchContext): Promise<void> {
     if (!this.failStart) return;
@@ -30,6 +31,7 @@ class AppliedProcessor extends BaseProcessor<Row> {
   }
 
   async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
+    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     await ctx.query('INSERT INTO applied (n) VALUES ($1)', [item.sourceData.n]);
   }
 }
@@ -97,6 +99,43 @@ describe('a database error outside an item', () => {
     const summary = await t.batches.processBatch(batch.id);
     expect(summary).toMatchObject({ status: 'completed', completedItems: 100, failedItems: 0 });
     expect(await applied()).toEqual({ total: 100, distinct: 100 });
+  });
+
+  it('stops every lane of the run before it gives the items back', async () => {
+    await t.dataSource.query('TRUNCATE applied');
+    const processor = t.app.get(AppliedProcessor);
+    processor.delayMs = 10;
+    const batch = await t.batches.createBatch('applied', rows(400));
+    const claimer = t.app.get(ItemClaimer);
+    const claim = claimer.claim.bind(claimer);
+    let claims = 0;
+    jest.spyOn(claimer, 'claim').mockImplementation((...args) => {
+      if (++claims === 6) return Promise.reject(new Error('Connection terminated unexpectedly'));
+      return claim(...args);
+    });
+    try {
+      await expect(t.batches.processBatch(batch.id, { concurrency: 4 })).rejects.toBeInstanceOf(
+        ProcessingInterruptedError,
+      );
+      const after = await t.batches.getBatchSummary(batch.id);
+      expect(after.processingItems).toBe(0);
+      // Nothing of the interrupted run goes on in the background.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await t.batches.getBatchSummary(batch.id)).toMatchObject({
+        completedItems: after.completedItems,
+        processingItems: 0,
+      });
+      expect((await applied()).total).toBe(after.completedItems);
+    } finally {
+      processor.delayMs = 0;
+    }
+
+    jest.restoreAllMocks();
+    await expect(t.batches.processBatch(batch.id, { concurrency: 4 })).resolves.toMatchObject({
+      status: 'completed',
+      completedItems: 400,
+    });
+    expect(await applied()).toEqual({ total: 400, distinct: 400 });
   });
 
   it('treats a transient error in a hook the same way: the batch waits for the next run', async () => {
