@@ -138,6 +138,35 @@ describe('a database error outside an item', () => {
     expect(await applied()).toEqual({ total: 400, distinct: 400 });
   });
 
+  it('lets a worker go on with the batch it was interrupted on', async () => {
+    await t.dataSource.query('TRUNCATE applied');
+    const worker = await createTestApp(db.url, [AppliedProcessor], {
+      module: { worker: { enabled: true, concurrency: 2, pollIntervalMs: 50 } },
+    });
+    try {
+      const claimer = worker.app.get(ItemClaimer);
+      const claim = claimer.claim.bind(claimer);
+      let claims = 0;
+      const spy = jest.spyOn(claimer, 'claim').mockImplementation((...args) => {
+        if (++claims === 2) return Promise.reject(new Error('Connection terminated unexpectedly'));
+        return claim(...args);
+      });
+      const batch = await t.batches.createBatch('applied', rows(200));
+      const deadline = Date.now() + 30_000;
+      let summary = await t.batches.getBatchSummary(batch.id);
+      while (summary.status !== 'completed' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        summary = await t.batches.getBatchSummary(batch.id);
+      }
+      expect(claims).toBeGreaterThan(2);
+      expect(spy).toHaveBeenCalled();
+      expect(summary).toMatchObject({ status: 'completed', completedItems: 200, failedItems: 0 });
+      expect(await applied()).toEqual({ total: 200, distinct: 200 });
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('treats a transient error in a hook the same way: the batch waits for the next run', async () => {
     await t.dataSource.query('TRUNCATE applied');
     const processor = t.app.get(AppliedProcessor);
