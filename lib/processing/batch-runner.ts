@@ -14,7 +14,7 @@ import { CLAIM_CHUNK_SIZE, RESOLVED_OPTIONS } from '../reliable-imports.constant
 import { messages } from '../reliable-imports.messages';
 import { toError } from '../utils/error-details.util';
 import { sleep } from '../utils/sleep.util';
-import { isTransientError } from '../utils/transient-error.util';
+import { isConnectionError } from '../utils/transient-error.util';
 import { BatchStore } from './batch-store';
 import { DatabaseAdapter } from './database-adapter';
 import { BatchContextImpl, type RunState } from './import-context';
@@ -54,6 +54,21 @@ function claimSize(totalItems: number, concurrency: number, commitEvery: number)
   }
   if (concurrency === 1) return CLAIM_CHUNK_SIZE;
   return Math.min(CLAIM_CHUNK_SIZE, Math.max(1, Math.ceil(totalItems / (concurrency * 4))));
+}
+
+/** Carries what a processor's hook threw, so that the run tells it from its own database's errors. */
+class HookFailure extends Error {
+  constructor(readonly error: unknown) {
+    super('A processor hook threw');
+  }
+}
+
+async function hook<T>(call: () => T | Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw new HookFailure(error);
+  }
 }
 
 /** Why a run's signal was aborted. */
@@ -168,19 +183,22 @@ export class BatchRunner implements BeforeApplicationShutdown {
     };
     const context = new BatchContextImpl(run);
     const renewal = this.renewEvery(batchId, workerId, controller, owner);
+    // Once the batch has ended, a later error (onBatchComplete, a summary) changes nothing of it.
+    let ended = false;
 
     try {
       if (owner && processor.validateBatch) {
-        const reasons = reasonsOf(await processor.validateBatch(batch, context));
+        const validateBatch = processor.validateBatch.bind(processor);
+        const reasons = reasonsOf(await hook(() => validateBatch(batch, context)));
         if (reasons.length > 0) {
           const reason = messages.batchValidationFailed(reasons);
           context.log.error(reason, { reasons });
           await this.store.writeLogs(batchId, null, context.log);
-          await this.store.finishBatch(batchId, workerId, reason);
+          ended = (await this.store.finishBatch(batchId, workerId, reason)) !== null;
           return await this.store.getSummary(batchId);
         }
       }
-      await processor.onBatchStart?.(batch, context);
+      await hook(() => processor.onBatchStart?.(batch, context));
       await this.store.writeLogs(batchId, null, context.log);
 
       const lanes: Lanes = {
@@ -206,7 +224,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
         if (owner) await this.store.releaseBatch(batchId, workerId);
         throw new ProcessingStoppedError(batchId);
       }
-      const ended = waitForOthers
+      ended = waitForOthers
         ? await this.finish(batchId, workerId, lanes.failure, controller.signal)
         : (await this.store.finishBatch(batchId, workerId, lanes.failure)) !== null;
       if (!ended) {
@@ -215,21 +233,27 @@ export class BatchRunner implements BeforeApplicationShutdown {
         return await this.store.getSummary(batchId);
       }
       const summary = await this.store.getSummary(batchId);
-      await processor.onBatchComplete?.(summary, context);
+      await hook(() => processor.onBatchComplete?.(summary, context));
       await this.store.writeLogs(batchId, null, context.log);
       return summary;
     } catch (thrown) {
       // A stop, or a batch another worker holds now, is no failure of the batch.
-      if (thrown instanceof ProcessingStoppedError || thrown instanceof LeaseLostError)
+      if (thrown instanceof ProcessingStoppedError || thrown instanceof LeaseLostError) {
         throw thrown;
-      const error = toError(thrown);
-      // Nor is a database error that passes: the batch waits for the next run.
-      if (isTransientError(error)) {
-        await this.giveBack(batchId, workerId, owner);
-        throw new ProcessingInterruptedError(batchId, error);
+      }
+      const fromHook = thrown instanceof HookFailure;
+      const original = fromHook ? thrown.error : thrown;
+      if (ended) throw original;
+      const error = toError(original);
+      // Nor is losing the database between items: the batch waits for the next run. A hook's errors are
+      // its own (its HTTP client's ECONNREFUSED is no database outage), and fail the batch.
+      if (!fromHook && isConnectionError(error)) {
+        const interrupted = new ProcessingInterruptedError(batchId, error);
+        await this.giveBack(batchId, workerId, owner, interrupted, context);
+        throw interrupted;
       }
       await this.abandon(batchId, workerId, error, context);
-      throw thrown;
+      throw original;
     } finally {
       clearInterval(renewal);
     }
@@ -318,7 +342,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
   }
 
   private async shouldStop(lanes: Lanes, error: Error, item: ImportItem<object>): Promise<boolean> {
-    const action = await lanes.processor.onItemError?.(error, item, lanes.context);
+    const action = await hook(() => lanes.processor.onItemError?.(error, item, lanes.context));
     return action ? action === 'abort' : !lanes.continueOnError;
   }
 
@@ -371,8 +395,16 @@ export class BatchRunner implements BeforeApplicationShutdown {
    * The database failed in a way that passes: give back the items and the batch, as far as the database
    * answers, so that the next run takes them at once; otherwise their leases run out.
    */
-  private async giveBack(batchId: string, workerId: string, owner: boolean): Promise<void> {
+  private async giveBack(
+    batchId: string,
+    workerId: string,
+    owner: boolean,
+    interrupted: ProcessingInterruptedError,
+    context: BatchContextImpl,
+  ): Promise<void> {
     try {
+      context.log.warn(interrupted.message, { code: interrupted.code });
+      await this.store.writeLogs(batchId, null, context.log);
       await this.claimer.releaseAll(batchId, workerId);
       if (owner) await this.store.releaseBatch(batchId, workerId);
     } catch (releaseError) {

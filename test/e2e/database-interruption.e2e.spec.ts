@@ -15,19 +15,17 @@ interface Row {
   n: number;
 }
 
-/** Applies each item by inserting it; `failStart` makes the next onBatchStart hit a serialization failure. */
+/** Applies each item by inserting it; `failStart` makes the next onBatchStart fail as an HTTP client would. */
 @ImportProcessor()
 class AppliedProcessor extends BaseProcessor<Row> {
   failStart = false;
   delayMs = 0;
 
   async onBatchStart(_batch: ImportBatch, ctx: BatchContext): Promise<void> {
+    await ctx.query('SELECT 1');
     if (!this.failStart) return;
     this.failStart = false;
-    // PostgreSQL raises it, so its SQLSTATE comes through the real driver.
-    await ctx.query(
-      `DO $$ BEGIN RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001'; END $$`,
-    );
+    throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.7:443'), { code: 'ECONNREFUSED' });
   }
 
   async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
@@ -88,16 +86,16 @@ describe('a database error outside an item', () => {
       lockedBy: null,
       errorMessage: null,
     });
-    expect(await t.batches.getBatchSummary(batch.id)).toMatchObject({
-      completedItems: 50,
-      pendingItems: 50,
-      processingItems: 0,
-      failedItems: 0,
-    });
+    const summary = await t.batches.getBatchSummary(batch.id);
+    expect(summary).toMatchObject({ processingItems: 0, failedItems: 0 });
+    expect(summary.completedItems).toBeGreaterThan(0);
+    expect(summary.completedItems + summary.pendingItems).toBe(100);
+    const logs = await t.batches.getLogs(batch.id, { level: 'warn' });
+    expect(logs.map((log) => log.message)).toEqual([(error as Error).message]);
 
     jest.restoreAllMocks();
-    const summary = await t.batches.processBatch(batch.id);
-    expect(summary).toMatchObject({ status: 'completed', completedItems: 100, failedItems: 0 });
+    const finished = await t.batches.processBatch(batch.id);
+    expect(finished).toMatchObject({ status: 'completed', completedItems: 100, failedItems: 0 });
     expect(await applied()).toEqual({ total: 100, distinct: 100 });
   });
 
@@ -167,22 +165,19 @@ describe('a database error outside an item', () => {
     }
   });
 
-  it('treats a transient error in a hook the same way: the batch waits for the next run', async () => {
+  it("fails the batch on a hook's own error, even one that reads like a lost connection", async () => {
     await t.dataSource.query('TRUNCATE applied');
     const processor = t.app.get(AppliedProcessor);
     const batch = await t.batches.createBatch('applied', rows(10));
     processor.failStart = true;
 
     await expect(t.batches.processBatch(batch.id)).rejects.toThrow(
-      /was interrupted by a database error: could not serialize access\./,
+      'connect ECONNREFUSED 10.0.0.7:443',
     );
-    expect(await t.batches.getBatch(batch.id)).toMatchObject({ status: 'processing' });
-    expect(await applied()).toEqual({ total: 0, distinct: 0 });
-
-    await expect(t.batches.processBatch(batch.id)).resolves.toMatchObject({
-      status: 'completed',
-      completedItems: 10,
+    expect(await t.batches.getBatch(batch.id)).toMatchObject({
+      status: 'failed',
+      errorMessage: 'Processing stopped: connect ECONNREFUSED 10.0.0.7:443',
     });
-    expect(await applied()).toEqual({ total: 10, distinct: 10 });
+    expect(await applied()).toEqual({ total: 0, distinct: 0 });
   });
 });
