@@ -14,7 +14,7 @@ import { CLAIM_CHUNK_SIZE, RESOLVED_OPTIONS } from '../reliable-imports.constant
 import { messages } from '../reliable-imports.messages';
 import { toError } from '../utils/error-details.util';
 import { sleep } from '../utils/sleep.util';
-import { isConnectionError } from '../utils/transient-error.util';
+import { isTransientError } from '../utils/transient-error.util';
 import { BatchStore } from './batch-store';
 import { DatabaseAdapter } from './database-adapter';
 import { BatchContextImpl, type RunState } from './import-context';
@@ -245,9 +245,10 @@ export class BatchRunner implements BeforeApplicationShutdown {
       const original = fromHook ? thrown.error : thrown;
       if (ended) throw original;
       const error = toError(original);
-      // Nor is losing the database between items: the batch waits for the next run. A hook's errors are
-      // its own (its HTTP client's ECONNREFUSED is no database outage), and fail the batch.
-      if (!fromHook && isConnectionError(error)) {
+      // Nor is a database error that passes (a lost connection, a serialization failure) in the module's
+      // own statements: the batch waits for the next run. A hook's errors are its own (its HTTP client's
+      // ECONNREFUSED is no database outage), and fail the batch.
+      if (!fromHook && isTransientError(error)) {
         const interrupted = new ProcessingInterruptedError(batchId, error);
         await this.giveBack(batchId, workerId, owner, interrupted, context);
         throw interrupted;
@@ -291,7 +292,14 @@ export class BatchRunner implements BeforeApplicationShutdown {
         }),
       ),
     );
-    if (errors.length > 0) throw errors[0];
+    if (errors.length === 0) return;
+    // A stop already decided (continueOnError: false) wins over losing the database in another lane: the
+    // run goes on to end the batch failed, as far as the database answers.
+    const databaseOnly = errors.every(
+      (error) => !(error instanceof HookFailure) && isTransientError(toError(error)),
+    );
+    if (lanes.failure !== null && databaseOnly) return;
+    throw errors[0];
   }
 
   /** One lane: claims a few items at a time and runs them, until none is left or the run stops. */
@@ -334,10 +342,11 @@ export class BatchRunner implements BeforeApplicationShutdown {
       const outcome = await this.itemRunner.run(item, lanes.processor, run, workerId);
       if (outcome.status !== 'failed') continue;
       const stop = await this.shouldStop(lanes, outcome.error, item);
-      await this.store.writeLogs(batch.id, null, lanes.context.log);
+      // Decided before anything else can fail, so that the stop is not lost with the database.
       if (stop && lanes.failure === null) {
         lanes.failure = messages.abortedAfterItem(item.itemIndex, outcome.error.message);
       }
+      await this.store.writeLogs(batch.id, null, lanes.context.log);
     }
   }
 
@@ -402,16 +411,15 @@ export class BatchRunner implements BeforeApplicationShutdown {
     interrupted: ProcessingInterruptedError,
     context: BatchContextImpl,
   ): Promise<void> {
-    try {
-      context.log.warn(interrupted.message, { code: interrupted.code });
-      await this.store.writeLogs(batchId, null, context.log);
+    // Giving back first: the log is worth less than a batch the next run can take at once.
+    await this.bestEffort(batchId, async () => {
       await this.claimer.releaseAll(batchId, workerId);
       if (owner) await this.store.releaseBatch(batchId, workerId);
-    } catch (releaseError) {
-      this.logger.warn(
-        `Could not give back batch ${batchId} after a database error: ${toError(releaseError).message}`,
-      );
-    }
+    });
+    await this.bestEffort(batchId, () => {
+      context.log.warn(interrupted.message, { code: interrupted.code });
+      return this.store.writeLogs(batchId, null, context.log);
+    });
   }
 
   /**
@@ -424,15 +432,24 @@ export class BatchRunner implements BeforeApplicationShutdown {
     error: Error,
     context: BatchContextImpl,
   ): Promise<void> {
-    try {
-      context.log.error(`Processing stopped: ${error.message}`, { name: error.name });
-      await this.store.writeLogs(batchId, null, context.log);
+    const reason = `Processing stopped: ${error.message}`;
+    await this.bestEffort(batchId, async () => {
       await this.claimer.releaseAll(batchId, workerId);
-      await this.store.finishBatch(batchId, workerId, `Processing stopped: ${error.message}`);
+      await this.store.finishBatch(batchId, workerId, reason);
+    });
+    await this.bestEffort(batchId, () => {
+      context.log.error(reason, { name: error.name });
+      return this.store.writeLogs(batchId, null, context.log);
+    });
+  }
+
+  /** Cleanup after an error, as far as the database answers; what it cannot do, the leases undo. */
+  private async bestEffort(batchId: string, work: () => Promise<unknown>): Promise<void> {
+    try {
+      await work();
     } catch (cleanupError) {
-      // The lease expires by itself; the next run takes the batch over.
       this.logger.warn(
-        `Could not record the failure of batch ${batchId}: ${toError(cleanupError).message}`,
+        `Could not clean up after batch ${batchId} stopped: ${toError(cleanupError).message}`,
       );
     }
   }

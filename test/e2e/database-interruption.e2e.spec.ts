@@ -7,6 +7,7 @@ import {
   type ImportContext,
   type ImportItem,
 } from '../../lib';
+import { BatchStore } from '../../lib/processing/batch-store';
 import { ItemClaimer } from '../../lib/processing/item-claimer';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
@@ -20,16 +21,27 @@ interface Row {
 class AppliedProcessor extends BaseProcessor<Row> {
   failStart = false;
   delayMs = 0;
+  /** The item that fails for good, and when it has. */
+  failItem: number | null = null;
+  failed = false;
+  thrown: Error | null = null;
 
   async onBatchStart(_batch: ImportBatch, ctx: BatchContext): Promise<void> {
     await ctx.query('SELECT 1');
     if (!this.failStart) return;
     this.failStart = false;
-    throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.7:443'), { code: 'ECONNREFUSED' });
+    this.thrown = Object.assign(new Error('connect ECONNREFUSED 10.0.0.7:443'), {
+      code: 'ECONNREFUSED',
+    });
+    throw this.thrown;
   }
 
   async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    if (item.sourceData.n === this.failItem) {
+      this.failed = true;
+      throw new Error('bad row');
+    }
     await ctx.query('INSERT INTO applied (n) VALUES ($1)', [item.sourceData.n]);
   }
 }
@@ -171,13 +183,41 @@ describe('a database error outside an item', () => {
     const batch = await t.batches.createBatch('applied', rows(10));
     processor.failStart = true;
 
-    await expect(t.batches.processBatch(batch.id)).rejects.toThrow(
-      'connect ECONNREFUSED 10.0.0.7:443',
-    );
+    const outcome = await t.batches.processBatch(batch.id).catch((error: unknown) => error);
+    // The hook's own error, as it threw it.
+    expect(outcome).toBe(processor.thrown);
     expect(await t.batches.getBatch(batch.id)).toMatchObject({
       status: 'failed',
       errorMessage: 'Processing stopped: connect ECONNREFUSED 10.0.0.7:443',
     });
     expect(await applied()).toEqual({ total: 0, distinct: 0 });
+  });
+
+  it('keeps a stop already decided when the database drops right after it', async () => {
+    await t.dataSource.query('TRUNCATE applied');
+    const processor = t.app.get(AppliedProcessor);
+    const store = t.app.get(BatchStore);
+    const writeLogs = store.writeLogs.bind(store);
+    let dropped = false;
+    jest.spyOn(store, 'writeLogs').mockImplementation((...args) => {
+      // The first write after the item failed loses its connection.
+      if (processor.failed && !dropped) {
+        dropped = true;
+        return Promise.reject(new Error('Connection terminated unexpectedly'));
+      }
+      return writeLogs(...args);
+    });
+    processor.failItem = 3;
+    try {
+      const batch = await t.batches.createBatch('applied', rows(10));
+      const summary = await t.batches.processBatch(batch.id, { continueOnError: false });
+      expect(dropped).toBe(true);
+      expect(summary).toMatchObject({ status: 'failed', completedItems: 3, failedItems: 1 });
+      expect(summary.errorMessage).toMatch(/item 3/);
+      expect(await applied()).toEqual({ total: 3, distinct: 3 });
+    } finally {
+      processor.failItem = null;
+      processor.failed = false;
+    }
   });
 });
