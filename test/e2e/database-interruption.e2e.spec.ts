@@ -48,6 +48,18 @@ class AppliedProcessor extends BaseProcessor<Row> {
 
 const rows = (count: number) => Array.from({ length: count }, (_, n) => ({ n }));
 
+/** Makes the `which`-th claim of `app` lose its connection, as pg reports it; returns the claim count. */
+function dropClaim(app: TestApp, which: number): () => number {
+  const claimer = app.app.get(ItemClaimer);
+  const claim = claimer.claim.bind(claimer);
+  let claims = 0;
+  jest.spyOn(claimer, 'claim').mockImplementation((...args) => {
+    if (++claims === which) return Promise.reject(new Error('Connection terminated unexpectedly'));
+    return claim(...args);
+  });
+  return () => claims;
+}
+
 describe('a database error outside an item', () => {
   let db: TestDatabase;
   let t: TestApp;
@@ -73,14 +85,7 @@ describe('a database error outside an item', () => {
   it('interrupts the run without failing the batch; the next run finishes it, each item applied once', async () => {
     await t.dataSource.query('TRUNCATE applied');
     const batch = await t.batches.createBatch('applied', rows(100));
-    const claimer = t.app.get(ItemClaimer);
-    const claim = claimer.claim.bind(claimer);
-    let claims = 0;
-    jest.spyOn(claimer, 'claim').mockImplementation((...args) => {
-      // The third claim's connection drops, as pg reports it.
-      if (++claims === 3) return Promise.reject(new Error('Connection terminated unexpectedly'));
-      return claim(...args);
-    });
+    dropClaim(t, 3);
 
     const outcome = t.batches.processBatch(batch.id).catch((error: unknown) => error);
     const error = await outcome;
@@ -116,13 +121,7 @@ describe('a database error outside an item', () => {
     const processor = t.app.get(AppliedProcessor);
     processor.delayMs = 10;
     const batch = await t.batches.createBatch('applied', rows(400));
-    const claimer = t.app.get(ItemClaimer);
-    const claim = claimer.claim.bind(claimer);
-    let claims = 0;
-    jest.spyOn(claimer, 'claim').mockImplementation((...args) => {
-      if (++claims === 6) return Promise.reject(new Error('Connection terminated unexpectedly'));
-      return claim(...args);
-    });
+    dropClaim(t, 6);
     try {
       await expect(t.batches.processBatch(batch.id, { concurrency: 4 })).rejects.toBeInstanceOf(
         ProcessingInterruptedError,
@@ -154,13 +153,7 @@ describe('a database error outside an item', () => {
       module: { worker: { enabled: true, concurrency: 2, pollIntervalMs: 50 } },
     });
     try {
-      const claimer = worker.app.get(ItemClaimer);
-      const claim = claimer.claim.bind(claimer);
-      let claims = 0;
-      const spy = jest.spyOn(claimer, 'claim').mockImplementation((...args) => {
-        if (++claims === 2) return Promise.reject(new Error('Connection terminated unexpectedly'));
-        return claim(...args);
-      });
+      const claims = dropClaim(worker, 2);
       const batch = await t.batches.createBatch('applied', rows(200));
       const deadline = Date.now() + 30_000;
       let summary = await t.batches.getBatchSummary(batch.id);
@@ -168,8 +161,7 @@ describe('a database error outside an item', () => {
         await new Promise((resolve) => setTimeout(resolve, 50));
         summary = await t.batches.getBatchSummary(batch.id);
       }
-      expect(claims).toBeGreaterThan(2);
-      expect(spy).toHaveBeenCalled();
+      expect(claims()).toBeGreaterThan(2);
       expect(summary).toMatchObject({ status: 'completed', completedItems: 200, failedItems: 0 });
       expect(await applied()).toEqual({ total: 200, distinct: 200 });
     } finally {
