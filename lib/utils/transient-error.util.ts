@@ -1,7 +1,12 @@
 import { RetryableImportError } from '../errors/retryable-import.error';
 
-/** SQLSTATEs of a connection lost or refused, or of the server going away: the database failed, not the work. */
-const CONNECTION_SQLSTATES = new Set([
+/**
+ * SQLSTATEs after which the same work may well succeed: serialization failure, deadlock, the server
+ * shutting down or refusing connections, and the connection-exception class.
+ */
+const TRANSIENT_SQLSTATES = new Set([
+  '40001',
+  '40P01',
   '57P01',
   '57P02',
   '57P03',
@@ -13,41 +18,24 @@ const CONNECTION_SQLSTATES = new Set([
   '08006',
 ]);
 
-/** Serialization failure and deadlock: the same transaction may well succeed when tried again. */
-const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
-
-const CONNECTION_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
+const TRANSIENT_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
 
 /** `pg` reports a dropped connection by message only. */
 const LOST_CONNECTION =
   /Connection terminated|connection (was )?(lost|closed)|terminating connection/i;
 
-function codeOf(error: Error): string | undefined {
+/** Whether work that failed with this error should be tried again (an item, or the run of a batch). */
+export function isTransientError(error: Error): boolean {
+  if (error instanceof RetryableImportError) return true;
   const { code, driverError } = error as Error & {
     code?: unknown;
     driverError?: { code?: unknown };
   };
-  const found = driverError?.code ?? code;
-  return typeof found === 'string' ? found : undefined;
-}
-
-/** Whether the database connection was lost or refused: an outage, not a fault of the work. */
-export function isConnectionError(error: Error): boolean {
-  const code = codeOf(error);
-  if (
-    code !== undefined &&
-    (CONNECTION_SQLSTATES.has(code) || CONNECTION_NETWORK_CODES.has(code))
-  ) {
-    return true;
+  const sqlState = driverError?.code ?? code;
+  if (typeof sqlState === 'string') {
+    if (TRANSIENT_SQLSTATES.has(sqlState) || TRANSIENT_NETWORK_CODES.has(sqlState)) return true;
   }
   return LOST_CONNECTION.test(error.message);
-}
-
-/** Whether an item that failed with this error should be tried again. */
-export function isTransientError(error: Error): boolean {
-  if (error instanceof RetryableImportError) return true;
-  const code = codeOf(error);
-  return (code !== undefined && RETRYABLE_SQLSTATES.has(code)) || isConnectionError(error);
 }
 
 /**
