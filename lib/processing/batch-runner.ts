@@ -3,14 +3,13 @@ import type { BaseProcessor } from '../base-processor';
 import { LeaseLostError } from '../errors/lease-lost.error';
 import { ProcessingInterruptedError } from '../errors/processing-interrupted.error';
 import { ProcessingStoppedError } from '../errors/processing-stopped.error';
-import { ReliableImportsError } from '../errors/reliable-imports.error';
 import type { ProcessBatchOptions } from '../interfaces/batch-options.interface';
 import type { BatchSummary } from '../interfaces/batch-summary.interface';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { ImportProcessorRegistry } from '../import-processor.registry';
-import { CLAIM_CHUNK_SIZE, RESOLVED_OPTIONS } from '../reliable-imports.constants';
+import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
 import { toError } from '../utils/error-details.util';
 import { sleep } from '../utils/sleep.util';
@@ -20,56 +19,11 @@ import { DatabaseAdapter } from './database-adapter';
 import { BatchContextImpl, type RunState } from './import-context';
 import { ItemClaimer } from './item-claimer';
 import { ItemRunner, reasonsOf } from './item-runner';
+import { HookFailure, hook } from './hook-call';
+import { claimSize, wholeNumberOption } from './run-options';
 import { newWorkerId } from './worker-id';
 
 const TERMINAL = new Set(['completed', 'completed_with_errors', 'failed']);
-
-/** Checks a per-run option that defaults to 1; `note` follows the 1 in the message. */
-function wholeNumberOption(
-  batchId: string,
-  option: 'concurrency' | 'commitEvery',
-  requested: number | undefined,
-  max: number,
-  note = '',
-): number {
-  const value = requested ?? 1;
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new ReliableImportsError(
-      option === 'concurrency' ? 'INVALID_CONCURRENCY' : 'INVALID_COMMIT_EVERY',
-      messages.invalidProcessOption(batchId, option, `1${note} to ${max}`, value),
-      { batchId },
-    );
-  }
-  return value;
-}
-
-/**
- * Items a lane claims per round trip. A claim is a commit of its own, so bigger claims are cheaper; but
- * a small batch must still be spread over every lane, so a lane takes at most a quarter of its share.
- * In chunked mode a claim is a chunk: `commitEvery` items, or an equal share of a smaller batch.
- */
-function claimSize(totalItems: number, concurrency: number, commitEvery: number): number {
-  if (commitEvery > 1) {
-    return Math.min(commitEvery, Math.max(1, Math.ceil(totalItems / concurrency)));
-  }
-  if (concurrency === 1) return CLAIM_CHUNK_SIZE;
-  return Math.min(CLAIM_CHUNK_SIZE, Math.max(1, Math.ceil(totalItems / (concurrency * 4))));
-}
-
-/** Carries what a processor's hook threw, so that the run tells it from its own database's errors. */
-class HookFailure extends Error {
-  constructor(readonly error: unknown) {
-    super('A processor hook threw');
-  }
-}
-
-async function hook<T>(call: () => T | Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw new HookFailure(error);
-  }
-}
 
 /** Why a run's signal was aborted. */
 type StopCause = { kind: 'shutdown' } | { kind: 'lease-lost'; error: LeaseLostError };
