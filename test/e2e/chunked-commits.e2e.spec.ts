@@ -1,6 +1,7 @@
 import type { Logger } from 'typeorm';
 import { BaseProcessor, ImportProcessor, type ImportContext, type ImportItem } from '../../lib';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { trackInFlight } from '../support/in-flight';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 interface Row {
@@ -98,6 +99,22 @@ describe('chunked commits (commitEvery)', () => {
     );
     expect(summary).toMatchObject({ completedItems: 300 });
     expect(counter.commits).toBeLessThan(10);
+  });
+
+  it('spreads a batch smaller than a chunk over the lanes', async () => {
+    const stop = trackInFlight(t.app.get(TallyProcessor));
+    let most: number;
+    try {
+      const summary = await t.batches.import(
+        'tally',
+        Array.from({ length: 40 }, (_, i) => ({ n: 20_000 + i })),
+        { commitEvery: 100, concurrency: 4 },
+      );
+      expect(summary).toMatchObject({ completedItems: 40, failedItems: 0 });
+    } finally {
+      most = stop();
+    }
+    expect(most).toBeGreaterThan(1);
   });
 
   it('refuses a commitEvery that is not a whole number from 1 to 10000', async () => {

@@ -20,6 +20,7 @@ interface Row {
 @ImportProcessor()
 class AppliedProcessor extends BaseProcessor<Row> {
   failStart = false;
+  failComplete: Error | null = null;
   delayMs = 0;
   /** The item that fails for good, and when it has. */
   failItem: number | null = null;
@@ -34,6 +35,10 @@ class AppliedProcessor extends BaseProcessor<Row> {
       code: 'ECONNREFUSED',
     });
     throw this.thrown;
+  }
+
+  onBatchComplete(): void {
+    if (this.failComplete) throw this.failComplete;
   }
 
   async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
@@ -210,6 +215,23 @@ describe('a database error outside an item', () => {
     } finally {
       processor.failItem = null;
       processor.failed = false;
+    }
+  });
+
+  it('rethrows an onBatchComplete error as it was thrown, and the ended batch keeps its status and logs', async () => {
+    const processor = t.app.get(AppliedProcessor);
+    processor.failComplete = new Error('the report could not be mailed');
+    try {
+      const batch = await t.batches.createBatch('applied', rows(3));
+      const outcome = await t.batches.processBatch(batch.id).catch((error: unknown) => error);
+      expect(outcome).toBe(processor.failComplete);
+      expect(await t.batches.getBatch(batch.id)).toMatchObject({
+        status: 'completed',
+        errorMessage: null,
+      });
+      expect(await t.batches.getLogs(batch.id, { level: 'error' })).toEqual([]);
+    } finally {
+      processor.failComplete = null;
     }
   });
 });
