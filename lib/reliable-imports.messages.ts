@@ -69,13 +69,14 @@ export const messages = {
     `Use a new key for new content, or pass the same items to get the existing batch back.`,
 
   nothingToReprocess: (batchId: string): string =>
-    `Import batch "${batchId}" has no failed or skipped items left to reprocess (a reprocess completed ` +
-    `those it had). ` +
-    `Pass { failedItemsOnly: false } to run every item again.`,
+    `Import batch "${batchId}" has no rows left to reprocess: each of its rows completed, in this batch ` +
+    `or in a reprocess of it, and a completed row is never applied again. To change rows that were ` +
+    `applied, import a new batch.`,
 
-  reprocessRunning: (batchId: string, childId: string): string =>
-    `A reprocess of batch "${batchId}" is still running (batch "${childId}"). Wait for it to finish ` +
-    `(or run processBatch("${childId}") to finish it), then reprocess what is still failed.`,
+  reprocessRunning: (batchId: string, runningId: string, status: string): string =>
+    `A reprocess in the tree of batch "${batchId}" is still running (batch "${runningId}" is ${status}) ` +
+    `and holds its rows. Wait for it to finish (or run processBatch("${runningId}") to finish it), then ` +
+    `reprocess what is still failed.`,
 
   batchStillRunning: (batchId: string, status: string): string =>
     `Import batch "${batchId}" is still ${status}; only a finished batch can be reprocessed. ` +
@@ -84,6 +85,26 @@ export const messages = {
   itemNotCorrectable: (itemId: string, itemIndex: number, status: string): string =>
     `Import item "${itemId}" (index ${itemIndex}) is ${status}; only failed or skipped items can be ` +
     `corrected. A completed item was applied already: import a new batch to change it.`,
+
+  rowAlreadyApplied: (itemId: string, itemIndex: number, copyId: string, batchId: string): string =>
+    `Import item "${itemId}" (index ${itemIndex}) cannot be corrected: its row completed in batch ` +
+    `"${batchId}" (item "${copyId}"), so it was applied already and no reprocess would use a correction. ` +
+    `Import a new batch to change it.`,
+
+  rowHeldByRun: (
+    itemId: string,
+    itemIndex: number,
+    copyId: string,
+    batchId: string,
+    batchStatus: string,
+  ): string =>
+    `Import item "${itemId}" (index ${itemIndex}) cannot be corrected now: batch "${batchId}" ` +
+    `(${batchStatus}) holds its row (item "${copyId}") and runs it with the data it has. Wait for that ` +
+    `batch to finish; if the row fails there, correct item "${copyId}".`,
+
+  notNewestCopy: (itemId: string, itemIndex: number, copyId: string, batchId: string): string =>
+    `Import item "${itemId}" (index ${itemIndex}) is not the newest copy of its row: a reprocess copied ` +
+    `it to item "${copyId}" of batch "${batchId}". Correct that item; the next reprocess uses it.`,
 
   leaseLost: (batchId: string, itemIndex: number): string =>
     `Item ${itemIndex} of batch "${batchId}" was claimed by another worker after this worker's lease ` +

@@ -1,7 +1,10 @@
 import { messages } from '../reliable-imports.messages';
 import { ReliableImportsError } from './reliable-imports.error';
 
-/** `reprocessBatch` was called on a batch that is still running, or has nothing to reprocess. */
+/**
+ * `reprocessBatch` was called on a batch that is still running, whose tree has a batch still running, or
+ * that has nothing left to reprocess.
+ */
 export class BatchNotReprocessableError extends ReliableImportsError {
   constructor(batchId: string, message: string) {
     super('BATCH_NOT_REPROCESSABLE', message, { batchId });
@@ -13,8 +16,15 @@ export class BatchNotReprocessableError extends ReliableImportsError {
   }
 
   /** @internal */
-  static reprocessRunning(batchId: string, childId: string): BatchNotReprocessableError {
-    return new BatchNotReprocessableError(batchId, messages.reprocessRunning(batchId, childId));
+  static reprocessRunning(
+    batchId: string,
+    runningId: string,
+    status: string,
+  ): BatchNotReprocessableError {
+    return new BatchNotReprocessableError(
+      batchId,
+      messages.reprocessRunning(batchId, runningId, status),
+    );
   }
 
   /** @internal */

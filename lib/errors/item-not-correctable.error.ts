@@ -1,12 +1,66 @@
+import type { ImportItem } from '../interfaces/import-item.interface';
 import { messages } from '../reliable-imports.messages';
 import { ReliableImportsError } from './reliable-imports.error';
 
-/** `correctItem` was called on an item that is not failed or skipped. */
+/**
+ * `correctItem` was refused because no reprocess would use the correction: the row completed already,
+ * a batch of its tree is processing it, or a newer copy of it exists. `context.batchId` names the batch
+ * that holds the row.
+ */
 export class ItemNotCorrectableError extends ReliableImportsError {
-  constructor(itemId: string, itemIndex: number, status: string) {
-    super('ITEM_NOT_CORRECTABLE', messages.itemNotCorrectable(itemId, itemIndex, status), {
-      itemId,
-      itemIndex,
-    });
+  constructor(
+    itemId: string,
+    itemIndex: number,
+    status: string,
+    message: string = messages.itemNotCorrectable(itemId, itemIndex, status),
+    batchId?: string,
+  ) {
+    super('ITEM_NOT_CORRECTABLE', message, { itemId, itemIndex, batchId });
+  }
+
+  /** @internal */
+  static applied(
+    item: ImportItem<unknown>,
+    copyId: string,
+    batchId: string,
+  ): ItemNotCorrectableError {
+    return new ItemNotCorrectableError(
+      item.id,
+      item.itemIndex,
+      item.status,
+      messages.rowAlreadyApplied(item.id, item.itemIndex, copyId, batchId),
+      batchId,
+    );
+  }
+
+  /** @internal */
+  static held(
+    item: ImportItem<unknown>,
+    copyId: string,
+    batchId: string,
+    batchStatus: string,
+  ): ItemNotCorrectableError {
+    return new ItemNotCorrectableError(
+      item.id,
+      item.itemIndex,
+      item.status,
+      messages.rowHeldByRun(item.id, item.itemIndex, copyId, batchId, batchStatus),
+      batchId,
+    );
+  }
+
+  /** @internal */
+  static notNewest(
+    item: ImportItem<unknown>,
+    copyId: string,
+    batchId: string,
+  ): ItemNotCorrectableError {
+    return new ItemNotCorrectableError(
+      item.id,
+      item.itemIndex,
+      item.status,
+      messages.notNewestCopy(item.id, item.itemIndex, copyId, batchId),
+      batchId,
+    );
   }
 }

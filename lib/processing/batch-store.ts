@@ -13,7 +13,8 @@ import type { BatchSummary } from '../interfaces/batch-summary.interface';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
 import type { ImportLogEntry } from '../interfaces/import-log.interface';
-import type { ItemStatus } from '../interfaces/statuses.interface';
+import type { BatchStatus, ItemStatus } from '../interfaces/statuses.interface';
+import type { QueryRunner } from 'typeorm';
 import { isJsonProblem, serializeSourceData } from '../utils/source-data.util';
 import { isUuid } from '../utils/uuid.util';
 import { DatabaseAdapter } from './database-adapter';
@@ -124,8 +125,23 @@ export class BatchStore {
     workerId: string,
     failure: string | null,
   ): Promise<ImportBatch | null> {
-    const [row] = await this.database.rowsOnce<Row>(SQL.finishBatch, [batchId, workerId, failure]);
-    return row ? toBatch(row) : null;
+    if (failure === null) {
+      const [row] = await this.database.rowsOnce<Row>(SQL.finishBatch, [batchId, workerId, null]);
+      return row ? toBatch(row) : null;
+    }
+    // A stop ends the batch whoever holds its items: every claim is given back in the same transaction,
+    // so that no item stays processing in a failed batch when the run that held it dies.
+    return runInItemTransaction(this.database, async (transaction) => {
+      const [held] = await this.database.rows(transaction, SQL.lockBatchToStop, [batchId]);
+      if (!held) return null;
+      await this.database.rows(transaction, SQL.releaseEveryClaim, [batchId]);
+      const [row] = await this.database.rows<Row>(transaction, SQL.finishBatch, [
+        batchId,
+        workerId,
+        failure,
+      ]);
+      return row ? toBatch(row) : null;
+    });
   }
 
   /** Gives the batch back unfinished (processing, no lease), for the next run to take over. */
@@ -139,15 +155,44 @@ export class BatchStore {
     await this.database.rowsOnce(SQL.insertLogs, [batchId, itemId, logs.drain()]);
   }
 
-  /** Stores corrected data for a failed or skipped item, and the old and new data in the audit log. */
+  /**
+   * Stores corrected data for an item whose row has not completed anywhere in its tree, and the old and
+   * new data in the audit log. Refused unless the next reprocess of the tree would use it: the row must
+   * not be completed or being processed in any batch of the tree, and the item must be its newest copy.
+   */
   async correctItem<TSource>(itemId: string, sourceData: TSource): Promise<ImportItem<TSource>> {
     if (!isUuid(itemId)) throw new ImportItemNotFoundError(String(itemId));
+    const [found] = await this.database.rowsOnce<Row>(SQL.itemById, [itemId]);
+    if (!found) throw new ImportItemNotFoundError(itemId);
     return runInItemTransaction(this.database, async (transaction) => {
+      await this.lockTree(transaction, String(found.batch_id));
       const [row] = await this.database.rows<Row>(transaction, SQL.itemForUpdate, [itemId]);
       if (!row) throw new ImportItemNotFoundError(itemId);
       const item = toItem<TSource>(row);
-      if (item.status !== 'failed' && item.status !== 'skipped') {
+      if (item.status === 'completed') {
         throw new ItemNotCorrectableError(itemId, item.itemIndex, item.status);
+      }
+      const copies = await this.database.rows<{
+        id: string;
+        batch_id: string;
+        status: ItemStatus;
+        batch_status: BatchStatus;
+      }>(transaction, SQL.copiesOfRow, [itemId]);
+      const completed = copies.find((copy) => copy.status === 'completed');
+      if (completed) {
+        throw ItemNotCorrectableError.applied(item, completed.id, completed.batch_id);
+      }
+      const live = copies.find(
+        (copy) =>
+          (copy.status === 'pending' || copy.status === 'processing') &&
+          (copy.batch_status === 'pending' || copy.batch_status === 'processing'),
+      );
+      if (live) {
+        throw ItemNotCorrectableError.held(item, live.id, live.batch_id, live.batch_status);
+      }
+      const newest = copies[0];
+      if (newest && newest.id !== itemId) {
+        throw ItemNotCorrectableError.notNewest(item, newest.id, newest.batch_id);
       }
       const json = serializeSourceData(sourceData);
       if (isJsonProblem(json)) {
@@ -179,22 +224,28 @@ export class BatchStore {
   }
 
   /**
-   * Creates the child batch of a reprocess, with the chosen items of the parent (corrections applied),
-   * in one transaction. The parent is not changed.
+   * Creates the child batch of a reprocess, with the rows of the parent that did not complete anywhere in
+   * their tree (corrections applied), in one transaction. The parent is not changed. Reprocesses of one
+   * tree run one after the other (on a lock of its root), and none starts while a batch of the tree runs.
    */
   async createChildBatch(parent: ImportBatch, failedItemsOnly: boolean): Promise<ImportBatch> {
     if (parent.status === 'pending' || parent.status === 'processing') {
       throw BatchNotReprocessableError.stillRunning(parent.id, parent.status);
     }
+    // Rows left processing in an ended batch (by a version that could leave them) did not complete either.
     const statuses: ItemStatus[] = failedItemsOnly
       ? ['failed', 'skipped', 'pending']
-      : ['failed', 'skipped', 'pending', 'completed'];
+      : ['failed', 'skipped', 'pending', 'processing'];
     return runInItemTransaction(this.database, async (transaction) => {
-      await this.database.rows(transaction, SQL.lockBatch, [parent.id]);
-      const [running] = await this.database.rows<{ id: string }>(transaction, SQL.runningChild, [
-        parent.id,
-      ]);
-      if (running) throw BatchNotReprocessableError.reprocessRunning(parent.id, running.id);
+      const rootId = await this.lockTree(transaction, parent.id);
+      const [running] = await this.database.rows<{ id: string; status: string }>(
+        transaction,
+        SQL.runningBatchInTree,
+        [rootId],
+      );
+      if (running) {
+        throw BatchNotReprocessableError.reprocessRunning(parent.id, running.id, running.status);
+      }
       const [row] = await this.database.rows<Row>(transaction, SQL.insertBatch, [
         parent.batchType,
         JSON.stringify(parent.sourceInfo),
@@ -206,7 +257,7 @@ export class BatchStore {
       const [copied] = await this.database.rows<{ count: number }>(
         transaction,
         SQL.copyItemsToChild,
-        [child.id, parent.id, statuses, failedItemsOnly],
+        [child.id, parent.id, statuses],
       );
       const count = Number(copied?.count ?? 0);
       if (count === 0) throw BatchNotReprocessableError.nothingToReprocess(parent.id);
@@ -225,5 +276,15 @@ export class BatchStore {
       await this.database.rows(transaction, SQL.insertLogs, [parent.id, null, audit]);
       return toBatch(sealed);
     });
+  }
+
+  /** Locks the root of the batch's tree for the transaction; returns the root's id. */
+  private async lockTree(transaction: QueryRunner, batchId: string): Promise<string> {
+    const [root] = await this.database.rows<{ id: string }>(transaction, SQL.rootBatchId, [
+      batchId,
+    ]);
+    const rootId = root?.id ?? batchId;
+    await this.database.rows(transaction, SQL.lockBatch, [rootId]);
+    return rootId;
   }
 }

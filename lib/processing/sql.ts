@@ -16,6 +16,8 @@ const LOG_DONE_ITEM = `logged AS (
 /**
  * Claims up to $4 items of batch $1 that match `which` for worker $2, leased for $3 ms. `which` is a
  * literal condition, not a parameter, so that the planner can see it matches the index of pending items.
+ * The batch row is key-share locked for the claim's transaction: a stop (`lockBatchToStop`) waits for the
+ * claims in flight, and no claim begins after it, so that a stopped batch never gains a claimed item.
  */
 const claimItems = (which: string): string => `
     UPDATE "import_batch_items" AS i
@@ -26,7 +28,8 @@ const claimItems = (which: string): string => `
     FROM (
       SELECT "id" FROM "import_batch_items"
       WHERE "batch_id" = $1 AND ${which}
-        AND EXISTS (SELECT 1 FROM "import_batches" WHERE "id" = $1 AND "status" = 'processing')
+        AND EXISTS (
+          SELECT 1 FROM "import_batches" WHERE "id" = $1 AND "status" = 'processing' FOR KEY SHARE)
       ORDER BY "item_index"
       LIMIT $4
       FOR UPDATE SKIP LOCKED
@@ -199,6 +202,21 @@ export const SQL = {
     WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = 'processing'
     RETURNING "id"`,
 
+  /** The first statement of a stop: waits for the claims in flight and keeps new ones out. */
+  lockBatchToStop: `
+    SELECT "id" FROM "import_batches" WHERE "id" = $1 AND "status" = 'processing' FOR UPDATE`,
+
+  /**
+   * A stop gives back every claim on the batch, whichever run holds it: a claim that completes later is
+   * fenced out, and a completion in flight is waited for (its row lock), so no item stays processing in
+   * an ended batch.
+   */
+  releaseEveryClaim: `
+    UPDATE "import_batch_items"
+    SET "status" = 'pending', "locked_by" = NULL, "locked_until" = NULL, "started_at" = NULL
+    WHERE "batch_id" = $1 AND "status" = 'processing'
+    RETURNING "id"`,
+
   /**
    * Ends the batch once no item is open: counters from the items, status from the counters, lease
    * released. The holder of the batch does it, or any run once the holder's lease has expired; a stop
@@ -233,6 +251,8 @@ export const SQL = {
     SELECT $1, $2, l."level", l."message", l."details", l."created_at"
     FROM ${logRows(3)}`,
 
+  itemById: `SELECT * FROM "import_batch_items" WHERE "id" = $1`,
+
   itemForUpdate: `SELECT * FROM "import_batch_items" WHERE "id" = $1 FOR UPDATE`,
 
   correctItem: `
@@ -241,25 +261,55 @@ export const SQL = {
     RETURNING *`,
 
   /**
-   * Copies the chosen items of a batch into its child, with corrections applied, keeping their index.
-   * `original_item_id` points at the item of the first batch, at any depth; with $4 an item that a
-   * reprocess has already completed is left out, so that reprocessing twice never applies it twice.
+   * Copies the rows of batch $2 that did not complete into its child $1, corrections applied, keeping
+   * their index. A row of the tree is its source row (the root of its `original_item_id` chain): it is
+   * copied when its newest copy anywhere in the tree has a status in $3 and no copy of it completed, and
+   * it is copied from that newest copy, so that the correction made there is the one used. The caller
+   * holds the tree's root and has checked that no batch of the tree is running.
    */
   copyItemsToChild: `
-    WITH copied AS (
-      INSERT INTO "import_batch_items" ("batch_id", "item_index", "source_data", "original_item_id")
-      SELECT $1, p."item_index", COALESCE(p."corrected_data", p."source_data"),
-             COALESCE(p."original_item_id", p."id")
+    WITH wanted AS (
+      SELECT DISTINCT COALESCE(p."original_item_id", p."id") AS "source_id"
       FROM "import_batch_items" p
-      WHERE p."batch_id" = $2 AND p."status" = ANY($3::text[])
-        AND NOT ($4::boolean AND EXISTS (
-          SELECT 1 FROM "import_batch_items" done
-          WHERE done."original_item_id" = COALESCE(p."original_item_id", p."id")
-            AND done."status" = 'completed'))
-      ORDER BY p."item_index"
+      WHERE p."batch_id" = $2 AND p."status" <> 'completed'
+    ), copies AS (
+      SELECT w."source_id", i."batch_id", i."item_index", i."status", i."source_data", i."corrected_data",
+             i."created_at"
+      FROM wanted w JOIN "import_batch_items" i ON i."id" = w."source_id"
+      UNION ALL
+      SELECT w."source_id", i."batch_id", i."item_index", i."status", i."source_data", i."corrected_data",
+             i."created_at"
+      FROM wanted w JOIN "import_batch_items" i ON i."original_item_id" = w."source_id"
+    ), newest AS (
+      SELECT DISTINCT ON (c."source_id") c.*
+      FROM copies c JOIN "import_batches" b ON b."id" = c."batch_id"
+      ORDER BY c."source_id", b."created_at" DESC, c."created_at" DESC
+    ), copied AS (
+      INSERT INTO "import_batch_items" ("batch_id", "item_index", "source_data", "original_item_id")
+      SELECT $1, n."item_index", COALESCE(n."corrected_data", n."source_data"), n."source_id"
+      FROM newest n
+      WHERE n."status" = ANY($3::text[])
+        AND n."source_id" NOT IN (SELECT "source_id" FROM copies WHERE "status" = 'completed')
+      ORDER BY n."item_index"
       RETURNING 1
     )
     SELECT count(*)::integer AS "count" FROM copied`,
+
+  /**
+   * Every copy in its tree of the source row of item $1, newest first, with the status of its batch:
+   * what decides whether a correction of the item would be used.
+   */
+  copiesOfRow: `
+    WITH source AS (
+      SELECT COALESCE("original_item_id", "id") AS "source_id" FROM "import_batch_items" WHERE "id" = $1
+    ), copies AS (
+      SELECT i.* FROM source s JOIN "import_batch_items" i ON i."id" = s."source_id"
+      UNION ALL
+      SELECT i.* FROM source s JOIN "import_batch_items" i ON i."original_item_id" = s."source_id"
+    )
+    SELECT c."id", c."batch_id", c."status", b."status" AS "batch_status"
+    FROM copies c JOIN "import_batches" b ON b."id" = c."batch_id"
+    ORDER BY b."created_at" DESC, c."created_at" DESC`,
 
   listBatches: (where: string): string => `
     SELECT * FROM "import_batches" ${where}
@@ -277,12 +327,23 @@ export const SQL = {
     ORDER BY "id"
     LIMIT $1 OFFSET $2`,
 
-  /** Locks the parent of a reprocess, so that two reprocesses of one batch run one after the other. */
+  /**
+   * Locks the root of a tree of batches: reprocesses and corrections of any batch of one tree run one
+   * after the other.
+   */
   lockBatch: `SELECT "id" FROM "import_batches" WHERE "id" = $1 FOR UPDATE`,
 
-  runningChild: `
-    SELECT "id" FROM "import_batches"
-    WHERE "parent_batch_id" = $1 AND "status" IN ('pending', 'processing')
+  /** A batch of the tree that starts at $1 (its root) that is still pending or processing. */
+  runningBatchInTree: `
+    WITH RECURSIVE tree AS (
+      SELECT "id", "status", "created_at", 0 AS depth FROM "import_batches" WHERE "id" = $1
+      UNION ALL
+      SELECT b."id", b."status", b."created_at", tree.depth + 1
+      FROM "import_batches" b JOIN tree ON b."parent_batch_id" = tree."id"
+      WHERE tree.depth < 1000
+    )
+    SELECT "id", "status" FROM tree WHERE "status" IN ('pending', 'processing')
+    ORDER BY "created_at"
     LIMIT 1`,
 
   setTotalItems: `UPDATE "import_batches" SET "total_items" = $2 WHERE "id" = $1 RETURNING *`,

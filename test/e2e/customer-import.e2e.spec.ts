@@ -76,9 +76,7 @@ describe('the failed-import scenario and its recovery (PostgreSQL)', () => {
     expect(last.originalItemId).toBe(three.id);
 
     // Both failures of the first batch are resolved now, one of them two levels down.
-    await expect(t.batches.reprocessBatch(first.batchId)).rejects.toThrow(
-      /no failed or skipped items left/,
-    );
+    await expect(t.batches.reprocessBatch(first.batchId)).rejects.toThrow(/no rows left/);
     expect(probe.seen.map((seen) => seen.n)).toEqual([6, 2, 4]);
   });
 
@@ -90,7 +88,7 @@ describe('the failed-import scenario and its recovery (PostgreSQL)', () => {
       [first.batchId],
     );
     await expect(t.batches.reprocessBatch(first.batchId)).rejects.toThrow(
-      `A reprocess of batch "${first.batchId}" is still running (batch "${childId}")`,
+      `A reprocess in the tree of batch "${first.batchId}" is still running (batch "${childId}" is pending)`,
     );
     await t.dataSource.query(`UPDATE import_batches SET status = 'completed' WHERE id = $1`, [
       childId,
@@ -98,12 +96,13 @@ describe('the failed-import scenario and its recovery (PostgreSQL)', () => {
     expect(await t.batches.reprocessBatch(first.batchId)).toMatchObject({ totalItems: 1 });
   });
 
-  it('refuses to reprocess a batch that has nothing left to reprocess', async () => {
+  it('refuses to reprocess a batch that has nothing left to reprocess, whatever failedItemsOnly says', async () => {
     const done = await t.batches.import('reprocess_probe', [{ n: 2 }]);
     await expect(t.batches.reprocessBatch(done.batchId)).rejects.toThrow(
-      /no failed or skipped items left to reprocess.*Pass \{ failedItemsOnly: false \}/,
+      /no rows left to reprocess.*a completed row is never applied again/,
     );
-    const again = await t.batches.reprocessBatch(done.batchId, { failedItemsOnly: false });
-    expect(again).toMatchObject({ totalItems: 1, completedItems: 1 });
+    await expect(
+      t.batches.reprocessBatch(done.batchId, { failedItemsOnly: false }),
+    ).rejects.toThrow(/no rows left to reprocess/);
   });
 });

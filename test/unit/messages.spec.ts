@@ -12,6 +12,7 @@ import {
   LeaseLostError,
   ReliableImportsError,
   UnknownBatchTypeError,
+  type ImportItem,
 } from '../../lib';
 import { messages } from '../../lib/reliable-imports.messages';
 
@@ -140,18 +141,20 @@ describe('the messages of the errors', () => {
     expect(error.message).toContain('Raise leaseMs');
   });
 
-  it('BatchNotReprocessableError says how to reprocess everything, or to finish first', () => {
+  it('BatchNotReprocessableError says why nothing is left, which batch runs, or to finish first', () => {
     const nothing = BatchNotReprocessableError.nothingToReprocess(BATCH_ID);
     expectModuleError(nothing, 'BatchNotReprocessableError', 'BATCH_NOT_REPROCESSABLE');
     expect(nothing.context).toEqual({ batchId: BATCH_ID });
-    expect(nothing.message).toContain('has no failed or skipped items left to reprocess');
+    expect(nothing.message).toContain('has no rows left to reprocess');
+    expect(nothing.message).toContain('a completed row is never applied again');
+    expect(nothing.message).toContain('import a new batch');
 
-    const busy = BatchNotReprocessableError.reprocessRunning(BATCH_ID, 'child-1');
+    const busy = BatchNotReprocessableError.reprocessRunning(BATCH_ID, 'child-1', 'processing');
     expect(busy.message).toContain(
-      `A reprocess of batch "${BATCH_ID}" is still running (batch "child-1")`,
+      `A reprocess in the tree of batch "${BATCH_ID}" is still running (batch "child-1" is processing)`,
     );
     expect(busy.message).toContain('Wait for it to finish');
-    expect(nothing.message).toContain('Pass { failedItemsOnly: false } to run every item again');
+    expect(busy.message).toContain('run processBatch("child-1")');
 
     const running = BatchNotReprocessableError.stillRunning(BATCH_ID, 'processing');
     expectModuleError(running, 'BatchNotReprocessableError', 'BATCH_NOT_REPROCESSABLE');
@@ -159,13 +162,27 @@ describe('the messages of the errors', () => {
     expect(running.message).toContain(`Run processBatch("${BATCH_ID}") first`);
   });
 
-  it('ItemNotCorrectableError names the item, its status, and what to do instead', () => {
+  it('ItemNotCorrectableError names the item, the batch that holds its row, and what to do instead', () => {
     const error = new ItemNotCorrectableError(ITEM_ID, 12, 'completed');
     expectModuleError(error, 'ItemNotCorrectableError', 'ITEM_NOT_CORRECTABLE');
     expect(error.context).toEqual({ itemId: ITEM_ID, itemIndex: 12 });
     expect(error.message).toContain(`Import item "${ITEM_ID}" (index 12) is completed`);
     expect(error.message).toContain('only failed or skipped items can be corrected');
     expect(error.message).toContain('import a new batch to change it');
+
+    const item = { id: ITEM_ID, itemIndex: 12, status: 'failed' } as ImportItem<unknown>;
+    const applied = ItemNotCorrectableError.applied(item, 'copy-1', 'batch-2');
+    expect(applied.context).toEqual({ itemId: ITEM_ID, itemIndex: 12, batchId: 'batch-2' });
+    expect(applied.message).toContain('its row completed in batch "batch-2" (item "copy-1")');
+    expect(applied.message).toContain('Import a new batch to change it');
+
+    const held = ItemNotCorrectableError.held(item, 'copy-1', 'batch-2', 'processing');
+    expect(held.message).toContain('batch "batch-2" (processing) holds its row (item "copy-1")');
+    expect(held.message).toContain('Wait for that batch to finish');
+
+    const older = ItemNotCorrectableError.notNewest(item, 'copy-1', 'batch-2');
+    expect(older.message).toContain('is not the newest copy of its row');
+    expect(older.message).toContain('Correct that item; the next reprocess uses it');
   });
 
   it('ItemValidationError keeps every reason, in its message too', () => {
