@@ -18,6 +18,14 @@ import { BatchCreator } from './processing/batch-creator';
 import { BatchRunner } from './processing/batch-runner';
 import { BatchStore } from './processing/batch-store';
 
+/** Which options of `import()` are processing options; the compiler flags one that is missing. */
+const PROCESS_OPTION_KEYS = {
+  continueOnError: true,
+  concurrency: true,
+  commitEvery: true,
+  itemTimeoutMs: true,
+} satisfies Record<keyof ProcessBatchOptions, true>;
+
 /**
  * The public API of the module: create, process, inspect, correct and reprocess import batches.
  * Inject it in controllers, jobs and command-line tools.
@@ -87,9 +95,13 @@ export class BatchService {
     items: ImportItemsSource<TSource>,
     options: ImportOptions = {},
   ): Promise<BatchSummary> {
-    const { continueOnError, concurrency, commitEvery, ...createOptions } = options;
+    const createOptions: Record<string, unknown> = {};
+    const processOptions: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(options)) {
+      (key in PROCESS_OPTION_KEYS ? processOptions : createOptions)[key] = value;
+    }
     const batch = await this.createBatch(batchType, items, createOptions);
-    return this.processBatch(batch.id, { continueOnError, concurrency, commitEvery });
+    return this.processBatch(batch.id, processOptions);
   }
 
   /** Counts of a batch's items by status, timestamps, duration and throughput, counted now. */

@@ -1,5 +1,6 @@
 import { Injectable, type OnModuleInit, type Type } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
+import { ITEM_TIMEOUT_RANGE } from './utils/resolve-options.util';
 import { BaseProcessor } from './base-processor';
 import { InvalidProcessorError } from './errors/invalid-processor.error';
 import { ImportProcessorMetadataAccessor } from './import-processor-metadata.accessor';
@@ -40,11 +41,29 @@ export class ImportProcessorExplorer implements OnModuleInit {
       if (!isValidBatchType(batchType))
         throw InvalidProcessorError.invalidBatchType(batchType, className);
 
+      const { itemTimeoutMs } = options;
+      if (
+        itemTimeoutMs !== undefined &&
+        !(
+          Number.isInteger(itemTimeoutMs) &&
+          itemTimeoutMs >= ITEM_TIMEOUT_RANGE.min &&
+          itemTimeoutMs <= ITEM_TIMEOUT_RANGE.max
+        )
+      ) {
+        throw InvalidProcessorError.invalidOption(
+          className,
+          'itemTimeoutMs',
+          `a whole number of milliseconds from ${ITEM_TIMEOUT_RANGE.min} to ${ITEM_TIMEOUT_RANGE.max}`,
+          itemTimeoutMs,
+        );
+      }
+
       this.registry.register({
         batchType,
         className,
         instance: instance as BaseProcessor<object, object | void>,
         continueOnError: options.continueOnError,
+        itemTimeoutMs,
       });
     }
   }

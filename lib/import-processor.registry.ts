@@ -9,6 +9,7 @@ export interface RegisteredProcessor {
   className: string;
   instance: BaseProcessor<object, object | void>;
   continueOnError?: boolean;
+  itemTimeoutMs?: number;
 }
 
 /** The one place that maps batch types to processors. */

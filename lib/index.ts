@@ -48,6 +48,7 @@ export { InvalidOptionsError } from './errors/invalid-options.error';
 export { InvalidProcessorError } from './errors/invalid-processor.error';
 export { InvalidSourceDataError } from './errors/invalid-source-data.error';
 export { ItemNotCorrectableError } from './errors/item-not-correctable.error';
+export { ItemTimeoutError } from './errors/item-timeout.error';
 export { ItemValidationError } from './errors/item-validation.error';
 export { LeaseLostError } from './errors/lease-lost.error';
 export { RetryableImportError } from './errors/retryable-import.error';

@@ -106,6 +106,20 @@ export const messages = {
     `Import item "${itemId}" (index ${itemIndex}) is not the newest copy of its row: a reprocess copied ` +
     `it to item "${copyId}" of batch "${batchId}". Correct that item; the next reprocess uses it.`,
 
+  itemTimedOut: (batchId: string, itemIndex: number, timeoutMs: number): string =>
+    `Item ${itemIndex} of batch "${batchId}" did not finish within ${timeoutMs} ms (itemTimeoutMs); its ` +
+    `transaction was rolled back. Make processItem settle sooner (pass ctx.signal to long calls), or ` +
+    `raise itemTimeoutMs for this processor or run, then reprocess the batch.`,
+
+  invalidProcessorOption: (
+    className: string,
+    option: string,
+    expected: string,
+    value: unknown,
+  ): string =>
+    `Import processor class ("${className}") declares ${option}: ${String(value)}, which is not valid; ` +
+    `it must be ${expected}. Fix it in @ImportProcessor({ ${option} }).`,
+
   leaseLost: (batchId: string, itemIndex: number): string =>
     `Item ${itemIndex} of batch "${batchId}" was claimed by another worker after this worker's lease ` +
     `expired; this worker's writes were rolled back. Raise leaseMs if items take longer than the lease.`,

@@ -32,4 +32,17 @@ export class InvalidProcessorError extends ReliableImportsError {
       messages.invalidBatchTypeName(batchType, className),
     );
   }
+
+  /** @internal */
+  static invalidOption(
+    className: string,
+    option: string,
+    expected: string,
+    value: unknown,
+  ): InvalidProcessorError {
+    return new InvalidProcessorError(
+      className,
+      messages.invalidProcessorOption(className, option, expected, value),
+    );
+  }
 }

@@ -37,6 +37,11 @@ export interface ProcessBatchOptions {
    * @default 1 (a transaction per item)
    */
   commitEvery?: number;
+  /**
+   * Overrides the module's and the processor's `itemTimeoutMs` for this run: the longest one item may
+   * take before it is failed with the code `ITEM_TIMEOUT` (100 to 86400000 ms).
+   */
+  itemTimeoutMs?: number;
 }
 
 /** Options of `BatchService.reprocessBatch()`. */

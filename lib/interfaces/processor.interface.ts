@@ -25,4 +25,6 @@ export interface ImportProcessorOptions {
   batchType?: string;
   /** Overrides the module's `continueOnError` for batches of this type. */
   continueOnError?: boolean;
+  /** Overrides the module's `itemTimeoutMs` for batches of this type (100 to 86400000 ms). */
+  itemTimeoutMs?: number;
 }

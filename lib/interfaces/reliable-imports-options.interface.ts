@@ -37,6 +37,15 @@ export interface ReliableImportsModuleOptions {
    */
   maxRetryDelayMs?: number;
   /**
+   * The longest an item's `validateItem` and `processItem` may take, in milliseconds. When it passes, the
+   * item's `ctx.signal` is aborted, its statement in flight is cancelled, its transaction rolled back and
+   * the attempt recorded as failed with the code `ITEM_TIMEOUT`; the run goes on with the other items. A
+   * processor (`@ImportProcessor({ itemTimeoutMs })`) and a run (`processBatch(id, { itemTimeoutMs })`)
+   * may override it. From 100 to 86400000 (a day).
+   * @default 300000 (five minutes)
+   */
+  itemTimeoutMs?: number;
+  /**
    * The background worker: when enabled, every application instance picks up pending batches (and
    * batches whose run died, and running batches with items left, as a helper) by itself, so N instances
    * share the work with nobody calling `processBatch`.

@@ -1,5 +1,6 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { BaseProcessor } from '../base-processor';
+import { ItemTimeoutError } from '../errors/item-timeout.error';
 import { LeaseLostError } from '../errors/lease-lost.error';
 import { ProcessingInterruptedError } from '../errors/processing-interrupted.error';
 import { ProcessingStoppedError } from '../errors/processing-stopped.error';
@@ -12,6 +13,7 @@ import { ImportProcessorRegistry } from '../import-processor.registry';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
 import { toError } from '../utils/error-details.util';
+import { ITEM_TIMEOUT_RANGE } from '../utils/resolve-options.util';
 import { sleep } from '../utils/sleep.util';
 import { isTransientError } from '../utils/transient-error.util';
 import { BatchStore } from './batch-store';
@@ -106,17 +108,25 @@ export class BatchRunner implements BeforeApplicationShutdown {
     controller: AbortController,
     waitForOthers: boolean,
   ): Promise<BatchSummary> {
-    // Both checked before the batch is touched: a wrong option must not fail the batch.
+    // Checked before the batch is touched: a wrong option must not fail the batch.
     const concurrency = this.concurrency(batchId, options.concurrency);
     const commitEvery = wholeNumberOption(
       batchId,
       'commitEvery',
       options.commitEvery,
-      10_000,
+      { min: 1, max: 10_000 },
+      1,
       ' (a transaction per item)',
     );
     const found = await this.store.getBatch(batchId);
     const registered = this.registry.get(found.batchType);
+    const itemTimeoutMs = wholeNumberOption(
+      batchId,
+      'itemTimeoutMs',
+      options.itemTimeoutMs,
+      ITEM_TIMEOUT_RANGE,
+      registered.itemTimeoutMs ?? this.options.itemTimeoutMs,
+    );
     if (TERMINAL.has(found.status)) return this.store.getSummary(batchId);
 
     const workerId = newWorkerId();
@@ -134,6 +144,9 @@ export class BatchRunner implements BeforeApplicationShutdown {
       database: this.database,
       shared: new Map(),
       signal: controller.signal,
+      itemTimeoutMs,
+      // Within the wait of the application's shutdown (leaseMs), so that the run has settled by then.
+      stopGraceMs: Math.floor(leaseMs / 2),
     };
     const context = new BatchContextImpl(run);
     const renewal = this.renewEvery(batchId, workerId, controller, owner);
@@ -283,16 +296,27 @@ export class BatchRunner implements BeforeApplicationShutdown {
         ) {
           continue;
         }
-        await this.runOneByOne(lanes, chunk);
+        if (await this.runOneByOne(lanes, chunk)) {
+          // An item timed out: the rest of the claim waited on it; give it back for any lane to take.
+          await this.claimer.release(
+            batch.id,
+            workerId,
+            claimed.slice(start).map((item) => item.id),
+          );
+          break;
+        }
       }
     }
   }
 
-  /** Runs items one transaction each, and applies `continueOnError`/`onItemError` to their failures. */
-  private async runOneByOne(lanes: Lanes, items: Array<ImportItem<object>>): Promise<void> {
+  /**
+   * Runs items one transaction each, and applies `continueOnError`/`onItemError` to their failures.
+   * @returns true when an item timed out: the caller gives back the items this call did not run.
+   */
+  private async runOneByOne(lanes: Lanes, items: Array<ImportItem<object>>): Promise<boolean> {
     const { batch, workerId, run } = lanes;
     for (const item of items) {
-      if (lanes.failure !== null || lanes.broken || run.signal.aborted) return;
+      if (lanes.failure !== null || lanes.broken || run.signal.aborted) return false;
       const outcome = await this.itemRunner.run(item, lanes.processor, run, workerId);
       if (outcome.status !== 'failed') continue;
       const stop = await this.shouldStop(lanes, outcome.error, item);
@@ -301,7 +325,9 @@ export class BatchRunner implements BeforeApplicationShutdown {
         lanes.failure = messages.abortedAfterItem(item.itemIndex, outcome.error.message);
       }
       await this.store.writeLogs(batch.id, null, lanes.context.log);
+      if (outcome.error instanceof ItemTimeoutError) return true;
     }
+    return false;
   }
 
   private async shouldStop(lanes: Lanes, error: Error, item: ImportItem<object>): Promise<boolean> {
@@ -346,7 +372,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
   }
 
   private concurrency(batchId: string, requested: number | undefined): number {
-    const value = wholeNumberOption(batchId, 'concurrency', requested, 64);
+    const value = wholeNumberOption(batchId, 'concurrency', requested, { min: 1, max: 64 }, 1);
     if (value > 1 && this.database.singleConnection) {
       this.logger.warn(messages.concurrencyOnPGlite(value));
       return 1;

@@ -64,6 +64,26 @@ export class DatabaseAdapter {
     };
   }
 
+  /**
+   * Gives up on a transaction whose work did not settle in time: cancels the statement it may be running,
+   * which would otherwise go on holding its locks, and closes its connection instead of returning it to
+   * the pool, since the state it is in is unknown. On PGlite the one session is rolled back as usual.
+   */
+  async abandon(runner: QueryRunner): Promise<void> {
+    if (this.singleConnection) return;
+    const held = runner as unknown as {
+      databaseConnection?: { processID?: unknown };
+      releasePostgresConnection?: (error: Error) => Promise<void>;
+    };
+    const pid = held.databaseConnection?.processID;
+    if (typeof pid === 'number') {
+      await this.rowsOnce('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+    }
+    await held.releasePostgresConnection?.(
+      new Error('Transaction given up by nestjs-reliable-imports'),
+    );
+  }
+
   /** Runs a statement on a connection of its own (autocommit) and returns its rows. */
   async rowsOnce<TRow>(sql: string, params: readonly unknown[] = []): Promise<TRow[]> {
     const runner = this.dataSource.createQueryRunner();

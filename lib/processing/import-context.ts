@@ -18,6 +18,10 @@ export interface RunState {
   readonly shared: Map<string, unknown>;
   /** Aborted when the run loses its lease or the application shuts down. */
   readonly signal: AbortSignal;
+  /** The time limit of one item's `validateItem` and `processItem`. */
+  readonly itemTimeoutMs: number;
+  /** How long an item in flight may go on once `signal` is aborted, before it is given up. */
+  readonly stopGraceMs: number;
 }
 
 /** The context of the batch-level hooks. Its statements run outside any item transaction. */
@@ -74,8 +78,14 @@ export class ItemContextImpl<TSource> extends BatchContextImpl implements Import
     readonly item: ImportItem<TSource>,
     private readonly transaction: QueryRunner,
     log: LogBuffer,
+    private readonly itemSignal: AbortSignal,
   ) {
     super(run, log);
+  }
+
+  /** Aborted, in addition, when this item's time limit passes. */
+  override get signal(): AbortSignal {
+    return this.itemSignal;
   }
 
   override query<TRow = Record<string, unknown>>(

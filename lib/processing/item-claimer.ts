@@ -100,6 +100,12 @@ export class ItemClaimer {
     return (await this.database.rowsOnce(SQL.releaseItems, [batchId, workerId])).length;
   }
 
+  /** Gives back the given items of this worker's claim; they become pending again. */
+  async release(batchId: string, workerId: string, itemIds: readonly string[]): Promise<void> {
+    if (itemIds.length === 0) return;
+    await this.database.rowsOnce(SQL.releaseSomeItems, [batchId, workerId, itemIds]);
+  }
+
   /** Extends the leases of the items this worker holds and of the batch; false when it does not hold the batch. */
   async renewLeases(batchId: string, workerId: string, leaseMs: number): Promise<boolean> {
     const [row] = await this.database.rowsOnce<{ held: boolean }>(SQL.renewLeases, [

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { QueryRunner } from 'typeorm';
 import type { BaseProcessor } from '../base-processor';
+import { ItemTimeoutError } from '../errors/item-timeout.error';
 import { ItemValidationError } from '../errors/item-validation.error';
 import { LeaseLostError } from '../errors/lease-lost.error';
 import { ReliableImportsError } from '../errors/reliable-imports.error';
@@ -17,6 +18,9 @@ import { ItemContextImpl, SkipItemSignal, type RunState } from './import-context
 import { LogBuffer } from './log-buffer';
 import { ItemClaimer } from './item-claimer';
 import { runInItemTransaction } from './item-transaction';
+
+/** An item in flight given up because its run stopped: it goes back to pending, not failed. */
+class ItemGivenUpSignal extends Error {}
 
 /** How one item ended. `lost` means another worker took it over; nothing was recorded by this one. */
 export type ItemOutcome =
@@ -74,7 +78,9 @@ export class ItemRunner {
         logs.clear();
         return { status: 'completed' };
       } catch (thrown) {
-        if (thrown instanceof LeaseLostError) return { status: 'lost' };
+        if (thrown instanceof LeaseLostError || thrown instanceof ItemGivenUpSignal) {
+          return { status: 'lost' };
+        }
         if (thrown instanceof SkipItemSignal) {
           logs.info(`Item ${item.itemIndex} skipped: ${thrown.reason}`);
           const kept = await this.claimer.finishWithoutResult(
@@ -131,7 +137,9 @@ export class ItemRunner {
     attempt: number,
   ): Promise<void> {
     return runInItemTransaction(this.database, async (transaction) => {
-      const stored = await this.validateAndProcess(item, processor, run, transaction, logs);
+      const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
+        this.validateAndProcess(item, processor, run, transaction, logs, signal),
+      );
       // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
       const kept = await this.claimer.complete(
         transaction,
@@ -162,7 +170,9 @@ export class ItemRunner {
         for (const claimed of items) {
           const item = dataToWorkOn(claimed);
           const logs = new LogBuffer();
-          const stored = await this.validateAndProcess(item, processor, run, transaction, logs);
+          const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
+            this.validateAndProcess(item, processor, run, transaction, logs, signal),
+          );
           entries.push(
             `{"id":${JSON.stringify(item.id)},"processed":${stored.processedJson},` +
               `"target_table":${JSON.stringify(stored.targetTable)},"target_id":${JSON.stringify(stored.targetId)},` +
@@ -190,13 +200,62 @@ export class ItemRunner {
     run: RunState,
     transaction: QueryRunner,
     logs: LogBuffer,
+    signal: AbortSignal,
   ): Promise<StoredResult> {
-    const context = new ItemContextImpl(run, item, transaction, logs);
+    const context = new ItemContextImpl(run, item, transaction, logs, signal);
     if (processor.validateItem) {
       const reasons = reasonsOf(await processor.validateItem(item, context));
       if (reasons.length > 0) throw new ItemValidationError(reasons, item.itemIndex);
     }
     return this.storedResult(await processor.processItem(item, context), item);
+  }
+
+  /**
+   * Runs an item's work within its time limit, and within a grace period once the run is stopped. When
+   * either passes, the item's signal is aborted and its transaction given up (its statement in flight
+   * cancelled, its connection closed): an item that never settles must not hold its claim, its locks or
+   * the run. A timeout fails the attempt (`ItemTimeoutError`); a stop gives the item back.
+   */
+  private async withinTimeLimit<T>(
+    item: ImportItem<object>,
+    run: RunState,
+    transaction: QueryRunner,
+    work: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const controller = new AbortController();
+    const timers: NodeJS.Timeout[] = [];
+    let onStop = (): void => undefined;
+    const givenUp = new Promise<never>((_resolve, reject) => {
+      const giveUp = (reason: Error): void => {
+        controller.abort(reason);
+        reject(reason);
+      };
+      timers.push(
+        setTimeout(
+          () => giveUp(new ItemTimeoutError(item.batchId, item.itemIndex, run.itemTimeoutMs)),
+          run.itemTimeoutMs,
+        ),
+      );
+      onStop = () => {
+        timers.push(setTimeout(() => giveUp(new ItemGivenUpSignal()), run.stopGraceMs));
+      };
+      if (run.signal.aborted) onStop();
+      else run.signal.addEventListener('abort', onStop, { once: true });
+    });
+    const working = work(AbortSignal.any([run.signal, controller.signal]));
+    try {
+      return await Promise.race([working, givenUp]);
+    } catch (error) {
+      if (controller.signal.aborted) {
+        // Whatever the abandoned work does later (it may still settle) is nobody's business.
+        working.catch(() => undefined);
+        await this.database.abandon(transaction);
+      }
+      throw error;
+    } finally {
+      for (const timer of timers) clearTimeout(timer);
+      run.signal.removeEventListener('abort', onStop);
+    }
   }
 
   private storedResult(result: object | void, item: ImportItem<object>): StoredResult {

@@ -2,19 +2,29 @@ import { ReliableImportsError } from '../errors/reliable-imports.error';
 import { CLAIM_CHUNK_SIZE } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
 
-/** Checks a per-run option that defaults to 1; `note` follows the 1 in the message. */
+const CODES = {
+  concurrency: 'INVALID_CONCURRENCY',
+  commitEvery: 'INVALID_COMMIT_EVERY',
+  itemTimeoutMs: 'INVALID_ITEM_TIMEOUT',
+} as const;
+
+/**
+ * Checks a per-run whole-number option; `fallback` applies when it is not given, and `note` follows the
+ * minimum in the message.
+ */
 export function wholeNumberOption(
   batchId: string,
-  option: 'concurrency' | 'commitEvery',
+  option: keyof typeof CODES,
   requested: number | undefined,
-  max: number,
+  range: { min: number; max: number },
+  fallback: number,
   note = '',
 ): number {
-  const value = requested ?? 1;
-  if (!Number.isInteger(value) || value < 1 || value > max) {
+  const value = requested ?? fallback;
+  if (!Number.isInteger(value) || value < range.min || value > range.max) {
     throw new ReliableImportsError(
-      option === 'concurrency' ? 'INVALID_CONCURRENCY' : 'INVALID_COMMIT_EVERY',
-      messages.invalidProcessOption(batchId, option, `1${note} to ${max}`, value),
+      CODES[option],
+      messages.invalidProcessOption(batchId, option, `${range.min}${note} to ${range.max}`, value),
       { batchId },
     );
   }

@@ -217,6 +217,13 @@ export const SQL = {
     WHERE "batch_id" = $1 AND "status" = 'processing'
     RETURNING "id"`,
 
+  /** Gives back the items $3 of this worker's claim. */
+  releaseSomeItems: `
+    UPDATE "import_batch_items"
+    SET "status" = 'pending', "locked_by" = NULL, "locked_until" = NULL, "started_at" = NULL
+    WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = 'processing' AND "id" = ANY($3::uuid[])
+    RETURNING "id"`,
+
   /**
    * Ends the batch once no item is open: counters from the items, status from the counters, lease
    * released. The holder of the batch does it, or any run once the holder's lease has expired; a stop

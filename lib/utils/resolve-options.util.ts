@@ -24,6 +24,14 @@ const wholeNumber =
       ? null
       : `must be ${expected}; got ${show(value)}`;
 
+/** Shared with the processor's and the run's `itemTimeoutMs`, so that the three agree. */
+export const ITEM_TIMEOUT_RANGE = { min: 100, max: 86_400_000 };
+const ITEM_TIMEOUT_CHECK = wholeNumber(
+  ITEM_TIMEOUT_RANGE.min,
+  ITEM_TIMEOUT_RANGE.max,
+  'a whole number of milliseconds from 100 to 86400000 (a day)',
+);
+
 const WORKER_DEFAULTS: ResolvedWorkerOptions = {
   enabled: false,
   concurrency: 1,
@@ -42,6 +50,7 @@ const DEFAULTS: ResolvedReliableImportsOptions = {
   maxAttempts: 3,
   retryDelayMs: 100,
   maxRetryDelayMs: 5_000,
+  itemTimeoutMs: 300_000,
   worker: WORKER_DEFAULTS,
 };
 
@@ -59,6 +68,7 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
     3_600_000,
     'a whole number of milliseconds from 0 to 3600000 (an hour)',
   ),
+  itemTimeoutMs: ITEM_TIMEOUT_CHECK,
   worker: (value) =>
     typeof value === 'object' && value !== null && !Array.isArray(value)
       ? null

@@ -42,6 +42,7 @@ const PUBLIC_EXPORTS = [
   'InvalidProcessorError',
   'InvalidSourceDataError',
   'ItemNotCorrectableError',
+  'ItemTimeoutError',
   'ItemValidationError',
   'LeaseLostError',
   'ProcessingInterruptedError',

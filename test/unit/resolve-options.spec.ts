@@ -19,9 +19,11 @@ const DEFAULTS = {
   maxAttempts: 3,
   retryDelayMs: 100,
   maxRetryDelayMs: 5000,
+  itemTimeoutMs: 300_000,
   worker: { enabled: false, concurrency: 1, pollIntervalMs: 1000 },
 };
-const OPTION_LIST = 'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, worker';
+const OPTION_LIST =
+  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, worker';
 
 describe('resolveOptions', () => {
   it.each([
@@ -39,6 +41,7 @@ describe('resolveOptions', () => {
       maxAttempts: 1,
       retryDelayMs: 0,
       maxRetryDelayMs: 10,
+      itemTimeoutMs: 100,
       worker: { enabled: true, concurrency: 4, pollIntervalMs: 250 },
     };
     expect(resolveOptions(given)).toEqual(given);
@@ -134,6 +137,12 @@ describe('resolveOptions', () => {
     ]);
     expect(problemsOf({ retryDelayMs: 500, maxRetryDelayMs: 100 }).problems).toEqual([
       'maxRetryDelayMs (100) must not be below retryDelayMs (500); raise it or lower retryDelayMs',
+    ]);
+  });
+
+  it('checks itemTimeoutMs', () => {
+    expect(problemsOf({ itemTimeoutMs: 99 }).problems).toEqual([
+      'itemTimeoutMs must be a whole number of milliseconds from 100 to 86400000 (a day); got 99',
     ]);
   });
 
