@@ -6,16 +6,19 @@ import { Customer } from './customers/customer.entity';
 import { CustomerDataProcessor } from './customers/customer-data.processor';
 import { ImportErrorsFilter } from './customers/import-errors.filter';
 import { ImportsController } from './customers/imports.controller';
-import { databaseOptions } from './database';
+import { databaseOptions, type DatabaseSettings } from './database';
 
 @Module({})
 export class AppModule {
   /** The app on `DATABASE_URL`, or on an embedded PGlite database when it is not set. */
-  static forDatabase(databaseUrl = process.env.DATABASE_URL): DynamicModule {
+  static forDatabase(
+    databaseUrl = process.env.DATABASE_URL,
+    settings: DatabaseSettings = {},
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        TypeOrmModule.forRoot(databaseOptions(databaseUrl)),
+        TypeOrmModule.forRoot(databaseOptions(databaseUrl, settings)),
         TypeOrmModule.forFeature([Customer]),
         ReliableImportsModule.forRoot({ continueOnError: true }),
       ],

@@ -1,4 +1,4 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { CsvError } from 'csv-parse';
 import { ReliableImportsError } from 'nestjs-reliable-imports';
@@ -14,15 +14,26 @@ const STATUS: Record<string, number> = {
   BATCH_NOT_REPROCESSABLE: 409,
 };
 
-/** Answers the module's errors (and a malformed CSV) with a status and the message, which says what to do. */
+/**
+ * Answers the module's errors (and a malformed CSV) with a status and the message, which says what to do.
+ * A server-side failure's message may quote the database (tables, indexes): it goes to the log, and the
+ * client gets the code alone.
+ */
 @Catch(ReliableImportsError, CsvError)
 export class ImportErrorsFilter implements ExceptionFilter {
+  private readonly logger = new Logger(ImportErrorsFilter.name);
+
   catch(error: ReliableImportsError | CsvError, host: ArgumentsHost): void {
     const status = error instanceof CsvError ? 400 : (STATUS[error.code] ?? 500);
+    let message = error.message;
+    if (status >= 500) {
+      this.logger.error(error.message, error.stack);
+      message = `The server could not finish this request (${error.code}). Nothing is lost; try again later.`;
+    }
     host
       .switchToHttp()
       .getResponse<Response>()
       .status(status)
-      .json({ statusCode: status, error: error.code, message: error.message });
+      .json({ statusCode: status, error: error.code, message });
   }
 }

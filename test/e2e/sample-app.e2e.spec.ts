@@ -3,10 +3,14 @@ import { Test } from '@nestjs/testing';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { readFileSync } from 'node:fs';
+import http, { type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 import { AppModule } from '../../sample-app/app.module';
+import { adminDatabaseUrl } from '../support/database-url';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 const DATA = join(__dirname, '..', '..', 'sample-app', 'data');
@@ -15,6 +19,14 @@ interface Failure {
   itemId: string;
   line: number;
   reasons: string[];
+  error: { name: string; code?: string; reasons?: string[] } | null;
+}
+
+async function countBatches(app: INestApplication): Promise<number> {
+  const [{ count }] = await app
+    .get<DataSource>(getDataSourceToken())
+    .query<{ count: number }[]>('SELECT count(*)::int AS count FROM import_batches');
+  return count;
 }
 
 /** The sample app's HTTP API on a real PostgreSQL: upload, failures, corrections, reprocess. */
@@ -93,17 +105,193 @@ describe('sample app', () => {
   });
 
   it('refuses a malformed CSV with its line number and stores nothing', async () => {
-    const batches = () =>
-      app
-        .get<DataSource>(getDataSourceToken())
-        .query<{ count: number }[]>('SELECT count(*)::int AS count FROM import_batches');
-    const before = await batches();
+    const before = await countBatches(app);
     const res = await request(app.getHttpServer())
       .post('/imports/customers')
       .set('Content-Type', 'text/csv')
-      .send('email,first_name,last_name\na@example.com,A,B\n"broken,C,D\n')
+      // A long body, so that the error comes while most of it is still unread.
+      .send(
+        'email,first_name,last_name\na@example.com,A,B\nbroken,C,D,E\n' +
+          'x@example.com,X,Y\n'.repeat(100_000),
+      )
       .expect(400);
     expect((res.body as { message: string }).message).toMatch(/line 3/i);
-    expect(await batches()).toEqual(before);
+    expect(await countBatches(app)).toBe(before);
+  });
+
+  it('answers a body that is not CSV (JSON, a form, no type) with 415 and stores nothing', async () => {
+    const before = await countBatches(app);
+    const json = await request(app.getHttpServer())
+      .post('/imports/customers')
+      .set('Content-Type', 'application/json')
+      .send({ email: 'a@example.com', first_name: 'A', last_name: 'B' })
+      .expect(415);
+    expect((json.body as { message: string }).message).toContain('text/csv');
+    await request(app.getHttpServer())
+      .post('/imports/customers')
+      .set('Content-Type', 'application/x-www-form-urlencoded')
+      .send('email=a@example.com&first_name=A&last_name=B')
+      .expect(415);
+    await request(app.getHttpServer())
+      .post('/imports/customers')
+      .set('Content-Type', 'text/csv; charset=latin1')
+      .send('email,first_name,last_name\na@example.com,A,B\n')
+      .expect(415);
+    await request(app.getHttpServer()).post('/imports/customers').expect(415);
+    await request(app.getHttpServer())
+      .post('/imports/customers')
+      .set('Content-Type', 'text/csv; charset=utf-8')
+      .send('email,first_name,last_name\nutf8@example.com,Zoë,Ångström\n')
+      .expect(201);
+    expect(await countBatches(app)).toBe(before + 1);
+  });
+
+  it('refuses a CSV without rows (empty, or a header only) with 400 and stores nothing', async () => {
+    const before = await countBatches(app);
+    for (const body of [
+      '',
+      'email,first_name,last_name\n',
+      '\uFEFFemail,first_name,last_name\n\n\n',
+    ]) {
+      const res = await request(app.getHttpServer())
+        .post('/imports/customers')
+        .set('Content-Type', 'text/csv')
+        .send(body)
+        .expect(400);
+      expect((res.body as { message: string }).message).toMatch(/no rows/i);
+    }
+    expect(await countBatches(app)).toBe(before);
+  });
+
+  it('sends no stack and no raw database message; the stored item keeps the full reason', async () => {
+    const dataSource = app.get<DataSource>(getDataSourceToken());
+    // A rule the processor does not know of makes PostgreSQL refuse the second row with a unique violation.
+    await dataSource.query(
+      'CREATE UNIQUE INDEX customers_email_lower_idx ON customers (lower(email))',
+    );
+    try {
+      const upload = await request(app.getHttpServer())
+        .post('/imports/customers')
+        .set('Content-Type', 'text/csv')
+        .send('email,first_name,last_name\nGrace@example.org,Grace,Hopper\ngrace@example.org,G,H\n')
+        .expect(201);
+      const batchId = (upload.body as { batchId: string }).batchId;
+      expect(upload.body).toMatchObject({ completedItems: 1, failedItems: 1 });
+
+      const failuresRes = await request(app.getHttpServer())
+        .get(`/imports/${batchId}/failures`)
+        .expect(200);
+      const failures = failuresRes.body as Failure[];
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toMatchObject({ line: 3, error: { code: '23505' } });
+      expect(failures[0].reasons.join(' ')).toContain('23505');
+
+      const corrected = await request(app.getHttpServer())
+        .patch(`/imports/items/${failures[0].itemId}`)
+        .send({ email: 'grace.h@example.org', first_name: 'G', last_name: 'H' })
+        .expect(200);
+      expect(corrected.body).toMatchObject({
+        itemId: failures[0].itemId,
+        line: 3,
+        corrected: true,
+        error: { code: '23505' },
+      });
+
+      for (const body of [failuresRes.text, corrected.text]) {
+        expect(body).not.toContain('customers_email_lower_idx');
+        expect(body).not.toContain('duplicate key');
+        expect(body).not.toMatch(/stack|\bat .*:\d+:\d+|node_modules|\/work\//);
+      }
+      const [stored] = await dataSource.query<{ error_message: string }[]>(
+        'SELECT error_message FROM import_batch_items WHERE id = $1',
+        [failures[0].itemId],
+      );
+      expect(stored.error_message).toContain('customers_email_lower_idx');
+    } finally {
+      await dataSource.query('DROP INDEX customers_email_lower_idx');
+    }
+  });
+});
+
+/**
+ * Uploads dropped half way, over a real socket, on a pool of two connections: each must roll back and
+ * give its connection back at once, or the third one would leave the app unable to answer.
+ */
+describe('sample app: dropped uploads', () => {
+  const POOL_SIZE = 2;
+  let db: TestDatabase;
+  let app: INestApplication<Server>;
+  let admin: Client;
+  let port: number;
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ empty: true });
+    const moduleRef = await Test.createTestingModule({
+      imports: [AppModule.forDatabase(db.url, { poolSize: POOL_SIZE })],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.listen(0, '127.0.0.1');
+    port = (app.getHttpServer().address() as AddressInfo).port;
+    admin = new Client({ connectionString: adminDatabaseUrl() });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.end();
+    await app?.close();
+    await db?.drop();
+  });
+
+  async function idleInTransaction(): Promise<number> {
+    const { rows } = await admin.query<{ count: number }>(
+      `SELECT count(*)::int AS count FROM pg_stat_activity
+        WHERE datname = $1 AND state = 'idle in transaction'`,
+      [db.name],
+    );
+    return rows[0].count;
+  }
+
+  async function waitFor(what: string, check: () => Promise<boolean>, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`Not within ${ms} ms: ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  it('rolls back an upload dropped half way at once; 12 of them leave the app answering', async () => {
+    const before = await countBatches(app);
+    for (let upload = 1; upload <= POOL_SIZE * 6; upload++) {
+      const req = http.request({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/imports/customers',
+        headers: { 'Content-Type': 'text/csv' },
+      });
+      req.on('error', () => undefined);
+      req.write('email,first_name,last_name\na@example.com,A,B\nb@example.com,B,C\nc@exa');
+      // The batch's transaction is open and waits for the rest of the body: now the client goes away.
+      await waitFor(
+        'the upload opens its transaction',
+        async () => (await idleInTransaction()) > 0,
+        5000,
+      );
+      req.destroy();
+      await waitFor(
+        `dropped upload ${upload} gives its connection back`,
+        async () => (await idleInTransaction()) === 0,
+        3000,
+      );
+    }
+    expect(await countBatches(app)).toBe(before);
+
+    const ok = await fetch(`http://127.0.0.1:${port}/imports/customers`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/csv' },
+      body: 'email,first_name,last_name\nd@example.com,D,E\n',
+      signal: AbortSignal.timeout(5000),
+    });
+    expect(ok.status).toBe(201);
+    expect(await countBatches(app)).toBe(before + 1);
   });
 });
