@@ -16,8 +16,10 @@ const LOG_DONE_ITEM = `logged AS (
 /**
  * Claims up to $4 items of batch $1 that match `which` for worker $2, leased for $3 ms. `which` is a
  * literal condition, not a parameter, so that the planner can see it matches the index of pending items.
- * The batch row is key-share locked for the claim's transaction: a stop (`lockBatchToStop`) waits for the
- * claims in flight, and no claim begins after it, so that a stopped batch never gains a claimed item.
+ * The batch row is share-locked for the claim: a stop (`lockBatchToStop`) waits for the claims in flight,
+ * and a claim that comes after it finds the batch ended, so that an ended batch never gains a claimed item.
+ * (Not FOR UPDATE in the stop: that would also wait for the key-share locks that the log inserts of item
+ * transactions take, while those wait for the item rows the stop releases.)
  */
 const claimItems = (which: string): string => `
     UPDATE "import_batch_items" AS i
@@ -29,7 +31,7 @@ const claimItems = (which: string): string => `
       SELECT "id" FROM "import_batch_items"
       WHERE "batch_id" = $1 AND ${which}
         AND EXISTS (
-          SELECT 1 FROM "import_batches" WHERE "id" = $1 AND "status" = 'processing' FOR KEY SHARE)
+          SELECT 1 FROM "import_batches" WHERE "id" = $1 AND "status" = 'processing' FOR SHARE)
       ORDER BY "item_index"
       LIMIT $4
       FOR UPDATE SKIP LOCKED
@@ -204,7 +206,7 @@ export const SQL = {
 
   /** The first statement of a stop: waits for the claims in flight and keeps new ones out. */
   lockBatchToStop: `
-    SELECT "id" FROM "import_batches" WHERE "id" = $1 AND "status" = 'processing' FOR UPDATE`,
+    SELECT "id" FROM "import_batches" WHERE "id" = $1 AND "status" = 'processing' FOR NO KEY UPDATE`,
 
   /**
    * A stop gives back every claim on the batch, whichever run holds it: a claim that completes later is
@@ -338,7 +340,7 @@ export const SQL = {
    * Locks the root of a tree of batches: reprocesses and corrections of any batch of one tree run one
    * after the other.
    */
-  lockBatch: `SELECT "id" FROM "import_batches" WHERE "id" = $1 FOR UPDATE`,
+  lockBatch: `SELECT "id" FROM "import_batches" WHERE "id" = $1 FOR NO KEY UPDATE`,
 
   /** A batch of the tree that starts at $1 (its root) that is still pending or processing. */
   runningBatchInTree: `

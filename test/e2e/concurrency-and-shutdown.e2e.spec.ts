@@ -16,10 +16,10 @@ interface Row {
 /** Records each invocation under a unique key, and which connection ran it. */
 @ImportProcessor()
 class InvocationProcessor extends BaseProcessor<Row> {
-  /** Items seen per processing run (each run has a signal of its own). */
-  readonly perRun = new Map<AbortSignal, number>();
+  /** Items seen per processing run (each run reads the batch into an object of its own). */
+  readonly perRun = new Map<object, number>();
   async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>) {
-    this.perRun.set(ctx.signal, (this.perRun.get(ctx.signal) ?? 0) + 1);
+    this.perRun.set(ctx.batch, (this.perRun.get(ctx.batch) ?? 0) + 1);
     await ctx.query(
       'INSERT INTO invocations (item_id, backend_pid) VALUES ($1, pg_backend_pid())',
       [item.id],
