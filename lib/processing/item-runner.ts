@@ -4,12 +4,13 @@ import type { BaseProcessor } from '../base-processor';
 import { ItemValidationError } from '../errors/item-validation.error';
 import { LeaseLostError } from '../errors/lease-lost.error';
 import { ReliableImportsError } from '../errors/reliable-imports.error';
-import type { ImportItem } from '../interfaces/import-item.interface';
+import type { ImportItem, ItemErrorDetails } from '../interfaces/import-item.interface';
 import type { ProcessItemResult, ValidationResult } from '../interfaces/processor.interface';
-import { errorDetailsOf, toError } from '../utils/error-details.util';
+import { errorDetailsOf, isInstance, messageOf, toError } from '../utils/error-details.util';
 import { isJsonProblem, serializeJsonValue } from '../utils/source-data.util';
 import { sleep } from '../utils/sleep.util';
-import { isTransientError, retryDelay } from '../utils/transient-error.util';
+import { storableText, TEXT_LIMITS, textOf } from '../utils/storable-text.util';
+import { isConnectionLoss, isTransientError, retryDelay } from '../utils/transient-error.util';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { DatabaseAdapter } from './database-adapter';
@@ -22,7 +23,8 @@ import { runInItemTransaction } from './item-transaction';
 export type ItemOutcome =
   | { status: 'completed' }
   | { status: 'skipped' }
-  | { status: 'failed'; error: Error }
+  /** `message` is the error's message as stored: safe to read, to store and to quote. */
+  | { status: 'failed'; error: Error; message: string }
   | { status: 'lost' };
 
 /** What `processItem` returned, as it is written to the item row. */
@@ -42,7 +44,7 @@ export function reasonsOf(result: ValidationResult): string[] {
   if (result === undefined || result === true) return [];
   if (result === false) return ['validation failed'];
   if (typeof result === 'string') return [result];
-  if (Array.isArray(result)) return (result as readonly unknown[]).map(String);
+  if (Array.isArray(result)) return (result as readonly unknown[]).map((reason) => textOf(reason));
   return [];
 }
 
@@ -74,51 +76,86 @@ export class ItemRunner {
         logs.clear();
         return { status: 'completed' };
       } catch (thrown) {
-        if (thrown instanceof LeaseLostError) return { status: 'lost' };
-        if (thrown instanceof SkipItemSignal) {
-          logs.info(`Item ${item.itemIndex} skipped: ${thrown.reason}`);
-          const kept = await this.claimer.finishWithoutResult(
-            item.id,
-            workerId,
-            'skipped',
-            thrown.reason,
-            null,
-            logs.drain(),
-            attempt,
-          );
-          return kept ? { status: 'skipped' } : { status: 'lost' };
+        if (isInstance(thrown, LeaseLostError)) return { status: 'lost' };
+        if (isInstance(thrown, SkipItemSignal)) {
+          return this.recordSkip(item, workerId, thrown.reason, logs, attempt);
         }
         const error = toError(thrown);
-        const message = error.message || error.name;
         if (attempt < maxAttempts && isTransientError(error)) {
           const delay = retryDelay(attempt, retryDelayMs, maxRetryDelayMs);
           logs.warn(
-            `Item ${item.itemIndex} attempt ${attempt} of ${maxAttempts} failed: ${message}; retrying in ${delay} ms`,
-            { error: errorDetailsOf(error) },
+            `Item ${item.itemIndex} attempt ${attempt} of ${maxAttempts} failed: ${messageOf(error)}; retrying in ${delay} ms`,
+            { error: this.detailsOf(error) },
           );
           await sleep(delay);
           continue;
         }
-        const details = errorDetailsOf(error);
-        if (error instanceof ItemValidationError) {
-          logs.warn(`Item ${item.itemIndex} failed validation: ${message}`, {
-            reasons: [...error.reasons],
-          });
-        } else {
-          logs.error(`Item ${item.itemIndex} failed: ${message}`, { error: details });
-        }
-        const kept = await this.claimer.finishWithoutResult(
-          item.id,
-          workerId,
-          'failed',
-          message,
-          JSON.stringify(details),
-          logs.drain(),
-          attempt,
-        );
-        return kept ? { status: 'failed', error } : { status: 'lost' };
+        // An outage is no fault of the item: the run is interrupted and gives the item back, pending.
+        if (isConnectionLoss(error)) throw error;
+        return this.recordFailure(item, workerId, error, logs, attempt);
       }
     }
+  }
+
+  /** Records the item skipped, with its reason made storable (the original kept escaped in the details). */
+  private async recordSkip(
+    item: ImportItem<object>,
+    workerId: string,
+    reason: unknown,
+    logs: LogBuffer,
+    attempt: number,
+  ): Promise<ItemOutcome> {
+    const text = storableText(reason, TEXT_LIMITS.message);
+    logs.info(`Item ${item.itemIndex} skipped: ${textOf(reason)}`);
+    const details: ItemErrorDetails | null =
+      text.original === undefined ? null : { name: 'SkippedItem', originalMessage: text.original };
+    const kept = await this.claimer.finishWithoutResult(
+      item.id,
+      workerId,
+      'skipped',
+      text.text,
+      details && JSON.stringify(details),
+      logs.drain(),
+      attempt,
+    );
+    return kept ? { status: 'skipped' } : { status: 'lost' };
+  }
+
+  /**
+   * Records the item failed. Whatever was thrown, the statement cannot fail on it: the message and the
+   * details are made storable first.
+   */
+  private async recordFailure(
+    item: ImportItem<object>,
+    workerId: string,
+    error: Error,
+    logs: LogBuffer,
+    attempt: number,
+  ): Promise<ItemOutcome> {
+    const message = messageOf(error);
+    const details = this.detailsOf(error);
+    if (details.reasons) {
+      logs.warn(`Item ${item.itemIndex} failed validation: ${message}`, {
+        reasons: details.reasons,
+      });
+    } else {
+      logs.error(`Item ${item.itemIndex} failed: ${message}`, { error: details });
+    }
+    const stored = storableText(message, TEXT_LIMITS.message).text;
+    const kept = await this.claimer.finishWithoutResult(
+      item.id,
+      workerId,
+      'failed',
+      stored,
+      JSON.stringify(details),
+      logs.drain(),
+      attempt,
+    );
+    return kept ? { status: 'failed', error, message: stored } : { status: 'lost' };
+  }
+
+  private detailsOf(error: Error): ItemErrorDetails {
+    return errorDetailsOf(error, { stack: this.options.storeErrorStacks });
   }
 
   /** One try: validate, process and record the item completed, all in one transaction. */

@@ -42,6 +42,7 @@ const DEFAULTS: ResolvedReliableImportsOptions = {
   maxAttempts: 3,
   retryDelayMs: 100,
   maxRetryDelayMs: 5_000,
+  storeErrorStacks: false,
   worker: WORKER_DEFAULTS,
 };
 
@@ -59,6 +60,7 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
     3_600_000,
     'a whole number of milliseconds from 0 to 3600000 (an hour)',
   ),
+  storeErrorStacks: boolean,
   worker: (value) =>
     typeof value === 'object' && value !== null && !Array.isArray(value)
       ? null

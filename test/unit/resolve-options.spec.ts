@@ -19,9 +19,11 @@ const DEFAULTS = {
   maxAttempts: 3,
   retryDelayMs: 100,
   maxRetryDelayMs: 5000,
+  storeErrorStacks: false,
   worker: { enabled: false, concurrency: 1, pollIntervalMs: 1000 },
 };
-const OPTION_LIST = 'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, worker';
+const OPTION_LIST =
+  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, storeErrorStacks, worker';
 
 describe('resolveOptions', () => {
   it.each([
@@ -39,6 +41,7 @@ describe('resolveOptions', () => {
       maxAttempts: 1,
       retryDelayMs: 0,
       maxRetryDelayMs: 10,
+      storeErrorStacks: true,
       worker: { enabled: true, concurrency: 4, pollIntervalMs: 250 },
     };
     expect(resolveOptions(given)).toEqual(given);
@@ -76,6 +79,17 @@ describe('resolveOptions', () => {
     const error = problemsOf({ continueOnError: value });
     expect(error.problems).toEqual([
       `continueOnError must be true or false; got ${JSON.stringify(value)}`,
+    ]);
+  });
+
+  it.each([
+    ['a string', 'true'],
+    ['a number', 1],
+    ['null', null],
+  ])('refuses %s for storeErrorStacks and says it must be a boolean', (_label, value) => {
+    const error = problemsOf({ storeErrorStacks: value });
+    expect(error.problems).toEqual([
+      `storeErrorStacks must be true or false; got ${JSON.stringify(value)}`,
     ]);
   });
 
