@@ -16,6 +16,7 @@ export const TEXT_LIMITS = {
 } as const;
 
 /** What PostgreSQL cannot store: NUL (in `text` and `jsonb`) and a UTF-16 surrogate without its pair. */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must be found
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /**
