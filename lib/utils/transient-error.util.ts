@@ -34,16 +34,22 @@ const RELEASED_RUNNER = new Set([
 /**
  * What `pg` and `pg-pool` say, by message only, when a connection drops or cannot be made: "Connection
  * terminated unexpectedly", "Connection terminated due to connection timeout", "Client has encountered a
- * connection error and is not queryable", and the server's "terminating connection due to ...".
+ * connection error and is not queryable", "timeout exceeded when trying to connect". Anchored: a
+ * processor's own error that merely mentions a connection is no outage of the database.
  */
 const LOST_CONNECTION =
-  /Connection terminated|connection error and is not queryable|connection (was )?(lost|closed)|terminating connection|timeout exceeded when trying to connect/i;
+  /^(Connection terminated|Client has encountered a connection error and is not queryable|timeout exceeded when trying to connect)/;
+
+/** Looser wordings of a lost connection: worth a retry, but no proof of an outage. */
+const MAYBE_LOST_CONNECTION = /connection (was )?(lost|closed)|terminating connection/i;
 
 /**
  * Whether this error means the connection to the database was lost or could not be made: the failed work
- * is no fault of the item, and must neither fail it nor the batch.
+ * is no fault of the item, and must fail neither the item nor the batch. A `RetryableImportError` is the
+ * processor's own word, never taken for an outage.
  */
 export function isConnectionLoss(error: Error): boolean {
+  if (isInstance(error, RetryableImportError)) return false;
   const code = codeOf(error);
   if (code !== undefined) {
     if (CONNECTION_SQLSTATES.has(code) || NETWORK_CODES.has(code) || code.startsWith('08')) {
@@ -60,7 +66,8 @@ export function isConnectionLoss(error: Error): boolean {
 export function isTransientError(error: Error): boolean {
   if (isInstance(error, RetryableImportError)) return true;
   const code = codeOf(error);
-  return (code !== undefined && CONFLICT_SQLSTATES.has(code)) || isConnectionLoss(error);
+  if (code !== undefined && CONFLICT_SQLSTATES.has(code)) return true;
+  return isConnectionLoss(error) || MAYBE_LOST_CONNECTION.test(messageOf(error));
 }
 
 /**
