@@ -1,4 +1,5 @@
 import { messages } from '../reliable-imports.messages';
+import { messageOf } from '../utils/error-details.util';
 import { ReliableImportsError } from './reliable-imports.error';
 
 /**
@@ -11,7 +12,7 @@ export class ProcessingInterruptedError extends ReliableImportsError {
   constructor(batchId: string, cause: Error) {
     super(
       'PROCESSING_INTERRUPTED',
-      messages.processingInterrupted(batchId, cause.message || cause.name),
+      messages.processingInterrupted(batchId, messageOf(cause)),
       { batchId },
       { cause },
     );

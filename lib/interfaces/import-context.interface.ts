@@ -5,6 +5,12 @@ import type { ImportItem } from './import-item.interface';
 /**
  * Writes to the audit log (`import_logs`). An item's entries are kept even when its transaction rolls
  * back, so a failure can be explained afterwards.
+ *
+ * A call never throws and never fails the item: a message PostgreSQL cannot store (a NUL, half of a
+ * character) is stored with U+FFFD in its place and the original, JSON-escaped, in
+ * `details.originalMessage`; messages are cut at 10,000 characters; details that JSON cannot hold
+ * (cycles, BigInt, a getter that throws) or over 100,000 characters of JSON are replaced by
+ * `{ unstorableDetails: <why> }`.
  */
 export interface ImportLogger {
   debug(message: string, details?: Record<string, unknown>): void;

@@ -6,8 +6,14 @@ export interface ItemErrorDetails {
   name: string;
   /** A machine-readable code: the PostgreSQL SQLSTATE, the error's own `code`, or `VALIDATION_FAILED`. */
   code?: string;
-  /** Every reason given by `validateItem`. */
+  /** Every reason given by `validateItem`, each made storable as `errorMessage` is. */
   reasons?: string[];
+  /**
+   * The message as it was thrown (or the skip reason as given), JSON-escaped, when it had to be changed to
+   * be stored: `errorMessage` then shows U+FFFD in place of each NUL or unpaired UTF-16 surrogate.
+   */
+  originalMessage?: string;
+  /** The error's stack, only with the module option `storeErrorStacks` (it holds server paths). */
   stack?: string;
 }
 

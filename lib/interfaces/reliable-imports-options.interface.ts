@@ -46,6 +46,13 @@ export interface ReliableImportsModuleOptions {
    */
   itemTimeoutMs?: number;
   /**
+   * Whether a failed item's `errorDetails` (and its log entry) keep the error's stack. Off by default: a
+   * stack holds absolute paths of the server, and whoever reads the failures (an API that returns them,
+   * an export) would see them. A validation failure never has one.
+   * @default false
+   */
+  storeErrorStacks?: boolean;
+  /**
    * The background worker: when enabled, every application instance picks up pending batches (and
    * batches whose run died, and running batches with items left, as a helper) by itself, so N instances
    * share the work with nobody calling `processBatch`.

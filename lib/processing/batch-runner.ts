@@ -12,9 +12,10 @@ import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-impo
 import { ImportProcessorRegistry } from '../import-processor.registry';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
-import { toError } from '../utils/error-details.util';
+import { messageOf, nameOf, toError } from '../utils/error-details.util';
 import { ITEM_TIMEOUT_RANGE } from '../utils/resolve-options.util';
 import { sleep } from '../utils/sleep.util';
+import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 import { isTransientError } from '../utils/transient-error.util';
 import { BatchStore } from './batch-store';
 import { DatabaseAdapter } from './database-adapter';
@@ -159,9 +160,12 @@ export class BatchRunner implements BeforeApplicationShutdown {
         const reasons = reasonsOf(await hook(() => validateBatch(batch, context)));
         if (reasons.length > 0) {
           const reason = messages.batchValidationFailed(reasons);
-          context.log.error(reason, { reasons });
+          const stored = storableText(reason, TEXT_LIMITS.message).text;
+          context.log.error(reason, {
+            reasons: reasons.map((text) => storableText(text, TEXT_LIMITS.message).text),
+          });
           await this.store.writeLogs(batchId, null, context.log);
-          ended = (await this.store.finishBatch(batchId, workerId, reason)) !== null;
+          ended = (await this.store.finishBatch(batchId, workerId, stored)) !== null;
           return await this.store.getSummary(batchId);
         }
       }
@@ -322,7 +326,10 @@ export class BatchRunner implements BeforeApplicationShutdown {
       const stop = await this.shouldStop(lanes, outcome.error, item);
       // Decided before anything else can fail, so that the stop is not lost with the database.
       if (stop && lanes.failure === null) {
-        lanes.failure = messages.abortedAfterItem(item.itemIndex, outcome.error.message);
+        lanes.failure = storableText(
+          messages.abortedAfterItem(item.itemIndex, outcome.message),
+          TEXT_LIMITS.message,
+        ).text;
       }
       await this.store.writeLogs(batch.id, null, lanes.context.log);
       if (outcome.error instanceof ItemTimeoutError) return true;
@@ -412,13 +419,18 @@ export class BatchRunner implements BeforeApplicationShutdown {
     error: Error,
     context: BatchContextImpl,
   ): Promise<void> {
-    const reason = `Processing stopped: ${error.message}`;
+    // A hook's error is the processor's text: stored as an item's would be, the original in the log.
+    const reason = `Processing stopped: ${messageOf(error)}`;
     await this.bestEffort(batchId, async () => {
       await this.claimer.releaseAll(batchId, workerId);
-      await this.store.finishBatch(batchId, workerId, reason);
+      await this.store.finishBatch(
+        batchId,
+        workerId,
+        storableText(reason, TEXT_LIMITS.message).text,
+      );
     });
     await this.bestEffort(batchId, () => {
-      context.log.error(reason, { name: error.name });
+      context.log.error(reason, { name: nameOf(error) });
       return this.store.writeLogs(batchId, null, context.log);
     });
   }

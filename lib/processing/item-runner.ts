@@ -5,12 +5,18 @@ import { ItemTimeoutError } from '../errors/item-timeout.error';
 import { ItemValidationError } from '../errors/item-validation.error';
 import { LeaseLostError } from '../errors/lease-lost.error';
 import { ReliableImportsError } from '../errors/reliable-imports.error';
-import type { ImportItem } from '../interfaces/import-item.interface';
+import type { ImportItem, ItemErrorDetails } from '../interfaces/import-item.interface';
 import type { ProcessItemResult, ValidationResult } from '../interfaces/processor.interface';
-import { errorDetailsOf, toError } from '../utils/error-details.util';
+import { errorDetailsOf, isInstance, messageOf, toError } from '../utils/error-details.util';
 import { isJsonProblem, serializeJsonValue } from '../utils/source-data.util';
 import { sleep } from '../utils/sleep.util';
-import { isTransientError, retryDelay } from '../utils/transient-error.util';
+import { storableText, TEXT_LIMITS, textOf } from '../utils/storable-text.util';
+import {
+  isConnectionLoss,
+  isDatabaseError,
+  isTransientError,
+  retryDelay,
+} from '../utils/transient-error.util';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { DatabaseAdapter } from './database-adapter';
@@ -19,6 +25,13 @@ import { LogBuffer } from './log-buffer';
 import { ItemClaimer } from './item-claimer';
 import { runInItemTransaction } from './item-transaction';
 
+/** Carries what the processor's code threw, to tell it from what the module's own statements threw. */
+class ProcessorThrew extends Error {
+  constructor(readonly thrown: unknown) {
+    super('The processor threw');
+  }
+}
+
 /** An item in flight given up because its run stopped: it goes back to pending, not failed. */
 class ItemGivenUpSignal extends Error {}
 
@@ -26,7 +39,8 @@ class ItemGivenUpSignal extends Error {}
 export type ItemOutcome =
   | { status: 'completed' }
   | { status: 'skipped' }
-  | { status: 'failed'; error: Error }
+  /** `message` is the error's message as stored: safe to read, to store and to quote. */
+  | { status: 'failed'; error: Error; message: string }
   | { status: 'lost' };
 
 /** What `processItem` returned, as it is written to the item row. */
@@ -46,7 +60,7 @@ export function reasonsOf(result: ValidationResult): string[] {
   if (result === undefined || result === true) return [];
   if (result === false) return ['validation failed'];
   if (typeof result === 'string') return [result];
-  if (Array.isArray(result)) return (result as readonly unknown[]).map(String);
+  if (Array.isArray(result)) return (result as readonly unknown[]).map((reason) => textOf(reason));
   return [];
 }
 
@@ -77,54 +91,93 @@ export class ItemRunner {
         await this.attempt(workItem, processor, run, workerId, logs, attempt);
         logs.clear();
         return { status: 'completed' };
-      } catch (thrown) {
-        if (thrown instanceof LeaseLostError || thrown instanceof ItemGivenUpSignal) {
+      } catch (caught) {
+        const fromProcessor = caught instanceof ProcessorThrew;
+        const thrown = fromProcessor ? caught.thrown : caught;
+        if (isInstance(thrown, LeaseLostError) || isInstance(thrown, ItemGivenUpSignal)) {
           return { status: 'lost' };
         }
-        if (thrown instanceof SkipItemSignal) {
-          logs.info(`Item ${item.itemIndex} skipped: ${thrown.reason}`);
-          const kept = await this.claimer.finishWithoutResult(
-            item.id,
-            workerId,
-            'skipped',
-            thrown.reason,
-            null,
-            logs.drain(),
-            attempt,
-          );
-          return kept ? { status: 'skipped' } : { status: 'lost' };
+        if (isInstance(thrown, SkipItemSignal)) {
+          return this.recordSkip(item, workerId, thrown.reason, logs, attempt);
         }
         const error = toError(thrown);
-        const message = error.message || error.name;
         if (attempt < maxAttempts && isTransientError(error)) {
           const delay = retryDelay(attempt, retryDelayMs, maxRetryDelayMs);
           logs.warn(
-            `Item ${item.itemIndex} attempt ${attempt} of ${maxAttempts} failed: ${message}; retrying in ${delay} ms`,
-            { error: errorDetailsOf(error) },
+            `Item ${item.itemIndex} attempt ${attempt} of ${maxAttempts} failed: ${messageOf(error)}; retrying in ${delay} ms`,
+            { error: this.detailsOf(error) },
           );
           await sleep(delay);
           continue;
         }
-        const details = errorDetailsOf(error);
-        if (error instanceof ItemValidationError) {
-          logs.warn(`Item ${item.itemIndex} failed validation: ${message}`, {
-            reasons: [...error.reasons],
-          });
-        } else {
-          logs.error(`Item ${item.itemIndex} failed: ${message}`, { error: details });
-        }
-        const kept = await this.claimer.finishWithoutResult(
-          item.id,
-          workerId,
-          'failed',
-          message,
-          JSON.stringify(details),
-          logs.drain(),
-          attempt,
-        );
-        return kept ? { status: 'failed', error } : { status: 'lost' };
+        // An outage is no fault of the item: the run is interrupted and gives the item back, pending.
+        // (A processor's own HTTP client failing with ECONNRESET is no outage of the database: it fails
+        // the item, or a worker would retry it for good.)
+        if (isConnectionLoss(error) && (!fromProcessor || isDatabaseError(error))) throw error;
+        return this.recordFailure(item, workerId, error, logs, attempt);
       }
     }
+  }
+
+  /** Records the item skipped, with its reason made storable (the original kept escaped in the details). */
+  private async recordSkip(
+    item: ImportItem<object>,
+    workerId: string,
+    reason: unknown,
+    logs: LogBuffer,
+    attempt: number,
+  ): Promise<ItemOutcome> {
+    const text = storableText(reason, TEXT_LIMITS.message);
+    logs.info(`Item ${item.itemIndex} skipped: ${textOf(reason)}`);
+    const details: ItemErrorDetails | null =
+      text.original === undefined ? null : { name: 'SkippedItem', originalMessage: text.original };
+    const kept = await this.claimer.finishWithoutResult(
+      item.id,
+      workerId,
+      'skipped',
+      text.text,
+      details && JSON.stringify(details),
+      logs.drain(),
+      attempt,
+    );
+    return kept ? { status: 'skipped' } : { status: 'lost' };
+  }
+
+  /**
+   * Records the item failed. Whatever was thrown, the statement cannot fail on it: the message and the
+   * details are made storable first.
+   */
+  private async recordFailure(
+    item: ImportItem<object>,
+    workerId: string,
+    error: Error,
+    logs: LogBuffer,
+    attempt: number,
+  ): Promise<ItemOutcome> {
+    const message = messageOf(error);
+    const details = this.detailsOf(error);
+    if (details.reasons) {
+      logs.warn(`Item ${item.itemIndex} failed validation: ${message}`, {
+        reasons: details.reasons,
+      });
+    } else {
+      logs.error(`Item ${item.itemIndex} failed: ${message}`, { error: details });
+    }
+    const stored = storableText(message, TEXT_LIMITS.message).text;
+    const kept = await this.claimer.finishWithoutResult(
+      item.id,
+      workerId,
+      'failed',
+      stored,
+      JSON.stringify(details),
+      logs.drain(),
+      attempt,
+    );
+    return kept ? { status: 'failed', error, message: stored } : { status: 'lost' };
+  }
+
+  private detailsOf(error: Error): ItemErrorDetails {
+    return errorDetailsOf(error, { stack: this.options.storeErrorStacks });
   }
 
   /** One try: validate, process and record the item completed, all in one transaction. */
@@ -203,11 +256,17 @@ export class ItemRunner {
     signal: AbortSignal,
   ): Promise<StoredResult> {
     const context = new ItemContextImpl(run, item, transaction, logs, signal);
-    if (processor.validateItem) {
-      const reasons = reasonsOf(await processor.validateItem(item, context));
-      if (reasons.length > 0) throw new ItemValidationError(reasons, item.itemIndex);
+    let result: object | void;
+    try {
+      if (processor.validateItem) {
+        const reasons = reasonsOf(await processor.validateItem(item, context));
+        if (reasons.length > 0) throw new ItemValidationError(reasons, item.itemIndex);
+      }
+      result = await processor.processItem(item, context);
+    } catch (thrown) {
+      throw new ProcessorThrew(thrown);
     }
-    return this.storedResult(await processor.processItem(item, context), item);
+    return this.storedResult(result, item);
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { ImportLogger } from '../interfaces/import-context.interface';
 import type { LogLevel } from '../interfaces/statuses.interface';
-import { isJsonProblem, serializeJsonValue } from '../utils/source-data.util';
+import { storableDetailsJson, storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 
 /**
  * Collects log entries in memory until they are written with the statement that records the item's
@@ -46,18 +46,29 @@ export class LogBuffer implements ImportLogger {
     return json;
   }
 
-  private add(level: LogLevel, message: string, details?: Record<string, unknown>): void {
-    let detailsJson = 'null';
-    if (details !== undefined) {
-      const serialized = serializeJsonValue(details, 'details');
-      // A log call must never fail the item it describes: unstorable details are replaced by the reason.
-      detailsJson = isJsonProblem(serialized)
-        ? JSON.stringify({ unstorableDetails: `${serialized.path} ${serialized.problem}` })
-        : serialized;
-    }
-    const text = String(message).replaceAll('\u0000', '\uFFFD');
+  /**
+   * Never throws, whatever a processor passes (it may be plain JavaScript): the message is made storable
+   * (its original kept escaped in `details.originalMessage` when it had to change), and details JSON
+   * cannot hold are described.
+   */
+  private add(level: LogLevel, message: unknown, details?: unknown): void {
+    const text = storableText(message, TEXT_LIMITS.logMessage);
+    let detailsJson = details === undefined ? 'null' : storableDetailsJson(details);
+    if (text.original !== undefined) detailsJson = withOriginalMessage(detailsJson, text.original);
     this.entries.push(
-      `{"level":"${level}","message":${JSON.stringify(text)},"details":${detailsJson},"created_at":"${new Date().toISOString()}"}`,
+      `{"level":"${level}","message":${JSON.stringify(text.text)},"details":${detailsJson},"created_at":"${new Date().toISOString()}"}`,
     );
   }
+}
+
+/**
+ * Adds `originalMessage` to details given as JSON text. It goes last in an object: jsonb keeps the last
+ * of duplicate keys, so a processor's key of the same name cannot hide it. Details that are not an object
+ * are nested under `details`.
+ */
+function withOriginalMessage(detailsJson: string, original: string): string {
+  const entry = `"originalMessage":${JSON.stringify(original)}`;
+  if (detailsJson === 'null') return `{${entry}}`;
+  if (!detailsJson.startsWith('{')) return `{${entry},"details":${detailsJson}}`;
+  return detailsJson === '{}' ? `{${entry}}` : `${detailsJson.slice(0, -1)},${entry}}`;
 }

@@ -51,6 +51,7 @@ const DEFAULTS: ResolvedReliableImportsOptions = {
   retryDelayMs: 100,
   maxRetryDelayMs: 5_000,
   itemTimeoutMs: 300_000,
+  storeErrorStacks: false,
   worker: WORKER_DEFAULTS,
 };
 
@@ -69,6 +70,7 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
     'a whole number of milliseconds from 0 to 3600000 (an hour)',
   ),
   itemTimeoutMs: ITEM_TIMEOUT_CHECK,
+  storeErrorStacks: boolean,
   worker: (value) =>
     typeof value === 'object' && value !== null && !Array.isArray(value)
       ? null

@@ -1,41 +1,78 @@
 import { RetryableImportError } from '../errors/retryable-import.error';
+import { codeOf, isInstance, messageOf, nameOf, readSafely } from './error-details.util';
+
+/** SQLSTATEs after which the same work may well succeed on the same connection: serialization, deadlock. */
+const CONFLICT_SQLSTATES = new Set(['40001', '40P01']);
 
 /**
- * SQLSTATEs after which the same work may well succeed: serialization failure, deadlock, the server
- * shutting down or refusing connections, and the connection-exception class.
+ * SQLSTATEs of a connection lost or refused: the server shutting down (57P01 admin, 57P02 crash, 57P03
+ * cannot connect now), too many connections (53300); class 08 (connection exception) is matched whole.
  */
-const TRANSIENT_SQLSTATES = new Set([
-  '40001',
-  '40P01',
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
-  '08000',
-  '08001',
-  '08003',
-  '08004',
-  '08006',
+const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+
+/** How the socket under the driver fails. */
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTCONN',
 ]);
 
-const TRANSIENT_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
+/**
+ * TypeORM's errors for a query runner that was released under the caller: it releases the runner when its
+ * connection errors (a terminated backend), so the next statement of the item (its completion, COMMIT)
+ * fails with one of these.
+ */
+const RELEASED_RUNNER = new Set([
+  'QueryRunnerAlreadyReleasedError',
+  'QueryRunnerProviderAlreadyReleasedError',
+]);
 
-/** `pg` reports a dropped connection by message only. */
+/**
+ * What `pg` and `pg-pool` say, by message only, when a connection drops or cannot be made: "Connection
+ * terminated unexpectedly", "Connection terminated due to connection timeout", "Client has encountered a
+ * connection error and is not queryable", "timeout exceeded when trying to connect". Anchored: a
+ * processor's own error that merely mentions a connection is no outage of the database.
+ */
 const LOST_CONNECTION =
-  /Connection terminated|connection (was )?(lost|closed)|terminating connection/i;
+  /^(Connection terminated|Client has encountered a connection error and is not queryable|timeout exceeded when trying to connect)/;
 
-/** Whether work that failed with this error should be tried again (an item, or the run of a batch). */
-export function isTransientError(error: Error): boolean {
-  if (error instanceof RetryableImportError) return true;
-  const { code, driverError } = error as Error & {
-    code?: unknown;
-    driverError?: { code?: unknown };
-  };
-  const sqlState = driverError?.code ?? code;
-  if (typeof sqlState === 'string') {
-    if (TRANSIENT_SQLSTATES.has(sqlState) || TRANSIENT_NETWORK_CODES.has(sqlState)) return true;
+/** Looser wordings of a lost connection: worth a retry, but no proof of an outage. */
+const MAYBE_LOST_CONNECTION = /connection (was )?(lost|closed)|terminating connection/i;
+
+/**
+ * Whether this error means the connection to the database was lost or could not be made: the failed work
+ * is no fault of the item, and must fail neither the item nor the batch. A `RetryableImportError` is the
+ * processor's own word, never taken for an outage.
+ */
+export function isConnectionLoss(error: Error): boolean {
+  if (isInstance(error, RetryableImportError)) return false;
+  const code = codeOf(error);
+  if (code !== undefined) {
+    if (CONNECTION_SQLSTATES.has(code) || NETWORK_CODES.has(code) || code.startsWith('08')) {
+      return true;
+    }
   }
-  return LOST_CONNECTION.test(error.message);
+  return RELEASED_RUNNER.has(nameOf(error)) || LOST_CONNECTION.test(messageOf(error));
+}
+
+/** Whether the error came from the database layer (the driver through TypeORM, or a released runner). */
+export function isDatabaseError(error: Error): boolean {
+  return readSafely(error, 'driverError') !== undefined || RELEASED_RUNNER.has(nameOf(error));
+}
+
+/**
+ * Whether work that failed with this error should be tried again (an item, or the run of a batch): a
+ * serialization failure, a deadlock, a lost connection, or a `RetryableImportError`.
+ */
+export function isTransientError(error: Error): boolean {
+  if (isInstance(error, RetryableImportError)) return true;
+  const code = codeOf(error);
+  if (code !== undefined && CONFLICT_SQLSTATES.has(code)) return true;
+  return isConnectionLoss(error) || MAYBE_LOST_CONNECTION.test(messageOf(error));
 }
 
 /**

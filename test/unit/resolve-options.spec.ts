@@ -20,10 +20,11 @@ const DEFAULTS = {
   retryDelayMs: 100,
   maxRetryDelayMs: 5000,
   itemTimeoutMs: 300_000,
+  storeErrorStacks: false,
   worker: { enabled: false, concurrency: 1, pollIntervalMs: 1000 },
 };
 const OPTION_LIST =
-  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, worker';
+  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, worker';
 
 describe('resolveOptions', () => {
   it.each([
@@ -42,6 +43,7 @@ describe('resolveOptions', () => {
       retryDelayMs: 0,
       maxRetryDelayMs: 10,
       itemTimeoutMs: 100,
+      storeErrorStacks: true,
       worker: { enabled: true, concurrency: 4, pollIntervalMs: 250 },
     };
     expect(resolveOptions(given)).toEqual(given);
@@ -79,6 +81,17 @@ describe('resolveOptions', () => {
     const error = problemsOf({ continueOnError: value });
     expect(error.problems).toEqual([
       `continueOnError must be true or false; got ${JSON.stringify(value)}`,
+    ]);
+  });
+
+  it.each([
+    ['a string', 'true'],
+    ['a number', 1],
+    ['null', null],
+  ])('refuses %s for storeErrorStacks and says it must be a boolean', (_label, value) => {
+    const error = problemsOf({ storeErrorStacks: value });
+    expect(error.problems).toEqual([
+      `storeErrorStacks must be true or false; got ${JSON.stringify(value)}`,
     ]);
   });
 
