@@ -199,6 +199,15 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
       '\n\nemail,email\ndup@x.com,dup2@x.com\n',
       /line 3: the column "email" is named twice/,
     );
+    // In JSON lines, a key given twice with two values is a malformed line, reported by its number.
+    const file = join(dir, 'duplicate-key.jsonl');
+    writeFileSync(file, '{"email":"k1@x.com"}\n{"email":"k2@x.com","email":"k3@x.com"}\n');
+    const { status, stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    expect(status).toBe(1);
+    expect(JSON.parse(stdout)).toMatchObject({
+      totalItems: 1,
+      skippedLines: [{ line: 2, reason: expect.stringContaining("Duplicate key 'email'") }],
+    });
   });
 
   it('keeps every digit of JSONL numbers, in import and in correct', async () => {
@@ -262,7 +271,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     );
   });
 
-  it('reports a row holding a NUL character by its line, and imports the other rows', async () => {
+  it('reports a row holding a NUL character by its line, and imports the other rows', () => {
     const jsonl = join(dir, 'nul.jsonl');
     writeFileSync(
       jsonl,
