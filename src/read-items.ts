@@ -5,7 +5,7 @@ import { Readable, pipeline } from 'node:stream';
 import { isJsonProblem, serializeSourceData } from '../lib/utils/source-data.util';
 import { UsageError } from './cli-errors';
 import { parseJson } from './parse-json';
-import { readLines } from './read-lines';
+import { readLineBlocks } from './read-lines';
 
 /** A line of the input that could not be read, and why. */
 export interface SkippedLine {
@@ -89,7 +89,7 @@ async function* readCsv(path: string, skipped: SkippedLine[]): AsyncGenerator<Re
     skip_records_with_error: true,
   });
   // pipeline, unlike pipe, hands a read error (bytes that are not UTF-8) on to the parser, and so to us.
-  pipeline(Readable.from(lineTexts(path)), parser, () => undefined);
+  pipeline(Readable.from(blockTexts(path)), parser, () => undefined);
   let unclosedQuote: CsvError | null = null;
   parser.on('skip', (error: CsvError & { lines?: number }) => {
     if (error.code === 'CSV_QUOTE_NOT_CLOSED') unclosedQuote = error;
@@ -110,8 +110,8 @@ async function* readCsv(path: string, skipped: SkippedLine[]): AsyncGenerator<Re
   }
 }
 
-async function* lineTexts(path: string): AsyncGenerator<string> {
-  for await (const line of readLines(path)) yield line.text;
+async function* blockTexts(path: string): AsyncGenerator<string> {
+  for await (const block of readLineBlocks(path)) yield block.text;
 }
 
 /** The header as column names, refused when a name comes twice: every row would lose one of the two. */
@@ -131,19 +131,27 @@ function uniqueColumns(path: string, line: number, header: string[]): string[] {
 }
 
 async function* readJsonl(path: string, skipped: SkippedLine[]): AsyncGenerator<ReadRow> {
-  for await (const { number: line, text } of readLines(path)) {
-    if (text.trim() === '') continue;
-    let value: unknown;
-    try {
-      value = parseJson(text);
-    } catch (error) {
-      skipped.push({ line, reason: `invalid JSON: ${(error as Error).message}` });
-      continue;
+  for await (const { firstLine, text } of readLineBlocks(path)) {
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const row = jsonRow(lines[i], firstLine + i, skipped);
+      if (row) yield row;
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      skipped.push({ line, reason: 'the line is not a JSON object' });
-      continue;
-    }
-    yield { line, row: value as Record<string, unknown> };
   }
+}
+
+function jsonRow(text: string, line: number, skipped: SkippedLine[]): ReadRow | null {
+  if (text.trim() === '') return null;
+  let value: unknown;
+  try {
+    value = parseJson(text);
+  } catch (error) {
+    skipped.push({ line, reason: `invalid JSON: ${(error as Error).message}` });
+    return null;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    skipped.push({ line, reason: 'the line is not a JSON object' });
+    return null;
+  }
+  return { line, row: value as Record<string, unknown> };
 }
