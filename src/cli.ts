@@ -9,6 +9,7 @@ import { BatchService, ReliableImportsError, type BatchStatus, type BatchSummary
 import { createCliApp, DEFAULT_PGLITE_DIR, type CliConfig } from './cli-app';
 import { EXIT, UsageError } from './cli-errors';
 import { fields, table } from './output';
+import { parseJson } from './parse-json';
 import { readItemsFile } from './read-items';
 
 interface GlobalOptions {
@@ -270,7 +271,7 @@ export function buildProgram(setStatus: (status: number) => void): Command {
     .action(async (itemId: string, json: string) => {
       let data: unknown;
       try {
-        data = JSON.parse(json);
+        data = parseJson(json);
       } catch (error) {
         throw new UsageError(
           `The correction is not valid JSON (${(error as Error).message}). Quote it: '{"email":"a@b.com"}'.`,

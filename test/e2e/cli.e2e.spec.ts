@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 const ROOT = join(__dirname, '..', '..');
@@ -26,16 +27,47 @@ function cli(args: string[], env: Record<string, string | undefined> = {}) {
 describe('the reliable-imports command-line tool (built binary, real PostgreSQL)', () => {
   let db: TestDatabase;
   let dir: string;
+  let sql: Client;
   let run: (args: string[], env?: Record<string, string | undefined>) => ReturnType<typeof cli>;
 
   beforeAll(async () => {
     db = await createTestDatabase({ empty: true });
     dir = mkdtempSync(join(tmpdir(), 'reliable-imports-cli-'));
     run = (args, env = {}) => cli(args, { DATABASE_URL: db.url, ...env });
+    sql = new Client({ connectionString: db.url });
+    await sql.connect();
   });
   afterAll(async () => {
+    await sql?.end();
     await db?.drop();
   });
+
+  const batchCount = async () =>
+    Number((await sql.query('SELECT count(*) AS n FROM import_batches')).rows[0].n);
+
+  /** An item's stored JSON, one entry per key with the value's JSON text as PostgreSQL keeps it. */
+  async function storedJson(
+    itemId: string,
+    column: 'source_data' | 'corrected_data',
+  ): Promise<Record<string, string>> {
+    const { rows } = await sql.query<{ key: string; value: string }>(
+      `SELECT e.key, e.value::text AS value FROM import_batch_items i, jsonb_each(i.${column}) e WHERE i.id = $1`,
+      [itemId],
+    );
+    return Object.fromEntries(rows.map((row) => [row.key, row.value]));
+  }
+
+  /** Imports a file that must be refused whole: exit 2, the message on stderr, and no batch stored. */
+  async function expectRefused(name: string, content: string | Buffer, message: RegExp) {
+    const file = join(dir, name);
+    writeFileSync(file, content);
+    const before = await batchCount();
+    const result = run(['--module', USER_MODULE, 'import', 'contact', file]);
+    expect(result.stderr).toMatch(message);
+    expect(result.status).toBe(2);
+    expect(await batchCount()).toBe(before);
+    return result;
+  }
 
   it('prints its help', () => {
     const { status, stdout } = run(['--help']);
@@ -153,6 +185,142 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
         { line: 3, reason: 'the line is not a JSON object' },
       ],
     });
+  });
+
+  it('refuses a CSV whose header names a column twice, instead of keeping only the last one', async () => {
+    await expectRefused(
+      'duplicate-header.csv',
+      'email,name,Name, name\ndup@x.com,A,B,C\n',
+      /line 1: the column "name" is named twice \(columns 2 and 4\)/,
+    );
+    // Blank lines before the header do not shift the line reported.
+    await expectRefused(
+      'duplicate-header-late.csv',
+      '\n\nemail,email\ndup@x.com,dup2@x.com\n',
+      /line 3: the column "email" is named twice/,
+    );
+    // In JSON lines, a key given twice with two values is a malformed line, reported by its number.
+    const file = join(dir, 'duplicate-key.jsonl');
+    writeFileSync(file, '{"email":"k1@x.com"}\n{"email":"k2@x.com","email":"k3@x.com"}\n');
+    const { status, stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    expect(status).toBe(1);
+    expect(JSON.parse(stdout)).toMatchObject({
+      totalItems: 1,
+      skippedLines: [{ line: 2, reason: expect.stringContaining("Duplicate key 'email'") }],
+    });
+  });
+
+  it('keeps every digit of JSONL numbers, in import and in correct', async () => {
+    const file = join(dir, 'numbers.jsonl');
+    writeFileSync(
+      file,
+      '{"email":"n1@x.com","big":12345678901234567891,"precise":0.1000000000000000055511151231257827,' +
+        '"safe":9007199254740991,"tenth":0.1,"negative":-12.5,"exponent":1e3,"nested":{"ids":[12345678901234567891,7]}}\n' +
+        '{"email":"bad-number","big":98765432109876543210}\n',
+    );
+    const imported = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    expect(imported.stderr).toBe('');
+    const { batchId } = JSON.parse(imported.stdout) as { batchId: string };
+    const items = await sql.query<{ id: string; item_index: number }>(
+      'SELECT id, item_index FROM import_batch_items WHERE batch_id = $1 ORDER BY item_index',
+      [batchId],
+    );
+    expect(await storedJson(items.rows[0].id, 'source_data')).toEqual({
+      email: '"n1@x.com"',
+      big: '"12345678901234567891"',
+      precise: '"0.1000000000000000055511151231257827"',
+      safe: '9007199254740991',
+      tenth: '0.1',
+      negative: '-12.5',
+      exponent: '1000',
+      nested: '{"ids": ["12345678901234567891", 7]}',
+    });
+
+    const failed = items.rows[1].id;
+    expect(await storedJson(failed, 'source_data')).toMatchObject({
+      big: '"98765432109876543210"',
+    });
+    const corrected = run([
+      'correct',
+      failed,
+      '{"email":"n2@x.com","big":98765432109876543210,"precise":2.0000000000000000001}',
+    ]);
+    expect(corrected).toMatchObject({ status: 0, stderr: '' });
+    expect(await storedJson(failed, 'corrected_data')).toEqual({
+      email: '"n2@x.com"',
+      big: '"98765432109876543210"',
+      precise: '"2.0000000000000000001"',
+    });
+  });
+
+  it('refuses a file with bytes that are not UTF-8, with the line, instead of storing U+FFFD', async () => {
+    const latin1 = Buffer.from('Zoë', 'latin1');
+    await expectRefused(
+      'latin1.csv',
+      Buffer.concat([Buffer.from('email,name\nu1@x.com,A\nu2@x.com,'), latin1, Buffer.from('\n')]),
+      /line 3 is not valid UTF-8/,
+    );
+    await expectRefused(
+      'latin1.jsonl',
+      Buffer.concat([
+        Buffer.from('{"email":"u3@x.com"}\n{"email":"u4@x.com","name":"'),
+        latin1,
+        Buffer.from('"}\n'),
+      ]),
+      /line 2 is not valid UTF-8/,
+    );
+  });
+
+  it('reports a row holding a NUL character by its line, and imports the other rows', () => {
+    const jsonl = join(dir, 'nul.jsonl');
+    writeFileSync(
+      jsonl,
+      '{"email":"z1@x.com"}\n{"email":"z2@x.com","name":"A\\u0000B"}\n{"email":"z3@x.com"}\n',
+    );
+    const fromJsonl = run(['--module', USER_MODULE, '--json', 'import', 'contact', jsonl]);
+    expect(fromJsonl.stderr).toBe('');
+    expect(fromJsonl.status).toBe(1);
+    expect(JSON.parse(fromJsonl.stdout)).toMatchObject({
+      totalItems: 2,
+      completedItems: 2,
+      skippedLines: [
+        { line: 2, reason: expect.stringContaining('row.name contains the character \\u0000') },
+      ],
+    });
+
+    const csv = join(dir, 'nul.csv');
+    writeFileSync(csv, 'email,name\nz4@x.com,A\nz5@x.com,B\u0000C\nz6@x.com,C\n');
+    const fromCsv = run(['--module', USER_MODULE, 'import', 'contact', csv]);
+    expect(fromCsv.stderr).toBe('');
+    expect(fromCsv.status).toBe(1);
+    expect(fromCsv.stdout).toMatch(/completed\s+2/);
+    expect(fromCsv.stdout).toContain(
+      'line 3 was not imported: row.name contains the character \\u0000',
+    );
+  });
+
+  it('strips a byte order mark at the start of a JSONL file instead of losing line 1', () => {
+    const file = join(dir, 'bom.jsonl');
+    writeFileSync(file, '\uFEFF{"email":"bom1@x.com"}\n{"email":"bom2@x.com"}\n');
+    const { status, stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    expect(status).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ completedItems: 2, skippedLines: [] });
+  });
+
+  it('refuses a file with no rows (empty, header only, only blank or skipped lines) and stores nothing', async () => {
+    await expectRefused('empty.csv', '', /empty\.csv has no rows to import/);
+    await expectRefused(
+      'header-only.csv',
+      '\uFEFFemail,name\r\n',
+      /header-only\.csv has no rows to import/,
+    );
+    await expectRefused('empty.jsonl', '\n\n', /empty\.jsonl has no rows to import/);
+    const skipped = await expectRefused(
+      'all-bad.jsonl',
+      '{oops\n[1]\n',
+      /all-bad\.jsonl has no rows to import/,
+    );
+    expect(skipped.stderr).toContain('line 2: the line is not a JSON object');
   });
 
   it('answers mistakes with exit status 2 and a message that says what to do', () => {
