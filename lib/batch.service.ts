@@ -17,6 +17,7 @@ import { ImportProcessorRegistry } from './import-processor.registry';
 import { BatchCreator } from './processing/batch-creator';
 import { BatchRunner } from './processing/batch-runner';
 import { BatchStore } from './processing/batch-store';
+import { ArgumentChecks } from './utils/arguments.util';
 
 /**
  * The public API of the module: create, process, inspect, correct and reprocess import batches.
@@ -33,19 +34,30 @@ export class BatchService {
 
   /**
    * Stores a batch and all its items in one transaction (all or nothing), in the order given. Items may
-   * come from an array, an iterable or an async iterable (a CSV stream): they are written in chunks.
+   * come from an array, an iterable or an async iterable (a CSV stream): they are written in chunks of at
+   * most 1,000 items or 4 MiB, so memory stays flat whatever the size of the batch.
+   *
+   * Each item is read once, checked and serialized in one pass: what is stored is what was checked. An item
+   * (and `sourceInfo`, `metadata`) may be up to 16 MiB of JSON in UTF-8, nested up to 1,000 levels deep.
    *
    * @throws UnknownBatchTypeError when no processor handles `batchType`.
-   * @throws InvalidSourceDataError when an item cannot be stored as JSON; nothing is stored then.
+   * @throws InvalidSourceDataError when an item cannot be stored as JSON (a BigInt, a cycle, `\u0000`, a
+   *   getter that throws, more than 16 MiB or 1,000 levels...), with its index; nothing is stored then.
    * @throws IdempotencyConflictError when `idempotencyKey` was used for other content.
+   * @throws InvalidArgumentError when `batchType` is not a string or `options` not an object.
+   * @throws ReliableImportsError (`INVALID_BATCH_OPTIONS`) when the items are not iterable, or an option
+   *   cannot be stored (an idempotency key with `\u0000` or broken text, `sourceInfo` JSON cannot hold...).
    */
   async createBatch<TSource extends object>(
     batchType: string,
     items: ImportItemsSource<TSource>,
-    options: CreateBatchOptions = {},
+    options?: CreateBatchOptions,
   ): Promise<ImportBatch> {
+    const check = new ArgumentChecks('createBatch');
+    check.string(batchType, 'batchType');
+    const checked = check.object(options, 'options');
     this.registry.get(batchType);
-    return this.creator.create(batchType, items, options);
+    return this.creator.create(batchType, items, checked);
   }
 
   /**
@@ -59,8 +71,8 @@ export class BatchService {
    *   (the batch is not failed: the next call goes on).
    * @throws LeaseLostError when this run stalled past its lease and another worker took the batch over.
    */
-  processBatch(batchId: string, options: ProcessBatchOptions = {}): Promise<BatchSummary> {
-    return this.runner.process(batchId, options);
+  async processBatch(batchId: string, options?: ProcessBatchOptions): Promise<BatchSummary> {
+    return this.runner.process(batchId, checkProcessOptions('processBatch', options));
   }
 
   /**
@@ -70,11 +82,11 @@ export class BatchService {
    *
    * @throws BatchNotReprocessableError when the batch is still running or has nothing to reprocess.
    */
-  async reprocessBatch(
-    batchId: string,
-    options: ReprocessBatchOptions = {},
-  ): Promise<BatchSummary> {
-    const { failedItemsOnly = true, ...processOptions } = options;
+  async reprocessBatch(batchId: string, options?: ReprocessBatchOptions): Promise<BatchSummary> {
+    const { failedItemsOnly = true, ...processOptions } = checkProcessOptions(
+      'reprocessBatch',
+      options,
+    );
     const parent = await this.store.getBatch(batchId);
     this.registry.get(parent.batchType);
     const child = await this.store.createChildBatch(parent, failedItemsOnly);
@@ -85,9 +97,12 @@ export class BatchService {
   async import<TSource extends object>(
     batchType: string,
     items: ImportItemsSource<TSource>,
-    options: ImportOptions = {},
+    options?: ImportOptions,
   ): Promise<BatchSummary> {
-    const { continueOnError, concurrency, commitEvery, ...createOptions } = options;
+    const { continueOnError, concurrency, commitEvery, ...createOptions } = checkProcessOptions(
+      'import',
+      options,
+    );
     const batch = await this.createBatch(batchType, items, createOptions);
     return this.processBatch(batch.id, { continueOnError, concurrency, commitEvery });
   }
@@ -102,12 +117,21 @@ export class BatchService {
     return this.store.getBatch(batchId);
   }
 
-  /** Stored batches, newest first, filtered by status, type or parent. */
+  /**
+   * Stored batches, newest first, filtered by status, type or parent.
+   *
+   * @throws InvalidArgumentError when a filter value is not what its type says (a `limit` that is not a
+   *   whole number from 0 to 100,000, an unknown status...).
+   */
   listBatches(filter: ListBatchesFilter = {}): Promise<ImportBatch[]> {
     return this.store.listBatches(filter);
   }
 
-  /** The items of a batch in order, optionally only those with the given status(es). */
+  /**
+   * The items of a batch in order, optionally only those with the given status(es).
+   *
+   * @throws ImportBatchNotFoundError, InvalidArgumentError (a bad `limit`, `offset` or status).
+   */
   getItems<TSource = Record<string, unknown>>(
     batchId: string,
     filter: GetItemsFilter = {},
@@ -115,7 +139,11 @@ export class BatchService {
     return this.store.getItems<TSource>(batchId, filter);
   }
 
-  /** The audit log of a batch, oldest first, optionally filtered by level or item. */
+  /**
+   * The audit log of a batch, oldest first, optionally filtered by level or item.
+   *
+   * @throws ImportBatchNotFoundError, InvalidArgumentError (a bad `limit`, `offset` or level).
+   */
   getLogs(batchId: string, filter: GetLogsFilter = {}): Promise<ImportLogEntry[]> {
     return this.store.getLogs(batchId, filter);
   }
@@ -132,4 +160,16 @@ export class BatchService {
   ): Promise<ImportItem<TSource>> {
     return this.store.correctItem(itemId, sourceData);
   }
+}
+
+/** The options every processing call shares; the runner checks the numbers, with the batch id in view. */
+function checkProcessOptions<T extends ReprocessBatchOptions>(
+  method: string,
+  options: T | undefined,
+): Partial<T> {
+  const check = new ArgumentChecks(method);
+  const checked = check.object(options, 'options');
+  check.optionalBoolean(checked.continueOnError, 'options.continueOnError');
+  check.optionalBoolean(checked.failedItemsOnly, 'options.failedItemsOnly');
+  return checked;
 }
