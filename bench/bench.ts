@@ -4,6 +4,8 @@
  *   npm run bench              N = 1,000, 10,000 and 100,000 (about 12 minutes on 2 cores)
  *   npm run bench -- --quick   N = 1,000 only (CI runs this so that the script cannot rot)
  *   npm run bench -- --large   also the peak RSS of creating 1,000,000 items from an async generator
+ *   npm run bench -- --wide    (part of the full run, not of --quick) the rate and peak RSS of creating
+ *                              2,000 rows of 1 MB each from an async generator: chunks bounded by bytes
  *
  * Processing is measured per item (the default), chunked (`commitEvery: 100`), and at concurrency 2 and 4
  * (against sequential per-item). It runs compiled (`dist/bench`), as an application would, on
@@ -53,6 +55,17 @@ async function* rows(count: number): AsyncGenerator<Row> {
     yield row(i);
   }
 }
+
+/** 1 MB of JSON per row (a scanned document, a long text), made one at a time as a stream would. */
+async function* wideRows(count: number): AsyncGenerator<Row> {
+  for (let i = 0; i < count; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    yield { ...row(i), notes: `${i} `.padEnd(1_000_000, 'x') };
+  }
+}
+
+/** The rows of the wide figure: 2 GB in all, of which the process must never hold more than a few chunks. */
+const WIDE_ROWS = 2000;
 
 const UPSERT =
   'INSERT INTO bench_customers (email, first_name, last_name) VALUES ($1, $2, $3) ' +
@@ -218,7 +231,8 @@ async function rawProcess(client: Client, batchId: string): Promise<void> {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args.includes('--child-create-1m')) return childCreateMillion();
+  if (args.includes('--child-create-1m')) return childCreate(rows(1_000_000));
+  if (args.includes('--child-create-wide')) return childCreate(wideRows(WIDE_ROWS));
 
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
@@ -346,18 +360,20 @@ async function measureAll(args: string[]): Promise<string> {
       record('peak-rss-mb', n, Math.max(...peaks), null, 'MB');
     }
 
+    if (args.includes('--wide') || !args.includes('--quick')) {
+      // No raw baseline: 1,000 rows of 1 MB in one statement, as rawCreate sends them, are 1 GB.
+      await emptyTables();
+      const { seconds, peakRssMb } = createInChild('--child-create-wide');
+      record('create-wide-1mb', WIDE_ROWS, WIDE_ROWS / seconds, null, 'items/s', peakRssMb);
+      record('create-wide-peak-rss-mb', WIDE_ROWS, peakRssMb, null, 'MB');
+      await emptyTables();
+    }
+
     if (args.includes('--large')) {
       await emptyTables();
       const rawMillion = await measure(() => rawCreate(raw, 1_000_000));
       await emptyTables();
-      const child = spawnSync(
-        process.execPath,
-        [...process.execArgv, __filename, '--child-create-1m'],
-        { encoding: 'utf8', env: process.env },
-      );
-      if (child.status !== 0) throw new Error(`the 1,000,000-item create failed:\n${child.stderr}`);
-      const line = child.stdout.trim().split('\n').pop() ?? '{}';
-      const { seconds, peakRssMb } = JSON.parse(line) as { seconds: number; peakRssMb: number };
+      const { seconds, peakRssMb } = createInChild('--child-create-1m');
       record('create-1m-async', 1_000_000, 1_000_000 / seconds, 1_000_000 / rawMillion.seconds);
       record('create-1m-peak-rss-mb', 1_000_000, peakRssMb, null, 'MB');
     }
@@ -368,11 +384,22 @@ async function measureAll(args: string[]): Promise<string> {
   }
 }
 
-/** In a process of its own, so that its peak RSS is its own: a million items from an async generator. */
-async function childCreateMillion(): Promise<void> {
+/** Runs a `--child-create-*` figure in a process of its own; its time and its peak RSS. */
+function createInChild(flag: string): { seconds: number; peakRssMb: number } {
+  const child = spawnSync(process.execPath, [...process.execArgv, __filename, flag], {
+    encoding: 'utf8',
+    env: process.env,
+  });
+  if (child.status !== 0) throw new Error(`${flag} failed:\n${child.stderr}`);
+  const line = child.stdout.trim().split('\n').pop() ?? '{}';
+  return JSON.parse(line) as { seconds: number; peakRssMb: number };
+}
+
+/** In a process of its own, so that its peak RSS is its own: a batch created from an async generator. */
+async function childCreate(items: AsyncGenerator<Row>): Promise<void> {
   const app = await NestFactory.createApplicationContext(appModule(4), { logger: ['error'] });
   const { seconds } = await measure(() =>
-    app.get(BatchService).createBatch('bench_customer', rows(1_000_000)),
+    app.get(BatchService).createBatch('bench_customer', items),
   );
   await app.close();
   const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);

@@ -17,6 +17,7 @@ import { ImportProcessorRegistry } from './import-processor.registry';
 import { BatchCreator } from './processing/batch-creator';
 import { BatchRunner } from './processing/batch-runner';
 import { BatchStore } from './processing/batch-store';
+import { ArgumentChecks } from './utils/arguments.util';
 
 /** Which options of `import()` are processing options; the compiler flags one that is missing. */
 const PROCESS_OPTION_KEYS = {
@@ -41,19 +42,30 @@ export class BatchService {
 
   /**
    * Stores a batch and all its items in one transaction (all or nothing), in the order given. Items may
-   * come from an array, an iterable or an async iterable (a CSV stream): they are written in chunks.
+   * come from an array, an iterable or an async iterable (a CSV stream): they are written in chunks of at
+   * most 1,000 items or 4 MiB, so memory stays flat whatever the size of the batch.
+   *
+   * Each item is read once, checked and serialized in one pass: what is stored is what was checked. An item
+   * (and `sourceInfo`, `metadata`) may be up to 16 MiB of JSON in UTF-8, nested up to 1,000 levels deep.
    *
    * @throws UnknownBatchTypeError when no processor handles `batchType`.
-   * @throws InvalidSourceDataError when an item cannot be stored as JSON; nothing is stored then.
+   * @throws InvalidSourceDataError when an item cannot be stored as JSON (a BigInt, a cycle, `\u0000`, a
+   *   getter that throws, more than 16 MiB or 1,000 levels...), with its index; nothing is stored then.
    * @throws IdempotencyConflictError when `idempotencyKey` was used for other content.
+   * @throws InvalidArgumentError when `batchType` is not a string or `options` not an object.
+   * @throws ReliableImportsError (`INVALID_BATCH_OPTIONS`) when the items are not iterable, or an option
+   *   cannot be stored (an idempotency key with `\u0000` or broken text, `sourceInfo` JSON cannot hold...).
    */
   async createBatch<TSource extends object>(
     batchType: string,
     items: ImportItemsSource<TSource>,
-    options: CreateBatchOptions = {},
+    options?: CreateBatchOptions,
   ): Promise<ImportBatch> {
+    const check = new ArgumentChecks('createBatch');
+    check.string(batchType, 'batchType');
+    const checked = check.object(options, 'options');
     this.registry.get(batchType);
-    return this.creator.create(batchType, items, options);
+    return this.creator.create(batchType, items, checked);
   }
 
   /**
@@ -67,22 +79,25 @@ export class BatchService {
    *   (the batch is not failed: the next call goes on).
    * @throws LeaseLostError when this run stalled past its lease and another worker took the batch over.
    */
-  processBatch(batchId: string, options: ProcessBatchOptions = {}): Promise<BatchSummary> {
-    return this.runner.process(batchId, options);
+  async processBatch(batchId: string, options?: ProcessBatchOptions): Promise<BatchSummary> {
+    return this.runner.process(batchId, checkProcessOptions('processBatch', options));
   }
 
   /**
-   * Creates a child batch (`parentBatchId` = this batch) from the stored data of the items that did not
-   * complete (every item with `failedItemsOnly: false`), corrections applied, and processes it. The parent
-   * batch is left as it was. Resolves with the child batch's summary.
+   * Creates a child batch (`parentBatchId` = this batch) of the rows of this batch that did not complete
+   * anywhere in its tree (the batch and its reprocesses), each from its newest copy with its correction,
+   * and processes it. The parent batch is left as it was. Resolves with the child batch's summary.
+   * Reprocesses of any batch of one tree run one after the other; a row that completed in the tree is
+   * never copied again.
    *
-   * @throws BatchNotReprocessableError when the batch is still running or has nothing to reprocess.
+   * @throws BatchNotReprocessableError when the batch, or another batch of its tree, is still running
+   *   (the message names it), or nothing is left to reprocess.
    */
-  async reprocessBatch(
-    batchId: string,
-    options: ReprocessBatchOptions = {},
-  ): Promise<BatchSummary> {
-    const { failedItemsOnly = true, ...processOptions } = options;
+  async reprocessBatch(batchId: string, options?: ReprocessBatchOptions): Promise<BatchSummary> {
+    const { failedItemsOnly = true, ...processOptions } = checkProcessOptions(
+      'reprocessBatch',
+      options,
+    );
     const parent = await this.store.getBatch(batchId);
     this.registry.get(parent.batchType);
     const child = await this.store.createChildBatch(parent, failedItemsOnly);
@@ -93,11 +108,11 @@ export class BatchService {
   async import<TSource extends object>(
     batchType: string,
     items: ImportItemsSource<TSource>,
-    options: ImportOptions = {},
+    options?: ImportOptions,
   ): Promise<BatchSummary> {
     const createOptions: Record<string, unknown> = {};
     const processOptions: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(options)) {
+    for (const [key, value] of Object.entries(checkProcessOptions('import', options))) {
       (key in PROCESS_OPTION_KEYS ? processOptions : createOptions)[key] = value;
     }
     const batch = await this.createBatch(batchType, items, createOptions);
@@ -114,12 +129,21 @@ export class BatchService {
     return this.store.getBatch(batchId);
   }
 
-  /** Stored batches, newest first, filtered by status, type or parent. */
+  /**
+   * Stored batches, newest first, filtered by status, type or parent.
+   *
+   * @throws InvalidArgumentError when a filter value is not what its type says (a `limit` that is not a
+   *   whole number from 0 to 100,000, an unknown status...).
+   */
   listBatches(filter: ListBatchesFilter = {}): Promise<ImportBatch[]> {
     return this.store.listBatches(filter);
   }
 
-  /** The items of a batch in order, optionally only those with the given status(es). */
+  /**
+   * The items of a batch in order, optionally only those with the given status(es).
+   *
+   * @throws ImportBatchNotFoundError, InvalidArgumentError (a bad `limit`, `offset` or status).
+   */
   getItems<TSource = Record<string, unknown>>(
     batchId: string,
     filter: GetItemsFilter = {},
@@ -127,14 +151,21 @@ export class BatchService {
     return this.store.getItems<TSource>(batchId, filter);
   }
 
-  /** The audit log of a batch, oldest first, optionally filtered by level or item. */
+  /**
+   * The audit log of a batch, oldest first, optionally filtered by level or item.
+   *
+   * @throws ImportBatchNotFoundError, InvalidArgumentError (a bad `limit`, `offset` or level).
+   */
   getLogs(batchId: string, filter: GetLogsFilter = {}): Promise<ImportLogEntry[]> {
     return this.store.getLogs(batchId, filter);
   }
 
   /**
-   * Stores corrected data for a failed or skipped item; the next `reprocessBatch` of its batch uses it.
-   * The original data is kept, and the change (old and new data) is written to the audit log.
+   * Stores corrected data for an item whose row has not completed; the next `reprocessBatch` of its tree
+   * uses it. The original data is kept, and the change (old and new data) is written to the audit log.
+   * A correction that no reprocess would use is refused: when the row completed somewhere in the tree,
+   * when a running batch holds it, or when the item is not the row's newest copy (the message names the
+   * batch and the item to correct instead).
    *
    * @throws ImportItemNotFoundError, ItemNotCorrectableError, InvalidSourceDataError
    */
@@ -144,4 +175,16 @@ export class BatchService {
   ): Promise<ImportItem<TSource>> {
     return this.store.correctItem(itemId, sourceData);
   }
+}
+
+/** The options every processing call shares; the runner checks the numbers, with the batch id in view. */
+function checkProcessOptions<T extends ReprocessBatchOptions>(
+  method: string,
+  options: T | undefined,
+): Partial<T> {
+  const check = new ArgumentChecks(method);
+  const checked = check.object(options, 'options');
+  check.optionalBoolean(checked.continueOnError, 'options.continueOnError');
+  check.optionalBoolean(checked.failedItemsOnly, 'options.failedItemsOnly');
+  return checked;
 }

@@ -44,6 +44,7 @@ export { DuplicateBatchTypeError } from './errors/duplicate-batch-type.error';
 export { IdempotencyConflictError } from './errors/idempotency-conflict.error';
 export { ImportBatchNotFoundError } from './errors/import-batch-not-found.error';
 export { ImportItemNotFoundError } from './errors/import-item-not-found.error';
+export { InvalidArgumentError } from './errors/invalid-argument.error';
 export { InvalidOptionsError } from './errors/invalid-options.error';
 export { InvalidProcessorError } from './errors/invalid-processor.error';
 export { InvalidSourceDataError } from './errors/invalid-source-data.error';

@@ -4,6 +4,28 @@
 const list = (items: readonly string[]): string =>
   items.length === 0 ? '(none)' : items.map((item) => `"${item}"`).join(', ');
 
+/** A value as a short code literal, for messages: `NaN`, `"10"`, `["done"]`. Never throws. */
+function describeReceived(value: unknown): string {
+  try {
+    const text = Array.isArray(value)
+      ? `[${value.slice(0, 5).map(describeScalar).join(', ')}${value.length > 5 ? ', …' : ''}]`
+      : describeScalar(value);
+    return text.length > 100 ? `${text.slice(0, 100)}…` : text;
+  } catch {
+    // A Proxy can refuse to be read.
+    return 'a value that cannot be read';
+  }
+}
+
+function describeScalar(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol') return value.toString();
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' && value !== null ? 'an object' : String(value);
+}
+
 export const messages = {
   invalidOptions: (problems: readonly string[]): string =>
     `ReliableImportsModule options are invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
@@ -60,6 +82,19 @@ export const messages = {
   ): string =>
     `Cannot store item ${itemIndex} of ${where}: ${path} ${problem}. ` +
     `Nothing was stored; fix that item and ${retry}.`,
+
+  /** `received` is shown as code would write it: `NaN`, `'10'`, `[ 'done' ]`. */
+  invalidArgument: (
+    method: string,
+    argument: string,
+    expected: string,
+    received: unknown,
+  ): string =>
+    `Invalid argument to BatchService.${method}(): ${argument} must be ${expected}; got ` +
+    `${describeReceived(received)}. Nothing was read or changed.`,
+
+  invalidBatchOption: (where: string, option: string, problem: string): string =>
+    `Cannot create ${where}: ${option} ${problem}. Nothing was stored; fix it and create the batch again.`,
 
   itemsNotIterable: (where: string): string =>
     `Cannot create ${where}: the items must be an array, an iterable or an async iterable of objects.`,

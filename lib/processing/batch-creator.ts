@@ -7,8 +7,14 @@ import { ReliableImportsError } from '../errors/reliable-imports.error';
 import type { CreateBatchOptions, ImportItemsSource } from '../interfaces/batch-options.interface';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import { messages } from '../reliable-imports.messages';
-import { CREATE_CHUNK_SIZE } from '../reliable-imports.constants';
-import { isJsonProblem, serializeJsonValue, serializeSourceData } from '../utils/source-data.util';
+import { CREATE_CHUNK_BYTES, CREATE_CHUNK_SIZE } from '../reliable-imports.constants';
+import {
+  isJsonProblem,
+  jsonByteLength,
+  jsonSizeProblem,
+  serializeJsonValue,
+  serializeSourceData,
+} from '../utils/source-data.util';
 import { DatabaseAdapter } from './database-adapter';
 import { runInItemTransaction } from './item-transaction';
 import { toBatch, type Row } from './row-mappers';
@@ -27,11 +33,12 @@ export class BatchCreator {
     items: ImportItemsSource<TSource>,
     options: CreateBatchOptions = {},
   ): Promise<ImportBatch> {
-    const where = `a new "${batchType}" batch${options.idempotencyKey ? ` (idempotency key "${options.idempotencyKey}")` : ''}`;
+    const newBatch = `a new "${batchType}" batch`;
+    const key = this.idempotencyKey(options.idempotencyKey, newBatch);
+    const where = key === null ? newBatch : `${newBatch} (idempotency key "${key}")`;
     const iterable = assertIterable(items, where);
     const sourceInfo = this.objectOption(options.sourceInfo, 'sourceInfo', where);
     const metadata = this.objectOption(options.metadata, 'metadata', where);
-    const key = this.idempotencyKey(options.idempotencyKey, where);
 
     type Outcome =
       { created: ImportBatch } | { existing: ImportBatch; contentHash: string; rawHash: unknown };
@@ -86,7 +93,11 @@ export class BatchCreator {
     return existing;
   }
 
-  /** Validates, hashes and (when a target is given) inserts every item; returns how many there were. */
+  /**
+   * Validates, hashes and (when a target is given) inserts every item; returns how many there were. A chunk
+   * ends at `CREATE_CHUNK_SIZE` items or `CREATE_CHUNK_BYTES`, so that wide rows keep memory flat and a
+   * chunk stays far below PostgreSQL's cap on one jsonb value.
+   */
   private async consume<TSource>(
     items: ImportItemsSource<TSource>,
     where: string,
@@ -95,24 +106,31 @@ export class BatchCreator {
     target: { transaction: QueryRunner; batchId: string } | null,
   ): Promise<number> {
     let chunk: string[] = [];
-    let chunkStart = 0;
+    let chunkBytes = 0;
     let index = 0;
+    const flush = async (): Promise<void> => {
+      if (!target || chunk.length === 0) return;
+      await this.insertChunk(target, index - chunk.length, chunk);
+      chunk = [];
+      chunkBytes = 0;
+    };
     for await (const item of items) {
       const json = serializeSourceData(item);
       if (isJsonProblem(json)) {
         throw new InvalidSourceDataError(where, index, json.path, json.problem, batchType);
       }
       hash.update('\n').update(json);
-      index++;
-      if (!target) continue;
-      chunk.push(json);
-      if (chunk.length === CREATE_CHUNK_SIZE) {
-        await this.insertChunk(target, chunkStart, chunk);
-        chunkStart = index;
-        chunk = [];
+      if (target) {
+        const bytes = jsonByteLength(json);
+        // A row that would take the chunk over its size goes into the next one (alone, if it is that big).
+        if (chunkBytes + bytes > CREATE_CHUNK_BYTES) await flush();
+        chunk.push(json);
+        chunkBytes += bytes;
       }
+      index++;
+      if (chunk.length === CREATE_CHUNK_SIZE || chunkBytes >= CREATE_CHUNK_BYTES) await flush();
     }
-    if (target && chunk.length > 0) await this.insertChunk(target, chunkStart, chunk);
+    await flush();
     return index;
   }
 
@@ -128,32 +146,50 @@ export class BatchCreator {
     ]);
   }
 
+  /** sourceInfo and metadata: plain objects, checked and serialized as rows are. */
   private objectOption(value: unknown, name: string, where: string): string {
     if (value === undefined || value === null) return '{}';
     const json =
       typeof value === 'object' && !Array.isArray(value)
         ? serializeJsonValue(value, name)
-        : { path: name, problem: 'must be a plain object' };
-    if (isJsonProblem(json)) {
+        : { path: name, problem: `is ${describe(value)}, but it must be a plain object` };
+    const problem = isJsonProblem(json) ? json : jsonSizeProblem(json, name);
+    if (problem) {
       throw new ReliableImportsError(
         'INVALID_BATCH_OPTIONS',
-        `Cannot create ${where}: ${json.path} ${json.problem}. Nothing was stored.`,
+        messages.invalidBatchOption(where, problem.path, problem.problem),
       );
     }
-    return json;
+    return json as string;
   }
 
+  /**
+   * The key is compared as PostgreSQL stores it: `\u0000` cannot be stored, and the driver would turn an
+   * unpaired surrogate into U+FFFD, so that two different keys would become one.
+   */
   private idempotencyKey(value: unknown, where: string): string | null {
     if (value === undefined || value === null) return null;
-    if (typeof value !== 'string' || value.length === 0 || value.length > 255) {
+    const problem =
+      typeof value !== 'string' || value.length === 0 || value.length > 255
+        ? `must be a string of 1 to 255 characters; got ${typeof value === 'string' ? `${value.length} characters` : describe(value)}`
+        : value.includes('\u0000')
+          ? 'contains the character \\u0000, which PostgreSQL cannot store; use printable text'
+          : !(value as string & { isWellFormed(): boolean }).isWellFormed()
+            ? 'contains an unpaired UTF-16 surrogate (broken text, e.g. an emoji cut in half), which ' +
+              'PostgreSQL cannot store as it is; use well-formed text'
+            : null;
+    if (problem) {
       throw new ReliableImportsError(
         'INVALID_BATCH_OPTIONS',
-        `Cannot create ${where}: idempotencyKey must be a string of 1 to 255 characters. Nothing was stored.`,
+        messages.invalidBatchOption(where, 'idempotencyKey', problem),
       );
     }
-    return value;
+    return value as string;
   }
 }
+
+const describe = (value: unknown): string =>
+  value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 
 function assertIterable<T>(items: ImportItemsSource<T>, where: string): ImportItemsSource<T> {
   if (

@@ -16,24 +16,13 @@ import type { ImportLogEntry } from '../interfaces/import-log.interface';
 import type { BatchStatus, ItemStatus } from '../interfaces/statuses.interface';
 import type { QueryRunner } from 'typeorm';
 import { isJsonProblem, serializeSourceData } from '../utils/source-data.util';
+import { ArgumentChecks } from '../utils/arguments.util';
 import { isUuid } from '../utils/uuid.util';
 import { DatabaseAdapter } from './database-adapter';
 import { runInItemTransaction } from './item-transaction';
 import type { LogBuffer } from './log-buffer';
 import { toBatch, toItem, toLogEntry, toSummary, type Row } from './row-mappers';
 import { SQL } from './sql';
-
-const asList = <T>(value: T | T[] | undefined): T[] | undefined =>
-  value === undefined ? undefined : Array.isArray(value) ? value : [value];
-
-const page = (
-  limit: number | undefined,
-  fallback: number,
-  offset: number | undefined,
-): [number, number] => [
-  Math.max(1, Math.min(Math.trunc(limit ?? fallback), 100_000)),
-  Math.max(0, Math.trunc(offset ?? 0)),
-];
 
 /** Reads batches, items and logs; every change of a batch's status; corrections and reprocess copies. */
 @Injectable()
@@ -61,11 +50,15 @@ export class BatchStore {
     return row?.id ?? batch.parentBatchId;
   }
 
-  async listBatches(filter: ListBatchesFilter = {}): Promise<ImportBatch[]> {
-    const [limit, offset] = page(filter.limit, 50, filter.offset);
+  async listBatches(filterArgument?: ListBatchesFilter): Promise<ImportBatch[]> {
+    const check = new ArgumentChecks('listBatches');
+    const filter = check.object(filterArgument, 'filter');
+    const [limit, offset] = check.page(filter, 50);
+    const statuses = check.batchStatuses(filter.status, 'filter.status');
+    check.optionalString(filter.batchType, 'filter.batchType');
+    check.optionalString(filter.parentBatchId, 'filter.parentBatchId');
     const params: unknown[] = [limit, offset];
     const conditions: string[] = [];
-    const statuses = asList(filter.status);
     if (statuses) conditions.push(`"status" = ANY($${params.push(statuses)}::text[])`);
     if (filter.batchType !== undefined)
       conditions.push(`"batch_type" = $${params.push(filter.batchType)}`);
@@ -80,23 +73,28 @@ export class BatchStore {
 
   async getItems<TSource>(
     batchId: string,
-    filter: GetItemsFilter = {},
+    filterArgument?: GetItemsFilter,
   ): Promise<ImportItem<TSource>[]> {
+    const check = new ArgumentChecks('getItems');
+    const filter = check.object(filterArgument, 'filter');
+    const [limit, offset] = check.page(filter, 1000);
+    const statuses = check.itemStatuses(filter.status, 'filter.status');
     await this.getBatch(batchId);
-    const [limit, offset] = page(filter.limit, 1000, filter.offset);
     const params: unknown[] = [limit, offset, batchId];
-    const statuses = asList(filter.status);
     const where = statuses ? `AND "status" = ANY($${params.push(statuses)}::text[])` : '';
     const rows = await this.database.rowsOnce<Row>(SQL.listItems(where), params);
     return rows.map((row) => toItem<TSource>(row));
   }
 
-  async getLogs(batchId: string, filter: GetLogsFilter = {}): Promise<ImportLogEntry[]> {
+  async getLogs(batchId: string, filterArgument?: GetLogsFilter): Promise<ImportLogEntry[]> {
+    const check = new ArgumentChecks('getLogs');
+    const filter = check.object(filterArgument, 'filter');
+    const [limit, offset] = check.page(filter, 1000);
+    const levels = check.logLevels(filter.level, 'filter.level');
+    check.optionalString(filter.itemId, 'filter.itemId');
     await this.getBatch(batchId);
-    const [limit, offset] = page(filter.limit, 1000, filter.offset);
     const params: unknown[] = [limit, offset, batchId];
     const conditions: string[] = [];
-    const levels = asList(filter.level);
     if (levels) conditions.push(`"level" = ANY($${params.push(levels)}::text[])`);
     if (filter.itemId !== undefined) {
       if (!isUuid(filter.itemId)) return [];

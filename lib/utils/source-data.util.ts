@@ -1,19 +1,51 @@
+import { MAX_JSON_DEPTH, MAX_SOURCE_DATA_BYTES } from '../reliable-imports.constants';
+
 /** Where JSON cannot hold a value, and why. */
 export interface JsonProblem {
   path: string;
   problem: string;
 }
 
-/** A UTF-16 surrogate without its pair: JSON.stringify escapes it, and PostgreSQL's jsonb refuses it. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** A refusal of the serializer, thrown from where it was found up to `serialize`, which adds the path. */
+class Refusal extends Error {
+  constructor(readonly problem: string) {
+    super(problem);
+  }
+}
+
+/** What one serialization tracks: the keys from the root to the value being written, and its objects. */
+interface Walk {
+  keys: (string | number)[];
+  ancestors: object[];
+}
+
+/** What JSON.stringify escapes in a string that has no unpaired surrogate (those are refused first). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+const NEEDS_ESCAPING = /["\\\u0000-\u001f]/;
+
+const KEY_CACHE_SIZE = 10_000;
+const quotedKeys = new Map<string, string>();
+
+/** `String.prototype.isWellFormed` (Node 20), which the ES2022 typings do not know. */
+type WellFormedString = string & { isWellFormed(): boolean };
 
 const describe = (value: unknown): string =>
   value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 
 /**
+ * What PostgreSQL's jsonb refuses in a string (a value or a key): `\u0000`, and unpaired UTF-16 surrogates
+ * (which the driver would even turn into U+FFFD before they reach it).
+ */
+function stringProblem(value: string): 'nul' | 'surrogate' | null {
+  if (value.includes('\u0000')) return 'nul';
+  return (value as WellFormedString).isWellFormed() ? null : 'surrogate';
+}
+
+/**
  * Serializes an item's source data to JSON, refusing anything JSON (or PostgreSQL's jsonb) would drop or
  * reject instead of storing it silently changed. Object properties that are `undefined` are left out, as
- * `JSON.stringify` does; everywhere else `undefined` is refused.
+ * `JSON.stringify` does; everywhere else `undefined` is refused. Refuses an item whose JSON is larger than
+ * `MAX_SOURCE_DATA_BYTES` in UTF-8.
  *
  * @returns the JSON text, or the first problem found.
  */
@@ -24,116 +56,212 @@ export function serializeSourceData(value: unknown, rootPath = 'sourceData'): st
       problem: `is ${value === undefined ? 'undefined' : describe(value)}, but an item must be a plain object (one row)`,
     };
   }
-  const problem = findProblem(value, rootPath, new Set());
-  return problem ?? JSON.stringify(value);
+  const json = serialize(value, rootPath);
+  if (isJsonProblem(json)) return json;
+  // An object's toJSON may have made it something else (`JSON.stringify` calls it on the row too).
+  if (json[0] !== '{') {
+    return {
+      path: rootPath,
+      problem: `is ${json[0] === '[' ? 'an array' : 'not an object'} once its toJSON() is applied, but an item must be a plain object (one row)`,
+    };
+  }
+  return jsonSizeProblem(json, rootPath) ?? json;
 }
 
-/** Serializes any JSON value (metadata, a processor's result) with the same checks. */
+/** Serializes any JSON value (metadata, a processor's result) with the same checks, but no size limit. */
 export function serializeJsonValue(value: unknown, rootPath: string): string | JsonProblem {
-  const problem = findProblem(value, rootPath, new Set());
-  return problem ?? JSON.stringify(value);
+  return serialize(value, rootPath);
 }
 
-function findProblem(value: unknown, path: string, ancestors: Set<object>): JsonProblem | null {
-  switch (typeof value) {
-    case 'string':
-      if (value.includes('\u0000'))
-        return {
-          path,
-          problem: 'contains the character \\u0000, which PostgreSQL cannot store in JSON',
-        };
-      return LONE_SURROGATE.test(value)
-        ? {
-            path,
-            problem:
-              'contains an unpaired UTF-16 surrogate (broken text), which PostgreSQL cannot store in JSON',
-          }
-        : null;
-    case 'number':
-      return Number.isFinite(value)
-        ? null
-        : { path, problem: `is ${value}, which JSON cannot hold (it would become null)` };
-    case 'boolean':
-      return null;
-    case 'bigint':
-      return {
-        path,
-        problem: 'is a BigInt, which JSON cannot hold; convert it to a string or a number',
-      };
-    case 'undefined':
-      return {
-        path,
-        problem: 'is undefined, which JSON cannot hold; use null or leave the key out',
-      };
-    case 'function':
-    case 'symbol':
-      return { path, problem: `is ${describe(value)}, which JSON cannot hold` };
-  }
-  if (value === null) return null;
-  const object = value as object;
-  if (ancestors.has(object)) {
-    return {
-      path,
-      problem: 'refers back to an object that contains it (a cycle), which JSON cannot hold',
-    };
-  }
-  if (object instanceof Map || object instanceof Set) {
-    return {
-      path,
-      problem: `is a ${object.constructor.name}, which JSON stores as {}; convert it (Object.fromEntries(map), [...set])`,
-    };
-  }
-  const toJSON = (object as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') {
-    const replaced: unknown = toJSON.call(object);
-    if (object instanceof Date && replaced === null) {
-      return { path, problem: 'is an invalid Date, which JSON stores as null' };
-    }
-    // A toJSON that returns its own object is serialized as a plain object, as JSON.stringify does.
-    if (replaced !== object) {
-      ancestors.add(object);
-      try {
-        return findProblem(replaced, path, ancestors);
-      } finally {
-        ancestors.delete(object);
-      }
-    }
-  }
-  ancestors.add(object);
-  try {
-    if (Array.isArray(object)) {
-      for (let i = 0; i < object.length; i++) {
-        const found = findProblem(object[i], `${path}[${i}]`, ancestors);
-        if (found) return found;
-      }
-      return null;
-    }
-    for (const key of Object.keys(object)) {
-      const child = (object as Record<string, unknown>)[key];
-      // A toJSON method has been applied already; JSON leaves it out like undefined.
-      if (child === undefined || (key === 'toJSON' && typeof child === 'function')) continue;
-      const childPath = /^[A-Za-z_$][\w$]*$/.test(key)
-        ? `${path}.${key}`
-        : `${path}[${JSON.stringify(key)}]`;
-      const keyProblem = key.includes('\u0000')
-        ? { path: childPath, problem: 'is a key containing \\u0000, which PostgreSQL cannot store' }
-        : LONE_SURROGATE.test(key)
-          ? {
-              path: childPath,
-              problem:
-                'is a key containing an unpaired UTF-16 surrogate, which PostgreSQL cannot store',
-            }
-          : null;
-      const found = keyProblem ?? findProblem(child, childPath, ancestors);
-      if (found) return found;
-    }
-    return null;
-  } finally {
-    ancestors.delete(object);
-  }
+/** The size of a JSON text as PostgreSQL receives it: UTF-8 bytes, not the UTF-16 units of `length`. */
+export function jsonByteLength(json: string): number {
+  return Buffer.byteLength(json, 'utf8');
+}
+
+/** The problem of a JSON text larger than a row (or an option) may be; null when it fits. */
+export function jsonSizeProblem(json: string, path: string): JsonProblem | null {
+  // A UTF-16 unit takes at most 3 bytes in UTF-8: most texts are decided without being measured.
+  if (json.length * 3 <= MAX_SOURCE_DATA_BYTES) return null;
+  const bytes = jsonByteLength(json);
+  if (bytes <= MAX_SOURCE_DATA_BYTES) return null;
+  return {
+    path,
+    problem:
+      `is ${bytes.toLocaleString('en-US')} bytes of JSON, over the limit of ` +
+      `${MAX_SOURCE_DATA_BYTES.toLocaleString('en-US')} bytes (16 MiB) a value may have; split it into ` +
+      `smaller rows, or store the large content elsewhere and keep a reference to it`,
+  };
 }
 
 /** Narrows the result of `serializeSourceData`. */
 export function isJsonProblem(result: string | JsonProblem): result is JsonProblem {
   return typeof result !== 'string';
+}
+
+/**
+ * One walk that reads every value once, checks it and writes it: what is stored is exactly what was
+ * checked, even when a getter or a `toJSON` answers differently each time it is called. Whatever a
+ * getter, a Proxy trap or a `toJSON` throws becomes a problem at the path where it was thrown.
+ */
+function serialize(value: unknown, rootPath: string): string | JsonProblem {
+  const walk: Walk = { keys: [], ancestors: [] };
+  try {
+    return writeValue(value, '', walk);
+  } catch (error) {
+    const problem =
+      error instanceof Refusal
+        ? error.problem
+        : error instanceof RangeError && /call stack/i.test(error.message)
+          ? `is nested too deeply to be read (the call stack overflowed); keep it within ${MAX_JSON_DEPTH} levels`
+          : `could not be read: reading it threw ${describeThrown(error)}`;
+    return { path: pathOf(rootPath, walk.keys), problem };
+  }
+}
+
+function writeValue(input: unknown, key: string, walk: Walk): string {
+  let value = input;
+  // As JSON.stringify: toJSON is applied once, with the property's key, and its result is not replaced again.
+  if (typeof value === 'object' && value !== null) {
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') {
+      value = toJSON.call(value, key) as unknown;
+      if (value === null && input instanceof Date) {
+        throw new Refusal('is an invalid Date, which JSON stores as null');
+      }
+    }
+  }
+  switch (typeof value) {
+    case 'string': {
+      const problem = stringProblem(value);
+      if (problem) {
+        throw new Refusal(
+          problem === 'nul'
+            ? 'contains the character \\u0000, which PostgreSQL cannot store in JSON'
+            : 'contains an unpaired UTF-16 surrogate (broken text), which PostgreSQL cannot store in JSON',
+        );
+      }
+      return NEEDS_ESCAPING.test(value) ? JSON.stringify(value) : `"${value}"`;
+    }
+    case 'number':
+      if (Number.isFinite(value)) return String(value);
+      throw new Refusal(`is ${value}, which JSON cannot hold (it would become null)`);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      throw new Refusal('is a BigInt, which JSON cannot hold; convert it to a string or a number');
+    case 'undefined':
+      throw new Refusal('is undefined, which JSON cannot hold; use null or leave the key out');
+    case 'function':
+    case 'symbol':
+      throw new Refusal(`is ${describe(value)}, which JSON cannot hold`);
+  }
+  return value === null ? 'null' : writeObject(value as object, walk);
+}
+
+function writeObject(object: object, walk: Walk): string {
+  const { keys, ancestors } = walk;
+  if (ancestors.includes(object)) {
+    throw new Refusal(
+      'refers back to an object that contains it (a cycle), which JSON cannot hold',
+    );
+  }
+  if (ancestors.length >= MAX_JSON_DEPTH) {
+    throw new Refusal(
+      `is nested more than ${MAX_JSON_DEPTH} levels deep, more than the module stores; flatten it`,
+    );
+  }
+  if (Array.isArray(object)) {
+    ancestors.push(object);
+    let json = '[';
+    const length = (object as unknown[]).length;
+    for (let i = 0; i < length; i++) {
+      keys.push(i);
+      json += (i === 0 ? '' : ',') + writeValue((object as unknown[])[i], String(i), walk);
+      keys.pop();
+    }
+    ancestors.pop();
+    return `${json}]`;
+  }
+  const prototype = Object.getPrototypeOf(object) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) {
+    const boxed = unboxed(object);
+    if (boxed !== undefined) return writeValue(boxed, '', walk);
+  }
+  ancestors.push(object);
+  let json = '{';
+  let first = true;
+  for (const key of Object.keys(object)) {
+    keys.push(key);
+    const child = (object as Record<string, unknown>)[key];
+    // undefined is left out, as JSON.stringify does; so is a toJSON method, applied already.
+    if (child === undefined || (key === 'toJSON' && typeof child === 'function')) {
+      keys.pop();
+      continue;
+    }
+    json += `${first ? '' : ','}${quotedKey(key)}:${writeValue(child, key, walk)}`;
+    first = false;
+    keys.pop();
+  }
+  ancestors.pop();
+  return `${json}}`;
+}
+
+/**
+ * A key checked and written as JSON. Rows of a batch mostly share their keys, so the text of the common
+ * ones is kept (checked once, and at most `KEY_CACHE_SIZE` of them, short ones only).
+ */
+function quotedKey(key: string): string {
+  const known = quotedKeys.get(key);
+  if (known !== undefined) return known;
+  const problem = stringProblem(key);
+  if (problem) {
+    throw new Refusal(
+      `is a key containing ${problem === 'nul' ? '\\u0000' : 'an unpaired UTF-16 surrogate'}, which PostgreSQL cannot store`,
+    );
+  }
+  const quoted = NEEDS_ESCAPING.test(key) ? JSON.stringify(key) : `"${key}"`;
+  if (key.length <= 64 && quotedKeys.size < KEY_CACHE_SIZE) quotedKeys.set(key, quoted);
+  return quoted;
+}
+
+/**
+ * The value JSON.stringify writes for a boxed primitive (`new String('x')` is written "x"); undefined for
+ * any other object. Maps and Sets, which JSON would store as `{}`, are refused.
+ */
+function unboxed(object: object): unknown {
+  if (object instanceof Map || object instanceof Set) {
+    throw new Refusal(
+      `is a ${object.constructor.name}, which JSON stores as {}; convert it (Object.fromEntries(map), [...set])`,
+    );
+  }
+  if (object instanceof Number) return Number(object);
+  if (object instanceof String) return String(object);
+  if (object instanceof Boolean) return object.valueOf();
+  if (object instanceof BigInt) return object.valueOf();
+  return undefined;
+}
+
+/** `sourceData.lines[1].sku`, or `sourceData["first name"]` for a key that is not an identifier. */
+function pathOf(rootPath: string, keys: readonly (string | number)[]): string {
+  let path = rootPath;
+  for (const key of keys) {
+    path +=
+      typeof key === 'number'
+        ? `[${key}]`
+        : /^[A-Za-z_$][\w$]*$/.test(key)
+          ? `.${key}`
+          : `[${JSON.stringify(key)}]`;
+  }
+  return path;
+}
+
+/** What was thrown, in a few words; never throws itself (a thrown Proxy can refuse to be read too). */
+function describeThrown(thrown: unknown): string {
+  try {
+    const text =
+      thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : `the value ${String(thrown)}`;
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  } catch {
+    return 'a value that cannot be described';
+  }
 }

@@ -3,6 +3,7 @@ import {
   DuplicateBatchTypeError,
   IdempotencyConflictError,
   ImportBatchNotFoundError,
+  InvalidArgumentError,
   ImportItemNotFoundError,
   InvalidOptionsError,
   InvalidProcessorError,
@@ -118,6 +119,31 @@ describe('the messages of the errors', () => {
         'which JSON cannot hold; convert it to a string or a number. ' +
         'Nothing was stored; fix that item and create the batch again.',
     );
+  });
+
+  it('InvalidArgumentError names the method, the argument, what it must be and what it got', () => {
+    const error = new InvalidArgumentError(
+      'listBatches',
+      'filter.limit',
+      'a whole number from 0 to 100,000',
+      NaN,
+    );
+    expectModuleError(error, 'InvalidArgumentError', 'INVALID_ARGUMENT');
+    expect([error.method, error.argument]).toEqual(['listBatches', 'filter.limit']);
+    expect(error.message).toBe(
+      'Invalid argument to BatchService.listBatches(): filter.limit must be a whole number from 0 to ' +
+        '100,000; got NaN. Nothing was read or changed.',
+    );
+    const shown = (received: unknown) =>
+      new InvalidArgumentError('m', 'a', 'x', received).message.match(/got (.*)\. Nothing/)?.[1];
+    expect(shown('10')).toBe('"10"');
+    expect(shown(['done', 2])).toBe('["done", 2]');
+    expect(shown({ a: 1 })).toBe('an object');
+    expect(shown(10n)).toBe('10n');
+    expect(shown('a\u0000b')).toBe('"a\\u0000b"');
+    const { proxy, revoke } = Proxy.revocable([], {});
+    revoke();
+    expect(shown(proxy)).toBe('a value that cannot be read');
   });
 
   it('IdempotencyConflictError names the key, the batch that has it, and what to do', () => {
@@ -266,6 +292,19 @@ describe('messages that are not errors', () => {
   it('items that are not iterable say what is accepted', () => {
     expect(messages.itemsNotIterable('a new "customer_data" batch')).toBe(
       'Cannot create a new "customer_data" batch: the items must be an array, an iterable or an async iterable of objects.',
+    );
+  });
+
+  it('an option of createBatch that cannot be stored says which, and that nothing was stored', () => {
+    expect(
+      messages.invalidBatchOption(
+        'a new "customer_data" batch',
+        'idempotencyKey',
+        'contains the character \\u0000, which PostgreSQL cannot store; use printable text',
+      ),
+    ).toBe(
+      'Cannot create a new "customer_data" batch: idempotencyKey contains the character \\u0000, which ' +
+        'PostgreSQL cannot store; use printable text. Nothing was stored; fix it and create the batch again.',
     );
   });
 });

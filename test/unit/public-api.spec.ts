@@ -38,6 +38,7 @@ const PUBLIC_EXPORTS = [
   'ImportItemNotFoundError',
   'ImportLogEntity',
   'ImportProcessor',
+  'InvalidArgumentError',
   'InvalidOptionsError',
   'InvalidProcessorError',
   'InvalidSourceDataError',

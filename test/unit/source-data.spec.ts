@@ -226,3 +226,139 @@ describe('serializeJsonValue', () => {
     expect(jsonOf(serializeSourceData({ emoji: '\u{1F600}' }))).toBe('{"emoji":"\u{1F600}"}');
   });
 });
+
+describe('one pass: what is stored is what was checked', () => {
+  it('turns a getter that throws into a problem at its path', () => {
+    const row = {
+      id: 1,
+      address: {
+        get zip(): string {
+          throw new Error('lazy field failed to load');
+        },
+      },
+    };
+    expect(serializeSourceData(row)).toEqual({
+      path: 'sourceData.address.zip',
+      problem: 'could not be read: reading it threw Error: lazy field failed to load',
+    });
+  });
+
+  it('turns a Proxy trap that throws into a problem at its path', () => {
+    const keysFail = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new TypeError('ownKeys refused');
+        },
+      },
+    );
+    expect(serializeSourceData({ lines: [{ ok: 1 }, keysFail] })).toEqual({
+      path: 'sourceData.lines[1]',
+      problem: 'could not be read: reading it threw TypeError: ownKeys refused',
+    });
+    const getFails = new Proxy(
+      { a: 1 },
+      {
+        get: () => {
+          // eslint-disable-next-line @typescript-eslint/only-throw-error -- code may throw anything
+          throw 'no';
+        },
+      },
+    );
+    expect(problemOf(serializeSourceData({ nested: getFails })).path).toBe('sourceData.nested');
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(problemOf(serializeSourceData({ gone: proxy })).problem).toMatch(
+      /^could not be read: reading it threw TypeError: .*revoked/,
+    );
+  });
+
+  it('turns a toJSON that throws into a problem at its path', () => {
+    const money = {
+      toJSON(): never {
+        throw new RangeError('currency unknown');
+      },
+    };
+    expect(serializeSourceData({ price: money })).toEqual({
+      path: 'sourceData.price',
+      problem: 'could not be read: reading it threw RangeError: currency unknown',
+    });
+  });
+
+  it('refuses 5,000 levels of nesting with a clear problem instead of a stack overflow', () => {
+    let deep: Record<string, unknown> = { leaf: true };
+    for (let i = 0; i < 5000; i++) deep = { next: deep };
+    const problem = problemOf(serializeSourceData(deep));
+    expect(problem.problem).toBe(
+      'is nested more than 1000 levels deep, more than the module stores; flatten it',
+    );
+    expect(problem.path).toBe(`sourceData${'.next'.repeat(1000)}`);
+    let list: unknown[] = [];
+    for (let i = 0; i < 5000; i++) list = [list];
+    expect(problemOf(serializeJsonValue(list, 'metadata')).problem).toMatch(/1000 levels deep/);
+  });
+
+  it('accepts 1,000 levels, the documented limit', () => {
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 999; i++) deep = { n: deep };
+    expect(JSON.parse(jsonOf(serializeSourceData(deep)))).toEqual(deep);
+  });
+
+  it('stores what toJSON returned when it was checked, not what a second call returns', () => {
+    let calls = 0;
+    const flaky = { toJSON: () => (++calls === 1 ? 'checked' : { amount: 10n }) };
+    const json = jsonOf(serializeSourceData({ value: flaky }));
+    expect(json).toBe('{"value":"checked"}');
+    expect(calls).toBe(1);
+
+    let second = 0;
+    const turnsBad = { toJSON: () => (++second === 1 ? { amount: 10n } : 'fine') };
+    expect(problemOf(serializeSourceData({ value: turnsBad })).path).toBe(
+      'sourceData.value.amount',
+    );
+  });
+
+  it('reads a getter once, and stores the value it checked', () => {
+    let reads = 0;
+    const row = {
+      get label(): string {
+        return ++reads === 1 ? 'first' : 'bad\u0000';
+      },
+    };
+    expect(jsonOf(serializeSourceData(row))).toBe('{"label":"first"}');
+    expect(reads).toBe(1);
+  });
+
+  it('writes the same text as JSON.stringify for what it accepts', () => {
+    const row = {
+      text: 'é "q" \\ \n\t\u0001 😀 \u2028',
+      n: -0,
+      big: 1e21,
+      small: 5e-7,
+      boxed: [new String('s'), new Number(2), new Boolean(false)],
+      at: new Date('2024-05-06T07:08:09.010Z'),
+      nested: { 2: 'b', 1: 'a', ['__proto__']: 'p', 'key "quoted"': null },
+      buffer: Buffer.from('hi'),
+    };
+    Object.defineProperty(row.nested, '__proto__', { value: 'p', enumerable: true });
+    expect(jsonOf(serializeSourceData(row))).toBe(JSON.stringify(row));
+  });
+
+  it('refuses a row whose toJSON makes it something other than an object', () => {
+    const asText = { toJSON: () => 'a row as text' };
+    expect(problemOf(serializeSourceData(asText)).problem).toBe(
+      'is not an object once its toJSON() is applied, but an item must be a plain object (one row)',
+    );
+  });
+
+  it('refuses a row over 16 MiB of UTF-8, measured in bytes and not in UTF-16 units', () => {
+    // 6 million "é" are 6 million UTF-16 units but 12 million bytes; 9 million are 18 million bytes.
+    expect(jsonOf(serializeSourceData({ text: 'é'.repeat(6_000_000) })).length).toBe(6_000_011);
+    expect(serializeSourceData({ text: 'é'.repeat(9_000_000) })).toEqual({
+      path: 'sourceData',
+      problem:
+        'is 18,000,011 bytes of JSON, over the limit of 16,777,216 bytes (16 MiB) a value may have; ' +
+        'split it into smaller rows, or store the large content elsewhere and keep a reference to it',
+    });
+  });
+});

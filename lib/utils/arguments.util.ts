@@ -1,0 +1,102 @@
+import { InvalidArgumentError } from '../errors/invalid-argument.error';
+import type { BatchStatus, ItemStatus, LogLevel } from '../interfaces/statuses.interface';
+
+/** Typed as records so that a status added to the types must be added here too. */
+const BATCH_STATUSES: Record<BatchStatus, true> = {
+  pending: true,
+  processing: true,
+  completed: true,
+  completed_with_errors: true,
+  failed: true,
+};
+const ITEM_STATUSES: Record<ItemStatus, true> = {
+  pending: true,
+  processing: true,
+  completed: true,
+  failed: true,
+  skipped: true,
+};
+const LOG_LEVELS: Record<LogLevel, true> = { debug: true, info: true, warn: true, error: true };
+
+/** The most rows one call of listBatches, getItems or getLogs returns. */
+export const MAX_PAGE_SIZE = 100_000;
+
+const known = (values: object): string =>
+  `one of ${Object.keys(values)
+    .map((value) => `"${value}"`)
+    .join(', ')}, or a list of them`;
+
+/** The argument checks of one public method; each throws `InvalidArgumentError` naming the method. */
+export class ArgumentChecks {
+  constructor(private readonly method: string) {}
+
+  private fail(argument: string, expected: string, received: unknown): never {
+    throw new InvalidArgumentError(this.method, argument, expected, received);
+  }
+
+  /** An options or filter object, or nothing; returns it, or `{}` for nothing. */
+  object<T extends object>(value: T | undefined | null, argument: string): Partial<T> {
+    if (value === undefined || value === null) return {};
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      this.fail(argument, 'an object (or left out)', value);
+    }
+    return value;
+  }
+
+  string(value: unknown, argument: string): string {
+    if (typeof value !== 'string') this.fail(argument, 'a string', value);
+    return value;
+  }
+
+  optionalString(value: unknown, argument: string): void {
+    if (value !== undefined) this.string(value, argument);
+  }
+
+  optionalBoolean(value: unknown, argument: string): void {
+    if (value !== undefined && typeof value !== 'boolean') {
+      this.fail(argument, 'true or false (or left out)', value);
+    }
+  }
+
+  /** `limit` and `offset` of a filter, with the defaults applied. */
+  page(
+    filter: { limit?: unknown; offset?: unknown },
+    defaultLimit: number,
+    argument = 'filter',
+  ): [limit: number, offset: number] {
+    const { limit = defaultLimit, offset = 0 } = filter;
+    if (!Number.isInteger(limit) || (limit as number) < 0 || (limit as number) > MAX_PAGE_SIZE) {
+      this.fail(`${argument}.limit`, `a whole number from 0 to 100,000`, limit);
+    }
+    if (!Number.isSafeInteger(offset) || (offset as number) < 0) {
+      this.fail(`${argument}.offset`, 'a whole number, 0 or more', offset);
+    }
+    return [limit as number, offset as number];
+  }
+
+  batchStatuses(value: unknown, argument: string): BatchStatus[] | undefined {
+    return this.among(value, argument, BATCH_STATUSES);
+  }
+
+  itemStatuses(value: unknown, argument: string): ItemStatus[] | undefined {
+    return this.among(value, argument, ITEM_STATUSES);
+  }
+
+  logLevels(value: unknown, argument: string): LogLevel[] | undefined {
+    return this.among(value, argument, LOG_LEVELS);
+  }
+
+  /** A value or a non-empty list of values of `allowed`, as a list; undefined when left out. */
+  private among<T extends string>(
+    value: unknown,
+    argument: string,
+    allowed: Record<T, true>,
+  ): T[] | undefined {
+    if (value === undefined) return undefined;
+    const list: unknown[] = Array.isArray(value) ? value : [value];
+    const isAllowed = (entry: unknown): entry is T =>
+      typeof entry === 'string' && Object.prototype.hasOwnProperty.call(allowed, entry);
+    if (list.length === 0 || !list.every(isAllowed)) this.fail(argument, known(allowed), value);
+    return list;
+  }
+}
