@@ -296,7 +296,7 @@ export function buildProgram(setStatus: (status: number) => void): Command {
     .command('reprocess')
     .description("process a batch's failed items again, corrections applied, as a child batch")
     .argument('<batch-id>')
-    .option('--all', 'reprocess every item, not only the failed ones')
+    .option('--all', 'every row that did not complete, also rows left processing in an ended batch')
     .action(async (batchId: string, options: { all?: boolean }) => {
       setStatus(
         await withApp(globals(), async (_app, batches) => {
@@ -343,9 +343,6 @@ function wholeNumber(value: string): number {
 function hint(message: string): string {
   if (message.includes('Registered types: (none)')) {
     return `${message} With this tool, pass the compiled module that provides your processors: --module dist/imports.module.js#ImportsModule (or set RELIABLE_IMPORTS_MODULE).`;
-  }
-  if (message.includes('Pass { failedItemsOnly: false }')) {
-    return message.replace('Pass { failedItemsOnly: false }', 'Pass --all');
   }
   if (MISSING_TABLES.test(message)) {
     return `${message}. The import tables do not exist yet: run "reliable-imports migrate" first.`;

@@ -159,7 +159,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
 
     const nothingLeft = run(['--module', USER_MODULE, 'reprocess', summary.batchId]);
     expect(nothingLeft.status).toBe(2);
-    expect(nothingLeft.stderr).toContain('Pass --all to run every item again');
+    expect(nothingLeft.stderr).toContain('has no rows left to reprocess');
   });
 
   it('refuses a CSV with an unclosed quote, which would swallow the rest of the file, and stores nothing', () => {
