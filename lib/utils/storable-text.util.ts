@@ -86,8 +86,8 @@ export function storableDetailsJson(details: unknown): string {
     } else if (serialized.length > TEXT_LIMITS.details) {
       described = `details is ${serialized.length} characters of JSON, over the limit of ${TEXT_LIMITS.details}`;
     } else if (hasUnstorableEscape(serialized)) {
-      // Read twice (checked, then serialized): a getter may have answered differently the second time.
-      described = 'details changed while they were serialized, into text PostgreSQL cannot store';
+      // The serializer checks what it writes; this guards the statement against any text it let through.
+      described = 'details hold text PostgreSQL cannot store';
     } else {
       return serialized;
     }
