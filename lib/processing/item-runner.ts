@@ -281,12 +281,16 @@ export class ItemRunner {
     transaction: QueryRunner,
     work: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
+    // The item's own signal, which the run's stop aborts too (not AbortSignal.any: every item of a long
+    // run would be registered on the run's signal).
     const controller = new AbortController();
     const timers: NodeJS.Timeout[] = [];
+    let givenUp = false;
     let onStop = (): void => undefined;
-    const givenUp = new Promise<never>((_resolve, reject) => {
+    const limit = new Promise<never>((_resolve, reject) => {
       const giveUp = (reason: Error): void => {
-        controller.abort(reason);
+        givenUp = true;
+        if (!controller.signal.aborted) controller.abort(reason);
         reject(reason);
       };
       timers.push(
@@ -296,16 +300,17 @@ export class ItemRunner {
         ),
       );
       onStop = () => {
+        controller.abort(run.signal.reason);
         timers.push(setTimeout(() => giveUp(new ItemGivenUpSignal()), run.stopGraceMs));
       };
       if (run.signal.aborted) onStop();
       else run.signal.addEventListener('abort', onStop, { once: true });
     });
-    const working = work(AbortSignal.any([run.signal, controller.signal]));
+    const working = work(controller.signal);
     try {
-      return await Promise.race([working, givenUp]);
+      return await Promise.race([working, limit]);
     } catch (error) {
-      if (controller.signal.aborted) {
+      if (givenUp) {
         // Whatever the abandoned work does later (it may still settle) is nobody's business.
         working.catch(() => undefined);
         await this.database.abandon(transaction);
