@@ -15,21 +15,23 @@ export interface ChaosChild {
 
 let nextId = 1;
 
-export function startChild(label: string, config: ChildConfig, itemPauseMs: number): ChaosChild {
+/** Starts the compiled child (see compile.ts) at `script`. */
+export function startChild(
+  script: string,
+  label: string,
+  config: ChildConfig,
+  itemPauseMs: number,
+): ChaosChild {
   const root = join(__dirname, '..', '..');
-  const child = spawn(
-    process.execPath,
-    ['-r', '@swc-node/register', join(root, 'test', 'chaos', 'chaos-child.ts')],
-    {
-      cwd: root,
-      env: {
-        ...process.env,
-        CHAOS_CHILD_CONFIG: JSON.stringify(config),
-        CHAOS_ITEM_PAUSE_MS: String(itemPauseMs),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, [script], {
+    cwd: root,
+    env: {
+      ...process.env,
+      CHAOS_CHILD_CONFIG: JSON.stringify(config),
+      CHAOS_ITEM_PAUSE_MS: String(itemPauseMs),
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', () => undefined);
