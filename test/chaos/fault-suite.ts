@@ -214,8 +214,21 @@ function isOutage(error: unknown): boolean {
   );
 }
 
-async function chooseBatch(real: Real, index: number): Promise<string | undefined> {
+async function chooseBatch(
+  real: Real,
+  index: number,
+  preferEnded = false,
+): Promise<string | undefined> {
   const all = await refreshBatches(real);
+  if (preferEnded) {
+    // A reprocess of a batch still running is only refused: prefer one that ended, when there is one.
+    const ended = await query<{ id: string }>(
+      real,
+      `SELECT id FROM import_batches WHERE status IN ('completed', 'completed_with_errors', 'failed')
+       ORDER BY created_at, id`,
+    ).catch(() => []);
+    if (ended.length > 0) return ended[index % ended.length].id;
+  }
   return all.length === 0 ? undefined : all[index % all.length];
 }
 
@@ -258,7 +271,7 @@ const reprocessCommand = fc
     command(
       `reprocess batch#${args.pick} failedItemsOnly=${args.failedItemsOnly} concurrency=${args.concurrency} commitEvery=${args.commitEvery} continueOnError=${args.continueOnError}`,
       async (model, real) => {
-        const batchId = await chooseBatch(real, args.pick);
+        const batchId = await chooseBatch(real, args.pick, true);
         if (!batchId) return;
         if (!args.continueOnError) model.stopReprocessOf.add(batchId);
         spawnChild(
@@ -294,6 +307,63 @@ const workerCommand = fc
         }),
       );
     }),
+  );
+
+const inlineProcessCommand = fc
+  .record({ pick, concurrency, commitEvery, continueOnError })
+  .map((args) =>
+    command(
+      `processBatch here on batch#${args.pick} concurrency=${args.concurrency} commitEvery=${args.commitEvery} continueOnError=${args.continueOnError}`,
+      async (model, real) => {
+        const batchId = await chooseBatch(real, args.pick);
+        if (!batchId) return;
+        if (!args.continueOnError) model.stopRuns.add(batchId);
+        const outcome = await withTimeout(
+          real.batches
+            .processBatch(batchId, {
+              concurrency: args.concurrency,
+              commitEvery: args.commitEvery,
+              continueOnError: args.continueOnError,
+            })
+            .then(
+              (summary) => `ended ${summary.status}`,
+              (error: unknown) => `threw ${errorText(error)}`,
+            ),
+          SETTLE_CALL_TIMEOUT_MS,
+        );
+        note(real, `  ${short(batchId)}: ${outcome}`);
+        if (outcome === 'timeout') real.violations.push(`processBatch(${batchId}) never settled`);
+      },
+      (model) => model.created.length > 0,
+    ),
+  );
+
+const inlineReprocessCommand = fc
+  .record({ pick, failedItemsOnly: fc.boolean(), concurrency, commitEvery })
+  .map((args) =>
+    command(
+      `reprocessBatch here on batch#${args.pick} failedItemsOnly=${args.failedItemsOnly} concurrency=${args.concurrency} commitEvery=${args.commitEvery}`,
+      async (_model, real) => {
+        const batchId = await chooseBatch(real, args.pick, true);
+        if (!batchId) return;
+        const outcome = await withTimeout(
+          real.batches
+            .reprocessBatch(batchId, {
+              failedItemsOnly: args.failedItemsOnly,
+              concurrency: args.concurrency,
+              commitEvery: args.commitEvery,
+            })
+            .then(
+              (summary) => `child ${short(summary.batchId)} ended ${summary.status}`,
+              (error: unknown) => `threw ${errorText(error)}`,
+            ),
+          SETTLE_CALL_TIMEOUT_MS,
+        );
+        note(real, `  ${short(batchId)}: ${outcome}`);
+        if (outcome === 'timeout') real.violations.push(`reprocessBatch(${batchId}) never settled`);
+      },
+      (model) => model.created.length > 0,
+    ),
   );
 
 const waitCommand = fc.integer({ min: 100, max: 3000 }).map((ms) =>
@@ -421,6 +491,9 @@ export const commandArbitraries = [
   reprocessCommand,
   reprocessCommand,
   workerCommand,
+  inlineProcessCommand,
+  inlineProcessCommand,
+  inlineReprocessCommand,
   correctCommand,
   correctCommand,
   waitCommand,
@@ -828,8 +901,11 @@ export async function runSequence(suite: SuiteContext, commands: Iterable<Comman
 
 /** The property: any sequence of up to `maxCommands` commands leaves the invariants true. */
 export function faultProperty(suite: SuiteContext, maxCommands = 8) {
-  return fc.asyncProperty(fc.commands(commandArbitraries, { maxCommands }), (commands) =>
-    runSequence(suite, commands),
+  // Every sequence starts with a batch, so that its commands have something to work on.
+  return fc.asyncProperty(
+    createCommand,
+    fc.commands(commandArbitraries, { maxCommands, size: 'max' }),
+    (first, commands) => runSequence(suite, [first, ...commands]),
   );
 }
 
@@ -838,7 +914,7 @@ export function runParameters(options: {
   seed?: number;
   path?: string;
   runs?: number;
-}): fc.Parameters<[Iterable<Command>]> {
+}): fc.Parameters<[Command, Iterable<Command>]> {
   return {
     seed: options.seed,
     path: options.path,
