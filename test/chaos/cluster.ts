@@ -89,7 +89,7 @@ export async function openPrivateCluster(
     // A postmaster killed with SIGKILL leaves its lock files behind until its backends are gone.
     for (let attempt = 0; clusterStatus(version, name) !== 'online'; attempt++) {
       try {
-        run('pg_ctlcluster', [version, name, 'start']);
+        run('pg_ctlcluster', ['--skip-systemctl-redirect', version, name, 'start']);
       } catch (error) {
         if (attempt >= 20) throw error;
         await sleep(300);
@@ -149,7 +149,14 @@ export async function openPrivateCluster(
     url,
     stopImmediate: () => {
       if (clusterStatus(version, name) === 'online')
-        run('pg_ctlcluster', [version, name, 'stop', '-m', 'immediate']);
+        run('pg_ctlcluster', [
+          '--skip-systemctl-redirect',
+          version,
+          name,
+          'stop',
+          '-m',
+          'immediate',
+        ]);
     },
     killPostmaster: () => {
       const pid = postmasterPid();
