@@ -1,0 +1,82 @@
+/**
+ * A process of the fault suite: processes a batch, reprocesses one, or runs the worker for a while, with
+ * the real module on its own connections, and prints one JSON line with what happened. Configured by
+ * the JSON in CHAOS_CHILD_CONFIG (see ChildConfig). Run with `node -r @swc-node/register`.
+ */
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { BatchService, type ReliableImportsModuleOptions } from '../../lib';
+import { chaosAppModule } from './chaos-processor';
+
+export interface ChildConfig {
+  url: string;
+  mode: 'process' | 'reprocess' | 'worker';
+  batchId?: string;
+  concurrency: number;
+  commitEvery: number;
+  continueOnError: boolean;
+  failedItemsOnly?: boolean;
+  leaseMs: number;
+  itemTimeoutMs?: number;
+  /** How long a worker runs before it shuts down. */
+  lifetimeMs?: number;
+}
+
+const config = JSON.parse(process.env.CHAOS_CHILD_CONFIG ?? '{}') as ChildConfig;
+
+const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+
+const describe = (error: unknown) =>
+  error instanceof Error
+    ? { name: error.name, code: (error as { code?: unknown }).code, message: error.message }
+    : { name: typeof error, message: String(error) };
+
+async function main(): Promise<void> {
+  const options: ReliableImportsModuleOptions & { itemTimeoutMs?: number } = {
+    leaseMs: config.leaseMs,
+    retryDelayMs: 10,
+    maxRetryDelayMs: 100,
+    worker:
+      config.mode === 'worker'
+        ? { enabled: true, concurrency: config.concurrency, pollIntervalMs: 200 }
+        : undefined,
+  };
+  if (config.itemTimeoutMs !== undefined) options.itemTimeoutMs = config.itemTimeoutMs;
+  const app = await NestFactory.createApplicationContext(chaosAppModule(config.url, options), {
+    logger: ['error'],
+  });
+  app.enableShutdownHooks();
+  print({ ready: true, pid: process.pid });
+  const batches = app.get(BatchService);
+  const runOptions = {
+    concurrency: config.concurrency,
+    commitEvery: config.commitEvery,
+    continueOnError: config.continueOnError,
+  };
+  try {
+    if (config.mode === 'worker') {
+      await new Promise((resolve) => setTimeout(resolve, config.lifetimeMs ?? 2000));
+      print({ done: true });
+    } else if (config.mode === 'process') {
+      const summary = await batches.processBatch(config.batchId!, runOptions);
+      print({ done: true, summary });
+    } else {
+      const summary = await batches.reprocessBatch(config.batchId!, {
+        ...runOptions,
+        failedItemsOnly: config.failedItemsOnly,
+      });
+      print({ done: true, summary });
+    }
+  } catch (error) {
+    print({ done: false, error: describe(error) });
+  }
+  await app.close();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    print({ done: false, error: describe(error), fatal: true });
+    process.exit(1);
+  },
+);
