@@ -3,8 +3,16 @@ import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
-/** Inside node_modules, so that the compiled files resolve packages as the sources do. */
-export const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'reliable-imports-chaos');
+/**
+ * Inside node_modules, so that the compiled files resolve packages as the sources do. Suites that run side
+ * by side (each on a cluster of its own) give each a directory of its own with CHAOS_BUILD.
+ */
+export const BUILD_DIR = join(
+  ROOT,
+  'node_modules',
+  '.cache',
+  process.env.CHAOS_BUILD ?? 'reliable-imports-chaos',
+);
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
