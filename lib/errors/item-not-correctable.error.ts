@@ -3,9 +3,9 @@ import { messages } from '../reliable-imports.messages';
 import { ReliableImportsError } from './reliable-imports.error';
 
 /**
- * `correctItem` was refused because no reprocess would use the correction: the row completed already,
- * a batch of its tree is processing it, or a newer copy of it exists. `context.batchId` names the batch
- * that holds the row.
+ * `correctItem` was refused because no reprocess would use the correction: the item completed, its row
+ * completed elsewhere in its tree, a batch of its tree is processing it, or a newer copy of it exists.
+ * `context.batchId` names the batch that holds the row.
  */
 export class ItemNotCorrectableError extends ReliableImportsError {
   constructor(
@@ -24,12 +24,10 @@ export class ItemNotCorrectableError extends ReliableImportsError {
     copyId: string,
     batchId: string,
   ): ItemNotCorrectableError {
-    return new ItemNotCorrectableError(
-      item.id,
-      item.itemIndex,
-      item.status,
-      messages.rowAlreadyApplied(item.id, item.itemIndex, copyId, batchId),
+    return this.heldBy(
+      item,
       batchId,
+      messages.rowAlreadyApplied(item.id, item.itemIndex, copyId, batchId),
     );
   }
 
@@ -40,12 +38,10 @@ export class ItemNotCorrectableError extends ReliableImportsError {
     batchId: string,
     batchStatus: string,
   ): ItemNotCorrectableError {
-    return new ItemNotCorrectableError(
-      item.id,
-      item.itemIndex,
-      item.status,
-      messages.rowHeldByRun(item.id, item.itemIndex, copyId, batchId, batchStatus),
+    return this.heldBy(
+      item,
       batchId,
+      messages.rowHeldByRun(item.id, item.itemIndex, copyId, batchId, batchStatus),
     );
   }
 
@@ -55,12 +51,18 @@ export class ItemNotCorrectableError extends ReliableImportsError {
     copyId: string,
     batchId: string,
   ): ItemNotCorrectableError {
-    return new ItemNotCorrectableError(
-      item.id,
-      item.itemIndex,
-      item.status,
-      messages.notNewestCopy(item.id, item.itemIndex, copyId, batchId),
+    return this.heldBy(
+      item,
       batchId,
+      messages.notNewestCopy(item.id, item.itemIndex, copyId, batchId),
     );
+  }
+
+  private static heldBy(
+    item: ImportItem<unknown>,
+    batchId: string,
+    message: string,
+  ): ItemNotCorrectableError {
+    return new ItemNotCorrectableError(item.id, item.itemIndex, item.status, message, batchId);
   }
 }
