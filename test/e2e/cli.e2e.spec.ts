@@ -24,6 +24,9 @@ function cli(args: string[], env: Record<string, string | undefined> = {}) {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+// Each test starts the tool a few times, each a Node process of its own: slow on a busy machine.
+jest.setTimeout(180_000);
+
 describe('the reliable-imports command-line tool (built binary, real PostgreSQL)', () => {
   let db: TestDatabase;
   let dir: string;
