@@ -23,6 +23,7 @@ class AttackRowProcessor extends BaseProcessor<Row> {
   readonly failing = new Set<number>();
   readonly hang = new Set<number>();
   readonly calls = new Map<number, number>();
+  readonly slow = new Set<number>();
   beforeFail: (() => Promise<void>) | null = null;
   slowMs = 0;
 
@@ -30,6 +31,7 @@ class AttackRowProcessor extends BaseProcessor<Row> {
     const { n } = item.sourceData;
     this.calls.set(n, (this.calls.get(n) ?? 0) + 1);
     if (this.slowMs > 0) await sleep(this.slowMs);
+    if (this.slow.has(n)) await sleep(1500);
     await ctx.query('INSERT INTO attack_applied (source_id, n) VALUES ($1, $2)', [
       item.originalItemId ?? item.id,
       n,
@@ -61,6 +63,7 @@ describe('attacks on the guarantees of issue 10', () => {
   afterEach(async () => {
     processor.failing.clear();
     processor.hang.clear();
+    processor.slow.clear();
     processor.calls.clear();
     processor.beforeFail = null;
     processor.slowMs = 0;
@@ -247,6 +250,27 @@ describe('attacks on the guarantees of issue 10', () => {
         .catch((error: unknown) => error);
       await t.batches.processBatch(halfDone.id);
       expect({ fromLeaf, applied: (await appliedCounts()).get(7) }).toMatchObject({ applied: 1 });
+    },
+  );
+
+  // BUG: when a helper run stops the batch, the owner's next lease renewal finds the batch no longer its
+  // own and aborts its run as "lease lost": processBatch rejects with LeaseLostError, whose message says
+  // the process was paused and advises raising leaseMs, though no lease expired. (A helper in the same
+  // place returns the failed summary.) Seen at random in the stress test above at commitEvery 1.
+  it.failing(
+    'the owner of a run that a helper stopped settles with the failed batch, not a lease it never lost',
+    async () => {
+      processor.failing.add(12);
+      processor.slow.add(0);
+      processor.slow.add(5);
+      const batch = await t.batches.createBatch('attack_row', rows(40));
+      const options = { concurrency: 2, continueOnError: false };
+      const owner = t.batches.processBatch(batch.id, options).catch((error: unknown) => error);
+      await sleep(150);
+      const helper = t.batches.processBatch(batch.id, options).catch((error: unknown) => error);
+      const [ownerOutcome, helperOutcome] = await Promise.all([owner, helper]);
+      expect(helperOutcome).toMatchObject({ status: 'failed' });
+      expect(ownerOutcome).toMatchObject({ status: 'failed' });
     },
   );
 });
