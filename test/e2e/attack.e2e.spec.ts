@@ -1,5 +1,11 @@
 import { Client } from 'pg';
-import { BaseProcessor, ImportProcessor, type ImportContext, type ImportItem } from '../../lib';
+import {
+  BaseProcessor,
+  ImportProcessor,
+  LeaseLostError,
+  type ImportContext,
+  type ImportItem,
+} from '../../lib';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
