@@ -16,7 +16,7 @@ import { messageOf, nameOf, toError } from '../utils/error-details.util';
 import { ITEM_TIMEOUT_RANGE } from '../utils/resolve-options.util';
 import { sleep } from '../utils/sleep.util';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
-import { isTransientError } from '../utils/transient-error.util';
+import { isTransientError, retryDelay } from '../utils/transient-error.util';
 import { BatchStore } from './batch-store';
 import { DatabaseAdapter } from './database-adapter';
 import { BatchContextImpl, type RunState } from './import-context';
@@ -29,7 +29,8 @@ import { newWorkerId } from './worker-id';
 const TERMINAL = new Set(['completed', 'completed_with_errors', 'failed']);
 
 /** Why a run's signal was aborted. */
-type StopCause = { kind: 'shutdown' } | { kind: 'lease-lost'; error: LeaseLostError };
+type StopCause =
+  { kind: 'shutdown' } | { kind: 'lease-lost'; error: LeaseLostError } | { kind: 'ended' };
 
 /** What one run shares between its lanes. */
 interface Lanes {
@@ -172,15 +173,22 @@ export class BatchRunner implements BeforeApplicationShutdown {
       await hook(() => processor.onBatchStart?.(batch, context));
       await this.store.writeLogs(batchId, null, context.log);
 
+      const continueOnError =
+        options.continueOnError ?? registered.continueOnError ?? this.options.continueOnError;
       const lanes: Lanes = {
         batch,
         processor,
         run,
         workerId,
-        continueOnError:
-          options.continueOnError ?? registered.continueOnError ?? this.options.continueOnError,
+        continueOnError,
         context,
-        failure: null,
+        // A run that must stop at the first failure and finds one recorded (by a run that died, or whose
+        // stop could not be written) stops at once: the stop is derived from the rows, not remembered.
+        // (Not where onItemError decides: it may have said 'continue' for that failure.)
+        failure:
+          continueOnError || processor.onItemError
+            ? null
+            : await this.store.stopAtFirstFailure(batchId),
         broken: false,
         waitForOthers,
         commitEvery,
@@ -191,13 +199,14 @@ export class BatchRunner implements BeforeApplicationShutdown {
 
       if (controller.signal.aborted && lanes.failure === null) {
         const cause = controller.signal.reason as StopCause;
+        if (cause.kind === 'ended') return await this.store.getSummary(batchId);
         if (cause.kind === 'lease-lost') throw cause.error;
         if (owner) await this.store.releaseBatch(batchId, workerId);
         throw new ProcessingStoppedError(batchId);
       }
       ended = waitForOthers
         ? await this.finish(batchId, workerId, lanes.failure, controller.signal)
-        : (await this.store.finishBatch(batchId, workerId, lanes.failure)) !== null;
+        : await this.endBatch(batchId, workerId, lanes.failure);
       if (!ended) {
         // Others still hold items: let whichever of them finishes last end the batch.
         if (owner) await this.store.releaseBatch(batchId, workerId);
@@ -242,10 +251,33 @@ export class BatchRunner implements BeforeApplicationShutdown {
     signal: AbortSignal,
   ): Promise<boolean> {
     for (;;) {
-      if (await this.store.finishBatch(batchId, workerId, failure)) return true;
+      if (await this.endBatch(batchId, workerId, failure)) return true;
       if (TERMINAL.has((await this.store.getBatch(batchId)).status)) return false;
       if (signal.aborted) throw new ProcessingStoppedError(batchId);
       await sleep(Math.min(500, this.options.leaseMs / 4));
+    }
+  }
+
+  /**
+   * Ends the batch when no item is open, or stops it with `failure`. A stop is retried through a passing
+   * database error (as an item is), so that a blip does not hand a batch that must stop to the next run.
+   * @returns whether this call ended the batch.
+   */
+  private async endBatch(
+    batchId: string,
+    workerId: string,
+    failure: string | null,
+  ): Promise<boolean> {
+    const { maxAttempts, retryDelayMs, maxRetryDelayMs } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.store.finishBatch(batchId, workerId, failure)) !== null;
+      } catch (error) {
+        if (failure === null || attempt >= maxAttempts || !isTransientError(toError(error))) {
+          throw error;
+        }
+        await sleep(retryDelay(attempt, retryDelayMs, maxRetryDelayMs));
+      }
     }
   }
 
@@ -294,13 +326,12 @@ export class BatchRunner implements BeforeApplicationShutdown {
       for (let start = 0; start < claimed.length; start += lanes.commitEvery) {
         if (stopped()) return;
         const chunk = claimed.slice(start, start + lanes.commitEvery);
-        if (
-          chunk.length > 1 &&
-          (await this.itemRunner.runChunk(chunk, lanes.processor, run, workerId))
-        ) {
-          continue;
-        }
-        if (await this.runOneByOne(lanes, chunk)) {
+        const outcome =
+          chunk.length > 1
+            ? await this.itemRunner.runChunk(chunk, lanes.processor, run, workerId)
+            : null;
+        if (outcome?.committed) continue;
+        if (await this.runOneByOne(lanes, chunk, outcome?.timedOut)) {
           // An item timed out: the rest of the claim waited on it; give it back for any lane to take.
           await this.claimer.release(
             batch.id,
@@ -317,11 +348,18 @@ export class BatchRunner implements BeforeApplicationShutdown {
    * Runs items one transaction each, and applies `continueOnError`/`onItemError` to their failures.
    * @returns true when an item timed out: the caller gives back the items this call did not run.
    */
-  private async runOneByOne(lanes: Lanes, items: Array<ImportItem<object>>): Promise<boolean> {
+  private async runOneByOne(
+    lanes: Lanes,
+    items: Array<ImportItem<object>>,
+    timedOut?: { itemId: string; error: ItemTimeoutError },
+  ): Promise<boolean> {
     const { batch, workerId, run } = lanes;
     for (const item of items) {
       if (lanes.failure !== null || lanes.broken || run.signal.aborted) return false;
-      const outcome = await this.itemRunner.run(item, lanes.processor, run, workerId);
+      const outcome =
+        item.id === timedOut?.itemId
+          ? await this.itemRunner.recordTimeout(item, timedOut.error, workerId)
+          : await this.itemRunner.run(item, lanes.processor, run, workerId);
       if (outcome.status !== 'failed') continue;
       const stop = await this.shouldStop(lanes, outcome.error, item);
       // Decided before anything else can fail, so that the stop is not lost with the database.
@@ -359,10 +397,13 @@ export class BatchRunner implements BeforeApplicationShutdown {
           .then(async (kept) => {
             if (kept || !owner || controller.signal.aborted) return;
             const current = await this.store.getBatch(batchId);
-            const cause: StopCause = {
-              kind: 'lease-lost',
-              error: LeaseLostError.forBatch(batchId, current.status, current.lockedBy),
-            };
+            // A helper that stopped the batch ended it: this run has nothing left to do, and lost nothing.
+            const cause: StopCause = TERMINAL.has(current.status)
+              ? { kind: 'ended' }
+              : {
+                  kind: 'lease-lost',
+                  error: LeaseLostError.forBatch(batchId, current.status, current.lockedBy),
+                };
             controller.abort(cause);
           })
           .catch((error: unknown) => {

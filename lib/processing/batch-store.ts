@@ -18,6 +18,8 @@ import type { QueryRunner } from 'typeorm';
 import { isJsonProblem, serializeSourceData } from '../utils/source-data.util';
 import { ArgumentChecks } from '../utils/arguments.util';
 import { isUuid } from '../utils/uuid.util';
+import { messages } from '../reliable-imports.messages';
+import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 import { DatabaseAdapter } from './database-adapter';
 import { runInItemTransaction } from './item-transaction';
 import type { LogBuffer } from './log-buffer';
@@ -140,6 +142,20 @@ export class BatchStore {
       ]);
       return row ? toBatch(row) : null;
     });
+  }
+
+  /**
+   * The stop reason of a batch that must stop at its first failure, when a failed item is recorded (in
+   * item order); null when none is.
+   */
+  async stopAtFirstFailure(batchId: string): Promise<string | null> {
+    const [row] = await this.database.rowsOnce<{
+      item_index: number;
+      error_message: string | null;
+    }>(SQL.firstFailedItem, [batchId]);
+    if (!row) return null;
+    const reason = messages.abortedAfterItem(row.item_index, row.error_message ?? 'failed');
+    return storableText(reason, TEXT_LIMITS.message).text;
   }
 
   /** Gives the batch back unfinished (processing, no lease), for the next run to take over. */

@@ -43,6 +43,11 @@ export type ItemOutcome =
   | { status: 'failed'; error: Error; message: string }
   | { status: 'lost' };
 
+/** How a chunk ended; an item of it that timed out is named, so that it is not given its time twice. */
+export type ChunkOutcome =
+  | { committed: true }
+  | { committed: false; timedOut?: { itemId: string; error: ItemTimeoutError } };
+
 /** What `processItem` returned, as it is written to the item row. */
 interface StoredResult {
   processedJson: string;
@@ -208,15 +213,16 @@ export class ItemRunner {
 
   /**
    * Runs a chunk of claimed items in one transaction and records them completed with one statement.
-   * @returns true when the chunk committed; false when any item failed (or was skipped, or a claim was
-   *   lost): the chunk then rolled back, and its items must run one by one with `run()`.
+   * @returns committed, or not when any item failed (or was skipped, or a claim was lost): the chunk then
+   *   rolled back, and its items must run one by one with `run()` — but for an item that timed out, which
+   *   is recorded with `recordTimeout()` rather than given its time again.
    */
   async runChunk(
     items: Array<ImportItem<object>>,
     processor: BaseProcessor<object, object | void>,
     run: RunState,
     workerId: string,
-  ): Promise<boolean> {
+  ): Promise<ChunkOutcome> {
     try {
       await runInItemTransaction(this.database, async (transaction) => {
         const entries: string[] = [];
@@ -239,11 +245,26 @@ export class ItemRunner {
         );
         if (kept !== items.length) throw new LeaseLostError(items[0].batchId, items[0].itemIndex);
       });
-      return true;
-    } catch {
-      // Whatever went wrong is found again, and recorded, when the items run one by one.
-      return false;
+      return { committed: true };
+    } catch (error) {
+      // Whatever else went wrong is found again, and recorded, when the items run one by one.
+      const timedOut = isInstance(error, ItemTimeoutError)
+        ? items.find((item) => item.itemIndex === error.context.itemIndex)
+        : undefined;
+      return {
+        committed: false,
+        timedOut: timedOut && { itemId: timedOut.id, error: error as ItemTimeoutError },
+      };
     }
+  }
+
+  /** Records the failure of an item that timed out in a chunk (one attempt, already made). */
+  recordTimeout(
+    item: ImportItem<object>,
+    error: ItemTimeoutError,
+    workerId: string,
+  ): Promise<ItemOutcome> {
+    return this.recordFailure(item, workerId, error, new LogBuffer(), 1);
   }
 
   /** `validateItem` then `processItem` inside the caller's transaction; returns what to store. */

@@ -83,6 +83,10 @@ export const SQL = {
 
   batchById: `SELECT * FROM "import_batches" WHERE "id" = $1`,
 
+  /**
+   * The root of the tree of batch $1: the batch of the original of its rows (which holds even when a batch
+   * between them was deleted), or else the top of its chain of parents.
+   */
   rootBatchId: `
     WITH RECURSIVE chain AS (
       SELECT "id", "parent_batch_id", 0 AS depth FROM "import_batches" WHERE "id" = $1
@@ -91,7 +95,13 @@ export const SQL = {
       FROM "import_batches" b JOIN chain ON b."id" = chain."parent_batch_id"
       WHERE chain.depth < 1000
     )
-    SELECT "id" FROM chain WHERE "parent_batch_id" IS NULL LIMIT 1`,
+    SELECT COALESCE(
+      (SELECT o."batch_id"
+       FROM (SELECT "original_item_id" FROM "import_batch_items" WHERE "batch_id" = $1
+             ORDER BY "item_index" LIMIT 1) first
+       JOIN "import_batch_items" o ON o."id" = first."original_item_id"),
+      (SELECT "id" FROM chain WHERE "parent_batch_id" IS NULL LIMIT 1)
+    ) AS "id"`,
 
   summary: `SELECT * FROM "import_batch_summary" WHERE "batch_id" = $1`,
 
@@ -190,6 +200,13 @@ export const SQL = {
       RETURNING "id", "batch_id"
     ), ${LOG_DONE_ITEM}
     SELECT "id" FROM done`,
+
+  /** The first failed item of a batch, in item order: where a stop at the first failure stops. */
+  firstFailedItem: `
+    SELECT "item_index", "error_message" FROM "import_batch_items"
+    WHERE "batch_id" = $1 AND "status" = 'failed'
+    ORDER BY "item_index"
+    LIMIT 1`,
 
   /** Gives the batch back without finishing it: the next run takes it over at once. */
   releaseBatch: `
@@ -293,12 +310,17 @@ export const SQL = {
       SELECT DISTINCT ON (c."source_id") c.*
       FROM copies c JOIN "import_batches" b ON b."id" = c."batch_id"
       ORDER BY c."source_id", b."created_at" DESC, c."created_at" DESC
+    ), live AS (
+      -- A copy that a running batch holds (found through the rows, should the tree's batches be split).
+      SELECT c."source_id" FROM copies c JOIN "import_batches" b ON b."id" = c."batch_id"
+      WHERE c."status" IN ('pending', 'processing') AND b."status" IN ('pending', 'processing')
     ), copied AS (
       INSERT INTO "import_batch_items" ("batch_id", "item_index", "source_data", "original_item_id")
       SELECT $1, n."item_index", COALESCE(n."corrected_data", n."source_data"), n."source_id"
       FROM newest n
       WHERE n."status" = ANY($3::text[])
         AND n."source_id" NOT IN (SELECT "source_id" FROM copies WHERE "status" = 'completed')
+        AND n."source_id" NOT IN (SELECT "source_id" FROM live)
       ORDER BY n."item_index"
       RETURNING 1
     )

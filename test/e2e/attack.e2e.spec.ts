@@ -1,11 +1,5 @@
 import { Client } from 'pg';
-import {
-  BaseProcessor,
-  ImportProcessor,
-  LeaseLostError,
-  type ImportContext,
-  type ImportItem,
-} from '../../lib';
+import { BaseProcessor, ImportProcessor, type ImportContext, type ImportItem } from '../../lib';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
@@ -125,9 +119,8 @@ describe('attacks on the guarantees of issue 10', () => {
     );
     const outcomes = await Promise.all([owner, helper]);
     for (const outcome of outcomes) {
-      // Neither run may fail on its own statements (a deadlock, a lost stop). The owner may still reject
-      // with LeaseLostError when the helper made the stop: the it.failing test below, until fixed.
-      if (!outcome.ok && !(outcome.error instanceof LeaseLostError)) throw outcome.error;
+      // Neither run may fail on its own statements (a deadlock, a lost stop), nor take a stop for a lost lease.
+      if (!outcome.ok) throw outcome.error;
     }
     const ended = await t.batches.getBatch(batch.id);
     expect(ended.status).toBe('failed');
@@ -149,135 +142,115 @@ describe('attacks on the guarantees of issue 10', () => {
     expect([...after.values()].every((count) => count === 1)).toBe(true);
   });
 
-  // BUG: the stop is decided in memory (lanes.failure) and written by one statement; when that statement
-  // fails on a passing error the run gives the batch back `processing`, and the next run, knowing nothing
-  // of the stop, applies every row after the failed one and ends the batch completed_with_errors.
-  it.failing(
-    'a stop whose own statement loses its connection is not forgotten: the next run applies no row past it',
-    async () => {
-      // Row 2 fails with continueOnError: false. While the stop waits for the batch row (an operator's
-      // transaction holds it FOR SHARE), its connection is terminated, as a restart of the server would.
-      const holder = new Client({ connectionString: db.url });
-      await holder.connect();
-      try {
-        processor.failing.add(2);
-        const batch = await t.batches.createBatch('attack_row', rows(10));
-        processor.beforeFail = async () => {
-          await holder.query('BEGIN');
-          await holder.query('SELECT id FROM import_batches WHERE id = $1 FOR SHARE', [batch.id]);
-        };
-        const first = t.batches.processBatch(batch.id, { continueOnError: false }).then(
-          () => null,
-          (error: unknown) => error,
-        );
-        let stopPid: number | undefined;
-        for (let i = 0; i < 100 && stopPid === undefined; i++) {
-          await sleep(50);
-          const waiting = await admin.query<{ pid: number }>(
-            `SELECT pid FROM pg_stat_activity
+  // Found by this file: the stop was decided in memory and written by one statement; when that statement
+  // failed on a passing error the run gave the batch back `processing`, and the next run applied every
+  // row after the failed one. Now the stop is retried, and a run derives it from the failed row.
+  it('a stop whose own statement loses its connection is not forgotten: the next run applies no row past it', async () => {
+    // Row 2 fails with continueOnError: false. While the stop waits for the batch row (an operator's
+    // transaction holds it FOR SHARE), its connection is terminated, as a restart of the server would.
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      processor.failing.add(2);
+      const batch = await t.batches.createBatch('attack_row', rows(10));
+      processor.beforeFail = async () => {
+        await holder.query('BEGIN');
+        await holder.query('SELECT id FROM import_batches WHERE id = $1 FOR SHARE', [batch.id]);
+      };
+      const first = t.batches.processBatch(batch.id, { continueOnError: false }).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      let stopPid: number | undefined;
+      for (let i = 0; i < 100 && stopPid === undefined; i++) {
+        await sleep(50);
+        const waiting = await admin.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity
            WHERE datname = $1 AND wait_event_type = 'Lock' AND query LIKE '%FOR NO KEY UPDATE%'`,
-            [db.name],
-          );
-          stopPid = waiting.rows[0]?.pid;
-        }
-        expect(stopPid).toBeDefined();
-        await admin.query('SELECT pg_terminate_backend($1)', [stopPid]);
-        await holder.query('ROLLBACK');
-        const error = await first;
-        // The run is interrupted, as an outage should be.
-        expect(error).toMatchObject({ code: 'PROCESSING_INTERRUPTED' });
-        // The batch was stopped at row 2. Whatever the next run does, rows 3..9 must not be applied by a
-        // batch the caller asked to stop at its first failure.
-        await t.batches.processBatch(batch.id, { continueOnError: false }).catch(() => undefined);
-        const ended = await t.batches.getBatch(batch.id);
-        const applied = await appliedCounts();
-        expect({
-          status: ended.status,
-          applied: [...applied.keys()].sort((a, b) => a - b),
-        }).toEqual({
-          status: 'failed',
-          applied: [0, 1],
-        });
-      } finally {
-        await holder.end();
+          [db.name],
+        );
+        stopPid = waiting.rows[0]?.pid;
       }
-    },
-  );
-
-  // BUG (gap): in chunked mode a timed-out row abandons the chunk unrecorded, and then runs again alone
-  // (runChunk returns false, runOneByOne runs the whole chunk): processItem runs twice, its signal is
-  // aborted twice, the row gets twice itemTimeoutMs, and its attempts say 1.
-  it.failing(
-    'a row that times out in a chunk runs once, not once in the chunk and again alone',
-    async () => {
-      processor.hang.add(2);
-      const summary = await t.batches.import('attack_row', rows(6), {
-        commitEvery: 6,
-        itemTimeoutMs: 300,
-      });
-      expect(summary).toMatchObject({ completedItems: 5, failedItems: 1, processingItems: 0 });
-      const [failed] = await t.batches.getItems(summary.batchId, { status: 'failed' });
-      expect(failed.errorDetails).toMatchObject({ code: 'ITEM_TIMEOUT' });
+      expect(stopPid).toBeDefined();
+      await admin.query('SELECT pg_terminate_backend($1)', [stopPid]);
+      await holder.query('ROLLBACK');
+      const outcome = await first;
+      // The stop is written on a retry, or the run is interrupted, as an outage should be.
+      if (outcome !== null) expect(outcome).toMatchObject({ code: 'PROCESSING_INTERRUPTED' });
+      // The batch was stopped at row 2. Whatever the next run does, rows 3..9 must not be applied by a
+      // batch the caller asked to stop at its first failure.
+      await t.batches.processBatch(batch.id, { continueOnError: false }).catch(() => undefined);
+      const ended = await t.batches.getBatch(batch.id);
       const applied = await appliedCounts();
-      expect([...applied.keys()].sort((a, b) => a - b)).toEqual([0, 1, 3, 4, 5]);
-      expect(processor.calls.get(2)).toBe(1);
-    },
-  );
-
-  // HOLE (edge): the tree is found through parent_batch_id, the copies of a row through original_item_id.
-  // Deleting a middle batch (a retention job; ON DELETE SET NULL) makes its child a root of its own while
-  // its rows still point to the first root's rows: the two trees then neither share a lock nor see each
-  // other's running batches, and a row pending in one is copied into the other.
-  it.failing(
-    'after a middle batch of a tree is deleted, a row pending in a reprocess of the root is not copied again from the orphaned leaf',
-    async () => {
-      processor.failing.add(7);
-      const root = await t.batches.import('attack_row', [{ n: 6 }, { n: 7 }]);
-      const middle = await t.batches.reprocessBatch(root.batchId);
-      const leaf = await t.batches.reprocessBatch(middle.batchId);
-      expect(leaf).toMatchObject({ totalItems: 1, failedItems: 1 });
-      await admin.query('DELETE FROM import_batches WHERE id = $1', [middle.batchId]);
-      processor.failing.clear();
-      // A reprocess of the root is stopped by a shutdown while row 7 runs: the row is given back pending.
-      const other = await createTestApp(db.url, [AttackRowProcessor], {
-        module: { leaseMs: 1000 },
+      expect({
+        status: ended.status,
+        applied: [...applied.keys()].sort((a, b) => a - b),
+      }).toEqual({
+        status: 'failed',
+        applied: [0, 1],
       });
-      other.app.get(AttackRowProcessor).hang.add(7);
-      const stopped = other.batches.reprocessBatch(root.batchId).catch((error: unknown) => error);
-      await sleep(300);
-      await other.close();
-      await stopped;
-      const [halfDone] = await t.batches.listBatches({ parentBatchId: root.batchId, limit: 1 });
-      expect((await t.batches.getItems(halfDone.id)).map((item) => item.status)).toEqual([
-        'pending',
-      ]);
-      // The orphaned leaf is another tree now: its reprocess is not refused, and copies row 7 again.
-      const fromLeaf = await t.batches
-        .reprocessBatch(leaf.batchId)
-        .catch((error: unknown) => error);
-      await t.batches.processBatch(halfDone.id);
-      expect({ fromLeaf, applied: (await appliedCounts()).get(7) }).toMatchObject({ applied: 1 });
-    },
-  );
+    } finally {
+      await holder.end();
+    }
+  });
 
-  // BUG: when a helper run stops the batch, the owner's next lease renewal finds the batch no longer its
-  // own and aborts its run as "lease lost": processBatch rejects with LeaseLostError, whose message says
-  // the process was paused and advises raising leaseMs, though no lease expired. (A helper in the same
-  // place returns the failed summary.) Seen at random in the stress test above at commitEvery 1.
-  it.failing(
-    'the owner of a run that a helper stopped settles with the failed batch, not a lease it never lost',
-    async () => {
-      processor.failing.add(12);
-      processor.slow.add(0);
-      processor.slow.add(5);
-      const batch = await t.batches.createBatch('attack_row', rows(40));
-      const options = { concurrency: 2, continueOnError: false };
-      const owner = t.batches.processBatch(batch.id, options).catch((error: unknown) => error);
-      await sleep(150);
-      const helper = t.batches.processBatch(batch.id, options).catch((error: unknown) => error);
-      const [ownerOutcome, helperOutcome] = await Promise.all([owner, helper]);
-      expect(helperOutcome).toMatchObject({ status: 'failed' });
-      expect(ownerOutcome).toMatchObject({ status: 'failed' });
-    },
-  );
+  // Found by this file: in chunked mode a timed-out row abandoned the chunk unrecorded and then ran
+  // again alone, getting twice its time. Now the chunk names the row, which is recorded without a rerun.
+  it('a row that times out in a chunk runs once, not once in the chunk and again alone', async () => {
+    processor.hang.add(2);
+    const summary = await t.batches.import('attack_row', rows(6), {
+      commitEvery: 6,
+      itemTimeoutMs: 300,
+    });
+    expect(summary).toMatchObject({ completedItems: 5, failedItems: 1, processingItems: 0 });
+    const [failed] = await t.batches.getItems(summary.batchId, { status: 'failed' });
+    expect(failed.errorDetails).toMatchObject({ code: 'ITEM_TIMEOUT' });
+    const applied = await appliedCounts();
+    expect([...applied.keys()].sort((a, b) => a - b)).toEqual([0, 1, 3, 4, 5]);
+    expect(processor.calls.get(2)).toBe(1);
+  });
+
+  // Found by this file: deleting a middle batch (ON DELETE SET NULL) made its child a root of its own, so
+  // the two parts neither shared a lock nor saw each other's running batches. Now the root is found
+  // through the rows' originals, and a row a running batch holds is never copied.
+  it('after a middle batch of a tree is deleted, a row pending in a reprocess of the root is not copied again from the orphaned leaf', async () => {
+    processor.failing.add(7);
+    const root = await t.batches.import('attack_row', [{ n: 6 }, { n: 7 }]);
+    const middle = await t.batches.reprocessBatch(root.batchId);
+    const leaf = await t.batches.reprocessBatch(middle.batchId);
+    expect(leaf).toMatchObject({ totalItems: 1, failedItems: 1 });
+    await admin.query('DELETE FROM import_batches WHERE id = $1', [middle.batchId]);
+    processor.failing.clear();
+    // A reprocess of the root is stopped by a shutdown while row 7 runs: the row is given back pending.
+    const other = await createTestApp(db.url, [AttackRowProcessor], {
+      module: { leaseMs: 1000 },
+    });
+    other.app.get(AttackRowProcessor).hang.add(7);
+    const stopped = other.batches.reprocessBatch(root.batchId).catch((error: unknown) => error);
+    await sleep(300);
+    await other.close();
+    await stopped;
+    const [halfDone] = await t.batches.listBatches({ parentBatchId: root.batchId, limit: 1 });
+    expect((await t.batches.getItems(halfDone.id)).map((item) => item.status)).toEqual(['pending']);
+    // The orphaned leaf is another tree now: its reprocess is not refused, and copies row 7 again.
+    const fromLeaf = await t.batches.reprocessBatch(leaf.batchId).catch((error: unknown) => error);
+    await t.batches.processBatch(halfDone.id);
+    expect({ fromLeaf, applied: (await appliedCounts()).get(7) }).toMatchObject({ applied: 1 });
+  });
+
+  // Found by this file: when a helper run stopped the batch, the owner's next lease renewal took it for a
+  // lost lease and rejected with LeaseLostError. Now the owner settles with the ended batch.
+  it('the owner of a run that a helper stopped settles with the failed batch, not a lease it never lost', async () => {
+    processor.failing.add(12);
+    processor.slow.add(0);
+    processor.slow.add(5);
+    const batch = await t.batches.createBatch('attack_row', rows(40));
+    const options = { concurrency: 2, continueOnError: false };
+    const owner = t.batches.processBatch(batch.id, options).catch((error: unknown) => error);
+    await sleep(150);
+    const helper = t.batches.processBatch(batch.id, options).catch((error: unknown) => error);
+    const [ownerOutcome, helperOutcome] = await Promise.all([owner, helper]);
+    expect(helperOutcome).toMatchObject({ status: 'failed' });
+    expect(ownerOutcome).toMatchObject({ status: 'failed' });
+  });
 });

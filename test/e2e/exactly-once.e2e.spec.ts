@@ -229,6 +229,32 @@ describe('exactly once across a tree of reprocesses, stops and corrections', () 
     });
   });
 
+  describe('a stop is not forgotten', () => {
+    it('a run that must stop at the first failure stops at one that a dead run recorded', async () => {
+      const batch = await t.batches.createBatch('lineage_row', [
+        { key: 's0' },
+        { key: 's1', bad: true },
+        { key: 's2' },
+      ]);
+      // A run recorded row 1 failed and died before its stop was written; its lease has run out.
+      await admin.query(
+        `UPDATE import_batch_items SET status = 'failed', error_message = 'row s1 is bad', attempts = 1,
+           completed_at = now() WHERE batch_id = $1 AND item_index = 1`,
+        [batch.id],
+      );
+      await admin.query(
+        `UPDATE import_batches SET status = 'processing', started_at = now(), locked_by = 'dead',
+           locked_until = now() - interval '1 second' WHERE id = $1`,
+        [batch.id],
+      );
+      const summary = await t.batches.processBatch(batch.id, { continueOnError: false });
+      expect(summary).toMatchObject({ status: 'failed', pendingItems: 2, failedItems: 1 });
+      expect(summary.errorMessage).toContain('Stopped at item 1, which failed: row s1 is bad');
+      expect(await timesApplied('s0')).toBe(0);
+      expect(await timesApplied('s2')).toBe(0);
+    });
+  });
+
   describe('a correction is used by the next reprocess, or refused', () => {
     it('refuses a correction of a row that a running reprocess holds, naming that batch', async () => {
       processor.failing.add('c1');
