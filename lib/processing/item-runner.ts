@@ -8,7 +8,7 @@ import { ReliableImportsError } from '../errors/reliable-imports.error';
 import type { ImportItem, ItemErrorDetails } from '../interfaces/import-item.interface';
 import type { ProcessItemResult, ValidationResult } from '../interfaces/processor.interface';
 import { errorDetailsOf, isInstance, messageOf, toError } from '../utils/error-details.util';
-import { isJsonProblem, serializeJsonValue } from '../utils/source-data.util';
+import { isJsonProblem, jsonSizeProblem, serializeJsonValue } from '../utils/source-data.util';
 import { sleep } from '../utils/sleep.util';
 import { storableText, TEXT_LIMITS, textOf } from '../utils/storable-text.util';
 import {
@@ -24,6 +24,15 @@ import { ItemContextImpl, SkipItemSignal, type RunState } from './import-context
 import { LogBuffer } from './log-buffer';
 import { ItemClaimer } from './item-claimer';
 import { runInItemTransaction } from './item-transaction';
+
+function invalidResult(item: ImportItem<object>, problem: string): ReliableImportsError {
+  return new ReliableImportsError(
+    'INVALID_RESULT',
+    `processItem of item ${item.itemIndex} of batch "${item.batchId}" returned a value that cannot be ` +
+      `stored: ${problem}. Return plain JSON data (targetTable, targetId, ...).`,
+    { batchId: item.batchId, itemIndex: item.itemIndex },
+  );
+}
 
 /** Carries what the processor's code threw, to tell it from what the module's own statements threw. */
 class ProcessorThrew extends Error {
@@ -343,27 +352,39 @@ export class ItemRunner {
     }
   }
 
+  /**
+   * What to store of `processItem`'s result. The target columns are taken from the serialized JSON, so that
+   * what is stored is what was checked; a result the columns cannot hold is the item's failure, found here
+   * rather than by the statement that records it.
+   */
   private storedResult(result: object | void, item: ImportItem<object>): StoredResult {
     const raw = (result ?? null) as (ProcessItemResult & Record<string, unknown>) | null;
     const value =
       raw !== null && typeof raw.targetId === 'bigint'
         ? { ...raw, targetId: String(raw.targetId) }
         : raw;
-    const json = serializeJsonValue(value, 'the result of processItem');
-    if (isJsonProblem(json)) {
-      throw new ReliableImportsError(
-        'INVALID_RESULT',
-        `processItem of item ${item.itemIndex} of batch "${item.batchId}" returned a value that cannot be ` +
-          `stored: ${json.path} ${json.problem}. Return plain JSON data (targetTable, targetId, ...).`,
-        { batchId: item.batchId, itemIndex: item.itemIndex },
-      );
+    const serialized = serializeJsonValue(value, 'the result of processItem');
+    const problem = isJsonProblem(serialized)
+      ? serialized
+      : jsonSizeProblem(serialized, 'the result of processItem');
+    if (problem) throw invalidResult(item, `${problem.path} ${problem.problem}`);
+    const json = serialized as string;
+    const stored = JSON.parse(json) as unknown;
+    const target =
+      stored !== null && typeof stored === 'object' && !Array.isArray(stored)
+        ? (stored as Record<string, unknown>)
+        : {};
+    const targetTable = typeof target.targetTable === 'string' ? target.targetTable : null;
+    if (targetTable !== null && targetTable.length > 255) {
+      throw invalidResult(item, 'targetTable is longer than 255 characters');
     }
-    const target = (value ?? {}) as ProcessItemResult;
-    return {
-      processedJson: json,
-      targetTable: typeof target.targetTable === 'string' ? target.targetTable : null,
-      targetId:
-        target.targetId === undefined || target.targetId === null ? null : String(target.targetId),
-    };
+    const id = target.targetId;
+    const targetId =
+      id === undefined || id === null
+        ? null
+        : typeof id === 'string' || typeof id === 'number' || typeof id === 'boolean'
+          ? String(id)
+          : JSON.stringify(id);
+    return { processedJson: json, targetTable, targetId };
   }
 }

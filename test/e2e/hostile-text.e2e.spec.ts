@@ -37,7 +37,7 @@ const revokedProxy = (target: object): object => {
 interface Case {
   status: ItemStatus;
   validate?: () => unknown;
-  process?: (ctx: ImportContext<Row>) => void;
+  process?: (ctx: ImportContext<Row>) => unknown;
 }
 
 /** Each thing a processor may return, throw or log that PostgreSQL cannot store as it is. */
@@ -125,6 +125,15 @@ const CASES: Record<string, Case> = {
     status: 'completed',
     process: (ctx) => ctx.log.info('proxy', revokedProxy({}) as Record<string, unknown>),
   },
+  'result whose targetTable is 300 characters': {
+    status: 'failed',
+    process: () => ({ targetTable: 't'.repeat(300) }),
+  },
+  'result of 17 MB': { status: 'failed', process: () => ({ blob: 'b'.repeat(17 << 20) }) },
+  'result whose targetId is an object': {
+    status: 'completed',
+    process: () => ({ targetTable: 'ledger', targetId: { year: 2026, n: 7 } }),
+  },
 };
 
 function fail(thrown: unknown): never {
@@ -149,8 +158,8 @@ class HostileProcessor extends BaseProcessor<Row> {
     return (CASES[item.sourceData.case]?.validate?.() ?? true) as ValidationResult;
   }
 
-  processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): void {
-    CASES[item.sourceData.case]?.process?.(ctx);
+  processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): object | void {
+    return CASES[item.sourceData.case]?.process?.(ctx) as object | void;
   }
 }
 
@@ -235,6 +244,17 @@ describe('hostile text from a processor', () => {
       );
       expect(messages('skip with a number')).toBe('7');
       expect(messages('skip with an object whose toString throws')).toBe('[unprintable object]');
+    });
+
+    it("refuses a result the target columns or a row cannot hold, as the item's failure", () => {
+      expect(items.get('result whose targetTable is 300 characters')?.errorMessage).toContain(
+        'targetTable is longer than 255 characters',
+      );
+      expect(items.get('result of 17 MB')?.errorMessage).toMatch(/over the limit of .* \(16 MiB\)/);
+      expect(items.get('result whose targetId is an object')).toMatchObject({
+        targetTable: 'ledger',
+        targetId: '{"year":2026,"n":7}',
+      });
     });
 
     it('cuts a long message with a marker', () => {
