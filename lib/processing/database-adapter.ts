@@ -76,12 +76,14 @@ export class DatabaseAdapter {
       releasePostgresConnection?: (error: Error) => Promise<void>;
     };
     const pid = held.databaseConnection?.processID;
-    if (typeof pid === 'number') {
-      await this.rowsOnce('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
-    }
+    // Closed first: its pool slot is what the cancel may need, when every other connection of the pool is
+    // held by an item that hangs too. (Its server process goes on with the statement until cancelled.)
     await held.releasePostgresConnection?.(
       new Error('Transaction given up by nestjs-reliable-imports'),
     );
+    if (typeof pid === 'number') {
+      await this.rowsOnce('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+    }
   }
 
   /** Runs a statement on a connection of its own (autocommit) and returns its rows. */

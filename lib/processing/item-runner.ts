@@ -11,12 +11,7 @@ import { errorDetailsOf, isInstance, messageOf, toError } from '../utils/error-d
 import { isJsonProblem, jsonSizeProblem, serializeJsonValue } from '../utils/source-data.util';
 import { sleep } from '../utils/sleep.util';
 import { storableText, TEXT_LIMITS, textOf } from '../utils/storable-text.util';
-import {
-  isConnectionLoss,
-  isDatabaseError,
-  isTransientError,
-  retryDelay,
-} from '../utils/transient-error.util';
+import { isConnectionLoss, isTransientError, retryDelay } from '../utils/transient-error.util';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { DatabaseAdapter } from './database-adapter';
@@ -32,6 +27,22 @@ function invalidResult(item: ImportItem<object>, problem: string): ReliableImpor
       `stored: ${problem}. Return plain JSON data (targetTable, targetId, ...).`,
     { batchId: item.batchId, itemIndex: item.itemIndex },
   );
+}
+
+/** Errors thrown by the statements of an item's own transaction (`ctx.query`, `ctx.manager`). */
+const ownConnectionErrors = new WeakSet<object>();
+
+/** Marks what the transaction's statements throw, to tell a lost connection of its own from others'. */
+function markErrorsOf(transaction: QueryRunner): void {
+  const query = transaction.query.bind(transaction) as (...args: unknown[]) => Promise<unknown>;
+  transaction.query = (async (...args: unknown[]) => {
+    try {
+      return await query(...args);
+    } catch (error) {
+      if (typeof error === 'object' && error !== null) ownConnectionErrors.add(error);
+      throw error;
+    }
+  }) as QueryRunner['query'];
 }
 
 /** Carries what the processor's code threw, to tell it from what the module's own statements threw. */
@@ -125,9 +136,15 @@ export class ItemRunner {
           continue;
         }
         // An outage is no fault of the item: the run is interrupted and gives the item back, pending.
-        // (A processor's own HTTP client failing with ECONNRESET is no outage of the database: it fails
-        // the item, or a worker would retry it for good.)
-        if (isConnectionLoss(error) && (!fromProcessor || isDatabaseError(error))) throw error;
+        // (What the processor's code threw is an outage only when it came from the item's own connection:
+        // its HTTP client's ECONNRESET, or another database of its own, fails the item, or a worker would
+        // retry it for good.)
+        if (
+          isConnectionLoss(error) &&
+          (!fromProcessor || ownConnectionErrors.has(thrown as object))
+        ) {
+          throw error;
+        }
         return this.recordFailure(item, workerId, error, logs, attempt);
       }
     }
@@ -204,6 +221,7 @@ export class ItemRunner {
     attempt: number,
   ): Promise<void> {
     return runInItemTransaction(this.database, async (transaction) => {
+      markErrorsOf(transaction);
       const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
         this.validateAndProcess(item, processor, run, transaction, logs, signal),
       );

@@ -1,5 +1,5 @@
 import { RetryableImportError } from '../errors/retryable-import.error';
-import { codeOf, isInstance, messageOf, nameOf, readSafely } from './error-details.util';
+import { codeOf, isInstance, messageOf, nameOf } from './error-details.util';
 
 /** SQLSTATEs after which the same work may well succeed on the same connection: serialization, deadlock. */
 const CONFLICT_SQLSTATES = new Set(['40001', '40P01']);
@@ -57,11 +57,6 @@ export function isConnectionLoss(error: Error): boolean {
     }
   }
   return RELEASED_RUNNER.has(nameOf(error)) || LOST_CONNECTION.test(messageOf(error));
-}
-
-/** Whether the error came from the database layer (the driver through TypeORM, or a released runner). */
-export function isDatabaseError(error: Error): boolean {
-  return readSafely(error, 'driverError') !== undefined || RELEASED_RUNNER.has(nameOf(error));
 }
 
 /**

@@ -41,6 +41,18 @@ class RemoteResetProcessor extends BaseProcessor<Row> {
   }
 }
 
+/** Fails as a query on another database of the processor's own does when that server restarts. */
+@ImportProcessor()
+class OtherDatabaseProcessor extends BaseProcessor<Row> {
+  processItem(): void {
+    throw Object.assign(new Error('terminating connection due to administrator command'), {
+      name: 'QueryFailedError',
+      code: '57P01',
+      driverError: { code: '57P01' },
+    });
+  }
+}
+
 /** Terminates every backend of the test database but the admin's own, as an outage or a failover does. */
 async function terminateBackends(database: string): Promise<number> {
   const admin = new Client({ connectionString: adminDatabaseUrl() });
@@ -157,6 +169,18 @@ describe('a connection lost while processItem awaits', () => {
       expect(summary).toMatchObject({ status: 'completed_with_errors', failedItems: 2 });
       const [item] = await t.batches.getItems(summary.batchId);
       expect(item).toMatchObject({ attempts: 2, errorMessage: 'read ECONNRESET' });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("fails the item when another database of the processor's own loses its connection", async () => {
+    const t = await createTestApp(db.url, [OtherDatabaseProcessor], {
+      module: { maxAttempts: 2, retryDelayMs: 1 },
+    });
+    try {
+      const summary = await t.batches.import('other_database', [{ n: 1 }, { n: 2 }]);
+      expect(summary).toMatchObject({ status: 'completed_with_errors', failedItems: 2 });
     } finally {
       await t.close();
     }
