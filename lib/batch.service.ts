@@ -17,6 +17,7 @@ import { ImportProcessorRegistry } from './import-processor.registry';
 import { BatchCreator } from './processing/batch-creator';
 import { BatchRunner } from './processing/batch-runner';
 import { BatchStore } from './processing/batch-store';
+import { checkRunOptions } from './processing/run-options';
 import { ArgumentChecks } from './utils/arguments.util';
 
 /** Which options of `import()` are processing options; the compiler flags one that is missing. */
@@ -100,6 +101,7 @@ export class BatchService {
     );
     const parent = await this.store.getBatch(batchId);
     this.registry.get(parent.batchType);
+    checkRunOptions(parent.id, processOptions);
     const child = await this.store.createChildBatch(parent, failedItemsOnly);
     return this.runner.process(child.id, processOptions);
   }
@@ -115,6 +117,7 @@ export class BatchService {
     for (const [key, value] of Object.entries(checkProcessOptions('import', options))) {
       (key in PROCESS_OPTION_KEYS ? processOptions : createOptions)[key] = value;
     }
+    checkRunOptions(null, processOptions);
     const batch = await this.createBatch(batchType, items, createOptions);
     return this.processBatch(batch.id, processOptions);
   }

@@ -119,7 +119,8 @@ export const messages = {
 
   itemNotCorrectable: (itemId: string, itemIndex: number, status: string): string =>
     `Import item "${itemId}" (index ${itemIndex}) is ${status}; only failed or skipped items can be ` +
-    `corrected. A completed item was applied already: import a new batch to change it.`,
+    `corrected (and rows a stop left pending). A completed item was applied already: import a new batch ` +
+    `to change it.`,
 
   rowAlreadyApplied: (itemId: string, itemIndex: number, copyId: string, batchId: string): string =>
     `Import item "${itemId}" (index ${itemIndex}) cannot be corrected: its row completed in batch ` +
@@ -180,8 +181,15 @@ export const messages = {
     `a time. Use PostgreSQL (DATABASE_URL) to process items concurrently.`,
 
   /** `range` reads like "1 to 64" or "1 (a transaction per item) to 10000". */
-  invalidProcessOption: (batchId: string, option: string, range: string, value: unknown): string =>
-    `Cannot process batch "${batchId}": ${option} must be a whole number from ${range}; got ${String(value)}.`,
+  /** `batchId` is null for the batch that `import()` would create: nothing is created then. */
+  invalidProcessOption: (
+    batchId: string | null,
+    option: string,
+    range: string,
+    value: unknown,
+  ): string =>
+    `Cannot process ${batchId === null ? 'a new batch (nothing was stored)' : `batch "${batchId}"`}: ` +
+    `${option} must be a whole number from ${range}; got ${String(value)}.`,
 
   batchValidationFailed: (reasons: readonly string[]): string =>
     `Batch validation failed: ${reasons.join('; ')}`,

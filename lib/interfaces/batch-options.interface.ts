@@ -40,6 +40,7 @@ export interface ProcessBatchOptions {
   /**
    * Overrides the module's and the processor's `itemTimeoutMs` for this run: the longest one item may
    * take before it is failed with the code `ITEM_TIMEOUT` (100 to 86400000 ms).
+   * @default the processor's `itemTimeoutMs`, else the module's (300000)
    */
   itemTimeoutMs?: number;
 }
@@ -47,7 +48,9 @@ export interface ProcessBatchOptions {
 /** Options of `BatchService.reprocessBatch()`. */
 export interface ReprocessBatchOptions extends ProcessBatchOptions {
   /**
-   * Copy only the items that failed (and were skipped) into the child batch; false copies every item.
+   * Which rows that did not complete are copied into the child batch: true takes failed and skipped rows
+   * and rows a stop left pending; false also takes rows left `processing` in an ended batch (by an earlier
+   * version). A row that completed anywhere in the batch's tree is never copied.
    * @default true
    */
   failedItemsOnly?: boolean;

@@ -45,8 +45,9 @@ export interface BatchContext {
   /** Reads a value stored with `set`. */
   get<TValue = unknown>(key: string): TValue | undefined;
   /**
-   * Aborted when this processing run must stop: its lease on the batch was lost (another worker took the
-   * batch over) or the application is shutting down. Pass it to long calls (`fetch(url, { signal })`).
+   * Aborted when the item passes its time limit (`itemTimeoutMs`; in item hooks), or this processing run
+   * must stop: its lease on the batch was lost (another worker took the batch over), another run ended the
+   * batch, or the application is shutting down. Pass it to long calls (`fetch(url, { signal })`).
    */
   readonly signal: AbortSignal;
   /** True when the batch was made by `reprocessBatch`. */

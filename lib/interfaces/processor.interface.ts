@@ -25,6 +25,9 @@ export interface ImportProcessorOptions {
   batchType?: string;
   /** Overrides the module's `continueOnError` for batches of this type. */
   continueOnError?: boolean;
-  /** Overrides the module's `itemTimeoutMs` for batches of this type (100 to 86400000 ms). */
+  /**
+   * Overrides the module's `itemTimeoutMs` for batches of this type (100 to 86400000 ms).
+   * @default the module's `itemTimeoutMs` (300000)
+   */
   itemTimeoutMs?: number;
 }

@@ -13,7 +13,6 @@ import { ImportProcessorRegistry } from '../import-processor.registry';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
 import { messageOf, nameOf, toError } from '../utils/error-details.util';
-import { ITEM_TIMEOUT_RANGE } from '../utils/resolve-options.util';
 import { sleep } from '../utils/sleep.util';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 import { isTransientError, retryDelay } from '../utils/transient-error.util';
@@ -23,7 +22,7 @@ import { BatchContextImpl, type RunState } from './import-context';
 import { ItemClaimer } from './item-claimer';
 import { ItemRunner, reasonsOf } from './item-runner';
 import { HookFailure, hook } from './hook-call';
-import { claimSize, wholeNumberOption } from './run-options';
+import { checkRunOptions, claimSize } from './run-options';
 import { newWorkerId } from './worker-id';
 
 const TERMINAL = new Set(['completed', 'completed_with_errors', 'failed']);
@@ -111,24 +110,13 @@ export class BatchRunner implements BeforeApplicationShutdown {
     waitForOthers: boolean,
   ): Promise<BatchSummary> {
     // Checked before the batch is touched: a wrong option must not fail the batch.
-    const concurrency = this.concurrency(batchId, options.concurrency);
-    const commitEvery = wholeNumberOption(
-      batchId,
-      'commitEvery',
-      options.commitEvery,
-      { min: 1, max: 10_000 },
-      1,
-      ' (a transaction per item)',
-    );
+    checkRunOptions(batchId, options);
+    const concurrency = this.concurrency(options.concurrency ?? 1);
+    const commitEvery = options.commitEvery ?? 1;
     const found = await this.store.getBatch(batchId);
     const registered = this.registry.get(found.batchType);
-    const itemTimeoutMs = wholeNumberOption(
-      batchId,
-      'itemTimeoutMs',
-      options.itemTimeoutMs,
-      ITEM_TIMEOUT_RANGE,
-      registered.itemTimeoutMs ?? this.options.itemTimeoutMs,
-    );
+    const itemTimeoutMs =
+      options.itemTimeoutMs ?? registered.itemTimeoutMs ?? this.options.itemTimeoutMs;
     if (TERMINAL.has(found.status)) return this.store.getSummary(batchId);
 
     const workerId = newWorkerId();
@@ -419,8 +407,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
     return timer;
   }
 
-  private concurrency(batchId: string, requested: number | undefined): number {
-    const value = wholeNumberOption(batchId, 'concurrency', requested, { min: 1, max: 64 }, 1);
+  private concurrency(value: number): number {
     if (value > 1 && this.database.singleConnection) {
       this.logger.warn(messages.concurrencyOnPGlite(value));
       return 1;

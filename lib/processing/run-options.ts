@@ -1,6 +1,8 @@
 import { ReliableImportsError } from '../errors/reliable-imports.error';
 import { CLAIM_CHUNK_SIZE } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
+import type { ProcessBatchOptions } from '../interfaces/batch-options.interface';
+import { ITEM_TIMEOUT_RANGE } from '../utils/resolve-options.util';
 
 const CODES = {
   concurrency: 'INVALID_CONCURRENCY',
@@ -13,7 +15,7 @@ const CODES = {
  * minimum in the message.
  */
 export function wholeNumberOption(
-  batchId: string,
+  batchId: string | null,
   option: keyof typeof CODES,
   requested: number | undefined,
   range: { min: number; max: number },
@@ -25,10 +27,29 @@ export function wholeNumberOption(
     throw new ReliableImportsError(
       CODES[option],
       messages.invalidProcessOption(batchId, option, `${range.min}${note} to ${range.max}`, value),
-      { batchId },
+      batchId === null ? {} : { batchId },
     );
   }
   return value;
+}
+
+/**
+ * Checks the numbers of a run's options, before anything is stored or touched: a wrong option must not
+ * leave a batch (a reprocess's child, an import's new batch) behind. `batchId` is null for `import()`.
+ */
+export function checkRunOptions(batchId: string | null, options: ProcessBatchOptions): void {
+  wholeNumberOption(batchId, 'concurrency', options.concurrency, { min: 1, max: 64 }, 1);
+  wholeNumberOption(
+    batchId,
+    'commitEvery',
+    options.commitEvery,
+    { min: 1, max: 10_000 },
+    1,
+    ' (a transaction per item)',
+  );
+  if (options.itemTimeoutMs !== undefined) {
+    wholeNumberOption(batchId, 'itemTimeoutMs', options.itemTimeoutMs, ITEM_TIMEOUT_RANGE, 0);
+  }
 }
 
 /**

@@ -113,6 +113,24 @@ describe('item time limits', () => {
     expect((await t.batches.getBatch(batch.id)).status).toBe('pending');
   });
 
+  it('refuses invalid run options before a reprocess or an import stores anything', async () => {
+    const failed = await t.batches.import('quick_timeout', [{ n: 1, hang: 'forever' }]);
+    await expect(
+      t.batches.reprocessBatch(failed.batchId, { itemTimeoutMs: 5 }),
+    ).rejects.toMatchObject({ code: 'INVALID_ITEM_TIMEOUT' });
+    expect(await t.batches.listBatches({ parentBatchId: failed.batchId })).toEqual([]);
+    const before = (await t.batches.listBatches({ batchType: 'hanging_row', limit: 1000 })).length;
+    await expect(
+      t.batches.import('hanging_row', [{ n: 1 }], { concurrency: 0 }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_CONCURRENCY',
+      message: expect.stringContaining('nothing was stored') as unknown,
+    });
+    expect((await t.batches.listBatches({ batchType: 'hanging_row', limit: 1000 })).length).toBe(
+      before,
+    );
+  });
+
   it('refuses an invalid processor time limit at startup, naming the class', async () => {
     @ImportProcessor({ batchType: 'bad_timeout', itemTimeoutMs: -1 })
     class BadTimeoutProcessor extends BaseProcessor<Row> {
