@@ -333,11 +333,11 @@ export class ItemRunner {
     // run would be registered on the run's signal).
     const controller = new AbortController();
     const timers: NodeJS.Timeout[] = [];
-    let givenUp = false;
+    const given: { up: Error | null } = { up: null };
     let onStop = (): void => undefined;
     const limit = new Promise<never>((_resolve, reject) => {
       const giveUp = (reason: Error): void => {
-        givenUp = true;
+        given.up = reason;
         if (!controller.signal.aborted) controller.abort(reason);
         reject(reason);
       };
@@ -358,10 +358,12 @@ export class ItemRunner {
     try {
       return await Promise.race([working, limit]);
     } catch (error) {
-      if (givenUp) {
-        // Whatever the abandoned work does later (it may still settle) is nobody's business.
+      if (given.up) {
+        // Whatever the abandoned work does later (it may still settle) is nobody's business; and what it
+        // threw on its abort is not why the item ended.
         working.catch(() => undefined);
         await this.database.abandon(transaction);
+        throw given.up;
       }
       throw error;
     } finally {

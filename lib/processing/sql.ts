@@ -319,8 +319,10 @@ export const SQL = {
       SELECT $1, n."item_index", COALESCE(n."corrected_data", n."source_data"), n."source_id"
       FROM newest n
       WHERE n."status" = ANY($3::text[])
-        AND n."source_id" NOT IN (SELECT "source_id" FROM copies WHERE "status" = 'completed')
-        AND n."source_id" NOT IN (SELECT "source_id" FROM live)
+        -- NOT EXISTS, not NOT IN: an anti-join stays linear when the rows outgrow work_mem.
+        AND NOT EXISTS (
+          SELECT 1 FROM copies c WHERE c."source_id" = n."source_id" AND c."status" = 'completed')
+        AND NOT EXISTS (SELECT 1 FROM live l WHERE l."source_id" = n."source_id")
       ORDER BY n."item_index"
       RETURNING 1
     )

@@ -162,7 +162,7 @@ describe('attacks on the guarantees of issue 10', () => {
         (error: unknown) => error,
       );
       let stopPid: number | undefined;
-      for (let i = 0; i < 100 && stopPid === undefined; i++) {
+      for (let i = 0; i < 600 && stopPid === undefined; i++) {
         await sleep(50);
         const waiting = await admin.query<{ pid: number }>(
           `SELECT pid FROM pg_stat_activity

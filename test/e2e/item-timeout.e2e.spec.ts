@@ -154,7 +154,11 @@ describe('item time limits', () => {
       () => 'resolved',
       (error: unknown) => error,
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Row 100 is claimed, in flight, before the application shuts down.
+    const inFlight = async () => (await t.batches.getItems(batch.id))[0].status === 'processing';
+    for (let i = 0; i < 600 && !(await inFlight()); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     await other.close();
     // The promise has settled by the time close() returned, or very soon after.
     const settled = await Promise.race([
