@@ -1,6 +1,6 @@
 import { Injectable, type OnModuleInit, type Type } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
-import { ITEM_TIMEOUT_RANGE } from './utils/resolve-options.util';
+import { ITEM_TIMEOUT_CHECK, ITEM_TIMEOUT_RANGE } from './utils/resolve-options.util';
 import { BaseProcessor } from './base-processor';
 import { InvalidProcessorError } from './errors/invalid-processor.error';
 import { ImportProcessorMetadataAccessor } from './import-processor-metadata.accessor';
@@ -42,14 +42,7 @@ export class ImportProcessorExplorer implements OnModuleInit {
         throw InvalidProcessorError.invalidBatchType(batchType, className);
 
       const { itemTimeoutMs } = options;
-      if (
-        itemTimeoutMs !== undefined &&
-        !(
-          Number.isInteger(itemTimeoutMs) &&
-          itemTimeoutMs >= ITEM_TIMEOUT_RANGE.min &&
-          itemTimeoutMs <= ITEM_TIMEOUT_RANGE.max
-        )
-      ) {
+      if (itemTimeoutMs !== undefined && ITEM_TIMEOUT_CHECK(itemTimeoutMs) !== null) {
         throw InvalidProcessorError.invalidOption(
           className,
           'itemTimeoutMs',

@@ -26,7 +26,8 @@ const wholeNumber =
 
 /** Shared with the processor's and the run's `itemTimeoutMs`, so that the three agree. */
 export const ITEM_TIMEOUT_RANGE = { min: 100, max: 86_400_000 };
-const ITEM_TIMEOUT_CHECK = wholeNumber(
+/** The one check of `itemTimeoutMs`: module, processor and run options use it. */
+export const ITEM_TIMEOUT_CHECK = wholeNumber(
   ITEM_TIMEOUT_RANGE.min,
   ITEM_TIMEOUT_RANGE.max,
   'a whole number of milliseconds from 100 to 86400000 (a day)',
