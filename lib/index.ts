@@ -60,4 +60,8 @@ export { ImportBatchEntity } from './entities/import-batch.entity';
 export { ImportBatchItemEntity } from './entities/import-batch-item.entity';
 export { ImportLogEntity } from './entities/import-log.entity';
 export { reliableImportsEntities } from './entities';
-export { reliableImportsMigrations, CreateReliableImportsSchema1764000000000 } from '../migrations';
+export {
+  reliableImportsMigrations,
+  CreateReliableImportsSchema1764000000000,
+  AddSourceLines1764200000000,
+} from '../migrations';

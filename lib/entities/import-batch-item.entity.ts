@@ -19,6 +19,7 @@ import { ImportBatchEntity } from './import-batch.entity';
   'CHK_import_batch_items_status',
   `"status" IN ('pending', 'processing', 'completed', 'failed', 'skipped')`,
 )
+@Check('CHK_import_batch_items_source_line', `"source_line" >= 1`)
 @Index('UQ_import_batch_items_batch_index', ['batchId', 'itemIndex'], { unique: true })
 @Index('IDX_import_batch_items_claim', ['batchId', 'status', 'itemIndex'])
 @Index('IDX_import_batch_items_pending', ['batchId', 'itemIndex'], {
@@ -65,6 +66,10 @@ export class ImportBatchItemEntity {
 
   @Column({ type: 'integer', default: 0 })
   attempts!: number;
+
+  /** The row's line in its source file, from 1; null when the items came from no file. */
+  @Column({ name: 'source_line', type: 'integer', nullable: true })
+  sourceLine!: number | null;
 
   @Column({ name: 'original_item_id', type: 'uuid', nullable: true })
   originalItemId!: string | null;

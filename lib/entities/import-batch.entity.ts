@@ -18,6 +18,7 @@ import type { BatchStatus } from '../interfaces/statuses.interface';
   'CHK_import_batches_status',
   `"status" IN ('pending', 'processing', 'completed', 'completed_with_errors', 'failed')`,
 )
+@Check('CHK_import_batches_source_columns', `jsonb_typeof("source_columns") = 'array'`)
 @Index('UQ_import_batches_idempotency_key', ['idempotencyKey'], {
   unique: true,
   where: '"idempotency_key" IS NOT NULL',
@@ -46,6 +47,10 @@ export class ImportBatchEntity {
   /** SHA-256 of the batch type and items, to tell a repeated create from a conflicting one. */
   @Column({ name: 'content_hash', type: 'varchar', length: 64, nullable: true })
   contentHash!: string | null;
+
+  /** The column names of the source file in their order (jsonb keeps no order of keys). */
+  @Column({ name: 'source_columns', type: 'jsonb', nullable: true })
+  sourceColumns!: string[] | null;
 
   @Column({ name: 'parent_batch_id', type: 'uuid', nullable: true })
   parentBatchId!: string | null;

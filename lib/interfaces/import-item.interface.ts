@@ -23,6 +23,11 @@ export interface ImportItem<TSource = Record<string, unknown>> {
   batchId: string;
   /** Position of the item in the batch, from 0, in the order the items were given. */
   itemIndex: number;
+  /**
+   * The row's line in its source file, from 1 as an editor shows it (the header of a CSV is line 1): set
+   * for items created from `SourceRow`s (`readCsv`, `readJsonl`) and kept by reprocesses; else null.
+   */
+  sourceLine: number | null;
   status: ItemStatus;
   /** The data as it was given to `createBatch`; never changed afterwards. */
   sourceData: TSource;

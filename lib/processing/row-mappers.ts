@@ -54,6 +54,7 @@ export function toItem<TSource>(row: Row): ImportItem<TSource> {
     id: String(row.id),
     batchId: String(row.batch_id),
     itemIndex: num(row.item_index),
+    sourceLine: numOrNull(row.source_line),
     status: row.status as ItemStatus,
     sourceData: row.source_data as TSource,
     correctedData: (row.corrected_data ?? null) as TSource | null,

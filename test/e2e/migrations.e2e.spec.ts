@@ -6,7 +6,7 @@ import { correctAndReprocess, importWithFailures } from '../fixtures/customer-sc
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
-const MIGRATION_NAME = 'CreateReliableImportsSchema1764000000000';
+const MIGRATION_NAMES = ['CreateReliableImportsSchema1764000000000', 'AddSourceLines1764200000000'];
 const TABLES = ['import_batch_items', 'import_batches', 'import_logs'];
 const VIEWS = ['failed_imports_report', 'import_batch_summary'];
 const INDEXES = [
@@ -85,7 +85,7 @@ describe('the migrations (PostgreSQL, empty database)', () => {
     expect(await publicRelations(dataSource)).toEqual([]);
 
     const ran = await dataSource.runMigrations();
-    expect(ran.map((migration) => migration.name)).toEqual([MIGRATION_NAME]);
+    expect(ran.map((migration) => migration.name)).toEqual(MIGRATION_NAMES);
 
     const tables = await dataSource.query<Array<{ table_name: string; table_type: string }>>(
       `SELECT table_name, table_type FROM information_schema.tables
@@ -111,9 +111,9 @@ describe('the migrations (PostgreSQL, empty database)', () => {
       'UQ_import_batches_idempotency_key',
     ]);
 
-    expect(await migrationRows(dataSource)).toEqual([
-      expect.objectContaining({ name: MIGRATION_NAME }),
-    ]);
+    expect(await migrationRows(dataSource)).toEqual(
+      MIGRATION_NAMES.map((name) => expect.objectContaining({ name })),
+    );
     firstSnapshot = await schemaSnapshot(dataSource);
   });
 
@@ -132,7 +132,13 @@ describe('the migrations (PostgreSQL, empty database)', () => {
     expect(sql.upQueries.map((query) => query.query)).toEqual([]);
   });
 
-  it('undoes the migration: no table, view, index or sequence is left, nor its migrations row', async () => {
+  it('undoes the migrations: no table, view, index or sequence is left, nor a migrations row', async () => {
+    await dataSource.undoLastMigration();
+    const columns = await dataSource.query<unknown[]>(
+      `SELECT 1 FROM information_schema.columns
+       WHERE table_schema = 'public' AND column_name IN ('source_line', 'source_columns')`,
+    );
+    expect(columns).toEqual([]);
     await dataSource.undoLastMigration();
 
     const left = await dataSource.query<Array<{ table_name: string; table_type: string }>>(
@@ -155,11 +161,11 @@ describe('the migrations (PostgreSQL, empty database)', () => {
 
   it('migrates again after the undo, to the same schema', async () => {
     const ran = await dataSource.runMigrations();
-    expect(ran.map((migration) => migration.name)).toEqual([MIGRATION_NAME]);
+    expect(ran.map((migration) => migration.name)).toEqual(MIGRATION_NAMES);
     expect(await schemaSnapshot(dataSource)).toEqual(firstSnapshot);
-    expect(await migrationRows(dataSource)).toEqual([
-      expect.objectContaining({ name: MIGRATION_NAME }),
-    ]);
+    expect(await migrationRows(dataSource)).toEqual(
+      MIGRATION_NAMES.map((name) => expect.objectContaining({ name })),
+    );
     const sql = await dataSource.driver.createSchemaBuilder().log();
     expect(sql.upQueries).toHaveLength(0);
   });

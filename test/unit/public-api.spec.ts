@@ -26,6 +26,7 @@ import { serializeSourceData } from '../../lib/utils/source-data.util';
  * on purpose, never to make the test pass.
  */
 const PUBLIC_EXPORTS = [
+  'AddSourceLines1764200000000',
   'BaseProcessor',
   'BatchNotReprocessableError',
   'BatchService',
@@ -125,6 +126,7 @@ describe('the public API (lib/index.ts)', () => {
   it('exports the migrations in order and the entities as lists', () => {
     expect(publicApi.reliableImportsMigrations).toEqual([
       publicApi.CreateReliableImportsSchema1764000000000,
+      publicApi.AddSourceLines1764200000000,
     ]);
     expect(publicApi.reliableImportsEntities).toEqual([
       publicApi.ImportBatchEntity,
