@@ -10,6 +10,17 @@ import type {
   ReprocessBatchOptions,
 } from './interfaces/batch-options.interface';
 import type { BatchSummary } from './interfaces/batch-summary.interface';
+import type {
+  BatchLineage,
+  CorrectItemsOptions,
+  CorrectionMode,
+  CorrectionsResult,
+  ExportFailuresOptions,
+  FailedRow,
+  GetFailuresFilter,
+  ItemCorrection,
+} from './interfaces/recovery.interface';
+import type { Readable } from 'node:stream';
 import type { ImportBatch } from './interfaces/import-batch.interface';
 import type { ImportItem } from './interfaces/import-item.interface';
 import type { ImportLogEntry } from './interfaces/import-log.interface';
@@ -17,6 +28,8 @@ import { ImportProcessorRegistry } from './import-processor.registry';
 import { BatchCreator } from './processing/batch-creator';
 import { BatchRunner } from './processing/batch-runner';
 import { BatchStore } from './processing/batch-store';
+import { failuresFile } from './processing/failures-export';
+import { TreeReader } from './processing/tree-reader';
 import { checkRunOptions } from './processing/run-options';
 import { ArgumentChecks } from './utils/arguments.util';
 
@@ -39,6 +52,7 @@ export class BatchService {
     @Inject(BatchCreator) private readonly creator: BatchCreator,
     @Inject(BatchRunner) private readonly runner: BatchRunner,
     @Inject(BatchStore) private readonly store: BatchStore,
+    @Inject(TreeReader) private readonly tree: TreeReader,
   ) {}
 
   /**
@@ -89,20 +103,34 @@ export class BatchService {
    * anywhere in its tree (the batch and its reprocesses), each from its newest copy with its correction,
    * and processes it. The parent batch is left as it was. Resolves with the child batch's summary.
    * Reprocesses of any batch of one tree run one after the other; a row that completed in the tree is
-   * never copied again.
+   * never copied again. A line of a file that could not be read is copied only once it is corrected.
+   *
+   * With `corrections` (e.g. `readCorrections(file)` of an edited failures export), they are applied
+   * first, in the same transaction as the child's creation: a refused set creates no child, and a
+   * reprocess that cannot start applies no correction.
    *
    * @throws BatchNotReprocessableError when the batch, or another batch of its tree, is still running
    *   (the message names it), or nothing is left to reprocess.
+   * @throws CorrectionsRefusedError when `corrections` has a problem (every one is listed by line).
    */
   async reprocessBatch(batchId: string, options?: ReprocessBatchOptions): Promise<BatchSummary> {
-    const { failedItemsOnly = true, ...processOptions } = checkProcessOptions(
-      'reprocessBatch',
-      options,
-    );
+    const {
+      failedItemsOnly = true,
+      corrections,
+      correctionMode,
+      ...processOptions
+    } = checkProcessOptions('reprocessBatch', options);
+    const mode = checkCorrectionMode('reprocessBatch', correctionMode, 'options.correctionMode');
     const parent = await this.store.getBatch(batchId);
     this.registry.get(parent.batchType);
     checkRunOptions(parent.id, processOptions);
-    const child = await this.store.createChildBatch(parent, failedItemsOnly);
+    const child = await this.store.createChildBatch(
+      parent,
+      failedItemsOnly,
+      corrections === undefined
+        ? undefined
+        : { items: checkCorrections('reprocessBatch', corrections, 'options.corrections'), mode },
+    );
     return this.runner.process(child.id, processOptions);
   }
 
@@ -166,17 +194,91 @@ export class BatchService {
   /**
    * Stores corrected data for an item whose row has not completed; the next `reprocessBatch` of its tree
    * uses it. The original data is kept, and the change (old and new data) is written to the audit log.
-   * A correction that no reprocess would use is refused: when the row completed somewhere in the tree,
-   * when a running batch holds it, or when the item is not the row's newest copy (the message names the
-   * batch and the item to correct instead).
+   * With `{ mode: 'merge' }` only the fields given change. A correction that no reprocess would use is
+   * refused: when the row completed somewhere in the tree, when a running batch holds it, or when the item
+   * is not the row's newest copy (the message names the batch and the item to correct instead).
    *
    * @throws ImportItemNotFoundError, ItemNotCorrectableError, InvalidSourceDataError
    */
   correctItem<TSource extends object>(
     itemId: string,
-    sourceData: TSource,
+    sourceData: Partial<TSource>,
+    options?: CorrectItemsOptions,
   ): Promise<ImportItem<TSource>> {
-    return this.store.correctItem(itemId, sourceData);
+    const check = new ArgumentChecks('correctItem');
+    const checked = check.object(options, 'options');
+    const mode = checkCorrectionMode('correctItem', checked.mode, 'options.mode');
+    return this.store.correctItem(itemId, sourceData as TSource, mode);
+  }
+
+  /**
+   * Applies a set of corrections to the rows of a batch's tree (the batch, its first batch and their
+   * reprocesses), all or nothing: each correction names a row by the id of any of its copies or by its
+   * line in the source file, and is stored on the row's newest copy, audited with its old and new data.
+   * When any correction has a problem (an unknown id or line, a row that completed or that a running batch
+   * holds, data that cannot be stored, two corrections of one row, a line of the file that could not be
+   * read), nothing is applied and the error lists every problem by line. Corrections may come from an
+   * array or a stream (`readCorrections` of an edited failures export); they are read once.
+   *
+   * @throws ImportBatchNotFoundError, CorrectionsRefusedError, InvalidArgumentError
+   */
+  correctItems<TSource extends object = Record<string, unknown>>(
+    batchId: string,
+    corrections: ImportItemsSource<ItemCorrection<TSource>>,
+    options?: CorrectItemsOptions,
+  ): Promise<CorrectionsResult> {
+    const check = new ArgumentChecks('correctItems');
+    check.string(batchId, 'batchId');
+    const checked = check.object(options, 'options');
+    const mode = checkCorrectionMode('correctItems', checked.mode, 'options.mode');
+    return this.store.correctItems(
+      batchId,
+      checkCorrections('correctItems', corrections, 'corrections'),
+      mode,
+    );
+  }
+
+  /**
+   * The rows of a batch's tree that failed or were skipped and that no reprocess has completed, as their
+   * newest copies stand (reasons, line, the data a reprocess would use), in source order. With
+   * `includeResolved`, also the rows a reprocess completed since (`resolvedBy`).
+   *
+   * @throws ImportBatchNotFoundError, InvalidArgumentError
+   */
+  getFailures<TSource = Record<string, unknown>>(
+    batchId: string,
+    filter: GetFailuresFilter = {},
+  ): Promise<FailedRow<TSource>[]> {
+    return this.tree.failures<TSource>(batchId, filter);
+  }
+
+  /**
+   * The unresolved rows of a batch's tree as a file to fix and give back (to `correctItems`,
+   * `reprocessBatch({ corrections })` or `reliable-imports reprocess <id> --corrections FILE`): CSV with
+   * `_item_id`, `_line`, `_status`, `_reason` and then the data under the source's column names in its
+   * order, or JSON lines (`{ itemId, line, status, reasons, errorCode, data }`). The stream reads the rows
+   * a page at a time; pipe it to a file or an HTTP response. Cells a spreadsheet would run as formulas are
+   * written with a leading `'`, which `readCorrections` removes again.
+   *
+   * @throws ImportBatchNotFoundError, InvalidArgumentError (an unknown format)
+   */
+  async exportFailures(batchId: string, options?: ExportFailuresOptions): Promise<Readable> {
+    const check = new ArgumentChecks('exportFailures');
+    const checked = check.object(options, 'options');
+    const format = checked.format ?? 'csv';
+    check.oneOf(format, ['csv', 'jsonl'], 'options.format');
+    const root = await this.tree.root(batchId);
+    return failuresFile(this.tree, root, format);
+  }
+
+  /**
+   * Where every row of a batch's tree stands: completed the first time, resolved by a reprocess (per
+   * batch), unresolved, or not processed yet; and the tree's batches with their counts.
+   *
+   * @throws ImportBatchNotFoundError
+   */
+  getLineage(batchId: string): Promise<BatchLineage> {
+    return this.tree.lineage(batchId);
   }
 }
 
@@ -190,4 +292,25 @@ function checkProcessOptions<T extends ReprocessBatchOptions>(
   check.optionalBoolean(checked.continueOnError, 'options.continueOnError');
   check.optionalBoolean(checked.failedItemsOnly, 'options.failedItemsOnly');
   return checked;
+}
+
+function checkCorrectionMode(method: string, value: unknown, argument: string): CorrectionMode {
+  if (value === undefined) return 'replace';
+  new ArgumentChecks(method).oneOf(value, ['replace', 'merge'], argument);
+  return value as CorrectionMode;
+}
+
+function checkCorrections<T>(method: string, value: T, argument: string): T {
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    !(Symbol.iterator in value || Symbol.asyncIterator in value)
+  ) {
+    new ArgumentChecks(method).fail(
+      argument,
+      'an array, an iterable or an async iterable of corrections',
+      value,
+    );
+  }
+  return value;
 }

@@ -33,6 +33,19 @@ export type {
   ValidationResult,
 } from './interfaces/processor.interface';
 export type { BatchStatus, ItemStatus, LogLevel } from './interfaces/statuses.interface';
+export type {
+  BatchLineage,
+  CorrectItemsOptions,
+  CorrectionMode,
+  CorrectionsResult,
+  ExportFailuresOptions,
+  FailedRow,
+  GetFailuresFilter,
+  ItemCorrection,
+  LineageBatch,
+  RecoveryFileFormat,
+} from './interfaces/recovery.interface';
+export { SourceRow, type MalformedLine } from './readers/source-row';
 
 export {
   ReliableImportsError,
@@ -40,6 +53,10 @@ export {
 } from './errors/reliable-imports.error';
 export { UnknownBatchTypeError } from './errors/unknown-batch-type.error';
 export { BatchNotReprocessableError } from './errors/batch-not-reprocessable.error';
+export {
+  CorrectionsRefusedError,
+  type CorrectionProblem,
+} from './errors/corrections-refused.error';
 export { DuplicateBatchTypeError } from './errors/duplicate-batch-type.error';
 export { IdempotencyConflictError } from './errors/idempotency-conflict.error';
 export { ImportBatchNotFoundError } from './errors/import-batch-not-found.error';

@@ -103,6 +103,12 @@ export const messages = {
     `The idempotency key "${key}" was already used for batch "${existingBatchId}" ${why}. ` +
     `Use a new key for new content, or pass the same items to get the existing batch back.`,
 
+  onlyUnreadLines: (batchId: string, lines: number): string =>
+    `Import batch "${batchId}" has nothing to reprocess yet: the ${lines} row(s) left are lines of the ` +
+    `source file that could not be read, and they have no data to process until they are corrected. ` +
+    `Export them (exportFailures, or "reliable-imports failures ${batchId} --format csv -o fix.csv"), ` +
+    `fix them, and reprocess with the corrections.`,
+
   nothingToReprocess: (batchId: string): string =>
     `Import batch "${batchId}" has no rows left to reprocess: each of its rows completed, in this batch ` +
     `or in a reprocess of it, and a completed row is never applied again. To change rows that were ` +
@@ -199,4 +205,44 @@ export const messages = {
   abortedAfterItem: (itemIndex: number, reason: string): string =>
     `Stopped at item ${itemIndex}, which failed: ${reason}. ` +
     `Fix it with correctItem() and reprocess the batch; the items after it were not processed.`,
+
+  malformedLine: (line: number, reason: string): string =>
+    `Line ${line} could not be read as a row: ${reason}. Correct the row (its text is kept with it) and reprocess.`,
+
+  correctionsRefused: (
+    batchId: string,
+    problems: ReadonlyArray<{ line: number; at: 'line' | 'entry'; message: string }>,
+    count: number,
+  ): string => {
+    const shown = problems
+      .slice(0, 20)
+      .map((problem) => `${problem.at} ${problem.line}: ${problem.message}`);
+    const more = count > shown.length ? `; and ${count - shown.length} more` : '';
+    return (
+      `The corrections for batch "${batchId}" were refused, and none was applied: ${count} problem(s): ` +
+      `${shown.join('; ')}${more}. Fix these lines and give the corrections again.`
+    );
+  },
+
+  correctionUnknownItem: (itemId: string, rootId: string): string =>
+    `no row of batch "${rootId}" or of its reprocesses has the item id "${itemId}"`,
+
+  correctionUnknownLine: (line: number, rootId: string): string =>
+    `no row of batch "${rootId}" came from line ${line} of its file`,
+
+  correctionAmbiguousLine: (line: number): string =>
+    `several rows came from line ${line}; give the row's item id instead`,
+
+  correctionNoReference: (): string => 'it names no row: give an item id or a line',
+
+  correctionTwice: (firstLine: number, at: string): string =>
+    `it corrects the same row as ${at} ${firstLine}; keep one of the two`,
+
+  correctionApplied: (batchId: string): string =>
+    `its row completed already (in batch "${batchId}"), so no reprocess would use a correction`,
+
+  correctionHeld: (batchId: string, status: string): string =>
+    `its row is being processed by batch "${batchId}" (${status}); wait for it to end`,
+
+  correctionNotObject: (): string => 'its data must be an object of field names and values',
 };

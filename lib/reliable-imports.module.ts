@@ -9,6 +9,8 @@ import { BatchCreator } from './processing/batch-creator';
 import { BatchRunner } from './processing/batch-runner';
 import { BatchWorker } from './processing/batch-worker';
 import { BatchStore } from './processing/batch-store';
+import { CorrectionWriter } from './processing/correction-writer';
+import { TreeReader } from './processing/tree-reader';
 import { DatabaseAdapter } from './processing/database-adapter';
 import { ItemClaimer } from './processing/item-claimer';
 import { ItemRunner } from './processing/item-runner';
@@ -37,7 +39,9 @@ import { resolveOptions } from './utils/resolve-options.util';
     ImportProcessorMetadataAccessor,
     ImportProcessorRegistry,
     ImportProcessorExplorer,
+    CorrectionWriter,
     BatchStore,
+    TreeReader,
     BatchCreator,
     ItemClaimer,
     ItemRunner,

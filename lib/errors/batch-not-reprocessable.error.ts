@@ -16,6 +16,11 @@ export class BatchNotReprocessableError extends ReliableImportsError {
   }
 
   /** @internal */
+  static onlyUnreadLines(batchId: string, lines: number): BatchNotReprocessableError {
+    return new BatchNotReprocessableError(batchId, messages.onlyUnreadLines(batchId, lines));
+  }
+
+  /** @internal */
   static reprocessRunning(
     batchId: string,
     runningId: string,

@@ -1,4 +1,5 @@
 import type { JsonObject } from './import-batch.interface';
+import type { CorrectionMode, ItemCorrection } from './recovery.interface';
 import type { BatchStatus, ItemStatus, LogLevel } from './statuses.interface';
 
 /** Items accepted by `createBatch`: an array, any iterable, or an async iterable such as a CSV stream. */
@@ -54,6 +55,13 @@ export interface ReprocessBatchOptions extends ProcessBatchOptions {
    * @default true
    */
   failedItemsOnly?: boolean;
+  /**
+   * Corrections to apply before the rows are copied, in the same transaction (see `correctItems`): a
+   * refused set creates no child batch. E.g. `readCorrections(createReadStream('fix.csv'))`.
+   */
+  corrections?: ImportItemsSource<ItemCorrection<object>>;
+  /** How `corrections` change their rows. @default 'replace' */
+  correctionMode?: CorrectionMode;
 }
 
 /** Options of `BatchService.import()`: creation and processing in one call. */

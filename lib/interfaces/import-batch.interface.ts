@@ -14,6 +14,11 @@ export interface ImportBatch {
   idempotencyKey: string | null;
   /** The batch this one reprocesses, for a batch made by `reprocessBatch`. */
   parentBatchId: string | null;
+  /**
+   * The column names of the source in their order: a CSV's header, or the first item's keys. A failures
+   * export writes its columns in this order.
+   */
+  sourceColumns: string[] | null;
   totalItems: number;
   /** Item counters, brought up to date whenever a processing run ends. `getBatchSummary` counts live. */
   completedItems: number;

@@ -40,6 +40,8 @@ export interface FailedRow<TSource = Record<string, unknown>> {
   reasons: string[];
   /** The failure's code (`VALIDATION_FAILED`, `MALFORMED_LINE`, a SQLSTATE...), when there is one. */
   errorCode: string | null;
+  /** The text of a line that could not be read as a row (`errorCode` `MALFORMED_LINE`); else null. */
+  rawLine: string | null;
   /** The data a reprocess would use now: the correction when there is one, else the source data. */
   data: TSource;
   corrected: boolean;

@@ -15,6 +15,8 @@ import {
   serializeJsonValue,
   serializeSourceData,
 } from '../utils/source-data.util';
+import { SourceRow } from '../readers/source-row';
+import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 import { DatabaseAdapter } from './database-adapter';
 import { runInItemTransaction } from './item-transaction';
 import { toBatch, type Row } from './row-mappers';
@@ -64,7 +66,7 @@ export class BatchCreator {
         };
       }
       const batch = toBatch(inserted);
-      const total = await this.consume(iterable, where, batchType, hash, {
+      const { total, columns } = await this.consume(iterable, where, batchType, hash, {
         transaction,
         batchId: batch.id,
       });
@@ -73,6 +75,7 @@ export class BatchCreator {
         batch.id,
         total,
         contentHash,
+        columns === null ? null : JSON.stringify(columns),
       ]);
       await this.database.rows(transaction, SQL.notifyBatchCreated, [batch.id]);
       return { created: toBatch(sealed) };
@@ -94,9 +97,9 @@ export class BatchCreator {
   }
 
   /**
-   * Validates, hashes and (when a target is given) inserts every item; returns how many there were. A chunk
-   * ends at `CREATE_CHUNK_SIZE` items or `CREATE_CHUNK_BYTES`, so that wide rows keep memory flat and a
-   * chunk stays far below PostgreSQL's cap on one jsonb value.
+   * Validates, hashes and (when a target is given) inserts every item; returns how many there were and the
+   * source's column order. A chunk ends at `CREATE_CHUNK_SIZE` items or `CREATE_CHUNK_BYTES`, so that wide
+   * rows keep memory flat and a chunk stays far below PostgreSQL's cap on one jsonb value.
    */
   private async consume<TSource>(
     items: ImportItemsSource<TSource>,
@@ -104,46 +107,50 @@ export class BatchCreator {
     batchType: string,
     hash: Hash,
     target: { transaction: QueryRunner; batchId: string } | null,
-  ): Promise<number> {
-    let chunk: string[] = [];
-    let chunkBytes = 0;
+  ): Promise<{ total: number; columns: readonly string[] | null }> {
+    const chunk = new ChunkBuilder();
     let index = 0;
+    let columns: readonly string[] | null = null;
     const flush = async (): Promise<void> => {
-      if (!target || chunk.length === 0) return;
-      await this.insertChunk(target, index - chunk.length, chunk);
-      chunk = [];
-      chunkBytes = 0;
+      if (!target || chunk.size === 0) return;
+      await this.database.rows(target.transaction, SQL.insertItemsChunk, [
+        target.batchId,
+        index - chunk.size,
+        ...chunk.drain(),
+      ]);
     };
     for await (const item of items) {
-      const json = serializeSourceData(item);
+      const row = item instanceof SourceRow ? (item as SourceRow<object>) : null;
+      const data: unknown = row ? row.data : item;
+      if (index === 0) columns = row?.columns ?? plainKeys(data);
+      let json = serializeSourceData(data);
+      let failure: MalformedRow | null = null;
+      if (row) {
+        // A row of a file is never refused alone: what cannot be stored of it becomes a failed row with its
+        // line, as a malformed line does, so that it is corrected with the others.
+        if (isJsonProblem(json)) {
+          failure = malformedRow(row.line, `${json.path} ${json.problem}`, null);
+          json = '{}';
+        } else if (row.malformed) {
+          failure = malformedRow(row.line, row.malformed.reason, row.malformed.raw);
+        }
+      }
       if (isJsonProblem(json)) {
         throw new InvalidSourceDataError(where, index, json.path, json.problem, batchType);
       }
       hash.update('\n').update(json);
+      if (row) hash.update(`\u0001${row.line}`);
+      if (failure) hash.update(`\u0001${failure.message}`);
       if (target) {
-        const bytes = jsonByteLength(json);
         // A row that would take the chunk over its size goes into the next one (alone, if it is that big).
-        if (chunkBytes + bytes > CREATE_CHUNK_BYTES) await flush();
-        chunk.push(json);
-        chunkBytes += bytes;
+        if (chunk.bytes + jsonByteLength(json) > CREATE_CHUNK_BYTES) await flush();
+        chunk.add(json, row?.line ?? null, failure);
       }
       index++;
-      if (chunk.length === CREATE_CHUNK_SIZE || chunkBytes >= CREATE_CHUNK_BYTES) await flush();
+      if (chunk.size === CREATE_CHUNK_SIZE || chunk.bytes >= CREATE_CHUNK_BYTES) await flush();
     }
     await flush();
-    return index;
-  }
-
-  private async insertChunk(
-    target: { transaction: QueryRunner; batchId: string },
-    firstIndex: number,
-    chunk: string[],
-  ): Promise<void> {
-    await this.database.rows(target.transaction, SQL.insertItemsChunk, [
-      target.batchId,
-      firstIndex,
-      `[${chunk.join(',')}]`,
-    ]);
+    return { total: index, columns };
   }
 
   /** sourceInfo and metadata: plain objects, checked and serialized as rows are. */
@@ -200,4 +207,71 @@ function assertIterable<T>(items: ImportItemsSource<T>, where: string): ImportIt
     return items;
   }
   throw new ReliableImportsError('INVALID_BATCH_OPTIONS', messages.itemsNotIterable(where));
+}
+
+/** The column order of items given as plain objects: the first item's keys (jsonb keeps no order). */
+function plainKeys(data: unknown): readonly string[] | null {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return null;
+  const keys = Object.keys(data);
+  return keys.length > 0 ? keys : null;
+}
+
+/** How a row that could not be read is stored: failed, with its reason and its raw text. */
+interface MalformedRow {
+  message: string;
+  details: string;
+}
+
+function malformedRow(line: number, reason: string, raw: string | null): MalformedRow {
+  const message = storableText(messages.malformedLine(line, reason), TEXT_LIMITS.message).text;
+  const details: Record<string, unknown> = {
+    name: 'MalformedLine',
+    code: 'MALFORMED_LINE',
+    reasons: [message],
+  };
+  if (raw !== null) details.raw = storableText(raw, TEXT_LIMITS.message).text;
+  return { message, details: JSON.stringify(details) };
+}
+
+/**
+ * One multi-row INSERT: the rows' JSON, and beside it their lines and failures, only when some row has one
+ * (so that rows from no file cost nothing more).
+ */
+class ChunkBuilder {
+  private json: string[] = [];
+  private lines: (number | null)[] = [];
+  private failures: string[] = [];
+  private hasLines = false;
+  bytes = 0;
+
+  get size(): number {
+    return this.json.length;
+  }
+
+  add(json: string, line: number | null, failure: MalformedRow | null): void {
+    this.json.push(json);
+    this.lines.push(line);
+    if (line !== null) this.hasLines = true;
+    if (failure) {
+      this.failures.push(
+        `{"ordinality":${this.json.length},"message":${JSON.stringify(failure.message)},"details":${failure.details}}`,
+      );
+    }
+    this.bytes += jsonByteLength(json);
+  }
+
+  /** The parameters $3, $4 and $5 of `insertItemsChunk`; empties the chunk. */
+  drain(): [string, number[] | null, string | null] {
+    const params: [string, (number | null)[] | null, string | null] = [
+      `[${this.json.join(',')}]`,
+      this.hasLines ? this.lines : null,
+      this.failures.length > 0 ? `[${this.failures.join(',')}]` : null,
+    ];
+    this.json = [];
+    this.lines = [];
+    this.failures = [];
+    this.hasLines = false;
+    this.bytes = 0;
+    return params as [string, number[] | null, string | null];
+  }
 }

@@ -20,7 +20,15 @@ import { ArgumentChecks } from '../utils/arguments.util';
 import { isUuid } from '../utils/uuid.util';
 import { messages } from '../reliable-imports.messages';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
+import type { ImportItemsSource } from '../interfaces/batch-options.interface';
+import type {
+  CorrectionMode,
+  CorrectionsResult,
+  ItemCorrection,
+} from '../interfaces/recovery.interface';
+import { CorrectionWriter } from './correction-writer';
 import { DatabaseAdapter } from './database-adapter';
+import { storeCorrections } from './recovery-sql';
 import { runInItemTransaction } from './item-transaction';
 import type { LogBuffer } from './log-buffer';
 import { toBatch, toItem, toLogEntry, toSummary, type Row } from './row-mappers';
@@ -29,7 +37,10 @@ import { SQL } from './sql';
 /** Reads batches, items and logs; every change of a batch's status; corrections and reprocess copies. */
 @Injectable()
 export class BatchStore {
-  constructor(@Inject(DatabaseAdapter) private readonly database: DatabaseAdapter) {}
+  constructor(
+    @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
+    @Inject(CorrectionWriter) private readonly corrections: CorrectionWriter,
+  ) {}
 
   async getBatch(batchId: string): Promise<ImportBatch> {
     if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
@@ -174,7 +185,11 @@ export class BatchStore {
    * new data in the audit log. Refused unless the next reprocess of the tree would use it: the row must
    * not be completed or being processed in any batch of the tree, and the item must be its newest copy.
    */
-  async correctItem<TSource>(itemId: string, sourceData: TSource): Promise<ImportItem<TSource>> {
+  async correctItem<TSource>(
+    itemId: string,
+    sourceData: TSource,
+    mode: CorrectionMode,
+  ): Promise<ImportItem<TSource>> {
     if (!isUuid(itemId)) throw new ImportItemNotFoundError(String(itemId));
     const [found] = await this.database.rowsOnce<Row>(SQL.itemById, [itemId]);
     if (!found) throw new ImportItemNotFoundError(itemId);
@@ -219,21 +234,29 @@ export class BatchStore {
           'call correctItem again',
         );
       }
-      const [updated] = await this.database.rows<Row>(transaction, SQL.correctItem, [itemId, json]);
-      const audit = JSON.stringify([
-        {
-          level: 'info',
-          message: `Item ${item.itemIndex} corrected`,
-          details: {
-            itemIndex: item.itemIndex,
-            old: item.correctedData ?? item.sourceData,
-            new: JSON.parse(json) as unknown,
-          },
-          created_at: new Date().toISOString(),
-        },
-      ]);
-      await this.database.rows(transaction, SQL.insertLogs, [item.batchId, itemId, audit]);
+      const store = storeCorrections({
+        corrections: `[{"id":${JSON.stringify(itemId)},"data":${json},"line":null}]`,
+        mode,
+      });
+      const [updated] = await this.database.rows<Row>(transaction, store.text, store.values);
       return toItem<TSource>(updated);
+    });
+  }
+
+  /**
+   * Applies a set of corrections to the rows of the tree of `batchId`, all or nothing (see
+   * `CorrectionWriter`), in one transaction on the tree's root.
+   */
+  async correctItems(
+    batchId: string,
+    corrections: ImportItemsSource<ItemCorrection<object>>,
+    mode: CorrectionMode,
+  ): Promise<CorrectionsResult> {
+    const batch = await this.getBatch(batchId);
+    return runInItemTransaction(this.database, async (transaction) => {
+      const rootId = await this.lockTree(transaction, batch.id);
+      const corrected = await this.corrections.apply(transaction, rootId, corrections, mode);
+      return { rootBatchId: rootId, corrected };
     });
   }
 
@@ -242,7 +265,11 @@ export class BatchStore {
    * their tree (corrections applied), in one transaction. The parent is not changed. Reprocesses of one
    * tree run one after the other (on a lock of its root), and none starts while a batch of the tree runs.
    */
-  async createChildBatch(parent: ImportBatch, failedItemsOnly: boolean): Promise<ImportBatch> {
+  async createChildBatch(
+    parent: ImportBatch,
+    failedItemsOnly: boolean,
+    corrections?: { items: ImportItemsSource<ItemCorrection<object>>; mode: CorrectionMode },
+  ): Promise<ImportBatch> {
     if (parent.status === 'pending' || parent.status === 'processing') {
       throw BatchNotReprocessableError.stillRunning(parent.id, parent.status);
     }
@@ -260,6 +287,10 @@ export class BatchStore {
       if (running) {
         throw BatchNotReprocessableError.reprocessRunning(parent.id, running.id, running.status);
       }
+      // In the same transaction: a refused set, or a reprocess that cannot start, applies nothing.
+      if (corrections) {
+        await this.corrections.apply(transaction, rootId, corrections.items, corrections.mode);
+      }
       const [row] = await this.database.rows<Row>(transaction, SQL.insertBatch, [
         parent.batchType,
         JSON.stringify(parent.sourceInfo),
@@ -268,22 +299,31 @@ export class BatchStore {
         parent.id,
       ]);
       const child = toBatch(row);
-      const [copied] = await this.database.rows<{ count: number }>(
+      const [copied] = await this.database.rows<{ count: number; unread: number }>(
         transaction,
         SQL.copyItemsToChild,
         [child.id, parent.id, statuses],
       );
       const count = Number(copied?.count ?? 0);
+      const unread = Number(copied?.unread ?? 0);
+      if (count === 0 && unread > 0) {
+        throw BatchNotReprocessableError.onlyUnreadLines(parent.id, unread);
+      }
       if (count === 0) throw BatchNotReprocessableError.nothingToReprocess(parent.id);
       const [sealed] = await this.database.rows<Row>(transaction, SQL.setTotalItems, [
         child.id,
         count,
+        parent.sourceColumns === null ? null : JSON.stringify(parent.sourceColumns),
       ]);
       const audit = JSON.stringify([
         {
           level: 'info',
           message: `Reprocessing ${count} item(s) in batch ${child.id}`,
-          details: { childBatchId: child.id, failedItemsOnly },
+          details: {
+            childBatchId: child.id,
+            failedItemsOnly,
+            ...(unread > 0 ? { uncorrectedUnreadLines: unread } : {}),
+          },
           created_at: new Date().toISOString(),
         },
       ]);

@@ -7,7 +7,7 @@ import type { BatchStatus, ItemStatus, LogLevel } from '../interfaces/statuses.i
 /** A row as the driver returns it; column names are snake_case. */
 export type Row = Record<string, unknown>;
 
-const date = (value: unknown): Date | null =>
+export const date = (value: unknown): Date | null =>
   value === null || value === undefined
     ? null
     : value instanceof Date
@@ -16,10 +16,10 @@ const date = (value: unknown): Date | null =>
 
 const num = (value: unknown): number => (typeof value === 'number' ? value : Number(value ?? 0));
 
-const numOrNull = (value: unknown): number | null =>
+export const numOrNull = (value: unknown): number | null =>
   value === null || value === undefined ? null : Number(value);
 
-const str = (value: unknown): string | null =>
+export const str = (value: unknown): string | null =>
   value === null || value === undefined
     ? null
     : typeof value === 'string'
@@ -35,6 +35,7 @@ export function toBatch(row: Row): ImportBatch {
     metadata: (row.metadata ?? {}) as JsonObject,
     idempotencyKey: str(row.idempotency_key),
     parentBatchId: str(row.parent_batch_id),
+    sourceColumns: (row.source_columns ?? null) as string[] | null,
     totalItems: num(row.total_items),
     completedItems: num(row.completed_items),
     failedItems: num(row.failed_items),

@@ -49,13 +49,26 @@ export const SQL = {
     ON CONFLICT ("idempotency_key") WHERE "idempotency_key" IS NOT NULL DO NOTHING
     RETURNING *`,
 
+  /**
+   * Rows $3 (a JSON array) of batch $1 from index $2, with their source lines $4 (an array beside it, or
+   * null) and, for rows of a file that could not be read, their failure $5 (`{ ordinality, message,
+   * details }`, or null): those are stored failed at once, to be corrected and reprocessed.
+   */
   insertItemsChunk: `
-    INSERT INTO "import_batch_items" ("batch_id", "item_index", "source_data")
-    SELECT $1, $2 + e."ordinality"::integer - 1, e."value"
-    FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e("value", "ordinality")`,
+    INSERT INTO "import_batch_items"
+      ("batch_id", "item_index", "source_data", "source_line", "status", "error_message", "error_details",
+       "completed_at")
+    SELECT $1, $2 + e."ordinality"::integer - 1, e."value", e."line",
+           CASE WHEN f."ordinality" IS NULL THEN 'pending' ELSE 'failed' END,
+           f."message", f."details", CASE WHEN f."ordinality" IS NOT NULL THEN now() END
+    FROM ROWS FROM (jsonb_array_elements($3::jsonb), unnest($4::integer[]))
+      WITH ORDINALITY AS e("value", "line", "ordinality")
+    LEFT JOIN jsonb_to_recordset($5::jsonb) AS f("ordinality" bigint, "message" text, "details" jsonb)
+      ON f."ordinality" = e."ordinality"
+    WHERE e."value" IS NOT NULL`,
 
   sealBatch: `
-    UPDATE "import_batches" SET "total_items" = $2, "content_hash" = $3
+    UPDATE "import_batches" SET "total_items" = $2, "content_hash" = $3, "source_columns" = $4::jsonb
     WHERE "id" = $1
     RETURNING *`,
 
@@ -281,11 +294,6 @@ export const SQL = {
 
   itemForUpdate: `SELECT * FROM "import_batch_items" WHERE "id" = $1 FOR UPDATE`,
 
-  correctItem: `
-    UPDATE "import_batch_items" SET "corrected_data" = $2::jsonb, "corrected_at" = now()
-    WHERE "id" = $1
-    RETURNING *`,
-
   /**
    * Copies the rows of batch $2 that did not complete into its child $1, corrections applied, keeping
    * their index. A row of the tree is its source row (the root of its `original_item_id` chain): it is
@@ -299,12 +307,12 @@ export const SQL = {
       FROM "import_batch_items" p
       WHERE p."batch_id" = $2 AND p."status" <> 'completed'
     ), copies AS (
-      SELECT w."source_id", i."batch_id", i."item_index", i."status", i."source_data", i."corrected_data",
-             i."created_at"
+      SELECT w."source_id", i."batch_id", i."item_index", i."source_line", i."status", i."source_data",
+             i."corrected_data", i."error_details", i."created_at"
       FROM wanted w JOIN "import_batch_items" i ON i."id" = w."source_id"
       UNION ALL
-      SELECT w."source_id", i."batch_id", i."item_index", i."status", i."source_data", i."corrected_data",
-             i."created_at"
+      SELECT w."source_id", i."batch_id", i."item_index", i."source_line", i."status", i."source_data",
+             i."corrected_data", i."error_details", i."created_at"
       FROM wanted w JOIN "import_batch_items" i ON i."original_item_id" = w."source_id"
     ), newest AS (
       SELECT DISTINCT ON (c."source_id") c.*
@@ -314,19 +322,29 @@ export const SQL = {
       -- A copy that a running batch holds (found through the rows, should the tree's batches be split).
       SELECT c."source_id" FROM copies c JOIN "import_batches" b ON b."id" = c."batch_id"
       WHERE c."status" IN ('pending', 'processing') AND b."status" IN ('pending', 'processing')
-    ), copied AS (
-      INSERT INTO "import_batch_items" ("batch_id", "item_index", "source_data", "original_item_id")
-      SELECT $1, n."item_index", COALESCE(n."corrected_data", n."source_data"), n."source_id"
+    ), candidates AS (
+      SELECT n.*,
+             -- A line that could not be read has no data to process until it is corrected.
+             (n."corrected_data" IS NULL
+              AND COALESCE(n."error_details" ->> 'code', '') = 'MALFORMED_LINE') AS "unread"
       FROM newest n
       WHERE n."status" = ANY($3::text[])
         -- NOT EXISTS, not NOT IN: an anti-join stays linear when the rows outgrow work_mem.
         AND NOT EXISTS (
           SELECT 1 FROM copies c WHERE c."source_id" = n."source_id" AND c."status" = 'completed')
         AND NOT EXISTS (SELECT 1 FROM live l WHERE l."source_id" = n."source_id")
-      ORDER BY n."item_index"
+    ), copied AS (
+      INSERT INTO "import_batch_items"
+        ("batch_id", "item_index", "source_data", "original_item_id", "source_line")
+      SELECT $1, c."item_index", COALESCE(c."corrected_data", c."source_data"), c."source_id",
+             c."source_line"
+      FROM candidates c
+      WHERE NOT c."unread"
+      ORDER BY c."item_index"
       RETURNING 1
     )
-    SELECT count(*)::integer AS "count" FROM copied`,
+    SELECT (SELECT count(*) FROM copied)::integer AS "count",
+           (SELECT count(*) FROM candidates WHERE "unread")::integer AS "unread"`,
 
   /**
    * Every copy in its tree of the source row of item $1, newest first, with the status of its batch:
@@ -379,5 +397,8 @@ export const SQL = {
     ORDER BY "created_at"
     LIMIT 1`,
 
-  setTotalItems: `UPDATE "import_batches" SET "total_items" = $2 WHERE "id" = $1 RETURNING *`,
+  setTotalItems: `
+    UPDATE "import_batches" SET "total_items" = $2, "source_columns" = $3::jsonb
+    WHERE "id" = $1
+    RETURNING *`,
 };

@@ -30,7 +30,7 @@ const known = (values: object): string =>
 export class ArgumentChecks {
   constructor(private readonly method: string) {}
 
-  private fail(argument: string, expected: string, received: unknown): never {
+  fail(argument: string, expected: string, received: unknown): never {
     throw new InvalidArgumentError(this.method, argument, expected, received);
   }
 
@@ -55,6 +55,13 @@ export class ArgumentChecks {
   optionalBoolean(value: unknown, argument: string): void {
     if (value !== undefined && typeof value !== 'boolean') {
       this.fail(argument, 'true or false (or left out)', value);
+    }
+  }
+
+  /** One of the given strings. */
+  oneOf(value: unknown, allowed: readonly string[], argument: string): void {
+    if (typeof value !== 'string' || !allowed.includes(value)) {
+      this.fail(argument, allowed.map((entry) => `"${entry}"`).join(' or '), value);
     }
   }
 

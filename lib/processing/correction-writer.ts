@@ -1,0 +1,260 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { QueryRunner } from 'typeorm';
+import {
+  CorrectionsRefusedError,
+  type CorrectionProblem,
+} from '../errors/corrections-refused.error';
+import type { ImportItemsSource } from '../interfaces/batch-options.interface';
+import type { CorrectionMode, ItemCorrection } from '../interfaces/recovery.interface';
+import { CREATE_CHUNK_BYTES } from '../reliable-imports.constants';
+import { messages } from '../reliable-imports.messages';
+import { isJsonProblem, jsonByteLength, serializeSourceData } from '../utils/source-data.util';
+import { isUuid } from '../utils/uuid.util';
+import { DatabaseAdapter } from './database-adapter';
+import {
+  rowStates,
+  sourcesOfItems,
+  sourcesOfLines,
+  storeCorrections,
+  type Statement,
+} from './recovery-sql';
+import type { Row } from './row-mappers';
+
+/** Corrections resolved and stored per round trip. */
+const CORRECTIONS_PER_CHUNK = 500;
+
+/** Problems kept for the error; the count goes on. */
+const MAX_PROBLEMS = 10_000;
+
+/** A correction that passed the checks that need no database, waiting for its row. */
+interface Pending {
+  position: number;
+  at: CorrectionProblem['at'];
+  line: number;
+  itemId?: string;
+  sourceLine?: number;
+  json: string;
+}
+
+/**
+ * Applies a set of corrections to the rows of one tree inside the caller's transaction, all or nothing:
+ * every correction is checked (its reference, its row's state, its data), every problem is collected with
+ * its line, and when there is any, the set is refused as a whole and the caller's transaction rolls back.
+ * The caller holds the tree's root, so no reprocess or other correction of the tree runs meanwhile.
+ */
+@Injectable()
+export class CorrectionWriter {
+  constructor(@Inject(DatabaseAdapter) private readonly database: DatabaseAdapter) {}
+
+  /** @returns the rows corrected, each the newest copy of its source row. */
+  async apply(
+    transaction: QueryRunner,
+    rootId: string,
+    corrections: ImportItemsSource<ItemCorrection<object>>,
+    mode: CorrectionMode,
+  ): Promise<number> {
+    const run = new CorrectionRun(rootId);
+    let chunk: Pending[] = [];
+    let bytes = 0;
+    let corrected = 0;
+    const flush = async (): Promise<void> => {
+      if (chunk.length === 0) return;
+      const ready = await this.resolve(transaction, run, chunk);
+      chunk = [];
+      bytes = 0;
+      // Once the set is refused, the rest is only checked, so that every problem is reported at once.
+      if (run.problemCount === 0 && ready.length > 0) {
+        const stored = await this.run(
+          transaction,
+          storeCorrections({ corrections: `[${ready.join(',')}]`, mode }),
+        );
+        corrected += stored.length;
+      }
+    };
+    let position = 0;
+    for await (const correction of corrections) {
+      position++;
+      const pending = run.check(correction, position);
+      if (!pending) continue;
+      if (bytes + jsonByteLength(pending.json) > CREATE_CHUNK_BYTES) await flush();
+      chunk.push(pending);
+      bytes += jsonByteLength(pending.json);
+      if (chunk.length === CORRECTIONS_PER_CHUNK) await flush();
+    }
+    await flush();
+    if (run.problemCount > 0) {
+      // Problems found in the database come after the chunk's own: put them back in the set's order.
+      const ordered = [...run.problems].sort((a, b) => a.line - b.line);
+      throw new CorrectionsRefusedError(rootId, ordered, run.problemCount);
+    }
+    return corrected;
+  }
+
+  /** Finds each correction's row and checks that a reprocess would use it; returns what to store. */
+  private async resolve(
+    transaction: QueryRunner,
+    run: CorrectionRun,
+    chunk: Pending[],
+  ): Promise<string[]> {
+    const itemIds = chunk.flatMap((pending) => (pending.itemId ? [pending.itemId] : []));
+    const lines = chunk.flatMap((pending) =>
+      pending.sourceLine !== undefined ? [pending.sourceLine] : [],
+    );
+    const byItem = new Map<string, Row>();
+    if (itemIds.length > 0) {
+      for (const row of await this.run(transaction, sourcesOfItems({ itemIds }))) {
+        byItem.set(String(row.item_id), row);
+      }
+    }
+    const byLine = new Map<number, string[]>();
+    if (lines.length > 0) {
+      for (const row of await this.run(
+        transaction,
+        sourcesOfLines({ rootId: run.rootId, lines }),
+      )) {
+        const line = Number(row.source_line);
+        byLine.set(line, [...(byLine.get(line) ?? []), String(row.source_id)]);
+      }
+    }
+    const found: Array<{ pending: Pending; sourceId: string }> = [];
+    for (const pending of chunk) {
+      const sourceId = this.sourceOf(run, pending, byItem, byLine);
+      if (sourceId !== null && run.once(sourceId, pending)) found.push({ pending, sourceId });
+    }
+    if (found.length === 0) return [];
+    const states = new Map<string, Row>();
+    const sourceIds = [...new Set(found.map((entry) => entry.sourceId))];
+    for (const row of await this.run(transaction, rowStates({ sourceIds }))) {
+      states.set(String(row.source_id), row);
+    }
+    const ready: string[] = [];
+    for (const { pending, sourceId } of found) {
+      const state = states.get(sourceId);
+      if (!state) {
+        run.problem(
+          pending,
+          messages.correctionUnknownItem(pending.itemId ?? sourceId, run.rootId),
+        );
+      } else if (state.completed_id) {
+        run.problem(pending, messages.correctionApplied(String(state.completed_batch_id)));
+      } else if (state.live_id) {
+        run.problem(
+          pending,
+          messages.correctionHeld(String(state.live_batch_id), String(state.live_batch_status)),
+        );
+      } else {
+        const line = pending.at === 'line' ? pending.line : null;
+        ready.push(`{"id":"${String(state.newest_id)}","line":${line},"data":${pending.json}}`);
+      }
+    }
+    return ready;
+  }
+
+  private sourceOf(
+    run: CorrectionRun,
+    pending: Pending,
+    byItem: Map<string, Row>,
+    byLine: Map<number, string[]>,
+  ): string | null {
+    if (pending.itemId !== undefined) {
+      const row = byItem.get(pending.itemId);
+      if (!row || String(row.source_batch_id) !== run.rootId) {
+        run.problem(pending, messages.correctionUnknownItem(pending.itemId, run.rootId));
+        return null;
+      }
+      return String(row.source_id);
+    }
+    const line = pending.sourceLine as number;
+    const sources = byLine.get(line) ?? [];
+    if (sources.length !== 1) {
+      run.problem(
+        pending,
+        sources.length === 0
+          ? messages.correctionUnknownLine(line, run.rootId)
+          : messages.correctionAmbiguousLine(line),
+      );
+      return null;
+    }
+    return sources[0];
+  }
+
+  private run(transaction: QueryRunner, statement: Statement): Promise<Row[]> {
+    return this.database.rows<Row>(transaction, statement.text, statement.values);
+  }
+}
+
+/** The state of one set of corrections: its problems, and the rows it has corrected so far. */
+class CorrectionRun {
+  readonly problems: CorrectionProblem[] = [];
+  problemCount = 0;
+  private readonly seen = new Map<string, Pending>();
+
+  constructor(readonly rootId: string) {}
+
+  problem(where: { at: CorrectionProblem['at']; line: number }, message: string): void {
+    this.problemCount++;
+    if (this.problems.length < MAX_PROBLEMS) {
+      this.problems.push({ line: where.line, at: where.at, message });
+    }
+  }
+
+  /** The checks that need no database: the shape, the reference and the data. */
+  check(value: unknown, position: number): Pending | null {
+    const correction = (value !== null && typeof value === 'object' ? value : {}) as Partial<
+      ItemCorrection<object>
+    >;
+    const fileLine = correction.fileLine;
+    const where =
+      Number.isInteger(fileLine) && (fileLine as number) > 0
+        ? { at: 'line' as const, line: fileLine as number }
+        : { at: 'entry' as const, line: position };
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      this.problem(where, 'it is not a correction object ({ itemId or line, data })');
+      return null;
+    }
+    if (typeof correction.problem === 'string') {
+      this.problem(where, correction.problem);
+      return null;
+    }
+    const { itemId, line } = correction;
+    let reference: Pick<Pending, 'itemId' | 'sourceLine'>;
+    if (itemId !== undefined && itemId !== null && itemId !== '') {
+      if (typeof itemId !== 'string' || !isUuid(itemId)) {
+        this.problem(where, messages.correctionUnknownItem(String(itemId), this.rootId));
+        return null;
+      }
+      reference = { itemId: itemId.toLowerCase() };
+    } else if (line !== undefined && line !== null) {
+      if (!Number.isInteger(line) || line < 1) {
+        this.problem(where, `its line must be a whole number from 1; got ${String(line)}`);
+        return null;
+      }
+      reference = { sourceLine: line };
+    } else {
+      this.problem(where, messages.correctionNoReference());
+      return null;
+    }
+    const data = correction.data;
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+      this.problem(where, messages.correctionNotObject());
+      return null;
+    }
+    const json = serializeSourceData(data, 'data');
+    if (isJsonProblem(json)) {
+      this.problem(where, `${json.path} ${json.problem}`);
+      return null;
+    }
+    return { position, ...where, ...reference, json };
+  }
+
+  /** False (with a problem) when an earlier correction of the set names the same row. */
+  once(sourceId: string, pending: Pending): boolean {
+    const first = this.seen.get(sourceId);
+    if (first) {
+      this.problem(pending, messages.correctionTwice(first.line, first.at));
+      return false;
+    }
+    this.seen.set(sourceId, pending);
+    return true;
+  }
+}

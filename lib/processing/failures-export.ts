@@ -1,0 +1,80 @@
+import { stringify } from 'csv-stringify/sync';
+import { isLosslessNumber, parse, stringify as stringifyJson } from 'lossless-json';
+import { Readable } from 'node:stream';
+import type { ImportBatch } from '../interfaces/import-batch.interface';
+import type { FailedRow, RecoveryFileFormat } from '../interfaces/recovery.interface';
+import { metaColumnNames, protectCell } from '../readers/spreadsheet-cells';
+import type { TreeReader } from './tree-reader';
+
+/**
+ * The unresolved rows of a tree as a file a user edits and gives back: CSV (meta columns, then the data
+ * under the source's column names in its order) or JSON lines. Streamed a page at a time.
+ */
+export function failuresFile(
+  reader: TreeReader,
+  root: ImportBatch,
+  format: RecoveryFileFormat,
+): Readable {
+  return Readable.from(format === 'csv' ? csvLines(reader, root) : jsonLines(reader, root), {
+    objectMode: false,
+  });
+}
+
+async function* csvLines(reader: TreeReader, root: ImportBatch): AsyncGenerator<string> {
+  const columns = await reader.columns(root);
+  const meta = metaColumnNames(columns);
+  yield stringify([[meta.itemId, meta.line, meta.status, meta.reason, ...columns]]);
+  for await (const page of reader.unresolvedPages(root.id, parseExactly)) {
+    yield stringify(
+      page.map((row) => [
+        row.itemId,
+        row.line === null ? '' : String(row.line),
+        row.status,
+        protectCell(reasonText(row)),
+        ...columns.map((column) => protectCell(cellText(dataOf(row)[column]))),
+      ]),
+    );
+  }
+}
+
+async function* jsonLines(reader: TreeReader, root: ImportBatch): AsyncGenerator<string> {
+  const columns = await reader.columns(root);
+  for await (const page of reader.unresolvedPages(root.id, parseExactly)) {
+    yield page
+      .map((row) => {
+        const data = dataOf(row);
+        // In the source's column order, which jsonb did not keep.
+        const ordered: Record<string, unknown> = {};
+        for (const column of columns) if (column in data) ordered[column] = data[column];
+        return `${stringifyJson({
+          itemId: row.itemId,
+          line: row.line,
+          status: row.status,
+          reasons: row.reasons,
+          errorCode: row.errorCode,
+          ...(row.rawLine !== null ? { rawLine: row.rawLine } : {}),
+          data: ordered,
+        })}\n`;
+      })
+      .join('');
+  }
+}
+
+/** JSON with every number kept as it was written (a double would change the digits of some). */
+const parseExactly = (json: string): unknown => parse(json);
+
+const dataOf = (row: FailedRow<unknown>): Record<string, unknown> =>
+  row.data !== null && typeof row.data === 'object' ? (row.data as Record<string, unknown>) : {};
+
+function reasonText(row: FailedRow<unknown>): string {
+  const reasons = row.reasons.join('; ');
+  return row.rawLine === null ? reasons : `${reasons} Its text: ${row.rawLine}`;
+}
+
+/** A value as a cell: text as it is, a number or boolean as written, null as empty, the rest as JSON. */
+function cellText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean' || isLosslessNumber(value)) return String(value);
+  return stringifyJson(value) ?? '';
+}

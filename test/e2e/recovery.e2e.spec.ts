@@ -1,0 +1,243 @@
+import { parse } from 'csv-parse/sync';
+import { text } from 'node:stream/consumers';
+import {
+  BatchNotReprocessableError,
+  CorrectionsRefusedError,
+  SourceRow,
+  type ItemCorrection,
+} from '../../lib';
+import { CustomerDataProcessor } from '../fixtures/customer-data.processor';
+import {
+  correctedRow,
+  customerRows,
+  INVALID_INDEXES,
+  type CustomerRow,
+} from '../fixtures/customer-rows';
+import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+
+const COLUMNS = ['email', 'first_name', 'last_name', 'company'];
+/** Two of the 28 bad rows are lines that could not be read at all. */
+const MALFORMED = [INVALID_INDEXES[3], INVALID_INDEXES[20]];
+
+/** The 500 rows as a CSV reader yields them: row i on line i + 2 (the header is line 1). */
+function fileRows(): SourceRow<CustomerRow>[] {
+  return customerRows().map((row, index) =>
+    MALFORMED.includes(index)
+      ? new SourceRow<CustomerRow>(
+          index + 2,
+          { email: `customer${index}@example.com` },
+          { reason: '2 fields where the header has 4', raw: `customer${index}@example.com,"First` },
+          COLUMNS,
+        )
+      : new SourceRow(index + 2, row, null, COLUMNS),
+  );
+}
+
+async function exportCsv(t: TestApp, batchId: string): Promise<Array<Record<string, string>>> {
+  const csv = await text(await t.batches.exportFailures(batchId, { format: 'csv' }));
+  return parse<Record<string, string>>(csv, { columns: true });
+}
+
+/** What a user does in a spreadsheet: fix the data cells of each exported row. */
+function fixInSpreadsheet(rows: Array<Record<string, string>>): ItemCorrection<CustomerRow>[] {
+  return rows.map((row, i) => {
+    const index = Number(row._line) - 2;
+    return {
+      itemId: row._item_id,
+      data: { ...correctedRow(index), company: row.company },
+      fileLine: i + 2,
+    };
+  });
+}
+
+describe('recovery at file scale (PostgreSQL)', () => {
+  let db: TestDatabase;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await createTestApp(db.url, [CustomerDataProcessor]);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  async function importFile(): Promise<string> {
+    const batch = await t.batches.createBatch('customer_data', fileRows());
+    expect(batch.sourceColumns).toEqual(COLUMNS);
+    const summary = await t.batches.processBatch(batch.id);
+    expect(summary).toMatchObject({ totalItems: 500, completedItems: 472, failedItems: 28 });
+    return batch.id;
+  }
+
+  it('export, fix, reprocess with the corrections: every row is in, and the lineage says so', async () => {
+    const batchId = await importFile();
+    const malformed = await t.batches.getItems(batchId, { status: 'failed', limit: 100 });
+    const unread = malformed.filter((item) => item.errorDetails?.code === 'MALFORMED_LINE');
+    expect(unread.map((item) => item.sourceLine)).toEqual(MALFORMED.map((index) => index + 2));
+    expect(unread[0].attempts).toBe(0);
+    expect(unread[0].errorMessage).toMatch(/^Line \d+ could not be read as a row: 2 fields/);
+
+    const exported = await exportCsv(t, batchId);
+    expect(Object.keys(exported[0])).toEqual([
+      '_item_id',
+      '_line',
+      '_status',
+      '_reason',
+      ...COLUMNS,
+    ]);
+    expect(exported.map((row) => Number(row._line))).toEqual(
+      INVALID_INDEXES.map((index) => index + 2),
+    );
+    const unreadRow = exported.find((row) => Number(row._line) === MALFORMED[0] + 2)!;
+    expect(unreadRow._reason).toContain(`Its text: customer${MALFORMED[0]}@example.com,"First`);
+
+    const before = await t.batches.getLineage(batchId);
+    expect(before).toMatchObject({
+      rootBatchId: batchId,
+      totalRows: 500,
+      completedFirstTime: 472,
+      resolved: 0,
+      unresolved: 28,
+      notProcessed: 0,
+    });
+
+    const summary = await t.batches.reprocessBatch(batchId, {
+      corrections: fixInSpreadsheet(exported),
+    });
+    expect(summary).toMatchObject({ totalItems: 28, completedItems: 28, failedItems: 0 });
+    const [{ count }] = await t.dataSource.query<{ count: number }[]>(
+      'SELECT count(*)::int AS count FROM customers WHERE email LIKE $1',
+      ['customer%@example.com'],
+    );
+    expect(count).toBe(500);
+
+    const lineage = await t.batches.getLineage(summary.batchId);
+    expect(lineage).toMatchObject({
+      rootBatchId: batchId,
+      totalRows: 500,
+      completedFirstTime: 472,
+      resolved: 28,
+      unresolved: 0,
+      notProcessed: 0,
+    });
+    expect(lineage.batches.map((batch) => [batch.batchId, batch.depth])).toEqual([
+      [batchId, 0],
+      [summary.batchId, 1],
+    ]);
+    const child = await t.batches.getItems(summary.batchId);
+    expect(child.map((item) => item.sourceLine)).toEqual(INVALID_INDEXES.map((index) => index + 2));
+    expect(await exportCsv(t, batchId)).toEqual([]);
+    const all = await t.batches.getFailures(batchId, { includeResolved: true });
+    expect(all).toHaveLength(28);
+    expect(new Set(all.map((row) => row.resolvedBy))).toEqual(new Set([summary.batchId]));
+  });
+
+  it('refuses a set with one bad reference as a whole, naming its line; nothing is applied', async () => {
+    const batchId = await importFile();
+    const corrections = fixInSpreadsheet(await exportCsv(t, batchId));
+    corrections[5] = { ...corrections[5], itemId: '00000000-0000-4000-8000-000000000000' };
+    const completed = (await t.batches.getItems(batchId, { status: 'completed', limit: 1 }))[0];
+    corrections.push({ itemId: completed.id, data: { email: 'x@y.z' }, fileLine: 30 });
+    corrections.push({ ...corrections[0], fileLine: 31 });
+
+    const refused = await t.batches
+      .reprocessBatch(batchId, { corrections })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(CorrectionsRefusedError);
+    const error = refused as CorrectionsRefusedError;
+    expect(error.code).toBe('CORRECTIONS_REFUSED');
+    expect(error.problems.map((problem) => problem.line)).toEqual([7, 30, 31]);
+    expect(error.message).toContain('line 7: no row of batch');
+    expect(error.message).toContain('line 30: its row completed already');
+    expect(error.message).toContain('line 31: it corrects the same row as line 2');
+    expect(error.message).toContain('none was applied');
+
+    const [{ corrected }] = await t.dataSource.query<{ corrected: number }[]>(
+      `SELECT count(*)::int AS corrected FROM import_batch_items
+       WHERE batch_id = $1 AND corrected_data IS NOT NULL`,
+      [batchId],
+    );
+    expect(corrected).toBe(0);
+    expect(await t.batches.listBatches({ parentBatchId: batchId })).toEqual([]);
+    const audit = (await t.batches.getLogs(batchId)).filter((entry) =>
+      entry.message.endsWith('corrected'),
+    );
+    expect(audit).toEqual([]);
+  });
+
+  it('corrects by line and by merge, audits old and new, and keeps unread lines until corrected', async () => {
+    const batchId = await importFile();
+    const firstBad = INVALID_INDEXES[0];
+    const result = await t.batches.correctItems(
+      batchId,
+      [{ line: firstBad + 2, data: { email: `customer${firstBad}@example.com` } }],
+      { mode: 'merge' },
+    );
+    expect(result).toEqual({ rootBatchId: batchId, corrected: 1 });
+    const [row] = await t.batches.getFailures<CustomerRow>(batchId, { limit: 1 });
+    expect(row.line).toBe(firstBad + 2);
+    expect(row.corrected).toBe(true);
+    expect(row.data).toEqual({
+      ...customerRows()[firstBad],
+      email: `customer${firstBad}@example.com`,
+    });
+    const [audit] = (await t.batches.getLogs(batchId)).filter((entry) =>
+      entry.message.endsWith('corrected'),
+    );
+    expect(audit.details).toEqual({
+      itemIndex: firstBad,
+      mode: 'merge',
+      old: customerRows()[firstBad],
+      new: row.data,
+    });
+
+    // Uncorrected unread lines are not reprocessed (they have no data) and stay unresolved.
+    const summary = await t.batches.reprocessBatch(batchId);
+    expect(summary.totalItems).toBe(26);
+    const lineage = await t.batches.getLineage(batchId);
+    expect(lineage.unresolved).toBe(2 + 26 - 1);
+    expect((await t.batches.getFailures(batchId)).map((failure) => failure.errorCode)).toContain(
+      'MALFORMED_LINE',
+    );
+  });
+
+  it('refuses to reprocess rows that are all unread lines, and says how to correct them', async () => {
+    const batch = await t.batches.createBatch('customer_data', [
+      new SourceRow(2, correctedRow(1)),
+      new SourceRow(3, {}, { reason: 'invalid JSON: Unexpected end', raw: '{"email": "a@' }),
+    ]);
+    await t.batches.processBatch(batch.id);
+    const refused = await t.batches.reprocessBatch(batch.id).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(BatchNotReprocessableError);
+    expect((refused as Error).message).toContain('1 row(s) left are lines of the source file');
+    expect((refused as Error).message).toContain(`failures ${batch.id} --format csv`);
+
+    await t.batches.correctItems(batch.id, [{ line: 3, data: correctedRow(2) }]);
+    const summary = await t.batches.reprocessBatch(batch.id);
+    expect(summary).toMatchObject({ totalItems: 1, completedItems: 1 });
+    expect((await t.batches.getLineage(batch.id)).unresolved).toBe(0);
+  });
+
+  it('exports JSON lines with every digit, in column order, and protects formula cells in CSV', async () => {
+    const rows = [
+      new SourceRow(2, { id: '=HYPERLINK("http://evil")', big: 1 }, null, ['id', 'big', '_line']),
+    ];
+    const batch = await t.batches.createBatch('customer_data', rows);
+    await t.batches.processBatch(batch.id);
+    const csv = await text(await t.batches.exportFailures(batch.id));
+    const [header, line] = csv.trim().split('\n');
+    expect(header).toBe('__item_id,__line,__status,__reason,id,big,_line');
+    expect(line).toContain(`"'=HYPERLINK(""http://evil"")"`);
+
+    await t.dataSource.query(
+      `UPDATE import_batch_items SET source_data = '{"big": 12345678901234567891, "id": "x"}'::jsonb
+       WHERE batch_id = $1`,
+      [batch.id],
+    );
+    const jsonl = await text(await t.batches.exportFailures(batch.id, { format: 'jsonl' }));
+    expect(jsonl).toContain('"data":{"id":"x","big":12345678901234567891}');
+  });
+});
