@@ -33,6 +33,13 @@ export type {
   ValidationResult,
 } from './interfaces/processor.interface';
 export type { BatchStatus, ItemStatus, LogLevel } from './interfaces/statuses.interface';
+export type { ItemCorrection, RecoveryFileFormat } from './interfaces/recovery.interface';
+
+export { SourceRow, type MalformedLine } from './readers/source-row';
+export { readCsv, type ReadCsvOptions } from './readers/read-csv';
+export { readJsonl } from './readers/read-jsonl';
+export { readCorrections, type ReadCorrectionsOptions } from './readers/read-corrections';
+export type { ReaderInput } from './readers/reader-input';
 
 export {
   ReliableImportsError,
@@ -48,6 +55,7 @@ export { InvalidArgumentError } from './errors/invalid-argument.error';
 export { InvalidOptionsError } from './errors/invalid-options.error';
 export { InvalidProcessorError } from './errors/invalid-processor.error';
 export { InvalidSourceDataError } from './errors/invalid-source-data.error';
+export { InvalidSourceFileError } from './errors/invalid-source-file.error';
 export { ItemNotCorrectableError } from './errors/item-not-correctable.error';
 export { ItemTimeoutError } from './errors/item-timeout.error';
 export { ItemValidationError } from './errors/item-validation.error';

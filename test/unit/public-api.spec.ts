@@ -20,6 +20,12 @@ import { messages } from '../../lib/reliable-imports.messages';
 import { batchTypeFromClassName } from '../../lib/utils/batch-type-name.util';
 import { resolveOptions } from '../../lib/utils/resolve-options.util';
 import { serializeSourceData } from '../../lib/utils/source-data.util';
+import { parseJson } from '../../lib/utils/parse-json.util';
+import { CsvCellParser } from '../../lib/readers/csv-cells';
+import { CsvRecordSplitter } from '../../lib/readers/csv-record-splitter';
+import { chunksOf } from '../../lib/readers/reader-input';
+import { metaColumnNames, protectCell, unprotectCell } from '../../lib/readers/spreadsheet-cells';
+import { utf8LineBlocks } from '../../lib/readers/utf8-line-blocks';
 
 /**
  * The runtime exports of `lib/index.ts`. Adding one is a decision about the public API: update this list
@@ -43,6 +49,7 @@ const PUBLIC_EXPORTS = [
   'InvalidOptionsError',
   'InvalidProcessorError',
   'InvalidSourceDataError',
+  'InvalidSourceFileError',
   'ItemNotCorrectableError',
   'ItemTimeoutError',
   'ItemValidationError',
@@ -52,7 +59,11 @@ const PUBLIC_EXPORTS = [
   'ReliableImportsError',
   'ReliableImportsModule',
   'RetryableImportError',
+  'SourceRow',
   'UnknownBatchTypeError',
+  'readCorrections',
+  'readCsv',
+  'readJsonl',
   'reliableImportsEntities',
   'reliableImportsMigrations',
 ];
@@ -75,6 +86,14 @@ const INTERNALS: Record<string, unknown> = {
   messages,
   batchTypeFromClassName,
   serializeSourceData,
+  parseJson,
+  CsvCellParser,
+  CsvRecordSplitter,
+  chunksOf,
+  utf8LineBlocks,
+  protectCell,
+  unprotectCell,
+  metaColumnNames,
 };
 
 describe('the public API (lib/index.ts)', () => {

@@ -1,0 +1,10 @@
+const { parse } = require('csv-parse/sync');
+const line = 'jane.doe@example.com,Jane,Doe,42,"Main St, 5",2024-01-01\n';
+const N = 100000;
+let t = process.hrtime.bigint();
+for (let i = 0; i < N; i++) parse(line, { trim: true, relax_column_count: true, delimiter: ',' });
+console.log('per-record sync', Number(process.hrtime.bigint() - t) / N / 1000, 'us');
+const big = line.repeat(N);
+t = process.hrtime.bigint();
+parse(big, { trim: true, relax_column_count: true, info: true });
+console.log('one parse', Number(process.hrtime.bigint() - t) / N / 1000, 'us');
