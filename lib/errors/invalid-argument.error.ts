@@ -18,6 +18,9 @@ export class InvalidArgumentError extends ReliableImportsError {
     /** What `method` belongs to; null for a function of the package such as `readCsv`. */
     owner: string | null = 'BatchService',
   ) {
-    super('INVALID_ARGUMENT', messages.invalidArgument(method, argument, expected, received, owner));
+    super(
+      'INVALID_ARGUMENT',
+      messages.invalidArgument(method, argument, expected, received, owner),
+    );
   }
 }

@@ -5,8 +5,8 @@ import type { CsvRecordText } from './csv-record-splitter';
 export interface CsvCells extends CsvRecordText {
   /** The cells read; for a record that is not valid CSV, what a lenient reading gives (maybe nothing). */
   cells: string[];
-  /** Why the record is not valid CSV (a stray quote...), for people; null when it is. */
-  error: string | null;
+  /** Why the record is not valid CSV (a stray quote...), as csv-parse says it; null when it is. */
+  error: unknown;
 }
 
 /**
@@ -15,9 +15,6 @@ export interface CsvCells extends CsvRecordText {
  * the block is not valid CSV), each record of the block is parsed alone, to tell which one is wrong and why.
  */
 export class CsvCellParser {
-  /** The header, once known: errors name the field by its column. */
-  columns: readonly string[] | null = null;
-
   constructor(
     private readonly delimiter: string,
     private readonly trim: boolean,
@@ -41,9 +38,9 @@ export class CsvCellParser {
       const rows = this.parseText(record.text, false);
       if (rows.length === 1) return { ...record, cells: rows[0], error: null };
     } catch (error) {
-      return { ...record, cells: this.lenientCells(record.text), error: this.describe(error) };
+      return { ...record, cells: this.lenientCells(record.text), error };
     }
-    return { ...record, cells: [], error: 'the line could not be read as one row' };
+    return { ...record, cells: [], error: new Error('the line could not be read as one row') };
   }
 
   /** The cells a reading that tolerates stray quotes finds, to keep what can be kept of a bad record. */
@@ -70,24 +67,25 @@ export class CsvCellParser {
       skip_empty_lines: false,
     }) as string[][];
   }
+}
 
-  private describe(error: unknown): string {
-    if (!(error instanceof CsvError)) return error instanceof Error ? error.message : String(error);
-    const field = this.fieldName(typeof error.index === 'number' ? error.index : null);
-    switch (error.code) {
-      case 'INVALID_OPENING_QUOTE':
-        return `a quote inside ${field}, which is not quoted (quote the whole field and double its quotes)`;
-      case 'CSV_INVALID_CLOSING_QUOTE':
-      case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
-        return `text after the closing quote of ${field}`;
-      default:
-        return error.message.replace(/\s*(on|at) line \d+/g, '');
-    }
+/** Why a record is not valid CSV, for people; fields are named by their column when the header is known. */
+export function describeCsvError(error: unknown, columns: readonly string[] | null): string {
+  if (!(error instanceof CsvError)) return error instanceof Error ? error.message : String(error);
+  const field = fieldName(typeof error.index === 'number' ? error.index : null, columns);
+  switch (error.code) {
+    case 'INVALID_OPENING_QUOTE':
+      return `a quote inside ${field}, which is not quoted (quote the whole field and double its quotes)`;
+    case 'CSV_INVALID_CLOSING_QUOTE':
+    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
+      return `text after the closing quote of ${field}`;
+    default:
+      return error.message.replace(/\s*(on|at) line \d+/g, '');
   }
+}
 
-  private fieldName(index: number | null): string {
-    if (index === null) return 'a field';
-    const name = this.columns?.[index];
-    return name === undefined ? `field ${index + 1}` : `field ${index + 1} ("${name}")`;
-  }
+function fieldName(index: number | null, columns: readonly string[] | null): string {
+  if (index === null) return 'a field';
+  const name = columns?.[index];
+  return name === undefined ? `field ${index + 1}` : `field ${index + 1} ("${name}")`;
 }

@@ -5,7 +5,11 @@ import { messages } from '../reliable-imports.messages';
 import { checkColumnNames, csvOptions, readCsvRows } from './read-csv';
 import { jsonlLines, parseJsonObject } from './read-jsonl';
 import type { ReaderInput } from './reader-input';
-import { metaColumnNamesWithPrefix, unprotectCell, type MetaColumnNames } from './spreadsheet-cells';
+import {
+  metaColumnNamesWithPrefix,
+  unprotectCell,
+  type MetaColumnNames,
+} from './spreadsheet-cells';
 
 /** Options of `readCorrections()`. */
 export interface ReadCorrectionsOptions {
@@ -45,7 +49,13 @@ export function readCorrections(
     return readCsvCorrections(input, csvOptions('readCorrections', { ...options, trim: false }));
   }
   if (format === 'jsonl') return readJsonlCorrections(input);
-  throw new InvalidArgumentError('readCorrections', 'options.format', "'csv' or 'jsonl'", format, null);
+  throw new InvalidArgumentError(
+    'readCorrections',
+    'options.format',
+    "'csv' or 'jsonl'",
+    format,
+    null,
+  );
 }
 
 /** Where the meta columns of a corrections header are, and which columns are data. */
@@ -86,7 +96,8 @@ async function* readCsvCorrections(
   for await (const row of rows) {
     const { names, dataColumns } = layout as unknown as CorrectionsLayout;
     const cells = row.data;
-    if (row.malformed === null && Object.values(cells).every((cell) => cell.trim() === '')) continue;
+    if (row.malformed === null && Object.values(cells).every((cell) => cell.trim() === ''))
+      continue;
     const data: Record<string, unknown> = {};
     for (const column of dataColumns) {
       if (Object.hasOwn(cells, column)) {

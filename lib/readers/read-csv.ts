@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../errors/invalid-argument.error';
 import { InvalidSourceFileError } from '../errors/invalid-source-file.error';
 import { messages } from '../reliable-imports.messages';
-import { CsvCellParser, type CsvCells } from './csv-cells';
+import { CsvCellParser, describeCsvError, type CsvCells } from './csv-cells';
 import { CsvRecordSplitter } from './csv-record-splitter';
 import { chunksOf, type ReaderInput } from './reader-input';
 import { SourceRow } from './source-row';
@@ -87,13 +87,12 @@ export async function* readCsvRows(
       if (columns === null) {
         if (record.error !== null) {
           throw new InvalidSourceFileError(
-            messages.unreadableCsvHeader(record.line, record.error),
+            messages.unreadableCsvHeader(record.line, describeCsvError(record.error, null)),
             record.line,
           );
         }
         checkHeader(record.cells, record.line);
         columns = Object.freeze([...record.cells]);
-        parser.columns = columns;
         continue;
       }
       yield toRow(record, columns);
@@ -121,10 +120,11 @@ function toRow(record: CsvCells, columns: readonly string[]): SourceRow<Record<s
     } else data[columns[i]] = record.cells[i];
   }
   const reason =
-    record.error ??
-    (record.cells.length === columns.length
-      ? null
-      : `${record.cells.length} ${record.cells.length === 1 ? 'field' : 'fields'} where the header has ${columns.length}`);
+    record.error !== null
+      ? describeCsvError(record.error, columns)
+      : record.cells.length === columns.length
+        ? null
+        : `${record.cells.length} ${record.cells.length === 1 ? 'field' : 'fields'} where the header has ${columns.length}`;
   return new SourceRow(
     record.line,
     data,

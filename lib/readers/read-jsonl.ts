@@ -24,8 +24,7 @@ export async function* jsonlLines(input: ReaderInput): AsyncGenerator<JsonlLine>
 
 /** A line parsed as a JSON object, or why it is not one. */
 export type JsonObjectLine =
-  | { object: Record<string, unknown>; problem: null }
-  | { object: null; problem: string };
+  { object: Record<string, unknown>; problem: null } | { object: null; problem: string };
 
 /**
  * Parses a line as a JSON object: no number loses a digit, and a key given twice with two values is

@@ -18,7 +18,8 @@ export async function* chunksOf(input: ReaderInput): AsyncGenerator<Buffer> {
   for await (const chunk of chunks) {
     if (typeof chunk === 'string') yield Buffer.from(chunk, 'utf8');
     else if (Buffer.isBuffer(chunk)) yield chunk;
-    else if (chunk instanceof Uint8Array) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    else if (chunk instanceof Uint8Array)
+      yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     else throw new TypeError(`a reader's input must yield Buffers or strings; got ${typeof chunk}`);
   }
 }
