@@ -65,7 +65,7 @@ export class CsvCellParser {
       relax_quotes: relaxQuotes,
       record_delimiter: '\n',
       skip_empty_lines: false,
-    }) as string[][];
+    });
   }
 }
 

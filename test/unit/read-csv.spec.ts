@@ -182,7 +182,7 @@ describe('readCsv', () => {
 
   it('reads any async iterable of text or bytes', async () => {
     async function* chunks() {
-      yield 'a,b\n1';
+      yield await Promise.resolve('a,b\n1');
       yield Buffer.from(',2\n');
       yield new Uint8Array(Buffer.from('3,4'));
     }
