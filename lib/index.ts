@@ -46,6 +46,10 @@ export type {
   RecoveryFileFormat,
 } from './interfaces/recovery.interface';
 export { SourceRow, type MalformedLine } from './readers/source-row';
+export { readCsv, type ReadCsvOptions } from './readers/read-csv';
+export { readJsonl } from './readers/read-jsonl';
+export { readCorrections, type ReadCorrectionsOptions } from './readers/read-corrections';
+export type { ReaderInput } from './readers/reader-input';
 
 export {
   ReliableImportsError,
@@ -65,6 +69,7 @@ export { InvalidArgumentError } from './errors/invalid-argument.error';
 export { InvalidOptionsError } from './errors/invalid-options.error';
 export { InvalidProcessorError } from './errors/invalid-processor.error';
 export { InvalidSourceDataError } from './errors/invalid-source-data.error';
+export { InvalidSourceFileError } from './errors/invalid-source-file.error';
 export { ItemNotCorrectableError } from './errors/item-not-correctable.error';
 export { ItemTimeoutError } from './errors/item-timeout.error';
 export { ItemValidationError } from './errors/item-validation.error';

@@ -89,8 +89,9 @@ export const messages = {
     argument: string,
     expected: string,
     received: unknown,
+    owner: string | null = 'BatchService',
   ): string =>
-    `Invalid argument to BatchService.${method}(): ${argument} must be ${expected}; got ` +
+    `Invalid argument to ${owner === null ? '' : `${owner}.`}${method}(): ${argument} must be ${expected}; got ` +
     `${describeReceived(received)}. Nothing was read or changed.`,
 
   invalidBatchOption: (where: string, option: string, problem: string): string =>
@@ -196,6 +197,36 @@ export const messages = {
   ): string =>
     `Cannot process ${batchId === null ? 'a new batch (nothing was stored)' : `batch "${batchId}"`}: ` +
     `${option} must be a whole number from ${range}; got ${String(value)}.`,
+
+  notUtf8: (line: number): string =>
+    `Cannot read the file: line ${line} is not valid UTF-8 (the file may be Latin-1 or Windows-1252), and ` +
+    `decoding it anyway would change its text unseen. Save the file as UTF-8 and read it again.`,
+
+  quoteNotClosed: (line: number): string =>
+    `Cannot read the file: the quote opened on line ${line} is never closed, so the rest of the file would ` +
+    `be one field. Close the quote (a quote inside a quoted field is doubled: "a ""b"" c") and read the ` +
+    `file again.`,
+
+  noCsvHeader: (): string =>
+    `Cannot read the file: it has no header. A CSV file needs the names of its columns on its first line; ` +
+    `add them and read the file again.`,
+
+  unreadableCsvHeader: (line: number, reason: string): string =>
+    `Cannot read the file: its header on line ${line} is not valid CSV (${reason}). Fix the header and ` +
+    `read the file again.`,
+
+  duplicateCsvColumn: (line: number, name: string, first: number, second: number): string =>
+    `Cannot read the file: the header on line ${line} names the column "${name}" twice (columns ${first} ` +
+    `and ${second}), so every row would lose one of the two. Rename one and read the file again.`,
+
+  unnamedCsvColumn: (line: number, position: number): string =>
+    `Cannot read the file: column ${position} of the header on line ${line} has no name, so its cells ` +
+    `would be stored under an empty key. Name the column (or delete it) and read the file again.`,
+
+  noCorrectionsKeyColumn: (line: number): string =>
+    `Cannot read the corrections file: its header on line ${line} has neither an "_item_id" nor a "_line" ` +
+    `column, so no row can be matched to a failed row. Export the failures with exportFailures (or ` +
+    `\`reliable-imports failures <id> --format csv\`) and edit that file.`,
 
   batchValidationFailed: (reasons: readonly string[]): string =>
     `Batch validation failed: ${reasons.join('; ')}`,

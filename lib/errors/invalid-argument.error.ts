@@ -2,8 +2,9 @@ import { messages } from '../reliable-imports.messages';
 import { ReliableImportsError } from './reliable-imports.error';
 
 /**
- * A method of `BatchService` was called with an argument it cannot use: a `limit` that is not a whole
- * number, a status that does not exist, a batch type that is not a string... Nothing was read or changed.
+ * A method of `BatchService` (or a function such as `readCsv`) was called with an argument it cannot use: a
+ * `limit` that is not a whole number, a status that does not exist, a batch type that is not a string...
+ * Nothing was read or changed.
  */
 export class InvalidArgumentError extends ReliableImportsError {
   constructor(
@@ -14,7 +15,12 @@ export class InvalidArgumentError extends ReliableImportsError {
     /** What it must be, e.g. `a whole number from 0 to 100,000`. */
     readonly expected: string,
     received: unknown,
+    /** What `method` belongs to; null for a function of the package such as `readCsv`. */
+    owner: string | null = 'BatchService',
   ) {
-    super('INVALID_ARGUMENT', messages.invalidArgument(method, argument, expected, received));
+    super(
+      'INVALID_ARGUMENT',
+      messages.invalidArgument(method, argument, expected, received, owner),
+    );
   }
 }

@@ -5,6 +5,8 @@ export interface ReliableImportsErrorContext {
   itemIndex?: number;
   batchType?: string;
   knownTypes?: readonly string[];
+  /** A line of a source file, from 1 as an editor shows it (the header of a CSV file is line 1). */
+  line?: number;
 }
 
 /**

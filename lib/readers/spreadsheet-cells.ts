@@ -1,9 +1,9 @@
 /**
- * The two rules that make a failures export safe to open in a spreadsheet and to read back: meta columns
- * that cannot collide with data columns, and cells that a spreadsheet would run as formulas.
+ * The two rules a failures export and a corrections file share (see the formats of issue #11): the names
+ * of the meta columns, and the `'` that keeps a spreadsheet from reading a cell as a formula.
  */
 
-/** Names of the meta columns of a failures export, given its data columns. */
+/** The names of the meta columns of a failures export / corrections file. */
 export interface MetaColumnNames {
   itemId: string;
   line: string;
@@ -11,33 +11,43 @@ export interface MetaColumnNames {
   reason: string;
 }
 
-/** `_item_id`, `_line`, `_status`, `_reason`, with one more `_` each until none is a data column's name. */
-export function metaColumnNames(dataColumns: readonly string[]): MetaColumnNames {
+const META = ['item_id', 'line', 'status', 'reason'] as const;
+
+/**
+ * `_item_id`, `_line`, `_status`, `_reason`, each with one more leading `_` until none is the name of a
+ * data column: a source file may well have a `_line` column of its own.
+ */
+export function metaColumnNames(dataColumns: Iterable<string>): MetaColumnNames {
   const taken = new Set(dataColumns);
   let prefix = '_';
-  const names = (): MetaColumnNames => ({
+  while (META.some((name) => taken.has(prefix + name))) prefix += '_';
+  return metaColumnNamesWithPrefix(prefix);
+}
+
+/** The meta column names for a prefix of underscores, as a reader finds it in a header. */
+export function metaColumnNamesWithPrefix(prefix: string): MetaColumnNames {
+  return {
     itemId: `${prefix}item_id`,
     line: `${prefix}line`,
     status: `${prefix}status`,
     reason: `${prefix}reason`,
-  });
-  const collides = (): boolean => {
-    const { itemId, line, status, reason } = names();
-    return [itemId, line, status, reason].some((name) => taken.has(name));
   };
-  while (collides()) prefix += '_';
-  return names();
 }
 
-/** A cell a spreadsheet would read as a formula (CSV injection); a negative number is not one. */
-const FORMULA = /^(?:[=+@\t\r]|-(?![\d.]))/;
+/**
+ * A cell a spreadsheet would run as a formula (`=`, `+`, `@`, TAB, CR, or `-` before something other than
+ * a digit or `.`), after any run of `'`. The run is counted so that a text that already starts with `'`
+ * before such a character (`'=x`, rare but possible) survives a protect and unprotect unchanged.
+ */
+const FORMULA_LIKE = /^'*(?:[=+@\t\r]|-[^0-9.])/;
+const PROTECTED = /^'+(?:[=+@\t\r]|-[^0-9.])/;
 
-/** The cell with a leading `'` when a spreadsheet would run it as a formula. */
+/** The text of a cell as written to a CSV export: with a leading `'` when a spreadsheet would run it. */
 export function protectCell(text: string): string {
-  return FORMULA.test(text) ? `'${text}` : text;
+  return FORMULA_LIKE.test(text) ? `'${text}` : text;
 }
 
-/** The cell without the `'` that `protectCell` added. */
+/** The text of a cell of a corrections file, without the `'` that `protectCell` added. */
 export function unprotectCell(text: string): string {
-  return text.startsWith("'") && FORMULA.test(text.slice(1)) ? text.slice(1) : text;
+  return PROTECTED.test(text) ? text.slice(1) : text;
 }

@@ -8,6 +8,7 @@ import {
   InvalidOptionsError,
   InvalidProcessorError,
   InvalidSourceDataError,
+  InvalidSourceFileError,
   ItemNotCorrectableError,
   ItemValidationError,
   LeaseLostError,
@@ -272,6 +273,44 @@ describe('the messages of the errors', () => {
       );
       expect(error.message).toContain('1 to 100 characters of letters, digits');
     });
+  });
+
+  it('InvalidArgumentError names a function of the package without BatchService', () => {
+    const error = new InvalidArgumentError(
+      'readCsv',
+      'options.delimiter',
+      'one character',
+      ';;',
+      null,
+    );
+    expect(error.message).toBe(
+      'Invalid argument to readCsv(): options.delimiter must be one character; got ";;". Nothing was read or changed.',
+    );
+  });
+
+  it('InvalidSourceFileError carries the line, and each reader message says what to do', () => {
+    const error = new InvalidSourceFileError(messages.notUtf8(12), 12);
+    expectModuleError(error, 'InvalidSourceFileError', 'INVALID_SOURCE_FILE');
+    expect(error.context).toEqual({ line: 12 });
+    expect(new InvalidSourceFileError(messages.noCsvHeader()).context).toEqual({});
+    expect(error.message).toContain('line 12 is not valid UTF-8');
+    expect(error.message).toContain('Save the file as UTF-8');
+    expect(messages.quoteNotClosed(4)).toContain('the quote opened on line 4 is never closed');
+    expect(messages.quoteNotClosed(4)).toContain('Close the quote');
+    expect(messages.noCsvHeader()).toContain('names of its columns on its first line');
+    expect(messages.unreadableCsvHeader(1, 'text after the closing quote of field 2')).toContain(
+      'its header on line 1 is not valid CSV (text after the closing quote of field 2)',
+    );
+    expect(messages.duplicateCsvColumn(1, 'id', 1, 3)).toContain(
+      'names the column "id" twice (columns 1 and 3)',
+    );
+    expect(messages.duplicateCsvColumn(1, 'id', 1, 3)).toContain('Rename one');
+    expect(messages.unnamedCsvColumn(1, 2)).toContain(
+      'column 2 of the header on line 1 has no name',
+    );
+    expect(messages.noCorrectionsKeyColumn(1)).toContain(
+      'Export the failures with exportFailures (or `reliable-imports failures <id> --format csv`) and edit that file.',
+    );
   });
 });
 

@@ -20,6 +20,12 @@ import { messages } from '../../lib/reliable-imports.messages';
 import { batchTypeFromClassName } from '../../lib/utils/batch-type-name.util';
 import { resolveOptions } from '../../lib/utils/resolve-options.util';
 import { serializeSourceData } from '../../lib/utils/source-data.util';
+import { parseJson } from '../../lib/utils/parse-json.util';
+import { CsvCellParser } from '../../lib/readers/csv-cells';
+import { CsvRecordSplitter } from '../../lib/readers/csv-record-splitter';
+import { chunksOf } from '../../lib/readers/reader-input';
+import { metaColumnNames, protectCell, unprotectCell } from '../../lib/readers/spreadsheet-cells';
+import { utf8LineBlocks } from '../../lib/readers/utf8-line-blocks';
 
 /**
  * The runtime exports of `lib/index.ts`. Adding one is a decision about the public API: update this list
@@ -44,6 +50,7 @@ const PUBLIC_EXPORTS = [
   'InvalidOptionsError',
   'InvalidProcessorError',
   'InvalidSourceDataError',
+  'InvalidSourceFileError',
   'ItemNotCorrectableError',
   'ItemTimeoutError',
   'ItemValidationError',
@@ -55,6 +62,9 @@ const PUBLIC_EXPORTS = [
   'RetryableImportError',
   'SourceRow',
   'UnknownBatchTypeError',
+  'readCorrections',
+  'readCsv',
+  'readJsonl',
   'reliableImportsEntities',
   'reliableImportsMigrations',
 ];
@@ -77,6 +87,14 @@ const INTERNALS: Record<string, unknown> = {
   messages,
   batchTypeFromClassName,
   serializeSourceData,
+  parseJson,
+  CsvCellParser,
+  CsvRecordSplitter,
+  chunksOf,
+  utf8LineBlocks,
+  protectCell,
+  unprotectCell,
+  metaColumnNames,
 };
 
 describe('the public API (lib/index.ts)', () => {
