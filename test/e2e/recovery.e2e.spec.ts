@@ -1,11 +1,21 @@
 import { parse } from 'csv-parse/sync';
 import { text } from 'node:stream/consumers';
+import { Readable } from 'node:stream';
 import {
   BatchNotReprocessableError,
   CorrectionsRefusedError,
+  readCorrections,
+  readCsv,
   SourceRow,
   type ItemCorrection,
 } from '../../lib';
+import {
+  CSV_COLUMNS,
+  customersCsv,
+  fixExportedCsv,
+  lineOf,
+  MALFORMED_INDEXES,
+} from '../fixtures/customers-csv';
 import { CustomerDataProcessor } from '../fixtures/customer-data.processor';
 import {
   correctedRow,
@@ -72,31 +82,36 @@ describe('recovery at file scale (PostgreSQL)', () => {
     return batch.id;
   }
 
-  it('export, fix, reprocess with the corrections: every row is in, and the lineage says so', async () => {
-    const batchId = await importFile();
-    const malformed = await t.batches.getItems(batchId, { status: 'failed', limit: 100 });
-    const unread = malformed.filter((item) => item.errorDetails?.code === 'MALFORMED_LINE');
-    expect(unread.map((item) => item.sourceLine)).toEqual(MALFORMED.map((index) => index + 2));
+  it('a CSV with 28 bad rows: export, fix in a spreadsheet, reprocess with the file; every row is in', async () => {
+    const batch = await t.batches.createBatch(
+      'customer_data',
+      readCsv(Readable.from([customersCsv()])),
+    );
+    expect(batch.sourceColumns).toEqual(CSV_COLUMNS);
+    const first = await t.batches.processBatch(batch.id);
+    expect(first).toMatchObject({ totalItems: 500, completedItems: 472, failedItems: 28 });
+    const failed = await t.batches.getItems(batch.id, { status: 'failed', limit: 100 });
+    const unread = failed.filter((item) => item.errorDetails?.code === 'MALFORMED_LINE');
+    expect(unread.map((item) => item.sourceLine)).toEqual(MALFORMED_INDEXES.map(lineOf));
     expect(unread[0].attempts).toBe(0);
-    expect(unread[0].errorMessage).toMatch(/^Line \d+ could not be read as a row: 2 fields/);
+    expect(unread[0].errorMessage).toMatch(/^Line \d+ could not be read as a row: /);
 
-    const exported = await exportCsv(t, batchId);
-    expect(Object.keys(exported[0])).toEqual([
+    const exported = await text(await t.batches.exportFailures(batch.id, { format: 'csv' }));
+    const rows = parse<Record<string, string>>(exported, { columns: true });
+    expect(Object.keys(rows[0])).toEqual([
       '_item_id',
       '_line',
       '_status',
       '_reason',
-      ...COLUMNS,
+      ...CSV_COLUMNS,
     ]);
-    expect(exported.map((row) => Number(row._line))).toEqual(
-      INVALID_INDEXES.map((index) => index + 2),
+    expect(rows.map((row) => Number(row._line))).toEqual(INVALID_INDEXES.map(lineOf));
+    const unreadRow = rows.find((row) => Number(row._line) === lineOf(MALFORMED_INDEXES[0]))!;
+    expect(unreadRow._reason).toContain(
+      `Its text: customer${MALFORMED_INDEXES[0]}@example.com,"First${MALFORMED_INDEXES[0]}"`,
     );
-    const unreadRow = exported.find((row) => Number(row._line) === MALFORMED[0] + 2)!;
-    expect(unreadRow._reason).toContain(`Its text: customer${MALFORMED[0]}@example.com,"First`);
-
-    const before = await t.batches.getLineage(batchId);
-    expect(before).toMatchObject({
-      rootBatchId: batchId,
+    expect(await t.batches.getLineage(batch.id)).toMatchObject({
+      rootBatchId: batch.id,
       totalRows: 500,
       completedFirstTime: 472,
       resolved: 0,
@@ -104,8 +119,9 @@ describe('recovery at file scale (PostgreSQL)', () => {
       notProcessed: 0,
     });
 
-    const summary = await t.batches.reprocessBatch(batchId, {
-      corrections: fixInSpreadsheet(exported),
+    const fixed = fixExportedCsv(exported);
+    const summary = await t.batches.reprocessBatch(batch.id, {
+      corrections: readCorrections(Readable.from([fixed]), { format: 'csv' }),
     });
     expect(summary).toMatchObject({ totalItems: 28, completedItems: 28, failedItems: 0 });
     const [{ count }] = await t.dataSource.query<{ count: number }[]>(
@@ -116,21 +132,27 @@ describe('recovery at file scale (PostgreSQL)', () => {
 
     const lineage = await t.batches.getLineage(summary.batchId);
     expect(lineage).toMatchObject({
-      rootBatchId: batchId,
+      rootBatchId: batch.id,
       totalRows: 500,
       completedFirstTime: 472,
       resolved: 28,
       unresolved: 0,
       notProcessed: 0,
     });
-    expect(lineage.batches.map((batch) => [batch.batchId, batch.depth])).toEqual([
-      [batchId, 0],
+    expect(lineage.batches.map((entry) => [entry.batchId, entry.depth])).toEqual([
+      [batch.id, 0],
       [summary.batchId, 1],
     ]);
     const child = await t.batches.getItems(summary.batchId);
-    expect(child.map((item) => item.sourceLine)).toEqual(INVALID_INDEXES.map((index) => index + 2));
-    expect(await exportCsv(t, batchId)).toEqual([]);
-    const all = await t.batches.getFailures(batchId, { includeResolved: true });
+    expect(child.map((item) => item.sourceLine)).toEqual(INVALID_INDEXES.map(lineOf));
+    const audit = (
+      await t.batches.getLogs(summary.batchId === batch.id ? batch.id : batch.id)
+    ).filter((entry) => entry.message.endsWith('corrected'));
+    expect(audit).toHaveLength(28);
+    expect(await text(await t.batches.exportFailures(batch.id))).toBe(
+      '_item_id,_line,_status,_reason,email,first_name,last_name,company\n',
+    );
+    const all = await t.batches.getFailures(batch.id, { includeResolved: true });
     expect(all).toHaveLength(28);
     expect(new Set(all.map((row) => row.resolvedBy))).toEqual(new Set([summary.batchId]));
   });
