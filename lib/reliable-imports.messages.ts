@@ -208,8 +208,8 @@ export const messages = {
     `file again.`,
 
   noCsvHeader: (): string =>
-    `Cannot read the file: it has no header. A CSV file needs the names of its columns on its first line; ` +
-    `add them and read the file again.`,
+    `Cannot read the file: it is empty (no header and no rows). A CSV file needs the names of its columns ` +
+    `on its first line and a row on each line after it; add them and read the file again.`,
 
   unreadableCsvHeader: (line: number, reason: string): string =>
     `Cannot read the file: its header on line ${line} is not valid CSV (${reason}). Fix the header and ` +

@@ -1,12 +1,21 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { BatchService, type BatchSummary } from 'nestjs-reliable-imports';
-import { readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { BatchService, readCorrections, readCsv, type BatchSummary } from 'nestjs-reliable-imports';
+import {
+  createReadStream,
+  createWriteStream,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { AppModule } from './app.module';
 import type { CustomerRow } from './customers/customer-data.processor';
-import { readCustomersCsv } from './customers/read-customers-csv';
 import { databaseLabel } from './database';
 
 /**
@@ -26,6 +35,24 @@ function printSummary(title: string, summary: BatchSummary): void {
   );
 }
 
+/** What a user does in a spreadsheet: fill in the right values of each failed row (by its line). */
+function fixLikeAUser(exported: string): { csv: string; count: number } {
+  const corrections = JSON.parse(readFileSync(join(DATA, 'corrections.json'), 'utf8')) as Record<
+    string,
+    Record<string, string>
+  >;
+  const records: string[][] = parse(exported);
+  const [header, ...rows] = records;
+  let count = 0;
+  for (const cells of rows) {
+    const fix = corrections[cells[header.indexOf('_line')]];
+    if (!fix) continue;
+    for (const [column, value] of Object.entries(fix)) cells[header.indexOf(column)] = value;
+    count++;
+  }
+  return { csv: stringify([header, ...rows]), count };
+}
+
 async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(AppModule.forDatabase(), {
     logger: ['error', 'warn'],
@@ -35,17 +62,17 @@ async function main(): Promise<void> {
     console.log(`Database: ${databaseLabel()}`);
 
     const file = join(DATA, 'customers.csv');
-    const batch = await batches.createBatch('customer_data', readCustomersCsv(file), {
+    const batch = await batches.createBatch('customer_data', readCsv(createReadStream(file)), {
       sourceInfo: { file: 'customers.csv' },
     });
     const first = await batches.processBatch(batch.id);
     printSummary('Imported customers.csv', first);
 
-    const failed = await batches.getItems<CustomerRow>(batch.id, { status: 'failed' });
+    const failed = await batches.getFailures<CustomerRow>(batch.id);
     const byReason = new Map<string, number[]>();
-    for (const item of failed) {
-      for (const reason of item.errorMessage!.split('; ')) {
-        byReason.set(reason, [...(byReason.get(reason) ?? []), item.itemIndex + 2]);
+    for (const row of failed) {
+      for (const reason of row.reasons) {
+        byReason.set(reason, [...(byReason.get(reason) ?? []), row.line ?? 0]);
       }
     }
     console.log('\nFailures by reason (CSV line numbers):');
@@ -53,23 +80,23 @@ async function main(): Promise<void> {
       console.log(`  ${String(lines.length).padStart(3)} × ${reason}: lines ${lines.join(', ')}`);
     }
 
-    const corrections = JSON.parse(readFileSync(join(DATA, 'corrections.json'), 'utf8')) as Record<
-      string,
-      CustomerRow
-    >;
-    let corrected = 0;
-    for (const item of failed) {
-      const fix = corrections[String(item.itemIndex + 2)];
-      if (fix) {
-        await batches.correctItem(item.id, fix);
-        corrected++;
-      }
-    }
-    console.log(`\nApplied ${corrected} corrections from corrections.json`);
+    // The operator's round trip: the failures as a CSV file, fixed in a spreadsheet, given back.
+    const failuresFile = join(mkdtempSync(join(tmpdir(), 'reliable-imports-')), 'failures.csv');
+    await pipeline(await batches.exportFailures(batch.id), createWriteStream(failuresFile));
+    console.log(`\nExported the ${failed.length} failures to ${failuresFile}`);
+    const fixed = fixLikeAUser(readFileSync(failuresFile, 'utf8'));
+    writeFileSync(failuresFile, fixed.csv);
+    console.log(`Fixed ${fixed.count} rows in it (as a user would, from corrections.json)`);
 
-    const second = await batches.reprocessBatch(batch.id, { failedItemsOnly: true });
-    printSummary('Reprocessed the failed items', second);
+    const second = await batches.reprocessBatch(batch.id, {
+      corrections: readCorrections(createReadStream(failuresFile), { format: 'csv' }),
+    });
+    printSummary('Reprocessed the failed rows with the fixed file', second);
 
+    const lineage = await batches.getLineage(batch.id);
+    console.log(
+      `\nEvery row of customers.csv: ${lineage.completedFirstTime} the first time, ${lineage.resolved} resolved by the reprocess, ${lineage.unresolved} unresolved.`,
+    );
     const imported = first.completedItems + second.completedItems;
     console.log(
       `\nDone: ${imported} of ${first.totalItems} customers imported (${first.completedItems} in the first batch, ${second.completedItems} after corrections).`,

@@ -21,7 +21,7 @@ export function toItemResponse(item: ImportItem<CustomerRow>): ImportItemRespons
   const details = item.errorDetails;
   return {
     itemId: item.id,
-    line: item.itemIndex + 2,
+    line: item.sourceLine ?? item.itemIndex + 2,
     status: item.status,
     reasons: reasonsOf(item),
     error: details

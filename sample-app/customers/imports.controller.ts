@@ -8,18 +8,23 @@ import {
   Param,
   Patch,
   Post,
+  Query,
   Req,
+  StreamableFile,
 } from '@nestjs/common';
 import type { Request } from 'express';
-import { BatchService } from 'nestjs-reliable-imports';
+import { BatchService, readCorrections, readCsv } from 'nestjs-reliable-imports';
 import type { CustomerRow } from './customer-data.processor';
 import { assertCsvContentType, requireRows } from './csv-upload';
+import { type FailedRowResponse, toFailedRowResponse } from './failed-row.response';
 import { type ImportItemResponse, toItemResponse } from './import-item.response';
-import { parseCustomersCsv } from './read-customers-csv';
 
 /**
  * The import API of the sample app. Upload with
- * `curl -X POST --data-binary @customers.csv -H 'Content-Type: text/csv' localhost:3000/imports/customers`.
+ * `curl -X POST --data-binary @customers.csv -H 'Content-Type: text/csv' localhost:3000/imports/customers`;
+ * download the failures with `curl -o fix.csv localhost:3000/imports/<id>/failures.csv`, fix them in a
+ * spreadsheet, and send the file back with
+ * `curl -X POST --data-binary @fix.csv -H 'Content-Type: text/csv' localhost:3000/imports/<id>/reprocess`.
  */
 @Controller('imports')
 export class ImportsController {
@@ -29,14 +34,15 @@ export class ImportsController {
 
   /**
    * Streams the CSV body into a batch, processes it, and answers with the summary. A body that is not
-   * `text/csv` gets 415, a CSV without rows 400; an upload dropped half way is rolled back.
+   * `text/csv` gets 415, a CSV without rows 400; an upload dropped half way is rolled back. A line that
+   * cannot be read becomes a failed row with its line and text, to correct like the others.
    */
   @Post('customers')
   async importCustomers(@Req() request: Request) {
     assertCsvContentType(request.header('content-type'));
     const name = request.header('x-file-name') ?? 'upload.csv';
     try {
-      const rows = await requireRows(parseCustomersCsv(request));
+      const rows = await requireRows(readCsv(request));
       return await this.batches.import('customer_data', rows, {
         sourceInfo: { file: name, uploadedAt: new Date().toISOString() },
       });
@@ -53,14 +59,30 @@ export class ImportsController {
     return this.batches.getBatchSummary(batchId);
   }
 
-  /** The failed items with their reasons and CSV line numbers (the header is line 1). */
+  /** Where every row of the import stands, across its reprocesses: resolved, unresolved, per batch. */
+  @Get(':batchId/lineage')
+  lineage(@Param('batchId') batchId: string) {
+    return this.batches.getLineage(batchId);
+  }
+
+  /** The rows that still need a fix, with their reasons and CSV line numbers (the header is line 1). */
   @Get(':batchId/failures')
-  async failures(@Param('batchId') batchId: string): Promise<ImportItemResponse[]> {
-    const items = await this.batches.getItems<CustomerRow>(batchId, {
-      status: 'failed',
-      limit: 10_000,
+  async failures(@Param('batchId') batchId: string): Promise<FailedRowResponse[]> {
+    const rows = await this.batches.getFailures<CustomerRow>(batchId, { limit: 10_000 });
+    return rows.map(toFailedRowResponse);
+  }
+
+  /** The rows that still need a fix as a file to edit in a spreadsheet (or `?format=jsonl`). */
+  @Get(':batchId/failures.csv')
+  async failuresFile(
+    @Param('batchId') batchId: string,
+    @Query('format') format: 'csv' | 'jsonl' = 'csv',
+  ): Promise<StreamableFile> {
+    const stream = await this.batches.exportFailures(batchId, { format });
+    return new StreamableFile(stream, {
+      type: format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
+      disposition: `attachment; filename="failures-${batchId}.${format}"`,
     });
-    return items.map(toItemResponse);
   }
 
   @Patch('items/:itemId')
@@ -68,12 +90,32 @@ export class ImportsController {
     @Param('itemId') itemId: string,
     @Body() row: CustomerRow,
   ): Promise<ImportItemResponse> {
-    return toItemResponse(await this.batches.correctItem(itemId, row));
+    return toItemResponse(await this.batches.correctItem(itemId, row, { mode: 'merge' }));
   }
 
+  /**
+   * Stores the corrections of an edited failures file (the CSV from `failures.csv`), all or nothing: a
+   * file with a wrong line is refused whole with 400 and every problem by line.
+   */
+  @Post(':batchId/corrections')
+  @HttpCode(200)
+  corrections(@Param('batchId') batchId: string, @Req() request: Request) {
+    assertCsvContentType(request.header('content-type'));
+    return this.batches.correctItems(batchId, readCorrections(request, { format: 'csv' }));
+  }
+
+  /**
+   * Reprocesses the rows that did not complete. With an edited failures file as the body
+   * (`Content-Type: text/csv`), its corrections are applied first, in the same step.
+   */
   @Post(':batchId/reprocess')
   @HttpCode(200)
-  reprocess(@Param('batchId') batchId: string) {
-    return this.batches.reprocessBatch(batchId, { failedItemsOnly: true });
+  reprocess(@Param('batchId') batchId: string, @Req() request: Request) {
+    const withFile = request.header('content-type') !== undefined && !request.readableEnded;
+    if (withFile) assertCsvContentType(request.header('content-type'));
+    return this.batches.reprocessBatch(batchId, {
+      failedItemsOnly: true,
+      ...(withFile ? { corrections: readCorrections(request, { format: 'csv' }) } : {}),
+    });
   }
 }

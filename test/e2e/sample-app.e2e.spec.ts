@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { Client } from 'pg';
 import request from 'supertest';
 import type { App } from 'supertest/types';
@@ -19,7 +21,18 @@ interface Failure {
   itemId: string;
   line: number;
   reasons: string[];
-  error: { name: string; code?: string; reasons?: string[] } | null;
+  errorCode: string | null;
+}
+
+/** What a user does in a spreadsheet with the failures file: the right values in each row, by line. */
+function fixInSpreadsheet(exported: string, corrections: Record<string, object>): string {
+  const records: string[][] = parse(exported);
+  const [header, ...rows] = records;
+  for (const cells of rows) {
+    const fix = corrections[cells[header.indexOf('_line')]] as Record<string, string>;
+    for (const [column, value] of Object.entries(fix)) cells[header.indexOf(column)] = value;
+  }
+  return stringify([header, ...rows]);
 }
 
 async function countBatches(app: INestApplication): Promise<number> {
@@ -98,20 +111,94 @@ describe('sample app', () => {
     expect(count).toBe(500);
   });
 
+  it('recovers with files over HTTP: failures.csv out, the edited file back into reprocess', async () => {
+    const upload = await request(app.getHttpServer())
+      .post('/imports/customers')
+      .set('Content-Type', 'text/csv')
+      .send(
+        readFileSync(join(DATA, 'customers.csv'), 'utf8').replaceAll(
+          '@example.com',
+          '@example.net',
+        ),
+      )
+      .expect(201);
+    const batchId = (upload.body as { batchId: string }).batchId;
+    expect(upload.body).toMatchObject({ completedItems: 472, failedItems: 28 });
+
+    const file = await request(app.getHttpServer())
+      .get(`/imports/${batchId}/failures.csv`)
+      .expect(200)
+      .expect('Content-Type', /text\/csv/)
+      .expect('Content-Disposition', /attachment; filename="failures-.*\.csv"/);
+    const corrections = JSON.parse(
+      readFileSync(join(DATA, 'corrections.json'), 'utf8').replaceAll(
+        '@example.com',
+        '@example.net',
+      ),
+    ) as Record<string, object>;
+    const fixed = fixInSpreadsheet(file.text, corrections);
+
+    // One wrong reference refuses the whole file, naming its line; nothing is applied.
+    const wrong = fixed.replace(/\n[0-9a-f-]{36},/, '\n00000000-0000-4000-8000-000000000000,');
+    const refused = await request(app.getHttpServer())
+      .post(`/imports/${batchId}/corrections`)
+      .set('Content-Type', 'text/csv')
+      .send(wrong)
+      .expect(400);
+    expect(refused.body).toMatchObject({ error: 'CORRECTIONS_REFUSED' });
+    expect((refused.body as { message: string }).message).toContain('line 2: no row of batch');
+    const stillFailing = (
+      await request(app.getHttpServer()).get(`/imports/${batchId}/failures`).expect(200)
+    ).body as Failure[];
+    expect(stillFailing.filter((failure) => failure.reasons.length > 0)).toHaveLength(28);
+
+    const reprocessed = await request(app.getHttpServer())
+      .post(`/imports/${batchId}/reprocess`)
+      .set('Content-Type', 'text/csv')
+      .send(fixed)
+      .expect(200);
+    expect(reprocessed.body).toMatchObject({ status: 'completed', completedItems: 28 });
+    const lineage = await request(app.getHttpServer())
+      .get(`/imports/${batchId}/lineage`)
+      .expect(200);
+    expect(lineage.body).toMatchObject({
+      totalRows: 500,
+      completedFirstTime: 472,
+      resolved: 28,
+      unresolved: 0,
+    });
+    const none = await request(app.getHttpServer()).get(`/imports/${batchId}/failures`).expect(200);
+    expect(none.body).toEqual([]);
+  });
+
   it('answers a wrong batch id with 404 and a message that says what to check', async () => {
     const res = await request(app.getHttpServer()).get('/imports/not-a-batch').expect(404);
     expect(res.body).toMatchObject({ error: 'BATCH_NOT_FOUND' });
     expect((res.body as { message: string }).message).toContain('Check the id');
   });
 
-  it('refuses a malformed CSV with its line number and stores nothing', async () => {
+  it('keeps a malformed line as a failed row with its line; refuses an unclosed quote whole', async () => {
+    const upload = await request(app.getHttpServer())
+      .post('/imports/customers')
+      .set('Content-Type', 'text/csv')
+      .send('email,first_name,last_name\na@example.com,A,B\nbroken,C,D,E\nx@example.com,X,Y\n')
+      .expect(201);
+    expect(upload.body).toMatchObject({ totalItems: 3, completedItems: 2, failedItems: 1 });
+    const failures = (
+      await request(app.getHttpServer())
+        .get(`/imports/${(upload.body as { batchId: string }).batchId}/failures`)
+        .expect(200)
+    ).body as Failure[];
+    expect(failures).toEqual([expect.objectContaining({ line: 3, errorCode: 'MALFORMED_LINE' })]);
+    expect(failures[0].reasons[0]).toMatch(/^Line 3 could not be read as a row/);
+
     const before = await countBatches(app);
     const res = await request(app.getHttpServer())
       .post('/imports/customers')
       .set('Content-Type', 'text/csv')
       // A long body, so that the error comes while most of it is still unread.
       .send(
-        'email,first_name,last_name\na@example.com,A,B\nbroken,C,D,E\n' +
+        'email,first_name,last_name\na@example.com,A,B\n"broken,C,D\n' +
           'x@example.com,X,Y\n'.repeat(100_000),
       )
       .expect(400);
@@ -183,7 +270,7 @@ describe('sample app', () => {
         .expect(200);
       const failures = failuresRes.body as Failure[];
       expect(failures).toHaveLength(1);
-      expect(failures[0]).toMatchObject({ line: 3, error: { code: '23505' } });
+      expect(failures[0]).toMatchObject({ line: 3, errorCode: '23505' });
       expect(failures[0].reasons.join(' ')).toContain('23505');
 
       const corrected = await request(app.getHttpServer())
@@ -196,6 +283,7 @@ describe('sample app', () => {
         corrected: true,
         error: { code: '23505' },
       });
+      expect(failures[0].reasons.join(' ')).not.toContain('customers_email_lower_idx');
 
       for (const body of [failuresRes.text, corrected.text]) {
         expect(body).not.toContain('customers_email_lower_idx');

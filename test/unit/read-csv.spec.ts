@@ -111,8 +111,12 @@ describe('readCsv', () => {
   });
 
   it('refuses an input without a header, and reads a header without rows as no rows', async () => {
-    expect((await readError(readCsv(bytes('')))).message).toContain('it has no header');
-    expect((await readError(readCsv(bytes('\n \n')))).message).toContain('it has no header');
+    expect((await readError(readCsv(bytes('')))).message).toContain(
+      'it is empty (no header and no rows)',
+    );
+    expect((await readError(readCsv(bytes('\n \n')))).message).toContain(
+      'it is empty (no header and no rows)',
+    );
     expect(await readAll(readCsv(bytes('a,b\n')))).toEqual([]);
   });
 
