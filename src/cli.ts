@@ -44,10 +44,21 @@ async function withApp(
   concurrency?: number,
 ): Promise<number> {
   const app = await createCliApp(config(options, concurrency));
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= app.close());
+  // Ctrl-C stops the run the way an application's shutdown does: the rows in flight finish or are given
+  // back, and the run ends with PROCESSING_STOPPED (exit 3). A second Ctrl-C kills at once, as usual.
+  const stop = (signal: NodeJS.Signals) => {
+    process.stderr.write(`${signal}: stopping; the rows in flight finish or are given back...\n`);
+    // The error, if any, is reported by the finally below, which awaits the same close.
+    close().catch(() => undefined);
+  };
+  process.once('SIGINT', stop).once('SIGTERM', stop);
   try {
     return await work(app, app.get(BatchService));
   } finally {
-    await app.close();
+    process.off('SIGINT', stop).off('SIGTERM', stop);
+    await close();
   }
 }
 

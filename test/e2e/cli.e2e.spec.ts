@@ -30,7 +30,7 @@ function cli(args: string[], env: Record<string, string | undefined> = {}) {
 function cliAsync(
   args: string[],
   env: Record<string, string | undefined>,
-  onStderr: (text: string) => void,
+  onStderr: (text: string, signal: (name: NodeJS.Signals) => void) => void,
 ): Promise<ReturnType<typeof cli>> {
   const child = spawn(process.execPath, ['-r', '@swc-node/register', BIN, ...args], {
     cwd: ROOT,
@@ -41,7 +41,7 @@ function cliAsync(
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
-    onStderr(stderr);
+    onStderr(stderr, (name) => child.kill(name));
   });
   return new Promise((resolve) =>
     child.on('close', (status) => resolve({ status, stdout, stderr })),
@@ -787,6 +787,47 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
       completedItems: 3,
       failedItems: 0,
     });
+  });
+
+  it('stops on SIGTERM with exit 3, the rows in flight given back, and "process" goes on at once', async () => {
+    const file = join(dir, 'stopped.csv');
+    writeFileSync(file, 'email,name\nstop1@x.com,A\nstop2@x.com,hold\nstop3@x.com,C\n');
+    const lock = new Client({ connectionString: db.url });
+    await lock.connect();
+    try {
+      await lock.query('SELECT pg_advisory_lock($1)', [HOLD_LOCK]);
+      const steps = new Set<string>();
+      const stopped = await cliAsync(
+        ['--module', USER_MODULE, '--json', 'import', 'contact', file],
+        { DATABASE_URL: db.url },
+        (stderr, signal) => {
+          if (!steps.has('signal') && stderr.includes('fixture: holding stop2@x.com')) {
+            steps.add('signal');
+            signal('SIGTERM');
+          }
+          // The stop has begun: let the row in flight go on, so that the stop can end.
+          if (!steps.has('release') && stderr.includes('SIGTERM: stopping')) {
+            steps.add('release');
+            void lock.query('SELECT pg_advisory_unlock($1)', [HOLD_LOCK]);
+          }
+        },
+      );
+      expect(stopped.status).toBe(3);
+      const { error } = JSON.parse(stopped.stdout) as { error: { code: string; hint: string } };
+      expect(error.code).toBe('PROCESSING_STOPPED');
+      const batchId = /process ([0-9a-f-]{36})/.exec(error.hint)?.[1] as string;
+      expect(JSON.parse(run(['--json', 'show', batchId]).stdout)).toMatchObject({
+        status: 'processing',
+        failedItems: 0,
+        processingItems: 0,
+      });
+      // Nothing held: the next run needs no lease to run out.
+      const finished = run(['--module', USER_MODULE, '--json', 'process', batchId]);
+      expect(finished.status).toBe(0);
+      expect(JSON.parse(finished.stdout)).toMatchObject({ status: 'completed', completedItems: 3 });
+    } finally {
+      await lock.end();
+    }
   });
 
   it('creates the embedded database with its parent directories in a fresh directory', () => {
