@@ -425,9 +425,11 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const fail = (report: { code: string; message: string; hint?: string }): void => {
-    if (json) print(JSON.stringify({ error: report }, null, 2));
-    else
-      process.stderr.write(`error: ${[report.message, report.hint].filter(Boolean).join(' ')}\n`);
+    if (json) return print(JSON.stringify({ error: report }, null, 2));
+    // A driver's message ends without a full stop; the hint is a sentence of its own.
+    const message =
+      report.hint && !/[.!?)]$/.test(report.message) ? `${report.message}.` : report.message;
+    process.stderr.write(`error: ${[message, report.hint].filter(Boolean).join(' ')}\n`);
   };
   try {
     await program.parseAsync(argv);

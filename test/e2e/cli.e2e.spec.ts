@@ -156,7 +156,9 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
   it('says to run migrate first when the tables do not exist', () => {
     const { status, stderr } = run(['list']);
     expect(status).toBe(2);
-    expect(stderr).toContain('run "reliable-imports migrate" first');
+    expect(stderr).toBe(
+      'error: relation "import_batches" does not exist. The import tables do not exist yet: run "reliable-imports migrate" first.\n',
+    );
     // Chosen by the SQLSTATE of a missing table, which --json gives as the code.
     const json = run(['--json', 'list']);
     expect(json.status).toBe(2);
