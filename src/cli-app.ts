@@ -6,9 +6,13 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
+import { mkdirSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { ReliableImportsModule, reliableImportsMigrations } from '../lib';
-import { UsageError } from './cli-errors';
+import { codeOf, toError } from '../lib/utils/error-details.util';
+import { isConnectionLoss } from '../lib/utils/transient-error.util';
+import { CliError, EXIT, UsageError } from './cli-errors';
+import { DATABASE_UNAVAILABLE } from './error-report';
 
 /** Where the tool keeps its embedded database when DATABASE_URL is not set. */
 export const DEFAULT_PGLITE_DIR = '.reliable-imports/pglite';
@@ -19,6 +23,8 @@ export interface CliConfig {
   pgliteDir: string;
   /** `path/to/module.js` or `path/to/module.js#ExportName`, relative to the working directory. */
   module?: string;
+  /** Connections the pool may open: a run needs one per lane and more for its own statements. */
+  poolSize?: number;
 }
 
 /** Loads the user's Nest module that provides the processors. */
@@ -58,14 +64,24 @@ function connectionOptions(config: CliConfig): TypeOrmModuleOptions {
     retryAttempts: 0,
     logging: false,
   };
-  if (config.databaseUrl) return { ...common, url: config.databaseUrl };
+  if (config.databaseUrl) {
+    return { ...common, url: config.databaseUrl, poolSize: config.poolSize };
+  }
   let driver: unknown;
   try {
     // Optional: only needed when no DATABASE_URL is given, so loaded only then.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { PGliteDriver } = require('typeorm-pglite') as typeof import('typeorm-pglite');
+    // PGlite makes only the last directory of the path: in a fresh project, .reliable-imports is missing.
+    mkdirSync(config.pgliteDir, { recursive: true });
     driver = new PGliteDriver({ dataDir: config.pgliteDir }).driver;
-  } catch {
+  } catch (error) {
+    if (codeOf(toError(error)) !== 'MODULE_NOT_FOUND') {
+      throw new UsageError(
+        `Cannot open the embedded database in "${config.pgliteDir}": ${toError(error).message}. ` +
+          'Give a directory you can write to with --pglite-dir, or set DATABASE_URL.',
+      );
+    }
     throw new UsageError(
       'DATABASE_URL is not set and the embedded database is not installed. Set DATABASE_URL=postgres://user@host:5432/db, ' +
         'or run: npm install @electric-sql/pglite typeorm-pglite',
@@ -91,20 +107,44 @@ export async function createCliApp(config: CliConfig): Promise<INestApplicationC
       logger: ['error'],
       abortOnError: false,
     });
-  } catch (error) {
-    const message = (error as Error).message;
-    if (
-      /ECONNREFUSED|ENOTFOUND|getaddrinfo|connect|password authentication|does not exist/i.test(
-        message,
-      )
-    ) {
-      throw new UsageError(
-        `Cannot connect to the database${config.databaseUrl ? ` at ${redact(config.databaseUrl)}` : ''}: ${message}. ` +
-          'Check DATABASE_URL and that the server is running.',
-      );
-    }
-    throw error;
+  } catch (thrown) {
+    throw connectionError(toError(thrown), config) ?? thrown;
   }
+}
+
+/**
+ * Errors of DATABASE_URL itself, which no retry mends: an unknown host, a wrong user or password (class
+ * 28), a database that does not exist (3D000).
+ */
+const MISCONFIGURED = new Set(['ENOTFOUND', 'EAI_FAIL', 'ERR_INVALID_URL', '3D000']);
+
+/**
+ * A failure to connect in the tool's words, or null for any other startup error. A server that refuses or
+ * drops the connection may be restarting: exit 3, try again. A URL that names what does not exist (host,
+ * database, user) is a configuration error: exit 2, fix it first.
+ */
+function connectionError(error: Error, config: CliConfig): CliError | null {
+  const code = codeOf(error) ?? '';
+  const where = config.databaseUrl ? ` at ${redact(config.databaseUrl)}` : '';
+  if (isConnectionLoss(error)) {
+    return new CliError(
+      DATABASE_UNAVAILABLE,
+      `Cannot connect to the database${where}: ${error.message}. Nothing was done. Check that the server is running ` +
+        '(and DATABASE_URL), then run the same command again.',
+      EXIT.interrupted,
+      { cause: error },
+    );
+  }
+  if (MISCONFIGURED.has(code) || code.startsWith('28')) {
+    return new CliError(
+      'DATABASE_CONFIG',
+      `Cannot connect to the database${where}: ${error.message}. Nothing was done. Check DATABASE_URL ` +
+        '(host, database name, user and password).',
+      EXIT.usage,
+      { cause: error },
+    );
+  }
+  return null;
 }
 
 function redact(url: string): string {

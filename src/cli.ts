@@ -3,11 +3,14 @@ import 'reflect-metadata';
 import type { INestApplicationContext } from '@nestjs/common';
 import { SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { getDataSourceToken } from '@nestjs/typeorm';
-import { BatchService, ReliableImportsError, type BatchStatus, type BatchSummary } from '../lib';
+import { BatchService, type BatchStatus, type BatchSummary } from '../lib';
 import { createCliApp, DEFAULT_PGLITE_DIR, type CliConfig } from './cli-app';
 import { EXIT, UsageError } from './cli-errors';
+import { commandLine, reportError, type RunContext } from './error-report';
 import { fields, table } from './output';
 import { parseJson } from './parse-json';
 import { readItemsFile } from './read-items';
@@ -20,11 +23,17 @@ interface GlobalOptions {
 
 const print = (text: string): void => void process.stdout.write(`${text}\n`);
 
-function config(options: GlobalOptions): CliConfig {
+const runContext = (options: GlobalOptions): RunContext => ({
+  module: options.module ?? (process.env.RELIABLE_IMPORTS_MODULE || undefined),
+});
+
+function config(options: GlobalOptions, concurrency = 1): CliConfig {
   return {
     databaseUrl: process.env.DATABASE_URL || undefined,
     pgliteDir: options.pgliteDir,
-    module: options.module ?? process.env.RELIABLE_IMPORTS_MODULE,
+    module: runContext(options).module,
+    // A generous cap, not a count: the pool opens connections only as the lanes ask for them.
+    poolSize: Math.max(10, concurrency * 2 + 2),
   };
 }
 
@@ -32,12 +41,24 @@ function config(options: GlobalOptions): CliConfig {
 async function withApp(
   options: GlobalOptions,
   work: (app: INestApplicationContext, batches: BatchService) => Promise<number>,
+  concurrency?: number,
 ): Promise<number> {
-  const app = await createCliApp(config(options));
+  const app = await createCliApp(config(options, concurrency));
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= app.close());
+  // Ctrl-C stops the run the way an application's shutdown does: the rows in flight finish or are given
+  // back, and the run ends with PROCESSING_STOPPED (exit 3). A second Ctrl-C kills at once, as usual.
+  const stop = (signal: NodeJS.Signals) => {
+    process.stderr.write(`${signal}: stopping; the rows in flight finish or are given back...\n`);
+    // The error, if any, is reported by the finally below, which awaits the same close.
+    close().catch(() => undefined);
+  };
+  process.once('SIGINT', stop).once('SIGTERM', stop);
   try {
     return await work(app, app.get(BatchService));
   } finally {
-    await app.close();
+    process.off('SIGINT', stop).off('SIGTERM', stop);
+    await close();
   }
 }
 
@@ -58,8 +79,22 @@ function summaryText(summary: BatchSummary): string {
   });
 }
 
+/** The exit status of a command that processed rows: 1 when any failed (read-only commands exit 0). */
 const statusOf = (summary: BatchSummary): number =>
   summary.failedItems > 0 || summary.status === 'failed' ? EXIT.itemsFailed : EXIT.ok;
+
+const FINISHED: ReadonlySet<BatchStatus> = new Set([
+  'completed',
+  'completed_with_errors',
+  'failed',
+]);
+
+/** `--key auto`: the SHA-256 of the file's bytes, so that the same file brings back the same batch. */
+async function fileKey(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}`;
+}
 
 /** Processes a batch with a progress bar on stderr when it is a terminal. */
 async function processWithProgress(
@@ -138,23 +173,63 @@ export function buildProgram(setStatus: (status: number) => void): Command {
       '<file>',
       'a .csv file (header on line 1) or a .jsonl file (one JSON object per line)',
     )
-    .action(async (batchType: string, file: string) => {
-      const items = readItemsFile(file);
+    .option(
+      '--key <key>',
+      'idempotency key: importing again with the same key brings back the first batch instead of a copy; ' +
+        '"auto" uses the SHA-256 of the file',
+      nonEmpty,
+    )
+    .option(
+      '--concurrency <n>',
+      'rows processed at once, each on a connection (1 to 64)',
+      range(1, 64),
+      1,
+    )
+    .option(
+      '--commit-every <n>',
+      'rows per transaction (1 to 10000); a failing row is run again alone',
+      range(1, 10_000),
+      1,
+    )
+    .option('--delimiter <c>', 'the CSV field separator, one character (\\t for a tab)', delimiter)
+    .action(async (batchType: string, file: string, options: ImportCommandOptions) => {
+      const items = readItemsFile(file, { delimiter: options.delimiter });
+      const key = options.key === 'auto' ? await fileKey(file) : options.key;
+      const run = { concurrency: options.concurrency, commitEvery: options.commitEvery };
       setStatus(
-        await withApp(globals(), async (_app, batches) => {
-          const batch = await batches.createBatch(batchType, items.rows, { sourceInfo: { file } });
-          const summary = await processWithProgress(batches, batch.id, () =>
-            batches.processBatch(batch.id),
-          );
-          out(
-            { ...summary, skippedLines: items.skipped },
-            [
-              summaryText(summary),
-              ...items.skipped.map((s) => `line ${s.line} was not imported: ${s.reason}`),
-            ].join('\n'),
-          );
-          return items.skipped.length > 0 ? EXIT.itemsFailed : statusOf(summary);
-        }),
+        await withApp(
+          globals(),
+          async (_app, batches) => {
+            const batch = await batches.createBatch(batchType, items.rows, {
+              sourceInfo: { file },
+              ...(key === undefined ? {} : { idempotencyKey: key }),
+            });
+            // A key that brings back a finished batch: show it, there is nothing left to run.
+            const importedBefore = FINISHED.has(batch.status);
+            const summary = importedBefore
+              ? await batches.getBatchSummary(batch.id)
+              : await processWithProgress(batches, batch.id, () =>
+                  batches.processBatch(batch.id, run),
+                );
+            out(
+              {
+                ...summary,
+                skippedLines: items.skipped,
+                idempotencyKey: key ?? null,
+                importedBefore,
+              },
+              [
+                ...(importedBefore
+                  ? [`This file was imported before (key ${key}): nothing was imported again.`]
+                  : []),
+                summaryText(summary),
+                ...items.skipped.map((s) => `line ${s.line} was not imported: ${s.reason}`),
+              ].join('\n'),
+            );
+            return items.skipped.length > 0 ? EXIT.itemsFailed : statusOf(summary);
+          },
+          options.concurrency,
+        ),
       );
     });
 
@@ -206,29 +281,33 @@ export function buildProgram(setStatus: (status: number) => void): Command {
         await withApp(globals(), async (_app, batches) => {
           const summary = await batches.getBatchSummary(batchId);
           out(summary, summaryText(summary));
-          return statusOf(summary);
+          return EXIT.ok;
         }),
       );
     });
 
   program
     .command('failures')
-    .description("a batch's failed items, with their reasons")
+    .description("a batch's failed and skipped items, with their reasons")
     .argument('<batch-id>')
     .action(async (batchId: string) => {
       setStatus(
         await withApp(globals(), async (_app, batches) => {
-          const failed = await batches.getItems(batchId, { status: 'failed', limit: 100_000 });
+          const failed = await batches.getItems(batchId, {
+            status: ['failed', 'skipped'],
+            limit: 100_000,
+          });
           const rows = failed.map((item) => ({
             item: item.id,
             index: item.itemIndex,
+            status: item.status,
             reason: item.errorMessage,
             attempts: item.attempts,
             corrected: item.correctedData !== null,
             data: item.correctedData ?? item.sourceData,
           }));
-          out(rows, table(rows, ['item', 'index', 'reason', 'corrected', 'data']));
-          return failed.length > 0 ? EXIT.itemsFailed : EXIT.ok;
+          out(rows, table(rows, ['item', 'index', 'status', 'reason', 'corrected', 'data']));
+          return EXIT.ok;
         }),
       );
     });
@@ -285,7 +364,7 @@ export function buildProgram(setStatus: (status: number) => void): Command {
           const item = await batches.correctItem(itemId, data as Record<string, unknown>);
           out(
             item,
-            `Corrected item ${item.itemIndex} of batch ${item.batchId}; run "reliable-imports reprocess ${item.batchId}" to apply it.`,
+            `Corrected item ${item.itemIndex} of batch ${item.batchId}; run "${commandLine(runContext(globals()), 'reprocess', item.batchId)}" to apply it.`,
           );
           return EXIT.ok;
         }),
@@ -307,47 +386,100 @@ export function buildProgram(setStatus: (status: number) => void): Command {
       );
     });
 
+  program
+    .command('process')
+    .description(
+      'go on with a batch that was interrupted (exit status 3): processes its rows left pending; a finished batch is shown as it is',
+    )
+    .argument('<batch-id>')
+    .action(async (batchId: string) => {
+      setStatus(
+        await withApp(globals(), async (_app, batches) => {
+          const summary = await processWithProgress(batches, batchId, () =>
+            batches.processBatch(batchId),
+          );
+          out(summary, summaryText(summary));
+          return statusOf(summary);
+        }),
+      );
+    });
+
   return program;
 }
 
-/** Runs the tool with `argv` and returns its exit status. */
+/**
+ * Runs the tool with `argv` and returns its exit status. With `--json`, an error is a JSON document on
+ * stdout, like a result: a script reads one place, parses one document, and tells the two apart by the
+ * exit status (stderr stays for people: the progress bar).
+ */
 export async function main(argv: string[]): Promise<number> {
   let status: number = EXIT.ok;
   const program = buildProgram((value) => (status = value));
+  // Read before parsing: commander may fail before it has parsed --json itself.
+  const json = argv.slice(2).includes('--json');
+  // With --json, commander's own messages (unknown option...) are reported below, as JSON. Subcommands
+  // copied the output settings when they were made, so each is set.
+  if (json) {
+    for (const command of [program, ...program.commands]) {
+      command.configureOutput({ outputError: () => undefined, writeErr: () => undefined });
+    }
+  }
+  const fail = (report: { code: string; message: string; hint?: string }): void => {
+    if (json) return print(JSON.stringify({ error: report }, null, 2));
+    // A driver's message ends without a full stop; the hint is a sentence of its own.
+    const message =
+      report.hint && !/[.!?)]$/.test(report.message) ? `${report.message}.` : report.message;
+    process.stderr.write(`error: ${[message, report.hint].filter(Boolean).join(' ')}\n`);
+  };
   try {
     await program.parseAsync(argv);
     return status;
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      if (error.exitCode === 0) return EXIT.ok;
+      if (json) fail({ code: 'USAGE', message: error.message.replace(/^error: /, '') });
+      return EXIT.usage;
     }
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`error: ${hint(message)}\n`);
-    if (error instanceof UsageError || MISSING_TABLES.test(message)) return EXIT.usage;
-    if (error instanceof ReliableImportsError) return EXIT.usage;
-    return EXIT.itemsFailed;
+    const { status: exitStatus, ...report } = reportError(error, runContext(program.opts()));
+    fail(report);
+    return exitStatus;
   }
 }
 
-const MISSING_TABLES = /relation "import_\w+" does not exist/;
-
-function wholeNumber(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1 || number > 1000) {
-    throw new InvalidArgumentError('give a whole number from 1 to 1000.');
-  }
-  return number;
+interface ImportCommandOptions {
+  key?: string;
+  concurrency: number;
+  commitEvery: number;
+  delimiter?: string;
 }
 
-/** Adds the fix, in the tool's own terms, to errors that do not say it themselves. */
-function hint(message: string): string {
-  if (message.includes('Registered types: (none)')) {
-    return `${message} With this tool, pass the compiled module that provides your processors: --module dist/imports.module.js#ImportsModule (or set RELIABLE_IMPORTS_MODULE).`;
+/** A whole-number option's parser, refusing what is out of `min..max` with the range to use. */
+function range(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (value.trim() === '' || !Number.isInteger(number) || number < min || number > max) {
+      throw new InvalidArgumentError(`give a whole number from ${min} to ${max}.`);
+    }
+    return number;
+  };
+}
+
+const wholeNumber = range(1, 1000);
+
+function nonEmpty(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('give a key that is not empty.');
+  return value;
+}
+
+/** One character, `\t` for a tab; never a quote or a line break, which CSV keeps for itself. */
+function delimiter(value: string): string {
+  const character = value === '\\t' ? '\t' : value;
+  if ([...character].length !== 1 || /["\r\n]/.test(character)) {
+    throw new InvalidArgumentError(
+      `give one character other than a quote or a line break, such as ';' or '\\t' (got ${JSON.stringify(value)}).`,
+    );
   }
-  if (MISSING_TABLES.test(message)) {
-    return `${message}. The import tables do not exist yet: run "reliable-imports migrate" first.`;
-  }
-  return message;
+  return character;
 }
 
 if (require.main === module) {

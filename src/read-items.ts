@@ -25,7 +25,7 @@ export interface ItemsFile {
  * the other rows are imported. What would change every row, or leave none, stops the import with nothing
  * stored: bytes that are not UTF-8, a column named twice, a file without rows.
  */
-export function readItemsFile(path: string): ItemsFile {
+export function readItemsFile(path: string, options: { delimiter?: string } = {}): ItemsFile {
   if (!existsSync(path)) {
     throw new UsageError(
       `The file "${path}" does not exist. Give the path of a .csv or .jsonl file.`,
@@ -33,14 +33,24 @@ export function readItemsFile(path: string): ItemsFile {
   }
   const kind = extname(path).toLowerCase();
   const skipped: SkippedLine[] = [];
-  const read =
-    kind === '.csv' ? readCsv : kind === '.jsonl' || kind === '.ndjson' ? readJsonl : null;
+  const csv = kind === '.csv';
+  const read = csv
+    ? (file: string, lines: SkippedLine[]) => readCsv(file, lines, options.delimiter)
+    : kind === '.jsonl' || kind === '.ndjson'
+      ? readJsonl
+      : null;
   if (!read) {
     throw new UsageError(
       `Cannot read "${path}": the file must end in .csv or .jsonl (one JSON object per line).`,
     );
   }
-  return { rows: storableRows(path, read(path, skipped), skipped), skipped };
+  if (options.delimiter !== undefined && !csv) {
+    throw new UsageError(`--delimiter applies to .csv files only, and "${path}" is not one.`);
+  }
+  return {
+    rows: storableRows(path, read(path, skipped), skipped),
+    skipped,
+  };
 }
 
 /** A row as read, and the line it ends on. */
@@ -80,8 +90,13 @@ async function* storableRows(
   }
 }
 
-async function* readCsv(path: string, skipped: SkippedLine[]): AsyncGenerator<ReadRow> {
+async function* readCsv(
+  path: string,
+  skipped: SkippedLine[],
+  delimiter = ',',
+): AsyncGenerator<ReadRow> {
   const parser: Parser = parse({
+    delimiter,
     columns: (header: string[]) => uniqueColumns(path, parser.info.lines, header),
     info: true,
     skip_empty_lines: true,

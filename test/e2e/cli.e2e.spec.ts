@@ -1,8 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { HOLD_LOCK } from '../fixtures/cli/cli-imports.module';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 const ROOT = join(__dirname, '..', '..');
@@ -22,6 +24,60 @@ function cli(args: string[], env: Record<string, string | undefined> = {}) {
     timeout: 60_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The built binary, started without waiting: `onStderr` sees each chunk as it comes. */
+function cliAsync(
+  args: string[],
+  env: Record<string, string | undefined>,
+  onStderr: (text: string, signal: (name: NodeJS.Signals) => void) => void,
+): Promise<ReturnType<typeof cli>> {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, SWC_NODE_PROJECT: 'test/fixtures/cli/swc.tsconfig.json', ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    onStderr(stderr, (name) => child.kill(name));
+  });
+  return new Promise((resolve) =>
+    child.on('close', (status) => resolve({ status, stdout, stderr })),
+  );
+}
+
+/**
+ * A TCP proxy to PostgreSQL that the test can pull the plug on: `cut()` drops every connection and
+ * refuses new ones, as a database server that went away does.
+ */
+async function databaseProxy(url: string): Promise<{ url: string; cut: () => void }> {
+  const target = new URL(url);
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ]) {
+      sockets.add(from);
+      from.pipe(to);
+      from.on('error', () => to.destroy());
+      from.on('close', () => to.destroy());
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String((server.address() as AddressInfo).port);
+  return {
+    url: proxied.toString(),
+    cut: () => {
+      server.close();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
 }
 
 // Each test starts the tool a few times, each a Node process of its own: slow on a busy machine.
@@ -47,6 +103,14 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
 
   const batchCount = async () =>
     Number((await sql.query('SELECT count(*) AS n FROM import_batches')).rows[0].n);
+
+  const runTimes = async (batchId: string) =>
+    (
+      await sql.query(
+        'SELECT started_at, completed_at, retry_count, locked_by FROM import_batches WHERE id = $1',
+        [batchId],
+      )
+    ).rows[0] as Record<string, unknown>;
 
   /** An item's stored JSON, one entry per key with the value's JSON text as PostgreSQL keeps it. */
   async function storedJson(
@@ -92,7 +156,19 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
   it('says to run migrate first when the tables do not exist', () => {
     const { status, stderr } = run(['list']);
     expect(status).toBe(2);
-    expect(stderr).toContain('run "reliable-imports migrate" first');
+    expect(stderr).toBe(
+      'error: relation "import_batches" does not exist. The import tables do not exist yet: run "reliable-imports migrate" first.\n',
+    );
+    // Chosen by the SQLSTATE of a missing table, which --json gives as the code.
+    const json = run(['--json', 'list']);
+    expect(json.status).toBe(2);
+    expect(JSON.parse(json.stdout)).toEqual({
+      error: {
+        code: '42P01',
+        message: expect.stringContaining('does not exist'),
+        hint: expect.stringContaining('run "reliable-imports migrate" first'),
+      },
+    });
   });
 
   it('migrates, then finds nothing left to migrate', () => {
@@ -125,8 +201,9 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     expect(text.stdout).toContain('line 4 was not imported');
     expect(text.stdout).toMatch(/completed\s+2/);
 
+    // Read-only commands exit 0 when they ran, whatever the batch holds.
     const shown = run(['show', summary.batchId]);
-    expect(shown.status).toBe(1);
+    expect(shown.status).toBe(0);
     expect(shown.stdout).toMatch(/status\s+completed_with_errors/);
 
     const listed = run(['list', '--status', 'completed_with_errors', '--type', 'contact']);
@@ -135,18 +212,22 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     expect(run(['list', '--status', 'nonsense']).status).toBe(2);
 
     const failures = run(['--json', 'failures', summary.batchId]);
-    expect(failures.status).toBe(1);
+    expect(failures.status).toBe(0);
     const [failure] = JSON.parse(failures.stdout) as Array<{
       item: string;
       reason: string;
       index: number;
     }>;
-    expect(failure).toMatchObject({ reason: 'email is malformed', index: 1 });
+    expect(failure).toMatchObject({ reason: 'email is malformed', index: 1, status: 'failed' });
     expect(run(['failures', summary.batchId]).stdout).toContain('email is malformed');
 
     expect(run(['correct', failure.item, 'not json']).status).toBe(2);
     const corrected = run(['correct', failure.item, '{"email":"b@x.com","name":"B"}']);
-    expect(corrected).toMatchObject({ status: 0, stdout: expect.stringContaining('reprocess') });
+    expect(corrected).toMatchObject({ status: 0, stderr: '' });
+    // The command to run next names the module reprocess needs: a placeholder when none was given.
+    expect(corrected.stdout).toContain(
+      `run "reliable-imports --module <your compiled module.js#Module> reprocess ${summary.batchId}"`,
+    );
 
     const logs = run(['logs', summary.batchId]);
     expect(logs.status).toBe(0);
@@ -347,10 +428,10 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
 
     const noDatabase = run(['list'], { DATABASE_URL: 'postgres://root@127.0.0.1:1/nowhere' });
     expect(noDatabase).toMatchObject({
-      status: 2,
+      status: 3,
       stderr: expect.stringContaining('Cannot connect to the database'),
     });
-    expect(noDatabase.stderr).toContain('Check DATABASE_URL');
+    expect(noDatabase.stderr).toContain('Check that the server is running');
     // Only the tool's own message: no connection retries or stack traces from Nest and TypeORM.
     expect(noDatabase.stderr).not.toMatch(/Retrying|ExceptionHandler|\n\s+at /);
 
@@ -363,5 +444,413 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
       2,
     );
     expect(noProcessor.stderr).toContain('--module dist/imports.module.js#ImportsModule');
+  });
+  it('imports with --key auto once: the same file again brings back the first batch, with the same exit status', async () => {
+    const file = join(dir, 'keyed.csv');
+    writeFileSync(file, 'email,name\nk1@x.com,A\nnot-an-email,B\nk3@x.com,C\n');
+    const first = run([
+      '--module',
+      USER_MODULE,
+      '--json',
+      'import',
+      'contact',
+      file,
+      '--key',
+      'auto',
+    ]);
+    expect(first.stderr).toBe('');
+    expect(first.status).toBe(1);
+    const batch = JSON.parse(first.stdout) as { batchId: string; idempotencyKey: string };
+    expect(batch).toMatchObject({ importedBefore: false, completedItems: 2, failedItems: 1 });
+    expect(batch.idempotencyKey).toMatch(/^sha256:[0-9a-f]{64}$/);
+
+    const count = await batchCount();
+    const times = await runTimes(batch.batchId);
+    const again = run([
+      '--module',
+      USER_MODULE,
+      '--json',
+      'import',
+      'contact',
+      file,
+      '--key',
+      'auto',
+    ]);
+    expect(again.status).toBe(1);
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      batchId: batch.batchId,
+      idempotencyKey: batch.idempotencyKey,
+      importedBefore: true,
+      completedItems: 2,
+      failedItems: 1,
+    });
+    expect(await batchCount()).toBe(count);
+    // Not run again: its timestamps are those of the first run.
+    expect(await runTimes(batch.batchId)).toEqual(times);
+    const text = run(['--module', USER_MODULE, 'import', 'contact', file, '--key', 'auto']);
+    expect(text.stdout).toContain(`This file was imported before (key ${batch.idempotencyKey})`);
+    expect(text.stdout).toContain(batch.batchId);
+
+    // A key of one's own: the same key with other content is refused, and nothing is stored.
+    const own = run([
+      '--module',
+      USER_MODULE,
+      '--json',
+      'import',
+      'contact',
+      file,
+      '--key',
+      'mine-1',
+    ]);
+    expect(own.status).toBe(1);
+    const other = join(dir, 'keyed-other.csv');
+    writeFileSync(other, 'email,name\nk9@x.com,Z\n');
+    const conflict = run([
+      '--module',
+      USER_MODULE,
+      '--json',
+      'import',
+      'contact',
+      other,
+      '--key',
+      'mine-1',
+    ]);
+    expect(conflict.status).toBe(2);
+    expect(JSON.parse(conflict.stdout)).toMatchObject({ error: { code: 'IDEMPOTENCY_CONFLICT' } });
+    expect(run(['import', 'contact', file, '--key', ' ']).status).toBe(2);
+
+    // `process` on a finished batch shows it as it is, with the exit status of what it holds.
+    const processed = run(['--module', USER_MODULE, '--json', 'process', batch.batchId]);
+    expect(processed.status).toBe(1);
+    expect(JSON.parse(processed.stdout)).toMatchObject({ batchId: batch.batchId, failedItems: 1 });
+  });
+
+  it('reads a CSV with --delimiter, and refuses a delimiter that is not one character', async () => {
+    const file = join(dir, 'semicolons.csv');
+    writeFileSync(file, 'email;name\nsemi1@x.com;Smith, Anna\nsemi2@x.com;B\n');
+    const imported = run([
+      '--module',
+      USER_MODULE,
+      '--json',
+      'import',
+      'contact',
+      file,
+      '--delimiter',
+      ';',
+    ]);
+    expect(imported.stderr).toBe('');
+    expect(imported.status).toBe(0);
+    const { batchId } = JSON.parse(imported.stdout) as { batchId: string };
+    const { rows } = await sql.query<{ source_data: unknown }>(
+      'SELECT source_data FROM import_batch_items WHERE batch_id = $1 ORDER BY item_index',
+      [batchId],
+    );
+    expect(rows.map((row) => row.source_data)).toEqual([
+      { email: 'semi1@x.com', name: 'Smith, Anna' },
+      { email: 'semi2@x.com', name: 'B' },
+    ]);
+
+    const tabs = join(dir, 'tabs.csv');
+    writeFileSync(tabs, 'email\tname\ntab1@x.com\tT\n');
+    expect(
+      run(['--module', USER_MODULE, 'import', 'contact', tabs, '--delimiter', '\\t']).status,
+    ).toBe(0);
+
+    for (const wrong of [';;', '', '"', '\n']) {
+      const refused = run(['--json', 'import', 'contact', file, '--delimiter', wrong]);
+      expect(refused.status).toBe(2);
+      expect(JSON.parse(refused.stdout)).toMatchObject({
+        error: { code: 'USAGE', message: expect.stringContaining('give one character') },
+      });
+    }
+    const jsonl = join(dir, 'contacts.jsonl');
+    expect(run(['import', 'contact', jsonl, '--delimiter', ';'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringContaining('--delimiter applies to .csv files only'),
+    });
+  });
+
+  it('passes --concurrency and --commit-every to the run, and refuses values out of range', async () => {
+    // Each contact records the connection and the transaction that wrote it.
+    await sql.query('CREATE TABLE IF NOT EXISTS contacts (email text PRIMARY KEY, name text)');
+    await sql.query(
+      `ALTER TABLE contacts ADD COLUMN IF NOT EXISTS backend int DEFAULT pg_backend_pid(),
+         ADD COLUMN IF NOT EXISTS tx xid8 DEFAULT pg_current_xact_id()`,
+    );
+    const written = async (prefix: string) =>
+      (
+        await sql.query<{ backends: number; transactions: number; n: number }>(
+          `SELECT count(DISTINCT backend)::int AS backends, count(DISTINCT tx)::int AS transactions,
+             count(*)::int AS n FROM contacts WHERE email LIKE $1`,
+          [`${prefix}%`],
+        )
+      ).rows[0];
+    const rows = (prefix: string, count: number) =>
+      `email,name\n${Array.from({ length: count }, (_, i) => `${prefix}${i}@x.com,N`).join('\n')}\n`;
+
+    const chunked = join(dir, 'chunked.csv');
+    writeFileSync(chunked, rows('chunk', 20));
+    const byChunks = run([
+      '--module',
+      USER_MODULE,
+      'import',
+      'contact',
+      chunked,
+      '--commit-every',
+      '10',
+    ]);
+    expect(byChunks.status).toBe(0);
+    expect(await written('chunk')).toEqual({ backends: 1, transactions: 2, n: 20 });
+
+    const parallel = join(dir, 'parallel.csv');
+    writeFileSync(parallel, rows('lane', 40));
+    const byLanes = run([
+      '--module',
+      USER_MODULE,
+      'import',
+      'contact',
+      parallel,
+      '--concurrency',
+      '4',
+    ]);
+    expect(byLanes.status).toBe(0);
+    const lanes = await written('lane');
+    expect(lanes).toMatchObject({ transactions: 40, n: 40 });
+    expect(lanes.backends).toBeGreaterThan(1);
+
+    for (const [option, value, range] of [
+      ['--concurrency', '0', '1 to 64'],
+      ['--concurrency', '65', '1 to 64'],
+      ['--concurrency', '2.5', '1 to 64'],
+      ['--commit-every', 'x', '1 to 10000'],
+      ['--commit-every', '10001', '1 to 10000'],
+    ]) {
+      const before = await batchCount();
+      const refused = run(['--module', USER_MODULE, 'import', 'contact', parallel, option, value]);
+      expect(refused).toMatchObject({ status: 2, stderr: expect.stringContaining(range) });
+      expect(await batchCount()).toBe(before);
+    }
+  });
+
+  it('lists skipped rows in failures with their status, and exits 0 as every read-only command does', () => {
+    const file = join(dir, 'skipping.csv');
+    writeFileSync(file, 'email,name\ns1@x.com,skip\nbad,B\ns3@x.com,C\n');
+    const imported = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    expect(imported.status).toBe(1);
+    const { batchId } = JSON.parse(imported.stdout) as { batchId: string };
+
+    const failures = run(['--json', 'failures', batchId]);
+    expect(failures.status).toBe(0);
+    expect(JSON.parse(failures.stdout)).toEqual([
+      expect.objectContaining({ index: 0, status: 'skipped', reason: 'asked to skip' }),
+      expect.objectContaining({ index: 1, status: 'failed', reason: 'email is malformed' }),
+    ]);
+    expect(run(['failures', batchId]).stdout).toMatch(/status\s+reason/);
+    for (const command of ['show', 'logs']) expect(run([command, batchId]).status).toBe(0);
+    expect(run(['list']).status).toBe(0);
+  });
+
+  it('says which module to reprocess with after correct', () => {
+    const file = join(dir, 'to-correct.csv');
+    writeFileSync(file, 'email,name\nfix-me,A\n');
+    const { stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    const { batchId } = JSON.parse(stdout) as { batchId: string };
+    const [failure] = JSON.parse(run(['--json', 'failures', batchId]).stdout) as Array<{
+      item: string;
+    }>;
+    const corrected = run([
+      '--module',
+      USER_MODULE,
+      'correct',
+      failure.item,
+      '{"email":"fixed@x.com"}',
+    ]);
+    expect(corrected.stdout).toContain(
+      `run "reliable-imports --module ${USER_MODULE} reprocess ${batchId}"`,
+    );
+    // The same from RELIABLE_IMPORTS_MODULE, which the next command may not have.
+    const fromEnv = run(['correct', failure.item, '{"email":"fixed@x.com"}'], {
+      RELIABLE_IMPORTS_MODULE: USER_MODULE,
+    });
+    expect(fromEnv.stdout).toContain(`--module ${USER_MODULE} reprocess ${batchId}`);
+  });
+
+  it('prints errors as JSON with --json: usage, commander, module and connection errors, each with its exit status', () => {
+    const errorOf = (result: ReturnType<typeof cli>) => {
+      expect(result.stderr).toBe('');
+      return (JSON.parse(result.stdout) as { error: { code: string; message: string } }).error;
+    };
+    const unknownOption = run(['--json', 'list', '--bogus']);
+    expect(unknownOption.status).toBe(2);
+    expect(errorOf(unknownOption)).toEqual({ code: 'USAGE', message: "unknown option '--bogus'" });
+
+    const unknownCommand = run(['--json', 'bogus']);
+    expect(unknownCommand.status).toBe(2);
+    expect(errorOf(unknownCommand)).toMatchObject({ code: 'USAGE' });
+
+    const badValue = run(['list', '--limit', '0', '--json']);
+    expect(badValue.status).toBe(2);
+    expect(errorOf(badValue).message).toContain('give a whole number from 1 to 1000');
+
+    const missingFile = run(['--json', 'import', 'contact', join(dir, 'nope.csv')]);
+    expect(missingFile.status).toBe(2);
+    expect(errorOf(missingFile)).toMatchObject({ code: 'USAGE' });
+
+    const wrongId = run(['--json', 'show', '6f1d3c1e-0000-4000-8000-000000000000']);
+    expect(wrongId.status).toBe(2);
+    expect(errorOf(wrongId)).toMatchObject({ code: 'BATCH_NOT_FOUND' });
+
+    const noModule = run(['--json', 'import', 'contact', join(dir, 'contacts.csv')]);
+    expect(noModule.status).toBe(2);
+    expect(errorOf(noModule)).toMatchObject({
+      code: 'UNKNOWN_BATCH_TYPE',
+      hint: expect.stringContaining('--module dist/imports.module.js#ImportsModule'),
+    });
+
+    // A server that refuses may be restarting: try again (3). A URL naming what does not exist: fix it (2).
+    const refused = run(['--json', 'list'], {
+      DATABASE_URL: 'postgres://root@127.0.0.1:1/nowhere',
+    });
+    expect(refused.status).toBe(3);
+    expect(errorOf(refused)).toMatchObject({
+      code: 'DATABASE_UNAVAILABLE',
+      message: expect.stringContaining('run the same command again'),
+    });
+    const wrongDatabase = new URL(db.url);
+    wrongDatabase.pathname = '/no_such_database_for_cli_tests';
+    const misconfigured = run(['--json', 'list'], { DATABASE_URL: wrongDatabase.toString() });
+    expect(misconfigured.status).toBe(2);
+    expect(errorOf(misconfigured)).toMatchObject({
+      code: 'DATABASE_CONFIG',
+      message: expect.stringContaining('Check DATABASE_URL'),
+    });
+  });
+
+  it('exits 3 when the database goes away during an import; nothing is lost and "process" finishes the batch', async () => {
+    const file = join(dir, 'outage.csv');
+    writeFileSync(file, 'email,name\nout1@x.com,A\nout2@x.com,hold\nout3@x.com,C\n');
+    const lock = new Client({ connectionString: db.url });
+    await lock.connect();
+    const proxy = await databaseProxy(db.url);
+    try {
+      await lock.query('SELECT pg_advisory_lock($1)', [HOLD_LOCK]);
+      let cut = false;
+      const interrupted = await cliAsync(
+        ['--module', USER_MODULE, '--json', 'import', 'contact', file],
+        { DATABASE_URL: proxy.url },
+        (stderr) => {
+          // The "hold" row is in flight, its transaction open: the server goes away now.
+          if (!cut && stderr.includes('fixture: holding out2@x.com')) {
+            cut = true;
+            proxy.cut();
+          }
+        },
+      );
+      expect(interrupted.status).toBe(3);
+      const { error } = JSON.parse(interrupted.stdout) as {
+        error: { code: string; message: string; hint: string };
+      };
+      expect(error.code).toBe('PROCESSING_INTERRUPTED');
+      const batchId = /batch "([0-9a-f-]{36})"/.exec(error.message)?.[1] as string;
+      expect(error.hint).toBe(
+        `Nothing is lost: run "reliable-imports --module ${USER_MODULE} process ${batchId}" to go on where it stopped.`,
+      );
+      // Not failed: the first row is in, the others wait for the next run.
+      const shown = run(['--json', 'show', batchId]);
+      expect(shown.status).toBe(0);
+      expect(JSON.parse(shown.stdout)).toMatchObject({
+        status: 'processing',
+        completedItems: 1,
+        failedItems: 0,
+      });
+    } finally {
+      await lock.end();
+      proxy.cut();
+    }
+    const batchId = (
+      await sql.query<{ id: string }>(
+        `SELECT batch_id AS id FROM import_batch_items WHERE source_data->>'email' = 'out2@x.com'`,
+      )
+    ).rows[0].id;
+    // The claim the cut run held lapses with its lease; here the lease is let run out at once.
+    await sql.query(
+      `UPDATE import_batch_items SET locked_until = now() - interval '1 second'
+        WHERE batch_id = $1 AND status = 'processing'`,
+      [batchId],
+    );
+    await sql.query(
+      `UPDATE import_batches SET locked_until = now() - interval '1 second' WHERE id = $1`,
+      [batchId],
+    );
+    const finished = run(['--module', USER_MODULE, '--json', 'process', batchId]);
+    expect(finished.status).toBe(0);
+    expect(JSON.parse(finished.stdout)).toMatchObject({
+      status: 'completed',
+      completedItems: 3,
+      failedItems: 0,
+    });
+  });
+
+  it('stops on SIGTERM with exit 3, the rows in flight given back, and "process" goes on at once', async () => {
+    const file = join(dir, 'stopped.csv');
+    writeFileSync(file, 'email,name\nstop1@x.com,A\nstop2@x.com,hold\nstop3@x.com,C\n');
+    const lock = new Client({ connectionString: db.url });
+    await lock.connect();
+    try {
+      await lock.query('SELECT pg_advisory_lock($1)', [HOLD_LOCK]);
+      const steps = new Set<string>();
+      const stopped = await cliAsync(
+        ['--module', USER_MODULE, '--json', 'import', 'contact', file],
+        { DATABASE_URL: db.url },
+        (stderr, signal) => {
+          if (!steps.has('signal') && stderr.includes('fixture: holding stop2@x.com')) {
+            steps.add('signal');
+            signal('SIGTERM');
+          }
+          // The stop has begun: let the row in flight go on, so that the stop can end.
+          if (!steps.has('release') && stderr.includes('SIGTERM: stopping')) {
+            steps.add('release');
+            void lock.query('SELECT pg_advisory_unlock($1)', [HOLD_LOCK]);
+          }
+        },
+      );
+      expect(stopped.status).toBe(3);
+      const { error } = JSON.parse(stopped.stdout) as { error: { code: string; hint: string } };
+      expect(error.code).toBe('PROCESSING_STOPPED');
+      const batchId = /process ([0-9a-f-]{36})/.exec(error.hint)?.[1] as string;
+      expect(JSON.parse(run(['--json', 'show', batchId]).stdout)).toMatchObject({
+        status: 'processing',
+        failedItems: 0,
+        processingItems: 0,
+      });
+      // Nothing held: the next run needs no lease to run out.
+      const finished = run(['--module', USER_MODULE, '--json', 'process', batchId]);
+      expect(finished.status).toBe(0);
+      expect(JSON.parse(finished.stdout)).toMatchObject({ status: 'completed', completedItems: 3 });
+    } finally {
+      await lock.end();
+    }
+  });
+
+  it('creates the embedded database with its parent directories in a fresh directory', () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'reliable-imports-fresh-'));
+    const inFresh = (args: string[]) => {
+      const env: Record<string, string | undefined> = { ...process.env };
+      delete env.DATABASE_URL;
+      const result = spawnSync(process.execPath, [BIN, ...args], {
+        cwd: fresh,
+        encoding: 'utf8',
+        env,
+        timeout: 120_000,
+      });
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+    };
+    expect(inFresh(['migrate'])).toMatchObject({
+      status: 0,
+      stderr: '',
+      stdout: expect.stringContaining('Ran CreateReliableImportsSchema'),
+    });
+    expect(existsSync(join(fresh, '.reliable-imports', 'pglite'))).toBe(true);
+    expect(inFresh(['list'])).toMatchObject({ status: 0, stdout: '(none)\n', stderr: '' });
   });
 });
