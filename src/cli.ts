@@ -1,87 +1,26 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
-import type { INestApplicationContext } from '@nestjs/common';
-import { SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { getDataSourceToken } from '@nestjs/typeorm';
-import { BatchService, type BatchStatus, type BatchSummary } from '../lib';
-import { createCliApp, DEFAULT_PGLITE_DIR, type CliConfig } from './cli-app';
-import { EXIT, UsageError } from './cli-errors';
-import { commandLine, reportError, type RunContext } from './error-report';
-import { fields, table } from './output';
-import { parseJson } from './parse-json';
+import type { BatchStatus } from '../lib';
+import { DEFAULT_PGLITE_DIR } from './cli-app';
+import { EXIT } from './cli-errors';
+import {
+  print,
+  processWithProgress,
+  runContext,
+  statusOf,
+  summaryText,
+  withApp,
+  type GlobalOptions,
+} from './cli-run';
+import { commandLine, reportError } from './error-report';
+import { table } from './output';
 import { readItemsFile } from './read-items';
-
-interface GlobalOptions {
-  json?: boolean;
-  module?: string;
-  pgliteDir: string;
-}
-
-const print = (text: string): void => void process.stdout.write(`${text}\n`);
-
-const runContext = (options: GlobalOptions): RunContext => ({
-  module: options.module ?? (process.env.RELIABLE_IMPORTS_MODULE || undefined),
-});
-
-function config(options: GlobalOptions, concurrency = 1): CliConfig {
-  return {
-    databaseUrl: process.env.DATABASE_URL || undefined,
-    pgliteDir: options.pgliteDir,
-    module: runContext(options).module,
-    // A generous cap, not a count: the pool opens connections only as the lanes ask for them.
-    poolSize: Math.max(10, concurrency * 2 + 2),
-  };
-}
-
-/** Runs `work` with an application context, closes it, and returns the exit status. */
-async function withApp(
-  options: GlobalOptions,
-  work: (app: INestApplicationContext, batches: BatchService) => Promise<number>,
-  concurrency?: number,
-): Promise<number> {
-  const app = await createCliApp(config(options, concurrency));
-  let closing: Promise<void> | undefined;
-  const close = () => (closing ??= app.close());
-  // Ctrl-C stops the run the way an application's shutdown does: the rows in flight finish or are given
-  // back, and the run ends with PROCESSING_STOPPED (exit 3). A second Ctrl-C kills at once, as usual.
-  const stop = (signal: NodeJS.Signals) => {
-    process.stderr.write(`${signal}: stopping; the rows in flight finish or are given back...\n`);
-    // The error, if any, is reported by the finally below, which awaits the same close.
-    close().catch(() => undefined);
-  };
-  process.once('SIGINT', stop).once('SIGTERM', stop);
-  try {
-    return await work(app, app.get(BatchService));
-  } finally {
-    process.off('SIGINT', stop).off('SIGTERM', stop);
-    await close();
-  }
-}
-
-function summaryText(summary: BatchSummary): string {
-  return fields({
-    batch: summary.batchId,
-    type: summary.batchType,
-    status: summary.status,
-    total: summary.totalItems,
-    completed: summary.completedItems,
-    failed: summary.failedItems,
-    skipped: summary.skippedItems,
-    pending: summary.pendingItems,
-    ...(summary.parentBatchId ? { 'reprocess of': summary.parentBatchId } : {}),
-    ...(summary.errorMessage ? { error: summary.errorMessage } : {}),
-    'duration ms': summary.durationMs,
-    'items/s': summary.itemsPerSecond,
-  });
-}
-
-/** The exit status of a command that processed rows: 1 when any failed (read-only commands exit 0). */
-const statusOf = (summary: BatchSummary): number =>
-  summary.failedItems > 0 || summary.status === 'failed' ? EXIT.itemsFailed : EXIT.ok;
+import { addRecoveryCommands, nextSteps } from './recovery-commands';
 
 const FINISHED: ReadonlySet<BatchStatus> = new Set([
   'completed',
@@ -96,36 +35,7 @@ async function fileKey(path: string): Promise<string> {
   return `sha256:${hash.digest('hex')}`;
 }
 
-/** Processes a batch with a progress bar on stderr when it is a terminal. */
-async function processWithProgress(
-  batches: BatchService,
-  batchId: string,
-  run: () => Promise<BatchSummary>,
-): Promise<BatchSummary> {
-  if (!process.stderr.isTTY) return run();
-  const total = (await batches.getBatchSummary(batchId)).totalItems;
-  const bar = new SingleBar({
-    stream: process.stderr,
-    format: ' {bar} {value}/{total} items | {eta_formatted} left',
-  });
-  bar.start(total, 0);
-  const timer = setInterval(() => {
-    void batches.getBatchSummary(batchId).then(
-      (s) => bar.update(s.completedItems + s.failedItems + s.skippedItems),
-      () => undefined,
-    );
-  }, 250);
-  try {
-    const summary = await run();
-    bar.update(total);
-    return summary;
-  } finally {
-    clearInterval(timer);
-    bar.stop();
-  }
-}
-
-export function buildProgram(setStatus: (status: number) => void): Command {
+export function buildProgram(setExitStatus: (status: number) => void): Command {
   const program = new Command('reliable-imports')
     .description(
       'Reliable data imports on PostgreSQL: import files, inspect failures, correct and reprocess them.\n' +
@@ -147,6 +57,7 @@ export function buildProgram(setStatus: (status: number) => void): Command {
   const globals = () => program.opts<GlobalOptions>();
   const out = (json: unknown, text: string) =>
     print(globals().json ? JSON.stringify(json, null, 2) : text);
+  const setStatus = (status: number) => setExitStatus(status);
 
   program
     .command('migrate')
@@ -200,7 +111,7 @@ export function buildProgram(setStatus: (status: number) => void): Command {
         await withApp(
           globals(),
           async (_app, batches) => {
-            const batch = await batches.createBatch(batchType, items.rows, {
+            const batch = await batches.createBatch(batchType, items, {
               sourceInfo: { file },
               ...(key === undefined ? {} : { idempotencyKey: key }),
             });
@@ -211,22 +122,19 @@ export function buildProgram(setStatus: (status: number) => void): Command {
               : await processWithProgress(batches, batch.id, () =>
                   batches.processBatch(batch.id, run),
                 );
+            const lineage = await batches.getLineage(batch.id);
+            const next = (...args: string[]) => commandLine(runContext(globals()), ...args);
             out(
-              {
-                ...summary,
-                skippedLines: items.skipped,
-                idempotencyKey: key ?? null,
-                importedBefore,
-              },
+              { ...summary, idempotencyKey: key ?? null, importedBefore },
               [
                 ...(importedBefore
                   ? [`This file was imported before (key ${key}): nothing was imported again.`]
                   : []),
                 summaryText(summary),
-                ...items.skipped.map((s) => `line ${s.line} was not imported: ${s.reason}`),
+                ...nextSteps(summary, lineage, next),
               ].join('\n'),
             );
-            return items.skipped.length > 0 ? EXIT.itemsFailed : statusOf(summary);
+            return statusOf(summary);
           },
           options.concurrency,
         ),
@@ -264,49 +172,10 @@ export function buildProgram(setStatus: (status: number) => void): Command {
               'totalItems',
               'completedItems',
               'failedItems',
+              'parentBatchId',
               'createdAt',
             ]),
           );
-          return EXIT.ok;
-        }),
-      );
-    });
-
-  program
-    .command('show')
-    .description("a batch's summary")
-    .argument('<batch-id>')
-    .action(async (batchId: string) => {
-      setStatus(
-        await withApp(globals(), async (_app, batches) => {
-          const summary = await batches.getBatchSummary(batchId);
-          out(summary, summaryText(summary));
-          return EXIT.ok;
-        }),
-      );
-    });
-
-  program
-    .command('failures')
-    .description("a batch's failed and skipped items, with their reasons")
-    .argument('<batch-id>')
-    .action(async (batchId: string) => {
-      setStatus(
-        await withApp(globals(), async (_app, batches) => {
-          const failed = await batches.getItems(batchId, {
-            status: ['failed', 'skipped'],
-            limit: 100_000,
-          });
-          const rows = failed.map((item) => ({
-            item: item.id,
-            index: item.itemIndex,
-            status: item.status,
-            reason: item.errorMessage,
-            attempts: item.attempts,
-            corrected: item.correctedData !== null,
-            data: item.correctedData ?? item.sourceData,
-          }));
-          out(rows, table(rows, ['item', 'index', 'status', 'reason', 'corrected', 'data']));
           return EXIT.ok;
         }),
       );
@@ -342,67 +211,7 @@ export function buildProgram(setStatus: (status: number) => void): Command {
       );
     });
 
-  program
-    .command('correct')
-    .description('store corrected data for a failed item (used by the next reprocess)')
-    .argument('<item-id>')
-    .argument('<json>', 'the corrected row, as a JSON object')
-    .action(async (itemId: string, json: string) => {
-      let data: unknown;
-      try {
-        data = parseJson(json);
-      } catch (error) {
-        throw new UsageError(
-          `The correction is not valid JSON (${(error as Error).message}). Quote it: '{"email":"a@b.com"}'.`,
-        );
-      }
-      if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-        throw new UsageError('The correction must be a JSON object, e.g. \'{"email":"a@b.com"}\'.');
-      }
-      setStatus(
-        await withApp(globals(), async (_app, batches) => {
-          const item = await batches.correctItem(itemId, data as Record<string, unknown>);
-          out(
-            item,
-            `Corrected item ${item.itemIndex} of batch ${item.batchId}; run "${commandLine(runContext(globals()), 'reprocess', item.batchId)}" to apply it.`,
-          );
-          return EXIT.ok;
-        }),
-      );
-    });
-
-  program
-    .command('reprocess')
-    .description("process a batch's failed items again, corrections applied, as a child batch")
-    .argument('<batch-id>')
-    .option('--all', 'every row that did not complete, also rows left processing in an ended batch')
-    .action(async (batchId: string, options: { all?: boolean }) => {
-      setStatus(
-        await withApp(globals(), async (_app, batches) => {
-          const summary = await batches.reprocessBatch(batchId, { failedItemsOnly: !options.all });
-          out(summary, summaryText(summary));
-          return statusOf(summary);
-        }),
-      );
-    });
-
-  program
-    .command('process')
-    .description(
-      'go on with a batch that was interrupted (exit status 3): processes its rows left pending; a finished batch is shown as it is',
-    )
-    .argument('<batch-id>')
-    .action(async (batchId: string) => {
-      setStatus(
-        await withApp(globals(), async (_app, batches) => {
-          const summary = await processWithProgress(batches, batchId, () =>
-            batches.processBatch(batchId),
-          );
-          out(summary, summaryText(summary));
-          return statusOf(summary);
-        }),
-      );
-    });
+  addRecoveryCommands(program, { globals, out, setStatus });
 
   return program;
 }

@@ -1,0 +1,113 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { SingleBar } from 'cli-progress';
+import { BatchService, type BatchSummary } from '../lib';
+import { createCliApp, type CliConfig } from './cli-app';
+import { EXIT } from './cli-errors';
+import type { RunContext } from './error-report';
+import { fields } from './output';
+
+/** The options every command shares. */
+export interface GlobalOptions {
+  json?: boolean;
+  module?: string;
+  pgliteDir: string;
+}
+
+/** What a command needs from the program: its options, its output, and where its exit status goes. */
+export interface CommandScope {
+  globals: () => GlobalOptions;
+  /** Prints `json` with `--json`, else `text`. */
+  out: (json: unknown, text: string) => void;
+  setStatus: (status: number) => void;
+}
+
+export const print = (text: string): void => void process.stdout.write(`${text}\n`);
+
+export const runContext = (options: GlobalOptions): RunContext => ({
+  module: options.module ?? (process.env.RELIABLE_IMPORTS_MODULE || undefined),
+});
+
+function config(options: GlobalOptions, concurrency = 1): CliConfig {
+  return {
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    pgliteDir: options.pgliteDir,
+    module: runContext(options).module,
+    // A generous cap, not a count: the pool opens connections only as the lanes ask for them.
+    poolSize: Math.max(10, concurrency * 2 + 2),
+  };
+}
+
+/** Runs `work` with an application context, closes it, and returns the exit status. */
+export async function withApp(
+  options: GlobalOptions,
+  work: (app: INestApplicationContext, batches: BatchService) => Promise<number>,
+  concurrency?: number,
+): Promise<number> {
+  const app = await createCliApp(config(options, concurrency));
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= app.close());
+  // Ctrl-C stops the run the way an application's shutdown does: the rows in flight finish or are given
+  // back, and the run ends with PROCESSING_STOPPED (exit 3). A second Ctrl-C kills at once, as usual.
+  const stop = (signal: NodeJS.Signals) => {
+    process.stderr.write(`${signal}: stopping; the rows in flight finish or are given back...\n`);
+    // The error, if any, is reported by the finally below, which awaits the same close.
+    close().catch(() => undefined);
+  };
+  process.once('SIGINT', stop).once('SIGTERM', stop);
+  try {
+    return await work(app, app.get(BatchService));
+  } finally {
+    process.off('SIGINT', stop).off('SIGTERM', stop);
+    await close();
+  }
+}
+
+export function summaryText(summary: BatchSummary): string {
+  return fields({
+    batch: summary.batchId,
+    type: summary.batchType,
+    status: summary.status,
+    total: summary.totalItems,
+    completed: summary.completedItems,
+    failed: summary.failedItems,
+    skipped: summary.skippedItems,
+    pending: summary.pendingItems,
+    ...(summary.parentBatchId ? { 'reprocess of': summary.parentBatchId } : {}),
+    ...(summary.errorMessage ? { error: summary.errorMessage } : {}),
+    'duration ms': summary.durationMs,
+    'items/s': summary.itemsPerSecond,
+  });
+}
+
+/** The exit status of a command that processed rows: 1 when any failed (read-only commands exit 0). */
+export const statusOf = (summary: BatchSummary): number =>
+  summary.failedItems > 0 || summary.status === 'failed' ? EXIT.itemsFailed : EXIT.ok;
+
+/** Processes a batch with a progress bar on stderr when it is a terminal. */
+export async function processWithProgress(
+  batches: BatchService,
+  batchId: string,
+  run: () => Promise<BatchSummary>,
+): Promise<BatchSummary> {
+  if (!process.stderr.isTTY) return run();
+  const total = (await batches.getBatchSummary(batchId)).totalItems;
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: ' {bar} {value}/{total} items | {eta_formatted} left',
+  });
+  bar.start(total, 0);
+  const timer = setInterval(() => {
+    void batches.getBatchSummary(batchId).then(
+      (s) => bar.update(s.completedItems + s.failedItems + s.skippedItems),
+      () => undefined,
+    );
+  }, 250);
+  try {
+    const summary = await run();
+    bar.update(total);
+    return summary;
+  } finally {
+    clearInterval(timer);
+    bar.stop();
+  }
+}

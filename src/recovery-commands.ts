@@ -1,0 +1,354 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import {
+  readCorrections,
+  type BatchLineage,
+  type BatchService,
+  type BatchSummary,
+  type FailedRow,
+} from '../lib';
+import { parseJson } from '../lib/utils/parse-json.util';
+import { EXIT, UsageError } from './cli-errors';
+import {
+  processWithProgress,
+  runContext,
+  statusOf,
+  summaryText,
+  withApp,
+  type CommandScope,
+} from './cli-run';
+import { commandLine } from './error-report';
+import { fields, table } from './output';
+import { assertFileExists, fileFormat, withFileName } from './read-items';
+
+/**
+ * The commands that take an import from "rows failed" to "every row is in": `show` (the tree and what is
+ * resolved), `failures` (a table, or a file to fix), `correct` (a file of fixes, or one field), `reprocess`
+ * (with a file of fixes, in one step) and `check` (for scripts).
+ */
+export function addRecoveryCommands(program: Command, scope: CommandScope): void {
+  const { globals, out, setStatus } = scope;
+  const next = (...args: string[]) => commandLine(runContext(globals()), ...args);
+
+  program
+    .command('show')
+    .description(
+      "a batch's summary, and where every row of its tree stands (first batch and reprocesses)",
+    )
+    .argument('<batch-id>')
+    .action(async (batchId: string) => {
+      setStatus(
+        await withApp(globals(), async (_app, batches) => {
+          const summary = await batches.getBatchSummary(batchId);
+          const lineage = await batches.getLineage(batchId);
+          out({ ...summary, lineage }, `${summaryText(summary)}\n\n${lineageText(lineage)}`);
+          return EXIT.ok;
+        }),
+      );
+    });
+
+  program
+    .command('check')
+    .description(
+      "exit 0 when every row of the batch's tree completed, 1 while rows are unresolved or not processed (for scripts)",
+    )
+    .argument('<batch-id>')
+    .action(async (batchId: string) => {
+      setStatus(
+        await withApp(globals(), async (_app, batches) => {
+          const lineage = await batches.getLineage(batchId);
+          const open = lineage.unresolved + lineage.notProcessed;
+          out(
+            { ...lineage, complete: open === 0 },
+            open === 0
+              ? `All ${lineage.totalRows} rows of ${lineage.rootBatchId} are in.`
+              : `${open} of ${lineage.totalRows} rows of ${lineage.rootBatchId} are not in: ${lineage.unresolved} unresolved, ${lineage.notProcessed} not processed.`,
+          );
+          return open === 0 ? EXIT.ok : EXIT.itemsFailed;
+        }),
+      );
+    });
+
+  program
+    .command('failures')
+    .description(
+      "the rows of a batch's tree that failed or were skipped and are not resolved yet, with their lines and reasons; or, with --format, a file of them to fix and give back to reprocess --corrections",
+    )
+    .argument('<batch-id>')
+    .option('--all', 'also rows that a reprocess has resolved since (in the table)')
+    .addOption(
+      new Option(
+        '--format <format>',
+        'write a file to fix: csv (for a spreadsheet) or jsonl',
+      ).choices(['csv', 'jsonl']),
+    )
+    .option('-o, --output <file>', 'where --format writes (default: standard output)')
+    .action(
+      async (
+        batchId: string,
+        options: { all?: boolean; format?: 'csv' | 'jsonl'; output?: string },
+      ) => {
+        if (options.output !== undefined && options.format === undefined) {
+          throw new UsageError(
+            '--output writes a file of failures: give --format csv (or jsonl) too.',
+          );
+        }
+        if (options.all && options.format !== undefined) {
+          throw new UsageError(
+            '--all lists resolved rows in the table only: a file to fix holds the unresolved rows.',
+          );
+        }
+        setStatus(
+          await withApp(globals(), async (_app, batches) => {
+            if (options.format !== undefined) {
+              return exportFailures(batches, batchId, options.format, options.output, next);
+            }
+            const failures = await batches.getFailures(batchId, {
+              includeResolved: options.all,
+              limit: 100_000,
+            });
+            out(failures, failuresTable(failures, options.all === true));
+            return EXIT.ok;
+          }),
+        );
+      },
+    );
+
+  program
+    .command('correct')
+    .description(
+      'store corrections, used by the next reprocess: a file of fixes for a batch (--file), one field of an item (--set), or a whole row as JSON',
+    )
+    .argument('<id>', 'the batch (with --file), or the item')
+    .argument('[json]', 'the corrected row of the item, as a JSON object')
+    .option('-f, --file <file>', 'an edited failures file (.csv or .jsonl): all its rows or none')
+    .option('--merge', 'change only the fields given (with --file: the columns of the file)')
+    .option(
+      '-s, --set <field=value>',
+      'change one field of the item, keeping the others (repeat it for more)',
+      collectField,
+      [] as Array<[string, string]>,
+    )
+    .action(
+      async (
+        id: string,
+        json: string | undefined,
+        options: { file?: string; merge?: boolean; set: Array<[string, string]> },
+      ) => {
+        const ways = [options.file !== undefined, options.set.length > 0, json !== undefined];
+        if (ways.filter(Boolean).length !== 1) {
+          throw new UsageError(
+            'Give exactly one of: --file FIXED.csv (a batch id), --set field=value (an item id), or the row as JSON (an item id).',
+          );
+        }
+        if (options.file !== undefined) {
+          const file = options.file;
+          const format = correctionsFormat(file);
+          setStatus(
+            await withApp(globals(), async (_app, batches) => {
+              const result = await batches.correctItems(
+                id,
+                withFileName(file, readCorrections(createReadStream(file), { format })),
+                { mode: options.merge ? 'merge' : 'replace' },
+              );
+              out(
+                result,
+                `Corrected ${result.corrected} row(s) of ${result.rootBatchId}; run "${next('reprocess', id)}" to apply them.`,
+              );
+              return EXIT.ok;
+            }),
+          );
+          return;
+        }
+        const data = json !== undefined ? jsonRow(json) : Object.fromEntries(options.set);
+        const mode = json !== undefined && !options.merge ? 'replace' : 'merge';
+        setStatus(
+          await withApp(globals(), async (_app, batches) => {
+            const item = await batches.correctItem(id, data, { mode });
+            const where =
+              item.sourceLine === null ? `item ${item.itemIndex}` : `line ${item.sourceLine}`;
+            out(
+              item,
+              `Corrected ${where} of batch ${item.batchId}; run "${next('reprocess', item.batchId)}" to apply it.`,
+            );
+            return EXIT.ok;
+          }),
+        );
+      },
+    );
+
+  program
+    .command('reprocess')
+    .description(
+      "process the rows of a batch's tree that did not complete again, as a child batch; with --corrections, apply a file of fixes first, in the same step",
+    )
+    .argument('<batch-id>')
+    .option(
+      '-c, --corrections <file>',
+      'an edited failures file (.csv or .jsonl): all its rows or none',
+    )
+    .option('--merge', 'with --corrections: change only the columns of the file')
+    .option('--all', 'every row that did not complete, also rows left processing in an ended batch')
+    .action(
+      async (
+        batchId: string,
+        options: { all?: boolean; corrections?: string; merge?: boolean },
+      ) => {
+        const file = options.corrections;
+        const format = file === undefined ? undefined : correctionsFormat(file);
+        setStatus(
+          await withApp(globals(), async (_app, batches) => {
+            const summary = await batches.reprocessBatch(batchId, {
+              failedItemsOnly: !options.all,
+              ...(file !== undefined && format !== undefined
+                ? {
+                    corrections: withFileName(
+                      file,
+                      readCorrections(createReadStream(file), { format }),
+                    ),
+                    correctionMode: options.merge ? ('merge' as const) : ('replace' as const),
+                  }
+                : {}),
+            });
+            const lineage = await batches.getLineage(summary.batchId);
+            out(
+              { ...summary, lineage },
+              [
+                summaryText(summary),
+                '',
+                lineageText(lineage),
+                ...nextSteps(summary, lineage, next),
+              ].join('\n'),
+            );
+            return statusOf(summary);
+          }),
+        );
+      },
+    );
+
+  program
+    .command('process')
+    .description(
+      'go on with a batch that was interrupted (exit status 3): processes its rows left pending; a finished batch is shown as it is',
+    )
+    .argument('<batch-id>')
+    .action(async (batchId: string) => {
+      setStatus(
+        await withApp(globals(), async (_app, batches) => {
+          const summary = await processWithProgress(batches, batchId, () =>
+            batches.processBatch(batchId),
+          );
+          out(summary, summaryText(summary));
+          return statusOf(summary);
+        }),
+      );
+    });
+}
+
+/** What to run next after a run that left rows unresolved: the three commands of a recovery. */
+export function nextSteps(
+  summary: BatchSummary,
+  lineage: BatchLineage,
+  next: (...args: string[]) => string,
+): string[] {
+  if (lineage.unresolved === 0) return [];
+  const id = summary.batchId;
+  return [
+    '',
+    `${lineage.unresolved} row(s) need a fix. Export them, fix them in a spreadsheet, and reprocess with the file:`,
+    `  reliable-imports failures ${id} --format csv -o fix.csv`,
+    `  ${next('reprocess', id, '--corrections', 'fix.csv')}`,
+  ];
+}
+
+async function exportFailures(
+  batches: BatchService,
+  batchId: string,
+  format: 'csv' | 'jsonl',
+  output: string | undefined,
+  next: (...args: string[]) => string,
+): Promise<number> {
+  const stream = await batches.exportFailures(batchId, { format });
+  if (output === undefined) {
+    await pipeline(stream, process.stdout, { end: false });
+    return EXIT.ok;
+  }
+  await pipeline(stream, createWriteStream(output));
+  const { unresolved } = await batches.getLineage(batchId);
+  process.stderr.write(
+    `Wrote ${unresolved} row(s) to ${output}. Fix the data cells (keep the _item_id column), then run "${next('reprocess', batchId, '--corrections', output)}".\n`,
+  );
+  return EXIT.ok;
+}
+
+function failuresTable(failures: FailedRow[], all: boolean): string {
+  const rows = failures.map((failure) => ({
+    line: failure.line ?? `#${failure.itemIndex}`,
+    item: failure.itemId,
+    status: failure.status,
+    reason:
+      failure.rawLine === null
+        ? failure.reasons.join('; ')
+        : `${failure.reasons.join('; ')} Its text: ${failure.rawLine}`,
+    corrected: failure.corrected,
+    ...(all ? { 'resolved by': failure.resolvedBy ?? '' } : {}),
+    data: failure.data,
+  }));
+  const columns = [
+    'line',
+    'item',
+    'status',
+    'reason',
+    'corrected',
+    ...(all ? ['resolved by'] : []),
+    'data',
+  ];
+  return table(rows, columns);
+}
+
+/** The tree of a batch and where its rows stand. */
+export function lineageText(lineage: BatchLineage): string {
+  const done = lineage.completedFirstTime + lineage.resolved;
+  const summary = fields({
+    rows: `${done} of ${lineage.totalRows} in (${lineage.completedFirstTime} the first time, ${lineage.resolved} by reprocesses)`,
+    unresolved: lineage.unresolved,
+    'not processed': lineage.notProcessed,
+  });
+  const tree = lineage.batches.map(
+    (batch) =>
+      `${'  '.repeat(batch.depth)}${batch.depth > 0 ? '└ ' : ''}${batch.batchId}  ${batch.status}  ${batch.totalItems} rows: ${batch.completedItems} completed, ${batch.failedItems} failed, ${batch.skippedItems} skipped${batch.pendingItems > 0 ? `, ${batch.pendingItems} pending` : ''}`,
+  );
+  return `${summary}\n\ntree of ${lineage.rootBatchId}\n${tree.join('\n')}`;
+}
+
+function correctionsFormat(file: string): 'csv' | 'jsonl' {
+  assertFileExists(file, 'the corrections file (an edited failures export)');
+  return fileFormat(file, 'the corrections');
+}
+
+function jsonRow(json: string): Record<string, unknown> {
+  let data: unknown;
+  try {
+    data = parseJson(json);
+  } catch (error) {
+    throw new UsageError(
+      `The correction is not valid JSON (${(error as Error).message}). Quote it: '{"email":"a@b.com"}'.`,
+    );
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new UsageError('The correction must be a JSON object, e.g. \'{"email":"a@b.com"}\'.');
+  }
+  return data as Record<string, unknown>;
+}
+
+/** `--set field=value`, collected; the value is text, as a CSV cell is. */
+function collectField(value: string, previous: Array<[string, string]>): Array<[string, string]> {
+  const at = value.indexOf('=');
+  if (at <= 0) {
+    throw new InvalidArgumentError(
+      `give field=value, e.g. --set email=ada@example.com (got "${value}").`,
+    );
+  }
+  return [...previous, [value.slice(0, at), value.slice(at + 1)]];
+}
