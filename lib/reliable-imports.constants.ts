@@ -24,6 +24,12 @@ export const CREATE_CHUNK_BYTES = 4 * 1024 * 1024;
  */
 export const MAX_SOURCE_DATA_BYTES = 16 * 1024 * 1024;
 
+/**
+ * The highest line a row can come from: `source_line` is a PostgreSQL `integer`. A line beyond it (or 0, a
+ * fraction, NaN) is refused with the row named, never left to fail as a SQL error.
+ */
+export const MAX_SOURCE_LINE = 2_147_483_647;
+
 /** The deepest nesting of objects and arrays stored, counting the row itself as level 1. */
 export const MAX_JSON_DEPTH = 1000;
 

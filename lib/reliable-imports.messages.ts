@@ -237,6 +237,11 @@ export const messages = {
     `Stopped at item ${itemIndex}, which failed: ${reason}. ` +
     `Fix it with correctItem() and reprocess the batch; the items after it were not processed.`,
 
+  /** `received` is the value given as a row's line (of a `SourceRow`, or of a correction). */
+  badSourceLine: (received: unknown): string =>
+    `is ${describeReceived(received)}, but a line must be a whole number from 1 to 2147483647 (lines ` +
+    `are counted from 1, as an editor shows them)`,
+
   malformedLine: (line: number, reason: string): string =>
     `Line ${line} could not be read as a row: ${reason}. Correct the row (its text is kept with it) and reprocess.`,
 

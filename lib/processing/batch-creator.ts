@@ -16,6 +16,7 @@ import {
   serializeSourceData,
 } from '../utils/source-data.util';
 import { SourceRow } from '../readers/source-row';
+import { isSourceLine } from '../utils/source-line.util';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 import { DatabaseAdapter } from './database-adapter';
 import { runInItemTransaction } from './item-transaction';
@@ -121,8 +122,24 @@ export class BatchCreator {
     };
     for await (const item of items) {
       const row = item instanceof SourceRow ? (item as SourceRow<object>) : null;
+      if (row && !isSourceLine(row.line)) {
+        // Checked here, not by the column's CHECK: a SQL error would name neither the row nor the fix.
+        throw new InvalidSourceDataError(
+          where,
+          index,
+          'its line',
+          messages.badSourceLine(row.line),
+          batchType,
+        );
+      }
       const data: unknown = row ? row.data : item;
-      if (index === 0) columns = row?.columns ?? plainKeys(data);
+      if (index === 0) {
+        columns = row?.columns ?? plainKeys(data);
+        const problem = row?.columns == null ? null : columnsProblem(row.columns);
+        if (problem) {
+          throw new InvalidSourceDataError(where, index, problem.path, problem.problem, batchType);
+        }
+      }
       let json = serializeSourceData(data);
       let failure: MalformedRow | null = null;
       if (row) {
@@ -207,6 +224,25 @@ function assertIterable<T>(items: ImportItemsSource<T>, where: string): ImportIt
     return items;
   }
   throw new ReliableImportsError('INVALID_BATCH_OPTIONS', messages.itemsNotIterable(where));
+}
+
+/** What is wrong with the column names of a `SourceRow` (stored with the batch), or null. */
+function columnsProblem(columns: unknown): { path: string; problem: string } | null {
+  if (!Array.isArray(columns)) {
+    return {
+      path: 'its columns',
+      problem: `are ${describe(columns)}, but they must be a list of column names (strings)`,
+    };
+  }
+  const bad = columns.findIndex((name) => typeof name !== 'string');
+  if (bad >= 0) {
+    return {
+      path: `its columns[${bad}]`,
+      problem: `is ${describe(columns[bad])}, but a column name must be a string`,
+    };
+  }
+  const json = serializeJsonValue(columns, 'its columns');
+  return isJsonProblem(json) ? json : jsonSizeProblem(json, 'its columns');
 }
 
 /** The column order of items given as plain objects: the first item's keys (jsonb keeps no order). */

@@ -9,6 +9,7 @@ import type { CorrectionMode, ItemCorrection } from '../interfaces/recovery.inte
 import { CREATE_CHUNK_BYTES } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
 import { isJsonProblem, jsonByteLength, serializeSourceData } from '../utils/source-data.util';
+import { isSourceLine } from '../utils/source-line.util';
 import { isUuid } from '../utils/uuid.util';
 import { DatabaseAdapter } from './database-adapter';
 import {
@@ -225,8 +226,8 @@ class CorrectionRun {
       }
       reference = { itemId: itemId.toLowerCase() };
     } else if (line !== undefined && line !== null) {
-      if (!Number.isInteger(line) || line < 1) {
-        this.problem(where, `its line must be a whole number from 1; got ${String(line)}`);
+      if (!isSourceLine(line)) {
+        this.problem(where, `its line ${messages.badSourceLine(line)}`);
         return null;
       }
       reference = { sourceLine: line };

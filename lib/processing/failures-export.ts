@@ -31,7 +31,7 @@ async function* csvLines(reader: TreeReader, root: ImportBatch): AsyncGenerator<
         row.line === null ? '' : String(row.line),
         row.status,
         protectCell(reasonText(row)),
-        ...columns.map((column) => protectCell(cellText(dataOf(row)[column]))),
+        ...columns.map((column) => protectCell(cellText(ownValue(dataOf(row), column)))),
       ]),
     );
   }
@@ -45,7 +45,17 @@ async function* jsonLines(reader: TreeReader, root: ImportBatch): AsyncGenerator
         const data = dataOf(row);
         // In the source's column order, which jsonb did not keep.
         const ordered: Record<string, unknown> = {};
-        for (const column of columns) if (column in data) ordered[column] = data[column];
+        for (const column of columns) {
+          // Own keys only, defined rather than assigned: a column named "__proto__" is data too.
+          if (Object.hasOwn(data, column)) {
+            Object.defineProperty(ordered, column, {
+              value: data[column],
+              enumerable: true,
+              writable: true,
+              configurable: true,
+            });
+          }
+        }
         return `${stringifyJson({
           itemId: row.itemId,
           line: row.line,
@@ -65,6 +75,10 @@ const parseExactly = (json: string): unknown => parse(json);
 
 const dataOf = (row: FailedRow<unknown>): Record<string, unknown> =>
   row.data !== null && typeof row.data === 'object' ? (row.data as Record<string, unknown>) : {};
+
+/** A row's own value of a column: not what its prototype has under that name ("__proto__", "toString"). */
+const ownValue = (data: Record<string, unknown>, column: string): unknown =>
+  Object.hasOwn(data, column) ? data[column] : undefined;
 
 function reasonText(row: FailedRow<unknown>): string {
   const reasons = row.reasons.join('; ');

@@ -72,10 +72,19 @@ export function failedRows(args: {
   };
 }
 
-/** How many rows of the tree are unresolved. */
-export function countUnresolved(args: { rootId: string }): Statement {
+/**
+ * Where the rows of the tree stand, counted by the rows themselves (not by the batches, one of which may
+ * have been deleted): completed the first time, completed by a copy, unresolved.
+ */
+export function countRows(args: { rootId: string }): Statement {
   return {
-    text: `SELECT count(*)::integer AS "count" ${FAILED_ROWS} AND ${UNRESOLVED}`,
+    text: `
+    SELECT (count(*) FILTER (WHERE r."status" = 'completed'))::integer AS "completed_first_time",
+           (count(*) FILTER (WHERE r."status" <> 'completed' AND EXISTS (
+              SELECT 1 FROM "import_batch_items" i
+              WHERE i."original_item_id" = r."id" AND i."status" = 'completed')))::integer AS "resolved",
+           (SELECT count(*) ${FAILED_ROWS} AND ${UNRESOLVED})::integer AS "unresolved"
+    FROM "import_batch_items" r WHERE r."batch_id" = $1`,
     values: [args.rootId],
   };
 }
@@ -97,13 +106,25 @@ export function keysOfUnresolved(args: { rootId: string }): Statement {
   };
 }
 
-/** The batches of a tree with their item counts, the root first, then in the order they were made. */
+/**
+ * The batches of a tree with their item counts, the root first, then in the order they were made. A batch
+ * whose parent was deleted (its `parent_batch_id` set to null) is found through its copies of the root's
+ * rows, with its reprocesses, at depth 1.
+ */
 export function treeBatches(args: { rootId: string }): Statement {
   return {
     text: `
-    WITH RECURSIVE tree AS (
+    WITH RECURSIVE orphans AS (
+      SELECT DISTINCT c."batch_id" AS "id"
+      FROM "import_batch_items" r JOIN "import_batch_items" c ON c."original_item_id" = r."id"
+      WHERE r."batch_id" = $1
+    ), tree AS (
       SELECT "id", "parent_batch_id", "status", "created_at", 0 AS "depth"
       FROM "import_batches" WHERE "id" = $1
+      UNION ALL
+      SELECT b."id", b."parent_batch_id", b."status", b."created_at", 1
+      FROM "import_batches" b JOIN orphans o ON o."id" = b."id"
+      WHERE b."parent_batch_id" IS NULL AND b."id" <> $1
       UNION ALL
       SELECT b."id", b."parent_batch_id", b."status", b."created_at", tree."depth" + 1
       FROM "import_batches" b JOIN tree ON b."parent_batch_id" = tree."id"

@@ -375,7 +375,8 @@ export const SQL = {
   listLogs: (where: string): string => `
     SELECT "id"::text AS "id", "batch_id", "item_id", "level", "message", "details", "created_at"
     FROM "import_logs" WHERE "batch_id" = $3 ${where}
-    ORDER BY "id"
+    -- The table's column, not the output's: that one is text, and '10' would sort before '9'.
+    ORDER BY "import_logs"."id"
     LIMIT $1 OFFSET $2`,
 
   /**

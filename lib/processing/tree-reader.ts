@@ -13,7 +13,7 @@ import { ArgumentChecks } from '../utils/arguments.util';
 import { isUuid } from '../utils/uuid.util';
 import { DatabaseAdapter } from './database-adapter';
 import {
-  countUnresolved,
+  countRows,
   failedRows,
   keysOfUnresolved,
   treeBatches,
@@ -38,9 +38,11 @@ export class TreeReader {
     if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
     const [found] = await this.database.rowsOnce<Row>(SQL.batchById, [batchId]);
     if (!found) throw new ImportBatchNotFoundError(batchId);
-    if (found.parent_batch_id === null) return toBatch(found);
+    // Asked even of a batch without a parent: its parent may have been deleted, and its rows still say
+    // whose copies they are (as the tree's lock finds the root).
     const [root] = await this.database.rowsOnce<{ id: string }>(SQL.rootBatchId, [batchId]);
-    const [row] = await this.database.rowsOnce<Row>(SQL.batchById, [root?.id ?? batchId]);
+    if (!root?.id || root.id === found.id) return toBatch(found);
+    const [row] = await this.database.rowsOnce<Row>(SQL.batchById, [root.id]);
     return toBatch(row ?? found);
   }
 
@@ -102,24 +104,19 @@ export class TreeReader {
   async lineage(batchId: string): Promise<BatchLineage> {
     const root = await this.root(batchId);
     const batches = (await this.run(treeBatches({ rootId: root.id }))).map(toLineageBatch);
-    const [{ count: unresolved }] = (await this.run(
-      countUnresolved({ rootId: root.id }),
-    )) as Array<{
-      count: number;
-    }>;
-    const [first, ...reprocesses] = batches;
-    const completedFirstTime = first?.completedItems ?? 0;
-    // A row completes at most once in its tree, so the completions of the reprocesses are the resolved rows.
-    const resolved = reprocesses.reduce((sum, batch) => sum + batch.completedItems, 0);
-    const totalRows = first?.totalItems ?? 0;
+    const [counts] = await this.run(countRows({ rootId: root.id }));
+    const totalRows = batches[0]?.totalItems ?? 0;
+    const completedFirstTime = Number(counts.completed_first_time);
+    const resolved = Number(counts.resolved);
+    const unresolved = Number(counts.unresolved);
     return {
       rootBatchId: root.id,
       batchType: root.batchType,
       totalRows,
       completedFirstTime,
       resolved,
-      unresolved: Number(unresolved),
-      notProcessed: totalRows - completedFirstTime - resolved - Number(unresolved),
+      unresolved,
+      notProcessed: totalRows - completedFirstTime - resolved - unresolved,
       batches,
     };
   }

@@ -346,4 +346,16 @@ describe('messages that are not errors', () => {
         'PostgreSQL cannot store; use printable text. Nothing was stored; fix it and create the batch again.',
     );
   });
+
+  it('a line that is not a line number says what it was and what a line is', () => {
+    const message = messages.invalidSourceData(
+      'a new "customer_data" batch',
+      3,
+      'its line',
+      messages.badSourceLine(0),
+    );
+    expect(message).toContain('Cannot store item 3 of a new "customer_data" batch: its line is 0');
+    expect(message).toContain('a whole number from 1 to 2147483647');
+    expect(messages.badSourceLine('12')).toContain('is "12"');
+  });
 });
