@@ -76,6 +76,11 @@ export interface CorrectionsResult {
   rootBatchId: string;
   /** How many rows were corrected (each audited in the log with its old and new data). */
   corrected: number;
+  /**
+   * How many corrections would have left their row as it stands (a file that gives back every row, of
+   * which only some were fixed): they are not stored, nor audited.
+   */
+  unchanged: number;
 }
 
 /** A batch of a tree, with the counts of its items. */

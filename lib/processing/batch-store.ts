@@ -255,8 +255,8 @@ export class BatchStore {
     const batch = await this.getBatch(batchId);
     return runInItemTransaction(this.database, async (transaction) => {
       const rootId = await this.lockTree(transaction, batch.id);
-      const corrected = await this.corrections.apply(transaction, rootId, corrections, mode);
-      return { rootBatchId: rootId, corrected };
+      const outcome = await this.corrections.apply(transaction, rootId, corrections, mode);
+      return { rootBatchId: rootId, ...outcome };
     });
   }
 

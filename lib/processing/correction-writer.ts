@@ -8,9 +8,15 @@ import type { ImportItemsSource } from '../interfaces/batch-options.interface';
 import type { CorrectionMode, ItemCorrection } from '../interfaces/recovery.interface';
 import { CREATE_CHUNK_BYTES } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
-import { isJsonProblem, jsonByteLength, serializeSourceData } from '../utils/source-data.util';
+import {
+  isJsonProblem,
+  jsonByteLength,
+  serializeJsonValue,
+  serializeSourceData,
+} from '../utils/source-data.util';
 import { isSourceLine } from '../utils/source-line.util';
 import { isUuid } from '../utils/uuid.util';
+import { cellText, exactJson, parseExactly } from '../readers/spreadsheet-cells';
 import { DatabaseAdapter } from './database-adapter';
 import {
   rowStates,
@@ -34,6 +40,7 @@ interface Pending {
   line: number;
   itemId?: string;
   sourceLine?: number;
+  data: Record<string, unknown>;
   json: string;
 }
 
@@ -47,20 +54,20 @@ interface Pending {
 export class CorrectionWriter {
   constructor(@Inject(DatabaseAdapter) private readonly database: DatabaseAdapter) {}
 
-  /** @returns the rows corrected, each the newest copy of its source row. */
+  /** @returns how many rows were corrected (each on its newest copy), and how many came back unchanged. */
   async apply(
     transaction: QueryRunner,
     rootId: string,
     corrections: ImportItemsSource<ItemCorrection<object>>,
     mode: CorrectionMode,
-  ): Promise<number> {
+  ): Promise<{ corrected: number; unchanged: number }> {
     const run = new CorrectionRun(rootId);
     let chunk: Pending[] = [];
     let bytes = 0;
     let corrected = 0;
     const flush = async (): Promise<void> => {
       if (chunk.length === 0) return;
-      const ready = await this.resolve(transaction, run, chunk);
+      const ready = await this.resolve(transaction, run, chunk, mode);
       chunk = [];
       bytes = 0;
       // Once the set is refused, the rest is only checked, so that every problem is reported at once.
@@ -88,7 +95,7 @@ export class CorrectionWriter {
       const ordered = [...run.problems].sort((a, b) => a.line - b.line);
       throw new CorrectionsRefusedError(rootId, ordered, run.problemCount);
     }
-    return corrected;
+    return { corrected, unchanged: run.unchanged };
   }
 
   /** Finds each correction's row and checks that a reprocess would use it; returns what to store. */
@@ -96,6 +103,7 @@ export class CorrectionWriter {
     transaction: QueryRunner,
     run: CorrectionRun,
     chunk: Pending[],
+    mode: CorrectionMode,
   ): Promise<string[]> {
     const itemIds = chunk.flatMap((pending) => (pending.itemId ? [pending.itemId] : []));
     const lines = chunk.flatMap((pending) =>
@@ -144,8 +152,15 @@ export class CorrectionWriter {
           messages.correctionHeld(String(state.live_batch_id), String(state.live_batch_status)),
         );
       } else {
+        const { json, changed } = keepUnchanged(pending.data, String(state.data), mode);
+        // A row given back as it stands is no correction (a file fixes some rows and returns them all);
+        // a line that could not be read needs one to be reprocessed at all, so it is always stored.
+        if (!changed && state.unread !== true) {
+          run.unchanged++;
+          continue;
+        }
         const line = pending.at === 'line' ? pending.line : null;
-        ready.push(`{"id":"${String(state.newest_id)}","line":${line},"data":${pending.json}}`);
+        ready.push(`{"id":"${String(state.newest_id)}","line":${line},"data":${json}}`);
       }
     }
     return ready;
@@ -188,6 +203,7 @@ export class CorrectionWriter {
 class CorrectionRun {
   readonly problems: CorrectionProblem[] = [];
   problemCount = 0;
+  unchanged = 0;
   private readonly seen = new Map<string, Pending>();
 
   constructor(readonly rootId: string) {}
@@ -245,7 +261,7 @@ class CorrectionRun {
       this.problem(where, `${json.path} ${json.problem}`);
       return null;
     }
-    return { position, ...where, ...reference, json };
+    return { position, ...where, ...reference, data: data as Record<string, unknown>, json };
   }
 
   /** False (with a problem) when an earlier correction of the set names the same row. */
@@ -258,4 +274,41 @@ class CorrectionRun {
     this.seen.set(sourceId, pending);
     return true;
   }
+}
+
+/**
+ * The correction's data, with every field that came back as the text of its stored value (a CSV cell
+ * holds text: `5` for the number 5, an empty cell for null or for a field the row does not have) given
+ * its stored value again, exactly, so that a file that round-trips through a spreadsheet changes only
+ * the cells the user changed. `changed` is false when the correction would leave the row as it is.
+ */
+function keepUnchanged(
+  data: Record<string, unknown>,
+  currentJson: string,
+  mode: CorrectionMode,
+): { json: string; changed: boolean } {
+  const parsed = parseExactly(currentJson);
+  const current = (parsed !== null && typeof parsed === 'object' ? parsed : {}) as Record<
+    string,
+    unknown
+  >;
+  const fields: string[] = [];
+  let changed = false;
+  for (const [key, value] of Object.entries(data)) {
+    const stored = Object.hasOwn(current, key);
+    if (!stored && value === '') continue;
+    if (stored && typeof value === 'string' && cellText(current[key]) === value) {
+      fields.push(`${JSON.stringify(key)}:${exactJson(current[key])}`);
+      continue;
+    }
+    const json = serializeJsonValue(value, key);
+    fields.push(`${JSON.stringify(key)}:${isJsonProblem(json) ? 'null' : json}`);
+    changed ||= !stored || exactJson(current[key]) !== json;
+  }
+  if (mode === 'replace') {
+    // Fields of the row that the correction leaves out are dropped by a replace.
+    const given = new Set(Object.keys(data));
+    changed ||= Object.keys(current).some((key) => !given.has(key));
+  }
+  return { json: `{${fields.join(',')}}`, changed };
 }

@@ -1,9 +1,9 @@
 import { stringify } from 'csv-stringify/sync';
-import { isLosslessNumber, parse, stringify as stringifyJson } from 'lossless-json';
+import { stringify as stringifyJson } from 'lossless-json';
 import { Readable } from 'node:stream';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { FailedRow, RecoveryFileFormat } from '../interfaces/recovery.interface';
-import { metaColumnNames, protectCell } from '../readers/spreadsheet-cells';
+import { cellText, metaColumnNames, parseExactly, protectCell } from '../readers/spreadsheet-cells';
 import type { TreeReader } from './tree-reader';
 
 /**
@@ -70,9 +70,6 @@ async function* jsonLines(reader: TreeReader, root: ImportBatch): AsyncGenerator
   }
 }
 
-/** JSON with every number kept as it was written (a double would change the digits of some). */
-const parseExactly = (json: string): unknown => parse(json);
-
 const dataOf = (row: FailedRow<unknown>): Record<string, unknown> =>
   row.data !== null && typeof row.data === 'object' ? (row.data as Record<string, unknown>) : {};
 
@@ -83,12 +80,4 @@ const ownValue = (data: Record<string, unknown>, column: string): unknown =>
 function reasonText(row: FailedRow<unknown>): string {
   const reasons = row.reasons.join('; ');
   return row.rawLine === null ? reasons : `${reasons} Its text: ${row.rawLine}`;
-}
-
-/** A value as a cell: text as it is, a number or boolean as written, null as empty, the rest as JSON. */
-function cellText(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'string') return value;
-  if (typeof value === 'boolean' || isLosslessNumber(value)) return String(value);
-  return stringifyJson(value) ?? '';
 }

@@ -1,3 +1,5 @@
+import { isLosslessNumber, parse, stringify } from 'lossless-json';
+
 /**
  * The two rules a failures export and a corrections file share (see the formats of issue #11): the names
  * of the meta columns, and the `'` that keeps a spreadsheet from reading a cell as a formula.
@@ -35,12 +37,14 @@ export function metaColumnNamesWithPrefix(prefix: string): MetaColumnNames {
 }
 
 /**
- * A cell a spreadsheet would run as a formula (`=`, `+`, `@`, TAB, CR, or `-` before something other than
- * a digit or `.`), after any run of `'`. The run is counted so that a text that already starts with `'`
- * before such a character (`'=x`, rare but possible) survives a protect and unprotect unchanged.
+ * A cell a spreadsheet would run as a formula (`=`, `+`, `@`, TAB, CR, or `-` unless the whole cell is a
+ * negative number or the `-` alone: `-1+2` is a formula), after any run of `'`. The run is counted so that a text that
+ * already starts with `'` before such a character (`'=x`, rare but possible) survives a protect and
+ * unprotect unchanged.
  */
-const FORMULA_LIKE = /^'*(?:[=+@\t\r]|-[^0-9.])/;
-const PROTECTED = /^'+(?:[=+@\t\r]|-[^0-9.])/;
+const FORMULA_START = String.raw`(?:[=+@\t\r]|-(?!$|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$))`;
+const FORMULA_LIKE = new RegExp(`^'*${FORMULA_START}`);
+const PROTECTED = new RegExp(`^'+${FORMULA_START}`);
 
 /** The text of a cell as written to a CSV export: with a leading `'` when a spreadsheet would run it. */
 export function protectCell(text: string): string {
@@ -51,3 +55,20 @@ export function protectCell(text: string): string {
 export function unprotectCell(text: string): string {
   return PROTECTED.test(text) ? text.slice(1) : text;
 }
+
+/** JSON with every number kept as it was written (a double would change the digits of some). */
+export const parseExactly = (json: string): unknown => parse(json);
+
+/**
+ * A stored value as a cell: text as it is, a number or boolean as written (every digit, when parsed by
+ * `parseExactly`), null as empty, the rest as JSON.
+ */
+export function cellText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean' || isLosslessNumber(value)) return String(value);
+  return stringify(value) ?? '';
+}
+
+/** A stored value (parsed by `parseExactly`) as JSON text, every digit kept. */
+export const exactJson = (value: unknown): string => stringify(value) ?? 'null';

@@ -224,7 +224,7 @@ describe('attacks on the recovery guarantees of issue 11 (PostgreSQL)', () => {
       const reprocessing = t.batches.reprocessBatch(first.batchId);
       await lockWaiters(1);
       upload.release();
-      expect(await correcting).toEqual({ rootBatchId: rootId, corrected: 1 });
+      expect(await correcting).toEqual({ rootBatchId: rootId, corrected: 1, unchanged: 0 });
       // Had the reprocess not waited, it would have copied row 2 without its correction (and failed it).
       expect(await reprocessing).toMatchObject({
         totalItems: 1,

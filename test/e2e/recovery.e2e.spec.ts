@@ -1,4 +1,5 @@
 import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { text } from 'node:stream/consumers';
 import { Readable } from 'node:stream';
 import {
@@ -198,7 +199,7 @@ describe('recovery at file scale (PostgreSQL)', () => {
       [{ line: firstBad + 2, data: { email: `customer${firstBad}@example.com` } }],
       { mode: 'merge' },
     );
-    expect(result).toEqual({ rootBatchId: batchId, corrected: 1 });
+    expect(result).toEqual({ rootBatchId: batchId, corrected: 1, unchanged: 0 });
     const [row] = await t.batches.getFailures<CustomerRow>(batchId, { limit: 1 });
     expect(row.line).toBe(firstBad + 2);
     expect(row.corrected).toBe(true);
@@ -241,6 +242,50 @@ describe('recovery at file scale (PostgreSQL)', () => {
     const summary = await t.batches.reprocessBatch(batch.id);
     expect(summary).toMatchObject({ totalItems: 1, completedItems: 1 });
     expect((await t.batches.getLineage(batch.id)).unresolved).toBe(0);
+  });
+
+  it('a CSV round trip changes only the cells the user changed: types stay, untouched rows are no corrections', async () => {
+    const batch = await t.batches.createBatch('customer_data', [
+      {
+        email: 'typed',
+        n: 12345678901234567891n.toString(),
+        count: 5,
+        tags: ['a', 'b'],
+        note: null,
+      },
+      { email: 'untouched', count: -3, ok: true },
+      new SourceRow(
+        4,
+        { email: 'x@y.z' },
+        { reason: '3 fields where the header has 2', raw: 'x@y.z,,' },
+      ),
+    ]);
+    await t.batches.processBatch(batch.id);
+    const exported = await text(await t.batches.exportFailures(batch.id));
+    const records: string[][] = parse(exported);
+    const [header, ...rows] = records;
+    rows[0][header.indexOf('email')] = 'typed@example.com';
+    const fixed = stringify([header, ...rows]);
+
+    const result = await t.batches.correctItems(
+      batch.id,
+      readCorrections(Readable.from([fixed]), { format: 'csv' }),
+    );
+    // The untouched data row is no correction; the unread line is one (it has no data until corrected).
+    expect(result).toEqual({ rootBatchId: batch.id, corrected: 2, unchanged: 1 });
+    const [typed, untouched, unread] = await t.dataSource.query<Array<{ data: string }>>(
+      `SELECT corrected_data::text AS data FROM import_batch_items WHERE batch_id = $1 ORDER BY item_index`,
+      [batch.id],
+    );
+    expect(JSON.parse(typed.data)).toEqual({
+      email: 'typed@example.com',
+      n: '12345678901234567891',
+      count: 5,
+      tags: ['a', 'b'],
+      note: null,
+    });
+    expect(untouched.data).toBeNull();
+    expect(JSON.parse(unread.data)).toEqual({ email: 'x@y.z' });
   });
 
   it('exports JSON lines with every digit, in column order, and protects formula cells in CSV', async () => {

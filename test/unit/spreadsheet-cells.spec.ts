@@ -9,13 +9,16 @@ describe('protectCell / unprotectCell', () => {
     ['\tindented', "'\tindented"],
     ['\rx', "'\rx"],
     ['-cmd', "'-cmd"],
+    ['-1+2', "'-1+2"],
+    ['-2+3+cmd|x', "'-2+3+cmd|x"],
+    ['-1.5.', "'-1.5."],
     ["'=already quoted", "''=already quoted"],
   ])('protects %j as %j', (text, written) => {
     expect(protectCell(text)).toBe(written);
     expect(unprotectCell(written)).toBe(text);
   });
 
-  it.each(['-12.5', '-.5', '-', 'plain', '', "it's", "'quoted'", 'a=b'])(
+  it.each(['-12.5', '-.5', '-3e5', '-7', '-', 'plain', '', "it's", "'quoted'", 'a=b'])(
     'leaves %j as it is',
     (text) => {
       expect(protectCell(text)).toBe(text);
@@ -34,6 +37,10 @@ describe('protectCell / unprotectCell', () => {
         expect(unprotectCell(protectCell(t))).toBe(t);
         // What a spreadsheet would run is never written as it is.
         expect(protectCell(t)).not.toMatch(/^(?:[=+@\t\r]|-[^0-9.])/);
+        // A cell that starts with "-" is written as it is only when it is a number (or "-" alone).
+        if (protectCell(t).startsWith('-')) {
+          expect(t).toMatch(/^-(?:$|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$)/);
+        }
       }),
       { numRuns: 2000 },
     );
