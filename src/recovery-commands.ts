@@ -154,7 +154,7 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
               );
               out(
                 result,
-                `Corrected ${result.corrected} row(s) of ${result.rootBatchId}; run "${next('reprocess', id)}" to apply them.`,
+                `Corrected ${result.corrected} row(s) of ${result.rootBatchId}${result.unchanged > 0 ? ` (${result.unchanged} given back unchanged)` : ''}; run "${next('reprocess', id)}" to apply them.`,
               );
               return EXIT.ok;
             }),
