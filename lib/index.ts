@@ -56,6 +56,9 @@ export { RetryableImportError } from './errors/retryable-import.error';
 export { ProcessingStoppedError } from './errors/processing-stopped.error';
 export { ProcessingInterruptedError } from './errors/processing-interrupted.error';
 
+export { ReliableImportsExceptionFilter } from './http/reliable-imports-exception.filter';
+export { toHttpException, type ReliableImportsHttpErrorBody } from './http/to-http-exception';
+
 export { ImportBatchEntity } from './entities/import-batch.entity';
 export { ImportBatchItemEntity } from './entities/import-batch-item.entity';
 export { ImportLogEntity } from './entities/import-log.entity';

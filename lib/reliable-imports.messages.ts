@@ -191,6 +191,17 @@ export const messages = {
     `Cannot process ${batchId === null ? 'a new batch (nothing was stored)' : `batch "${batchId}"`}: ` +
     `${option} must be a whole number from ${range}; got ${String(value)}.`,
 
+  httpTryAgain: (code: string, batchId: string | undefined): string =>
+    code === 'PROCESSING_STOPPED'
+      ? `The server is shutting down and stopped processing${batchId ? ` batch "${batchId}"` : ''} ` +
+        `(${code}). Nothing is lost: the rows not finished were given back. Try again in a moment.`
+      : `The database did not answer while processing${batchId ? ` batch "${batchId}"` : ''} (${code}). ` +
+        `Nothing is lost: the rows not finished are pending again. Try again in a moment.`,
+
+  httpServerError: (code: string): string =>
+    `The server could not finish this request (${code}). Nothing is lost; try again later, or ask the ` +
+    `server's operator, whose log has the details.`,
+
   batchValidationFailed: (reasons: readonly string[]): string =>
     `Batch validation failed: ${reasons.join('; ')}`,
 

@@ -307,4 +307,17 @@ describe('messages that are not errors', () => {
         'PostgreSQL cannot store; use printable text. Nothing was stored; fix it and create the batch again.',
     );
   });
+  it('HTTP answers that withhold the details still say what happened and what to do', () => {
+    const stopped = messages.httpTryAgain('PROCESSING_STOPPED', BATCH_ID);
+    expect(stopped).toContain(`batch "${BATCH_ID}"`);
+    expect(stopped).toContain('shutting down');
+    expect(stopped).toContain('Try again in a moment');
+    const outage = messages.httpTryAgain('PROCESSING_INTERRUPTED', undefined);
+    expect(outage).toContain('database did not answer');
+    expect(outage).toContain('Nothing is lost');
+    expect(outage).toContain('Try again in a moment');
+    expect(messages.httpServerError('LEASE_LOST')).toContain(
+      'could not finish this request (LEASE_LOST)',
+    );
+  });
 });

@@ -50,11 +50,13 @@ const PUBLIC_EXPORTS = [
   'ProcessingInterruptedError',
   'ProcessingStoppedError',
   'ReliableImportsError',
+  'ReliableImportsExceptionFilter',
   'ReliableImportsModule',
   'RetryableImportError',
   'UnknownBatchTypeError',
   'reliableImportsEntities',
   'reliableImportsMigrations',
+  'toHttpException',
 ];
 
 const INTERNALS: Record<string, unknown> = {
