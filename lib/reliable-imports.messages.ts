@@ -37,6 +37,14 @@ export const messages = {
       : `dataSource is "${name}", but no TypeORM data source has that name; register it with ` +
         `TypeOrmModule.forRoot({ name: '${name}', ... }) or fix the name`,
 
+  // No "does not exist" nor "connect" here: the CLI takes those for a connection failure.
+  schemaNotReady: (missing: readonly string[], migrations: readonly string[]): string =>
+    `The database lacks what nestjs-reliable-imports needs: ${missing.join(', ')}. Run the ` +
+    `migration${migrations.length === 1 ? '' : 's'} ${migrations.join(', ')} (of reliableImportsMigrations) ` +
+    `before the application starts: list them in the TypeORM options (migrations: ` +
+    `[...reliableImportsMigrations]) with migrationsRun: true, or run "npx typeorm migration:run -d ` +
+    `<your data source file>"; with this package's command-line tool, run "reliable-imports migrate" first.`,
+
   notABaseProcessor: (className: string): string =>
     `Import processor class ("${className}") should inherit from the abstract "BaseProcessor" class. ` +
     `Declare it as "class ${className} extends BaseProcessor<YourRow> { ... }".`,

@@ -19,6 +19,8 @@ export interface CliConfig {
   pgliteDir: string;
   /** `path/to/module.js` or `path/to/module.js#ExportName`, relative to the working directory. */
   module?: string;
+  /** False for `migrate`, which starts on a database without the tables in order to create them. */
+  checkSchema?: boolean;
 }
 
 /** Loads the user's Nest module that provides the processors. */
@@ -78,7 +80,7 @@ function connectionOptions(config: CliConfig): TypeOrmModuleOptions {
 export async function createCliApp(config: CliConfig): Promise<INestApplicationContext> {
   const imports: Array<Type<unknown> | DynamicModule> = [
     TypeOrmModule.forRoot(connectionOptions(config)),
-    ReliableImportsModule.forRoot(),
+    ReliableImportsModule.forRoot({ checkSchema: config.checkSchema }),
   ];
   if (config.module) imports.push(loadUserModule(config.module));
 

@@ -16,6 +16,7 @@ interface GlobalOptions {
   json?: boolean;
   module?: string;
   pgliteDir: string;
+  checkSchema?: boolean;
 }
 
 const print = (text: string): void => void process.stdout.write(`${text}\n`);
@@ -25,6 +26,7 @@ function config(options: GlobalOptions): CliConfig {
     databaseUrl: process.env.DATABASE_URL || undefined,
     pgliteDir: options.pgliteDir,
     module: options.module ?? process.env.RELIABLE_IMPORTS_MODULE,
+    checkSchema: options.checkSchema,
   };
 }
 
@@ -118,7 +120,7 @@ export function buildProgram(setStatus: (status: number) => void): Command {
     .description('create or update the import tables (runs the migrations)')
     .action(async () => {
       setStatus(
-        await withApp(globals(), async (app) => {
+        await withApp({ ...globals(), checkSchema: false }, async (app) => {
           const dataSource = app.get<DataSource>(getDataSourceToken());
           const ran = await dataSource.runMigrations({ transaction: 'each' });
           out(

@@ -53,6 +53,7 @@ const DEFAULTS: ResolvedReliableImportsOptions = {
   maxRetryDelayMs: 5_000,
   itemTimeoutMs: 300_000,
   storeErrorStacks: false,
+  checkSchema: true,
   worker: WORKER_DEFAULTS,
 };
 
@@ -72,6 +73,7 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
   ),
   itemTimeoutMs: ITEM_TIMEOUT_CHECK,
   storeErrorStacks: boolean,
+  checkSchema: boolean,
   worker: (value) =>
     typeof value === 'object' && value !== null && !Array.isArray(value)
       ? null

@@ -320,4 +320,19 @@ describe('messages that are not errors', () => {
       'could not finish this request (LEASE_LOST)',
     );
   });
+  it('a schema that is not ready names what is missing, the migrations and three ways to run them', () => {
+    const message = messages.schemaNotReady(
+      ['column "import_batches"."source_columns"'],
+      ['AddSourceLines1764200000000'],
+    );
+    expect(message).toContain('column "import_batches"."source_columns"');
+    expect(message).toContain(
+      'Run the migration AddSourceLines1764200000000 (of reliableImportsMigrations)',
+    );
+    expect(message).toContain('migrationsRun: true');
+    expect(message).toContain('npx typeorm migration:run');
+    expect(message).toContain('run "reliable-imports migrate" first');
+    // The CLI takes a message with these words for a failed connection.
+    expect(message).not.toMatch(/does not exist|connect/i);
+  });
 });

@@ -53,6 +53,7 @@ const PUBLIC_EXPORTS = [
   'ReliableImportsExceptionFilter',
   'ReliableImportsModule',
   'RetryableImportError',
+  'SchemaNotReadyError',
   'UnknownBatchTypeError',
   'reliableImportsEntities',
   'reliableImportsMigrations',

@@ -21,10 +21,11 @@ const DEFAULTS = {
   maxRetryDelayMs: 5000,
   itemTimeoutMs: 300_000,
   storeErrorStacks: false,
+  checkSchema: true,
   worker: { enabled: false, concurrency: 1, pollIntervalMs: 1000 },
 };
 const OPTION_LIST =
-  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, worker';
+  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, checkSchema, worker';
 
 describe('resolveOptions', () => {
   it.each([
@@ -44,6 +45,7 @@ describe('resolveOptions', () => {
       maxRetryDelayMs: 10,
       itemTimeoutMs: 100,
       storeErrorStacks: true,
+      checkSchema: false,
       worker: { enabled: true, concurrency: 4, pollIntervalMs: 250 },
     };
     expect(resolveOptions(given)).toEqual(given);
