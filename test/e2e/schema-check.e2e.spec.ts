@@ -1,11 +1,13 @@
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
 import { PGliteDriver } from 'typeorm-pglite';
 import {
   CreateReliableImportsSchema1764000000000,
   ReliableImportsModule,
+  reliableImportsMigrations,
   SchemaNotReadyError,
   type ReliableImportsModuleOptions,
 } from '../../lib';
@@ -23,7 +25,7 @@ class BootstrapProbe implements OnApplicationBootstrap {
 
 /** Starts and closes an app; returns the error of its start, or null when it started. */
 async function startError(
-  typeorm: TypeOrmModuleOptions,
+  typeorm: Partial<PostgresDataSourceOptions>,
   options: ReliableImportsModuleOptions = {},
 ): Promise<unknown> {
   BootstrapProbe.bootstrapped = false;
@@ -129,7 +131,6 @@ describe('the schema check at startup (PGlite)', () => {
     expect((error as SchemaNotReadyError).migrations).toEqual([FIRST, NEWEST]);
     expect(isPGliteOpen()).toBe(false);
 
-    const { reliableImportsMigrations } = await import('../../lib');
     expect(
       await startError({
         driver: driver(),
