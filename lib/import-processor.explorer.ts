@@ -1,10 +1,11 @@
-import { Injectable, type OnModuleInit, type Type } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleInit, type Type } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { ITEM_TIMEOUT_CHECK, ITEM_TIMEOUT_RANGE } from './utils/resolve-options.util';
 import { BaseProcessor } from './base-processor';
 import { InvalidProcessorError } from './errors/invalid-processor.error';
 import { ImportProcessorMetadataAccessor } from './import-processor-metadata.accessor';
 import { ImportProcessorRegistry } from './import-processor.registry';
+import { messages } from './reliable-imports.messages';
 import { batchTypeFromClassName, isValidBatchType } from './utils/batch-type-name.util';
 
 /**
@@ -13,6 +14,8 @@ import { batchTypeFromClassName, isValidBatchType } from './utils/batch-type-nam
  */
 @Injectable()
 export class ImportProcessorExplorer implements OnModuleInit {
+  private readonly logger = new Logger('ReliableImports');
+
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly accessor: ImportProcessorMetadataAccessor,
@@ -59,5 +62,9 @@ export class ImportProcessorExplorer implements OnModuleInit {
         itemTimeoutMs,
       });
     }
+    const registered = this.registry.all();
+    // Without a processor every createBatch fails: the start says so, where a missing provider is noticed.
+    if (registered.length === 0) this.logger.warn(messages.noProcessorRegistered());
+    else this.logger.log(messages.processorsRegistered(registered));
   }
 }

@@ -70,6 +70,17 @@ export const messages = {
       : `Two import processors handle the batch type "${batchType}": ${list(classNames)}. ` +
         `Give one of them another type with @ImportProcessor('another_type'), or remove one.`,
 
+  processorsRegistered: (
+    processors: ReadonlyArray<{ batchType: string; className: string }>,
+  ): string =>
+    `Reliable imports: ${processors.length} batch type${processors.length === 1 ? '' : 's'}: ` +
+    processors.map((p) => `${p.batchType} (${p.className})`).join(', '),
+
+  noProcessorRegistered: (): string =>
+    `Reliable imports: no batch type is registered, so every createBatch will be refused. Mark a class ` +
+    `that extends BaseProcessor with @ImportProcessor() and list it in the providers of a module of the ` +
+    `application.`,
+
   unknownBatchType: (batchType: string, knownTypes: readonly string[]): string =>
     `No import processor handles the batch type "${batchType}". Registered types: ${list(knownTypes)}. ` +
     `Mark a provider with @ImportProcessor('${batchType}') and list it in a module's providers.`,
