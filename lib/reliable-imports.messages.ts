@@ -166,14 +166,10 @@ export const messages = {
     `transaction was rolled back. Make processItem settle sooner (pass ctx.signal to long calls), or ` +
     `raise itemTimeoutMs for this processor or run, then reprocess the batch.`,
 
-  invalidProcessorOption: (
-    className: string,
-    option: string,
-    expected: string,
-    value: unknown,
-  ): string =>
-    `Import processor class ("${className}") declares ${option}: ${String(value)}, which is not valid; ` +
-    `it must be ${expected}. Fix it in @ImportProcessor({ ${option} }).`,
+  invalidProcessorOptions: (className: string, problems: readonly string[]): string =>
+    `Import processor class ("${className}") has invalid @ImportProcessor() options:\n` +
+    `${problems.map((p) => `  - ${p}`).join('\n')}\n` +
+    `Fix them where "${className}" is declared.`,
 
   leaseLost: (batchId: string, itemIndex: number): string =>
     `Item ${itemIndex} of batch "${batchId}" was claimed by another worker after this worker's lease ` +

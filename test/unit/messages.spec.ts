@@ -335,4 +335,14 @@ describe('messages that are not errors', () => {
     // The CLI takes a message with these words for a failed connection.
     expect(message).not.toMatch(/does not exist|connect/i);
   });
+  it('invalid @ImportProcessor() options name the class, each problem, and where to fix them', () => {
+    const message = messages.invalidProcessorOptions('OrderProcessor', [
+      '"contineOnError" is not an option (did you mean "continueOnError"?)',
+    ]);
+    expect(message).toContain('Import processor class ("OrderProcessor")');
+    expect(message).toContain(
+      '  - "contineOnError" is not an option (did you mean "continueOnError"?)',
+    );
+    expect(message).toContain('Fix them where "OrderProcessor" is declared.');
+  });
 });

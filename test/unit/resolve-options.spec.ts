@@ -69,7 +69,7 @@ describe('resolveOptions', () => {
   it('refuses an unknown key and lists the options there are', () => {
     const error = problemsOf({ contineOnError: false });
     expect(error.problems).toEqual([
-      `"contineOnError" is not an option; the options are: ${OPTION_LIST}`,
+      `"contineOnError" is not an option (did you mean "continueOnError"?); the options are: ${OPTION_LIST}`,
     ]);
     expect(error.message).toContain('"contineOnError" is not an option');
     expect(error.code).toBe('INVALID_OPTIONS');
@@ -171,7 +171,7 @@ describe('resolveOptions', () => {
       problemsOf({ worker: { enabled: 'yes', concurency: 2, pollIntervalMs: 0 } }).problems,
     ).toEqual([
       'worker.enabled must be true or false; got "yes"',
-      '"worker.concurency" is not an option; the options of worker are: enabled, concurrency, pollIntervalMs',
+      '"worker.concurency" is not an option (did you mean "worker.concurrency"?); the options of worker are: enabled, concurrency, pollIntervalMs',
       'worker.pollIntervalMs must be a whole number of milliseconds from 10 to 3600000; got 0',
     ]);
     expect(problemsOf({ worker: true }).problems).toEqual([
