@@ -14,6 +14,7 @@ import {
   jsonSizeProblem,
   serializeJsonValue,
   serializeSourceData,
+  sortedJson,
 } from '../utils/source-data.util';
 import { DatabaseAdapter } from './database-adapter';
 import { runInItemTransaction } from './item-transaction';
@@ -41,7 +42,8 @@ export class BatchCreator {
     const metadata = this.objectOption(options.metadata, 'metadata', where);
 
     type Outcome =
-      { created: ImportBatch } | { existing: ImportBatch; contentHash: string; rawHash: unknown };
+      | { created: ImportBatch }
+      | { existing: ImportBatch; contentHashes: string[]; rawHash: unknown };
     const outcome = await runInItemTransaction<Outcome>(this.database, async (transaction) => {
       const [inserted] = await this.database.rows<Row>(transaction, SQL.insertBatch, [
         batchType,
@@ -52,14 +54,16 @@ export class BatchCreator {
       ]);
       const hash = createHash('sha256').update(batchType);
       if (!inserted) {
-        // The key is taken: read the items only to tell a repeated call from a conflicting one.
-        await this.consume(iterable, where, batchType, hash, null);
+        // The key is taken: read the items only to tell a repeated call from a conflicting one. A batch
+        // created before hashes were canonical has the hash of its rows' keys as written.
+        const asWritten = createHash('sha256').update(batchType);
+        await this.consume(iterable, where, batchType, hash, null, asWritten);
         const [existing] = await this.database.rows<Row>(transaction, SQL.batchByIdempotencyKey, [
           key,
         ]);
         return {
           existing: toBatch(existing),
-          contentHash: hash.digest('hex'),
+          contentHashes: [hash.digest('hex'), asWritten.digest('hex')],
           rawHash: existing.content_hash,
         };
       }
@@ -79,7 +83,7 @@ export class BatchCreator {
     });
 
     if ('created' in outcome) return outcome.created;
-    const { existing, contentHash, rawHash } = outcome;
+    const { existing, contentHashes, rawHash } = outcome;
     if (existing.batchType !== batchType) {
       throw new IdempotencyConflictError(
         key as string,
@@ -87,7 +91,7 @@ export class BatchCreator {
         `with the batch type "${existing.batchType}"`,
       );
     }
-    if (rawHash !== contentHash) {
+    if (!contentHashes.includes(rawHash as string)) {
       throw new IdempotencyConflictError(key as string, existing.id, 'with other items');
     }
     return existing;
@@ -104,6 +108,7 @@ export class BatchCreator {
     batchType: string,
     hash: Hash,
     target: { transaction: QueryRunner; batchId: string } | null,
+    asWritten?: Hash,
   ): Promise<number> {
     let chunk: string[] = [];
     let chunkBytes = 0;
@@ -115,11 +120,15 @@ export class BatchCreator {
       chunkBytes = 0;
     };
     for await (const item of items) {
-      const json = serializeSourceData(item);
+      // Keys sorted, so that the same rows with their keys in another order have the same hash.
+      const json = serializeSourceData(item, 'sourceData', asWritten ? 'as-written' : 'sorted');
       if (isJsonProblem(json)) {
         throw new InvalidSourceDataError(where, index, json.path, json.problem, batchType);
       }
-      hash.update('\n').update(json);
+      if (asWritten) {
+        asWritten.update('\n').update(json);
+        hash.update('\n').update(sortedJson(json));
+      } else hash.update('\n').update(json);
       if (target) {
         const bytes = jsonByteLength(json);
         // A row that would take the chunk over its size goes into the next one (alone, if it is that big).
