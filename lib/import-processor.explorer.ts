@@ -1,11 +1,12 @@
-import { Injectable, type OnModuleInit, type Type } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleInit, type Type } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
-import { ITEM_TIMEOUT_CHECK, ITEM_TIMEOUT_RANGE } from './utils/resolve-options.util';
 import { BaseProcessor } from './base-processor';
 import { InvalidProcessorError } from './errors/invalid-processor.error';
 import { ImportProcessorMetadataAccessor } from './import-processor-metadata.accessor';
 import { ImportProcessorRegistry } from './import-processor.registry';
+import { messages } from './reliable-imports.messages';
 import { batchTypeFromClassName, isValidBatchType } from './utils/batch-type-name.util';
+import { processorOptionProblems } from './utils/resolve-options.util';
 
 /**
  * Finds the `@ImportProcessor()` providers at bootstrap and registers them. A misdeclared processor fails
@@ -13,6 +14,8 @@ import { batchTypeFromClassName, isValidBatchType } from './utils/batch-type-nam
  */
 @Injectable()
 export class ImportProcessorExplorer implements OnModuleInit {
+  private readonly logger = new Logger('ReliableImports');
+
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly accessor: ImportProcessorMetadataAccessor,
@@ -29,35 +32,32 @@ export class ImportProcessorExplorer implements OnModuleInit {
           : (wrapper.metatype as Type<unknown>);
       if (typeof metatype !== 'function') continue;
       const options = this.accessor.getProcessorOptions(metatype);
-      if (!options) continue;
+      if (options === undefined) continue;
 
       const className = metatype.name;
       if (!wrapper.isDependencyTreeStatic()) throw InvalidProcessorError.requestScoped(className);
       if (!(instance instanceof BaseProcessor))
         throw InvalidProcessorError.notABaseProcessor(className);
 
+      const problems = processorOptionProblems(options);
+      if (problems.length > 0) throw InvalidProcessorError.invalidOptions(className, problems);
+
       const batchType = options.batchType ?? batchTypeFromClassName(className);
       if (batchType === null) throw InvalidProcessorError.withoutBatchType(className);
       if (!isValidBatchType(batchType))
         throw InvalidProcessorError.invalidBatchType(batchType, className);
-
-      const { itemTimeoutMs } = options;
-      if (itemTimeoutMs !== undefined && ITEM_TIMEOUT_CHECK(itemTimeoutMs) !== null) {
-        throw InvalidProcessorError.invalidOption(
-          className,
-          'itemTimeoutMs',
-          `a whole number of milliseconds from ${ITEM_TIMEOUT_RANGE.min} to ${ITEM_TIMEOUT_RANGE.max}`,
-          itemTimeoutMs,
-        );
-      }
 
       this.registry.register({
         batchType,
         className,
         instance: instance as BaseProcessor<object, object | void>,
         continueOnError: options.continueOnError,
-        itemTimeoutMs,
+        itemTimeoutMs: options.itemTimeoutMs,
       });
     }
+    const registered = this.registry.all();
+    // Without a processor every createBatch fails: the start says so, where a missing provider is noticed.
+    if (registered.length === 0) this.logger.warn(messages.noProcessorRegistered());
+    else this.logger.log(messages.processorsRegistered(registered));
   }
 }

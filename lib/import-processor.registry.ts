@@ -35,6 +35,11 @@ export class ImportProcessorRegistry {
     return processor;
   }
 
+  /** Every registered processor, by batch type. */
+  all(): RegisteredProcessor[] {
+    return [...this.processors.values()].sort((a, b) => (a.batchType < b.batchType ? -1 : 1));
+  }
+
   knownTypes(): string[] {
     return [...this.processors.keys()].sort();
   }

@@ -77,6 +77,10 @@ export { LeaseLostError } from './errors/lease-lost.error';
 export { RetryableImportError } from './errors/retryable-import.error';
 export { ProcessingStoppedError } from './errors/processing-stopped.error';
 export { ProcessingInterruptedError } from './errors/processing-interrupted.error';
+export { SchemaNotReadyError } from './errors/schema-not-ready.error';
+
+export { ReliableImportsExceptionFilter } from './http/reliable-imports-exception.filter';
+export { toHttpException, type ReliableImportsHttpErrorBody } from './http/to-http-exception';
 
 export { ImportBatchEntity } from './entities/import-batch.entity';
 export { ImportBatchItemEntity } from './entities/import-batch-item.entity';

@@ -37,6 +37,14 @@ export const messages = {
       : `dataSource is "${name}", but no TypeORM data source has that name; register it with ` +
         `TypeOrmModule.forRoot({ name: '${name}', ... }) or fix the name`,
 
+  // No "does not exist" nor "connect" here: the CLI takes those for a connection failure.
+  schemaNotReady: (missing: readonly string[], migrations: readonly string[]): string =>
+    `The database lacks what nestjs-reliable-imports needs: ${missing.join(', ')}. Run the ` +
+    `migration${migrations.length === 1 ? '' : 's'} ${migrations.join(', ')} (of reliableImportsMigrations) ` +
+    `before the application starts: list them in the TypeORM options (migrations: ` +
+    `[...reliableImportsMigrations]) with migrationsRun: true, or run "npx typeorm migration:run -d ` +
+    `<your data source file>"; with this package's command-line tool, run "reliable-imports migrate" first.`,
+
   notABaseProcessor: (className: string): string =>
     `Import processor class ("${className}") should inherit from the abstract "BaseProcessor" class. ` +
     `Declare it as "class ${className} extends BaseProcessor<YourRow> { ... }".`,
@@ -61,6 +69,17 @@ export const messages = {
         `and export it from there.`
       : `Two import processors handle the batch type "${batchType}": ${list(classNames)}. ` +
         `Give one of them another type with @ImportProcessor('another_type'), or remove one.`,
+
+  processorsRegistered: (
+    processors: ReadonlyArray<{ batchType: string; className: string }>,
+  ): string =>
+    `Reliable imports: ${processors.length} batch type${processors.length === 1 ? '' : 's'}: ` +
+    processors.map((p) => `${p.batchType} (${p.className})`).join(', '),
+
+  noProcessorRegistered: (): string =>
+    `Reliable imports: no batch type is registered, so every createBatch will be refused. Mark a class ` +
+    `that extends BaseProcessor with @ImportProcessor() and list it in the providers of a module of the ` +
+    `application.`,
 
   unknownBatchType: (batchType: string, knownTypes: readonly string[]): string =>
     `No import processor handles the batch type "${batchType}". Registered types: ${list(knownTypes)}. ` +
@@ -154,14 +173,10 @@ export const messages = {
     `transaction was rolled back. Make processItem settle sooner (pass ctx.signal to long calls), or ` +
     `raise itemTimeoutMs for this processor or run, then reprocess the batch.`,
 
-  invalidProcessorOption: (
-    className: string,
-    option: string,
-    expected: string,
-    value: unknown,
-  ): string =>
-    `Import processor class ("${className}") declares ${option}: ${String(value)}, which is not valid; ` +
-    `it must be ${expected}. Fix it in @ImportProcessor({ ${option} }).`,
+  invalidProcessorOptions: (className: string, problems: readonly string[]): string =>
+    `Import processor class ("${className}") has invalid @ImportProcessor() options:\n` +
+    `${problems.map((p) => `  - ${p}`).join('\n')}\n` +
+    `Fix them where "${className}" is declared.`,
 
   leaseLost: (batchId: string, itemIndex: number): string =>
     `Item ${itemIndex} of batch "${batchId}" was claimed by another worker after this worker's lease ` +
@@ -227,6 +242,16 @@ export const messages = {
     `Cannot read the corrections file: its header on line ${line} has neither an "_item_id" nor a "_line" ` +
     `column, so no row can be matched to a failed row. Export the failures with exportFailures (or ` +
     `\`reliable-imports failures <id> --format csv\`) and edit that file.`,
+  httpTryAgain: (code: string, batchId: string | undefined): string =>
+    code === 'PROCESSING_STOPPED'
+      ? `The server is shutting down and stopped processing${batchId ? ` batch "${batchId}"` : ''} ` +
+        `(${code}). Nothing is lost: the rows not finished were given back. Try again in a moment.`
+      : `The database did not answer while processing${batchId ? ` batch "${batchId}"` : ''} (${code}). ` +
+        `Nothing is lost: the rows not finished are pending again. Try again in a moment.`,
+
+  httpServerError: (code: string): string =>
+    `The server could not finish this request (${code}). Nothing is lost; try again later, or ask the ` +
+    `server's operator, whose log has the details.`,
 
   batchValidationFailed: (reasons: readonly string[]): string =>
     `Batch validation failed: ${reasons.join('; ')}`,

@@ -5,6 +5,7 @@ import { BatchService } from './batch.service';
 import { ImportProcessorMetadataAccessor } from './import-processor-metadata.accessor';
 import { ImportProcessorExplorer } from './import-processor.explorer';
 import { ImportProcessorRegistry } from './import-processor.registry';
+import { ReliableImportsSchemaChecker } from './reliable-imports-schema.checker';
 import { BatchCreator } from './processing/batch-creator';
 import { BatchRunner } from './processing/batch-runner';
 import { BatchWorker } from './processing/batch-worker';
@@ -40,6 +41,7 @@ import { resolveOptions } from './utils/resolve-options.util';
     ImportProcessorRegistry,
     ImportProcessorExplorer,
     CorrectionWriter,
+    ReliableImportsSchemaChecker,
     BatchStore,
     TreeReader,
     BatchCreator,

@@ -11,3 +11,29 @@ export const reliableImportsMigrations = [
   CreateReliableImportsSchema1764000000000,
   AddSourceLines1764200000000,
 ];
+
+/** What one migration adds that the module reads and writes: tables, and columns of existing tables. */
+export interface SchemaStep {
+  migration: string;
+  tables?: readonly string[];
+  columns?: ReadonlyArray<readonly [table: string, column: string]>;
+}
+
+/**
+ * What the module checks at startup, migration by migration, in order (internal: not exported by the
+ * package). The structure is checked, not the migrations table, since some apply the SQL with their own
+ * tool. A new migration that adds a table or a column the module uses adds its step here.
+ */
+export const RELIABLE_IMPORTS_SCHEMA: readonly SchemaStep[] = [
+  {
+    migration: CreateReliableImportsSchema1764000000000.name,
+    tables: ['import_batches', 'import_batch_items', 'import_logs'],
+  },
+  {
+    migration: AddSourceLines1764200000000.name,
+    columns: [
+      ['import_batch_items', 'source_line'],
+      ['import_batches', 'source_columns'],
+    ],
+  },
+];

@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { ReliableImportsModule } from 'nestjs-reliable-imports';
+import { ReliableImportsExceptionFilter, ReliableImportsModule } from 'nestjs-reliable-imports';
 import { Customer } from './customers/customer.entity';
 import { CustomerDataProcessor } from './customers/customer-data.processor';
 import { ImportErrorsFilter } from './customers/import-errors.filter';
@@ -23,7 +23,11 @@ export class AppModule {
         ReliableImportsModule.forRoot({ continueOnError: true }),
       ],
       controllers: [ImportsController],
-      providers: [CustomerDataProcessor, { provide: APP_FILTER, useClass: ImportErrorsFilter }],
+      providers: [
+        CustomerDataProcessor,
+        { provide: APP_FILTER, useClass: ReliableImportsExceptionFilter },
+        { provide: APP_FILTER, useClass: ImportErrorsFilter },
+      ],
     };
   }
 }

@@ -25,6 +25,8 @@ export interface CliConfig {
   module?: string;
   /** Connections the pool may open: a run needs one per lane and more for its own statements. */
   poolSize?: number;
+  /** False for `migrate`, which starts on a database without the tables in order to create them. */
+  checkSchema?: boolean;
 }
 
 /** Loads the user's Nest module that provides the processors. */
@@ -94,7 +96,7 @@ function connectionOptions(config: CliConfig): TypeOrmModuleOptions {
 export async function createCliApp(config: CliConfig): Promise<INestApplicationContext> {
   const imports: Array<Type<unknown> | DynamicModule> = [
     TypeOrmModule.forRoot(connectionOptions(config)),
-    ReliableImportsModule.forRoot(),
+    ReliableImportsModule.forRoot({ checkSchema: config.checkSchema }),
   ];
   if (config.module) imports.push(loadUserModule(config.module));
 

@@ -11,6 +11,8 @@ export interface GlobalOptions {
   json?: boolean;
   module?: string;
   pgliteDir: string;
+  /** Set to false by `migrate` only. */
+  checkSchema?: boolean;
 }
 
 /** What a command needs from the program: its options, its output, and where its exit status goes. */
@@ -32,6 +34,7 @@ function config(options: GlobalOptions, concurrency = 1): CliConfig {
     databaseUrl: process.env.DATABASE_URL || undefined,
     pgliteDir: options.pgliteDir,
     module: runContext(options).module,
+    checkSchema: options.checkSchema,
     // A generous cap, not a count: the pool opens connections only as the lanes ask for them.
     poolSize: Math.max(10, concurrency * 2 + 2),
   };

@@ -64,7 +64,8 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
     .description('create or update the import tables (runs the migrations)')
     .action(async () => {
       setStatus(
-        await withApp(globals(), async (app) => {
+        // The migrations are what makes the schema ready: the module must not refuse to start without it.
+        await withApp({ ...globals(), checkSchema: false }, async (app) => {
           const dataSource = app.get<DataSource>(getDataSourceToken());
           const ran = await dataSource.runMigrations({ transaction: 'each' });
           out(

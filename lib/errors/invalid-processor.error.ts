@@ -6,6 +6,8 @@ export class InvalidProcessorError extends ReliableImportsError {
   constructor(
     readonly className: string,
     message: string,
+    /** Each problem of the class's `@ImportProcessor()` options, when they are what is invalid. */
+    readonly problems: readonly string[] = [],
   ) {
     super('INVALID_PROCESSOR', message);
   }
@@ -34,15 +36,11 @@ export class InvalidProcessorError extends ReliableImportsError {
   }
 
   /** @internal */
-  static invalidOption(
-    className: string,
-    option: string,
-    expected: string,
-    value: unknown,
-  ): InvalidProcessorError {
+  static invalidOptions(className: string, problems: readonly string[]): InvalidProcessorError {
     return new InvalidProcessorError(
       className,
-      messages.invalidProcessorOption(className, option, expected, value),
+      messages.invalidProcessorOptions(className, problems),
+      problems,
     );
   }
 }

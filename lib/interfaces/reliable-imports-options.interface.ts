@@ -53,6 +53,13 @@ export interface ReliableImportsModuleOptions {
    */
   storeErrorStacks?: boolean;
   /**
+   * Whether the application start checks that the import tables exist and the newest of
+   * `reliableImportsMigrations` was applied, and fails, naming the migration to run, when not. Turn it off
+   * only in a tool that runs the migrations itself after starting (as `reliable-imports migrate` does).
+   * @default true
+   */
+  checkSchema?: boolean;
+  /**
    * The background worker: when enabled, every application instance picks up pending batches (and
    * batches whose run died, and running batches with items left, as a helper) by itself, so N instances
    * share the work with nobody calling `processBatch`.

@@ -14,6 +14,7 @@ import {
   jsonSizeProblem,
   serializeJsonValue,
   serializeSourceData,
+  sortedJson,
 } from '../utils/source-data.util';
 import { SourceRow } from '../readers/source-row';
 import { isSourceLine } from '../utils/source-line.util';
@@ -44,7 +45,8 @@ export class BatchCreator {
     const metadata = this.objectOption(options.metadata, 'metadata', where);
 
     type Outcome =
-      { created: ImportBatch } | { existing: ImportBatch; contentHash: string; rawHash: unknown };
+      | { created: ImportBatch }
+      | { existing: ImportBatch; contentHashes: string[]; rawHash: unknown };
     const outcome = await runInItemTransaction<Outcome>(this.database, async (transaction) => {
       const [inserted] = await this.database.rows<Row>(transaction, SQL.insertBatch, [
         batchType,
@@ -55,14 +57,16 @@ export class BatchCreator {
       ]);
       const hash = createHash('sha256').update(batchType);
       if (!inserted) {
-        // The key is taken: read the items only to tell a repeated call from a conflicting one.
-        await this.consume(iterable, where, batchType, hash, null);
+        // The key is taken: read the items only to tell a repeated call from a conflicting one. A batch
+        // created before hashes were canonical has the hash of its rows' keys as written.
+        const asWritten = createHash('sha256').update(batchType);
+        await this.consume(iterable, where, batchType, hash, null, asWritten);
         const [existing] = await this.database.rows<Row>(transaction, SQL.batchByIdempotencyKey, [
           key,
         ]);
         return {
           existing: toBatch(existing),
-          contentHash: hash.digest('hex'),
+          contentHashes: [hash.digest('hex'), asWritten.digest('hex')],
           rawHash: existing.content_hash,
         };
       }
@@ -83,7 +87,7 @@ export class BatchCreator {
     });
 
     if ('created' in outcome) return outcome.created;
-    const { existing, contentHash, rawHash } = outcome;
+    const { existing, contentHashes, rawHash } = outcome;
     if (existing.batchType !== batchType) {
       throw new IdempotencyConflictError(
         key as string,
@@ -91,7 +95,7 @@ export class BatchCreator {
         `with the batch type "${existing.batchType}"`,
       );
     }
-    if (rawHash !== contentHash) {
+    if (!contentHashes.includes(rawHash as string)) {
       throw new IdempotencyConflictError(key as string, existing.id, 'with other items');
     }
     return existing;
@@ -108,6 +112,7 @@ export class BatchCreator {
     batchType: string,
     hash: Hash,
     target: { transaction: QueryRunner; batchId: string } | null,
+    asWritten?: Hash,
   ): Promise<{ total: number; columns: readonly string[] | null }> {
     const chunk = new ChunkBuilder();
     let index = 0;
@@ -140,7 +145,8 @@ export class BatchCreator {
           throw new InvalidSourceDataError(where, index, problem.path, problem.problem, batchType);
         }
       }
-      let json = serializeSourceData(data);
+      // Keys sorted, so that the same rows with their keys in another order have the same hash.
+      let json = serializeSourceData(data, 'sourceData', asWritten ? 'as-written' : 'sorted');
       let failure: MalformedRow | null = null;
       if (row) {
         // A row of a file is never refused alone: what cannot be stored of it becomes a failed row with its
@@ -155,7 +161,10 @@ export class BatchCreator {
       if (isJsonProblem(json)) {
         throw new InvalidSourceDataError(where, index, json.path, json.problem, batchType);
       }
-      hash.update('\n').update(json);
+      if (asWritten) {
+        asWritten.update('\n').update(json);
+        hash.update('\n').update(sortedJson(json));
+      } else hash.update('\n').update(json);
       if (row) hash.update(`\u0001${row.line}`);
       if (failure) hash.update(`\u0001${failure.message}`);
       if (target) {

@@ -1,8 +1,10 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error';
+import type { ImportProcessorOptions } from '../interfaces/processor.interface';
 import type {
   ResolvedReliableImportsOptions,
   ResolvedWorkerOptions,
 } from '../interfaces/reliable-imports-options.interface';
+import { nearestName } from './nearest-name.util';
 
 type Check = (value: unknown) => string | null;
 
@@ -24,14 +26,8 @@ const wholeNumber =
       ? null
       : `must be ${expected}; got ${show(value)}`;
 
-/** Shared with the processor's and the run's `itemTimeoutMs`, so that the three agree. */
+/** Shared with the run's `itemTimeoutMs` (the processor's is checked by the module's check). */
 export const ITEM_TIMEOUT_RANGE = { min: 100, max: 86_400_000 };
-/** The one check of `itemTimeoutMs`: module, processor and run options use it. */
-export const ITEM_TIMEOUT_CHECK = wholeNumber(
-  ITEM_TIMEOUT_RANGE.min,
-  ITEM_TIMEOUT_RANGE.max,
-  'a whole number of milliseconds from 100 to 86400000 (a day)',
-);
 
 const WORKER_DEFAULTS: ResolvedWorkerOptions = {
   enabled: false,
@@ -53,6 +49,7 @@ const DEFAULTS: ResolvedReliableImportsOptions = {
   maxRetryDelayMs: 5_000,
   itemTimeoutMs: 300_000,
   storeErrorStacks: false,
+  checkSchema: true,
   worker: WORKER_DEFAULTS,
 };
 
@@ -70,12 +67,31 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
     3_600_000,
     'a whole number of milliseconds from 0 to 3600000 (an hour)',
   ),
-  itemTimeoutMs: ITEM_TIMEOUT_CHECK,
+  // The run's itemTimeoutMs is checked with the same range (run-options.ts).
+  itemTimeoutMs: wholeNumber(
+    ITEM_TIMEOUT_RANGE.min,
+    ITEM_TIMEOUT_RANGE.max,
+    'a whole number of milliseconds from 100 to 86400000 (a day)',
+  ),
   storeErrorStacks: boolean,
+  checkSchema: boolean,
   worker: (value) =>
     typeof value === 'object' && value !== null && !Array.isArray(value)
       ? null
       : `must be an object such as { enabled: true }; got ${show(value)}`,
+};
+
+/**
+ * `@ImportProcessor()` options: those it shares with the module are checked by the module's checks, so
+ * the two never disagree.
+ */
+const PROCESSOR_CHECKS: Record<keyof ImportProcessorOptions, Check> = {
+  batchType: (value) =>
+    typeof value === 'string'
+      ? null
+      : `must be a string such as "customer_data"; got ${show(value)}`,
+  continueOnError: CHECKS.continueOnError,
+  itemTimeoutMs: CHECKS.itemTimeoutMs,
 };
 
 /** Checks one level of options against its checks; returns the defined values and adds the problems. */
@@ -89,8 +105,10 @@ function checkGroup<T extends object>(
   const defined: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(given)) {
     if (!known.includes(key)) {
+      const meant = nearestName(key, known);
       problems.push(
-        `"${prefix}${key}" is not an option; the options${prefix ? ` of ${prefix.slice(0, -1)}` : ''} are: ${known.join(', ')}`,
+        `"${prefix}${key}" is not an option${meant ? ` (did you mean "${prefix}${meant}"?)` : ''}; ` +
+          `the options${prefix ? ` of ${prefix.slice(0, -1)}` : ''} are: ${known.join(', ')}`,
       );
       continue;
     }
@@ -138,4 +156,24 @@ export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
   }
   if (problems.length > 0) throw new InvalidOptionsError(problems);
   return resolved;
+}
+
+/**
+ * Checks the options of a class's `@ImportProcessor()`, at bootstrap, with the module options' checks;
+ * returns every problem (none when they are valid).
+ */
+export function processorOptionProblems(raw: unknown): string[] {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return [
+      `the argument must be a batch type or an object such as { batchType: 'orders' }; got ${show(raw)}`,
+    ];
+  }
+  const problems: string[] = [];
+  checkGroup<ImportProcessorOptions>(
+    raw as Record<string, unknown>,
+    PROCESSOR_CHECKS,
+    '',
+    problems,
+  );
+  return problems;
 }

@@ -17,7 +17,15 @@ class Refusal extends Error {
 interface Walk {
   keys: (string | number)[];
   ancestors: object[];
+  sortKeys: boolean;
 }
+
+/**
+ * How an object's keys are written: in the object's own order, as `JSON.stringify` does, or sorted by
+ * UTF-16 code unit at every level, so that one row has one text whatever the order its keys were set in
+ * (jsonb keeps no order either).
+ */
+export type KeyOrder = 'as-written' | 'sorted';
 
 /** What JSON.stringify escapes in a string that has no unpaired surrogate (those are refused first). */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
@@ -49,14 +57,18 @@ function stringProblem(value: string): 'nul' | 'surrogate' | null {
  *
  * @returns the JSON text, or the first problem found.
  */
-export function serializeSourceData(value: unknown, rootPath = 'sourceData'): string | JsonProblem {
+export function serializeSourceData(
+  value: unknown,
+  rootPath = 'sourceData',
+  keyOrder: KeyOrder = 'as-written',
+): string | JsonProblem {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return {
       path: rootPath,
       problem: `is ${value === undefined ? 'undefined' : describe(value)}, but an item must be a plain object (one row)`,
     };
   }
-  const json = serialize(value, rootPath);
+  const json = serialize(value, rootPath, keyOrder === 'sorted');
   if (isJsonProblem(json)) return json;
   // An object's toJSON may have made it something else (`JSON.stringify` calls it on the row too).
   if (json[0] !== '{') {
@@ -70,7 +82,15 @@ export function serializeSourceData(value: unknown, rootPath = 'sourceData'): st
 
 /** Serializes any JSON value (metadata, a processor's result) with the same checks, but no size limit. */
 export function serializeJsonValue(value: unknown, rootPath: string): string | JsonProblem {
-  return serialize(value, rootPath);
+  return serialize(value, rootPath, false);
+}
+
+/**
+ * The text `serializeSourceData(value, path, 'sorted')` gives for the value a JSON text of it holds:
+ * JSON that was written and checked already, with its keys sorted.
+ */
+export function sortedJson(json: string): string {
+  return serialize(JSON.parse(json), '', true) as string;
 }
 
 /** The size of a JSON text as PostgreSQL receives it: UTF-8 bytes, not the UTF-16 units of `length`. */
@@ -103,8 +123,8 @@ export function isJsonProblem(result: string | JsonProblem): result is JsonProbl
  * checked, even when a getter or a `toJSON` answers differently each time it is called. Whatever a
  * getter, a Proxy trap or a `toJSON` throws becomes a problem at the path where it was thrown.
  */
-function serialize(value: unknown, rootPath: string): string | JsonProblem {
-  const walk: Walk = { keys: [], ancestors: [] };
+function serialize(value: unknown, rootPath: string, sortKeys: boolean): string | JsonProblem {
+  const walk: Walk = { keys: [], ancestors: [], sortKeys };
   try {
     return writeValue(value, '', walk);
   } catch (error) {
@@ -190,7 +210,8 @@ function writeObject(object: object, walk: Walk): string {
   ancestors.push(object);
   let json = '{';
   let first = true;
-  for (const key of Object.keys(object)) {
+  const names = walk.sortKeys ? sortedKeys(Object.keys(object)) : Object.keys(object);
+  for (const key of names) {
     keys.push(key);
     const child = (object as Record<string, unknown>)[key];
     // undefined is left out, as JSON.stringify does; so is a toJSON method, applied already.
@@ -204,6 +225,32 @@ function writeObject(object: object, walk: Walk): string {
   }
   ancestors.pop();
   return `${json}}`;
+}
+
+const SORTED_CACHE_SIZE = 1_000;
+/** The sorted order of key lists seen last, by their first key: a batch's rows mostly share theirs. */
+const sortedOrders = new Map<string, { keys: readonly string[]; sorted: string[] }>();
+
+/**
+ * The keys in ascending order of UTF-16 code units (the order of `sort()`). Checking the order, or that
+ * the list is the one sorted last, costs a comparison per key; a sort is paid by new lists only.
+ */
+function sortedKeys(names: string[]): readonly string[] {
+  let inOrder = true;
+  for (let i = 1; i < names.length && inOrder; i++) inOrder = names[i - 1] < names[i];
+  if (inOrder) return names;
+  const known = sortedOrders.get(names[0]);
+  if (known && sameList(known.keys, names)) return known.sorted;
+  const sorted = [...names].sort();
+  if (sortedOrders.size >= SORTED_CACHE_SIZE) sortedOrders.clear();
+  sortedOrders.set(names[0], { keys: names, sorted });
+  return sorted;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

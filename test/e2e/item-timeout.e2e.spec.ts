@@ -138,7 +138,9 @@ describe('item time limits', () => {
     }
     const started = createTestApp(db.url, [BadTimeoutProcessor]);
     await expect(started).rejects.toThrow(InvalidProcessorError);
-    await expect(started).rejects.toThrow(/BadTimeoutProcessor.*itemTimeoutMs: -1/);
+    await expect(started).rejects.toThrow(
+      /BadTimeoutProcessor[^]*itemTimeoutMs must be .*; got -1/,
+    );
   });
 
   it('a shutdown settles a run whose row never settles, and gives the row back', async () => {

@@ -6,7 +6,10 @@ import { correctAndReprocess, importWithFailures } from '../fixtures/customer-sc
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
-const MIGRATION_NAMES = ['CreateReliableImportsSchema1764000000000', 'AddSourceLines1764200000000'];
+const MIGRATION_NAMES: string[] = [
+  'CreateReliableImportsSchema1764000000000',
+  'AddSourceLines1764200000000',
+];
 const TABLES = ['import_batch_items', 'import_batches', 'import_logs'];
 const VIEWS = ['failed_imports_report', 'import_batch_summary'];
 const INDEXES = [
@@ -112,7 +115,7 @@ describe('the migrations (PostgreSQL, empty database)', () => {
     ]);
 
     expect(await migrationRows(dataSource)).toEqual(
-      MIGRATION_NAMES.map((name) => expect.objectContaining({ name })),
+      MIGRATION_NAMES.map((name): unknown => expect.objectContaining({ name })),
     );
     firstSnapshot = await schemaSnapshot(dataSource);
   });
@@ -164,7 +167,7 @@ describe('the migrations (PostgreSQL, empty database)', () => {
     expect(ran.map((migration) => migration.name)).toEqual(MIGRATION_NAMES);
     expect(await schemaSnapshot(dataSource)).toEqual(firstSnapshot);
     expect(await migrationRows(dataSource)).toEqual(
-      MIGRATION_NAMES.map((name) => expect.objectContaining({ name })),
+      MIGRATION_NAMES.map((name): unknown => expect.objectContaining({ name })),
     );
     const sql = await dataSource.driver.createSchemaBuilder().log();
     expect(sql.upQueries).toHaveLength(0);

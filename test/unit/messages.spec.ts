@@ -358,4 +358,43 @@ describe('messages that are not errors', () => {
     expect(message).toContain('a whole number from 1 to 2147483647');
     expect(messages.badSourceLine('12')).toContain('is "12"');
   });
+
+  it('HTTP answers that withhold the details still say what happened and what to do', () => {
+    const stopped = messages.httpTryAgain('PROCESSING_STOPPED', BATCH_ID);
+    expect(stopped).toContain(`batch "${BATCH_ID}"`);
+    expect(stopped).toContain('shutting down');
+    expect(stopped).toContain('Try again in a moment');
+    const outage = messages.httpTryAgain('PROCESSING_INTERRUPTED', undefined);
+    expect(outage).toContain('database did not answer');
+    expect(outage).toContain('Nothing is lost');
+    expect(outage).toContain('Try again in a moment');
+    expect(messages.httpServerError('LEASE_LOST')).toContain(
+      'could not finish this request (LEASE_LOST)',
+    );
+  });
+  it('a schema that is not ready names what is missing, the migrations and three ways to run them', () => {
+    const message = messages.schemaNotReady(
+      ['column "import_batches"."source_columns"'],
+      ['AddSourceLines1764200000000'],
+    );
+    expect(message).toContain('column "import_batches"."source_columns"');
+    expect(message).toContain(
+      'Run the migration AddSourceLines1764200000000 (of reliableImportsMigrations)',
+    );
+    expect(message).toContain('migrationsRun: true');
+    expect(message).toContain('npx typeorm migration:run');
+    expect(message).toContain('run "reliable-imports migrate" first');
+    // The CLI takes a message with these words for a failed connection.
+    expect(message).not.toMatch(/does not exist|connect/i);
+  });
+  it('invalid @ImportProcessor() options name the class, each problem, and where to fix them', () => {
+    const message = messages.invalidProcessorOptions('OrderProcessor', [
+      '"contineOnError" is not an option (did you mean "continueOnError"?)',
+    ]);
+    expect(message).toContain('Import processor class ("OrderProcessor")');
+    expect(message).toContain(
+      '  - "contineOnError" is not an option (did you mean "continueOnError"?)',
+    );
+    expect(message).toContain('Fix them where "OrderProcessor" is declared.');
+  });
 });

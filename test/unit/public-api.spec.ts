@@ -58,8 +58,10 @@ const PUBLIC_EXPORTS = [
   'ProcessingInterruptedError',
   'ProcessingStoppedError',
   'ReliableImportsError',
+  'ReliableImportsExceptionFilter',
   'ReliableImportsModule',
   'RetryableImportError',
+  'SchemaNotReadyError',
   'SourceRow',
   'UnknownBatchTypeError',
   'readCorrections',
@@ -67,6 +69,7 @@ const PUBLIC_EXPORTS = [
   'readJsonl',
   'reliableImportsEntities',
   'reliableImportsMigrations',
+  'toHttpException',
 ];
 
 const INTERNALS: Record<string, unknown> = {

@@ -21,10 +21,11 @@ const DEFAULTS = {
   maxRetryDelayMs: 5000,
   itemTimeoutMs: 300_000,
   storeErrorStacks: false,
+  checkSchema: true,
   worker: { enabled: false, concurrency: 1, pollIntervalMs: 1000 },
 };
 const OPTION_LIST =
-  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, worker';
+  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, checkSchema, worker';
 
 describe('resolveOptions', () => {
   it.each([
@@ -44,6 +45,7 @@ describe('resolveOptions', () => {
       maxRetryDelayMs: 10,
       itemTimeoutMs: 100,
       storeErrorStacks: true,
+      checkSchema: false,
       worker: { enabled: true, concurrency: 4, pollIntervalMs: 250 },
     };
     expect(resolveOptions(given)).toEqual(given);
@@ -67,7 +69,7 @@ describe('resolveOptions', () => {
   it('refuses an unknown key and lists the options there are', () => {
     const error = problemsOf({ contineOnError: false });
     expect(error.problems).toEqual([
-      `"contineOnError" is not an option; the options are: ${OPTION_LIST}`,
+      `"contineOnError" is not an option (did you mean "continueOnError"?); the options are: ${OPTION_LIST}`,
     ]);
     expect(error.message).toContain('"contineOnError" is not an option');
     expect(error.code).toBe('INVALID_OPTIONS');
@@ -169,7 +171,7 @@ describe('resolveOptions', () => {
       problemsOf({ worker: { enabled: 'yes', concurency: 2, pollIntervalMs: 0 } }).problems,
     ).toEqual([
       'worker.enabled must be true or false; got "yes"',
-      '"worker.concurency" is not an option; the options of worker are: enabled, concurrency, pollIntervalMs',
+      '"worker.concurency" is not an option (did you mean "worker.concurrency"?); the options of worker are: enabled, concurrency, pollIntervalMs',
       'worker.pollIntervalMs must be a whole number of milliseconds from 10 to 3600000; got 0',
     ]);
     expect(problemsOf({ worker: true }).problems).toEqual([
