@@ -1,20 +1,7 @@
 import * as fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { InvalidArgumentError, InvalidSourceFileError, SourceRow, readCsv } from '../../lib';
-
-/** The input as a stream of byte chunks of `size` bytes (cut anywhere, even inside a character). */
-function bytes(text: string | Buffer, size = 7): Readable {
-  const all = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
-  const chunks: Buffer[] = [];
-  for (let at = 0; at < all.length; at += size) chunks.push(all.subarray(at, at + size));
-  return Readable.from(chunks);
-}
-
-async function readAll<T>(rows: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const row of rows) out.push(row);
-  return out;
-}
+import { bytes, readAll } from '../support/byte-chunks';
 
 /** What a test compares: a row's line, data and malformed part. */
 function plain(row: SourceRow<Record<string, string>>) {

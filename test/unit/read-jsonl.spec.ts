@@ -1,18 +1,8 @@
 import { Readable } from 'node:stream';
 import { InvalidSourceFileError, readJsonl } from '../../lib';
+import { bytes as byteChunks, readAll } from '../support/byte-chunks';
 
-function bytes(text: string | Buffer, size = 5): Readable {
-  const all = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
-  const chunks: Buffer[] = [];
-  for (let at = 0; at < all.length; at += size) chunks.push(all.subarray(at, at + size));
-  return Readable.from(chunks);
-}
-
-async function readAll<T>(rows: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const row of rows) out.push(row);
-  return out;
-}
+const bytes = (text: string | Buffer, size = 5) => byteChunks(text, size);
 
 describe('readJsonl', () => {
   it('yields each object with its line, skipping blank lines, LF or CRLF', async () => {
