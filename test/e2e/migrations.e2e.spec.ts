@@ -135,6 +135,24 @@ describe('the migrations (PostgreSQL, empty database)', () => {
     expect(sql.upQueries.map((query) => query.query)).toEqual([]);
   });
 
+  it('checks the source line and the column order of every row written after the migration', async () => {
+    const [batch] = await dataSource.query<Array<{ id: string }>>(
+      `INSERT INTO import_batches (batch_type) VALUES ('t') RETURNING id`,
+    );
+    await expect(
+      dataSource.query(
+        `INSERT INTO import_batch_items (batch_id, item_index, source_data, source_line) VALUES ($1, 0, '{}', 0)`,
+        [batch.id],
+      ),
+    ).rejects.toMatchObject({ driverError: { code: '23514' } });
+    await expect(
+      dataSource.query(`UPDATE import_batches SET source_columns = '{"a":1}' WHERE id = $1`, [
+        batch.id,
+      ]),
+    ).rejects.toMatchObject({ driverError: { code: '23514' } });
+    await dataSource.query(`DELETE FROM import_batches WHERE id = $1`, [batch.id]);
+  });
+
   it('undoes the migrations: no table, view, index or sequence is left, nor a migrations row', async () => {
     await dataSource.undoLastMigration();
     const columns = await dataSource.query<unknown[]>(
