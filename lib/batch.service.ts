@@ -218,7 +218,11 @@ export class BatchService {
    * When any correction has a problem (an unknown id or line, a row that completed or that a running batch
    * holds, data that cannot be stored, two corrections of one row, a line of the file that could not be
    * read), nothing is applied and the error lists every problem by line. Corrections may come from an
-   * array or a stream (`readCorrections` of an edited failures export); they are read once.
+   * array or a stream (`readCorrections` of an edited failures export); they are read once, inside the
+   * transaction that holds the tree: a stream that stalls (a slow upload) keeps the tree's reprocesses and
+   * corrections waiting until it ends, so read an upload from a client you do not trust into memory or a
+   * file first. A correction that gives a row back as it stands (a cell given back as the text of its
+   * stored value keeps that value) is not stored, and counted as `unchanged`.
    *
    * @throws ImportBatchNotFoundError, CorrectionsRefusedError, InvalidArgumentError
    */
