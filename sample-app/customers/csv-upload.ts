@@ -1,4 +1,9 @@
-import { BadRequestException, UnsupportedMediaTypeException } from '@nestjs/common';
+import {
+  BadRequestException,
+  PayloadTooLargeException,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
+import type { Readable } from 'node:stream';
 
 /**
  * Refuses an upload that is not CSV. Only `text/csv` is taken, in UTF-8 (said or not): Nest parses JSON and
@@ -38,4 +43,27 @@ export async function requireRows<T>(rows: AsyncGenerator<T>): Promise<AsyncGene
     yield first.value;
     yield* rows;
   })();
+}
+
+/** The largest corrections file taken: far more than any list of failures a person fixes by hand. */
+const MAX_CORRECTIONS_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads a corrections upload whole before it is applied: corrections are applied under a lock of the
+ * import's tree, and a client that sends slowly would hold it (and every reprocess of that import) for
+ * as long as it takes.
+ */
+export async function readWholeBody(request: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_CORRECTIONS_BYTES) {
+      throw new PayloadTooLargeException(
+        `A corrections file may be up to ${MAX_CORRECTIONS_BYTES / 1024 / 1024} MiB; split it and send the parts one after the other.`,
+      );
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }

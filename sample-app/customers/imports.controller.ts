@@ -13,9 +13,10 @@ import {
   StreamableFile,
 } from '@nestjs/common';
 import type { Request } from 'express';
+import { Readable } from 'node:stream';
 import { BatchService, readCorrections, readCsv } from 'nestjs-reliable-imports';
 import type { CustomerRow } from './customer-data.processor';
-import { assertCsvContentType, requireRows } from './csv-upload';
+import { assertCsvContentType, readWholeBody, requireRows } from './csv-upload';
 import { type FailedRowResponse, toFailedRowResponse } from './failed-row.response';
 import { type ImportItemResponse, toItemResponse } from './import-item.response';
 
@@ -99,9 +100,13 @@ export class ImportsController {
    */
   @Post(':batchId/corrections')
   @HttpCode(200)
-  corrections(@Param('batchId') batchId: string, @Req() request: Request) {
+  async corrections(@Param('batchId') batchId: string, @Req() request: Request) {
     assertCsvContentType(request.header('content-type'));
-    return this.batches.correctItems(batchId, readCorrections(request, { format: 'csv' }));
+    const file = await readWholeBody(request);
+    return this.batches.correctItems(
+      batchId,
+      readCorrections(Readable.from([file]), { format: 'csv' }),
+    );
   }
 
   /**
@@ -110,12 +115,13 @@ export class ImportsController {
    */
   @Post(':batchId/reprocess')
   @HttpCode(200)
-  reprocess(@Param('batchId') batchId: string, @Req() request: Request) {
+  async reprocess(@Param('batchId') batchId: string, @Req() request: Request) {
     const withFile = request.header('content-type') !== undefined && !request.readableEnded;
     if (withFile) assertCsvContentType(request.header('content-type'));
+    const file = withFile ? await readWholeBody(request) : null;
     return this.batches.reprocessBatch(batchId, {
       failedItemsOnly: true,
-      ...(withFile ? { corrections: readCorrections(request, { format: 'csv' }) } : {}),
+      ...(file ? { corrections: readCorrections(Readable.from([file]), { format: 'csv' }) } : {}),
     });
   }
 }
