@@ -257,7 +257,8 @@ export function nextSteps(
   return [
     '',
     `${lineage.unresolved} row(s) need a fix. Export them, fix them in a spreadsheet, and reprocess with the file:`,
-    `  reliable-imports failures ${id} --format csv -o fix.csv`,
+    // With the module too, though failures does not need it: its hint gives the reprocess command.
+    `  ${next('failures', id, '--format', 'csv', '-o', 'fix.csv')}`,
     `  ${next('reprocess', id, '--corrections', 'fix.csv')}`,
   ];
 }

@@ -269,7 +269,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     expect(text.stdout).toMatch(/completed\s+2\nfailed\s+2/);
     expect(text.stdout).toContain('2 row(s) need a fix.');
     expect(text.stdout).toContain(
-      `\n  reliable-imports failures ${textBatch} --format csv -o fix.csv\n` +
+      `\n  reliable-imports --module ${USER_MODULE} failures ${textBatch} --format csv -o fix.csv\n` +
         `  reliable-imports --module ${USER_MODULE} reprocess ${textBatch} --corrections fix.csv\n`,
     );
 
