@@ -85,7 +85,7 @@ describe('recovering a failed import with the built CLI: failures out as a file,
     Number((await sql.query<{ n: string }>(query, values)).rows[0].n);
 
   /** A fixes file as a spreadsheet saves it: the header, then the rows, every cell text. */
-  const readSheet = (file: string) => parse<string[]>(readFileSync(join(dir, file), 'utf8'));
+  const readSheet = (file: string) => parse(readFileSync(join(dir, file), 'utf8'));
   const writeSheet = (file: string, sheet: string[][]) =>
     writeFileSync(join(dir, file), stringify(sheet));
 
@@ -269,6 +269,67 @@ describe('recovering a failed import with the built CLI: failures out as a file,
     expect(listed.stdout).toMatch(
       new RegExp(`^${child}\\s+contact\\s+completed\\s+.*${batchId}`, 'm'),
     );
+  });
+
+  it('names the first batch in the commands it prints after a reprocess, so that they recover every row of the tree', async () => {
+    writeFileSync(
+      join(dir, 'again.csv'),
+      'email,name\nagain1@example.com,A\nagain2-at-example.com,B\nagain3-at-example.com,C\nagain4@example.com,D,extra\n',
+    );
+    const imported = run(['--module', USER_MODULE, '--json', 'import', 'contact', 'again.csv']);
+    expect(imported.status).toBe(1);
+    const root = json<{ batchId: string }>(imported).batchId;
+
+    // Reprocessed without fixes: the two bad e-mails fail again in a child; the line that could not be
+    // read stays in the first batch, as it is not processed until it is corrected.
+    const again = run(['--module', USER_MODULE, 'reprocess', root]);
+    expect(again.status).toBe(1);
+    const child = /^batch\s+([0-9a-f-]{36})$/m.exec(again.stdout)?.[1] as string;
+    expect(child).not.toBe(root);
+    expect(again.stdout).toContain(
+      '3 row(s) need a fix. Export them, fix them in a spreadsheet, and reprocess with the file:\n' +
+        `  reliable-imports --module ${USER_MODULE} failures ${root} --format csv -o fix.csv\n` +
+        `  reliable-imports --module ${USER_MODULE} reprocess ${root} --corrections fix.csv\n`,
+    );
+
+    // Exported from the child's id, the file holds the tree's rows, and the hint names the first batch.
+    const exported = run([
+      '--module',
+      USER_MODULE,
+      'failures',
+      child,
+      '--format',
+      'csv',
+      '-o',
+      'fix-again.csv',
+    ]);
+    expect(exported.status).toBe(0);
+    expect(exported.stderr).toContain(`reprocess ${root} --corrections fix-again.csv"`);
+    const sheet = readSheet('fix-again.csv');
+    expect(sheet.slice(1).map((row) => row[1])).toEqual(['3', '4', '5']);
+    const email = sheet[0].indexOf('email');
+    writeSheet('fix-again.csv', [
+      sheet[0],
+      ...sheet
+        .slice(1)
+        .map((row) =>
+          row.map((cell, i) => (i === email ? `again${Number(row[1]) - 1}@example.com` : cell)),
+        ),
+    ]);
+    const fixed = run([
+      '--module',
+      USER_MODULE,
+      'reprocess',
+      root,
+      '--corrections',
+      'fix-again.csv',
+    ]);
+    expect(fixed.status).toBe(0);
+    expect(fixed.stdout).toMatch(/rows\s+4 of 4 in \(1 the first time, 3 by reprocesses\)/);
+    expect(run(['check', root]).status).toBe(0);
+    expect(
+      await count("SELECT count(*) AS n FROM contacts WHERE email LIKE 'again_@example.com'"),
+    ).toBe(4);
   });
 
   it('corrects one field with --set and the rest through an edited JSONL export, merged', async () => {
