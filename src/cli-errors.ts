@@ -3,11 +3,15 @@
  * codes says the same). Scripts branch on them, so a status never changes meaning.
  */
 export const EXIT = {
-  /** The command ran; for `import`, `reprocess` and `process`, every row completed. */
+  /**
+   * The command ran; for `import`, `reprocess` and `process`, every row completed; for `check`, every row
+   * of the tree is in.
+   */
   ok: 0,
   /**
-   * `import`, `reprocess` or `process` ran, and rows failed or lines were skipped (or the batch failed);
-   * also any error the tool did not expect. Read-only commands never exit 1 for what a batch holds.
+   * `import`, `reprocess` or `process` ran, and rows failed (or the batch failed); `check`: rows of the
+   * tree are not in yet; also any error the tool did not expect. The read-only commands (`list`, `show`,
+   * `failures`, `logs`) never exit 1 for what a batch holds.
    */
   itemsFailed: 1,
   /** Wrong usage or configuration (an option, an id, a file, DATABASE_URL, no tables): nothing was done. */

@@ -132,7 +132,7 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
                   ? [`This file was imported before (key ${key}): nothing was imported again.`]
                   : []),
                 summaryText(summary),
-                ...nextSteps(summary, lineage, next),
+                ...nextSteps(lineage, next),
               ].join('\n'),
             );
             return statusOf(summary);

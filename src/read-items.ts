@@ -40,18 +40,27 @@ export function readItemsFile(
     format === 'csv'
       ? readCsv(createReadStream(path), { delimiter: options.delimiter })
       : readJsonl(createReadStream(path));
-  return withFileName(path, requireRows(path, rows));
+  return withFileName(path, requireRows(path, format, rows));
 }
 
-async function* requireRows<T>(path: string, rows: AsyncGenerator<T>): AsyncGenerator<T> {
+async function* requireRows<T>(
+  path: string,
+  format: 'csv' | 'jsonl',
+  rows: AsyncGenerator<T>,
+): AsyncGenerator<T> {
   let count = 0;
   for await (const row of rows) {
     count++;
     yield row;
   }
   if (count === 0) {
+    // A CSV without even a header is refused by readCsv itself: here it had one.
+    const why =
+      format === 'csv'
+        ? 'it has a header line and no rows below it'
+        : 'it has only blank lines (a .jsonl file holds one JSON object per line)';
     throw new UsageError(
-      `${path} has no rows to import: it is empty (a .csv file needs a header line and at least one row). Nothing was stored.`,
+      `${path} has no rows to import: ${why}. Add the rows and import it again; nothing was stored.`,
     );
   }
 }

@@ -1,13 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import {
-  readCorrections,
-  type BatchLineage,
-  type BatchService,
-  type BatchSummary,
-  type FailedRow,
-} from '../lib';
+import { readCorrections, type BatchLineage, type BatchService, type FailedRow } from '../lib';
 import { parseJson } from '../lib/utils/parse-json.util';
 import { EXIT, UsageError } from './cli-errors';
 import {
@@ -154,7 +148,7 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
               );
               out(
                 result,
-                `Corrected ${result.corrected} row(s) of ${result.rootBatchId}${result.unchanged > 0 ? ` (${result.unchanged} given back unchanged)` : ''}; run "${next('reprocess', id)}" to apply them.`,
+                `Corrected ${result.corrected} row(s) of ${result.rootBatchId}${result.unchanged > 0 ? ` (${result.unchanged} given back unchanged)` : ''}; run "${next('reprocess', result.rootBatchId)}" to apply them.`,
               );
               return EXIT.ok;
             }),
@@ -214,12 +208,9 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
             const lineage = await batches.getLineage(summary.batchId);
             out(
               { ...summary, lineage },
-              [
-                summaryText(summary),
-                '',
-                lineageText(lineage),
-                ...nextSteps(summary, lineage, next),
-              ].join('\n'),
+              [summaryText(summary), '', lineageText(lineage), ...nextSteps(lineage, next)].join(
+                '\n',
+              ),
             );
             return statusOf(summary);
           }),
@@ -247,17 +238,15 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
 }
 
 /** What to run next after a run that left rows unresolved: the three commands of a recovery. */
-export function nextSteps(
-  summary: BatchSummary,
-  lineage: BatchLineage,
-  next: (...args: string[]) => string,
-): string[] {
+export function nextSteps(lineage: BatchLineage, next: (...args: string[]) => string): string[] {
   if (lineage.unresolved === 0) return [];
-  const id = summary.batchId;
+  // The first batch: a reprocess of a later one would take only that batch's rows, not the whole tree's.
+  const id = lineage.rootBatchId;
   return [
     '',
     `${lineage.unresolved} row(s) need a fix. Export them, fix them in a spreadsheet, and reprocess with the file:`,
-    `  reliable-imports failures ${id} --format csv -o fix.csv`,
+    // With the module too, though failures does not need it: its hint gives the reprocess command.
+    `  ${next('failures', id, '--format', 'csv', '-o', 'fix.csv')}`,
     `  ${next('reprocess', id, '--corrections', 'fix.csv')}`,
   ];
 }
@@ -275,9 +264,9 @@ async function exportFailures(
     return EXIT.ok;
   }
   await pipeline(stream, createWriteStream(output));
-  const { unresolved } = await batches.getLineage(batchId);
+  const { unresolved, rootBatchId } = await batches.getLineage(batchId);
   process.stderr.write(
-    `Wrote ${unresolved} row(s) to ${output}. Fix the data cells (keep the _item_id column), then run "${next('reprocess', batchId, '--corrections', output)}".\n`,
+    `Wrote ${unresolved} row(s) to ${output}. Fix the data cells (keep the _item_id column), then run "${next('reprocess', rootBatchId, '--corrections', output)}".\n`,
   );
   return EXIT.ok;
 }
@@ -317,7 +306,7 @@ export function lineageText(lineage: BatchLineage): string {
   });
   const tree = lineage.batches.map(
     (batch) =>
-      `${'  '.repeat(batch.depth)}${batch.depth > 0 ? '└ ' : ''}${batch.batchId}  ${batch.status}  ${batch.totalItems} rows: ${batch.completedItems} completed, ${batch.failedItems} failed, ${batch.skippedItems} skipped${batch.pendingItems > 0 ? `, ${batch.pendingItems} pending` : ''}`,
+      `${'  '.repeat(batch.depth)}${batch.depth > 0 ? '└ ' : ''}${batch.batchId}  ${batch.status}  ${batch.totalItems} ${batch.totalItems === 1 ? 'row' : 'rows'}: ${batch.completedItems} completed, ${batch.failedItems} failed, ${batch.skippedItems} skipped${batch.pendingItems > 0 ? `, ${batch.pendingItems} pending` : ''}`,
   );
   return `${summary}\n\ntree of ${lineage.rootBatchId}\n${tree.join('\n')}`;
 }

@@ -80,6 +80,23 @@ async function databaseProxy(url: string): Promise<{ url: string; cut: () => voi
   };
 }
 
+/** A row of `failures --json`: the module's `FailedRow`, as JSON. */
+interface FailedRowJson {
+  itemId: string;
+  batchId: string;
+  itemIndex: number;
+  line: number | null;
+  status: string;
+  reasons: string[];
+  errorCode: string | null;
+  rawLine: string | null;
+  data: Record<string, unknown>;
+  corrected: boolean;
+  resolvedBy: string | null;
+}
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 // Each test starts the tool a few times, each a Node process of its own: slow on a busy machine.
 jest.setTimeout(180_000);
 
@@ -136,6 +153,22 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     return result;
   }
 
+  /** The unresolved rows of a batch's tree, as `failures --json` gives them. */
+  function failuresOf(batchId: string): FailedRowJson[] {
+    const result = run(['--json', 'failures', batchId]);
+    expect(result).toMatchObject({ status: 0, stderr: '' });
+    return JSON.parse(result.stdout) as FailedRowJson[];
+  }
+
+  /** Which of these e-mails the processor wrote to its contacts table, sorted. */
+  const contactsIn = async (emails: string[]) =>
+    (
+      await sql.query<{ email: string }>(
+        'SELECT email FROM contacts WHERE email = ANY($1) ORDER BY email',
+        [emails],
+      )
+    ).rows.map((row) => row.email);
+
   it('prints its help', () => {
     const { status, stdout } = run(['--help']);
     expect(status).toBe(0);
@@ -144,10 +177,12 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
       'import',
       'list',
       'show',
+      'check',
       'failures',
       'logs',
       'correct',
       'reprocess',
+      'process',
     ]) {
       expect(stdout).toContain(command);
     }
@@ -182,64 +217,125 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     });
   });
 
-  it('imports a CSV with a malformed line (reported with its number, the rest imported), then corrects and reprocesses', () => {
+  it('imports a CSV with a malformed line (a failed row with its line, reason and text; the rest imported), then corrects and reprocesses', async () => {
     const file = join(dir, 'contacts.csv');
     writeFileSync(file, 'email,name\na@x.com,A\nbad-email,B\nc@x.com,C,extra\nd@x.com,D\n');
     const imported = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
     expect(imported.stderr).toBe('');
     expect(imported.status).toBe(1);
-    const summary = JSON.parse(imported.stdout) as {
-      batchId: string;
-      completedItems: number;
-      failedItems: number;
-      skippedLines: Array<{ line: number; reason: string }>;
-    };
-    expect(summary).toMatchObject({ completedItems: 2, failedItems: 1 });
-    expect(summary.skippedLines).toEqual([{ line: 4, reason: expect.stringMatching(/line 4/) }]);
+    const summary = JSON.parse(imported.stdout) as { batchId: string };
+    expect(summary).toMatchObject({ totalItems: 4, completedItems: 2, failedItems: 2 });
+    expect(summary).not.toHaveProperty('skippedLines');
+    expect(await contactsIn(['a@x.com', 'bad-email', 'c@x.com', 'd@x.com'])).toEqual([
+      'a@x.com',
+      'd@x.com',
+    ]);
 
+    const [invalid, malformed] = failuresOf(summary.batchId);
+    expect(invalid).toEqual({
+      itemId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      batchId: summary.batchId,
+      itemIndex: 1,
+      line: 3,
+      status: 'failed',
+      reasons: ['email is malformed'],
+      errorCode: 'VALIDATION_FAILED',
+      rawLine: null,
+      data: { email: 'bad-email', name: 'B' },
+      corrected: false,
+      resolvedBy: null,
+    });
+    // The ragged line is a row like the others: its line, its text, and why it could not be read.
+    expect(malformed).toMatchObject({
+      batchId: summary.batchId,
+      itemIndex: 2,
+      line: 4,
+      status: 'failed',
+      reasons: [
+        expect.stringContaining(
+          'Line 4 could not be read as a row: 3 fields where the header has 2',
+        ),
+      ],
+      errorCode: 'MALFORMED_LINE',
+      rawLine: 'c@x.com,C,extra',
+      corrected: false,
+      resolvedBy: null,
+    });
+
+    // In text, the summary and the commands of a recovery, with the module in use.
     const text = run(['--module', USER_MODULE, 'import', 'contact', file]);
-    expect(text.stdout).toContain('line 4 was not imported');
-    expect(text.stdout).toMatch(/completed\s+2/);
+    expect(text.status).toBe(1);
+    const textBatch = /^batch\s+([0-9a-f-]{36})$/m.exec(text.stdout)?.[1] as string;
+    expect(text.stdout).toMatch(/completed\s+2\nfailed\s+2/);
+    expect(text.stdout).toContain('2 row(s) need a fix.');
+    expect(text.stdout).toContain(
+      `\n  reliable-imports --module ${USER_MODULE} failures ${textBatch} --format csv -o fix.csv\n` +
+        `  reliable-imports --module ${USER_MODULE} reprocess ${textBatch} --corrections fix.csv\n`,
+    );
 
     // Read-only commands exit 0 when they ran, whatever the batch holds.
     const shown = run(['show', summary.batchId]);
     expect(shown.status).toBe(0);
     expect(shown.stdout).toMatch(/status\s+completed_with_errors/);
+    expect(shown.stdout).toMatch(/rows\s+2 of 4 in \(2 the first time, 0 by reprocesses\)/);
+    expect(shown.stdout).toMatch(/unresolved\s+2/);
 
     const listed = run(['list', '--status', 'completed_with_errors', '--type', 'contact']);
     expect(listed.status).toBe(0);
     expect(listed.stdout).toContain(summary.batchId);
     expect(run(['list', '--status', 'nonsense']).status).toBe(2);
 
-    const failures = run(['--json', 'failures', summary.batchId]);
-    expect(failures.status).toBe(0);
-    const [failure] = JSON.parse(failures.stdout) as Array<{
-      item: string;
-      reason: string;
-      index: number;
-    }>;
-    expect(failure).toMatchObject({ reason: 'email is malformed', index: 1, status: 'failed' });
-    expect(run(['failures', summary.batchId]).stdout).toContain('email is malformed');
+    const table = run(['failures', summary.batchId]);
+    expect(table.status).toBe(0);
+    expect(table.stdout).toMatch(/^line\s+item\s+status\s+reason\s+corrected\s+data$/m);
+    expect(table.stdout).toMatch(
+      new RegExp(`^3\\s+${invalid.itemId}\\s+failed\\s+email is malformed`, 'm'),
+    );
+    expect(table.stdout).toMatch(
+      new RegExp(`^4\\s+${malformed.itemId}\\s+failed\\s+Line 4 could not`, 'm'),
+    );
 
-    expect(run(['correct', failure.item, 'not json']).status).toBe(2);
-    const corrected = run(['correct', failure.item, '{"email":"b@x.com","name":"B"}']);
+    expect(run(['correct', invalid.itemId, 'not json']).status).toBe(2);
+    const corrected = run(['correct', invalid.itemId, '{"email":"b@x.com","name":"B"}']);
     expect(corrected).toMatchObject({ status: 0, stderr: '' });
     // The command to run next names the module reprocess needs: a placeholder when none was given.
     expect(corrected.stdout).toContain(
-      `run "reliable-imports --module <your compiled module.js#Module> reprocess ${summary.batchId}"`,
+      `Corrected line 3 of batch ${summary.batchId}; run "reliable-imports --module <your compiled module.js#Module> reprocess ${summary.batchId}"`,
     );
 
     const logs = run(['logs', summary.batchId]);
     expect(logs.status).toBe(0);
     expect(logs.stdout).toContain('Item 1 corrected');
 
-    const reprocessed = run(['--module', USER_MODULE, '--json', 'reprocess', summary.batchId]);
-    expect(reprocessed.status).toBe(0);
-    expect(JSON.parse(reprocessed.stdout)).toMatchObject({
+    // A line that could not be read stays a failed row until it is corrected: not reprocessed as it is.
+    const first = run(['--module', USER_MODULE, '--json', 'reprocess', summary.batchId]);
+    expect(first.status).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({
       status: 'completed',
+      totalItems: 1,
       completedItems: 1,
       parentBatchId: summary.batchId,
+      lineage: { rootBatchId: summary.batchId, resolved: 1, unresolved: 1 },
     });
+    expect(failuresOf(summary.batchId)).toEqual([
+      expect.objectContaining({ itemId: malformed.itemId, line: 4, corrected: false }),
+    ]);
+    expect(run(['check', summary.batchId]).status).toBe(1);
+
+    expect(run(['correct', malformed.itemId, '--set', 'name=Cee'])).toMatchObject({
+      status: 0,
+      stdout: expect.stringContaining(`Corrected line 4 of batch ${summary.batchId}`),
+    });
+    const second = run(['--module', USER_MODULE, '--json', 'reprocess', summary.batchId]);
+    expect(second.status).toBe(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({
+      status: 'completed',
+      completedItems: 1,
+      lineage: { totalRows: 4, completedFirstTime: 2, resolved: 2, unresolved: 0 },
+    });
+    expect(await contactsIn(['b@x.com', 'c@x.com'])).toEqual(['b@x.com', 'c@x.com']);
+    expect(failuresOf(summary.batchId)).toEqual([]);
+    expect(run(['check', summary.batchId]).status).toBe(0);
 
     const nothingLeft = run(['--module', USER_MODULE, 'reprocess', summary.batchId]);
     expect(nothingLeft.status).toBe(2);
@@ -252,46 +348,83 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     const before = run(['--json', 'list']).stdout;
     const { status, stderr } = run(['--module', USER_MODULE, 'import', 'contact', file]);
     expect(status).toBe(2);
-    expect(stderr).toContain('Quote Not Closed');
-    expect(stderr).toContain('Nothing was imported; fix the quote');
+    // Named by its path first: the readers do not know the file's name, the tool does.
+    expect(stderr).toMatch(
+      new RegExp(
+        `^error: ${escape(file)}: Cannot read the file: the quote opened on line 3 is never closed`,
+      ),
+    );
+    expect(stderr).toContain('Close the quote');
+    const json = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    expect(json.status).toBe(2);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      error: { code: 'INVALID_SOURCE_FILE', message: expect.stringMatching(/^.*unclosed\.csv: /) },
+    });
     expect(run(['--json', 'list']).stdout).toBe(before);
   });
 
-  it('imports JSON lines, skipping the malformed ones', () => {
+  it('imports JSON lines, keeping the malformed ones as failed rows with their line and text', async () => {
     const file = join(dir, 'contacts.jsonl');
     writeFileSync(file, '{"email":"e@x.com"}\n{oops\n[1]\n{"email":"f@x.com"}\n');
     const { status, stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
     expect(status).toBe(1);
-    expect(JSON.parse(stdout)).toMatchObject({
-      completedItems: 2,
-      skippedLines: [
-        { line: 2, reason: expect.stringMatching(/invalid JSON/) },
-        { line: 3, reason: 'the line is not a JSON object' },
-      ],
-    });
+    const summary = JSON.parse(stdout) as { batchId: string };
+    expect(summary).toMatchObject({ totalItems: 4, completedItems: 2, failedItems: 2 });
+    expect(await contactsIn(['e@x.com', 'f@x.com'])).toEqual(['e@x.com', 'f@x.com']);
+    expect(failuresOf(summary.batchId)).toEqual([
+      expect.objectContaining({
+        line: 2,
+        itemIndex: 1,
+        errorCode: 'MALFORMED_LINE',
+        reasons: [expect.stringMatching(/^Line 2 could not be read as a row: invalid JSON/)],
+        rawLine: '{oops',
+        data: {},
+      }),
+      expect.objectContaining({
+        line: 3,
+        itemIndex: 2,
+        errorCode: 'MALFORMED_LINE',
+        reasons: [
+          expect.stringContaining(
+            'Line 3 could not be read as a row: the line is not a JSON object',
+          ),
+        ],
+        rawLine: '[1]',
+        data: {},
+      }),
+    ]);
   });
 
   it('refuses a CSV whose header names a column twice, instead of keeping only the last one', async () => {
     await expectRefused(
       'duplicate-header.csv',
       'email,name,Name, name\ndup@x.com,A,B,C\n',
-      /line 1: the column "name" is named twice \(columns 2 and 4\)/,
+      /duplicate-header\.csv: .*the header on line 1 names the column "name" twice \(columns 2 and 4\)/,
     );
     // Blank lines before the header do not shift the line reported.
     await expectRefused(
       'duplicate-header-late.csv',
       '\n\nemail,email\ndup@x.com,dup2@x.com\n',
-      /line 3: the column "email" is named twice/,
+      /the header on line 3 names the column "email" twice/,
     );
-    // In JSON lines, a key given twice with two values is a malformed line, reported by its number.
+    // In JSON lines, a key given twice with two values is a malformed line: a failed row with its line,
+    // its text and the reason, rather than one of the two values kept unseen.
     const file = join(dir, 'duplicate-key.jsonl');
     writeFileSync(file, '{"email":"k1@x.com"}\n{"email":"k2@x.com","email":"k3@x.com"}\n');
     const { status, stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
     expect(status).toBe(1);
-    expect(JSON.parse(stdout)).toMatchObject({
-      totalItems: 1,
-      skippedLines: [{ line: 2, reason: expect.stringContaining("Duplicate key 'email'") }],
-    });
+    const summary = JSON.parse(stdout) as { batchId: string };
+    expect(summary).toMatchObject({ totalItems: 2, completedItems: 1, failedItems: 1 });
+    expect(failuresOf(summary.batchId)).toEqual([
+      expect.objectContaining({
+        line: 2,
+        errorCode: 'MALFORMED_LINE',
+        reasons: [expect.stringContaining("Duplicate key 'email'")],
+        rawLine: '{"email":"k2@x.com","email":"k3@x.com"}',
+        data: {},
+      }),
+    ]);
+    expect(await contactsIn(['k2@x.com', 'k3@x.com'])).toEqual([]);
   });
 
   it('keeps every digit of JSONL numbers, in import and in correct', async () => {
@@ -355,7 +488,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     );
   });
 
-  it('reports a row holding a NUL character by its line, and imports the other rows', () => {
+  it('keeps a row holding a NUL character as a failed row with its line, and imports the other rows', async () => {
     const jsonl = join(dir, 'nul.jsonl');
     writeFileSync(
       jsonl,
@@ -364,47 +497,77 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     const fromJsonl = run(['--module', USER_MODULE, '--json', 'import', 'contact', jsonl]);
     expect(fromJsonl.stderr).toBe('');
     expect(fromJsonl.status).toBe(1);
-    expect(JSON.parse(fromJsonl.stdout)).toMatchObject({
-      totalItems: 2,
-      completedItems: 2,
-      skippedLines: [
-        { line: 2, reason: expect.stringContaining('row.name contains the character \\u0000') },
-      ],
-    });
+    const jsonlBatch = JSON.parse(fromJsonl.stdout) as { batchId: string };
+    expect(jsonlBatch).toMatchObject({ totalItems: 3, completedItems: 2, failedItems: 1 });
+    expect(failuresOf(jsonlBatch.batchId)).toEqual([
+      expect.objectContaining({
+        line: 2,
+        errorCode: 'MALFORMED_LINE',
+        reasons: [
+          expect.stringMatching(
+            /^Line 2 could not be read as a row: .*name contains the character \\u0000/,
+          ),
+        ],
+      }),
+    ]);
 
     const csv = join(dir, 'nul.csv');
     writeFileSync(csv, 'email,name\nz4@x.com,A\nz5@x.com,B\u0000C\nz6@x.com,C\n');
     const fromCsv = run(['--module', USER_MODULE, 'import', 'contact', csv]);
     expect(fromCsv.stderr).toBe('');
     expect(fromCsv.status).toBe(1);
-    expect(fromCsv.stdout).toMatch(/completed\s+2/);
-    expect(fromCsv.stdout).toContain(
-      'line 3 was not imported: row.name contains the character \\u0000',
-    );
+    expect(fromCsv.stdout).toMatch(/completed\s+2\nfailed\s+1/);
+    const csvBatch = /^batch\s+([0-9a-f-]{36})$/m.exec(fromCsv.stdout)?.[1] as string;
+    expect(failuresOf(csvBatch)).toEqual([
+      expect.objectContaining({
+        line: 3,
+        errorCode: 'MALFORMED_LINE',
+        reasons: [
+          expect.stringMatching(
+            /^Line 3 could not be read as a row: .*name contains the character \\u0000/,
+          ),
+        ],
+      }),
+    ]);
+    expect(await contactsIn(['z1@x.com', 'z3@x.com', 'z4@x.com', 'z6@x.com'])).toHaveLength(4);
   });
 
-  it('strips a byte order mark at the start of a JSONL file instead of losing line 1', () => {
+  it('strips a byte order mark at the start of a JSONL file instead of losing line 1', async () => {
     const file = join(dir, 'bom.jsonl');
     writeFileSync(file, '\uFEFF{"email":"bom1@x.com"}\n{"email":"bom2@x.com"}\n');
     const { status, stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
     expect(status).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ completedItems: 2, skippedLines: [] });
+    const { batchId } = JSON.parse(stdout) as { batchId: string };
+    expect(JSON.parse(stdout)).toMatchObject({ totalItems: 2, completedItems: 2, failedItems: 0 });
+    expect(failuresOf(batchId)).toEqual([]);
+    expect(await contactsIn(['bom1@x.com', 'bom2@x.com'])).toEqual(['bom1@x.com', 'bom2@x.com']);
   });
 
-  it('refuses a file with no rows (empty, header only, only blank or skipped lines) and stores nothing', async () => {
-    await expectRefused('empty.csv', '', /empty\.csv has no rows to import/);
+  it('refuses a file with no rows (empty, header only, only blank lines) and stores nothing', async () => {
+    await expectRefused('empty.csv', '', /empty\.csv: Cannot read the file: it is empty/);
     await expectRefused(
       'header-only.csv',
       '\uFEFFemail,name\r\n',
-      /header-only\.csv has no rows to import/,
+      /header-only\.csv has no rows to import: it has a header line and no rows/,
     );
-    await expectRefused('empty.jsonl', '\n\n', /empty\.jsonl has no rows to import/);
-    const skipped = await expectRefused(
-      'all-bad.jsonl',
-      '{oops\n[1]\n',
-      /all-bad\.jsonl has no rows to import/,
+    await expectRefused(
+      'empty.jsonl',
+      '\n\n',
+      /empty\.jsonl has no rows to import: .*one JSON object per line/,
     );
-    expect(skipped.stderr).toContain('line 2: the line is not a JSON object');
+  });
+
+  it('keeps a file of malformed lines only as failed rows, nothing lost', () => {
+    const file = join(dir, 'all-bad.jsonl');
+    writeFileSync(file, '{oops\n[1]\n');
+    const { status, stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    expect(status).toBe(1);
+    const { batchId } = JSON.parse(stdout) as { batchId: string };
+    expect(JSON.parse(stdout)).toMatchObject({ totalItems: 2, completedItems: 0, failedItems: 2 });
+    expect(failuresOf(batchId).map((row) => [row.line, row.rawLine])).toEqual([
+      [1, '{oops'],
+      [2, '[1]'],
+    ]);
   });
 
   it('answers mistakes with exit status 2 and a message that says what to do', () => {
@@ -639,13 +802,21 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     expect(imported.status).toBe(1);
     const { batchId } = JSON.parse(imported.stdout) as { batchId: string };
 
-    const failures = run(['--json', 'failures', batchId]);
-    expect(failures.status).toBe(0);
-    expect(JSON.parse(failures.stdout)).toEqual([
-      expect.objectContaining({ index: 0, status: 'skipped', reason: 'asked to skip' }),
-      expect.objectContaining({ index: 1, status: 'failed', reason: 'email is malformed' }),
+    expect(failuresOf(batchId)).toEqual([
+      expect.objectContaining({
+        itemIndex: 0,
+        line: 2,
+        status: 'skipped',
+        reasons: ['asked to skip'],
+      }),
+      expect.objectContaining({
+        itemIndex: 1,
+        line: 3,
+        status: 'failed',
+        reasons: ['email is malformed'],
+      }),
     ]);
-    expect(run(['failures', batchId]).stdout).toMatch(/status\s+reason/);
+    expect(run(['failures', batchId]).stdout).toMatch(/^2\s+\S+\s+skipped\s+asked to skip/m);
     for (const command of ['show', 'logs']) expect(run([command, batchId]).status).toBe(0);
     expect(run(['list']).status).toBe(0);
   });
@@ -655,21 +826,19 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     writeFileSync(file, 'email,name\nfix-me,A\n');
     const { stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
     const { batchId } = JSON.parse(stdout) as { batchId: string };
-    const [failure] = JSON.parse(run(['--json', 'failures', batchId]).stdout) as Array<{
-      item: string;
-    }>;
+    const [failure] = failuresOf(batchId);
     const corrected = run([
       '--module',
       USER_MODULE,
       'correct',
-      failure.item,
+      failure.itemId,
       '{"email":"fixed@x.com"}',
     ]);
     expect(corrected.stdout).toContain(
       `run "reliable-imports --module ${USER_MODULE} reprocess ${batchId}"`,
     );
     // The same from RELIABLE_IMPORTS_MODULE, which the next command may not have.
-    const fromEnv = run(['correct', failure.item, '{"email":"fixed@x.com"}'], {
+    const fromEnv = run(['correct', failure.itemId, '{"email":"fixed@x.com"}'], {
       RELIABLE_IMPORTS_MODULE: USER_MODULE,
     });
     expect(fromEnv.stdout).toContain(`--module ${USER_MODULE} reprocess ${batchId}`);
