@@ -267,8 +267,9 @@ export const messages = {
     `is ${describeReceived(received)}, but a line must be a whole number from 1 to 2147483647 (lines ` +
     `are counted from 1, as an editor shows them)`,
 
-  malformedLine: (line: number, reason: string): string =>
-    `Line ${line} could not be read as a row: ${reason}. Correct the row (its text is kept with it) and reprocess.`,
+  malformedLine: (line: number, reason: string, textKept: boolean): string =>
+    `Line ${line} could not be read as a row: ${reason}. Correct the row ` +
+    `(${textKept ? 'its text is kept with it' : 'what could be read of it is kept, with U+FFFD in place of what could not'}) and reprocess.`,
 
   correctionsRefused: (
     batchId: string,

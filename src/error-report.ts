@@ -46,7 +46,6 @@ const HINTS: Record<string, (error: Error, context: RunContext) => string | unde
       : undefined,
   [UNDEFINED_TABLE]: () =>
     'The import tables do not exist yet: run "reliable-imports migrate" first.',
-  SCHEMA_NOT_READY: () => 'With this tool: run "reliable-imports migrate".',
   ...Object.fromEntries(
     [...INTERRUPTED].map((code) => [
       code,

@@ -18,7 +18,7 @@ import {
 } from '../utils/source-data.util';
 import { SourceRow } from '../readers/source-row';
 import { isSourceLine } from '../utils/source-line.util';
-import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
+import { storableText, TEXT_LIMITS, visibleCopy } from '../utils/storable-text.util';
 import { DatabaseAdapter } from './database-adapter';
 import { runInItemTransaction } from './item-transaction';
 import { toBatch, type Row } from './row-mappers';
@@ -153,7 +153,9 @@ export class BatchCreator {
         // line, as a malformed line does, so that it is corrected with the others.
         if (isJsonProblem(json)) {
           failure = malformedRow(row.line, `${json.path} ${json.problem}`, null);
-          json = '{}';
+          // What can be read of it, for the person who corrects it (a NUL shown as U+FFFD).
+          const visible = serializeSourceData(visibleCopy(data), 'sourceData', 'sorted');
+          json = isJsonProblem(visible) ? '{}' : visible;
         } else if (row.malformed) {
           failure = malformedRow(row.line, row.malformed.reason, row.malformed.raw);
         }
@@ -268,7 +270,10 @@ interface MalformedRow {
 }
 
 function malformedRow(line: number, reason: string, raw: string | null): MalformedRow {
-  const message = storableText(messages.malformedLine(line, reason), TEXT_LIMITS.message).text;
+  const message = storableText(
+    messages.malformedLine(line, reason, raw !== null),
+    TEXT_LIMITS.message,
+  ).text;
   const details: Record<string, unknown> = {
     name: 'MalformedLine',
     code: 'MALFORMED_LINE',

@@ -67,6 +67,25 @@ export function storableText(value: unknown, limit: number): StorableText {
   return replaced === raw ? { text } : { text, original: cutText(JSON.stringify(raw), limit) };
 }
 
+/**
+ * A copy of a row (plain objects, arrays, and the values JSON holds) in which every key and string is made
+ * storable as `storableText` does, without a length limit: what a person can read and correct of a row
+ * that could not be stored as it was.
+ */
+export function visibleCopy(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(UNSTORABLE, '\uFFFD');
+  if (Array.isArray(value)) return value.map(visibleCopy);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, entry]) => [
+        key.replace(UNSTORABLE, '\uFFFD'),
+        visibleCopy(entry),
+      ]),
+    );
+  }
+  return value;
+}
+
 /** Whether JSON text written by `JSON.stringify` holds a character PostgreSQL's jsonb refuses. */
 export function hasUnstorableEscape(json: string): boolean {
   return UNSTORABLE_ESCAPE.test(json);
