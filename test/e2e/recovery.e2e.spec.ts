@@ -288,6 +288,20 @@ describe('recovery at file scale (PostgreSQL)', () => {
     expect(JSON.parse(unread.data)).toEqual({ email: 'x@y.z' });
   });
 
+  it('keeps what can be read of a row of a file that cannot be stored, to correct it', async () => {
+    const batch = await t.batches.createBatch('customer_data', [
+      new SourceRow(2, { email: 'nul@example.com', first_name: 'A\u0000B', last_name: 'C' }),
+    ]);
+    const [row] = await t.batches.getFailures<CustomerRow>(batch.id);
+    expect(row).toMatchObject({
+      line: 2,
+      errorCode: 'MALFORMED_LINE',
+      data: { email: 'nul@example.com', first_name: 'A\uFFFDB', last_name: 'C' },
+    });
+    expect(row.reasons[0]).toContain('sourceData.first_name contains the character \\u0000');
+    expect(row.reasons[0]).toContain('with U+FFFD in place of what could not');
+  });
+
   it('exports JSON lines with every digit, in column order, and protects formula cells in CSV', async () => {
     const rows = [
       new SourceRow(2, { id: '=HYPERLINK("http://evil")', big: 1 }, null, ['id', 'big', '_line']),
