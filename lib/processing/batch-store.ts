@@ -255,8 +255,13 @@ export class BatchStore {
     const batch = await this.getBatch(batchId);
     return runInItemTransaction(this.database, async (transaction) => {
       const rootId = await this.lockTree(transaction, batch.id);
-      const outcome = await this.corrections.apply(transaction, rootId, corrections, mode);
-      return { rootBatchId: rootId, ...outcome };
+      const { corrected, unchanged } = await this.corrections.apply(
+        transaction,
+        rootId,
+        corrections,
+        mode,
+      );
+      return { rootBatchId: rootId, corrected, unchanged };
     });
   }
 
@@ -288,9 +293,12 @@ export class BatchStore {
         throw BatchNotReprocessableError.reprocessRunning(parent.id, running.id, running.status);
       }
       // In the same transaction: a refused set, or a reprocess that cannot start, applies nothing.
-      if (corrections) {
-        await this.corrections.apply(transaction, rootId, corrections.items, corrections.mode);
-      }
+      // A row corrected here is reprocessed here, even when it is not a row of this batch (a file of the
+      // tree's failures given to the reprocess of one of its batches).
+      const correctedRows = corrections
+        ? (await this.corrections.apply(transaction, rootId, corrections.items, corrections.mode))
+            .rows
+        : [];
       const [row] = await this.database.rows<Row>(transaction, SQL.insertBatch, [
         parent.batchType,
         JSON.stringify(parent.sourceInfo),
@@ -302,7 +310,7 @@ export class BatchStore {
       const [copied] = await this.database.rows<{ count: number; unread: number }>(
         transaction,
         SQL.copyItemsToChild,
-        [child.id, parent.id, statuses],
+        [child.id, parent.id, statuses, correctedRows],
       );
       const count = Number(copied?.count ?? 0);
       const unread = Number(copied?.unread ?? 0);

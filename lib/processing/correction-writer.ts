@@ -54,13 +54,16 @@ interface Pending {
 export class CorrectionWriter {
   constructor(@Inject(DatabaseAdapter) private readonly database: DatabaseAdapter) {}
 
-  /** @returns how many rows were corrected (each on its newest copy), and how many came back unchanged. */
+  /**
+   * @returns how many rows were corrected (each on its newest copy), how many came back unchanged, and the
+   *   source rows corrected.
+   */
   async apply(
     transaction: QueryRunner,
     rootId: string,
     corrections: ImportItemsSource<ItemCorrection<object>>,
     mode: CorrectionMode,
-  ): Promise<{ corrected: number; unchanged: number }> {
+  ): Promise<{ corrected: number; unchanged: number; rows: string[] }> {
     const run = new CorrectionRun(rootId);
     let chunk: Pending[] = [];
     let bytes = 0;
@@ -95,7 +98,7 @@ export class CorrectionWriter {
       const ordered = [...run.problems].sort((a, b) => a.line - b.line);
       throw new CorrectionsRefusedError(rootId, ordered, run.problemCount);
     }
-    return { corrected, unchanged: run.unchanged };
+    return { corrected, unchanged: run.unchanged, rows: run.correctedRows };
   }
 
   /** Finds each correction's row and checks that a reprocess would use it; returns what to store. */
@@ -161,6 +164,7 @@ export class CorrectionWriter {
         }
         const line = pending.at === 'line' ? pending.line : null;
         ready.push(`{"id":"${String(state.newest_id)}","line":${line},"data":${json}}`);
+        run.correctedRows.push(sourceId);
       }
     }
     return ready;
@@ -204,6 +208,7 @@ class CorrectionRun {
   readonly problems: CorrectionProblem[] = [];
   problemCount = 0;
   unchanged = 0;
+  readonly correctedRows: string[] = [];
   private readonly seen = new Map<string, Pending>();
 
   constructor(readonly rootId: string) {}

@@ -295,17 +295,19 @@ export const SQL = {
   itemForUpdate: `SELECT * FROM "import_batch_items" WHERE "id" = $1 FOR UPDATE`,
 
   /**
-   * Copies the rows of batch $2 that did not complete into its child $1, corrections applied, keeping
-   * their index. A row of the tree is its source row (the root of its `original_item_id` chain): it is
-   * copied when its newest copy anywhere in the tree has a status in $3 and no copy of it completed, and
+   * Copies the rows of batch $2 that did not complete, and the source rows $4 (corrected with this
+   * reprocess), into the child $1, corrections applied, keeping their index. A row of the tree is its
+   * source row (the root of its `original_item_id` chain): it is copied when its newest copy anywhere in the tree has a status in $3 and no copy of it completed, and
    * it is copied from that newest copy, so that the correction made there is the one used. The caller
    * holds the tree's root and has checked that no batch of the tree is running.
    */
   copyItemsToChild: `
     WITH wanted AS (
-      SELECT DISTINCT COALESCE(p."original_item_id", p."id") AS "source_id"
+      SELECT COALESCE(p."original_item_id", p."id") AS "source_id"
       FROM "import_batch_items" p
       WHERE p."batch_id" = $2 AND p."status" <> 'completed'
+      UNION
+      SELECT unnest($4::uuid[])
     ), copies AS (
       SELECT w."source_id", i."batch_id", i."item_index", i."source_line", i."status", i."source_data",
              i."corrected_data", i."error_details", i."created_at"

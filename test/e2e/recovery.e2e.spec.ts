@@ -302,6 +302,36 @@ describe('recovery at file scale (PostgreSQL)', () => {
     expect(row.reasons[0]).toContain('with U+FFFD in place of what could not');
   });
 
+  it('a reprocess of a later batch with a file of the tree reprocesses every row the file corrects', async () => {
+    const batch = await t.batches.createBatch('customer_data', [
+      new SourceRow(2, correctedRow(1)),
+      new SourceRow(3, { email: 'bad' }),
+      new SourceRow(4, {}, { reason: 'invalid JSON: Unexpected end', raw: '{"email": "c@' }),
+    ]);
+    await t.batches.processBatch(batch.id);
+    // The unread line 4 is not copied: the reprocess holds line 3 only, which fails again.
+    const first = await t.batches.reprocessBatch(batch.id);
+    expect(first).toMatchObject({ totalItems: 1, failedItems: 1 });
+
+    const exported = await text(await t.batches.exportFailures(first.batchId));
+    const records: string[][] = parse(exported);
+    const [header, ...rows] = records;
+    for (const row of rows) {
+      const fix = correctedRow(Number(row[header.indexOf('_line')]));
+      for (const column of ['email', 'first_name', 'last_name'] as const) {
+        row[header.indexOf(column)] = fix[column]!;
+      }
+    }
+    expect(rows.map((row) => row[header.indexOf('_line')])).toEqual(['3', '4']);
+    const second = await t.batches.reprocessBatch(first.batchId, {
+      corrections: readCorrections(Readable.from([stringify([header, ...rows])]), {
+        format: 'csv',
+      }),
+    });
+    expect(second).toMatchObject({ totalItems: 2, completedItems: 2 });
+    expect(await t.batches.getLineage(batch.id)).toMatchObject({ unresolved: 0, notProcessed: 0 });
+  });
+
   it('exports JSON lines with every digit, in column order, and protects formula cells in CSV', async () => {
     const rows = [
       new SourceRow(2, { id: '=HYPERLINK("http://evil")', big: 1 }, null, ['id', 'big', '_line']),
