@@ -222,7 +222,8 @@ export class BatchService {
    * transaction that holds the tree: a stream that stalls (a slow upload) keeps the tree's reprocesses and
    * corrections waiting until it ends, so read an upload from a client you do not trust into memory or a
    * file first. A correction that gives a row back as it stands (a cell given back as the text of its
-   * stored value keeps that value) is not stored, and counted as `unchanged`.
+   * stored value keeps that value) is not stored, and counted as `unchanged`; so is a line that could not
+   * be read given back untouched (to take what could be read of it as it is, use `correctItem`).
    *
    * @throws ImportBatchNotFoundError, CorrectionsRefusedError, InvalidArgumentError
    */

@@ -156,9 +156,10 @@ export class CorrectionWriter {
         );
       } else {
         const { json, changed } = keepUnchanged(pending.data, String(state.data), mode);
-        // A row given back as it stands is no correction (a file fixes some rows and returns them all);
-        // a line that could not be read needs one to be reprocessed at all, so it is always stored.
-        if (!changed && state.unread !== true) {
+        // A row given back as it stands is no correction (a file fixes some rows and returns them all).
+        // That holds for a line that could not be read too: what could be read of it is not the row
+        // that was meant, and taking it back untouched would import it cut short.
+        if (!changed) {
           run.unchanged++;
           continue;
         }

@@ -175,7 +175,6 @@ export function rowStates(args: { sourceIds: string[] }): Statement {
     text: `
     SELECT r."id" AS "source_id", n."id" AS "newest_id", n."batch_id" AS "newest_batch_id",
            n."item_index", n."status" AS "newest_status", n."data"::text AS "data",
-           (n."corrected_data" IS NULL AND n."error_details" ->> 'code' = 'MALFORMED_LINE') AS "unread",
            d."id" AS "completed_id", d."batch_id" AS "completed_batch_id",
            l."id" AS "live_id", l."batch_id" AS "live_batch_id", l."batch_status" AS "live_batch_status"
     FROM "import_batch_items" r

@@ -111,14 +111,16 @@ export class ImportsController {
 
   /**
    * Reprocesses the rows that did not complete. With an edited failures file as the body
-   * (`Content-Type: text/csv`), its corrections are applied first, in the same step.
+   * (`Content-Type: text/csv`), its corrections are applied first, in the same step; a body of another
+   * type gets 415, so that a file sent the wrong way is never silently left out.
    */
   @Post(':batchId/reprocess')
   @HttpCode(200)
   async reprocess(@Param('batchId') batchId: string, @Req() request: Request) {
-    const withFile = request.header('content-type') !== undefined && !request.readableEnded;
-    if (withFile) assertCsvContentType(request.header('content-type'));
-    const file = withFile ? await readWholeBody(request) : null;
+    // A body of any other type would have been read by Nest's parsers already: refused, never ignored.
+    const type = request.header('content-type');
+    if (type !== undefined) assertCsvContentType(type);
+    const file = type !== undefined ? await readWholeBody(request) : null;
     return this.batches.reprocessBatch(batchId, {
       failedItemsOnly: true,
       ...(file ? { corrections: readCorrections(Readable.from([file]), { format: 'csv' }) } : {}),

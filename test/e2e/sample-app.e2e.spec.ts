@@ -152,6 +152,15 @@ describe('sample app', () => {
     ).body as Failure[];
     expect(stillFailing.filter((failure) => failure.reasons.length > 0)).toHaveLength(28);
 
+    // Sent with curl's default form type, the file would be read by the form parser: 415, not ignored.
+    await request(app.getHttpServer())
+      .post(`/imports/${batchId}/reprocess`)
+      .set('Content-Type', 'application/x-www-form-urlencoded')
+      .send(fixed)
+      .expect(415);
+    expect(await request(app.getHttpServer()).get(`/imports/${batchId}/lineage`)).toMatchObject({
+      body: { resolved: 0, unresolved: 28 },
+    });
     const reprocessed = await request(app.getHttpServer())
       .post(`/imports/${batchId}/reprocess`)
       .set('Content-Type', 'text/csv')
