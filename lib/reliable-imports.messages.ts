@@ -1,3 +1,5 @@
+import { nearestName } from './utils/nearest-name.util';
+
 /**
  * Every message the module shows a user, in one place. Each says what failed, where, and what to do.
  */
@@ -81,9 +83,14 @@ export const messages = {
     `that extends BaseProcessor with @ImportProcessor() and list it in the providers of a module of the ` +
     `application.`,
 
-  unknownBatchType: (batchType: string, knownTypes: readonly string[]): string =>
-    `No import processor handles the batch type "${batchType}". Registered types: ${list(knownTypes)}. ` +
-    `Mark a provider with @ImportProcessor('${batchType}') and list it in a module's providers.`,
+  unknownBatchType: (batchType: string, knownTypes: readonly string[]): string => {
+    const meant = nearestName(batchType, knownTypes);
+    return (
+      `No import processor handles the batch type "${batchType}". ` +
+      `${meant === undefined ? '' : `Did you mean "${meant}"? `}Registered types: ${list(knownTypes)}. ` +
+      `Mark a provider with @ImportProcessor('${batchType}') and list it in a module's providers.`
+    );
+  },
 
   batchNotFound: (batchId: string): string =>
     `Import batch "${batchId}" does not exist. ` +
@@ -241,7 +248,8 @@ export const messages = {
   noCorrectionsKeyColumn: (line: number): string =>
     `Cannot read the corrections file: its header on line ${line} has neither an "_item_id" nor a "_line" ` +
     `column, so no row can be matched to a failed row. Export the failures with exportFailures (or ` +
-    `\`reliable-imports failures <id> --format csv\`) and edit that file.`,
+    `\`reliable-imports failures <id> --format csv\`) and edit that file; if a spreadsheet saved it with ` +
+    `another separator (";"), give that delimiter (\`--delimiter ';'\`).`,
   httpTryAgain: (code: string, batchId: string | undefined): string =>
     code === 'PROCESSING_STOPPED'
       ? `The server is shutting down and stopped processing${batchId ? ` batch "${batchId}"` : ''} ` +

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { DataSource } from 'typeorm';
@@ -19,6 +19,7 @@ import {
 } from './cli-run';
 import { commandLine, reportError } from './error-report';
 import { table } from './output';
+import { delimiter, nonEmpty, range, wholeNumber } from './option-parsers';
 import { readItemsFile } from './read-items';
 import { addRecoveryCommands, nextSteps } from './recovery-commands';
 
@@ -261,35 +262,6 @@ interface ImportCommandOptions {
   concurrency: number;
   commitEvery: number;
   delimiter?: string;
-}
-
-/** A whole-number option's parser, refusing what is out of `min..max` with the range to use. */
-function range(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const number = Number(value);
-    if (value.trim() === '' || !Number.isInteger(number) || number < min || number > max) {
-      throw new InvalidArgumentError(`give a whole number from ${min} to ${max}.`);
-    }
-    return number;
-  };
-}
-
-const wholeNumber = range(1, 1000);
-
-function nonEmpty(value: string): string {
-  if (value.trim() === '') throw new InvalidArgumentError('give a key that is not empty.');
-  return value;
-}
-
-/** One character, `\t` for a tab; never a quote or a line break, which CSV keeps for itself. */
-function delimiter(value: string): string {
-  const character = value === '\\t' ? '\t' : value;
-  if ([...character].length !== 1 || /["\r\n]/.test(character)) {
-    throw new InvalidArgumentError(
-      `give one character other than a quote or a line break, such as ';' or '\\t' (got ${JSON.stringify(value)}).`,
-    );
-  }
-  return character;
 }
 
 if (require.main === module) {

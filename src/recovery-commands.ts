@@ -14,6 +14,7 @@ import {
 } from './cli-run';
 import { commandLine } from './error-report';
 import { fields, table } from './output';
+import { delimiter } from './option-parsers';
 import { assertFileExists, fileFormat, withFileName } from './read-items';
 
 /**
@@ -102,7 +103,11 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
               includeResolved: options.all,
               limit: 100_000,
             });
-            out(failures, failuresTable(failures, options.all === true));
+            const { rootBatchId, unresolved } = await batches.getLineage(batchId);
+            out(
+              failures,
+              `${options.all ? 'Rows that failed' : 'Rows to fix'} in ${rootBatchId} and its reprocesses (${unresolved} unresolved):\n${failuresTable(failures, options.all === true)}`,
+            );
             return EXIT.ok;
           }),
         );
@@ -119,6 +124,11 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
     .option('-f, --file <file>', 'an edited failures file (.csv or .jsonl): all its rows or none')
     .option('--merge', 'change only the fields given (with --file: the columns of the file)')
     .option(
+      '--delimiter <c>',
+      'with --file: the CSV field separator, one character (\\t for a tab)',
+      delimiter,
+    )
+    .option(
       '-s, --set <field=value>',
       'change one field of the item, keeping the others (repeat it for more)',
       collectField,
@@ -128,7 +138,12 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
       async (
         id: string,
         json: string | undefined,
-        options: { file?: string; merge?: boolean; set: Array<[string, string]> },
+        options: {
+          file?: string;
+          merge?: boolean;
+          delimiter?: string;
+          set: Array<[string, string]>;
+        },
       ) => {
         const ways = [options.file !== undefined, options.set.length > 0, json !== undefined];
         if (ways.filter(Boolean).length !== 1) {
@@ -143,7 +158,10 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
             await withApp(globals(), async (_app, batches) => {
               const result = await batches.correctItems(
                 id,
-                withFileName(file, readCorrections(createReadStream(file), { format })),
+                withFileName(
+                  file,
+                  readCorrections(createReadStream(file), { format, delimiter: options.delimiter }),
+                ),
                 { mode: options.merge ? 'merge' : 'replace' },
               );
               out(
@@ -183,11 +201,16 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
       'an edited failures file (.csv or .jsonl): all its rows or none',
     )
     .option('--merge', 'with --corrections: change only the columns of the file')
+    .option(
+      '--delimiter <c>',
+      'the CSV field separator of the file, one character (\\t for a tab)',
+      delimiter,
+    )
     .option('--all', 'every row that did not complete, also rows left processing in an ended batch')
     .action(
       async (
         batchId: string,
-        options: { all?: boolean; corrections?: string; merge?: boolean },
+        options: { all?: boolean; corrections?: string; merge?: boolean; delimiter?: string },
       ) => {
         const file = options.corrections;
         const format = file === undefined ? undefined : correctionsFormat(file);
@@ -199,7 +222,10 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
                 ? {
                     corrections: withFileName(
                       file,
-                      readCorrections(createReadStream(file), { format }),
+                      readCorrections(createReadStream(file), {
+                        format,
+                        delimiter: options.delimiter,
+                      }),
                     ),
                     correctionMode: options.merge ? ('merge' as const) : ('replace' as const),
                   }

@@ -64,7 +64,8 @@ export class TreeReader {
         offset,
       }),
     );
-    return rows.map((row) => toFailedRow<TSource>(row));
+    const columns = root.sourceColumns ?? [];
+    return rows.map((row) => inColumnOrder(toFailedRow<TSource>(row), columns));
   }
 
   /**
@@ -161,3 +162,28 @@ function toLineageBatch(row: Row): LineageBatch {
     pendingItems: Number(row.pending_items),
   };
 }
+
+/** The row's data with the source's columns first, in their order (jsonb keeps no order of keys). */
+function inColumnOrder<TSource>(
+  row: FailedRow<TSource>,
+  columns: readonly string[],
+): FailedRow<TSource> {
+  const data = row.data as Record<string, unknown>;
+  if (columns.length === 0 || data === null || typeof data !== 'object') return row;
+  const ordered: Record<string, unknown> = {};
+  for (const column of columns) {
+    if (Object.hasOwn(data, column)) Object.defineProperty(ordered, column, own(data[column]));
+  }
+  for (const key of Object.keys(data)) {
+    if (!Object.hasOwn(ordered, key)) Object.defineProperty(ordered, key, own(data[key]));
+  }
+  return { ...row, data: ordered as TSource };
+}
+
+/** A plain data property: `__proto__` too stays a key, as it was in the stored row. */
+const own = (value: unknown): PropertyDescriptor => ({
+  value,
+  enumerable: true,
+  writable: true,
+  configurable: true,
+});

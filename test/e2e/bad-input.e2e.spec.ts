@@ -138,7 +138,7 @@ describe('bad input gets a clear error, and nothing is stored', () => {
     const attempt = t.batches.createBatch('ledger_entries', [{ amount: 1 }]);
     await expect(attempt).rejects.toThrow(UnknownBatchTypeError);
     await expect(attempt).rejects.toThrow(
-      'No import processor handles the batch type "ledger_entries". Registered types: "audit_trail", "ledger_entry".',
+      'No import processor handles the batch type "ledger_entries". Did you mean "ledger_entry"? Registered types: "audit_trail", "ledger_entry".',
     );
     const error = (await attempt.catch((e: unknown) => e)) as UnknownBatchTypeError;
     expect(error.context.knownTypes).toEqual(['audit_trail', 'ledger_entry']);

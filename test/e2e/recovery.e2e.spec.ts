@@ -97,6 +97,8 @@ describe('recovery at file scale (PostgreSQL)', () => {
     expect(unread[0].attempts).toBe(0);
     expect(unread[0].errorMessage).toMatch(/^Line \d+ could not be read as a row: /);
 
+    const [firstFailure] = await t.batches.getFailures(batch.id, { limit: 1 });
+    expect(Object.keys(firstFailure.data)).toEqual(CSV_COLUMNS);
     const exported = await text(await t.batches.exportFailures(batch.id, { format: 'csv' }));
     const rows = parse<Record<string, string>>(exported, { columns: true });
     expect(Object.keys(rows[0])).toEqual([

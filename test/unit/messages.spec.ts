@@ -309,7 +309,7 @@ describe('the messages of the errors', () => {
       'column 2 of the header on line 1 has no name',
     );
     expect(messages.noCorrectionsKeyColumn(1)).toContain(
-      'Export the failures with exportFailures (or `reliable-imports failures <id> --format csv`) and edit that file.',
+      'Export the failures with exportFailures (or `reliable-imports failures <id> --format csv`) and edit that file;',
     );
   });
 });
@@ -396,5 +396,12 @@ describe('messages that are not errors', () => {
       '  - "contineOnError" is not an option (did you mean "continueOnError"?)',
     );
     expect(message).toContain('Fix them where "OrderProcessor" is declared.');
+  });
+
+  it('an unknown batch type close to a known one asks whether that one was meant', () => {
+    expect(messages.unknownBatchType('contacts', ['contact', 'order'])).toContain(
+      'No import processor handles the batch type "contacts". Did you mean "contact"? Registered types:',
+    );
+    expect(messages.unknownBatchType('invoice', ['contact'])).not.toContain('Did you mean');
   });
 });
