@@ -246,7 +246,9 @@ describe('recovering a failed import with the built CLI: failures out as a file,
   });
 
   it('lists the 28 with the reprocess that resolved them under failures --all, and the parent in list', () => {
-    expect(run(['failures', batchId]).stdout).toBe('(none)\n');
+    expect(run(['failures', batchId]).stdout).toBe(
+      `Rows to fix in ${batchId} and its reprocesses (0 unresolved):\n(none)\n`,
+    );
     const all = run(['--json', 'failures', batchId, '--all']);
     expect(all.status).toBe(0);
     const resolved = json<Array<{ line: number; resolvedBy: string; corrected: boolean }>>(all);
@@ -308,12 +310,21 @@ describe('recovering a failed import with the built CLI: failures out as a file,
     const sheet = readSheet('fix-again.csv');
     expect(sheet.slice(1).map((row) => row[1])).toEqual(['3', '4', '5']);
     const email = sheet[0].indexOf('email');
+    const name = sheet[0].indexOf('name');
+    // Line 5 could not be read: its cells must be looked at and changed, or it stays unresolved (given
+    // back untouched, what was read of it would be imported cut short).
     writeSheet('fix-again.csv', [
       sheet[0],
       ...sheet
         .slice(1)
         .map((row) =>
-          row.map((cell, i) => (i === email ? `again${Number(row[1]) - 1}@example.com` : cell)),
+          row.map((cell, i) =>
+            i === email
+              ? `again${Number(row[1]) - 1}@example.com`
+              : i === name && row[1] === '5'
+                ? 'Dora'
+                : cell,
+          ),
         ),
     ]);
     const fixed = run([
