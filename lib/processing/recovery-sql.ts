@@ -117,7 +117,8 @@ export function treeBatches(args: { rootId: string }): Statement {
     WITH RECURSIVE orphans AS (
       SELECT DISTINCT c."batch_id" AS "id"
       FROM "import_batch_items" r JOIN "import_batch_items" c ON c."original_item_id" = r."id"
-      WHERE r."batch_id" = $1
+      -- Only rows that did not complete the first time were ever copied: the others need no look.
+      WHERE r."batch_id" = $1 AND r."status" <> 'completed'
     ), tree AS (
       SELECT "id", "parent_batch_id", "status", "created_at", 0 AS "depth"
       FROM "import_batches" WHERE "id" = $1
