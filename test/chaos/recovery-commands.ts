@@ -213,7 +213,10 @@ async function buildSet(
   }
   if (args.poison) {
     const entry = await poisonedEntry(real, args.poison.kind, set, rows, corrections);
-    const position = args.poison.at % (corrections.length + 1);
+    // A second correction of a row is the one named: it comes after the first (entry 1).
+    const position = entry.twice
+      ? 1 + (args.poison.at % corrections.length)
+      : args.poison.at % (corrections.length + 1);
     corrections.splice(position, 0, entry.correction);
     set.poison = { what: entry.what, at: 'entry', line: position + 1 };
   }
@@ -227,7 +230,7 @@ async function poisonedEntry(
   set: CorrectionSet,
   rows: TreeRow[],
   corrections: ItemCorrection[],
-): Promise<{ what: string; correction: ItemCorrection }> {
+): Promise<{ what: string; correction: ItemCorrection; twice?: boolean }> {
   const data = { n: 0, fail: null, text: 'plain', mark: `${set.label}.poison` };
   const completed = rows.find((row) => row.completed);
   const withLine = rows.find((row) => row.line !== null);
@@ -249,6 +252,7 @@ async function poisonedEntry(
       return {
         what: `row ${short(again.source_id)} a second time`,
         correction: { itemId: again.newest_id, data },
+        twice: true,
       };
     }
   }
@@ -619,6 +623,7 @@ function editFailuresFile(
     poisoned[textAt] = 'plain';
     poisoned[markAt] = `${set.label}.poison`;
     let what = 'an unknown id';
+    let earliest = 0;
     poisoned[idAt] = unknownId(set.label);
     if (args.poison.kind === 'line not a number') {
       poisoned[idAt] = '';
@@ -627,8 +632,9 @@ function editFailuresFile(
     } else if (args.poison.kind === 'row twice' && kept.length > 0) {
       poisoned[idAt] = kept[0][idAt];
       what = `item ${short(kept[0][idAt])} a second time`;
+      earliest = 1;
     }
-    const position = args.poison.at % (kept.length + 1);
+    const position = earliest + (args.poison.at % (kept.length + 1 - earliest));
     kept.splice(position, 0, poisoned);
     set.poison = { what, at: 'line', line: 0 };
   }
