@@ -461,7 +461,8 @@ const correctCommand = fc.record({ pick }).map((args) =>
 
 const awaitCommand = fc.integer({ min: 2000, max: 15_000 }).map((maxMs) =>
   command(`await the children (at most ${maxMs} ms)`, async (_model, real) => {
-    await Promise.race([Promise.all(live(real).map((child) => child.exit)), sleep(maxMs)]);
+    // withTimeout clears its timer: a sleep left pending would hold the process up to its end.
+    await withTimeout(Promise.all(live(real).map((child) => child.exit)), maxMs);
   }),
 );
 
@@ -524,6 +525,7 @@ export const commandSets = {
       correctItemsCommand,
       reprocessWithCorrectionsCommand,
       childReprocessWithCorrectionsCommand,
+      fileRoundTripCommand,
       fileRoundTripCommand,
       waitCommand,
       killCommand,
@@ -899,7 +901,7 @@ export async function runSequence(suite: SuiteContext, commands: Iterable<Comman
   try {
     await fc.asyncModelRun(() => ({ model, real }), commands);
     // The children get a moment to finish what the sequence started before the rest are killed.
-    await Promise.race([Promise.all(live(real).map((child) => child.exit)), sleep(END_GRACE_MS)]);
+    await withTimeout(Promise.all(live(real).map((child) => child.exit)), END_GRACE_MS);
     note(real, 'settling');
     await stopTheWorld(real);
     await suite.cluster.ensureRunning();
