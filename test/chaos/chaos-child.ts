@@ -5,7 +5,12 @@
  */
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { BatchService, type ReliableImportsModuleOptions } from '../../lib';
+import {
+  BatchService,
+  type CorrectionMode,
+  type ItemCorrection,
+  type ReliableImportsModuleOptions,
+} from '../../lib';
 import { chaosAppModule } from './chaos-processor';
 
 export interface ChildConfig {
@@ -16,6 +21,9 @@ export interface ChildConfig {
   commitEvery: number;
   continueOnError: boolean;
   failedItemsOnly?: boolean;
+  /** A reprocess with corrections, applied in the same transaction as its child batch's creation. */
+  corrections?: ItemCorrection[];
+  correctionMode?: CorrectionMode;
   leaseMs: number;
   itemTimeoutMs?: number;
   /** How long a worker runs before it shuts down. */
@@ -28,7 +36,13 @@ const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}
 
 const describe = (error: unknown) =>
   error instanceof Error
-    ? { name: error.name, code: (error as { code?: unknown }).code, message: error.message }
+    ? {
+        name: error.name,
+        code: (error as { code?: unknown }).code,
+        message: error.message,
+        // A refused set of corrections: where each problem is, for the suite to find its poisoned entry.
+        problems: (error as { problems?: unknown }).problems,
+      }
     : { name: typeof error, message: String(error) };
 
 async function main(): Promise<void> {
@@ -64,6 +78,8 @@ async function main(): Promise<void> {
       const summary = await batches.reprocessBatch(config.batchId!, {
         ...runOptions,
         failedItemsOnly: config.failedItemsOnly,
+        corrections: config.corrections,
+        correctionMode: config.correctionMode,
       });
       print({ done: true, summary });
     }

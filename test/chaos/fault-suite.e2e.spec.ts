@@ -38,7 +38,7 @@ if (!canMakeClusters && process.env.CHAOS_REQUIRED !== '1') {
     for (const regression of regressions) {
       it(`regression: ${regression.name} (seed ${regression.seed}, path ${regression.path})`, async () => {
         await fc.assert(
-          faultProperty(suite, regression.maxCommands),
+          faultProperty(suite, regression.maxCommands, regression.commandSet),
           runParameters({ seed: regression.seed, path: regression.path, runs: 1 }),
         );
       }, 180_000);

@@ -6,10 +6,14 @@
  * `npm run chaos -- --seed S --path P`.
  */
 import 'reflect-metadata';
-import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import fc from 'fast-check';
-import { BatchService, type BatchSummary, type ReliableImportsModuleOptions } from '../../lib';
+import {
+  BatchService,
+  SourceRow,
+  type BatchSummary,
+  type ReliableImportsModuleOptions,
+} from '../../lib';
 import {
   BATCH_TYPE,
   chaosAppModule,
@@ -19,123 +23,39 @@ import {
   type FailMode,
   type TextKind,
 } from './chaos-processor';
-import type { ChildConfig } from './chaos-child';
-import { signalChild, startChild, type ChaosChild } from './children';
+import { signalChild } from './children';
+import {
+  childReprocessWithCorrectionsCommand,
+  correctItemsCommand,
+  fileRoundTripCommand,
+  reprocessWithCorrectionsCommand,
+} from './recovery-commands';
+import { checkRecovery } from './recovery-invariants';
 import { compileChild } from './compile';
-import { openPrivateCluster, withClient, type PrivateCluster } from './cluster';
-
-/** Every lease of the suite: short, so that settling after a kill is quick. */
-export const LEASE_MS = 1500;
-const ITEM_TIMEOUT_MS = 1500;
-const ITEM_PAUSE_MS = 5;
-/** How long the children may go on after the last command, before the rest are killed. */
-const END_GRACE_MS = 10_000;
-/** The longest a settling processBatch may take before the suite calls it hung. */
-const SETTLE_CALL_TIMEOUT_MS = 45_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** What the suite knows of the sequence (the model of fast-check's model-based testing). */
-export interface Model {
-  /** Batches created by the sequence (roots of their trees). */
-  created: string[];
-  /** Idempotency key → the batch it made and the JSON of its rows. */
-  keys: Map<string, { batchId: string; content: string }>;
-  /** Batches run with continueOnError: false, and batches whose reprocess ran so. */
-  stopRuns: Set<string>;
-  stopReprocessOf: Set<string>;
-  /** Accepted corrections in the order they were accepted. */
-  corrections: Array<{ itemId: string; rootId: string; batchId: string; mark: string }>;
-  nextMark: number;
-}
-
-/** The system under test, and what the run saw. */
-export interface Real {
-  cluster: PrivateCluster;
-  url: string;
-  app: INestApplicationContext;
-  batches: BatchService;
-  children: ChaosChild[];
-  itemTimeoutMs: number | undefined;
-  trace: string[];
-  violations: string[];
-  /** Batch ids seen, kept for when the server is down. */
-  knownBatches: string[];
-  childScript: string;
-}
-
-/**
- * CHAOS_AVOID=hostile-texts,reprocess-all steers around bugs already found, to look past them on code
- * that still has them: hostile texts become plain, and every reprocess takes failed rows only. The
- * generated sequences (seeds and paths) stay the same.
- */
-export const avoiding = (what: 'hostile-texts' | 'reprocess-all'): boolean =>
-  (process.env.CHAOS_AVOID ?? '').split(',').includes(what);
-
-const failedOnly = (requested: boolean): boolean => requested || avoiding('reprocess-all');
-
-const note = (real: Real, line: string) =>
-  real.trace.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
-
-async function query<T>(real: Real, sql: string, params: unknown[] = []): Promise<T[]> {
-  return withClient(real.url, async (client) => (await client.query(sql, params)).rows as T[]);
-}
-
-async function refreshBatches(real: Real): Promise<string[]> {
-  try {
-    const rows = await query<{ id: string }>(
-      real,
-      'SELECT id FROM import_batches ORDER BY created_at, id',
-    );
-    real.knownBatches = rows.map((row) => row.id);
-  } catch {
-    // the server is down: what was known last
-  }
-  return real.knownBatches;
-}
-
-const short = (id: string) => id.slice(0, 8);
-
-const errorText = (error: unknown): string =>
-  error instanceof Error ? `${error.name}: ${error.message.slice(0, 300)}` : String(error);
-
-function childConfig(real: Real, config: Omit<ChildConfig, 'url' | 'leaseMs' | 'itemTimeoutMs'>) {
-  return { ...config, url: real.url, leaseMs: LEASE_MS, itemTimeoutMs: real.itemTimeoutMs };
-}
-
-function spawnChild(real: Real, label: string, config: ChildConfig): void {
-  const child = startChild(real.childScript, label, config, ITEM_PAUSE_MS);
-  real.children.push(child);
-  note(real, `child #${child.id} started: ${label}`);
-  void child.exit.then(({ code, signal, last }) =>
-    note(
-      real,
-      `child #${child.id} exited ${signal ?? code}: ${JSON.stringify(last)?.slice(0, 400)}`,
-    ),
-  );
-}
-
-const live = (real: Real) => real.children.filter((child) => !child.exited);
-
-// ---------------------------------------------------------------------------------------------------
-// Commands
-
-type Command = fc.AsyncCommand<Model, Real>;
-
-function command(
-  describe: string,
-  run: (model: Model, real: Real) => Promise<void> | void,
-  check: (model: Model) => boolean = () => true,
-): Command {
-  return {
-    check,
-    run: async (model, real) => {
-      note(real, `> ${describe}`);
-      await run(model, real);
-    },
-    toString: () => describe,
-  };
-}
+import { openPrivateCluster, type PrivateCluster } from './cluster';
+import {
+  avoiding,
+  childConfig,
+  chooseBatch,
+  command,
+  END_GRACE_MS,
+  errorText,
+  failedOnly,
+  isOutage,
+  ITEM_TIMEOUT_MS,
+  LEASE_MS,
+  live,
+  note,
+  query,
+  SETTLE_CALL_TIMEOUT_MS,
+  short,
+  sleep,
+  spawnChild,
+  withTimeout,
+  type Command,
+  type Model,
+  type Real,
+} from './suite-kit';
 
 interface RowSpec {
   fail: FailMode | null;
@@ -181,64 +101,102 @@ const createCommand = fc
     command(
       `create ${rows.length} rows [${rows.map((r) => (r.fail ?? '.')[0] + r.text[0]).join(' ')}]${key ? ` key=${key}` : ''}${twice ? ' twice' : ''}`,
       async (model, real) => {
-        const data: ChaosRow[] = rows.map((row, n) => ({
-          n,
-          fail: row.fail === 'hang' && real.itemTimeoutMs === undefined ? 'throw' : row.fail,
-          text: avoiding('hostile-texts') ? 'plain' : row.text,
-        }));
-        const content = JSON.stringify(data);
-        const known = key ? model.keys.get(key) : undefined;
-        for (let attempt = 0; attempt < (twice ? 2 : 1); attempt++) {
-          try {
-            const batch = await real.batches.createBatch(BATCH_TYPE, data, {
-              idempotencyKey: key ?? undefined,
-            });
-            note(real, `  created ${short(batch.id)}`);
-            if (known && known.content !== content) {
-              real.violations.push(
-                `createBatch with key ${key} and other content returned batch ${batch.id} instead of an IdempotencyConflictError`,
-              );
-            } else if (known && known.batchId !== batch.id) {
-              real.violations.push(`createBatch with key ${key} made a second batch ${batch.id}`);
-            }
-            if (!model.created.includes(batch.id)) model.created.push(batch.id);
-            if (key && !known) model.keys.set(key, { batchId: batch.id, content });
-          } catch (error) {
-            note(real, `  create refused: ${errorText(error)}`);
-            const conflict = (error as { code?: string }).code === 'IDEMPOTENCY_CONFLICT';
-            if (!(known && known.content !== content && conflict) && !isOutage(error)) {
-              real.violations.push(`createBatch failed: ${errorText(error)}`);
-            }
-          }
-        }
+        const data = chaosRows(rows, real);
+        await create(model, real, data, JSON.stringify(data), key, twice);
       },
     ),
   );
 
-/** An error of the suite's own faults (a terminated connection, a server down), not of the module. */
-function isOutage(error: unknown): boolean {
-  const text = errorText(error);
-  return /terminat|ECONNREFUSED|ECONNRESET|Connection|connect|shutting down|57P0|the database system|timeout/i.test(
-    text,
-  );
+/** The rows of a batch as the processor reads them (n is the row's index: the suite relies on it). */
+function chaosRows(rows: RowSpec[], real: Real): ChaosRow[] {
+  return rows.map((row, n) => ({
+    n,
+    fail: row.fail === 'hang' && real.itemTimeoutMs === undefined ? 'throw' : row.fail,
+    text: avoiding('hostile-texts') ? 'plain' : row.text,
+  }));
 }
 
-async function chooseBatch(
+/** The columns of a file batch, as a CSV header would give them. */
+const FILE_COLUMNS = ['n', 'fail', 'text'] as const;
+
+/**
+ * A batch read from a file: each row with its line (a quoted cell that spans lines leaves a gap), and a
+ * line or two that could not be read, kept as failed rows with the cells that could be read (none to all
+ * three, as a ragged line gives them).
+ */
+const createFromFileCommand = fc
+  .record({
+    rows: fc.array(rowSpec, { minLength: 10, maxLength: 40 }),
+    key: fc.option(fc.constantFrom('key-a', 'key-b'), { freq: 2 }),
+    twice: fc.boolean(),
+    gaps: fc.array(fc.nat({ max: 1000 }), { maxLength: 3 }),
+    malformed: fc.array(
+      fc.record({ at: fc.nat({ max: 1000 }), cells: fc.integer({ min: 0, max: 3 }) }),
+      { minLength: 1, maxLength: 2 },
+    ),
+  })
+  .map(({ rows, key, twice, gaps, malformed }) =>
+    command(
+      `create ${rows.length} rows of a file [${rows.map((r) => (r.fail ?? '.')[0] + r.text[0]).join(' ')}] gaps before [${gaps.join(' ')}] unreadable lines [${malformed.map((m) => `${m.at}:${m.cells}`).join(' ')}]${key ? ` key=${key}` : ''}${twice ? ' twice' : ''}`,
+      async (model, real) => {
+        const gapBefore = new Set(gaps.map((at) => at % rows.length));
+        const unreadable = new Map(malformed.map((m) => [m.at % rows.length, m.cells]));
+        let line = 1;
+        const data = chaosRows(rows, real).map((row, n) => {
+          line += gapBefore.has(n) ? 2 : 1;
+          const cells = unreadable.get(n);
+          if (cells === undefined) return new SourceRow(line, row, null, FILE_COLUMNS);
+          const readable = Object.fromEntries(
+            FILE_COLUMNS.slice(0, cells).map((column) => [column, row[column]]),
+          );
+          const raw = [...FILE_COLUMNS.map((column) => String(row[column] ?? '')), 'extra'].slice(
+            0,
+            cells === 3 ? 4 : cells,
+          );
+          return new SourceRow(
+            line,
+            readable,
+            { reason: `${raw.length} fields where the header has 3`, raw: raw.join(',') },
+            FILE_COLUMNS,
+          );
+        });
+        await create(model, real, data, JSON.stringify(data), key, twice);
+      },
+    ),
+  );
+
+async function create(
+  model: Model,
   real: Real,
-  index: number,
-  preferEnded = false,
-): Promise<string | undefined> {
-  const all = await refreshBatches(real);
-  if (preferEnded) {
-    // A reprocess of a batch still running is only refused: prefer one that ended, when there is one.
-    const ended = await query<{ id: string }>(
-      real,
-      `SELECT id FROM import_batches WHERE status IN ('completed', 'completed_with_errors', 'failed')
-       ORDER BY created_at, id`,
-    ).catch(() => []);
-    if (ended.length > 0) return ended[index % ended.length].id;
+  data: Array<ChaosRow | SourceRow<object>>,
+  content: string,
+  key: string | null,
+  twice: boolean,
+): Promise<void> {
+  for (let attempt = 0; attempt < (twice ? 2 : 1); attempt++) {
+    const known = key ? model.keys.get(key) : undefined;
+    try {
+      const batch = await real.batches.createBatch(BATCH_TYPE, data, {
+        idempotencyKey: key ?? undefined,
+      });
+      note(real, `  created ${short(batch.id)}`);
+      if (known && known.content !== content) {
+        real.violations.push(
+          `createBatch with key ${key} and other content returned batch ${batch.id} instead of an IdempotencyConflictError`,
+        );
+      } else if (known && known.batchId !== batch.id) {
+        real.violations.push(`createBatch with key ${key} made a second batch ${batch.id}`);
+      }
+      if (!model.created.includes(batch.id)) model.created.push(batch.id);
+      if (key && !known) model.keys.set(key, { batchId: batch.id, content });
+    } catch (error) {
+      note(real, `  create refused: ${errorText(error)}`);
+      const conflict = (error as { code?: string }).code === 'IDEMPOTENCY_CONFLICT';
+      if (!(known && known.content !== content && conflict) && !isOutage(error)) {
+        real.violations.push(`createBatch failed: ${errorText(error)}`);
+      }
+    }
   }
-  return all.length === 0 ? undefined : all[index % all.length];
 }
 
 const processCommand = fc
@@ -283,7 +241,9 @@ const reprocessCommand = fc
         const batchId = await chooseBatch(real, args.pick, true);
         if (!batchId) return;
         if (!args.continueOnError) model.stopReprocessOf.add(batchId);
-        spawnChild(
+        const call = { batchId, set: null, startedAt: Date.now(), endedAt: Infinity };
+        model.reprocesses.push(call);
+        const child = spawnChild(
           real,
           `reprocess ${short(batchId)}`,
           childConfig(real, {
@@ -295,6 +255,7 @@ const reprocessCommand = fc
             failedItemsOnly: failedOnly(args.failedItemsOnly),
           }),
         );
+        void child.exit.then(() => (call.endedAt = Date.now()));
       },
       (model) => model.created.length > 0,
     ),
@@ -352,9 +313,11 @@ const inlineReprocessCommand = fc
   .map((args) =>
     command(
       `reprocessBatch here on batch#${args.pick} failedItemsOnly=${args.failedItemsOnly} concurrency=${args.concurrency} commitEvery=${args.commitEvery}`,
-      async (_model, real) => {
+      async (model, real) => {
         const batchId = await chooseBatch(real, args.pick, true);
         if (!batchId) return;
+        const call = { batchId, set: null, startedAt: Date.now(), endedAt: Infinity };
+        model.reprocesses.push(call);
         const outcome = await withTimeout(
           real.batches
             .reprocessBatch(batchId, {
@@ -368,6 +331,7 @@ const inlineReprocessCommand = fc
             ),
           SETTLE_CALL_TIMEOUT_MS,
         );
+        call.endedAt = Date.now();
         note(real, `  ${short(batchId)}: ${outcome}`);
         if (outcome === 'timeout') real.violations.push(`reprocessBatch(${batchId}) never settled`);
       },
@@ -460,7 +424,8 @@ const correctCommand = fc.record({ pick }).map((args) =>
     try {
       candidates = await query(
         real,
-        `SELECT id, COALESCE(original_item_id, id) AS root, batch_id, (source_data->>'n')::int AS n
+        // n is the row's index (a line that could not be read may have no n in its data).
+        `SELECT id, COALESCE(original_item_id, id) AS root, batch_id, item_index AS n
          FROM import_batch_items WHERE status IN ('failed', 'skipped') ORDER BY created_at, batch_id, item_index`,
       );
     } catch (error) {
@@ -471,14 +436,24 @@ const correctCommand = fc.record({ pick }).map((args) =>
     const item = candidates[args.pick % candidates.length];
     const mark = `c${model.nextMark++}`;
     const data: ChaosRow = { n: item.n, fail: null, text: 'plain', mark };
+    const correction = {
+      itemId: item.id,
+      rootId: item.root,
+      batchId: item.batch_id,
+      mark,
+      startedAt: Date.now(),
+    };
     try {
       await real.batches.correctItem(item.id, data);
-      model.corrections.push({ itemId: item.id, rootId: item.root, batchId: item.batch_id, mark });
+      model.corrections.push({ ...correction, endedAt: Date.now(), outcome: 'accepted' });
       note(
         real,
         `  correction ${mark} of item ${short(item.id)} (batch ${short(item.batch_id)}) accepted`,
       );
     } catch (error) {
+      // A connection cut as the transaction committed leaves the correction stored, or not.
+      if (isOutage(error))
+        model.corrections.push({ ...correction, endedAt: Infinity, outcome: 'unknown' });
       note(real, `  correction ${mark} refused: ${errorText(error)}`);
     }
   }),
@@ -486,32 +461,86 @@ const correctCommand = fc.record({ pick }).map((args) =>
 
 const awaitCommand = fc.integer({ min: 2000, max: 15_000 }).map((maxMs) =>
   command(`await the children (at most ${maxMs} ms)`, async (_model, real) => {
-    await Promise.race([Promise.all(live(real).map((child) => child.exit)), sleep(maxMs)]);
+    // withTimeout clears its timer: a sleep left pending would hold the process up to its end.
+    await withTimeout(Promise.all(live(real).map((child) => child.exit)), maxMs);
   }),
 );
 
-export const commandArbitraries = [
-  createCommand,
-  createCommand,
-  processCommand,
-  processCommand,
-  processCommand,
-  reprocessCommand,
-  reprocessCommand,
-  reprocessCommand,
-  workerCommand,
-  inlineProcessCommand,
-  inlineProcessCommand,
-  inlineReprocessCommand,
-  correctCommand,
-  correctCommand,
-  waitCommand,
-  killCommand,
-  freezeCommand,
-  terminateCommand,
-  serverCommand,
-  awaitCommand,
-];
+/**
+ * The commands of each version of the suite. A regression's seed and path replay a sequence only with the
+ * commands it was found with: a new command changes every choice fast-check makes, so a new version
+ * adds to a new list, and the old lists stay as they were.
+ */
+export const commandSets = {
+  /** Creates, runs, reprocesses, single corrections and faults. */
+  1: {
+    first: createCommand.map((create) => [create]),
+    commands: [
+      createCommand,
+      createCommand,
+      processCommand,
+      processCommand,
+      processCommand,
+      reprocessCommand,
+      reprocessCommand,
+      reprocessCommand,
+      workerCommand,
+      inlineProcessCommand,
+      inlineProcessCommand,
+      inlineReprocessCommand,
+      correctCommand,
+      correctCommand,
+      waitCommand,
+      killCommand,
+      freezeCommand,
+      terminateCommand,
+      serverCommand,
+      awaitCommand,
+    ],
+  },
+  /** And recovery at file scale: batches with lines, sets of corrections, a failures file given back. */
+  2: {
+    // Mostly processed at once, so that the sequence's recovery commands find failures to recover.
+    first: fc.tuple(
+      fc.oneof(createCommand, createFromFileCommand),
+      fc.oneof(
+        { arbitrary: inlineProcessCommand, weight: 3 },
+        { arbitrary: waitCommand, weight: 1 },
+      ),
+    ),
+    commands: [
+      createCommand,
+      createFromFileCommand,
+      processCommand,
+      processCommand,
+      processCommand,
+      reprocessCommand,
+      reprocessCommand,
+      workerCommand,
+      inlineProcessCommand,
+      inlineProcessCommand,
+      inlineReprocessCommand,
+      correctCommand,
+      correctItemsCommand,
+      correctItemsCommand,
+      reprocessWithCorrectionsCommand,
+      childReprocessWithCorrectionsCommand,
+      fileRoundTripCommand,
+      fileRoundTripCommand,
+      waitCommand,
+      killCommand,
+      freezeCommand,
+      terminateCommand,
+      serverCommand,
+      awaitCommand,
+    ],
+  },
+} satisfies Record<number, { first: fc.Arbitrary<Command[]>; commands: fc.Arbitrary<Command>[] }>;
+
+export type CommandSet = keyof typeof commandSets;
+
+/** The commands random sequences are made of now. */
+export const LATEST_COMMAND_SET: CommandSet = 2;
 
 // ---------------------------------------------------------------------------------------------------
 // Settling and the invariants
@@ -522,18 +551,6 @@ async function stopTheWorld(real: Real): Promise<void> {
     signalChild(child, 'SIGCONT');
   }
   await Promise.all(real.children.map((child) => child.exit));
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>(
-    (resolve) => (timer = setTimeout(() => resolve('timeout'), ms)),
-  );
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -785,13 +802,18 @@ async function checkInvariants(
     }
   }
 
-  // Every accepted correction used (or it should have been refused). A later accepted correction of
-  // the same source row replaces an earlier one: the row must then run on the later one.
-  for (const [index, correction] of model.corrections.entries()) {
+  // Every accepted correction used (or it should have been refused). A later correction of the same
+  // source row replaces an earlier one: the row must then run on the later one. Later: any that may
+  // have been stored after this one was (its call had not returned when this one's began).
+  for (const correction of model.corrections) {
+    if (correction.outcome !== 'accepted') continue;
     const marks = model.corrections
-      .slice(index)
-      .filter((later) => later.rootId === correction.rootId)
-      .map((later) => later.mark);
+      .filter(
+        (other) =>
+          other.rootId === correction.rootId &&
+          (other === correction || other.endedAt > correction.startedAt),
+      )
+      .map((other) => other.mark);
     const [used] = await query(
       real,
       'SELECT 1 FROM chaos_applied WHERE root_id = $1 AND mark = ANY($2::text[])',
@@ -810,6 +832,8 @@ async function checkInvariants(
       );
     }
   }
+
+  await checkRecovery(model, real);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -857,6 +881,8 @@ export async function runSequence(suite: SuiteContext, commands: Iterable<Comman
     stopReprocessOf: new Set(),
     corrections: [],
     nextMark: 1,
+    sets: [],
+    reprocesses: [],
   };
   const real: Real = {
     cluster: suite.cluster,
@@ -875,7 +901,7 @@ export async function runSequence(suite: SuiteContext, commands: Iterable<Comman
   try {
     await fc.asyncModelRun(() => ({ model, real }), commands);
     // The children get a moment to finish what the sequence started before the rest are killed.
-    await Promise.race([Promise.all(live(real).map((child) => child.exit)), sleep(END_GRACE_MS)]);
+    await withTimeout(Promise.all(live(real).map((child) => child.exit)), END_GRACE_MS);
     note(real, 'settling');
     await stopTheWorld(real);
     await suite.cluster.ensureRunning();
@@ -910,12 +936,17 @@ export async function runSequence(suite: SuiteContext, commands: Iterable<Comman
 }
 
 /** The property: any sequence of up to `maxCommands` commands leaves the invariants true. */
-export function faultProperty(suite: SuiteContext, maxCommands = 8) {
+export function faultProperty(
+  suite: SuiteContext,
+  maxCommands = 8,
+  commandSet: CommandSet = LATEST_COMMAND_SET,
+) {
+  const { first, commands } = commandSets[commandSet];
   // Every sequence starts with a batch, so that its commands have something to work on.
   return fc.asyncProperty(
-    createCommand,
-    fc.commands(commandArbitraries, { maxCommands, size: 'max' }),
-    (first, commands) => runSequence(suite, [first, ...commands]),
+    first,
+    fc.commands(commands, { maxCommands, size: 'max' }),
+    (first, commands) => runSequence(suite, [...first, ...commands]),
   );
 }
 
@@ -924,7 +955,7 @@ export function runParameters(options: {
   seed?: number;
   path?: string;
   runs?: number;
-}): fc.Parameters<[Command, Iterable<Command>]> {
+}): fc.Parameters<[Command[], Iterable<Command>]> {
   return {
     seed: options.seed,
     path: options.path,

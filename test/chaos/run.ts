@@ -1,11 +1,18 @@
 /**
- * `npm run chaos -- [--runs N] [--seed S] [--path P] [--commands M] [--regressions] [--keep-cluster]`:
- * runs the randomized fault suite outside Jest. A failure prints its seed and path; pass both back to
- * replay that sequence's commands exactly (the timing of real processes still varies).
+ * `npm run chaos -- [--runs N] [--seed S] [--path P] [--commands M] [--command-set V] [--regressions]
+ * [--keep-cluster]`: runs the randomized fault suite outside Jest. A failure prints its seed and path;
+ * pass both back to replay that sequence's commands exactly (the timing of real processes still varies).
+ * `--command-set` picks an older version's commands, to replay a sequence found with them.
  */
 import 'reflect-metadata';
 import fc from 'fast-check';
-import { faultProperty, openSuite, runParameters } from './fault-suite';
+import {
+  faultProperty,
+  LATEST_COMMAND_SET,
+  openSuite,
+  runParameters,
+  type CommandSet,
+} from './fault-suite';
 import { regressions } from './regressions';
 
 /** fast-check's report, with the error itself (the list of violations and where). */
@@ -32,7 +39,7 @@ async function main(): Promise<number> {
           `regression ${regression.name} (seed ${regression.seed}, path ${regression.path})\n`,
         );
         const result = await fc.check(
-          faultProperty(suite, regression.maxCommands),
+          faultProperty(suite, regression.maxCommands, regression.commandSet),
           runParameters({ seed: regression.seed, path: regression.path, runs: 1 }),
         );
         if (result.failed) {
@@ -48,10 +55,13 @@ async function main(): Promise<number> {
         : Date.now() ^ (Math.random() * 0x100000000);
     const runs = Number(argument('runs') ?? 10);
     const maxCommands = Number(argument('commands') ?? 8);
-    process.stderr.write(`seed ${seed}, ${runs} run(s), up to ${maxCommands} commands each\n`);
+    const commandSet = Number(argument('command-set') ?? LATEST_COMMAND_SET) as CommandSet;
+    process.stderr.write(
+      `seed ${seed}, ${runs} run(s), up to ${maxCommands} commands each (command set ${commandSet})\n`,
+    );
     const started = Date.now();
     const result = await fc.check(
-      faultProperty(suite, maxCommands),
+      faultProperty(suite, maxCommands, commandSet),
       runParameters({ seed, path: argument('path'), runs }),
     );
     process.stderr.write(
@@ -60,7 +70,7 @@ async function main(): Promise<number> {
     if (result.failed) {
       process.stderr.write(`${report(result)}\n`);
       process.stderr.write(
-        `Replay: npm run chaos -- --seed ${result.seed} --path ${result.counterexamplePath} --commands ${maxCommands}\n`,
+        `Replay: npm run chaos -- --seed ${result.seed} --path ${result.counterexamplePath} --commands ${maxCommands} --command-set ${commandSet}\n`,
       );
       return 1;
     }
