@@ -43,9 +43,15 @@ const claimItems = (which: string): string => `
 export const BATCH_CHANNEL = 'reliable_imports_batches';
 
 export const SQL = {
+  /**
+   * The creation time is the statement's, not the transaction's (`now()`): a reprocess orders the copies
+   * of a row by it, and its transaction may have begun before it waited for the tree's lock while another
+   * reprocess of the tree was made and ran.
+   */
   insertBatch: `
-    INSERT INTO "import_batches" ("batch_type", "source_info", "metadata", "idempotency_key", "parent_batch_id")
-    VALUES ($1, $2::jsonb, $3::jsonb, $4, $5)
+    INSERT INTO "import_batches"
+      ("batch_type", "source_info", "metadata", "idempotency_key", "parent_batch_id", "created_at")
+    VALUES ($1, $2::jsonb, $3::jsonb, $4, $5, clock_timestamp())
     ON CONFLICT ("idempotency_key") WHERE "idempotency_key" IS NOT NULL DO NOTHING
     RETURNING *`,
 

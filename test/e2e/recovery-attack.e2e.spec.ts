@@ -208,6 +208,36 @@ describe('attacks on the recovery guarantees of issue 11 (PostgreSQL)', () => {
       await gate.pass();
     }
 
+    it('a reprocess that waited for the tree is made later than what ran meanwhile: its copies are the newest', async () => {
+      const rootId = await failedImport(4, [1, 2]);
+      // Another session holds the tree's root: the reprocess begins its transaction, then waits.
+      const holder = new Client({ connectionString: db.url });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT id FROM import_batches WHERE id = $1 FOR NO KEY UPDATE', [
+          rootId,
+        ]);
+        const reprocessing = t.batches.reprocessBatch(rootId);
+        await lockWaiters(1);
+        const [{ released }] = (
+          await holder.query<{ released: Date }>('SELECT clock_timestamp() AS released')
+        ).rows;
+        await holder.query('COMMIT');
+        const child = await reprocessing;
+        const [{ created }] = (
+          await admin.query<{ created: Date }>(
+            'SELECT created_at AS created FROM import_batches WHERE id = $1',
+            [child.batchId],
+          )
+        ).rows;
+        // Stamped when it was made, not when its transaction began (before the wait).
+        expect(created.getTime()).toBeGreaterThanOrEqual(released.getTime());
+      } finally {
+        await holder.end();
+      }
+    });
+
     it('a reprocess of another batch of the tree waits for a correction set still being read, and uses it', async () => {
       const rootId = await failedImport(6, [1, 2]);
       const first = await t.batches.reprocessBatch(rootId, {
