@@ -130,7 +130,7 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
     )
     .option(
       '-s, --set <field=value>',
-      'change one field of the item, keeping the others (repeat it for more)',
+      'change one field of the item to a text, keeping the others (repeat it for more; for a number or another JSON value, give the row as JSON)',
       collectField,
       [] as Array<[string, string]>,
     )
