@@ -24,6 +24,8 @@ export class ImportProcessorExplorer implements OnModuleInit {
 
   onModuleInit(): void {
     for (const wrapper of this.discovery.getProviders()) {
+      // A useExisting alias resolves to the processor it names, which is registered from its own provider.
+      if (wrapper.isAlias) continue;
       // A useFactory/useValue provider has no metatype of its own: its instance's class is the processor.
       const instance: unknown = wrapper.instance;
       const metatype =

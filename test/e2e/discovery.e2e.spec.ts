@@ -441,6 +441,38 @@ describe('discovery of processors, and the module options (PostgreSQL)', () => {
     });
   });
 
+  describe('an alias of a processor (useExisting)', () => {
+    @ImportProcessor()
+    class LedgerEntryProcessor extends RecordingProcessor {}
+
+    const LEDGER_ALIAS = Symbol('LEDGER_ALIAS');
+
+    it('starts, registers the processor once under its one batch type, and runs it', async () => {
+      const app = await start({
+        imports: [typeorm(db.url), ReliableImportsModule.forRoot({})],
+        providers: [
+          LedgerEntryProcessor,
+          { provide: LEDGER_ALIAS, useExisting: LedgerEntryProcessor },
+        ],
+      });
+      try {
+        const batches = app.get(BatchService);
+        const processor = app.get(LedgerEntryProcessor);
+        expect(app.get(LEDGER_ALIAS)).toBe(processor);
+
+        const unknown = await batches.createBatch('unknown', rows(1)).catch((e: unknown) => e);
+        expect(unknown).toBeInstanceOf(UnknownBatchTypeError);
+        expect((unknown as UnknownBatchTypeError).context.knownTypes).toEqual(['ledger_entry']);
+
+        const summary = await batches.import('ledger_entry', rows(3));
+        expect(summary).toMatchObject({ status: 'completed', completedItems: 3 });
+        expect(processor.seen).toEqual([0, 1, 2]);
+      } finally {
+        await app.close();
+      }
+    });
+  });
+
   describe('forRootAsync', () => {
     const IMPORT_SETTINGS = Symbol('IMPORT_SETTINGS');
 
