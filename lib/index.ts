@@ -6,6 +6,7 @@ export { BatchService } from './batch.service';
 export type {
   ReliableImportsModuleExtras,
   ReliableImportsModuleOptions,
+  WorkerOptions,
 } from './interfaces/reliable-imports-options.interface';
 export type {
   CreateBatchOptions,

@@ -67,7 +67,10 @@ export interface ReliableImportsModuleOptions {
   worker?: WorkerOptions;
 }
 
-/** Options of the background worker (`forRoot({ worker })`). */
+/**
+ * Options of the background worker: the `worker` option of `forRoot` and of the `forRootAsync` factory.
+ * Every field is optional; the worker stays off unless `enabled` is true.
+ */
 export interface WorkerOptions {
   /**
    * Start the worker with the application.

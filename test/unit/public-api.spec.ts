@@ -158,6 +158,13 @@ describe('the public API (lib/index.ts)', () => {
     ]);
   });
 
+  it('exports WorkerOptions, the type of the worker option (checked by the compiler)', () => {
+    const worker: publicApi.WorkerOptions = { enabled: true, concurrency: 2, pollIntervalMs: 500 };
+    const options: publicApi.ReliableImportsModuleOptions = { worker };
+    const sameType: Required<publicApi.ReliableImportsModuleOptions>['worker'] = worker;
+    expect(options.worker).toBe(sameType);
+  });
+
   it('gives the module forRoot and forRootAsync', () => {
     expect(typeof publicApi.ReliableImportsModule.forRoot).toBe('function');
     expect(typeof publicApi.ReliableImportsModule.forRootAsync).toBe('function');
