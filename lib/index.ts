@@ -54,6 +54,7 @@ export type { ReaderInput } from './readers/reader-input';
 
 export {
   ReliableImportsError,
+  type ReliableImportsErrorCode,
   type ReliableImportsErrorContext,
 } from './errors/reliable-imports.error';
 export { UnknownBatchTypeError } from './errors/unknown-batch-type.error';

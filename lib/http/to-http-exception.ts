@@ -1,5 +1,8 @@
 import { HttpException, HttpStatus, Logger } from '@nestjs/common';
-import type { ReliableImportsError } from '../errors/reliable-imports.error';
+import type {
+  ReliableImportsError,
+  ReliableImportsErrorCode,
+} from '../errors/reliable-imports.error';
 import { messages } from '../reliable-imports.messages';
 
 /**
@@ -17,10 +20,11 @@ export interface ReliableImportsHttpErrorBody {
 }
 
 /**
- * The one table from error codes to HTTP statuses. A code that is not here is a server error (500), whose
- * message stays in the server's log: it may quote the database (tables, constraints, hosts).
+ * The one table from error codes to HTTP statuses. It lists every code, so that a new code does not compile
+ * until its status is chosen. A server error (500) keeps its message in the server's log: it may quote the
+ * database (tables, constraints, hosts).
  */
-const STATUS_BY_CODE: Readonly<Record<string, HttpStatus>> = {
+const STATUS_BY_CODE: Readonly<Record<ReliableImportsErrorCode, HttpStatus>> = {
   BATCH_NOT_FOUND: HttpStatus.NOT_FOUND,
   ITEM_NOT_FOUND: HttpStatus.NOT_FOUND,
 
@@ -41,6 +45,18 @@ const STATUS_BY_CODE: Readonly<Record<string, HttpStatus>> = {
 
   PROCESSING_INTERRUPTED: HttpStatus.SERVICE_UNAVAILABLE,
   PROCESSING_STOPPED: HttpStatus.SERVICE_UNAVAILABLE,
+
+  // Set-up mistakes, a lost lease and an item's own failures (stored with the item) are not the client's
+  // to fix.
+  INVALID_OPTIONS: HttpStatus.INTERNAL_SERVER_ERROR,
+  INVALID_PROCESSOR: HttpStatus.INTERNAL_SERVER_ERROR,
+  DUPLICATE_BATCH_TYPE: HttpStatus.INTERNAL_SERVER_ERROR,
+  SCHEMA_NOT_READY: HttpStatus.INTERNAL_SERVER_ERROR,
+  VALIDATION_FAILED: HttpStatus.INTERNAL_SERVER_ERROR,
+  ITEM_TIMEOUT: HttpStatus.INTERNAL_SERVER_ERROR,
+  RETRYABLE: HttpStatus.INTERNAL_SERVER_ERROR,
+  INVALID_RESULT: HttpStatus.INTERNAL_SERVER_ERROR,
+  LEASE_LOST: HttpStatus.INTERNAL_SERVER_ERROR,
 };
 
 const logger = new Logger('ReliableImports');
@@ -58,7 +74,10 @@ const logger = new Logger('ReliableImports');
  * ```
  */
 export function toHttpException(error: ReliableImportsError): HttpException {
-  const status = STATUS_BY_CODE[error.code] ?? HttpStatus.INTERNAL_SERVER_ERROR;
+  // A code outside the table can still arrive at run time: a subclass of the application's, a newer version.
+  const status: HttpStatus =
+    (STATUS_BY_CODE as Partial<Record<string, HttpStatus>>)[error.code] ??
+    HttpStatus.INTERNAL_SERVER_ERROR;
   const body: ReliableImportsHttpErrorBody = {
     statusCode: status,
     error: error.code,

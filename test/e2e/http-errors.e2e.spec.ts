@@ -21,6 +21,7 @@ import {
   ReliableImportsExceptionFilter,
   ReliableImportsModule,
   toHttpException,
+  type ReliableImportsErrorCode,
 } from '../../lib';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
@@ -61,7 +62,9 @@ abstract class RoutesController {
 
   @Get('server-error')
   serverError() {
-    return this.run(() => Promise.reject(new ReliableImportsError('SOMETHING_INTERNAL', SECRET)));
+    // A code this version does not know (an application's subclass, a newer version): a server error.
+    const unknownCode = 'SOMETHING_INTERNAL' as ReliableImportsErrorCode;
+    return this.run(() => Promise.reject(new ReliableImportsError(unknownCode, SECRET)));
   }
 
   @Get('outage')

@@ -35,19 +35,19 @@ describe('ReliableImportsError', () => {
   it('carries a code, a context and a cause', () => {
     const cause = new Error('connection reset');
     const error = new ReliableImportsError(
-      'SOMETHING',
+      'PROCESSING_INTERRUPTED',
       'it broke',
       { batchId: BATCH_ID },
       { cause },
     );
-    expectModuleError(error, 'ReliableImportsError', 'SOMETHING');
+    expectModuleError(error, 'ReliableImportsError', 'PROCESSING_INTERRUPTED');
     expect(error.message).toBe('it broke');
     expect(error.context).toEqual({ batchId: BATCH_ID });
     expect(error.cause).toBe(cause);
   });
 
   it('has an empty context by default', () => {
-    expect(new ReliableImportsError('X', 'm').context).toEqual({});
+    expect(new ReliableImportsError('INVALID_ARGUMENT', 'm').context).toEqual({});
   });
 });
 

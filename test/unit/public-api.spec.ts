@@ -165,6 +165,12 @@ describe('the public API (lib/index.ts)', () => {
     expect(options.worker).toBe(sameType);
   });
 
+  it('exports ReliableImportsErrorCode, the type of every error code (checked by the compiler)', () => {
+    const code: publicApi.ReliableImportsErrorCode = new publicApi.ImportBatchNotFoundError('b')
+      .code;
+    expect(code).toBe('BATCH_NOT_FOUND');
+  });
+
   it('gives the module forRoot and forRootAsync', () => {
     expect(typeof publicApi.ReliableImportsModule.forRoot).toBe('function');
     expect(typeof publicApi.ReliableImportsModule.forRootAsync).toBe('function');
