@@ -30,16 +30,8 @@ import { BatchRunner } from './processing/batch-runner';
 import { BatchStore } from './processing/batch-store';
 import { failuresFile } from './processing/failures-export';
 import { TreeReader } from './processing/tree-reader';
-import { checkRunOptions } from './processing/run-options';
 import { ArgumentChecks } from './utils/arguments.util';
-
-/** Which options of `import()` are processing options; the compiler flags one that is missing. */
-const PROCESS_OPTION_KEYS = {
-  continueOnError: true,
-  concurrency: true,
-  commitEvery: true,
-  itemTimeoutMs: true,
-} satisfies Record<keyof ProcessBatchOptions, true>;
+import { checkRunArguments, checkRunOptions, splitRunOptions } from './utils/run-options.util';
 
 /**
  * The public API of the module: create, process, inspect, correct and reprocess import batches.
@@ -95,7 +87,10 @@ export class BatchService {
    * @throws LeaseLostError when this run stalled past its lease and another worker took the batch over.
    */
   async processBatch(batchId: string, options?: ProcessBatchOptions): Promise<BatchSummary> {
-    return this.runner.process(batchId, checkProcessOptions('processBatch', options));
+    const checked = checkProcessOptions('processBatch', options);
+    // Checked before the batch is touched: a wrong option must not fail the batch.
+    checkRunOptions(batchId, checked);
+    return this.runner.process(batchId, checked);
   }
 
   /**
@@ -114,16 +109,13 @@ export class BatchService {
    * @throws CorrectionsRefusedError when `corrections` has a problem (every one is listed by line).
    */
   async reprocessBatch(batchId: string, options?: ReprocessBatchOptions): Promise<BatchSummary> {
-    const {
-      failedItemsOnly = true,
-      corrections,
-      correctionMode,
-      ...processOptions
-    } = checkProcessOptions('reprocessBatch', options);
+    const [runOptions, { failedItemsOnly = true, corrections, correctionMode }] = splitRunOptions(
+      checkProcessOptions('reprocessBatch', options),
+    );
     const mode = checkCorrectionMode('reprocessBatch', correctionMode, 'options.correctionMode');
     const parent = await this.store.getBatch(batchId);
     this.registry.get(parent.batchType);
-    checkRunOptions(parent.id, processOptions);
+    checkRunOptions(parent.id, runOptions);
     const child = await this.store.createChildBatch(
       parent,
       failedItemsOnly,
@@ -131,7 +123,7 @@ export class BatchService {
         ? undefined
         : { items: checkCorrections('reprocessBatch', corrections, 'options.corrections'), mode },
     );
-    return this.runner.process(child.id, processOptions);
+    return this.runner.process(child.id, runOptions);
   }
 
   /** Creates a batch and processes it: `createBatch` then `processBatch`. */
@@ -140,14 +132,10 @@ export class BatchService {
     items: ImportItemsSource<TSource>,
     options?: ImportOptions,
   ): Promise<BatchSummary> {
-    const createOptions: Record<string, unknown> = {};
-    const processOptions: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(checkProcessOptions('import', options))) {
-      (key in PROCESS_OPTION_KEYS ? processOptions : createOptions)[key] = value;
-    }
-    checkRunOptions(null, processOptions);
+    const [runOptions, createOptions] = splitRunOptions(checkProcessOptions('import', options));
+    checkRunOptions(null, runOptions);
     const batch = await this.createBatch(batchType, items, createOptions);
-    return this.processBatch(batch.id, processOptions);
+    return this.processBatch(batch.id, runOptions);
   }
 
   /** Counts of a batch's items by status, timestamps, duration and throughput, counted now. */
@@ -287,14 +275,17 @@ export class BatchService {
   }
 }
 
-/** The options every processing call shares; the runner checks the numbers, with the batch id in view. */
+/**
+ * The argument checks every processing call shares; the run options with codes of their own are checked
+ * with the batch id in view (`checkRunOptions`).
+ */
 function checkProcessOptions<T extends ReprocessBatchOptions>(
   method: string,
   options: T | undefined,
 ): Partial<T> {
   const check = new ArgumentChecks(method);
   const checked = check.object(options, 'options');
-  check.optionalBoolean(checked.continueOnError, 'options.continueOnError');
+  checkRunArguments(method, checked);
   check.optionalBoolean(checked.failedItemsOnly, 'options.failedItemsOnly');
   return checked;
 }

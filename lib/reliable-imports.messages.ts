@@ -214,11 +214,11 @@ export const messages = {
   invalidProcessOption: (
     batchId: string | null,
     option: string,
-    range: string,
+    expected: string,
     value: unknown,
   ): string =>
     `Cannot process ${batchId === null ? 'a new batch (nothing was stored)' : `batch "${batchId}"`}: ` +
-    `${option} must be a whole number from ${range}; got ${String(value)}.`,
+    `${option} must be ${expected}; got ${String(value)}.`,
 
   notUtf8: (line: number): string =>
     `Cannot read the file: line ${line} is not valid UTF-8 (the file may be Latin-1 or Windows-1252), and ` +

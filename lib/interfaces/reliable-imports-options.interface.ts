@@ -1,3 +1,5 @@
+import type { ProcessBatchOptions } from './batch-options.interface';
+
 /**
  * Options of `ReliableImportsModule.forRoot()` / `forRootAsync()`.
  *
@@ -88,6 +90,14 @@ export interface WorkerOptions {
    * @default 1000
    */
   pollIntervalMs?: number;
+  /**
+   * The run options of every batch the worker runs, as `processBatch(id, options)` takes them, e.g.
+   * `{ commitEvery: 100, itemTimeoutMs: 60000 }`; checked at bootstrap. Its concurrency is
+   * `worker.concurrency`. A value left out is the processor's, else the module's (as for `processBatch`).
+   * @default {} (a transaction per item; `continueOnError` and `itemTimeoutMs` of the processor, else
+   *   of the module)
+   */
+  run?: Omit<ProcessBatchOptions, 'concurrency'>;
 }
 
 /** Worker options after defaults were applied. */

@@ -22,7 +22,7 @@ import { BatchContextImpl, type RunState } from './import-context';
 import { ItemClaimer } from './item-claimer';
 import { ItemRunner, reasonsOf } from './item-runner';
 import { HookFailure, hook } from './hook-call';
-import { checkRunOptions, claimSize } from './run-options';
+import { claimSize } from './run-options';
 import { newWorkerId } from './worker-id';
 
 const TERMINAL = new Set(['completed', 'completed_with_errors', 'failed']);
@@ -109,8 +109,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
     controller: AbortController,
     waitForOthers: boolean,
   ): Promise<BatchSummary> {
-    // Checked before the batch is touched: a wrong option must not fail the batch.
-    checkRunOptions(batchId, options);
+    // The callers checked the options: processBatch and the like per call, the worker's at bootstrap.
     const concurrency = this.concurrency(options.concurrency ?? 1);
     const commitEvery = options.commitEvery ?? 1;
     const found = await this.store.getBatch(batchId);

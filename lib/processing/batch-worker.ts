@@ -17,7 +17,8 @@ import { BATCH_CHANNEL, SQL } from './sql';
 /**
  * The background worker (`worker.enabled`): in every application instance, picks up batches that need
  * work — pending, abandoned by a dead run, or running with items left — and processes them with the same
- * runner as `processBatch`. A notification wakes it when a batch is created; polling covers the rest.
+ * runner as `processBatch`, with the run options of `worker.run`. A notification wakes it when a batch is
+ * created; polling covers the rest.
  */
 @Injectable()
 export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -53,11 +54,8 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
       const batchId = await this.nextBatch();
       if (batchId) {
         try {
-          await this.runner.process(
-            batchId,
-            { concurrency: this.options.worker.concurrency },
-            false,
-          );
+          const { concurrency, run } = this.options.worker;
+          await this.runner.process(batchId, { ...run, concurrency }, false);
         } catch (error) {
           if (error instanceof ProcessingStoppedError) break;
           this.logger.warn(

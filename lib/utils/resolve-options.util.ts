@@ -1,10 +1,12 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error';
+import type { ProcessBatchOptions } from '../interfaces/batch-options.interface';
 import type { ImportProcessorOptions } from '../interfaces/processor.interface';
 import type {
   ResolvedReliableImportsOptions,
   ResolvedWorkerOptions,
 } from '../interfaces/reliable-imports-options.interface';
 import { nearestName } from './nearest-name.util';
+import { ITEM_TIMEOUT_RANGE, RUN_OPTION_CHECKS, RUN_OPTION_KEYS } from './run-options.util';
 
 type Check = (value: unknown) => string | null;
 
@@ -26,19 +28,42 @@ const wholeNumber =
       ? null
       : `must be ${expected}; got ${show(value)}`;
 
-/** Shared with the run's `itemTimeoutMs` (the processor's is checked by the module's check). */
-export const ITEM_TIMEOUT_RANGE = { min: 100, max: 86_400_000 };
+const object =
+  (example: string): Check =>
+  (value) =>
+    typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? null
+      : `must be an object such as ${example}; got ${show(value)}`;
 
 const WORKER_DEFAULTS: ResolvedWorkerOptions = {
   enabled: false,
   concurrency: 1,
   pollIntervalMs: 1000,
+  run: {},
 };
+
+/**
+ * `worker.run` takes every run option, checked by the run options' table in the module options' words;
+ * its concurrency is `worker.concurrency`, which it had before runs took options.
+ */
+const WORKER_RUN_CHECKS = Object.fromEntries(
+  RUN_OPTION_KEYS.map((key): [string, Check] => [
+    key,
+    key === 'concurrency'
+      ? (value) =>
+          `is worker.concurrency: set it there instead (worker: { concurrency: ${show(value)} })`
+      : (value) =>
+          RUN_OPTION_CHECKS[key].valid(value)
+            ? null
+            : `must be ${RUN_OPTION_CHECKS[key].expected}; got ${show(value)}`,
+  ]),
+) as Record<keyof ProcessBatchOptions, Check>;
 
 const WORKER_CHECKS: Record<keyof ResolvedWorkerOptions, Check> = {
   enabled: boolean,
   concurrency: wholeNumber(1, 64, 'a whole number from 1 to 64'),
   pollIntervalMs: wholeNumber(10, 3_600_000, 'a whole number of milliseconds from 10 to 3600000'),
+  run: object('{ commitEvery: 100 }'),
 };
 
 const DEFAULTS: ResolvedReliableImportsOptions = {
@@ -67,7 +92,7 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
     3_600_000,
     'a whole number of milliseconds from 0 to 3600000 (an hour)',
   ),
-  // The run's itemTimeoutMs is checked with the same range (run-options.ts).
+  // The run's itemTimeoutMs is checked with the same range (run-options.util.ts).
   itemTimeoutMs: wholeNumber(
     ITEM_TIMEOUT_RANGE.min,
     ITEM_TIMEOUT_RANGE.max,
@@ -75,10 +100,7 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
   ),
   storeErrorStacks: boolean,
   checkSchema: boolean,
-  worker: (value) =>
-    typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? null
-      : `must be an object such as { enabled: true }; got ${show(value)}`,
+  worker: object('{ enabled: true }'),
 };
 
 /**
@@ -125,7 +147,9 @@ function checkGroup<T extends object>(
  * problem with its fix, rather than failing on the first.
  */
 export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
-  if (raw === undefined || raw === null) return { ...DEFAULTS, worker: { ...WORKER_DEFAULTS } };
+  if (raw === undefined || raw === null) {
+    return { ...DEFAULTS, worker: { ...WORKER_DEFAULTS, run: {} } };
+  }
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InvalidOptionsError([
       `the options must be an object, e.g. forRoot({ continueOnError: true }); got ${Array.isArray(raw) ? 'an array' : typeof raw}`,
@@ -144,10 +168,16 @@ export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
     'worker.',
     problems,
   );
+  const run = checkGroup<ProcessBatchOptions>(
+    worker.run ?? {},
+    WORKER_RUN_CHECKS,
+    'worker.run.',
+    problems,
+  );
   const resolved: ResolvedReliableImportsOptions = {
     ...DEFAULTS,
     ...top,
-    worker: { ...WORKER_DEFAULTS, ...worker },
+    worker: { ...WORKER_DEFAULTS, ...worker, run },
   };
   if (problems.length === 0 && resolved.maxRetryDelayMs < resolved.retryDelayMs) {
     problems.push(

@@ -1,4 +1,14 @@
-import { BaseProcessor, ImportProcessor, type ImportContext, type ImportItem } from '../../lib';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import {
+  BaseProcessor,
+  ImportProcessor,
+  InvalidOptionsError,
+  ReliableImportsModule,
+  type ImportContext,
+  type ImportItem,
+} from '../../lib';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
@@ -95,5 +105,52 @@ describe('the background worker', () => {
       `SELECT count(*)::int AS open FROM import_batch_items WHERE status = 'processing'`,
     );
     expect(open).toBe(0);
+  });
+
+  it('runs its batches with the run options of worker.run: commitEvery commits ten items at a time', async () => {
+    const chunked = await createTestApp(db.url, [MeterReadingProcessor], {
+      module: { worker: { enabled: true, pollIntervalMs: 50, run: { commitEvery: 10 } } },
+    });
+    workers.push(chunked);
+    const rows = Array.from({ length: 100 }, (_, n) => ({ n: 20_000 + n }));
+    const batch = await creator.batches.createBatch('meter_reading', rows);
+
+    const summary = await waitUntilFinished(batch.id);
+    expect(summary).toMatchObject({ status: 'completed', completedItems: 100 });
+    // A row's xmin is the transaction that wrote it: ten chunks, ten transactions (not one per item).
+    const [{ transactions }] = await creator.dataSource.query<{ transactions: number }[]>(
+      `SELECT count(DISTINCT r.xmin::text)::int AS transactions
+       FROM readings r JOIN import_batch_items i ON i.id = r.item_id WHERE i.batch_id = $1`,
+      [batch.id],
+    );
+    expect(transactions).toBe(10);
+  });
+
+  it("refuses an invalid worker.run at startup, with the run options' message", async () => {
+    const opened: DataSource[] = [];
+    const moduleRef = Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({ type: 'postgres', url: db.url, retryAttempts: 0, logging: false }),
+          // Kept, so that the failed start leaves no pool behind.
+          dataSourceFactory: async (options?: DataSourceOptions) => {
+            const dataSource = new DataSource(options!);
+            opened.push(dataSource);
+            return dataSource.initialize();
+          },
+        }),
+        ReliableImportsModule.forRoot({ worker: { enabled: true, run: { commitEvery: 0 } } }),
+      ],
+      providers: [MeterReadingProcessor],
+    });
+    try {
+      const started = moduleRef.compile().then((compiled) => compiled.init());
+      await expect(started).rejects.toBeInstanceOf(InvalidOptionsError);
+      await expect(started).rejects.toThrow(
+        'worker.run.commitEvery must be a whole number from 1 (a transaction per item) to 10000; got 0',
+      );
+    } finally {
+      for (const dataSource of opened) if (dataSource.isInitialized) await dataSource.destroy();
+    }
   });
 });

@@ -22,7 +22,7 @@ const DEFAULTS = {
   itemTimeoutMs: 300_000,
   storeErrorStacks: false,
   checkSchema: true,
-  worker: { enabled: false, concurrency: 1, pollIntervalMs: 1000 },
+  worker: { enabled: false, concurrency: 1, pollIntervalMs: 1000, run: {} },
 };
 const OPTION_LIST =
   'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, checkSchema, worker';
@@ -46,7 +46,12 @@ describe('resolveOptions', () => {
       itemTimeoutMs: 100,
       storeErrorStacks: true,
       checkSchema: false,
-      worker: { enabled: true, concurrency: 4, pollIntervalMs: 250 },
+      worker: {
+        enabled: true,
+        concurrency: 4,
+        pollIntervalMs: 250,
+        run: { continueOnError: false, commitEvery: 100, itemTimeoutMs: 1000 },
+      },
     };
     expect(resolveOptions(given)).toEqual(given);
   });
@@ -166,16 +171,47 @@ describe('resolveOptions', () => {
       enabled: true,
       concurrency: 1,
       pollIntervalMs: 1000,
+      run: {},
     });
     expect(
       problemsOf({ worker: { enabled: 'yes', concurency: 2, pollIntervalMs: 0 } }).problems,
     ).toEqual([
       'worker.enabled must be true or false; got "yes"',
-      '"worker.concurency" is not an option (did you mean "worker.concurrency"?); the options of worker are: enabled, concurrency, pollIntervalMs',
+      '"worker.concurency" is not an option (did you mean "worker.concurrency"?); the options of worker are: enabled, concurrency, pollIntervalMs, run',
       'worker.pollIntervalMs must be a whole number of milliseconds from 10 to 3600000; got 0',
     ]);
     expect(problemsOf({ worker: true }).problems).toEqual([
       'worker must be an object such as { enabled: true }; got true',
     ]);
+  });
+
+  it("checks the worker's run options with the run options' checks", () => {
+    expect(
+      problemsOf({
+        worker: {
+          run: {
+            continueOnError: 'no',
+            concurrency: 4,
+            commitEvery: 0,
+            itemTimeoutMs: 99,
+            commitEvry: 10,
+          },
+        },
+      }).problems,
+    ).toEqual([
+      'worker.run.continueOnError must be true or false; got "no"',
+      'worker.run.concurrency is worker.concurrency: set it there instead (worker: { concurrency: 4 })',
+      'worker.run.commitEvery must be a whole number from 1 (a transaction per item) to 10000; got 0',
+      'worker.run.itemTimeoutMs must be a whole number from 100 to 86400000; got 99',
+      expect.stringMatching(
+        /^"worker\.run\.commitEvry" is not an option \(did you mean "worker\.run\.commitEvery"\?\); the options of worker\.run are: continueOnError, concurrency, commitEvery, itemTimeoutMs/,
+      ),
+    ]);
+    expect(problemsOf({ worker: { run: 'fast' } }).problems).toEqual([
+      'worker.run must be an object such as { commitEvery: 100 }; got "fast"',
+    ]);
+    expect(resolveOptions({ worker: { run: { commitEvery: 10_000 } } }).worker.run).toEqual({
+      commitEvery: 10_000,
+    });
   });
 });
