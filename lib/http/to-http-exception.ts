@@ -75,9 +75,10 @@ const logger = new Logger('ReliableImports');
  */
 export function toHttpException(error: ReliableImportsError): HttpException {
   // A code outside the table can still arrive at run time: a subclass of the application's, a newer version.
-  const status: HttpStatus =
-    (STATUS_BY_CODE as Partial<Record<string, HttpStatus>>)[error.code] ??
-    HttpStatus.INTERNAL_SERVER_ERROR;
+  // An own entry only: a code of an application's subclass named like `toString` is no known status.
+  const status: HttpStatus = Object.hasOwn(STATUS_BY_CODE, error.code)
+    ? STATUS_BY_CODE[error.code]
+    : HttpStatus.INTERNAL_SERVER_ERROR;
   const body: ReliableImportsHttpErrorBody = {
     statusCode: status,
     error: error.code,
