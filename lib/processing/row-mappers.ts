@@ -2,12 +2,13 @@ import type { BatchSummary } from '../interfaces/batch-summary.interface';
 import type { ImportBatch, JsonObject } from '../interfaces/import-batch.interface';
 import type { ImportItem, ItemErrorDetails } from '../interfaces/import-item.interface';
 import type { ImportLogEntry } from '../interfaces/import-log.interface';
+import type { FailedRow, LineageBatch } from '../interfaces/recovery.interface';
 import type { BatchStatus, ItemStatus, LogLevel } from '../interfaces/statuses.interface';
 
 /** A row as the driver returns it; column names are snake_case. */
 export type Row = Record<string, unknown>;
 
-export const date = (value: unknown): Date | null =>
+const date = (value: unknown): Date | null =>
   value === null || value === undefined
     ? null
     : value instanceof Date
@@ -16,10 +17,10 @@ export const date = (value: unknown): Date | null =>
 
 const num = (value: unknown): number => (typeof value === 'number' ? value : Number(value ?? 0));
 
-export const numOrNull = (value: unknown): number | null =>
+const numOrNull = (value: unknown): number | null =>
   value === null || value === undefined ? null : Number(value);
 
-export const str = (value: unknown): string | null =>
+const str = (value: unknown): string | null =>
   value === null || value === undefined
     ? null
     : typeof value === 'string'
@@ -102,5 +103,42 @@ export function toSummary(row: Row): BatchSummary {
     completedAt: date(row.completed_at),
     durationMs: numOrNull(row.duration_ms),
     itemsPerSecond: numOrNull(row.items_per_second),
+  };
+}
+
+/** A failed row of a tree (`recovery-sql.ts` `failedRows`); its data JSON read by `parse`. */
+export function toFailedRow<TSource>(
+  row: Row,
+  parse: (json: string) => unknown = JSON.parse,
+): FailedRow<TSource> {
+  const details = (row.error_details ?? null) as (ItemErrorDetails & { raw?: unknown }) | null;
+  const message = str(row.error_message);
+  return {
+    itemId: String(row.item_id),
+    batchId: String(row.batch_id),
+    itemIndex: Number(row.item_index),
+    line: numOrNull(row.source_line),
+    status: row.status as ItemStatus,
+    reasons: details?.reasons ?? (message === null ? [] : [message]),
+    errorCode: details?.code ?? null,
+    rawLine: typeof details?.raw === 'string' ? details.raw : null,
+    data: parse(String(row.data)) as TSource,
+    corrected: row.corrected === true,
+    resolvedBy: str(row.resolved_by),
+  };
+}
+
+export function toLineageBatch(row: Row): LineageBatch {
+  return {
+    batchId: String(row.id),
+    parentBatchId: str(row.parent_batch_id),
+    status: row.status as BatchStatus,
+    createdAt: date(row.created_at) as Date,
+    depth: Number(row.depth),
+    totalItems: Number(row.total_items),
+    completedItems: Number(row.completed_items),
+    failedItems: Number(row.failed_items),
+    skippedItems: Number(row.skipped_items),
+    pendingItems: Number(row.pending_items),
   };
 }

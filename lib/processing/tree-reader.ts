@@ -1,14 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ImportBatchNotFoundError } from '../errors/import-batch-not-found.error';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
-import type { ItemErrorDetails } from '../interfaces/import-item.interface';
-import type {
-  BatchLineage,
-  FailedRow,
-  GetFailuresFilter,
-  LineageBatch,
-} from '../interfaces/recovery.interface';
-import type { BatchStatus, ItemStatus } from '../interfaces/statuses.interface';
+import type { BatchLineage, FailedRow, GetFailuresFilter } from '../interfaces/recovery.interface';
 import { ArgumentChecks } from '../utils/arguments.util';
 import { isUuid } from '../utils/uuid.util';
 import { DatabaseAdapter } from './database-adapter';
@@ -19,7 +12,7 @@ import {
   treeBatches,
   type Statement,
 } from './recovery-sql';
-import { date, numOrNull, str, toBatch, type Row } from './row-mappers';
+import { toBatch, toFailedRow, toLineageBatch, type Row } from './row-mappers';
 import { SQL } from './sql';
 
 /** Rows read per round trip when a tree's failures are streamed. */
@@ -125,42 +118,6 @@ export class TreeReader {
   private run(statement: Statement): Promise<Row[]> {
     return this.database.rowsOnce<Row>(statement.text, statement.values);
   }
-}
-
-function toFailedRow<TSource>(
-  row: Row,
-  parse: (json: string) => unknown = JSON.parse,
-): FailedRow<TSource> {
-  const details = (row.error_details ?? null) as (ItemErrorDetails & { raw?: unknown }) | null;
-  const message = str(row.error_message);
-  return {
-    itemId: String(row.item_id),
-    batchId: String(row.batch_id),
-    itemIndex: Number(row.item_index),
-    line: numOrNull(row.source_line),
-    status: row.status as ItemStatus,
-    reasons: details?.reasons ?? (message === null ? [] : [message]),
-    errorCode: details?.code ?? null,
-    rawLine: typeof details?.raw === 'string' ? details.raw : null,
-    data: parse(String(row.data)) as TSource,
-    corrected: row.corrected === true,
-    resolvedBy: str(row.resolved_by),
-  };
-}
-
-function toLineageBatch(row: Row): LineageBatch {
-  return {
-    batchId: String(row.id),
-    parentBatchId: str(row.parent_batch_id),
-    status: row.status as BatchStatus,
-    createdAt: date(row.created_at) as Date,
-    depth: Number(row.depth),
-    totalItems: Number(row.total_items),
-    completedItems: Number(row.completed_items),
-    failedItems: Number(row.failed_items),
-    skippedItems: Number(row.skipped_items),
-    pendingItems: Number(row.pending_items),
-  };
 }
 
 /** The row's data with the source's columns first, in their order (jsonb keeps no order of keys). */
