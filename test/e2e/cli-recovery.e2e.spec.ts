@@ -434,6 +434,47 @@ describe('recovering a failed import with the built CLI: failures out as a file,
     expect(copy.rows[0].big).toBe('12345678901234567891');
     expect(run(['check', small]).status).toBe(0);
   });
+
+  it('reads a fixes file a spreadsheet saved with ";" when told so, and says what to do when not told', async () => {
+    writeFileSync(
+      join(dir, 'semi.csv'),
+      'email,name\nsemi1@example.com,One\nsemi2-at-example.com,Two\n',
+    );
+    const imported = run(['--module', USER_MODULE, '--json', 'import', 'contact', 'semi.csv']);
+    expect(imported.status).toBe(1);
+    const semi = json<{ batchId: string }>(imported).batchId;
+    expect(run(['failures', semi, '--format', 'csv', '-o', 'semi-fix.csv']).status).toBe(0);
+    const [header, ...rows] = readSheet('semi-fix.csv');
+    rows[0][header.indexOf('email')] = 'semi2@example.com';
+    // European spreadsheets save CSV with ";" between cells.
+    writeFileSync(join(dir, 'semi-fix.csv'), stringify([header, ...rows], { delimiter: ';' }));
+    const untold = run([
+      '--module',
+      USER_MODULE,
+      'reprocess',
+      semi,
+      '--corrections',
+      'semi-fix.csv',
+    ]);
+    expect(untold.status).toBe(2);
+    expect(untold.stderr).toContain("--delimiter ';'");
+    expect(
+      await count('SELECT count(*) AS n FROM import_batches WHERE parent_batch_id = $1', [semi]),
+    ).toBe(0);
+
+    const told = run([
+      '--module',
+      USER_MODULE,
+      'reprocess',
+      semi,
+      '--corrections',
+      'semi-fix.csv',
+      '--delimiter',
+      ';',
+    ]);
+    expect(told.status).toBe(0);
+    expect(run(['check', semi]).status).toBe(0);
+  });
 });
 
 /**
