@@ -33,7 +33,8 @@ export type {
   ProcessItemResult,
   ValidationResult,
 } from './interfaces/processor.interface';
-export type { BatchStatus, ItemStatus, LogLevel } from './interfaces/statuses.interface';
+export { BATCH_STATUS, ITEM_STATUS, LOG_LEVEL } from './statuses';
+export type { BatchStatus, ItemStatus, LogLevel } from './statuses';
 export type {
   BatchLineage,
   CorrectItemsOptions,

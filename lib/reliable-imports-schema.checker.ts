@@ -63,7 +63,7 @@ export class ReliableImportsSchemaChecker implements OnModuleInit {
         ]),
       ),
     ];
-    const rows = await this.database.rowsOnce<{ table: string; column: string | null }>(
+    const rows = await this.database.queryAutocommit<{ table: string; column: string | null }>(
       TABLE_COLUMNS,
       [tables],
     );

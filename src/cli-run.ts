@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { SingleBar } from 'cli-progress';
-import { BatchService, type BatchSummary } from '../lib';
+import { BATCH_STATUS, BatchService, type BatchSummary } from '../lib';
 import { createCliApp, type CliConfig } from './cli-app';
 import { EXIT } from './cli-errors';
 import type { RunContext } from './error-report';
@@ -84,7 +84,7 @@ export function summaryText(summary: BatchSummary): string {
 
 /** The exit status of a command that processed rows: 1 when any failed (read-only commands exit 0). */
 export const statusOf = (summary: BatchSummary): number =>
-  summary.failedItems > 0 || summary.status === 'failed' ? EXIT.itemsFailed : EXIT.ok;
+  summary.failedItems > 0 || summary.status === BATCH_STATUS.failed ? EXIT.itemsFailed : EXIT.ok;
 
 /** Processes a batch with a progress bar on stderr when it is a terminal. */
 export async function processWithProgress(

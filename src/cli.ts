@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { BatchStatus } from '../lib';
+import { BATCH_STATUSES, isEndedBatch } from '../lib/statuses';
 import { DEFAULT_PGLITE_DIR } from './cli-app';
 import { EXIT } from './cli-errors';
 import {
@@ -22,12 +23,6 @@ import { table } from './output';
 import { delimiter, nonEmpty, range, wholeNumber } from './option-parsers';
 import { readItemsFile } from './read-items';
 import { addRecoveryCommands, nextSteps } from './recovery-commands';
-
-const FINISHED: ReadonlySet<BatchStatus> = new Set([
-  'completed',
-  'completed_with_errors',
-  'failed',
-]);
 
 /** `--key auto`: the SHA-256 of the file's bytes, so that the same file brings back the same batch. */
 async function fileKey(path: string): Promise<string> {
@@ -118,7 +113,7 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
               ...(key === undefined ? {} : { idempotencyKey: key }),
             });
             // A key that brings back a finished batch: show it, there is nothing left to run.
-            const importedBefore = FINISHED.has(batch.status);
+            const importedBefore = isEndedBatch(batch.status);
             const summary = importedBefore
               ? await batches.getBatchSummary(batch.id)
               : await processWithProgress(batches, batch.id, () =>
@@ -147,13 +142,7 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
     .command('list')
     .description('list batches, newest first')
     .addOption(
-      new Option('-s, --status <status>', 'only batches with this status').choices([
-        'pending',
-        'processing',
-        'completed',
-        'completed_with_errors',
-        'failed',
-      ]),
+      new Option('-s, --status <status>', 'only batches with this status').choices(BATCH_STATUSES),
     )
     .option('-t, --type <batch-type>', 'only batches of this type')
     .option('-n, --limit <n>', 'how many (1 to 1000)', wholeNumber, 20)

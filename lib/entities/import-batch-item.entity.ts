@@ -7,7 +7,8 @@ import {
   ManyToOne,
   PrimaryGeneratedColumn,
 } from 'typeorm';
-import type { ItemStatus } from '../interfaces/statuses.interface';
+import { sqlList, sqlWord } from '../processing/statements/statement';
+import { ITEM_STATUS, ITEM_STATUSES, type ItemStatus } from '../statuses';
 import { ImportBatchEntity } from './import-batch.entity';
 
 /**
@@ -17,13 +18,13 @@ import { ImportBatchEntity } from './import-batch.entity';
 @Entity({ name: 'import_batch_items' })
 @Check(
   'CHK_import_batch_items_status',
-  `"status" IN ('pending', 'processing', 'completed', 'failed', 'skipped')`,
+  `"status" IN (${sqlList(ITEM_STATUSES)})`,
 )
 @Check('CHK_import_batch_items_source_line', `"source_line" >= 1`)
 @Index('UQ_import_batch_items_batch_index', ['batchId', 'itemIndex'], { unique: true })
 @Index('IDX_import_batch_items_claim', ['batchId', 'status', 'itemIndex'])
 @Index('IDX_import_batch_items_pending', ['batchId', 'itemIndex'], {
-  where: `"status" = 'pending'`,
+  where: `"status" = ${sqlWord(ITEM_STATUS.pending)}`,
 })
 @Index('IDX_import_batch_items_original', ['originalItemId'])
 export class ImportBatchItemEntity {
@@ -40,7 +41,7 @@ export class ImportBatchItemEntity {
   @Column({ name: 'item_index', type: 'integer' })
   itemIndex!: number;
 
-  @Column({ type: 'varchar', length: 32, default: 'pending' })
+  @Column({ type: 'varchar', length: 32, default: ITEM_STATUS.pending })
   status!: ItemStatus;
 
   @Column({ name: 'source_data', type: 'jsonb' })

@@ -7,7 +7,8 @@ import {
   ManyToOne,
   PrimaryGeneratedColumn,
 } from 'typeorm';
-import type { BatchStatus } from '../interfaces/statuses.interface';
+import { sqlList } from '../processing/statements/statement';
+import { BATCH_STATUS, BATCH_STATUSES, type BatchStatus } from '../statuses';
 
 /**
  * The `import_batches` table, for applications that want to query batches with a TypeORM repository.
@@ -16,7 +17,7 @@ import type { BatchStatus } from '../interfaces/statuses.interface';
 @Entity({ name: 'import_batches' })
 @Check(
   'CHK_import_batches_status',
-  `"status" IN ('pending', 'processing', 'completed', 'completed_with_errors', 'failed')`,
+  `"status" IN (${sqlList(BATCH_STATUSES)})`,
 )
 @Check('CHK_import_batches_source_columns', `jsonb_typeof("source_columns") = 'array'`)
 @Index('UQ_import_batches_idempotency_key', ['idempotencyKey'], {
@@ -32,7 +33,7 @@ export class ImportBatchEntity {
   @Column({ name: 'batch_type', type: 'varchar', length: 100 })
   batchType!: string;
 
-  @Column({ type: 'varchar', length: 32, default: 'pending' })
+  @Column({ type: 'varchar', length: 32, default: BATCH_STATUS.pending })
   status!: BatchStatus;
 
   @Column({ name: 'source_info', type: 'jsonb', default: () => "'{}'" })

@@ -7,7 +7,8 @@ import {
   ManyToOne,
   PrimaryGeneratedColumn,
 } from 'typeorm';
-import type { LogLevel } from '../interfaces/statuses.interface';
+import { sqlList } from '../processing/statements/statement';
+import { LOG_LEVELS, type LogLevel } from '../statuses';
 import { ImportBatchItemEntity } from './import-batch-item.entity';
 import { ImportBatchEntity } from './import-batch.entity';
 
@@ -16,7 +17,7 @@ import { ImportBatchEntity } from './import-batch.entity';
  * repository. The module itself writes it with plain SQL; the migrations create it.
  */
 @Entity({ name: 'import_logs' })
-@Check('CHK_import_logs_level', `"level" IN ('debug', 'info', 'warn', 'error')`)
+@Check('CHK_import_logs_level', `"level" IN (${sqlList(LOG_LEVELS)})`)
 @Index('IDX_import_logs_batch', ['batchId', 'id'])
 @Index('IDX_import_logs_item', ['itemId'])
 export class ImportLogEntity {

@@ -1,6 +1,6 @@
 import type { JsonObject } from './import-batch.interface';
 import type { CorrectionMode, ItemCorrection } from './recovery.interface';
-import type { BatchStatus, ItemStatus, LogLevel } from './statuses.interface';
+import type { BatchStatus, ItemStatus, LogLevel } from '../statuses';
 
 /** Items accepted by `createBatch`: an array, any iterable, or an async iterable such as a CSV stream. */
 export type ImportItemsSource<TSource> = Iterable<TSource> | AsyncIterable<TSource>;

@@ -1,4 +1,4 @@
-import type { BatchStatus } from './statuses.interface';
+import type { BatchStatus } from '../statuses';
 
 /** Where a batch stands, counted from its items at the time of the call. */
 export interface BatchSummary {

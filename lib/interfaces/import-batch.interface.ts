@@ -1,4 +1,4 @@
-import type { BatchStatus } from './statuses.interface';
+import type { BatchStatus } from '../statuses';
 
 /** JSON object stored with a batch (`source_info`, `metadata`). */
 export type JsonObject = { [key: string]: unknown };

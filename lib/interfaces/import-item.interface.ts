@@ -1,4 +1,4 @@
-import type { ItemStatus } from './statuses.interface';
+import type { ItemStatus } from '../statuses';
 
 /** What is recorded about an item's last failure. */
 export interface ItemErrorDetails {

@@ -1,4 +1,4 @@
-import type { LogLevel } from './statuses.interface';
+import type { LogLevel } from '../statuses';
 
 /** An entry of the audit log (`import_logs`). */
 export interface ImportLogEntry {

@@ -1,4 +1,4 @@
-import type { BatchStatus, ItemStatus } from './statuses.interface';
+import type { BatchStatus, ItemStatus } from '../statuses';
 
 /** The formats of a failures export and of a corrections file. */
 export type RecoveryFileFormat = 'csv' | 'jsonl';

@@ -20,7 +20,7 @@ import { SourceRow } from '../readers/source-row';
 import { isSourceLine } from '../utils/source-line.util';
 import { storableText, TEXT_LIMITS, visibleCopy } from '../utils/storable-text.util';
 import { DatabaseAdapter } from './database-adapter';
-import { runInItemTransaction } from './item-transaction';
+import { inTransaction } from './transaction';
 import { toBatch, type Row } from './row-mappers';
 import { SQL } from './sql';
 
@@ -47,8 +47,8 @@ export class BatchCreator {
     type Outcome =
       | { created: ImportBatch }
       | { existing: ImportBatch; contentHashes: string[]; rawHash: unknown };
-    const outcome = await runInItemTransaction<Outcome>(this.database, async (transaction) => {
-      const [inserted] = await this.database.rows<Row>(transaction, SQL.insertBatch, [
+    const outcome = await inTransaction<Outcome>(this.database, async (transaction) => {
+      const [inserted] = await this.database.query<Row>(transaction, SQL.insertBatch, [
         batchType,
         sourceInfo,
         metadata,
@@ -61,7 +61,7 @@ export class BatchCreator {
         // created before hashes were canonical has the hash of its rows' keys as written.
         const asWritten = createHash('sha256').update(batchType);
         await this.consume(iterable, where, batchType, hash, null, asWritten);
-        const [existing] = await this.database.rows<Row>(transaction, SQL.batchByIdempotencyKey, [
+        const [existing] = await this.database.query<Row>(transaction, SQL.batchByIdempotencyKey, [
           key,
         ]);
         return {
@@ -76,13 +76,13 @@ export class BatchCreator {
         batchId: batch.id,
       });
       const contentHash = hash.digest('hex');
-      const [sealed] = await this.database.rows<Row>(transaction, SQL.sealBatch, [
+      const [sealed] = await this.database.query<Row>(transaction, SQL.sealBatch, [
         batch.id,
         total,
         contentHash,
         columns === null ? null : JSON.stringify(columns),
       ]);
-      await this.database.rows(transaction, SQL.notifyBatchCreated, [batch.id]);
+      await this.database.query(transaction, SQL.notifyBatchCreated, [batch.id]);
       return { created: toBatch(sealed) };
     });
 
@@ -119,7 +119,7 @@ export class BatchCreator {
     let columns: readonly string[] | null = null;
     const flush = async (): Promise<void> => {
       if (!target || chunk.size === 0) return;
-      await this.database.rows(target.transaction, SQL.insertItemsChunk, [
+      await this.database.query(target.transaction, SQL.insertItemsChunk, [
         target.batchId,
         index - chunk.size,
         ...chunk.drain(),

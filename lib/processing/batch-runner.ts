@@ -21,7 +21,7 @@ import { DatabaseAdapter } from './database-adapter';
 import { BatchContextImpl, type RunState } from './import-context';
 import { ItemClaimer } from './item-claimer';
 import { ItemRunner, reasonsOf } from './item-runner';
-import { HookFailure, hook } from './hook-call';
+import { HookThrew, callHook } from './processor-hook';
 import { claimSize } from './run-options';
 import { newWorkerId } from './worker-id';
 
@@ -145,7 +145,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
     try {
       if (owner && processor.validateBatch) {
         const validateBatch = processor.validateBatch.bind(processor);
-        const reasons = reasonsOf(await hook(() => validateBatch(batch, context)));
+        const reasons = reasonsOf(await callHook(() => validateBatch(batch, context)));
         if (reasons.length > 0) {
           const reason = messages.batchValidationFailed(reasons);
           const stored = storableText(reason, TEXT_LIMITS.message).text;
@@ -157,7 +157,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
           return await this.store.getSummary(batchId);
         }
       }
-      await hook(() => processor.onBatchStart?.(batch, context));
+      await callHook(() => processor.onBatchStart?.(batch, context));
       await this.store.writeLogs(batchId, null, context.log);
 
       const continueOnError =
@@ -200,7 +200,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
         return await this.store.getSummary(batchId);
       }
       const summary = await this.store.getSummary(batchId);
-      await hook(() => processor.onBatchComplete?.(summary, context));
+      await callHook(() => processor.onBatchComplete?.(summary, context));
       await this.store.writeLogs(batchId, null, context.log);
       return summary;
     } catch (thrown) {
@@ -208,7 +208,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
       if (thrown instanceof ProcessingStoppedError || thrown instanceof LeaseLostError) {
         throw thrown;
       }
-      const fromHook = thrown instanceof HookFailure;
+      const fromHook = thrown instanceof HookThrew;
       const original = fromHook ? thrown.error : thrown;
       if (ended) throw original;
       const error = toError(original);
@@ -286,7 +286,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
     // A stop already decided (continueOnError: false) wins over losing the database in another lane: the
     // run goes on to end the batch failed, as far as the database answers.
     const databaseOnly = errors.every(
-      (error) => !(error instanceof HookFailure) && isTransientError(toError(error)),
+      (error) => !(error instanceof HookThrew) && isTransientError(toError(error)),
     );
     if (lanes.failure !== null && databaseOnly) return;
     throw errors[0];
@@ -363,7 +363,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
   }
 
   private async shouldStop(lanes: Lanes, error: Error, item: ImportItem<object>): Promise<boolean> {
-    const action = await hook(() => lanes.processor.onItemError?.(error, item, lanes.context));
+    const action = await callHook(() => lanes.processor.onItemError?.(error, item, lanes.context));
     return action ? action === 'abort' : !lanes.continueOnError;
   }
 

@@ -13,7 +13,7 @@ import type { BatchSummary } from '../interfaces/batch-summary.interface';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
 import type { ImportLogEntry } from '../interfaces/import-log.interface';
-import type { BatchStatus, ItemStatus } from '../interfaces/statuses.interface';
+import type { BatchStatus, ItemStatus } from '../statuses';
 import type { QueryRunner } from 'typeorm';
 import { isJsonProblem, serializeSourceData } from '../utils/source-data.util';
 import { ArgumentChecks } from '../utils/arguments.util';
@@ -29,7 +29,7 @@ import type {
 import { CorrectionWriter } from './correction-writer';
 import { DatabaseAdapter } from './database-adapter';
 import { storeCorrections } from './recovery-sql';
-import { runInItemTransaction } from './item-transaction';
+import { inTransaction } from './transaction';
 import type { LogBuffer } from './log-buffer';
 import { toBatch, toItem, toLogEntry, toSummary, type Row } from './row-mappers';
 import { SQL } from './sql';
@@ -44,14 +44,14 @@ export class BatchStore {
 
   async getBatch(batchId: string): Promise<ImportBatch> {
     if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
-    const [row] = await this.database.rowsOnce<Row>(SQL.batchById, [batchId]);
+    const [row] = await this.database.queryAutocommit<Row>(SQL.batchById, [batchId]);
     if (!row) throw new ImportBatchNotFoundError(batchId);
     return toBatch(row);
   }
 
   async getSummary(batchId: string): Promise<BatchSummary> {
     if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
-    const [row] = await this.database.rowsOnce<Row>(SQL.summary, [batchId]);
+    const [row] = await this.database.queryAutocommit<Row>(SQL.summary, [batchId]);
     if (!row) throw new ImportBatchNotFoundError(batchId);
     return toSummary(row);
   }
@@ -59,7 +59,7 @@ export class BatchStore {
   /** The first batch of the reprocessing chain this batch belongs to; null for a batch that has no parent. */
   async getOriginalBatchId(batch: ImportBatch): Promise<string | null> {
     if (batch.parentBatchId === null) return null;
-    const [row] = await this.database.rowsOnce<{ id: string }>(SQL.rootBatchId, [batch.id]);
+    const [row] = await this.database.queryAutocommit<{ id: string }>(SQL.rootBatchId, [batch.id]);
     return row?.id ?? batch.parentBatchId;
   }
 
@@ -80,7 +80,7 @@ export class BatchStore {
       conditions.push(`"parent_batch_id" = $${params.push(filter.parentBatchId)}`);
     }
     const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-    const rows = await this.database.rowsOnce<Row>(SQL.listBatches(where), params);
+    const rows = await this.database.queryAutocommit<Row>(SQL.listBatches(where), params);
     return rows.map(toBatch);
   }
 
@@ -95,7 +95,7 @@ export class BatchStore {
     await this.getBatch(batchId);
     const params: unknown[] = [limit, offset, batchId];
     const where = statuses ? `AND "status" = ANY($${params.push(statuses)}::text[])` : '';
-    const rows = await this.database.rowsOnce<Row>(SQL.listItems(where), params);
+    const rows = await this.database.queryAutocommit<Row>(SQL.listItems(where), params);
     return rows.map((row) => toItem<TSource>(row));
   }
 
@@ -114,7 +114,7 @@ export class BatchStore {
       conditions.push(`"item_id" = $${params.push(filter.itemId)}`);
     }
     const where = conditions.map((condition) => `AND ${condition}`).join(' ');
-    const rows = await this.database.rowsOnce<Row>(SQL.listLogs(where), params);
+    const rows = await this.database.queryAutocommit<Row>(SQL.listLogs(where), params);
     return rows.map(toLogEntry);
   }
 
@@ -124,7 +124,7 @@ export class BatchStore {
     workerId: string,
     leaseMs: number,
   ): Promise<ImportBatch | null> {
-    const [row] = await this.database.rowsOnce<Row>(SQL.startBatch, [batchId, workerId, leaseMs]);
+    const [row] = await this.database.queryAutocommit<Row>(SQL.startBatch, [batchId, workerId, leaseMs]);
     return row ? toBatch(row) : null;
   }
 
@@ -137,16 +137,16 @@ export class BatchStore {
     failure: string | null,
   ): Promise<ImportBatch | null> {
     if (failure === null) {
-      const [row] = await this.database.rowsOnce<Row>(SQL.finishBatch, [batchId, workerId, null]);
+      const [row] = await this.database.queryAutocommit<Row>(SQL.finishBatch, [batchId, workerId, null]);
       return row ? toBatch(row) : null;
     }
     // A stop ends the batch whoever holds its items: every claim is given back in the same transaction,
     // so that no item stays processing in a failed batch when the run that held it dies.
-    return runInItemTransaction(this.database, async (transaction) => {
-      const [held] = await this.database.rows(transaction, SQL.lockBatchToStop, [batchId]);
+    return inTransaction(this.database, async (transaction) => {
+      const [held] = await this.database.query(transaction, SQL.lockBatchToStop, [batchId]);
       if (!held) return null;
-      await this.database.rows(transaction, SQL.releaseEveryClaim, [batchId]);
-      const [row] = await this.database.rows<Row>(transaction, SQL.finishBatch, [
+      await this.database.query(transaction, SQL.releaseEveryClaim, [batchId]);
+      const [row] = await this.database.query<Row>(transaction, SQL.finishBatch, [
         batchId,
         workerId,
         failure,
@@ -160,7 +160,7 @@ export class BatchStore {
    * item order); null when none is.
    */
   async stopAtFirstFailure(batchId: string): Promise<string | null> {
-    const [row] = await this.database.rowsOnce<{
+    const [row] = await this.database.queryAutocommit<{
       item_index: number;
       error_message: string | null;
     }>(SQL.firstFailedItem, [batchId]);
@@ -171,13 +171,13 @@ export class BatchStore {
 
   /** Gives the batch back unfinished (processing, no lease), for the next run to take over. */
   async releaseBatch(batchId: string, workerId: string): Promise<void> {
-    await this.database.rowsOnce(SQL.releaseBatch, [batchId, workerId]);
+    await this.database.queryAutocommit(SQL.releaseBatch, [batchId, workerId]);
   }
 
   /** Writes batch-level entries (not tied to an item) from a buffer; nothing when it is empty. */
   async writeLogs(batchId: string, itemId: string | null, logs: LogBuffer): Promise<void> {
     if (logs.size === 0) return;
-    await this.database.rowsOnce(SQL.insertLogs, [batchId, itemId, logs.drain()]);
+    await this.database.queryAutocommit(SQL.insertLogs, [batchId, itemId, logs.drain()]);
   }
 
   /**
@@ -191,17 +191,17 @@ export class BatchStore {
     mode: CorrectionMode,
   ): Promise<ImportItem<TSource>> {
     if (!isUuid(itemId)) throw new ImportItemNotFoundError(String(itemId));
-    const [found] = await this.database.rowsOnce<Row>(SQL.itemById, [itemId]);
+    const [found] = await this.database.queryAutocommit<Row>(SQL.itemById, [itemId]);
     if (!found) throw new ImportItemNotFoundError(itemId);
-    return runInItemTransaction(this.database, async (transaction) => {
+    return inTransaction(this.database, async (transaction) => {
       await this.lockTree(transaction, String(found.batch_id));
-      const [row] = await this.database.rows<Row>(transaction, SQL.itemForUpdate, [itemId]);
+      const [row] = await this.database.query<Row>(transaction, SQL.itemForUpdate, [itemId]);
       if (!row) throw new ImportItemNotFoundError(itemId);
       const item = toItem<TSource>(row);
       if (item.status === 'completed') {
         throw new ItemNotCorrectableError(itemId, item.itemIndex, item.status);
       }
-      const copies = await this.database.rows<{
+      const copies = await this.database.query<{
         id: string;
         batch_id: string;
         status: ItemStatus;
@@ -238,7 +238,7 @@ export class BatchStore {
         corrections: `[{"id":${JSON.stringify(itemId)},"data":${json},"line":null}]`,
         mode,
       });
-      const [updated] = await this.database.rows<Row>(transaction, store.text, store.values);
+      const [updated] = await this.database.query<Row>(transaction, store.text, store.values);
       return toItem<TSource>(updated);
     });
   }
@@ -253,7 +253,7 @@ export class BatchStore {
     mode: CorrectionMode,
   ): Promise<CorrectionsResult> {
     const batch = await this.getBatch(batchId);
-    return runInItemTransaction(this.database, async (transaction) => {
+    return inTransaction(this.database, async (transaction) => {
       const rootId = await this.lockTree(transaction, batch.id);
       const { corrected, unchanged } = await this.corrections.apply(
         transaction,
@@ -282,9 +282,9 @@ export class BatchStore {
     const statuses: ItemStatus[] = failedItemsOnly
       ? ['failed', 'skipped', 'pending']
       : ['failed', 'skipped', 'pending', 'processing'];
-    return runInItemTransaction(this.database, async (transaction) => {
+    return inTransaction(this.database, async (transaction) => {
       const rootId = await this.lockTree(transaction, parent.id);
-      const [running] = await this.database.rows<{ id: string; status: string }>(
+      const [running] = await this.database.query<{ id: string; status: string }>(
         transaction,
         SQL.runningBatchInTree,
         [rootId],
@@ -299,7 +299,7 @@ export class BatchStore {
         ? (await this.corrections.apply(transaction, rootId, corrections.items, corrections.mode))
             .rows
         : [];
-      const [row] = await this.database.rows<Row>(transaction, SQL.insertBatch, [
+      const [row] = await this.database.query<Row>(transaction, SQL.insertBatch, [
         parent.batchType,
         JSON.stringify(parent.sourceInfo),
         JSON.stringify({ ...parent.metadata, reprocessOf: parent.id }),
@@ -307,7 +307,7 @@ export class BatchStore {
         parent.id,
       ]);
       const child = toBatch(row);
-      const [copied] = await this.database.rows<{ count: number; unread: number }>(
+      const [copied] = await this.database.query<{ count: number; unread: number }>(
         transaction,
         SQL.copyItemsToChild,
         [child.id, parent.id, statuses, correctedRows],
@@ -318,7 +318,7 @@ export class BatchStore {
         throw BatchNotReprocessableError.onlyUnreadLines(parent.id, unread);
       }
       if (count === 0) throw BatchNotReprocessableError.nothingToReprocess(parent.id);
-      const [sealed] = await this.database.rows<Row>(transaction, SQL.setTotalItems, [
+      const [sealed] = await this.database.query<Row>(transaction, SQL.setTotalItems, [
         child.id,
         count,
         parent.sourceColumns === null ? null : JSON.stringify(parent.sourceColumns),
@@ -335,18 +335,18 @@ export class BatchStore {
           created_at: new Date().toISOString(),
         },
       ]);
-      await this.database.rows(transaction, SQL.insertLogs, [parent.id, null, audit]);
+      await this.database.query(transaction, SQL.insertLogs, [parent.id, null, audit]);
       return toBatch(sealed);
     });
   }
 
   /** Locks the root of the batch's tree for the transaction; returns the root's id. */
   private async lockTree(transaction: QueryRunner, batchId: string): Promise<string> {
-    const [root] = await this.database.rows<{ id: string }>(transaction, SQL.rootBatchId, [
+    const [root] = await this.database.query<{ id: string }>(transaction, SQL.rootBatchId, [
       batchId,
     ]);
     const rootId = root?.id ?? batchId;
-    await this.database.rows(transaction, SQL.lockBatch, [rootId]);
+    await this.database.query(transaction, SQL.lockBatch, [rootId]);
     return rootId;
   }
 }

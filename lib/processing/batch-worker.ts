@@ -71,7 +71,7 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
 
   private async nextBatch(): Promise<string | null> {
     try {
-      const [row] = await this.database.rowsOnce<{ id: string }>(SQL.nextBatchForWorker, [
+      const [row] = await this.database.queryAutocommit<{ id: string }>(SQL.nextBatchForWorker, [
         this.registry.knownTypes(),
       ]);
       return row?.id ?? null;

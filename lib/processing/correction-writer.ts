@@ -23,8 +23,8 @@ import {
   sourcesOfItems,
   sourcesOfLines,
   storeCorrections,
-  type Statement,
 } from './recovery-sql';
+import type { Statement } from './statements/statement';
 import type { Row } from './row-mappers';
 
 /** Corrections resolved and stored per round trip. */
@@ -200,7 +200,7 @@ export class CorrectionWriter {
   }
 
   private run(transaction: QueryRunner, statement: Statement): Promise<Row[]> {
-    return this.database.rows<Row>(transaction, statement.text, statement.values);
+    return this.database.query<Row>(transaction, statement.text, statement.values);
   }
 }
 

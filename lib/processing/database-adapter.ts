@@ -1,4 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import type { Statement } from './statements/statement';
 
 /**
  * Everything that differs between PostgreSQL through `pg` and PGlite through `typeorm-pglite` is handled
@@ -17,8 +18,18 @@ export class DatabaseAdapter {
     this.singleConnection = isPGlite(dataSource);
   }
 
-  /** Runs a statement and returns its rows, whatever the statement and the driver. */
-  async rows<TRow>(
+  /**
+   * Runs one of the module's statements and returns its rows: inside `transaction` when given, otherwise
+   * on a connection of its own, in autocommit.
+   */
+  run<TRow>(statement: Statement, transaction?: QueryRunner): Promise<TRow[]> {
+    return transaction
+      ? this.query<TRow>(transaction, statement.text, statement.values)
+      : this.queryAutocommit<TRow>(statement.text, statement.values);
+  }
+
+  /** Runs SQL text on `runner` and returns its rows, whatever the statement and the driver. */
+  async query<TRow>(
     runner: QueryRunner,
     sql: string,
     params: readonly unknown[] = [],
@@ -82,15 +93,15 @@ export class DatabaseAdapter {
       new Error('Transaction given up by nestjs-reliable-imports'),
     );
     if (typeof pid === 'number') {
-      await this.rowsOnce('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+      await this.queryAutocommit('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
     }
   }
 
-  /** Runs a statement on a connection of its own (autocommit) and returns its rows. */
-  async rowsOnce<TRow>(sql: string, params: readonly unknown[] = []): Promise<TRow[]> {
+  /** Runs SQL text on a connection of its own, in autocommit, and returns its rows. */
+  async queryAutocommit<TRow>(sql: string, params: readonly unknown[] = []): Promise<TRow[]> {
     const runner = this.dataSource.createQueryRunner();
     try {
-      return await this.rows<TRow>(runner, sql, params);
+      return await this.query<TRow>(runner, sql, params);
     } finally {
       await runner.release();
     }

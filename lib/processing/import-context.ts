@@ -47,7 +47,7 @@ export class BatchContextImpl implements BatchContext {
     sql: string,
     params: readonly unknown[] = [],
   ): Promise<TRow[]> {
-    return this.run.database.rowsOnce<TRow>(sql, params);
+    return this.run.database.queryAutocommit<TRow>(sql, params);
   }
 
   async queryOne<TRow = Record<string, unknown>>(
@@ -92,7 +92,7 @@ export class ItemContextImpl<TSource> extends BatchContextImpl implements Import
     sql: string,
     params: readonly unknown[] = [],
   ): Promise<TRow[]> {
-    return this.run.database.rows<TRow>(this.transaction, sql, params);
+    return this.run.database.query<TRow>(this.transaction, sql, params);
   }
 
   get manager(): EntityManager {

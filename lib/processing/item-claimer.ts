@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { QueryRunner } from 'typeorm';
 import type { ImportItem } from '../interfaces/import-item.interface';
-import type { ItemStatus } from '../interfaces/statuses.interface';
+import type { ItemStatus } from '../statuses';
 import { DatabaseAdapter } from './database-adapter';
 import { toItem, type Row } from './row-mappers';
 import { SQL } from './sql';
@@ -22,9 +22,9 @@ export class ItemClaimer {
     limit: number,
   ): Promise<ImportItem<TSource>[]> {
     const params = [batchId, workerId, leaseMs, limit];
-    let rows = await this.database.rowsOnce<Row>(SQL.claimPendingItems, params);
+    let rows = await this.database.queryAutocommit<Row>(SQL.claimPendingItems, params);
     if (rows.length === 0) {
-      rows = await this.database.rowsOnce<Row>(SQL.claimExpiredItems, params);
+      rows = await this.database.queryAutocommit<Row>(SQL.claimExpiredItems, params);
     }
     return rows.map((row) => toItem<TSource>(row)).sort((a, b) => a.itemIndex - b.itemIndex);
   }
@@ -42,7 +42,7 @@ export class ItemClaimer {
     logsJson: string,
     attempts: number,
   ): Promise<boolean> {
-    const rows = await this.database.rows(transaction, SQL.completeItem, [
+    const rows = await this.database.query(transaction, SQL.completeItem, [
       itemId,
       workerId,
       result.processedJson,
@@ -63,7 +63,7 @@ export class ItemClaimer {
     workerId: string,
     itemsJson: string,
   ): Promise<number> {
-    const [row] = await this.database.rows<{ count: number }>(transaction, SQL.completeChunk, [
+    const [row] = await this.database.query<{ count: number }>(transaction, SQL.completeChunk, [
       workerId,
       itemsJson,
     ]);
@@ -83,7 +83,7 @@ export class ItemClaimer {
     logsJson: string,
     attempts: number,
   ): Promise<boolean> {
-    const rows = await this.database.rowsOnce(SQL.finishItemWithoutResult, [
+    const rows = await this.database.queryAutocommit(SQL.finishItemWithoutResult, [
       itemId,
       workerId,
       status,
@@ -97,18 +97,18 @@ export class ItemClaimer {
 
   /** Gives back every item this worker claimed and did not finish; they become pending again. */
   async releaseAll(batchId: string, workerId: string): Promise<number> {
-    return (await this.database.rowsOnce(SQL.releaseItems, [batchId, workerId])).length;
+    return (await this.database.queryAutocommit(SQL.releaseItems, [batchId, workerId])).length;
   }
 
   /** Gives back the given items of this worker's claim; they become pending again. */
   async release(batchId: string, workerId: string, itemIds: readonly string[]): Promise<void> {
     if (itemIds.length === 0) return;
-    await this.database.rowsOnce(SQL.releaseSomeItems, [batchId, workerId, itemIds]);
+    await this.database.queryAutocommit(SQL.releaseSomeItems, [batchId, workerId, itemIds]);
   }
 
   /** Extends the leases of the items this worker holds and of the batch; false when it does not hold the batch. */
   async renewLeases(batchId: string, workerId: string, leaseMs: number): Promise<boolean> {
-    const [row] = await this.database.rowsOnce<{ held: boolean }>(SQL.renewLeases, [
+    const [row] = await this.database.queryAutocommit<{ held: boolean }>(SQL.renewLeases, [
       batchId,
       workerId,
       leaseMs,
@@ -118,7 +118,7 @@ export class ItemClaimer {
 
   /** How many items of the batch another worker is processing right now. */
   async countHeldByOthers(batchId: string, workerId: string): Promise<number> {
-    const [row] = await this.database.rowsOnce<{ count: number }>(SQL.itemsHeldByOthers, [
+    const [row] = await this.database.queryAutocommit<{ count: number }>(SQL.itemsHeldByOthers, [
       batchId,
       workerId,
     ]);

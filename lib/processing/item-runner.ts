@@ -18,7 +18,7 @@ import { DatabaseAdapter } from './database-adapter';
 import { ItemContextImpl, SkipItemSignal, type RunState } from './import-context';
 import { LogBuffer } from './log-buffer';
 import { ItemClaimer } from './item-claimer';
-import { runInItemTransaction } from './item-transaction';
+import { inTransaction } from './transaction';
 
 function invalidResult(item: ImportItem<object>, problem: string): ReliableImportsError {
   return new ReliableImportsError(
@@ -220,7 +220,7 @@ export class ItemRunner {
     logs: LogBuffer,
     attempt: number,
   ): Promise<void> {
-    return runInItemTransaction(this.database, async (transaction) => {
+    return inTransaction(this.database, async (transaction) => {
       markErrorsOf(transaction);
       const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
         this.validateAndProcess(item, processor, run, transaction, logs, signal),
@@ -251,7 +251,7 @@ export class ItemRunner {
     workerId: string,
   ): Promise<ChunkOutcome> {
     try {
-      await runInItemTransaction(this.database, async (transaction) => {
+      await inTransaction(this.database, async (transaction) => {
         const entries: string[] = [];
         for (const claimed of items) {
           const item = dataToWorkOn(claimed);

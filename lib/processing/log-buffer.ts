@@ -1,5 +1,5 @@
 import type { ImportLogger } from '../interfaces/import-context.interface';
-import type { LogLevel } from '../interfaces/statuses.interface';
+import type { LogLevel } from '../statuses';
 import { storableDetailsJson, storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 
 /**

@@ -6,11 +6,7 @@
  * points at it through `original_item_id`. At most one copy of a row completes in the whole tree.
  */
 
-/** A statement and its parameters. */
-export interface Statement {
-  text: string;
-  values: unknown[];
-}
+import type { Statement } from './statements/statement';
 
 /** Every copy of source row `r` (the row itself included), with the creation time of its batch. */
 const COPIES_OF_R = (columns: string): string => `

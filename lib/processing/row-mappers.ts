@@ -3,7 +3,7 @@ import type { ImportBatch, JsonObject } from '../interfaces/import-batch.interfa
 import type { ImportItem, ItemErrorDetails } from '../interfaces/import-item.interface';
 import type { ImportLogEntry } from '../interfaces/import-log.interface';
 import type { FailedRow, LineageBatch } from '../interfaces/recovery.interface';
-import type { BatchStatus, ItemStatus, LogLevel } from '../interfaces/statuses.interface';
+import type { BatchStatus, ItemStatus, LogLevel } from '../statuses';
 
 /** A row as the driver returns it; column names are snake_case. */
 export type Row = Record<string, unknown>;

@@ -10,8 +10,8 @@ import {
   failedRows,
   keysOfUnresolved,
   treeBatches,
-  type Statement,
 } from './recovery-sql';
+import type { Statement } from './statements/statement';
 import { toBatch, toFailedRow, toLineageBatch, type Row } from './row-mappers';
 import { SQL } from './sql';
 
@@ -29,13 +29,13 @@ export class TreeReader {
   /** The first batch of the tree that `batchId` belongs to. @throws ImportBatchNotFoundError */
   async root(batchId: string): Promise<ImportBatch> {
     if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
-    const [found] = await this.database.rowsOnce<Row>(SQL.batchById, [batchId]);
+    const [found] = await this.database.queryAutocommit<Row>(SQL.batchById, [batchId]);
     if (!found) throw new ImportBatchNotFoundError(batchId);
     // Asked even of a batch without a parent: its parent may have been deleted, and its rows still say
     // whose copies they are (as the tree's lock finds the root).
-    const [root] = await this.database.rowsOnce<{ id: string }>(SQL.rootBatchId, [batchId]);
+    const [root] = await this.database.queryAutocommit<{ id: string }>(SQL.rootBatchId, [batchId]);
     if (!root?.id || root.id === found.id) return toBatch(found);
-    const [row] = await this.database.rowsOnce<Row>(SQL.batchById, [root.id]);
+    const [row] = await this.database.queryAutocommit<Row>(SQL.batchById, [root.id]);
     return toBatch(row ?? found);
   }
 
@@ -116,7 +116,7 @@ export class TreeReader {
   }
 
   private run(statement: Statement): Promise<Row[]> {
-    return this.database.rowsOnce<Row>(statement.text, statement.values);
+    return this.database.queryAutocommit<Row>(statement.text, statement.values);
   }
 }
 

@@ -1,30 +1,18 @@
 import { InvalidArgumentError } from '../errors/invalid-argument.error';
-import type { BatchStatus, ItemStatus, LogLevel } from '../interfaces/statuses.interface';
-
-/** Typed as records so that a status added to the types must be added here too. */
-const BATCH_STATUSES: Record<BatchStatus, true> = {
-  pending: true,
-  processing: true,
-  completed: true,
-  completed_with_errors: true,
-  failed: true,
-};
-const ITEM_STATUSES: Record<ItemStatus, true> = {
-  pending: true,
-  processing: true,
-  completed: true,
-  failed: true,
-  skipped: true,
-};
-const LOG_LEVELS: Record<LogLevel, true> = { debug: true, info: true, warn: true, error: true };
+import {
+  BATCH_STATUSES,
+  ITEM_STATUSES,
+  LOG_LEVELS,
+  type BatchStatus,
+  type ItemStatus,
+  type LogLevel,
+} from '../statuses';
 
 /** The most rows one call of listBatches, getItems or getLogs returns. */
 export const MAX_PAGE_SIZE = 100_000;
 
-const known = (values: object): string =>
-  `one of ${Object.keys(values)
-    .map((value) => `"${value}"`)
-    .join(', ')}, or a list of them`;
+const known = (values: readonly string[]): string =>
+  `one of ${values.map((value) => `"${value}"`).join(', ')}, or a list of them`;
 
 /** The argument checks of one public method; each throws `InvalidArgumentError` naming the method. */
 export class ArgumentChecks {
@@ -97,12 +85,12 @@ export class ArgumentChecks {
   private among<T extends string>(
     value: unknown,
     argument: string,
-    allowed: Record<T, true>,
+    allowed: readonly T[],
   ): T[] | undefined {
     if (value === undefined) return undefined;
     const list: unknown[] = Array.isArray(value) ? value : [value];
     const isAllowed = (entry: unknown): entry is T =>
-      typeof entry === 'string' && Object.prototype.hasOwnProperty.call(allowed, entry);
+      typeof entry === 'string' && (allowed as readonly string[]).includes(entry);
     if (list.length === 0 || !list.every(isAllowed)) this.fail(argument, known(allowed), value);
     return list;
   }

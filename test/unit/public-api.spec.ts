@@ -33,12 +33,14 @@ import { utf8LineBlocks } from '../../lib/readers/utf8-line-blocks';
  */
 const PUBLIC_EXPORTS = [
   'AddSourceLines1764200000000',
+  'BATCH_STATUS',
   'BaseProcessor',
   'BatchNotReprocessableError',
   'BatchService',
   'CorrectionsRefusedError',
   'CreateReliableImportsSchema1764000000000',
   'DuplicateBatchTypeError',
+  'ITEM_STATUS',
   'IdempotencyConflictError',
   'ImportBatchEntity',
   'ImportBatchItemEntity',
@@ -54,6 +56,7 @@ const PUBLIC_EXPORTS = [
   'ItemNotCorrectableError',
   'ItemTimeoutError',
   'ItemValidationError',
+  'LOG_LEVEL',
   'LeaseLostError',
   'ProcessingInterruptedError',
   'ProcessingStoppedError',

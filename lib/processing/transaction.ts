@@ -5,7 +5,7 @@ import type { DatabaseAdapter } from './database-adapter';
  * Runs `work` in a transaction of its own on a connection of its own. Commits when `work` resolves; on
  * any error rolls back and rethrows it (never swallows it); releases the connection in every case.
  */
-export async function runInItemTransaction<T>(
+export async function inTransaction<T>(
   database: DatabaseAdapter,
   work: (runner: QueryRunner, manager: EntityManager) => Promise<T>,
 ): Promise<T> {

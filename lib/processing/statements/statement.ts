@@ -1,0 +1,24 @@
+/**
+ * A statement of the module and its parameters, side by side, so that no caller decides what `$3` is.
+ * Every statement is a function of named arguments that returns one (graphile-worker's `src/sql/*.ts`),
+ * and `DatabaseAdapter.run` runs it.
+ */
+export interface Statement {
+  text: string;
+  values: unknown[];
+}
+
+/**
+ * Fixed words (statuses, levels) written into a statement's text as a list of literals, so that the planner
+ * sees them (a partial index on `status = 'pending'` matches a literal, not a parameter). Only for the
+ * module's own constants, which are checked here to hold no quote: values from outside are parameters.
+ */
+export function sqlList(words: readonly string[]): string {
+  return words.map(sqlWord).join(', ');
+}
+
+/** One fixed word as a literal; see `sqlList`. */
+export function sqlWord(word: string): string {
+  if (!/^[a-z_]+$/.test(word)) throw new Error(`Not a fixed word of the module: ${word}`);
+  return `'${word}'`;
+}
