@@ -67,7 +67,10 @@ export const OPEN_ITEM_STATUSES: readonly ItemStatus[] = [
 ];
 
 /** An item in one of these ended without being applied: a correction and a reprocess are for it. @internal */
-export const UNAPPLIED_ITEM_STATUSES: readonly ItemStatus[] = [ITEM_STATUS.failed, ITEM_STATUS.skipped];
+export const UNAPPLIED_ITEM_STATUSES: readonly ItemStatus[] = [
+  ITEM_STATUS.failed,
+  ITEM_STATUS.skipped,
+];
 
 /** Whether a batch has ended (completed, completed with errors, or failed). @internal */
 export function isEndedBatch(status: BatchStatus): boolean {

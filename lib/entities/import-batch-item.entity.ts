@@ -16,10 +16,7 @@ import { ImportBatchEntity } from './import-batch.entity';
  * The module itself reads and writes it with plain SQL; the migrations create it.
  */
 @Entity({ name: 'import_batch_items' })
-@Check(
-  'CHK_import_batch_items_status',
-  `"status" IN (${sqlList(ITEM_STATUSES)})`,
-)
+@Check('CHK_import_batch_items_status', `"status" IN (${sqlList(ITEM_STATUSES)})`)
 @Check('CHK_import_batch_items_source_line', `"source_line" >= 1`)
 @Index('UQ_import_batch_items_batch_index', ['batchId', 'itemIndex'], { unique: true })
 @Index('IDX_import_batch_items_claim', ['batchId', 'status', 'itemIndex'])

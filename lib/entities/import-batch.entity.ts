@@ -15,10 +15,7 @@ import { BATCH_STATUS, BATCH_STATUSES, type BatchStatus } from '../statuses';
  * The module itself reads and writes it with plain SQL; the migrations create it.
  */
 @Entity({ name: 'import_batches' })
-@Check(
-  'CHK_import_batches_status',
-  `"status" IN (${sqlList(BATCH_STATUSES)})`,
-)
+@Check('CHK_import_batches_status', `"status" IN (${sqlList(BATCH_STATUSES)})`)
 @Check('CHK_import_batches_source_columns', `jsonb_typeof("source_columns") = 'array'`)
 @Index('UQ_import_batches_idempotency_key', ['idempotencyKey'], {
   unique: true,

@@ -124,7 +124,11 @@ export class BatchStore {
     workerId: string,
     leaseMs: number,
   ): Promise<ImportBatch | null> {
-    const [row] = await this.database.queryAutocommit<Row>(SQL.startBatch, [batchId, workerId, leaseMs]);
+    const [row] = await this.database.queryAutocommit<Row>(SQL.startBatch, [
+      batchId,
+      workerId,
+      leaseMs,
+    ]);
     return row ? toBatch(row) : null;
   }
 
@@ -137,7 +141,11 @@ export class BatchStore {
     failure: string | null,
   ): Promise<ImportBatch | null> {
     if (failure === null) {
-      const [row] = await this.database.queryAutocommit<Row>(SQL.finishBatch, [batchId, workerId, null]);
+      const [row] = await this.database.queryAutocommit<Row>(SQL.finishBatch, [
+        batchId,
+        workerId,
+        null,
+      ]);
       return row ? toBatch(row) : null;
     }
     // A stop ends the batch whoever holds its items: every claim is given back in the same transaction,

@@ -18,12 +18,7 @@ import { isSourceLine } from '../utils/source-line.util';
 import { isUuid } from '../utils/uuid.util';
 import { cellText, exactJson, parseExactly } from '../readers/spreadsheet-cells';
 import { DatabaseAdapter } from './database-adapter';
-import {
-  rowStates,
-  sourcesOfItems,
-  sourcesOfLines,
-  storeCorrections,
-} from './recovery-sql';
+import { rowStates, sourcesOfItems, sourcesOfLines, storeCorrections } from './recovery-sql';
 import type { Statement } from './statements/statement';
 import type { Row } from './row-mappers';
 

@@ -5,12 +5,7 @@ import type { BatchLineage, FailedRow, GetFailuresFilter } from '../interfaces/r
 import { ArgumentChecks } from '../utils/arguments.util';
 import { isUuid } from '../utils/uuid.util';
 import { DatabaseAdapter } from './database-adapter';
-import {
-  countRows,
-  failedRows,
-  keysOfUnresolved,
-  treeBatches,
-} from './recovery-sql';
+import { countRows, failedRows, keysOfUnresolved, treeBatches } from './recovery-sql';
 import type { Statement } from './statements/statement';
 import { toBatch, toFailedRow, toLineageBatch, type Row } from './row-mappers';
 import { SQL } from './sql';
