@@ -1,5 +1,6 @@
 import type { ImportLogger } from '../interfaces/import-context.interface';
 import type { LogLevel } from '../statuses';
+import { logEntryJson } from './log-entry';
 import { storableDetailsJson, storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 
 /**
@@ -55,9 +56,7 @@ export class LogBuffer implements ImportLogger {
     const text = storableText(message, TEXT_LIMITS.logMessage);
     let detailsJson = details === undefined ? 'null' : storableDetailsJson(details);
     if (text.original !== undefined) detailsJson = withOriginalMessage(detailsJson, text.original);
-    this.entries.push(
-      `{"level":"${level}","message":${JSON.stringify(text.text)},"details":${detailsJson},"created_at":"${new Date().toISOString()}"}`,
-    );
+    this.entries.push(logEntryJson(level, text.text, detailsJson));
   }
 }
 

@@ -3,12 +3,13 @@
  * Item logs travel as one JSON array parameter, so that writing them costs no extra round trip.
  */
 
-const LOG_ROWS = `jsonb_to_recordset($LOGS::jsonb) AS l("level" text, "message" text, "details" jsonb, "created_at" timestamptz)`;
-const logRows = (param: number): string => LOG_ROWS.replace('$LOGS', `$${param}`);
+import { INSERT_LOGS, logRecordset } from './statements/logs.statements';
+
+const logRows = (param: number): string => logRecordset(`$${param}`);
 
 /** Writes the item's logs (parameter $6; $7 is the number of attempts made) with the statement that records its outcome (CTE `done`). */
 const LOG_DONE_ITEM = `logged AS (
-      INSERT INTO "import_logs" ("batch_id", "item_id", "level", "message", "details", "created_at")
+      ${INSERT_LOGS}
       SELECT done."batch_id", done."id", l."level", l."message", l."details", l."created_at"
       FROM done, ${logRows(6)}
     )`;
@@ -201,11 +202,10 @@ export const SQL = {
       WHERE i."id" = input."id" AND i."status" = 'processing' AND i."locked_by" = $1
       RETURNING i."id", i."batch_id"
     ), logged AS (
-      INSERT INTO "import_logs" ("batch_id", "item_id", "level", "message", "details", "created_at")
+      ${INSERT_LOGS}
       SELECT done."batch_id", done."id", l."level", l."message", l."details", l."created_at"
       FROM done JOIN input ON input."id" = done."id",
-        jsonb_to_recordset(input."logs")
-          AS l("level" text, "message" text, "details" jsonb, "created_at" timestamptz)
+        ${logRecordset('input."logs"')}
     )
     SELECT count(*)::integer AS "count" FROM done`,
 
@@ -292,7 +292,7 @@ export const SQL = {
     RETURNING b.*`,
 
   insertLogs: `
-    INSERT INTO "import_logs" ("batch_id", "item_id", "level", "message", "details", "created_at")
+    ${INSERT_LOGS}
     SELECT $1, $2, l."level", l."message", l."details", l."created_at"
     FROM ${logRows(3)}`,
 
