@@ -266,6 +266,15 @@ export const messages = {
 
   itemValidationFailed: (reasons: readonly string[]): string => reasons.join('; '),
 
+  /** The reason stored on a batch that a hook's error, or the database's for good, stopped. */
+  processingAbandoned: (reason: string): string => `Processing stopped: ${reason}`,
+
+  leaseNotRenewed: (batchId: string, reason: string): string =>
+    `Could not renew the lease of batch ${batchId}: ${reason}`,
+
+  cleanupFailed: (batchId: string, reason: string): string =>
+    `Could not clean up after batch ${batchId} stopped: ${reason}`,
+
   abortedAfterItem: (itemIndex: number, reason: string): string =>
     `Stopped at item ${itemIndex}, which failed: ${reason}. ` +
     `Fix it with correctItem() and reprocess the batch; the items after it were not processed.`,

@@ -1,0 +1,477 @@
+import type { Logger } from '@nestjs/common';
+import type { BaseProcessor } from '../base-processor';
+import { ItemTimeoutError } from '../errors/item-timeout.error';
+import { LeaseLostError } from '../errors/lease-lost.error';
+import { ProcessingInterruptedError } from '../errors/processing-interrupted.error';
+import { ProcessingStoppedError } from '../errors/processing-stopped.error';
+import type { BatchSummary } from '../interfaces/batch-summary.interface';
+import type { ImportBatch } from '../interfaces/import-batch.interface';
+import type { ImportItem } from '../interfaces/import-item.interface';
+import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
+import { messages } from '../reliable-imports.messages';
+import { isEndedBatch, ITEM_STATUS } from '../statuses';
+import { isInstance, messageOf, nameOf, toError } from '../utils/error-details.util';
+import { sleep } from '../utils/sleep.util';
+import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
+import { isTransientError, retryDelay } from '../utils/transient-error.util';
+import type { BatchStore } from './batch-store';
+import type { DatabaseAdapter } from './database-adapter';
+import { BatchContextImpl, type RunState } from './import-context';
+import type { ItemClaimer } from './item-claimer';
+import { reasonsOf, type ItemRunner } from './item-runner';
+import { runLanes } from './lanes';
+import { LeaseKeeper } from './lease-keeper';
+import { callHook, HookThrew } from './processor-hook';
+import {
+  decideEnding,
+  type RunEnding,
+  type RunFacts,
+  type StopCause,
+  type ThrownKind,
+} from './run-ending';
+import { claimSize } from './run-options';
+import { newWorkerId } from './worker-id';
+
+/** The services a run works with, all the injected runner's. */
+export interface RunServices {
+  options: ResolvedReliableImportsOptions;
+  database: DatabaseAdapter;
+  store: BatchStore;
+  items: ItemClaimer;
+  itemRunner: ItemRunner;
+  logger: Logger;
+}
+
+/** A run's settings, from its options, the processor's and the module's. */
+export interface RunSettings {
+  concurrency: number;
+  commitEvery: number;
+  continueOnError: boolean;
+  itemTimeoutMs: number;
+  /** False for the worker: leave when nothing is left to claim, rather than wait for other runs' items. */
+  waitForOthers: boolean;
+}
+
+/** A batch the run has found or taken, with the run's part in it. */
+interface Taken {
+  batch: ImportBatch;
+  /** This run holds the batch (it took it); otherwise it helps the run that holds it. */
+  owner: boolean;
+}
+
+/**
+ * One call's processing run of a batch, made per call and owning its state: its worker id (which fences
+ * every write it makes), whether it holds the batch, its signal, its lease keeper and its lanes. It takes the
+ * batch (or joins the live run that holds it, as a helper), runs the hooks in order, claims and runs the
+ * items on `concurrency` lanes, and gathers what happens as facts; `decideEnding` says how the run ends,
+ * and `conclude` carries it out. `validateBatch` runs only in the run that takes the batch,
+ * `onBatchComplete` only in the run that ends it.
+ */
+export class BatchRun {
+  private readonly workerId = newWorkerId();
+  private readonly controller = new AbortController();
+  private readonly facts: RunFacts = {
+    refused: false,
+    stopCause: null,
+    failureDecided: false,
+    endAttempt: 'not-tried',
+    thrown: null,
+  };
+  /** What was thrown, as `facts.thrown` sorts it. */
+  private thrownError: unknown = null;
+  /** The reason a failed item stopped the batch with; set by the first item that stops it. */
+  private failure: string | null = null;
+  /** A lane threw: the others stop after their item in flight. */
+  private broken = false;
+  private leaseLost: LeaseLostError | null = null;
+  private owner = false;
+  private batch!: ImportBatch;
+  private state!: RunState;
+  private context!: BatchContextImpl;
+
+  constructor(
+    private readonly services: RunServices,
+    readonly batchId: string,
+    private readonly processor: BaseProcessor<object, object | void>,
+    private readonly settings: RunSettings,
+  ) {}
+
+  /** Stops the run at the next claim; the items in flight see their signal aborted. */
+  stop(cause: StopCause): void {
+    if (this.controller.signal.aborted) return;
+    this.facts.stopCause = cause;
+    this.controller.abort(cause);
+  }
+
+  async execute(): Promise<BatchSummary> {
+    const taken = await this.take();
+    if (taken === null) return this.services.store.getSummary(this.batchId);
+    this.batch = taken.batch;
+    this.owner = taken.owner;
+    this.state = {
+      batch: taken.batch,
+      originalBatchId: await this.services.store.getOriginalBatchId(taken.batch),
+      database: this.services.database,
+      shared: new Map(),
+      signal: this.controller.signal,
+      itemTimeoutMs: this.settings.itemTimeoutMs,
+      // Within the wait of the application's shutdown (leaseMs), so that the run has settled by then.
+      stopGraceMs: Math.floor(this.services.options.leaseMs / 2),
+    };
+    this.context = new BatchContextImpl(this.state);
+    const leases = new LeaseKeeper(
+      () => this.renewLeases(),
+      Math.floor(this.services.options.leaseMs / 3),
+      (error) =>
+        this.services.logger.warn(messages.leaseNotRenewed(this.batchId, toError(error).message)),
+    );
+    leases.start();
+    try {
+      if ((await this.step(() => this.validate())) && !this.facts.refused) {
+        if (await this.step(() => this.start())) await this.runItems();
+      }
+      let ending = decideEnding(this.facts);
+      if (ending === 'try-to-end') {
+        await this.step(async () => {
+          this.facts.endAttempt = await this.end();
+        });
+        ending = decideEnding(this.facts);
+      }
+      return await this.conclude(ending);
+    } finally {
+      leases.stop();
+    }
+  }
+
+  /** Takes the batch, or joins the live run that holds it; null when it has ended. */
+  private async take(): Promise<Taken | null> {
+    const { store, options } = this.services;
+    const found = await store.getBatch(this.batchId);
+    if (isEndedBatch(found.status)) return null;
+    const started = await store.startBatch(this.batchId, this.workerId, options.leaseMs);
+    const batch = started ?? (await store.getBatch(this.batchId));
+    if (isEndedBatch(batch.status)) return null;
+    return { batch, owner: started !== null };
+  }
+
+  /** Runs a step of the run; what it throws becomes a fact. @returns whether it went through. */
+  private async step(work: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await work();
+      return true;
+    } catch (error) {
+      this.noteThrown(error, false);
+      return false;
+    }
+  }
+
+  private noteThrown(error: unknown, inLanes: boolean): void {
+    this.thrownError = error;
+    this.facts.thrown = { kind: kindOf(error), inLanes };
+  }
+
+  /** `validateBatch`, in the run that took the batch: a refusal ends the batch failed with the reasons. */
+  private async validate(): Promise<void> {
+    const { processor, batch, context } = this;
+    if (!this.owner || !processor.validateBatch) return;
+    const validateBatch = processor.validateBatch.bind(processor);
+    const reasons = reasonsOf(await callHook(() => validateBatch(batch, context)));
+    if (reasons.length === 0) return;
+    const reason = messages.batchValidationFailed(reasons);
+    context.log.error(reason, {
+      reasons: reasons.map((text) => storableText(text, TEXT_LIMITS.message).text),
+    });
+    await this.services.store.writeLogs(this.batchId, null, context.log);
+    await this.services.store.finishBatch(
+      this.batchId,
+      this.workerId,
+      storableText(reason, TEXT_LIMITS.message).text,
+    );
+    this.facts.refused = true;
+  }
+
+  /** `onBatchStart`, then where a run that must stop at the first failure stands. */
+  private async start(): Promise<void> {
+    const { processor, batch, context } = this;
+    await callHook(() => processor.onBatchStart?.(batch, context));
+    await this.services.store.writeLogs(this.batchId, null, context.log);
+    // A run that must stop at the first failure and finds one recorded (by a run that died, or whose
+    // stop could not be written) stops at once: the stop is derived from the rows, not remembered.
+    // (Not where onItemError decides: it may have said 'continue' for that failure.)
+    if (!this.settings.continueOnError && !processor.onItemError) {
+      this.decideFailure(await this.services.store.stopAtFirstFailure(this.batchId));
+    }
+  }
+
+  /** Claims and runs the items on the run's lanes, then gives back what this run claimed and left. */
+  private async runItems(): Promise<void> {
+    const { leaseMs } = this.services.options;
+    const { items } = this.services;
+    const size = claimSize(
+      this.batch.totalItems,
+      this.settings.concurrency,
+      this.settings.commitEvery,
+    );
+    const errors = await runLanes<ImportItem<object>>(
+      this.settings.concurrency,
+      {
+        stopped: () => this.stopped(),
+        claim: () => items.claim<object>(this.batchId, this.workerId, leaseMs, size),
+        nothingClaimed: async () => {
+          // Another run's items are not ours to finish, unless its lease runs out: then we claim them.
+          if (!this.settings.waitForOthers) return false;
+          if ((await items.countHeldByOthers(this.batchId, this.workerId)) === 0) return false;
+          await sleep(Math.min(1000, leaseMs / 4));
+          return true;
+        },
+        run: (claimed) => this.runClaimed(claimed),
+      },
+      () => (this.broken = true),
+    );
+    if (errors.length > 0) {
+      // The error that says most: a lane's hook or bug over another lane's lost connection.
+      this.noteThrown(
+        errors.find((error) => kindOf(error) !== 'database-passing') ?? errors[0],
+        true,
+      );
+      return;
+    }
+    await items.releaseAll(this.batchId, this.workerId);
+  }
+
+  private stopped(): boolean {
+    return this.failure !== null || this.broken || this.controller.signal.aborted;
+  }
+
+  /** Runs one claim: in chunks of `commitEvery` items, one by one where a chunk could not commit. */
+  private async runClaimed(claimed: Array<ImportItem<object>>): Promise<void> {
+    const { commitEvery } = this.settings;
+    for (let start = 0; start < claimed.length; start += commitEvery) {
+      if (this.stopped()) return;
+      const chunk = claimed.slice(start, start + commitEvery);
+      const outcome =
+        chunk.length > 1
+          ? await this.services.itemRunner.runChunk(
+              chunk,
+              this.processor,
+              this.state,
+              this.workerId,
+            )
+          : null;
+      if (outcome?.committed) continue;
+      if (await this.runOneByOne(chunk, outcome?.timedOut)) {
+        // An item timed out: the rest of the claim waited on it; give it back for any lane to take.
+        await this.services.items.release(
+          this.batchId,
+          this.workerId,
+          claimed.slice(start).map((item) => item.id),
+        );
+        return;
+      }
+    }
+  }
+
+  /**
+   * Runs items one transaction each, and applies `continueOnError`/`onItemError` to their failures.
+   * @returns true when an item timed out: the caller gives back the items this call did not run.
+   */
+  private async runOneByOne(
+    items: Array<ImportItem<object>>,
+    timedOut?: { itemId: string; error: ItemTimeoutError },
+  ): Promise<boolean> {
+    const { itemRunner } = this.services;
+    for (const item of items) {
+      if (this.stopped()) return false;
+      const outcome =
+        item.id === timedOut?.itemId
+          ? await itemRunner.recordTimeout(item, timedOut.error, this.workerId)
+          : await itemRunner.run(item, this.processor, this.state, this.workerId);
+      if (outcome.status !== ITEM_STATUS.failed) continue;
+      const action = await callHook(() =>
+        this.processor.onItemError?.(outcome.error, item, this.context),
+      );
+      // Decided before anything else can fail, so that the stop is not lost with the database.
+      if (action ? action === 'abort' : !this.settings.continueOnError) {
+        this.decideFailure(messages.abortedAfterItem(item.itemIndex, outcome.message));
+      }
+      await this.services.store.writeLogs(this.batchId, null, this.context.log);
+      if (outcome.error instanceof ItemTimeoutError) return true;
+    }
+    return false;
+  }
+
+  private decideFailure(reason: string | null): void {
+    if (reason === null || this.failure !== null) return;
+    this.failure = storableText(reason, TEXT_LIMITS.message).text;
+    this.facts.failureDecided = true;
+  }
+
+  /**
+   * Ends the batch; when other runs still hold items, waits until the one that finishes last has ended it
+   * (taking over if that run's lease expires) — or, for the worker, leaves it to them.
+   */
+  private async end(): Promise<RunFacts['endAttempt']> {
+    for (;;) {
+      if (await this.endBatch()) return 'ended';
+      if (!this.settings.waitForOthers) return 'not-ended';
+      if (isEndedBatch((await this.services.store.getBatch(this.batchId)).status)) {
+        return 'not-ended';
+      }
+      if (this.controller.signal.aborted) return 'interrupted';
+      await sleep(Math.min(500, this.services.options.leaseMs / 4));
+    }
+  }
+
+  /**
+   * Ends the batch when no item is open, or stops it with the failure. A stop is retried through a passing
+   * database error (as an item is), so that a blip does not hand a batch that must stop to the next run.
+   * @returns whether this call ended the batch.
+   */
+  private async endBatch(): Promise<boolean> {
+    const { maxAttempts, retryDelayMs, maxRetryDelayMs } = this.services.options;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ended = await this.services.store.finishBatch(
+          this.batchId,
+          this.workerId,
+          this.failure,
+        );
+        return ended !== null;
+      } catch (error) {
+        if (this.failure === null || attempt >= maxAttempts || !isTransientError(toError(error))) {
+          throw error;
+        }
+        await sleep(retryDelay(attempt, retryDelayMs, maxRetryDelayMs));
+      }
+    }
+  }
+
+  /** Carries out the run's ending: returns the batch's summary, or throws what the ending calls for. */
+  private async conclude(ending: RunEnding): Promise<BatchSummary> {
+    const { store } = this.services;
+    switch (ending) {
+      case 'refused':
+        // The batch has ended: an error from here on changes nothing of it, and is the caller's.
+        return store.getSummary(this.batchId);
+      case 'finished':
+        return this.complete();
+      case 'left-to-others':
+      case 'stopped': {
+        const released = await this.step(async () => {
+          if (this.owner) await store.releaseBatch(this.batchId, this.workerId);
+        });
+        if (!released) return this.conclude(decideEnding(this.facts));
+        if (ending === 'stopped') {
+          throw isInstance(this.thrownError, ProcessingStoppedError)
+            ? this.thrownError
+            : new ProcessingStoppedError(this.batchId);
+        }
+        return store.getSummary(this.batchId);
+      }
+      case 'lease-lost':
+        throw this.leaseLost ?? this.thrownError;
+      case 'given-back':
+        return this.giveBack();
+      case 'abandoned':
+        return this.abandon();
+      case 'try-to-end':
+        // decideEnding asks to try only once: the end was tried, and its outcome is a fact by now.
+        throw new Error(`Run of batch ${this.batchId} could not decide its ending`);
+    }
+  }
+
+  /** This run ended the batch: `onBatchComplete`, with what it logs. */
+  private async complete(): Promise<BatchSummary> {
+    const { store } = this.services;
+    try {
+      const summary = await store.getSummary(this.batchId);
+      await callHook(() => this.processor.onBatchComplete?.(summary, this.context));
+      await store.writeLogs(this.batchId, null, this.context.log);
+      return summary;
+    } catch (error) {
+      // The batch has ended: a later error changes nothing of it, and is the caller's as it was thrown.
+      throw error instanceof HookThrew ? error.error : error;
+    }
+  }
+
+  /**
+   * The database failed in a way that passes: give back the items and the batch, as far as the database
+   * answers, so that the next run takes them at once; otherwise their leases run out.
+   */
+  private async giveBack(): Promise<never> {
+    const interrupted = new ProcessingInterruptedError(this.batchId, toError(this.thrownError));
+    const { store, items } = this.services;
+    // Giving back first: the log is worth less than a batch the next run can take at once.
+    await this.bestEffort(async () => {
+      await items.releaseAll(this.batchId, this.workerId);
+      if (this.owner) await store.releaseBatch(this.batchId, this.workerId);
+    });
+    await this.bestEffort(() => {
+      this.context.log.warn(interrupted.message, { code: interrupted.code });
+      return store.writeLogs(this.batchId, null, this.context.log);
+    });
+    throw interrupted;
+  }
+
+  /**
+   * A hook threw, or the database failed for good: give the claimed items back and mark the batch failed
+   * with the reason, as far as the database still answers; then rethrow what was thrown.
+   */
+  private async abandon(): Promise<never> {
+    const thrown = this.thrownError;
+    const original = thrown instanceof HookThrew ? thrown.error : thrown;
+    const error = toError(original);
+    const { store, items } = this.services;
+    // A hook's error is the processor's text: stored as an item's would be, the original in the log.
+    const reason = messages.processingAbandoned(messageOf(error));
+    await this.bestEffort(async () => {
+      await items.releaseAll(this.batchId, this.workerId);
+      await store.finishBatch(
+        this.batchId,
+        this.workerId,
+        storableText(reason, TEXT_LIMITS.message).text,
+      );
+    });
+    await this.bestEffort(() => {
+      this.context.log.error(reason, { name: nameOf(error) });
+      return store.writeLogs(this.batchId, null, this.context.log);
+    });
+    throw original;
+  }
+
+  /** Cleanup after an error, as far as the database answers; what it cannot do, the leases undo. */
+  private async bestEffort(work: () => Promise<unknown>): Promise<void> {
+    try {
+      await work();
+    } catch (cleanupError) {
+      this.services.logger.warn(
+        messages.cleanupFailed(this.batchId, toError(cleanupError).message),
+      );
+    }
+  }
+
+  /**
+   * Extends the run's leases. The holder of the batch stops its run when the batch was taken over; a
+   * helper holds only items.
+   */
+  private async renewLeases(): Promise<void> {
+    const { items, store, options } = this.services;
+    const kept = await items.renewLeases(this.batchId, this.workerId, options.leaseMs);
+    if (kept || !this.owner || this.controller.signal.aborted) return;
+    const current = await store.getBatch(this.batchId);
+    // A helper that stopped the batch ended it: this run has nothing left to do, and lost nothing.
+    if (isEndedBatch(current.status)) return this.stop('ended-elsewhere');
+    this.leaseLost = LeaseLostError.forBatch(this.batchId, current.status, current.lockedBy);
+    this.stop('lease-lost');
+  }
+}
+
+/** Sorts what a run threw by what it means for the batch. */
+function kindOf(error: unknown): ThrownKind {
+  if (isInstance(error, ProcessingStoppedError)) return 'stopped';
+  if (isInstance(error, LeaseLostError)) return 'lease-lost';
+  if (error instanceof HookThrew) return 'hook';
+  // A hook's errors are its own (its HTTP client's ECONNREFUSED is no database outage); the module's own
+  // statements' passing errors are an outage: the batch waits for the next run.
+  return isTransientError(toError(error)) ? 'database-passing' : 'other';
+}
