@@ -19,7 +19,7 @@ import { isTransientError, retryDelay } from '../utils/transient-error.util';
 import { BatchStore } from './batch-store';
 import { DatabaseAdapter } from './database-adapter';
 import { BatchContextImpl, type RunState } from './import-context';
-import { ItemClaimer } from './item-claimer';
+import { ItemStore } from './item-store';
 import { ItemRunner, reasonsOf } from './item-runner';
 import { HookThrew, callHook } from './processor-hook';
 import { claimSize } from './run-options';
@@ -66,7 +66,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
     @Inject(ImportProcessorRegistry) private readonly registry: ImportProcessorRegistry,
     @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
     @Inject(BatchStore) private readonly store: BatchStore,
-    @Inject(ItemClaimer) private readonly claimer: ItemClaimer,
+    @Inject(ItemStore) private readonly claimer: ItemStore,
     @Inject(ItemRunner) private readonly itemRunner: ItemRunner,
   ) {}
 
@@ -379,7 +379,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
   ): NodeJS.Timeout {
     const timer = setInterval(
       () => {
-        void this.claimer
+        void this.store
           .renewLeases(batchId, workerId, this.options.leaseMs)
           .then(async (kept) => {
             if (kept || !owner || controller.signal.aborted) return;
