@@ -13,7 +13,7 @@ import { BatchStore } from './processing/batch-store';
 import { CorrectionWriter } from './processing/correction-writer';
 import { TreeReader } from './processing/tree-reader';
 import { DatabaseAdapter } from './processing/database-adapter';
-import { ItemClaimer } from './processing/item-claimer';
+import { ItemStore } from './processing/item-store';
 import { ItemRunner } from './processing/item-runner';
 import { RELIABLE_IMPORTS_DATA_SOURCE, RESOLVED_OPTIONS } from './reliable-imports.constants';
 import {
@@ -45,7 +45,7 @@ import { resolveOptions } from './utils/resolve-options.util';
     BatchStore,
     TreeReader,
     BatchCreator,
-    ItemClaimer,
+    ItemStore,
     ItemRunner,
     BatchRunner,
     BatchWorker,

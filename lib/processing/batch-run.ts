@@ -17,7 +17,7 @@ import { isTransientError, retryDelay } from '../utils/transient-error.util';
 import type { BatchStore } from './batch-store';
 import type { DatabaseAdapter } from './database-adapter';
 import { BatchContextImpl, type RunState } from './import-context';
-import type { ItemClaimer } from './item-claimer';
+import type { ItemStore } from './item-store';
 import { reasonsOf, type ItemRunner } from './item-runner';
 import { runLanes } from './lanes';
 import { LeaseKeeper } from './lease-keeper';
@@ -37,7 +37,7 @@ export interface RunServices {
   options: ResolvedReliableImportsOptions;
   database: DatabaseAdapter;
   store: BatchStore;
-  items: ItemClaimer;
+  items: ItemStore;
   itemRunner: ItemRunner;
   logger: Logger;
 }
@@ -455,8 +455,8 @@ export class BatchRun {
    * helper holds only items.
    */
   private async renewLeases(): Promise<void> {
-    const { items, store, options } = this.services;
-    const kept = await items.renewLeases(this.batchId, this.workerId, options.leaseMs);
+    const { store, options } = this.services;
+    const kept = await store.renewLeases(this.batchId, this.workerId, options.leaseMs);
     if (kept || !this.owner || this.controller.signal.aborted) return;
     const current = await store.getBatch(this.batchId);
     // A helper that stopped the batch ended it: this run has nothing left to do, and lost nothing.

@@ -8,7 +8,7 @@ import { messages } from '../reliable-imports.messages';
 import { BatchRun, type RunServices } from './batch-run';
 import { BatchStore } from './batch-store';
 import { DatabaseAdapter } from './database-adapter';
-import { ItemClaimer } from './item-claimer';
+import { ItemStore } from './item-store';
 import { ItemRunner } from './item-runner';
 
 /**
@@ -28,7 +28,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
     @Inject(ImportProcessorRegistry) private readonly registry: ImportProcessorRegistry,
     @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
     @Inject(BatchStore) store: BatchStore,
-    @Inject(ItemClaimer) items: ItemClaimer,
+    @Inject(ItemStore) items: ItemStore,
     @Inject(ItemRunner) itemRunner: ItemRunner,
   ) {
     this.services = { options, database, store, items, itemRunner, logger: this.logger };

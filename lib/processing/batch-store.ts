@@ -33,8 +33,22 @@ import { inTransaction } from './transaction';
 import type { LogBuffer } from './log-buffer';
 import { toBatch, toItem, toLogEntry, toSummary, type Row } from './row-mappers';
 import { SQL } from './sql';
+import {
+  batchById,
+  batchSummary,
+  finishBatch,
+  lockBatchToStop,
+  releaseBatch,
+  renewLeases,
+  startBatch,
+} from './statements/batches.statements';
+import { firstFailedItem, releaseEveryClaim } from './statements/items.statements';
+import { insertLogs } from './statements/logs.statements';
 
-/** Reads batches, items and logs; every change of a batch's status; corrections and reprocess copies. */
+/**
+ * Reads batches, items and logs; every change of a batch's status, and the renewal of a run's leases;
+ * corrections and reprocess copies.
+ */
 @Injectable()
 export class BatchStore {
   constructor(
@@ -44,14 +58,14 @@ export class BatchStore {
 
   async getBatch(batchId: string): Promise<ImportBatch> {
     if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
-    const [row] = await this.database.queryAutocommit<Row>(SQL.batchById, [batchId]);
+    const [row] = await this.database.run<Row>(batchById({ batchId }));
     if (!row) throw new ImportBatchNotFoundError(batchId);
     return toBatch(row);
   }
 
   async getSummary(batchId: string): Promise<BatchSummary> {
     if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
-    const [row] = await this.database.queryAutocommit<Row>(SQL.summary, [batchId]);
+    const [row] = await this.database.run<Row>(batchSummary({ batchId }));
     if (!row) throw new ImportBatchNotFoundError(batchId);
     return toSummary(row);
   }
@@ -124,12 +138,19 @@ export class BatchStore {
     workerId: string,
     leaseMs: number,
   ): Promise<ImportBatch | null> {
-    const [row] = await this.database.queryAutocommit<Row>(SQL.startBatch, [
-      batchId,
-      workerId,
-      leaseMs,
-    ]);
+    const [row] = await this.database.run<Row>(startBatch({ batchId, workerId, leaseMs }));
     return row ? toBatch(row) : null;
+  }
+
+  /**
+   * Extends the leases of the batch, when this worker holds it, and of the items it holds, in one round
+   * trip; false when it does not hold the batch.
+   */
+  async renewLeases(batchId: string, workerId: string, leaseMs: number): Promise<boolean> {
+    const [row] = await this.database.run<{ held: boolean }>(
+      renewLeases({ batchId, workerId, leaseMs }),
+    );
+    return row?.held === true;
   }
 
   /**
@@ -141,24 +162,19 @@ export class BatchStore {
     failure: string | null,
   ): Promise<ImportBatch | null> {
     if (failure === null) {
-      const [row] = await this.database.queryAutocommit<Row>(SQL.finishBatch, [
-        batchId,
-        workerId,
-        null,
-      ]);
+      const [row] = await this.database.run<Row>(finishBatch({ batchId, workerId, failure }));
       return row ? toBatch(row) : null;
     }
     // A stop ends the batch whoever holds its items: every claim is given back in the same transaction,
     // so that no item stays processing in a failed batch when the run that held it dies.
     return inTransaction(this.database, async (transaction) => {
-      const [held] = await this.database.query(transaction, SQL.lockBatchToStop, [batchId]);
+      const [held] = await this.database.run(lockBatchToStop({ batchId }), transaction);
       if (!held) return null;
-      await this.database.query(transaction, SQL.releaseEveryClaim, [batchId]);
-      const [row] = await this.database.query<Row>(transaction, SQL.finishBatch, [
-        batchId,
-        workerId,
-        failure,
-      ]);
+      await this.database.run(releaseEveryClaim({ batchId }), transaction);
+      const [row] = await this.database.run<Row>(
+        finishBatch({ batchId, workerId, failure }),
+        transaction,
+      );
       return row ? toBatch(row) : null;
     });
   }
@@ -168,10 +184,9 @@ export class BatchStore {
    * item order); null when none is.
    */
   async stopAtFirstFailure(batchId: string): Promise<string | null> {
-    const [row] = await this.database.queryAutocommit<{
-      item_index: number;
-      error_message: string | null;
-    }>(SQL.firstFailedItem, [batchId]);
+    const [row] = await this.database.run<{ item_index: number; error_message: string | null }>(
+      firstFailedItem({ batchId }),
+    );
     if (!row) return null;
     const reason = messages.abortedAfterItem(row.item_index, row.error_message ?? 'failed');
     return storableText(reason, TEXT_LIMITS.message).text;
@@ -179,13 +194,13 @@ export class BatchStore {
 
   /** Gives the batch back unfinished (processing, no lease), for the next run to take over. */
   async releaseBatch(batchId: string, workerId: string): Promise<void> {
-    await this.database.queryAutocommit(SQL.releaseBatch, [batchId, workerId]);
+    await this.database.run(releaseBatch({ batchId, workerId }));
   }
 
   /** Writes batch-level entries (not tied to an item) from a buffer; nothing when it is empty. */
   async writeLogs(batchId: string, itemId: string | null, logs: LogBuffer): Promise<void> {
     if (logs.size === 0) return;
-    await this.database.queryAutocommit(SQL.insertLogs, [batchId, itemId, logs.drain()]);
+    await this.database.run(insertLogs({ batchId, itemId, entries: logs.drain() }));
   }
 
   /**
@@ -343,7 +358,10 @@ export class BatchStore {
           created_at: new Date().toISOString(),
         },
       ]);
-      await this.database.query(transaction, SQL.insertLogs, [parent.id, null, audit]);
+      await this.database.run(
+        insertLogs({ batchId: parent.id, itemId: null, entries: audit }),
+        transaction,
+      );
       return toBatch(sealed);
     });
   }

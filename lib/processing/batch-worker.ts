@@ -12,7 +12,7 @@ import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { toError } from '../utils/error-details.util';
 import { BatchRunner } from './batch-runner';
 import { DatabaseAdapter } from './database-adapter';
-import { BATCH_CHANNEL, SQL } from './sql';
+import { BATCH_CHANNEL, nextBatchForWorker } from './statements/batches.statements';
 
 /**
  * The background worker (`worker.enabled`): in every application instance, picks up batches that need
@@ -71,9 +71,9 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
 
   private async nextBatch(): Promise<string | null> {
     try {
-      const [row] = await this.database.queryAutocommit<{ id: string }>(SQL.nextBatchForWorker, [
-        this.registry.knownTypes(),
-      ]);
+      const [row] = await this.database.run<{ id: string }>(
+        nextBatchForWorker({ batchTypes: this.registry.knownTypes() }),
+      );
       return row?.id ?? null;
     } catch (error) {
       this.logger.warn(`The worker could not look for batches: ${toError(error).message}`);

@@ -14,10 +14,12 @@ import { storableText, TEXT_LIMITS, textOf } from '../utils/storable-text.util';
 import { isConnectionLoss, isTransientError, retryDelay } from '../utils/transient-error.util';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
+import { ITEM_STATUS } from '../statuses';
 import { DatabaseAdapter } from './database-adapter';
 import { ItemContextImpl, SkipItemSignal, type RunState } from './import-context';
 import { LogBuffer } from './log-buffer';
-import { ItemClaimer } from './item-claimer';
+import { ItemStore } from './item-store';
+import type { CompletedChunkItem, ItemResult } from './statements/items.statements';
 import { inTransaction } from './transaction';
 
 function invalidResult(item: ImportItem<object>, problem: string): ReliableImportsError {
@@ -57,23 +59,16 @@ class ItemGivenUpSignal extends Error {}
 
 /** How one item ended. `lost` means another worker took it over; nothing was recorded by this one. */
 export type ItemOutcome =
-  | { status: 'completed' }
-  | { status: 'skipped' }
+  | { status: typeof ITEM_STATUS.completed }
+  | { status: typeof ITEM_STATUS.skipped }
   /** `message` is the error's message as stored: safe to read, to store and to quote. */
-  | { status: 'failed'; error: Error; message: string }
+  | { status: typeof ITEM_STATUS.failed; error: Error; message: string }
   | { status: 'lost' };
 
 /** How a chunk ended; an item of it that timed out is named, so that it is not given its time twice. */
 export type ChunkOutcome =
   | { committed: true }
   | { committed: false; timedOut?: { itemId: string; error: ItemTimeoutError } };
-
-/** What `processItem` returned, as it is written to the item row. */
-interface StoredResult {
-  processedJson: string;
-  targetTable: string | null;
-  targetId: string | null;
-}
 
 /** The item's data to work on: a child of a reprocess already holds the corrected data. */
 function dataToWorkOn(item: ImportItem<object>): ImportItem<object> {
@@ -98,7 +93,7 @@ export class ItemRunner {
   constructor(
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedReliableImportsOptions,
     @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
-    @Inject(ItemClaimer) private readonly claimer: ItemClaimer,
+    @Inject(ItemStore) private readonly items: ItemStore,
   ) {}
 
   async run(
@@ -115,7 +110,7 @@ export class ItemRunner {
       try {
         await this.attempt(workItem, processor, run, workerId, logs, attempt);
         logs.clear();
-        return { status: 'completed' };
+        return { status: ITEM_STATUS.completed };
       } catch (caught) {
         const fromProcessor = caught instanceof ProcessorThrew;
         const thrown = fromProcessor ? caught.thrown : caught;
@@ -162,16 +157,16 @@ export class ItemRunner {
     logs.info(`Item ${item.itemIndex} skipped: ${textOf(reason)}`);
     const details: ItemErrorDetails | null =
       text.original === undefined ? null : { name: 'SkippedItem', originalMessage: text.original };
-    const kept = await this.claimer.finishWithoutResult(
-      item.id,
+    const kept = await this.items.finishWithoutResult({
+      itemId: item.id,
       workerId,
-      'skipped',
-      text.text,
-      details && JSON.stringify(details),
-      logs.drain(),
-      attempt,
-    );
-    return kept ? { status: 'skipped' } : { status: 'lost' };
+      status: ITEM_STATUS.skipped,
+      errorMessage: text.text,
+      errorDetailsJson: details && JSON.stringify(details),
+      logsJson: logs.drain(),
+      attempts: attempt,
+    });
+    return kept ? { status: ITEM_STATUS.skipped } : { status: 'lost' };
   }
 
   /**
@@ -195,16 +190,16 @@ export class ItemRunner {
       logs.error(`Item ${item.itemIndex} failed: ${message}`, { error: details });
     }
     const stored = storableText(message, TEXT_LIMITS.message).text;
-    const kept = await this.claimer.finishWithoutResult(
-      item.id,
+    const kept = await this.items.finishWithoutResult({
+      itemId: item.id,
       workerId,
-      'failed',
-      stored,
-      JSON.stringify(details),
-      logs.drain(),
-      attempt,
-    );
-    return kept ? { status: 'failed', error, message: stored } : { status: 'lost' };
+      status: ITEM_STATUS.failed,
+      errorMessage: stored,
+      errorDetailsJson: JSON.stringify(details),
+      logsJson: logs.drain(),
+      attempts: attempt,
+    });
+    return kept ? { status: ITEM_STATUS.failed, error, message: stored } : { status: 'lost' };
   }
 
   private detailsOf(error: Error): ItemErrorDetails {
@@ -226,14 +221,13 @@ export class ItemRunner {
         this.validateAndProcess(item, processor, run, transaction, logs, signal),
       );
       // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
-      const kept = await this.claimer.complete(
-        transaction,
-        item.id,
+      const kept = await this.items.complete(transaction, {
+        ...stored,
+        itemId: item.id,
         workerId,
-        stored,
-        logs.toJson(),
-        attempt,
-      );
+        logsJson: logs.toJson(),
+        attempts: attempt,
+      });
       if (!kept) throw new LeaseLostError(item.batchId, item.itemIndex);
     });
   }
@@ -252,24 +246,16 @@ export class ItemRunner {
   ): Promise<ChunkOutcome> {
     try {
       await inTransaction(this.database, async (transaction) => {
-        const entries: string[] = [];
+        const completed: CompletedChunkItem[] = [];
         for (const claimed of items) {
           const item = dataToWorkOn(claimed);
           const logs = new LogBuffer();
           const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
             this.validateAndProcess(item, processor, run, transaction, logs, signal),
           );
-          entries.push(
-            `{"id":${JSON.stringify(item.id)},"processed":${stored.processedJson},` +
-              `"target_table":${JSON.stringify(stored.targetTable)},"target_id":${JSON.stringify(stored.targetId)},` +
-              `"logs":${logs.toJson()}}`,
-          );
+          completed.push({ ...stored, id: item.id, logsJson: logs.toJson() });
         }
-        const kept = await this.claimer.completeChunk(
-          transaction,
-          workerId,
-          `[${entries.join(',')}]`,
-        );
+        const kept = await this.items.completeChunk(transaction, workerId, completed);
         if (kept !== items.length) throw new LeaseLostError(items[0].batchId, items[0].itemIndex);
       });
       return { committed: true };
@@ -302,7 +288,7 @@ export class ItemRunner {
     transaction: QueryRunner,
     logs: LogBuffer,
     signal: AbortSignal,
-  ): Promise<StoredResult> {
+  ): Promise<ItemResult> {
     const context = new ItemContextImpl(run, item, transaction, logs, signal);
     let result: object | void;
     try {
@@ -377,7 +363,7 @@ export class ItemRunner {
    * what is stored is what was checked; a result the columns cannot hold is the item's failure, found here
    * rather than by the statement that records it.
    */
-  private storedResult(result: object | void, item: ImportItem<object>): StoredResult {
+  private storedResult(result: object | void, item: ImportItem<object>): ItemResult {
     const raw = (result ?? null) as (ProcessItemResult & Record<string, unknown>) | null;
     const value =
       raw !== null && typeof raw.targetId === 'bigint'

@@ -1,5 +1,5 @@
 import { BaseProcessor, ImportProcessor, type ImportItem } from '../../lib';
-import { SQL } from '../../lib/processing/sql';
+import { claimPendingItems } from '../../lib/processing/statements/items.statements';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
@@ -21,9 +21,15 @@ describe('claim query plan', () => {
   let batchId: string;
 
   const claimPlan = async (): Promise<string> => {
+    const claim = claimPendingItems({
+      batchId,
+      workerId: 'plan-probe',
+      leaseMs: 60_000,
+      limit: 25,
+    });
     const rows = await t.dataSource.query<Array<{ 'QUERY PLAN': string }>>(
-      `EXPLAIN ${SQL.claimPendingItems}`,
-      [batchId, 'plan-probe', 60_000, 25],
+      `EXPLAIN ${claim.text}`,
+      claim.values,
     );
     return rows.map((row) => row['QUERY PLAN']).join('\n');
   };
@@ -59,9 +65,15 @@ describe('claim query plan', () => {
 
   it('claims the next 25 in item order', async () => {
     // An UPDATE through TypeORM answers [rows, affected].
+    const claim = claimPendingItems({
+      batchId,
+      workerId: 'plan-probe',
+      leaseMs: 60_000,
+      limit: 25,
+    });
     const [claimed] = await t.dataSource.query<[Array<{ item_index: number }>, number]>(
-      SQL.claimPendingItems,
-      [batchId, 'plan-probe', 60_000, 25],
+      claim.text,
+      claim.values,
     );
     expect(claimed.map((row) => row.item_index).sort((a, b) => a - b)).toEqual(
       Array.from({ length: 25 }, (_, i) => COUNT * 0.9 + i),

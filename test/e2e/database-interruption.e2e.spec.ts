@@ -8,7 +8,7 @@ import {
   type ImportItem,
 } from '../../lib';
 import { BatchStore } from '../../lib/processing/batch-store';
-import { ItemClaimer } from '../../lib/processing/item-claimer';
+import { ItemStore } from '../../lib/processing/item-store';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
@@ -55,7 +55,7 @@ const rows = (count: number) => Array.from({ length: count }, (_, n) => ({ n }))
 
 /** Makes the `which`-th claim of `app` lose its connection, as pg reports it; returns the claim count. */
 function dropClaim(app: TestApp, which: number): () => number {
-  const claimer = app.app.get(ItemClaimer);
+  const claimer = app.app.get(ItemStore);
   const claim = claimer.claim.bind(claimer);
   let claims = 0;
   jest.spyOn(claimer, 'claim').mockImplementation((...args) => {

@@ -8,7 +8,7 @@ import { BatchCreator } from '../../lib/processing/batch-creator';
 import { BatchRunner } from '../../lib/processing/batch-runner';
 import { BatchStore } from '../../lib/processing/batch-store';
 import { DatabaseAdapter } from '../../lib/processing/database-adapter';
-import { ItemClaimer } from '../../lib/processing/item-claimer';
+import { ItemStore } from '../../lib/processing/item-store';
 import { ItemRunner } from '../../lib/processing/item-runner';
 import {
   IMPORT_PROCESSOR_METADATA,
@@ -83,7 +83,7 @@ const INTERNALS: Record<string, unknown> = {
   BatchRunner,
   BatchStore,
   BatchCreator,
-  ItemClaimer,
+  ItemStore,
   DatabaseAdapter,
   RESOLVED_OPTIONS,
   RELIABLE_IMPORTS_DATA_SOURCE,

@@ -1,0 +1,159 @@
+/**
+ * The statements of a batch's run: reading it, taking it, keeping its lease, ending or giving it back, and
+ * finding the next one for the worker. Each is a function of named arguments that returns its text and its
+ * values side by side, so that no caller decides what `$3` is.
+ */
+
+import { BATCH_STATUS, ITEM_STATUS, OPEN_ITEM_STATUSES } from '../../statuses';
+import { sqlList, sqlWord, type Statement } from './statement';
+
+/** The LISTEN/NOTIFY channel on which new batches are announced. */
+export const BATCH_CHANNEL = 'reliable_imports_batches';
+
+/** Wakes the workers listening (delivered when the creating transaction commits). */
+export function notifyBatchCreated(args: { batchId: string }): Statement {
+  return { text: `SELECT pg_notify('${BATCH_CHANNEL}', $1)`, values: [args.batchId] };
+}
+
+/**
+ * The oldest batch of the given types with work for a worker: pending; held by nobody or by a run whose
+ * lease expired; or running with items nobody holds, to help with.
+ */
+export function nextBatchForWorker(args: { batchTypes: readonly string[] }): Statement {
+  return {
+    text: `
+    SELECT b."id" FROM "import_batches" b
+    WHERE b."batch_type" = ANY($1::text[])
+      AND (b."status" = ${sqlWord(BATCH_STATUS.pending)}
+           OR (b."status" = ${sqlWord(BATCH_STATUS.processing)}
+               AND (b."locked_until" IS NULL OR b."locked_until" < now()
+                    OR EXISTS (
+                      SELECT 1 FROM "import_batch_items" i
+                      WHERE i."batch_id" = b."id"
+                        AND (i."status" = ${sqlWord(ITEM_STATUS.pending)} OR (i."status" = ${sqlWord(ITEM_STATUS.processing)} AND i."locked_until" < now()))))))
+    ORDER BY b."created_at", b."id"
+    LIMIT 1`,
+    values: [args.batchTypes],
+  };
+}
+
+/** The batch's row. */
+export function batchById(args: { batchId: string }): Statement {
+  return { text: `SELECT * FROM "import_batches" WHERE "id" = $1`, values: [args.batchId] };
+}
+
+/** The batch's counts, as the summary view reads them. */
+export function batchSummary(args: { batchId: string }): Statement {
+  return {
+    text: `SELECT * FROM "import_batch_summary" WHERE "batch_id" = $1`,
+    values: [args.batchId],
+  };
+}
+
+/** Takes a pending batch, or one whose previous holder's lease has expired. */
+export function startBatch(args: {
+  batchId: string;
+  workerId: string;
+  leaseMs: number;
+}): Statement {
+  return {
+    text: `
+    UPDATE "import_batches"
+    SET "status" = ${sqlWord(BATCH_STATUS.processing)},
+        "retry_count" = "retry_count" + CASE WHEN "started_at" IS NULL THEN 0 ELSE 1 END,
+        "started_at" = COALESCE("started_at", now()),
+        "completed_at" = NULL,
+        "error_message" = NULL,
+        "locked_by" = $2,
+        "locked_until" = now() + $3 * interval '1 millisecond'
+    WHERE "id" = $1
+      AND ("status" = ${sqlWord(BATCH_STATUS.pending)}
+           OR ("status" = ${sqlWord(BATCH_STATUS.processing)} AND ("locked_until" IS NULL OR "locked_until" < now())))
+    RETURNING *`,
+    values: [args.batchId, args.workerId, args.leaseMs],
+  };
+}
+
+/**
+ * Extends the lease on the items this worker holds, and on the batch when this worker holds it, in one
+ * round trip. Returns whether the batch is (still) this worker's (`held`).
+ */
+export function renewLeases(args: {
+  batchId: string;
+  workerId: string;
+  leaseMs: number;
+}): Statement {
+  return {
+    text: `
+    WITH items AS (
+      UPDATE "import_batch_items"
+      SET "locked_until" = now() + $3 * interval '1 millisecond'
+      WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = ${sqlWord(ITEM_STATUS.processing)}
+    ), batch AS (
+      UPDATE "import_batches"
+      SET "locked_until" = now() + $3 * interval '1 millisecond'
+      WHERE "id" = $1 AND "locked_by" = $2
+      RETURNING "id"
+    )
+    SELECT EXISTS (SELECT 1 FROM batch) AS "held"`,
+    values: [args.batchId, args.workerId, args.leaseMs],
+  };
+}
+
+/** Gives the batch back without finishing it: the next run takes it over at once. */
+export function releaseBatch(args: { batchId: string; workerId: string }): Statement {
+  return {
+    text: `
+    UPDATE "import_batches" SET "locked_by" = NULL, "locked_until" = NULL
+    WHERE "id" = $1 AND "locked_by" = $2 AND "status" = ${sqlWord(BATCH_STATUS.processing)}
+    RETURNING "id"`,
+    values: [args.batchId, args.workerId],
+  };
+}
+
+/** The first statement of a stop: waits for the claims in flight and keeps new ones out. */
+export function lockBatchToStop(args: { batchId: string }): Statement {
+  return {
+    text: `
+    SELECT "id" FROM "import_batches" WHERE "id" = $1 AND "status" = ${sqlWord(BATCH_STATUS.processing)} FOR NO KEY UPDATE`,
+    values: [args.batchId],
+  };
+}
+
+/**
+ * Ends the batch once no item is open: counters from the items, status from the counters, lease
+ * released. The holder of the batch does it, or any run once the holder's lease has expired; a stop
+ * (`failure`, the reason) fails the batch whoever asks.
+ */
+export function finishBatch(args: {
+  batchId: string;
+  workerId: string;
+  failure: string | null;
+}): Statement {
+  return {
+    text: `
+    WITH c AS (
+      SELECT
+        (count(*) FILTER (WHERE "status" = ${sqlWord(ITEM_STATUS.completed)}))::integer AS completed,
+        (count(*) FILTER (WHERE "status" = ${sqlWord(ITEM_STATUS.failed)}))::integer AS failed,
+        (count(*) FILTER (WHERE "status" = ${sqlWord(ITEM_STATUS.skipped)}))::integer AS skipped
+      FROM "import_batch_items" WHERE "batch_id" = $1
+    )
+    UPDATE "import_batches" b
+    SET "status" = CASE WHEN $3::text IS NOT NULL THEN ${sqlWord(BATCH_STATUS.failed)}
+                        WHEN c.failed > 0 THEN ${sqlWord(BATCH_STATUS.completedWithErrors)}
+                        ELSE ${sqlWord(BATCH_STATUS.completed)} END,
+        "error_message" = $3::text,
+        "completed_items" = c.completed, "failed_items" = c.failed, "skipped_items" = c.skipped,
+        "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
+    FROM c
+    WHERE b."id" = $1 AND b."status" = ${sqlWord(BATCH_STATUS.processing)}
+      AND ($3::text IS NOT NULL
+           OR ((b."locked_by" = $2 OR b."locked_by" IS NULL OR b."locked_until" < now())
+               AND NOT EXISTS (
+                 SELECT 1 FROM "import_batch_items"
+                 WHERE "batch_id" = $1 AND "status" IN (${sqlList(OPEN_ITEM_STATUSES)}))))
+    RETURNING b.*`,
+    values: [args.batchId, args.workerId, args.failure],
+  };
+}

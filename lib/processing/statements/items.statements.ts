@@ -1,0 +1,257 @@
+/**
+ * The statements of an item's life in a run: claimed under this worker's lease, completed, failed or
+ * skipped (each only while the claim is still this worker's), or given back. Each is a function of named
+ * arguments that returns its text and its values side by side, so that no caller decides what `$3` is.
+ */
+
+import { BATCH_STATUS, ITEM_STATUS } from '../../statuses';
+import { INSERT_LOGS, logRecordset } from './logs.statements';
+import { sqlWord, type Statement } from './statement';
+
+/** What an item's run produced, as its row stores it. */
+export interface ItemResult {
+  /** The result of `processItem` as JSON text. */
+  processedJson: string;
+  targetTable: string | null;
+  targetId: string | null;
+}
+
+/** An item of a chunk to record completed: its result and its logs (a JSON array of `logEntryJson`). */
+export interface CompletedChunkItem extends ItemResult {
+  id: string;
+  logsJson: string;
+}
+
+/** What every claim of items is given. */
+interface ClaimArgs {
+  batchId: string;
+  workerId: string;
+  leaseMs: number;
+  limit: number;
+}
+
+/** What every outcome of an item is recorded with. */
+export interface ItemOutcomeArgs {
+  itemId: string;
+  workerId: string;
+  /** How many tries this run made. */
+  attempts: number;
+  /** The item's logs, a JSON array of `logEntryJson`. */
+  logsJson: string;
+}
+
+/**
+ * Writes the logs of the items whose outcome the statement records (CTE `done`), in the same statement:
+ * `source` is `done` or `done` joined to what holds the logs, `entries` the parameter or column that holds
+ * them.
+ */
+function logDone(source: string, entries: string): string {
+  return `logged AS (
+      ${INSERT_LOGS}
+      SELECT done."batch_id", done."id", l."level", l."message", l."details", l."created_at"
+      FROM ${source}, ${logRecordset(entries)}
+    )`;
+}
+
+/**
+ * Records the outcome of an item and writes its logs, in one statement, only while this worker still
+ * holds the item (fencing). `outcome.set` writes the outcome's own columns; its values are parameters from
+ * `$5` on, after the item ($1), the worker ($2), the attempts ($3) and the logs ($4).
+ */
+function recordOutcome(
+  args: ItemOutcomeArgs,
+  outcome: { set: string; values: unknown[] },
+): Statement {
+  return {
+    text: `
+    WITH done AS (
+      UPDATE "import_batch_items"
+      SET ${outcome.set}, "attempts" = "attempts" + $3,
+          "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
+      WHERE "id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_by" = $2
+      RETURNING "id", "batch_id"
+    ), ${logDone('done', '$4')}
+    SELECT "id" FROM done`,
+    values: [args.itemId, args.workerId, args.attempts, args.logsJson, ...outcome.values],
+  };
+}
+
+/**
+ * Claims up to `limit` items of the batch that match `which` for the worker, leased for `leaseMs`. `which`
+ * is a literal condition, not a parameter, so that the planner can see it matches the index of pending
+ * items. The batch row is share-locked for the claim: a stop (`lockBatchToStop`) waits for the claims in
+ * flight, and a claim that comes after it finds the batch ended, so that an ended batch never gains a
+ * claimed item. (Not FOR UPDATE in the stop: that would also wait for the key-share locks that the log
+ * inserts of item transactions take, while those wait for the item rows the stop releases.)
+ */
+function claimItems(which: string, args: ClaimArgs): Statement {
+  return {
+    text: `
+    UPDATE "import_batch_items" AS i
+    SET "status" = ${sqlWord(ITEM_STATUS.processing)},
+        "locked_by" = $2,
+        "locked_until" = now() + $3 * interval '1 millisecond',
+        "started_at" = now()
+    FROM (
+      SELECT "id" FROM "import_batch_items"
+      WHERE "batch_id" = $1 AND ${which}
+        AND EXISTS (
+          SELECT 1 FROM "import_batches" WHERE "id" = $1 AND "status" = ${sqlWord(BATCH_STATUS.processing)} FOR SHARE)
+      ORDER BY "item_index"
+      LIMIT $4
+      FOR UPDATE SKIP LOCKED
+    ) AS next
+    WHERE i."id" = next."id"
+    RETURNING i.*`,
+    values: [args.batchId, args.workerId, args.leaseMs, args.limit],
+  };
+}
+
+/** Claims the next pending items in order (`limit` at most); on the index of pending items. */
+export function claimPendingItems(args: ClaimArgs): Statement {
+  return claimItems(`"status" = ${sqlWord(ITEM_STATUS.pending)}`, args);
+}
+
+/** Claims, in order, items whose holder's lease expired (`limit` at most): when none is pending. */
+export function claimExpiredItems(args: ClaimArgs): Statement {
+  return claimItems(
+    `"status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_until" < now()`,
+    args,
+  );
+}
+
+/** Items still held by another worker whose lease has not expired. */
+export function itemsHeldByOthers(args: { batchId: string; workerId: string }): Statement {
+  return {
+    text: `
+    SELECT count(*)::integer AS "count" FROM "import_batch_items"
+    WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_by" IS DISTINCT FROM $2`,
+    values: [args.batchId, args.workerId],
+  };
+}
+
+/** An item to record completed, with its result. */
+export type CompletedItem = ItemOutcomeArgs & ItemResult;
+
+/** An item to record failed or skipped (not applied), with the reason. */
+export interface UnappliedItem extends ItemOutcomeArgs {
+  status: typeof ITEM_STATUS.failed | typeof ITEM_STATUS.skipped;
+  errorMessage: string;
+  /** JSON text, or null. */
+  errorDetailsJson: string | null;
+}
+
+/**
+ * Inside the item's transaction: the item becomes completed only while this worker still holds it
+ * (fencing), and its logs are written with it.
+ */
+export function completeItem(args: CompletedItem): Statement {
+  return recordOutcome(args, {
+    set: `"status" = ${sqlWord(ITEM_STATUS.completed)}, "processed_data" = $5::jsonb, "target_table" = $6, "target_id" = $7,
+          "error_message" = NULL, "error_details" = NULL`,
+    values: [args.processedJson, args.targetTable, args.targetId],
+  });
+}
+
+/** After the item's transaction rolled back: records the outcome (failed or skipped) and its logs. */
+export function finishItemWithoutResult(args: UnappliedItem): Statement {
+  return recordOutcome(args, {
+    set: `"status" = $5, "error_message" = $6, "error_details" = $7::jsonb`,
+    values: [args.status, args.errorMessage, args.errorDetailsJson],
+  });
+}
+
+/**
+ * Inside a chunk's transaction: marks every item of the chunk completed (only those this worker still
+ * holds) and writes their logs, in one statement. The items travel as one JSON array of
+ * `{ id, processed, target_table, target_id, logs }`.
+ */
+export function completeChunk(args: {
+  workerId: string;
+  items: readonly CompletedChunkItem[];
+}): Statement {
+  return {
+    text: `
+    WITH input AS (
+      SELECT * FROM jsonb_to_recordset($2::jsonb)
+        AS x("id" uuid, "processed" jsonb, "target_table" text, "target_id" text, "logs" jsonb)
+    ), done AS (
+      UPDATE "import_batch_items" i
+      SET "status" = ${sqlWord(ITEM_STATUS.completed)}, "processed_data" = input."processed",
+          "target_table" = input."target_table", "target_id" = input."target_id",
+          "error_message" = NULL, "error_details" = NULL, "attempts" = i."attempts" + 1,
+          "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
+      FROM input
+      WHERE i."id" = input."id" AND i."status" = ${sqlWord(ITEM_STATUS.processing)} AND i."locked_by" = $1
+      RETURNING i."id", i."batch_id"
+    ), ${logDone('done JOIN input ON input."id" = done."id"', 'input."logs"')}
+    SELECT count(*)::integer AS "count" FROM done`,
+    values: [args.workerId, chunkJson(args.items)],
+  };
+}
+
+/** The items of a chunk as the JSON array `completeChunk` reads; results and logs are JSON text already. */
+function chunkJson(items: readonly CompletedChunkItem[]): string {
+  const entries = items.map(
+    (item) =>
+      `{"id":${JSON.stringify(item.id)},"processed":${item.processedJson},` +
+      `"target_table":${JSON.stringify(item.targetTable)},"target_id":${JSON.stringify(item.targetId)},` +
+      `"logs":${item.logsJson}}`,
+  );
+  return `[${entries.join(',')}]`;
+}
+
+/** A claim given back: the item is pending again, as if it had never been claimed. */
+const RELEASE = `
+    UPDATE "import_batch_items"
+    SET "status" = ${sqlWord(ITEM_STATUS.pending)}, "locked_by" = NULL, "locked_until" = NULL, "started_at" = NULL`;
+
+/** Gives back the items this worker claimed but will not process. */
+export function releaseItems(args: { batchId: string; workerId: string }): Statement {
+  return {
+    text: `${RELEASE}
+    WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = ${sqlWord(ITEM_STATUS.processing)}
+    RETURNING "id"`,
+    values: [args.batchId, args.workerId],
+  };
+}
+
+/** Gives back the items `itemIds` of this worker's claim. */
+export function releaseSomeItems(args: {
+  batchId: string;
+  workerId: string;
+  itemIds: readonly string[];
+}): Statement {
+  return {
+    text: `${RELEASE}
+    WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "id" = ANY($3::uuid[])
+    RETURNING "id"`,
+    values: [args.batchId, args.workerId, args.itemIds],
+  };
+}
+
+/**
+ * A stop gives back every claim on the batch, whichever run holds it: a claim that completes later is
+ * fenced out, and a completion in flight is waited for (its row lock), so no item stays processing in
+ * an ended batch.
+ */
+export function releaseEveryClaim(args: { batchId: string }): Statement {
+  return {
+    text: `${RELEASE}
+    WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)}
+    RETURNING "id"`,
+    values: [args.batchId],
+  };
+}
+
+/** The first failed item of a batch, in item order: where a stop at the first failure stops. */
+export function firstFailedItem(args: { batchId: string }): Statement {
+  return {
+    text: `
+    SELECT "item_index", "error_message" FROM "import_batch_items"
+    WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.failed)}
+    ORDER BY "item_index"
+    LIMIT 1`,
+    values: [args.batchId],
+  };
+}
