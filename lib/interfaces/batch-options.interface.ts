@@ -44,6 +44,13 @@ export interface ProcessBatchOptions {
    * @default the processor's `itemTimeoutMs`, else the module's (300000)
    */
   itemTimeoutMs?: number;
+  /**
+   * Overrides the module's `maxAttempts` for this run: how many times an item is tried when it fails in
+   * a way that passes (a serialization failure, a deadlock, a `RetryableImportError`), from 1 (no retry)
+   * to 100. E.g. more tries for a run against a busy table.
+   * @default the module's `maxAttempts` (3)
+   */
+  maxAttempts?: number;
 }
 
 /** Options of `BatchService.reprocessBatch()`. */

@@ -48,6 +48,7 @@ export interface RunSettings {
   commitEvery: number;
   continueOnError: boolean;
   itemTimeoutMs: number;
+  maxAttempts: number;
   /** False for the worker: leave when nothing is left to claim, rather than wait for other runs' items. */
   waitForOthers: boolean;
 }
@@ -110,6 +111,9 @@ export class BatchRun {
     this.owner = taken.owner;
     this.state = {
       batch: taken.batch,
+      processor: this.processor,
+      workerId: this.workerId,
+      maxAttempts: this.settings.maxAttempts,
       originalBatchId: await this.services.store.getOriginalBatchId(taken.batch),
       database: this.services.database,
       shared: new Map(),
@@ -250,14 +254,7 @@ export class BatchRun {
       if (this.stopped()) return;
       const chunk = claimed.slice(start, start + commitEvery);
       const outcome =
-        chunk.length > 1
-          ? await this.services.itemRunner.runChunk(
-              chunk,
-              this.processor,
-              this.state,
-              this.workerId,
-            )
-          : null;
+        chunk.length > 1 ? await this.services.itemRunner.runChunk(chunk, this.state) : null;
       if (outcome?.committed) continue;
       if (await this.runOneByOne(chunk, outcome?.timedOut)) {
         // An item timed out: the rest of the claim waited on it; give it back for any lane to take.
@@ -284,8 +281,8 @@ export class BatchRun {
       if (this.stopped()) return false;
       const outcome =
         item.id === timedOut?.itemId
-          ? await itemRunner.recordTimeout(item, timedOut.error, this.workerId)
-          : await itemRunner.run(item, this.processor, this.state, this.workerId);
+          ? await itemRunner.recordTimeout(item, timedOut.error, this.state)
+          : await itemRunner.run(item, this.state);
       if (outcome.status !== ITEM_STATUS.failed) continue;
       const action = await callHook(() =>
         this.processor.onItemError?.(outcome.error, item, this.context),
@@ -328,7 +325,8 @@ export class BatchRun {
    * @returns whether this call ended the batch.
    */
   private async endBatch(): Promise<boolean> {
-    const { maxAttempts, retryDelayMs, maxRetryDelayMs } = this.services.options;
+    const { retryDelayMs, maxRetryDelayMs } = this.services.options;
+    const { maxAttempts } = this.settings;
     for (let attempt = 1; ; attempt++) {
       try {
         const ended = await this.services.store.finishBatch(

@@ -54,6 +54,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
         options.continueOnError ?? registered.continueOnError ?? this.options.continueOnError,
       itemTimeoutMs:
         options.itemTimeoutMs ?? registered.itemTimeoutMs ?? this.options.itemTimeoutMs,
+      maxAttempts: options.maxAttempts ?? this.options.maxAttempts,
       waitForOthers,
     });
     // A run that starts while the application shuts down stops at once, giving back what it took.

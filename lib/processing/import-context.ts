@@ -1,4 +1,5 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
+import type { BaseProcessor } from '../base-processor';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { BatchContext, ImportContext } from '../interfaces/import-context.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
@@ -13,6 +14,9 @@ export class SkipItemSignal {
 /** What every context of one processing run shares. */
 export interface RunState {
   readonly batch: ImportBatch;
+  readonly processor: BaseProcessor<object, object | void>;
+  /** The run's id as the holder of its claims: every write it makes is fenced by it. */
+  readonly workerId: string;
   readonly originalBatchId: string | null;
   readonly database: DatabaseAdapter;
   readonly shared: Map<string, unknown>;
@@ -20,6 +24,8 @@ export interface RunState {
   readonly signal: AbortSignal;
   /** The time limit of one item's `validateItem` and `processItem`. */
   readonly itemTimeoutMs: number;
+  /** How many times an item is tried when the database fails in a way that passes. */
+  readonly maxAttempts: number;
   /** How long an item in flight may go on once `signal` is aborted, before it is given up. */
   readonly stopGraceMs: number;
 }

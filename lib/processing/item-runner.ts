@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { QueryRunner } from 'typeorm';
-import type { BaseProcessor } from '../base-processor';
 import { ItemTimeoutError } from '../errors/item-timeout.error';
 import { ItemValidationError } from '../errors/item-validation.error';
 import { LeaseLostError } from '../errors/lease-lost.error';
@@ -96,19 +95,15 @@ export class ItemRunner {
     @Inject(ItemStore) private readonly items: ItemStore,
   ) {}
 
-  async run(
-    item: ImportItem<object>,
-    processor: BaseProcessor<object, object | void>,
-    run: RunState,
-    workerId: string,
-  ): Promise<ItemOutcome> {
+  async run(item: ImportItem<object>, run: RunState): Promise<ItemOutcome> {
     const workItem = dataToWorkOn(item);
     // One buffer for every attempt: what a rolled-back attempt logged explains the retry.
     const logs = new LogBuffer();
-    const { maxAttempts, retryDelayMs, maxRetryDelayMs } = this.options;
+    const { retryDelayMs, maxRetryDelayMs } = this.options;
+    const { maxAttempts } = run;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.attempt(workItem, processor, run, workerId, logs, attempt);
+        await this.attempt(workItem, run, logs, attempt);
         logs.clear();
         return { status: ITEM_STATUS.completed };
       } catch (caught) {
@@ -118,7 +113,7 @@ export class ItemRunner {
           return { status: 'lost' };
         }
         if (isInstance(thrown, SkipItemSignal)) {
-          return this.recordSkip(item, workerId, thrown.reason, logs, attempt);
+          return this.recordSkip(item, run, thrown.reason, logs, attempt);
         }
         const error = toError(thrown);
         if (attempt < maxAttempts && isTransientError(error)) {
@@ -140,7 +135,7 @@ export class ItemRunner {
         ) {
           throw error;
         }
-        return this.recordFailure(item, workerId, error, logs, attempt);
+        return this.recordFailure(item, run, error, logs, attempt);
       }
     }
   }
@@ -148,7 +143,7 @@ export class ItemRunner {
   /** Records the item skipped, with its reason made storable (the original kept escaped in the details). */
   private async recordSkip(
     item: ImportItem<object>,
-    workerId: string,
+    { workerId }: RunState,
     reason: unknown,
     logs: LogBuffer,
     attempt: number,
@@ -175,7 +170,7 @@ export class ItemRunner {
    */
   private async recordFailure(
     item: ImportItem<object>,
-    workerId: string,
+    { workerId }: RunState,
     error: Error,
     logs: LogBuffer,
     attempt: number,
@@ -209,22 +204,20 @@ export class ItemRunner {
   /** One try: validate, process and record the item completed, all in one transaction. */
   private attempt(
     item: ImportItem<object>,
-    processor: BaseProcessor<object, object | void>,
     run: RunState,
-    workerId: string,
     logs: LogBuffer,
     attempt: number,
   ): Promise<void> {
     return inTransaction(this.database, async (transaction) => {
       markErrorsOf(transaction);
       const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
-        this.validateAndProcess(item, processor, run, transaction, logs, signal),
+        this.validateAndProcess(item, run, transaction, logs, signal),
       );
       // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
       const kept = await this.items.complete(transaction, {
         ...stored,
         itemId: item.id,
-        workerId,
+        workerId: run.workerId,
         logsJson: logs.toJson(),
         attempts: attempt,
       });
@@ -238,12 +231,7 @@ export class ItemRunner {
    *   rolled back, and its items must run one by one with `run()` — but for an item that timed out, which
    *   is recorded with `recordTimeout()` rather than given its time again.
    */
-  async runChunk(
-    items: Array<ImportItem<object>>,
-    processor: BaseProcessor<object, object | void>,
-    run: RunState,
-    workerId: string,
-  ): Promise<ChunkOutcome> {
+  async runChunk(items: Array<ImportItem<object>>, run: RunState): Promise<ChunkOutcome> {
     try {
       await inTransaction(this.database, async (transaction) => {
         const completed: CompletedChunkItem[] = [];
@@ -251,11 +239,11 @@ export class ItemRunner {
           const item = dataToWorkOn(claimed);
           const logs = new LogBuffer();
           const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
-            this.validateAndProcess(item, processor, run, transaction, logs, signal),
+            this.validateAndProcess(item, run, transaction, logs, signal),
           );
           completed.push({ ...stored, id: item.id, logsJson: logs.toJson() });
         }
-        const kept = await this.items.completeChunk(transaction, workerId, completed);
+        const kept = await this.items.completeChunk(transaction, run.workerId, completed);
         if (kept !== items.length) throw new LeaseLostError(items[0].batchId, items[0].itemIndex);
       });
       return { committed: true };
@@ -275,21 +263,21 @@ export class ItemRunner {
   recordTimeout(
     item: ImportItem<object>,
     error: ItemTimeoutError,
-    workerId: string,
+    run: RunState,
   ): Promise<ItemOutcome> {
-    return this.recordFailure(item, workerId, error, new LogBuffer(), 1);
+    return this.recordFailure(item, run, error, new LogBuffer(), 1);
   }
 
   /** `validateItem` then `processItem` inside the caller's transaction; returns what to store. */
   private async validateAndProcess(
     item: ImportItem<object>,
-    processor: BaseProcessor<object, object | void>,
     run: RunState,
     transaction: QueryRunner,
     logs: LogBuffer,
     signal: AbortSignal,
   ): Promise<ItemResult> {
     const context = new ItemContextImpl(run, item, transaction, logs, signal);
+    const { processor } = run;
     let result: object | void;
     try {
       if (processor.validateItem) {

@@ -49,6 +49,7 @@ export const RUN_OPTION_CHECKS = {
     ITEM_TIMEOUT_RANGE.max,
     'INVALID_ITEM_TIMEOUT',
   ),
+  maxAttempts: wholeNumber(1, 100, undefined, ' (no retry)'),
 } satisfies Record<keyof ProcessBatchOptions, RunOptionCheck>;
 
 type RunOptionKey = keyof ProcessBatchOptions;

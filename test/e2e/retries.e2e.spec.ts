@@ -100,4 +100,28 @@ describe('retries of transient errors', () => {
     const warnings = await t.batches.getLogs(summary.batchId, { level: 'warn' });
     expect(warnings).toHaveLength(2);
   });
+
+  it("takes a run's own maxAttempts over the module's, in import() and processBatch()", async () => {
+    const more = await t.batches.import('hopeless', [{ n: 1 }], { maxAttempts: 5 });
+    const [tried] = await t.batches.getItems(more.batchId);
+    expect(tried).toMatchObject({ status: 'failed', attempts: 5 });
+    expect(await t.batches.getLogs(more.batchId, { level: 'warn' })).toHaveLength(4);
+
+    const batch = await t.batches.createBatch('hopeless', [{ n: 2 }]);
+    await t.batches.processBatch(batch.id, { maxAttempts: 1 });
+    const [once] = await t.batches.getItems(batch.id);
+    expect(once).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(await t.batches.getLogs(batch.id, { level: 'warn' })).toHaveLength(0);
+  });
+
+  it('refuses a maxAttempts out of range before the run touches the batch', async () => {
+    const batch = await t.batches.createBatch('hopeless', [{ n: 3 }]);
+    await expect(t.batches.processBatch(batch.id, { maxAttempts: 0 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining(
+        'options.maxAttempts must be a whole number from 1 (no retry) to 100 (or left out); got 0',
+      ),
+    });
+    expect(await t.batches.getBatch(batch.id)).toMatchObject({ status: 'pending' });
+  });
 });

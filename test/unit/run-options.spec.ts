@@ -99,7 +99,10 @@ describe('the run options table', () => {
     expect(error.message).toContain(
       'processBatch(): options.continueOnError must be true or false (or left out); got "no"',
     );
-    // The numbers wait for the batch id: checkRunOptions reports them.
+    expect(() => checkRunArguments('processBatch', { maxAttempts: 101 })).toThrow(
+      'processBatch(): options.maxAttempts must be a whole number from 1 (no retry) to 100 (or left out); got 101',
+    );
+    // The numbers with a code of their own wait for the batch id: checkRunOptions reports them.
     expect(() => checkRunArguments('processBatch', { concurrency: 0 })).not.toThrow();
   });
 });
