@@ -69,6 +69,7 @@ interface Taken {
  * `onBatchComplete` only in the run that ends it.
  */
 export class BatchRun {
+  readonly batchId: string;
   private readonly workerId = newWorkerId();
   private readonly controller = new AbortController();
   private readonly facts: RunFacts = {
@@ -92,10 +93,13 @@ export class BatchRun {
 
   constructor(
     private readonly services: RunServices,
-    readonly batchId: string,
+    /** The batch as the caller found it, before this run took it. */
+    private readonly found: ImportBatch,
     private readonly processor: BaseProcessor<object, object | void>,
     private readonly settings: RunSettings,
-  ) {}
+  ) {
+    this.batchId = found.id;
+  }
 
   /** Stops the run at the next claim; the items in flight see their signal aborted. */
   stop(cause: StopCause): void {
@@ -132,7 +136,7 @@ export class BatchRun {
     leases.start();
     try {
       if ((await this.step(() => this.validate())) && !this.facts.refused) {
-        if (await this.step(() => this.start())) await this.runItems();
+        if (await this.step(() => this.start())) await this.step(() => this.runItems());
       }
       let ending = decideEnding(this.facts);
       if (ending === 'try-to-end') {
@@ -150,8 +154,7 @@ export class BatchRun {
   /** Takes the batch, or joins the live run that holds it; null when it has ended. */
   private async take(): Promise<Taken | null> {
     const { store, options } = this.services;
-    const found = await store.getBatch(this.batchId);
-    if (isEndedBatch(found.status)) return null;
+    if (isEndedBatch(this.found.status)) return null;
     const started = await store.startBatch(this.batchId, this.workerId, options.leaseMs);
     const batch = started ?? (await store.getBatch(this.batchId));
     if (isEndedBatch(batch.status)) return null;

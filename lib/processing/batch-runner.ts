@@ -47,7 +47,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
   ): Promise<BatchSummary> {
     const batch = await this.services.store.getBatch(batchId);
     const registered = this.registry.get(batch.batchType);
-    const run = new BatchRun(this.services, batchId, registered.instance, {
+    const run = new BatchRun(this.services, batch, registered.instance, {
       concurrency: this.concurrency(options.concurrency ?? 1),
       commitEvery: options.commitEvery ?? 1,
       continueOnError:
