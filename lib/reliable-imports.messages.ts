@@ -315,4 +315,69 @@ export const messages = {
     `its row is being processed by batch "${batchId}" (${status}); wait for it to end`,
 
   correctionNotObject: (): string => 'its data must be an object of field names and values',
+
+  invalidResult: ({
+    batchId,
+    itemIndex,
+    problem,
+  }: {
+    batchId: string;
+    itemIndex: number;
+    problem: string;
+  }): string =>
+    `processItem of item ${itemIndex} of batch "${batchId}" returned a value that cannot be ` +
+    `stored: ${problem}. Return plain JSON data (targetTable, targetId, ...).`,
+
+  targetTableTooLong: (): string => 'targetTable is longer than 255 characters',
+
+  // What an item's log says of it: stored with the item, shown by getLogs and the CLI.
+  itemRetrying: ({
+    itemIndex,
+    attempt,
+    maxAttempts,
+    reason,
+    delayMs,
+  }: {
+    itemIndex: number;
+    attempt: number;
+    maxAttempts: number;
+    reason: string;
+    delayMs: number;
+  }): string =>
+    `Item ${itemIndex} attempt ${attempt} of ${maxAttempts} failed: ${reason}; ` +
+    `retrying in ${delayMs} ms`,
+
+  itemSkipped: ({ itemIndex, reason }: { itemIndex: number; reason: string }): string =>
+    `Item ${itemIndex} skipped: ${reason}`,
+
+  itemFailedValidation: ({ itemIndex, reason }: { itemIndex: number; reason: string }): string =>
+    `Item ${itemIndex} failed validation: ${reason}`,
+
+  itemFailed: ({ itemIndex, reason }: { itemIndex: number; reason: string }): string =>
+    `Item ${itemIndex} failed: ${reason}`,
+
+  reprocessing: ({ count, childBatchId }: { count: number; childBatchId: string }): string =>
+    `Reprocessing ${count} item(s) in batch ${childBatchId}`,
+
+  /** Why a batch failed when a hook threw or the database failed for good. */
+  processingAbandoned: ({ reason }: { reason: string }): string => `Processing stopped: ${reason}`,
+
+  // The application's log (Nest's Logger): what a run or the worker could not do, and tries again.
+  leaseRenewalFailed: ({ batchId, reason }: { batchId: string; reason: string }): string =>
+    `Could not renew the lease of batch ${batchId}: ${reason}`,
+
+  cleanupFailed: ({ batchId, reason }: { batchId: string; reason: string }): string =>
+    `Could not clean up after batch ${batchId} stopped: ${reason}`,
+
+  workerCouldNotProcess: ({ batchId, reason }: { batchId: string; reason: string }): string =>
+    `The worker could not process batch ${batchId}: ${reason}`,
+
+  workerCouldNotLook: ({ reason }: { reason: string }): string =>
+    `The worker could not look for batches: ${reason}`,
+
+  workerStoppedListening: ({ reason }: { reason: string }): string =>
+    `The worker stopped listening for new batches: ${reason}; polling.`,
+
+  workerCannotListen: ({ reason }: { reason: string }): string =>
+    `The worker cannot listen for new batches (${reason}); polling.`,
 };

@@ -396,7 +396,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
           .catch((error: unknown) => {
             // A failed renewal is retried at the next tick; the lease leaves room for two misses.
             this.logger.warn(
-              `Could not renew the lease of batch ${batchId}: ${toError(error).message}`,
+              messages.leaseRenewalFailed({ batchId, reason: toError(error).message }),
             );
           });
       },
@@ -447,7 +447,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
     context: BatchContextImpl,
   ): Promise<void> {
     // A hook's error is the processor's text: stored as an item's would be, the original in the log.
-    const reason = `Processing stopped: ${messageOf(error)}`;
+    const reason = messages.processingAbandoned({ reason: messageOf(error) });
     await this.bestEffort(batchId, async () => {
       await this.claimer.releaseAll(batchId, workerId);
       await this.store.finishBatch(
@@ -467,9 +467,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
     try {
       await work();
     } catch (cleanupError) {
-      this.logger.warn(
-        `Could not clean up after batch ${batchId} stopped: ${toError(cleanupError).message}`,
-      );
+      this.logger.warn(messages.cleanupFailed({ batchId, reason: toError(cleanupError).message }));
     }
   }
 }

@@ -334,7 +334,7 @@ export class BatchStore {
       const audit = JSON.stringify([
         {
           level: 'info',
-          message: `Reprocessing ${count} item(s) in batch ${child.id}`,
+          message: messages.reprocessing({ count, childBatchId: child.id }),
           details: {
             childBatchId: child.id,
             failedItemsOnly,
