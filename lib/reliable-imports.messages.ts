@@ -109,6 +109,11 @@ export const messages = {
     `Cannot store item ${itemIndex} of ${where}: ${path} ${problem}. ` +
     `Nothing was stored; fix that item and ${retry}.`,
 
+  /** The correction `correctItem` was given, as the messages about it name it. */
+  correctionOf: ({ itemId }: { itemId: string }): string => `the correction of item "${itemId}"`,
+
+  retryCorrection: (): string => 'call correctItem again',
+
   /** `received` is shown as code would write it: `NaN`, `'10'`, `[ 'done' ]`. */
   invalidArgument: (
     method: string,
@@ -119,6 +124,37 @@ export const messages = {
   ): string =>
     `Invalid argument to ${owner === null ? '' : `${owner}.`}${method}(): ${argument} must be ${expected}; got ` +
     `${describeReceived(received)}. Nothing was read or changed.`,
+
+  /** The batch `createBatch` would create, as the messages about it name it. */
+  newBatch: ({
+    batchType,
+    idempotencyKey,
+  }: {
+    batchType: string;
+    idempotencyKey: string | null;
+  }): string =>
+    `a new "${batchType}" batch${idempotencyKey === null ? '' : ` (idempotency key "${idempotencyKey}")`}`,
+
+  /** `kind` is the kind of value received: "null", "an array", "a string"... */
+  optionNotPlainObject: ({ kind }: { kind: string }): string =>
+    `is ${kind}, but it must be a plain object`,
+
+  /** `got` is the length of a string ("300 characters") or the kind of another value ("a number"). */
+  idempotencyKeyLength: ({ got }: { got: string }): string =>
+    `must be a string of 1 to 255 characters; got ${got}`,
+
+  idempotencyKeyNul: (): string =>
+    'contains the character \\u0000, which PostgreSQL cannot store; use printable text',
+
+  idempotencyKeyBrokenText: (): string =>
+    'contains an unpaired UTF-16 surrogate (broken text, e.g. an emoji cut in half), which ' +
+    'PostgreSQL cannot store as it is; use well-formed text',
+
+  columnsNotList: ({ kind }: { kind: string }): string =>
+    `are ${kind}, but they must be a list of column names (strings)`,
+
+  columnNameNotString: ({ kind }: { kind: string }): string =>
+    `is ${kind}, but a column name must be a string`,
 
   invalidBatchOption: (where: string, option: string, problem: string): string =>
     `Cannot create ${where}: ${option} ${problem}. Nothing was stored; fix it and create the batch again.`,

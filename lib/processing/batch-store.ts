@@ -233,14 +233,12 @@ export class BatchStore {
       }
       const json = serializeSourceData(sourceData);
       if (isJsonProblem(json)) {
-        throw new InvalidSourceDataError(
-          `the correction of item "${itemId}"`,
-          item.itemIndex,
-          json.path,
-          json.problem,
-          undefined,
-          'call correctItem again',
-        );
+        throw new InvalidSourceDataError({
+          where: messages.correctionOf({ itemId }),
+          itemIndex: item.itemIndex,
+          ...json,
+          retry: messages.retryCorrection(),
+        });
       }
       const store = storeCorrections({
         corrections: `[{"id":${JSON.stringify(itemId)},"data":${json},"line":null}]`,

@@ -104,13 +104,13 @@ describe('the messages of the errors', () => {
   });
 
   it('InvalidSourceDataError names the item index and the path, and says nothing was stored', () => {
-    const error = new InvalidSourceDataError(
-      'a new "customer_data" batch',
-      317,
-      'sourceData.address.zip',
-      'is a BigInt, which JSON cannot hold; convert it to a string or a number',
-      'customer_data',
-    );
+    const error = new InvalidSourceDataError({
+      where: 'a new "customer_data" batch',
+      itemIndex: 317,
+      path: 'sourceData.address.zip',
+      problem: 'is a BigInt, which JSON cannot hold; convert it to a string or a number',
+      batchType: 'customer_data',
+    });
     expectModuleError(error, 'InvalidSourceDataError', 'INVALID_SOURCE_DATA');
     expect(error.path).toBe('sourceData.address.zip');
     expect(error.problem).toMatch(/is a BigInt/);
