@@ -162,6 +162,7 @@ describe('the messages of the errors', () => {
   it('LeaseLostError for a whole batch says what happened and that nothing was applied twice', () => {
     const error = LeaseLostError.forBatch(BATCH_ID, 'completed', null);
     expectModuleError(error, 'LeaseLostError', 'LEASE_LOST');
+    expect(error.context).toStrictEqual({ batchId: BATCH_ID });
     expect(error.message).toContain(`This run's lease on batch "${BATCH_ID}" expired`);
     expect(error.message).toContain('another worker took the batch over (it is now completed)');
     expect(error.message).toContain('nothing was applied twice');
