@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { getDataSourceToken } from '@nestjs/typeorm';
-import type { BatchStatus } from '../lib';
-import { BATCH_STATUSES, isEndedBatch } from '../lib/statuses';
+import type { BatchStatus, LogLevel } from '../lib';
+import { BATCH_STATUSES, isEndedBatch, LOG_LEVELS } from '../lib/statuses';
 import { DEFAULT_PGLITE_DIR } from './cli-app';
 import { EXIT } from './cli-errors';
 import {
@@ -174,15 +174,8 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
     .command('logs')
     .description("a batch's audit log")
     .argument('<batch-id>')
-    .addOption(
-      new Option('-l, --level <level>', 'only this level').choices([
-        'debug',
-        'info',
-        'warn',
-        'error',
-      ]),
-    )
-    .action(async (batchId: string, options: { level?: 'debug' | 'info' | 'warn' | 'error' }) => {
+    .addOption(new Option('-l, --level <level>', 'only this level').choices(LOG_LEVELS))
+    .action(async (batchId: string, options: { level?: LogLevel }) => {
       await runWithApp(async (_app, batches) => {
         const logs = await batches.getLogs(batchId, { level: options.level, limit: 100_000 });
         out(
