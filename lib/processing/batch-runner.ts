@@ -18,7 +18,7 @@ import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 import { isTransientError, retryDelay } from '../utils/transient-error.util';
 import { BatchStore } from './batch-store';
 import { DatabaseAdapter } from './database-adapter';
-import { BatchContextImpl, type RunState } from './import-context';
+import { BatchContextImpl, type RunState } from './contexts';
 import { ItemClaimer } from './item-claimer';
 import { ItemRunner, reasonsOf } from './item-runner';
 import { HookThrew, callHook } from './processor-hook';

@@ -16,7 +16,7 @@ import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-impo
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
 import { DatabaseAdapter } from './database-adapter';
-import { ItemContextImpl, SkipItemSignal, type RunState } from './import-context';
+import { ItemContextImpl, SkipItemSignal, type RunState } from './contexts';
 import { LogBuffer } from './log-buffer';
 import { ItemClaimer } from './item-claimer';
 import { inTransaction } from './transaction';
