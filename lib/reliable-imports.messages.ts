@@ -109,6 +109,11 @@ export const messages = {
     `Cannot store item ${itemIndex} of ${where}: ${path} ${problem}. ` +
     `Nothing was stored; fix that item and ${retry}.`,
 
+  /** The correction `correctItem` was given, as the messages about it name it. */
+  correctionOf: ({ itemId }: { itemId: string }): string => `the correction of item "${itemId}"`,
+
+  retryCorrection: (): string => 'call correctItem again',
+
   /** `received` is shown as code would write it: `NaN`, `'10'`, `[ 'done' ]`. */
   invalidArgument: (
     method: string,
@@ -119,6 +124,37 @@ export const messages = {
   ): string =>
     `Invalid argument to ${owner === null ? '' : `${owner}.`}${method}(): ${argument} must be ${expected}; got ` +
     `${describeReceived(received)}. Nothing was read or changed.`,
+
+  /** The batch `createBatch` would create, as the messages about it name it. */
+  newBatch: ({
+    batchType,
+    idempotencyKey,
+  }: {
+    batchType: string;
+    idempotencyKey: string | null;
+  }): string =>
+    `a new "${batchType}" batch${idempotencyKey === null ? '' : ` (idempotency key "${idempotencyKey}")`}`,
+
+  /** `kind` is the kind of value received: "null", "an array", "a string"... */
+  optionNotPlainObject: ({ kind }: { kind: string }): string =>
+    `is ${kind}, but it must be a plain object`,
+
+  /** `got` is the length of a string ("300 characters") or the kind of another value ("a number"). */
+  idempotencyKeyLength: ({ got }: { got: string }): string =>
+    `must be a string of 1 to 255 characters; got ${got}`,
+
+  idempotencyKeyNul: (): string =>
+    'contains the character \\u0000, which PostgreSQL cannot store; use printable text',
+
+  idempotencyKeyBrokenText: (): string =>
+    'contains an unpaired UTF-16 surrogate (broken text, e.g. an emoji cut in half), which ' +
+    'PostgreSQL cannot store as it is; use well-formed text',
+
+  columnsNotList: ({ kind }: { kind: string }): string =>
+    `are ${kind}, but they must be a list of column names (strings)`,
+
+  columnNameNotString: ({ kind }: { kind: string }): string =>
+    `is ${kind}, but a column name must be a string`,
 
   invalidBatchOption: (where: string, option: string, problem: string): string =>
     `Cannot create ${where}: ${option} ${problem}. Nothing was stored; fix it and create the batch again.`,
@@ -266,15 +302,6 @@ export const messages = {
 
   itemValidationFailed: (reasons: readonly string[]): string => reasons.join('; '),
 
-  /** The reason stored on a batch that a hook's error, or the database's for good, stopped. */
-  processingAbandoned: (reason: string): string => `Processing stopped: ${reason}`,
-
-  leaseNotRenewed: (batchId: string, reason: string): string =>
-    `Could not renew the lease of batch ${batchId}: ${reason}`,
-
-  cleanupFailed: (batchId: string, reason: string): string =>
-    `Could not clean up after batch ${batchId} stopped: ${reason}`,
-
   abortedAfterItem: (itemIndex: number, reason: string): string =>
     `Stopped at item ${itemIndex}, which failed: ${reason}. ` +
     `Fix it with correctItem() and reprocess the batch; the items after it were not processed.`,
@@ -324,4 +351,69 @@ export const messages = {
     `its row is being processed by batch "${batchId}" (${status}); wait for it to end`,
 
   correctionNotObject: (): string => 'its data must be an object of field names and values',
+
+  invalidResult: ({
+    batchId,
+    itemIndex,
+    problem,
+  }: {
+    batchId: string;
+    itemIndex: number;
+    problem: string;
+  }): string =>
+    `processItem of item ${itemIndex} of batch "${batchId}" returned a value that cannot be ` +
+    `stored: ${problem}. Return plain JSON data (targetTable, targetId, ...).`,
+
+  targetTableTooLong: (): string => 'targetTable is longer than 255 characters',
+
+  // What an item's log says of it: stored with the item, shown by getLogs and the CLI.
+  itemRetrying: ({
+    itemIndex,
+    attempt,
+    maxAttempts,
+    reason,
+    delayMs,
+  }: {
+    itemIndex: number;
+    attempt: number;
+    maxAttempts: number;
+    reason: string;
+    delayMs: number;
+  }): string =>
+    `Item ${itemIndex} attempt ${attempt} of ${maxAttempts} failed: ${reason}; ` +
+    `retrying in ${delayMs} ms`,
+
+  itemSkipped: ({ itemIndex, reason }: { itemIndex: number; reason: string }): string =>
+    `Item ${itemIndex} skipped: ${reason}`,
+
+  itemFailedValidation: ({ itemIndex, reason }: { itemIndex: number; reason: string }): string =>
+    `Item ${itemIndex} failed validation: ${reason}`,
+
+  itemFailed: ({ itemIndex, reason }: { itemIndex: number; reason: string }): string =>
+    `Item ${itemIndex} failed: ${reason}`,
+
+  reprocessing: ({ count, childBatchId }: { count: number; childBatchId: string }): string =>
+    `Reprocessing ${count} item(s) in batch ${childBatchId}`,
+
+  /** Why a batch failed when a hook threw or the database failed for good. */
+  processingAbandoned: ({ reason }: { reason: string }): string => `Processing stopped: ${reason}`,
+
+  // The application's log (Nest's Logger): what a run or the worker could not do, and tries again.
+  leaseRenewalFailed: ({ batchId, reason }: { batchId: string; reason: string }): string =>
+    `Could not renew the lease of batch ${batchId}: ${reason}`,
+
+  cleanupFailed: ({ batchId, reason }: { batchId: string; reason: string }): string =>
+    `Could not clean up after batch ${batchId} stopped: ${reason}`,
+
+  workerCouldNotProcess: ({ batchId, reason }: { batchId: string; reason: string }): string =>
+    `The worker could not process batch ${batchId}: ${reason}`,
+
+  workerCouldNotLook: ({ reason }: { reason: string }): string =>
+    `The worker could not look for batches: ${reason}`,
+
+  workerStoppedListening: ({ reason }: { reason: string }): string =>
+    `The worker stopped listening for new batches: ${reason}; polling.`,
+
+  workerCannotListen: ({ reason }: { reason: string }): string =>
+    `The worker cannot listen for new batches (${reason}); polling.`,
 };

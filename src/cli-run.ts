@@ -15,12 +15,19 @@ export interface GlobalOptions {
   checkSchema?: boolean;
 }
 
-/** What a command needs from the program: its options, its output, and where its exit status goes. */
+/** A command's work: it runs with an application and returns the tool's exit status. */
+export type AppWork = (app: INestApplicationContext, batches: BatchService) => Promise<number>;
+
+/** What a command needs from the program: its options, its output, and how it runs its work. */
 export interface CommandScope {
   globals: () => GlobalOptions;
   /** Prints `json` with `--json`, else `text`. */
   out: (json: unknown, text: string) => void;
-  setStatus: (status: number) => void;
+  /** Runs `work` with an application (`withApp`) and makes the status it returns the exit status. */
+  runWithApp: (
+    work: AppWork,
+    options?: { concurrency?: number; checkSchema?: boolean },
+  ) => Promise<void>;
 }
 
 export const print = (text: string): void => void process.stdout.write(`${text}\n`);
@@ -43,7 +50,7 @@ function config(options: GlobalOptions, concurrency = 1): CliConfig {
 /** Runs `work` with an application context, closes it, and returns the exit status. */
 export async function withApp(
   options: GlobalOptions,
-  work: (app: INestApplicationContext, batches: BatchService) => Promise<number>,
+  work: AppWork,
   concurrency?: number,
 ): Promise<number> {
   const app = await createCliApp(config(options, concurrency));

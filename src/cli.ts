@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { getDataSourceToken } from '@nestjs/typeorm';
-import type { BatchStatus } from '../lib';
-import { BATCH_STATUSES, isEndedBatch } from '../lib/statuses';
+import type { BatchStatus, LogLevel } from '../lib';
+import { BATCH_STATUSES, isEndedBatch, LOG_LEVELS } from '../lib/statuses';
 import { DEFAULT_PGLITE_DIR } from './cli-app';
 import { EXIT } from './cli-errors';
 import {
@@ -16,6 +16,7 @@ import {
   statusOf,
   summaryText,
   withApp,
+  type CommandScope,
   type GlobalOptions,
 } from './cli-run';
 import { commandLine, reportError } from './error-report';
@@ -53,15 +54,16 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
   const globals = () => program.opts<GlobalOptions>();
   const out = (json: unknown, text: string) =>
     print(globals().json ? JSON.stringify(json, null, 2) : text);
-  const setStatus = (status: number) => setExitStatus(status);
+  const runWithApp: CommandScope['runWithApp'] = async (work, { concurrency, checkSchema } = {}) =>
+    setExitStatus(await withApp({ ...globals(), checkSchema }, work, concurrency));
 
   program
     .command('migrate')
     .description('create or update the import tables (runs the migrations)')
     .action(async () => {
-      setStatus(
-        // The migrations are what makes the schema ready: the module must not refuse to start without it.
-        await withApp({ ...globals(), checkSchema: false }, async (app) => {
+      // The migrations are what makes the schema ready: the module must not refuse to start without it.
+      await runWithApp(
+        async (app) => {
           const dataSource = app.get<DataSource>(getDataSourceToken());
           const ran = await dataSource.runMigrations({ transaction: 'each' });
           out(
@@ -69,7 +71,8 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
             ran.length ? `Ran ${ran.map((m) => m.name).join(', ')}` : 'The schema is up to date.',
           );
           return EXIT.ok;
-        }),
+        },
+        { checkSchema: false },
       );
     });
 
@@ -104,37 +107,34 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
       const items = readItemsFile(file, { delimiter: options.delimiter });
       const key = options.key === 'auto' ? await fileKey(file) : options.key;
       const run = { concurrency: options.concurrency, commitEvery: options.commitEvery };
-      setStatus(
-        await withApp(
-          globals(),
-          async (_app, batches) => {
-            const batch = await batches.createBatch(batchType, items, {
-              sourceInfo: { file },
-              ...(key === undefined ? {} : { idempotencyKey: key }),
-            });
-            // A key that brings back a finished batch: show it, there is nothing left to run.
-            const importedBefore = isEndedBatch(batch.status);
-            const summary = importedBefore
-              ? await batches.getBatchSummary(batch.id)
-              : await processWithProgress(batches, batch.id, () =>
-                  batches.processBatch(batch.id, run),
-                );
-            const lineage = await batches.getLineage(batch.id);
-            const next = (...args: string[]) => commandLine(runContext(globals()), ...args);
-            out(
-              { ...summary, idempotencyKey: key ?? null, importedBefore },
-              [
-                ...(importedBefore
-                  ? [`This file was imported before (key ${key}): nothing was imported again.`]
-                  : []),
-                summaryText(summary),
-                ...nextSteps(lineage, next),
-              ].join('\n'),
-            );
-            return statusOf(summary);
-          },
-          options.concurrency,
-        ),
+      await runWithApp(
+        async (_app, batches) => {
+          const batch = await batches.createBatch(batchType, items, {
+            sourceInfo: { file },
+            ...(key === undefined ? {} : { idempotencyKey: key }),
+          });
+          // A key that brings back a finished batch: show it, there is nothing left to run.
+          const importedBefore = isEndedBatch(batch.status);
+          const summary = importedBefore
+            ? await batches.getBatchSummary(batch.id)
+            : await processWithProgress(batches, batch.id, () =>
+                batches.processBatch(batch.id, run),
+              );
+          const lineage = await batches.getLineage(batch.id);
+          const next = (...args: string[]) => commandLine(runContext(globals()), ...args);
+          out(
+            { ...summary, idempotencyKey: key ?? null, importedBefore },
+            [
+              ...(importedBefore
+                ? [`This file was imported before (key ${key}): nothing was imported again.`]
+                : []),
+              summaryText(summary),
+              ...nextSteps(lineage, next),
+            ].join('\n'),
+          );
+          return statusOf(summary);
+        },
+        { concurrency: options.concurrency },
       );
     });
 
@@ -147,62 +147,51 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
     .option('-t, --type <batch-type>', 'only batches of this type')
     .option('-n, --limit <n>', 'how many (1 to 1000)', wholeNumber, 20)
     .action(async (options: { status?: BatchStatus; type?: string; limit: number }) => {
-      setStatus(
-        await withApp(globals(), async (_app, batches) => {
-          const list = await batches.listBatches({
-            status: options.status,
-            batchType: options.type,
-            limit: options.limit,
-          });
-          out(
-            list,
-            table(list as unknown as Array<Record<string, unknown>>, [
-              'id',
-              'batchType',
-              'status',
-              'totalItems',
-              'completedItems',
-              'failedItems',
-              'parentBatchId',
-              'createdAt',
-            ]),
-          );
-          return EXIT.ok;
-        }),
-      );
+      await runWithApp(async (_app, batches) => {
+        const list = await batches.listBatches({
+          status: options.status,
+          batchType: options.type,
+          limit: options.limit,
+        });
+        out(
+          list,
+          table(list as unknown as Array<Record<string, unknown>>, [
+            'id',
+            'batchType',
+            'status',
+            'totalItems',
+            'completedItems',
+            'failedItems',
+            'parentBatchId',
+            'createdAt',
+          ]),
+        );
+        return EXIT.ok;
+      });
     });
 
   program
     .command('logs')
     .description("a batch's audit log")
     .argument('<batch-id>')
-    .addOption(
-      new Option('-l, --level <level>', 'only this level').choices([
-        'debug',
-        'info',
-        'warn',
-        'error',
-      ]),
-    )
-    .action(async (batchId: string, options: { level?: 'debug' | 'info' | 'warn' | 'error' }) => {
-      setStatus(
-        await withApp(globals(), async (_app, batches) => {
-          const logs = await batches.getLogs(batchId, { level: options.level, limit: 100_000 });
-          out(
-            logs,
-            table(logs as unknown as Array<Record<string, unknown>>, [
-              'createdAt',
-              'level',
-              'itemId',
-              'message',
-            ]),
-          );
-          return EXIT.ok;
-        }),
-      );
+    .addOption(new Option('-l, --level <level>', 'only this level').choices(LOG_LEVELS))
+    .action(async (batchId: string, options: { level?: LogLevel }) => {
+      await runWithApp(async (_app, batches) => {
+        const logs = await batches.getLogs(batchId, { level: options.level, limit: 100_000 });
+        out(
+          logs,
+          table(logs as unknown as Array<Record<string, unknown>>, [
+            'createdAt',
+            'level',
+            'itemId',
+            'message',
+          ]),
+        );
+        return EXIT.ok;
+      });
     });
 
-  addRecoveryCommands(program, { globals, out, setStatus });
+  addRecoveryCommands(program, { globals, out, runWithApp });
 
   return program;
 }

@@ -9,7 +9,6 @@ import {
   runContext,
   statusOf,
   summaryText,
-  withApp,
   type CommandScope,
 } from './cli-run';
 import { commandLine } from './error-report';
@@ -23,7 +22,7 @@ import { assertFileExists, fileFormat, withFileName } from './read-items';
  * (with a file of fixes, in one step) and `check` (for scripts).
  */
 export function addRecoveryCommands(program: Command, scope: CommandScope): void {
-  const { globals, out, setStatus } = scope;
+  const { globals, out, runWithApp } = scope;
   const next = (...args: string[]) => commandLine(runContext(globals()), ...args);
 
   program
@@ -33,14 +32,12 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
     )
     .argument('<batch-id>')
     .action(async (batchId: string) => {
-      setStatus(
-        await withApp(globals(), async (_app, batches) => {
-          const summary = await batches.getBatchSummary(batchId);
-          const lineage = await batches.getLineage(batchId);
-          out({ ...summary, lineage }, `${summaryText(summary)}\n\n${lineageText(lineage)}`);
-          return EXIT.ok;
-        }),
-      );
+      await runWithApp(async (_app, batches) => {
+        const summary = await batches.getBatchSummary(batchId);
+        const lineage = await batches.getLineage(batchId);
+        out({ ...summary, lineage }, `${summaryText(summary)}\n\n${lineageText(lineage)}`);
+        return EXIT.ok;
+      });
     });
 
   program
@@ -50,19 +47,17 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
     )
     .argument('<batch-id>')
     .action(async (batchId: string) => {
-      setStatus(
-        await withApp(globals(), async (_app, batches) => {
-          const lineage = await batches.getLineage(batchId);
-          const open = lineage.unresolved + lineage.notProcessed;
-          out(
-            { ...lineage, complete: open === 0 },
-            open === 0
-              ? `All ${lineage.totalRows} rows of ${lineage.rootBatchId} are in.`
-              : `${open} of ${lineage.totalRows} rows of ${lineage.rootBatchId} are not in: ${lineage.unresolved} unresolved, ${lineage.notProcessed} not processed.`,
-          );
-          return open === 0 ? EXIT.ok : EXIT.itemsFailed;
-        }),
-      );
+      await runWithApp(async (_app, batches) => {
+        const lineage = await batches.getLineage(batchId);
+        const open = lineage.unresolved + lineage.notProcessed;
+        out(
+          { ...lineage, complete: open === 0 },
+          open === 0
+            ? `All ${lineage.totalRows} rows of ${lineage.rootBatchId} are in.`
+            : `${open} of ${lineage.totalRows} rows of ${lineage.rootBatchId} are not in: ${lineage.unresolved} unresolved, ${lineage.notProcessed} not processed.`,
+        );
+        return open === 0 ? EXIT.ok : EXIT.itemsFailed;
+      });
     });
 
   program
@@ -94,23 +89,21 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
             '--all lists resolved rows in the table only: a file to fix holds the unresolved rows.',
           );
         }
-        setStatus(
-          await withApp(globals(), async (_app, batches) => {
-            if (options.format !== undefined) {
-              return exportFailures(batches, batchId, options.format, options.output, next);
-            }
-            const failures = await batches.getFailures(batchId, {
-              includeResolved: options.all,
-              limit: 100_000,
-            });
-            const { rootBatchId, unresolved } = await batches.getLineage(batchId);
-            out(
-              failures,
-              `${options.all ? 'Rows that failed' : 'Rows to fix'} in ${rootBatchId} and its reprocesses (${unresolved} unresolved):\n${failuresTable(failures, options.all === true)}`,
-            );
-            return EXIT.ok;
-          }),
-        );
+        await runWithApp(async (_app, batches) => {
+          if (options.format !== undefined) {
+            return exportFailures(batches, batchId, options.format, options.output, next);
+          }
+          const failures = await batches.getFailures(batchId, {
+            includeResolved: options.all,
+            limit: 100_000,
+          });
+          const { rootBatchId, unresolved } = await batches.getLineage(batchId);
+          out(
+            failures,
+            `${options.all ? 'Rows that failed' : 'Rows to fix'} in ${rootBatchId} and its reprocesses (${unresolved} unresolved):\n${failuresTable(failures, options.all === true)}`,
+          );
+          return EXIT.ok;
+        });
       },
     );
 
@@ -154,39 +147,35 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
         if (options.file !== undefined) {
           const file = options.file;
           const format = correctionsFormat(file);
-          setStatus(
-            await withApp(globals(), async (_app, batches) => {
-              const result = await batches.correctItems(
-                id,
-                withFileName(
-                  file,
-                  readCorrections(createReadStream(file), { format, delimiter: options.delimiter }),
-                ),
-                { mode: options.merge ? 'merge' : 'replace' },
-              );
-              out(
-                result,
-                `Corrected ${result.corrected} row(s) of ${result.rootBatchId}${result.unchanged > 0 ? ` (${result.unchanged} given back unchanged)` : ''}; run "${next('reprocess', result.rootBatchId)}" to apply them.`,
-              );
-              return EXIT.ok;
-            }),
-          );
+          await runWithApp(async (_app, batches) => {
+            const result = await batches.correctItems(
+              id,
+              withFileName(
+                file,
+                readCorrections(createReadStream(file), { format, delimiter: options.delimiter }),
+              ),
+              { mode: options.merge ? 'merge' : 'replace' },
+            );
+            out(
+              result,
+              `Corrected ${result.corrected} row(s) of ${result.rootBatchId}${result.unchanged > 0 ? ` (${result.unchanged} given back unchanged)` : ''}; run "${next('reprocess', result.rootBatchId)}" to apply them.`,
+            );
+            return EXIT.ok;
+          });
           return;
         }
         const data = json !== undefined ? jsonRow(json) : Object.fromEntries(options.set);
         const mode = json !== undefined && !options.merge ? 'replace' : 'merge';
-        setStatus(
-          await withApp(globals(), async (_app, batches) => {
-            const item = await batches.correctItem(id, data, { mode });
-            const where =
-              item.sourceLine === null ? `item ${item.itemIndex}` : `line ${item.sourceLine}`;
-            out(
-              item,
-              `Corrected ${where} of batch ${item.batchId}; run "${next('reprocess', item.batchId)}" to apply it.`,
-            );
-            return EXIT.ok;
-          }),
-        );
+        await runWithApp(async (_app, batches) => {
+          const item = await batches.correctItem(id, data, { mode });
+          const where =
+            item.sourceLine === null ? `item ${item.itemIndex}` : `line ${item.sourceLine}`;
+          out(
+            item,
+            `Corrected ${where} of batch ${item.batchId}; run "${next('reprocess', item.batchId)}" to apply it.`,
+          );
+          return EXIT.ok;
+        });
       },
     );
 
@@ -214,33 +203,31 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
       ) => {
         const file = options.corrections;
         const format = file === undefined ? undefined : correctionsFormat(file);
-        setStatus(
-          await withApp(globals(), async (_app, batches) => {
-            const summary = await batches.reprocessBatch(batchId, {
-              failedItemsOnly: !options.all,
-              ...(file !== undefined && format !== undefined
-                ? {
-                    corrections: withFileName(
-                      file,
-                      readCorrections(createReadStream(file), {
-                        format,
-                        delimiter: options.delimiter,
-                      }),
-                    ),
-                    correctionMode: options.merge ? ('merge' as const) : ('replace' as const),
-                  }
-                : {}),
-            });
-            const lineage = await batches.getLineage(summary.batchId);
-            out(
-              { ...summary, lineage },
-              [summaryText(summary), '', lineageText(lineage), ...nextSteps(lineage, next)].join(
-                '\n',
-              ),
-            );
-            return statusOf(summary);
-          }),
-        );
+        await runWithApp(async (_app, batches) => {
+          const summary = await batches.reprocessBatch(batchId, {
+            failedItemsOnly: !options.all,
+            ...(file !== undefined && format !== undefined
+              ? {
+                  corrections: withFileName(
+                    file,
+                    readCorrections(createReadStream(file), {
+                      format,
+                      delimiter: options.delimiter,
+                    }),
+                  ),
+                  correctionMode: options.merge ? ('merge' as const) : ('replace' as const),
+                }
+              : {}),
+          });
+          const lineage = await batches.getLineage(summary.batchId);
+          out(
+            { ...summary, lineage },
+            [summaryText(summary), '', lineageText(lineage), ...nextSteps(lineage, next)].join(
+              '\n',
+            ),
+          );
+          return statusOf(summary);
+        });
       },
     );
 
@@ -251,15 +238,13 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
     )
     .argument('<batch-id>')
     .action(async (batchId: string) => {
-      setStatus(
-        await withApp(globals(), async (_app, batches) => {
-          const summary = await processWithProgress(batches, batchId, () =>
-            batches.processBatch(batchId),
-          );
-          out(summary, summaryText(summary));
-          return statusOf(summary);
-        }),
-      );
+      await runWithApp(async (_app, batches) => {
+        const summary = await processWithProgress(batches, batchId, () =>
+          batches.processBatch(batchId),
+        );
+        out(summary, summaryText(summary));
+        return statusOf(summary);
+      });
     });
 }
 

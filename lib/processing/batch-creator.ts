@@ -37,9 +37,11 @@ export class BatchCreator {
     items: ImportItemsSource<TSource>,
     options: CreateBatchOptions = {},
   ): Promise<ImportBatch> {
-    const newBatch = `a new "${batchType}" batch`;
-    const key = this.idempotencyKey(options.idempotencyKey, newBatch);
-    const where = key === null ? newBatch : `${newBatch} (idempotency key "${key}")`;
+    const key = this.idempotencyKey(
+      options.idempotencyKey,
+      messages.newBatch({ batchType, idempotencyKey: null }),
+    );
+    const where = messages.newBatch({ batchType, idempotencyKey: key });
     const iterable = assertIterable(items, where);
     const sourceInfo = this.objectOption(options.sourceInfo, 'sourceInfo', where);
     const metadata = this.objectOption(options.metadata, 'metadata', where);
@@ -129,20 +131,20 @@ export class BatchCreator {
       const row = item instanceof SourceRow ? (item as SourceRow<object>) : null;
       if (row && !isSourceLine(row.line)) {
         // Checked here, not by the column's CHECK: a SQL error would name neither the row nor the fix.
-        throw new InvalidSourceDataError(
+        throw new InvalidSourceDataError({
           where,
-          index,
-          'its line',
-          messages.badSourceLine(row.line),
+          itemIndex: index,
+          path: 'its line',
+          problem: messages.badSourceLine(row.line),
           batchType,
-        );
+        });
       }
       const data: unknown = row ? row.data : item;
       if (index === 0) {
         columns = row?.columns ?? plainKeys(data);
         const problem = row?.columns == null ? null : columnsProblem(row.columns);
         if (problem) {
-          throw new InvalidSourceDataError(where, index, problem.path, problem.problem, batchType);
+          throw new InvalidSourceDataError({ where, itemIndex: index, ...problem, batchType });
         }
       }
       // Keys sorted, so that the same rows with their keys in another order have the same hash.
@@ -161,7 +163,7 @@ export class BatchCreator {
         }
       }
       if (isJsonProblem(json)) {
-        throw new InvalidSourceDataError(where, index, json.path, json.problem, batchType);
+        throw new InvalidSourceDataError({ where, itemIndex: index, ...json, batchType });
       }
       if (asWritten) {
         asWritten.update('\n').update(json);
@@ -187,7 +189,7 @@ export class BatchCreator {
     const json =
       typeof value === 'object' && !Array.isArray(value)
         ? serializeJsonValue(value, name)
-        : { path: name, problem: `is ${describe(value)}, but it must be a plain object` };
+        : { path: name, problem: messages.optionNotPlainObject({ kind: describe(value) }) };
     const problem = isJsonProblem(json) ? json : jsonSizeProblem(json, name);
     if (problem) {
       throw new ReliableImportsError(
@@ -206,12 +208,13 @@ export class BatchCreator {
     if (value === undefined || value === null) return null;
     const problem =
       typeof value !== 'string' || value.length === 0 || value.length > 255
-        ? `must be a string of 1 to 255 characters; got ${typeof value === 'string' ? `${value.length} characters` : describe(value)}`
+        ? messages.idempotencyKeyLength({
+            got: typeof value === 'string' ? `${value.length} characters` : describe(value),
+          })
         : value.includes('\u0000')
-          ? 'contains the character \\u0000, which PostgreSQL cannot store; use printable text'
+          ? messages.idempotencyKeyNul()
           : !(value as string & { isWellFormed(): boolean }).isWellFormed()
-            ? 'contains an unpaired UTF-16 surrogate (broken text, e.g. an emoji cut in half), which ' +
-              'PostgreSQL cannot store as it is; use well-formed text'
+            ? messages.idempotencyKeyBrokenText()
             : null;
     if (problem) {
       throw new ReliableImportsError(
@@ -242,14 +245,14 @@ function columnsProblem(columns: unknown): { path: string; problem: string } | n
   if (!Array.isArray(columns)) {
     return {
       path: 'its columns',
-      problem: `are ${describe(columns)}, but they must be a list of column names (strings)`,
+      problem: messages.columnsNotList({ kind: describe(columns) }),
     };
   }
   const bad = columns.findIndex((name) => typeof name !== 'string');
   if (bad >= 0) {
     return {
       path: `its columns[${bad}]`,
-      problem: `is ${describe(columns[bad])}, but a column name must be a string`,
+      problem: messages.columnNameNotString({ kind: describe(columns[bad]) }),
     };
   }
   const json = serializeJsonValue(columns, 'its columns');

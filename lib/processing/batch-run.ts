@@ -16,7 +16,7 @@ import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 import { isTransientError, retryDelay } from '../utils/transient-error.util';
 import type { BatchStore } from './batch-store';
 import type { DatabaseAdapter } from './database-adapter';
-import { BatchContextImpl, type RunState } from './import-context';
+import { BatchContextImpl, type RunState } from './contexts';
 import type { ItemStore } from './item-store';
 import { reasonsOf, type ItemRunner } from './item-runner';
 import { runLanes } from './lanes';
@@ -131,7 +131,9 @@ export class BatchRun {
       () => this.renewLeases(),
       Math.floor(this.services.options.leaseMs / 3),
       (error) =>
-        this.services.logger.warn(messages.leaseNotRenewed(this.batchId, toError(error).message)),
+        this.services.logger.warn(
+          messages.leaseRenewalFailed({ batchId: this.batchId, reason: toError(error).message }),
+        ),
     );
     leases.start();
     try {
@@ -424,7 +426,7 @@ export class BatchRun {
     const error = toError(original);
     const { store, items } = this.services;
     // A hook's error is the processor's text: stored as an item's would be, the original in the log.
-    const reason = messages.processingAbandoned(messageOf(error));
+    const reason = messages.processingAbandoned({ reason: messageOf(error) });
     await this.bestEffort(async () => {
       await items.releaseAll(this.batchId, this.workerId);
       await store.finishBatch(
@@ -446,7 +448,7 @@ export class BatchRun {
       await work();
     } catch (cleanupError) {
       this.services.logger.warn(
-        messages.cleanupFailed(this.batchId, toError(cleanupError).message),
+        messages.cleanupFailed({ batchId: this.batchId, reason: toError(cleanupError).message }),
       );
     }
   }

@@ -248,14 +248,12 @@ export class BatchStore {
       }
       const json = serializeSourceData(sourceData);
       if (isJsonProblem(json)) {
-        throw new InvalidSourceDataError(
-          `the correction of item "${itemId}"`,
-          item.itemIndex,
-          json.path,
-          json.problem,
-          undefined,
-          'call correctItem again',
-        );
+        throw new InvalidSourceDataError({
+          where: messages.correctionOf({ itemId }),
+          itemIndex: item.itemIndex,
+          ...json,
+          retry: messages.retryCorrection(),
+        });
       }
       const store = storeCorrections({
         corrections: `[{"id":${JSON.stringify(itemId)},"data":${json},"line":null}]`,
@@ -349,7 +347,7 @@ export class BatchStore {
       const audit = JSON.stringify([
         {
           level: 'info',
-          message: `Reprocessing ${count} item(s) in batch ${child.id}`,
+          message: messages.reprocessing({ count, childBatchId: child.id }),
           details: {
             childBatchId: child.id,
             failedItemsOnly,

@@ -9,6 +9,7 @@ import { ProcessingStoppedError } from '../errors/processing-stopped.error';
 import { ImportProcessorRegistry } from '../import-processor.registry';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
+import { messages } from '../reliable-imports.messages';
 import { toError } from '../utils/error-details.util';
 import { BatchRunner } from './batch-runner';
 import { DatabaseAdapter } from './database-adapter';
@@ -59,7 +60,7 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
         } catch (error) {
           if (error instanceof ProcessingStoppedError) break;
           this.logger.warn(
-            `The worker could not process batch ${batchId}: ${toError(error).message}`,
+            messages.workerCouldNotProcess({ batchId, reason: toError(error).message }),
           );
           await this.idle();
         }
@@ -76,7 +77,7 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
       );
       return row?.id ?? null;
     } catch (error) {
-      this.logger.warn(`The worker could not look for batches: ${toError(error).message}`);
+      this.logger.warn(messages.workerCouldNotLook({ reason: toError(error).message }));
       return null;
     }
   }
@@ -105,16 +106,12 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
         () => this.wake?.(),
         (error) => {
           this.unlisten = null;
-          this.logger.warn(
-            `The worker stopped listening for new batches: ${error.message}; polling.`,
-          );
+          this.logger.warn(messages.workerStoppedListening({ reason: error.message }));
         },
       );
     } catch (error) {
       this.unlisten = null;
-      this.logger.warn(
-        `The worker cannot listen for new batches (${toError(error).message}); polling.`,
-      );
+      this.logger.warn(messages.workerCannotListen({ reason: toError(error).message }));
     }
   }
 }

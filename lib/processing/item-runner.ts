@@ -13,20 +13,21 @@ import { storableText, TEXT_LIMITS, textOf } from '../utils/storable-text.util';
 import { isConnectionLoss, isTransientError, retryDelay } from '../utils/transient-error.util';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
+import { messages } from '../reliable-imports.messages';
 import { ITEM_STATUS } from '../statuses';
 import { DatabaseAdapter } from './database-adapter';
-import { ItemContextImpl, SkipItemSignal, type RunState } from './import-context';
+import { ItemContextImpl, SkipItemSignal, type RunState } from './contexts';
 import { LogBuffer } from './log-buffer';
 import { ItemStore } from './item-store';
 import type { CompletedChunkItem, ItemResult } from './statements/items.statements';
 import { inTransaction } from './transaction';
 
 function invalidResult(item: ImportItem<object>, problem: string): ReliableImportsError {
+  const { batchId, itemIndex } = item;
   return new ReliableImportsError(
     'INVALID_RESULT',
-    `processItem of item ${item.itemIndex} of batch "${item.batchId}" returned a value that cannot be ` +
-      `stored: ${problem}. Return plain JSON data (targetTable, targetId, ...).`,
-    { batchId: item.batchId, itemIndex: item.itemIndex },
+    messages.invalidResult({ batchId, itemIndex, problem }),
+    { batchId, itemIndex },
   );
 }
 
@@ -119,7 +120,13 @@ export class ItemRunner {
         if (attempt < maxAttempts && isTransientError(error)) {
           const delay = retryDelay(attempt, retryDelayMs, maxRetryDelayMs);
           logs.warn(
-            `Item ${item.itemIndex} attempt ${attempt} of ${maxAttempts} failed: ${messageOf(error)}; retrying in ${delay} ms`,
+            messages.itemRetrying({
+              itemIndex: item.itemIndex,
+              attempt,
+              maxAttempts,
+              reason: messageOf(error),
+              delayMs: delay,
+            }),
             { error: this.detailsOf(error) },
           );
           await sleep(delay);
@@ -149,7 +156,7 @@ export class ItemRunner {
     attempt: number,
   ): Promise<ItemOutcome> {
     const text = storableText(reason, TEXT_LIMITS.message);
-    logs.info(`Item ${item.itemIndex} skipped: ${textOf(reason)}`);
+    logs.info(messages.itemSkipped({ itemIndex: item.itemIndex, reason: textOf(reason) }));
     const details: ItemErrorDetails | null =
       text.original === undefined ? null : { name: 'SkippedItem', originalMessage: text.original };
     const kept = await this.items.finishWithoutResult({
@@ -178,11 +185,13 @@ export class ItemRunner {
     const message = messageOf(error);
     const details = this.detailsOf(error);
     if (details.reasons) {
-      logs.warn(`Item ${item.itemIndex} failed validation: ${message}`, {
+      logs.warn(messages.itemFailedValidation({ itemIndex: item.itemIndex, reason: message }), {
         reasons: details.reasons,
       });
     } else {
-      logs.error(`Item ${item.itemIndex} failed: ${message}`, { error: details });
+      logs.error(messages.itemFailed({ itemIndex: item.itemIndex, reason: message }), {
+        error: details,
+      });
     }
     const stored = storableText(message, TEXT_LIMITS.message).text;
     const kept = await this.items.finishWithoutResult({
@@ -370,7 +379,7 @@ export class ItemRunner {
         : {};
     const targetTable = typeof target.targetTable === 'string' ? target.targetTable : null;
     if (targetTable !== null && targetTable.length > 255) {
-      throw invalidResult(item, 'targetTable is longer than 255 characters');
+      throw invalidResult(item, messages.targetTableTooLong());
     }
     const id = target.targetId;
     const targetId =

@@ -104,13 +104,13 @@ describe('the messages of the errors', () => {
   });
 
   it('InvalidSourceDataError names the item index and the path, and says nothing was stored', () => {
-    const error = new InvalidSourceDataError(
-      'a new "customer_data" batch',
-      317,
-      'sourceData.address.zip',
-      'is a BigInt, which JSON cannot hold; convert it to a string or a number',
-      'customer_data',
-    );
+    const error = new InvalidSourceDataError({
+      where: 'a new "customer_data" batch',
+      itemIndex: 317,
+      path: 'sourceData.address.zip',
+      problem: 'is a BigInt, which JSON cannot hold; convert it to a string or a number',
+      batchType: 'customer_data',
+    });
     expectModuleError(error, 'InvalidSourceDataError', 'INVALID_SOURCE_DATA');
     expect(error.path).toBe('sourceData.address.zip');
     expect(error.problem).toMatch(/is a BigInt/);
@@ -162,6 +162,7 @@ describe('the messages of the errors', () => {
   it('LeaseLostError for a whole batch says what happened and that nothing was applied twice', () => {
     const error = LeaseLostError.forBatch(BATCH_ID, 'completed', null);
     expectModuleError(error, 'LeaseLostError', 'LEASE_LOST');
+    expect(error.context).toStrictEqual({ batchId: BATCH_ID });
     expect(error.message).toContain(`This run's lease on batch "${BATCH_ID}" expired`);
     expect(error.message).toContain('another worker took the batch over (it is now completed)');
     expect(error.message).toContain('nothing was applied twice');
@@ -403,5 +404,93 @@ describe('messages that are not errors', () => {
       'No import processor handles the batch type "contacts". Did you mean "contact"? Registered types:',
     );
     expect(messages.unknownBatchType('invoice', ['contact'])).not.toContain('Did you mean');
+  });
+
+  it('a result processItem cannot store names the item, the batch, the problem and what to return', () => {
+    const message = messages.invalidResult({
+      batchId: BATCH_ID,
+      itemIndex: 7,
+      problem: messages.targetTableTooLong(),
+    });
+    expect(message).toBe(
+      `processItem of item 7 of batch "${BATCH_ID}" returned a value that cannot be stored: targetTable ` +
+        'is longer than 255 characters. Return plain JSON data (targetTable, targetId, ...).',
+    );
+  });
+
+  it("an item's log says which item was retried, skipped or failed, and why", () => {
+    expect(
+      messages.itemRetrying({
+        itemIndex: 2,
+        attempt: 1,
+        maxAttempts: 3,
+        reason: 'deadlock detected',
+        delayMs: 200,
+      }),
+    ).toBe('Item 2 attempt 1 of 3 failed: deadlock detected; retrying in 200 ms');
+    expect(messages.itemSkipped({ itemIndex: 2, reason: 'a duplicate' })).toBe(
+      'Item 2 skipped: a duplicate',
+    );
+    expect(messages.itemFailedValidation({ itemIndex: 2, reason: 'email is missing' })).toBe(
+      'Item 2 failed validation: email is missing',
+    );
+    expect(messages.itemFailed({ itemIndex: 2, reason: 'boom' })).toBe('Item 2 failed: boom');
+    expect(messages.reprocessing({ count: 4, childBatchId: BATCH_ID })).toBe(
+      `Reprocessing 4 item(s) in batch ${BATCH_ID}`,
+    );
+    expect(messages.processingAbandoned({ reason: 'beforeBatch threw' })).toBe(
+      'Processing stopped: beforeBatch threw',
+    );
+  });
+
+  it('what a run or the worker could not do names the batch and the reason', () => {
+    const reason = 'Connection terminated';
+    expect(messages.leaseRenewalFailed({ batchId: BATCH_ID, reason })).toBe(
+      `Could not renew the lease of batch ${BATCH_ID}: ${reason}`,
+    );
+    expect(messages.cleanupFailed({ batchId: BATCH_ID, reason })).toBe(
+      `Could not clean up after batch ${BATCH_ID} stopped: ${reason}`,
+    );
+    expect(messages.workerCouldNotProcess({ batchId: BATCH_ID, reason })).toBe(
+      `The worker could not process batch ${BATCH_ID}: ${reason}`,
+    );
+    expect(messages.workerCouldNotLook({ reason })).toContain(reason);
+    expect(messages.workerStoppedListening({ reason })).toContain('; polling.');
+    expect(messages.workerCannotListen({ reason })).toContain('polling.');
+  });
+
+  it('a new batch is named with its type and its idempotency key, a correction with its item', () => {
+    expect(messages.newBatch({ batchType: 'customer_data', idempotencyKey: null })).toBe(
+      'a new "customer_data" batch',
+    );
+    expect(messages.newBatch({ batchType: 'customer_data', idempotencyKey: 'k1' })).toBe(
+      'a new "customer_data" batch (idempotency key "k1")',
+    );
+    const error = new InvalidSourceDataError({
+      where: messages.correctionOf({ itemId: ITEM_ID }),
+      itemIndex: 4,
+      path: 'sourceData.zip',
+      problem: 'is a BigInt, which JSON cannot hold',
+      retry: messages.retryCorrection(),
+    });
+    expect(error.context).toEqual({ itemIndex: 4 });
+    expect(error.message).toBe(
+      `Cannot store item 4 of the correction of item "${ITEM_ID}": sourceData.zip is a BigInt, which ` +
+        'JSON cannot hold. Nothing was stored; fix that item and call correctItem again.',
+    );
+  });
+
+  it("createBatch's option and column problems say what the value must be", () => {
+    expect(messages.idempotencyKeyLength({ got: '300 characters' })).toBe(
+      'must be a string of 1 to 255 characters; got 300 characters',
+    );
+    expect(messages.idempotencyKeyBrokenText()).toContain('use well-formed text');
+    expect(messages.optionNotPlainObject({ kind: 'an array' })).toBe(
+      'is an array, but it must be a plain object',
+    );
+    expect(messages.columnsNotList({ kind: 'a string' })).toContain('a list of column names');
+    expect(messages.columnNameNotString({ kind: 'a number' })).toBe(
+      'is a number, but a column name must be a string',
+    );
   });
 });

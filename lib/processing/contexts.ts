@@ -6,6 +6,9 @@ import type { ImportItem } from '../interfaces/import-item.interface';
 import type { DatabaseAdapter } from './database-adapter';
 import { LogBuffer } from './log-buffer';
 
+// The implementations of the contexts a processor's hooks are given, and the run state they share; the
+// types users see are in interfaces/import-context.interface.ts.
+
 /** Thrown by `ctx.skip()`; caught by the item runner, never seen by users. */
 export class SkipItemSignal {
   constructor(readonly reason: string) {}
