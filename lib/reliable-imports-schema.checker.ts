@@ -3,19 +3,8 @@ import { RELIABLE_IMPORTS_SCHEMA, type SchemaStep } from '../migrations';
 import { SchemaNotReadyError } from './errors/schema-not-ready.error';
 import type { ResolvedReliableImportsOptions } from './interfaces/reliable-imports-options.interface';
 import { DatabaseAdapter } from './processing/database-adapter';
+import { tableColumns } from './processing/statements/schema.statements';
 import { RESOLVED_OPTIONS } from './reliable-imports.constants';
-
-/**
- * The columns of each table, found as the module's statements find them: they name tables without a
- * schema, so through the search_path, as `to_regclass` does (information_schema would need the schema
- * guessed, and shows only the columns the user has privileges on). A missing table has one row, with no
- * column.
- */
-const TABLE_COLUMNS = `
-  SELECT t."name" AS "table", a."attname"::text AS "column"
-  FROM unnest($1::text[]) AS t("name")
-  LEFT JOIN pg_attribute a
-    ON a."attrelid" = to_regclass(quote_ident(t."name")) AND a."attnum" > 0 AND NOT a."attisdropped"`;
 
 /** What is missing, and the migrations to run: from the first step with something missing on. */
 export function missingSchema(
@@ -63,9 +52,8 @@ export class ReliableImportsSchemaChecker implements OnModuleInit {
         ]),
       ),
     ];
-    const rows = await this.database.queryAutocommit<{ table: string; column: string | null }>(
-      TABLE_COLUMNS,
-      [tables],
+    const rows = await this.database.run<{ table: string; column: string | null }>(
+      tableColumns({ tables }),
     );
     const columns = new Map<string, Set<string>>(tables.map((table) => [table, new Set()]));
     for (const row of rows) if (row.column !== null) columns.get(row.table)?.add(row.column);

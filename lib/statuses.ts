@@ -72,6 +72,15 @@ export const UNAPPLIED_ITEM_STATUSES: readonly ItemStatus[] = [
   ITEM_STATUS.skipped,
 ];
 
+/**
+ * An item in one of these did not complete: its row is still to be recovered (a failures export lists it, a
+ * reprocess copies it), including a row left open in an ended batch. @internal
+ */
+export const UNCOMPLETED_ITEM_STATUSES: readonly ItemStatus[] = [
+  ...UNAPPLIED_ITEM_STATUSES,
+  ...OPEN_ITEM_STATUSES,
+];
+
 /** Whether a batch has ended (completed, completed with errors, or failed). @internal */
 export function isEndedBatch(status: BatchStatus): boolean {
   return ENDED_BATCH_STATUSES.includes(status);

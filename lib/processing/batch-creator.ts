@@ -22,7 +22,13 @@ import { storableText, TEXT_LIMITS, visibleCopy } from '../utils/storable-text.u
 import { DatabaseAdapter } from './database-adapter';
 import { inTransaction } from './transaction';
 import { toBatch, type Row } from './row-mappers';
-import { SQL } from './sql';
+import {
+  batchByIdempotencyKey,
+  insertBatch,
+  insertItemsChunk,
+  sealBatch,
+} from './statements/creation.statements';
+import { notifyBatchCreated } from './statements/batches.statements';
 
 /**
  * Stores a batch and all its items in one transaction, streaming the items in multi-row chunks so that
@@ -50,22 +56,20 @@ export class BatchCreator {
       | { created: ImportBatch }
       | { existing: ImportBatch; contentHashes: string[]; rawHash: unknown };
     const outcome = await inTransaction<Outcome>(this.database, async (transaction) => {
-      const [inserted] = await this.database.query<Row>(transaction, SQL.insertBatch, [
-        batchType,
-        sourceInfo,
-        metadata,
-        key,
-        null,
-      ]);
+      const [inserted] = await this.database.run<Row>(
+        insertBatch({ batchType, sourceInfo, metadata, idempotencyKey: key, parentBatchId: null }),
+        transaction,
+      );
       const hash = createHash('sha256').update(batchType);
       if (!inserted) {
         // The key is taken: read the items only to tell a repeated call from a conflicting one. A batch
         // created before hashes were canonical has the hash of its rows' keys as written.
         const asWritten = createHash('sha256').update(batchType);
         await this.consume(iterable, where, batchType, hash, null, asWritten);
-        const [existing] = await this.database.query<Row>(transaction, SQL.batchByIdempotencyKey, [
-          key,
-        ]);
+        const [existing] = await this.database.run<Row>(
+          batchByIdempotencyKey({ idempotencyKey: key }),
+          transaction,
+        );
         return {
           existing: toBatch(existing),
           contentHashes: [hash.digest('hex'), asWritten.digest('hex')],
@@ -78,13 +82,16 @@ export class BatchCreator {
         batchId: batch.id,
       });
       const contentHash = hash.digest('hex');
-      const [sealed] = await this.database.query<Row>(transaction, SQL.sealBatch, [
-        batch.id,
-        total,
-        contentHash,
-        columns === null ? null : JSON.stringify(columns),
-      ]);
-      await this.database.query(transaction, SQL.notifyBatchCreated, [batch.id]);
+      const [sealed] = await this.database.run<Row>(
+        sealBatch({
+          batchId: batch.id,
+          totalItems: total,
+          contentHash,
+          sourceColumns: columns === null ? null : JSON.stringify(columns),
+        }),
+        transaction,
+      );
+      await this.database.run(notifyBatchCreated({ batchId: batch.id }), transaction);
       return { created: toBatch(sealed) };
     });
 
@@ -121,11 +128,14 @@ export class BatchCreator {
     let columns: readonly string[] | null = null;
     const flush = async (): Promise<void> => {
       if (!target || chunk.size === 0) return;
-      await this.database.query(target.transaction, SQL.insertItemsChunk, [
-        target.batchId,
-        index - chunk.size,
-        ...chunk.drain(),
-      ]);
+      await this.database.run(
+        insertItemsChunk({
+          batchId: target.batchId,
+          firstIndex: index - chunk.size,
+          ...chunk.drain(),
+        }),
+        target.transaction,
+      );
     };
     for await (const item of items) {
       const row = item instanceof SourceRow ? (item as SourceRow<object>) : null;
@@ -313,18 +323,18 @@ class ChunkBuilder {
     this.bytes += jsonByteLength(json);
   }
 
-  /** The parameters $3, $4 and $5 of `insertItemsChunk`; empties the chunk. */
-  drain(): [string, number[] | null, string | null] {
-    const params: [string, (number | null)[] | null, string | null] = [
-      `[${this.json.join(',')}]`,
-      this.hasLines ? this.lines : null,
-      this.failures.length > 0 ? `[${this.failures.join(',')}]` : null,
-    ];
+  /** The rows, lines and failures of `insertItemsChunk`; empties the chunk. */
+  drain(): { rows: string; lines: (number | null)[] | null; failures: string | null } {
+    const drained = {
+      rows: `[${this.json.join(',')}]`,
+      lines: this.hasLines ? this.lines : null,
+      failures: this.failures.length > 0 ? `[${this.failures.join(',')}]` : null,
+    };
     this.json = [];
     this.lines = [];
     this.failures = [];
     this.hasLines = false;
     this.bytes = 0;
-    return params as [string, number[] | null, string | null];
+    return drained;
   }
 }

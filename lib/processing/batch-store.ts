@@ -13,7 +13,15 @@ import type { BatchSummary } from '../interfaces/batch-summary.interface';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
 import type { ImportLogEntry } from '../interfaces/import-log.interface';
-import type { BatchStatus, ItemStatus } from '../statuses';
+import {
+  ITEM_STATUS,
+  LIVE_BATCH_STATUSES,
+  OPEN_ITEM_STATUSES,
+  UNAPPLIED_ITEM_STATUSES,
+  UNCOMPLETED_ITEM_STATUSES,
+  type BatchStatus,
+  type ItemStatus,
+} from '../statuses';
 import type { QueryRunner } from 'typeorm';
 import { isJsonProblem, serializeSourceData } from '../utils/source-data.util';
 import { ArgumentChecks } from '../utils/arguments.util';
@@ -28,11 +36,8 @@ import type {
 } from '../interfaces/recovery.interface';
 import { CorrectionWriter } from './correction-writer';
 import { DatabaseAdapter } from './database-adapter';
-import { storeCorrections } from './recovery-sql';
-import { inTransaction } from './transaction';
-import type { LogBuffer } from './log-buffer';
+import { LogBuffer } from './log-buffer';
 import { toBatch, toItem, toLogEntry, toSummary, type Row } from './row-mappers';
-import { SQL } from './sql';
 import {
   batchById,
   batchSummary,
@@ -42,8 +47,14 @@ import {
   renewLeases,
   startBatch,
 } from './statements/batches.statements';
+import { insertBatch, setTotalItems } from './statements/creation.statements';
 import { firstFailedItem, releaseEveryClaim } from './statements/items.statements';
 import { insertLogs } from './statements/logs.statements';
+import { itemById, listBatches, listItems, listLogs } from './statements/reads.statements';
+import { copiesOfRow, itemForUpdate, storeCorrections } from './statements/recovery.statements';
+import { copyItemsToChild, runningBatchInTree } from './statements/reprocess.statements';
+import { lockTreeRoot, rootBatchId } from './statements/tree.statements';
+import { inTransaction } from './transaction';
 
 /**
  * Reads batches, items and logs; every change of a batch's status, and the renewal of a run's leases;
@@ -73,7 +84,7 @@ export class BatchStore {
   /** The first batch of the reprocessing chain this batch belongs to; null for a batch that has no parent. */
   async getOriginalBatchId(batch: ImportBatch): Promise<string | null> {
     if (batch.parentBatchId === null) return null;
-    const [row] = await this.database.queryAutocommit<{ id: string }>(SQL.rootBatchId, [batch.id]);
+    const [row] = await this.database.run<{ id: string }>(rootBatchId({ batchId: batch.id }));
     return row?.id ?? batch.parentBatchId;
   }
 
@@ -84,17 +95,16 @@ export class BatchStore {
     const statuses = check.batchStatuses(filter.status, 'filter.status');
     check.optionalString(filter.batchType, 'filter.batchType');
     check.optionalString(filter.parentBatchId, 'filter.parentBatchId');
-    const params: unknown[] = [limit, offset];
-    const conditions: string[] = [];
-    if (statuses) conditions.push(`"status" = ANY($${params.push(statuses)}::text[])`);
-    if (filter.batchType !== undefined)
-      conditions.push(`"batch_type" = $${params.push(filter.batchType)}`);
-    if (filter.parentBatchId !== undefined) {
-      if (!isUuid(filter.parentBatchId)) return [];
-      conditions.push(`"parent_batch_id" = $${params.push(filter.parentBatchId)}`);
-    }
-    const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-    const rows = await this.database.queryAutocommit<Row>(SQL.listBatches(where), params);
+    if (filter.parentBatchId !== undefined && !isUuid(filter.parentBatchId)) return [];
+    const rows = await this.database.run<Row>(
+      listBatches({
+        limit,
+        offset,
+        statuses,
+        batchType: filter.batchType,
+        parentBatchId: filter.parentBatchId,
+      }),
+    );
     return rows.map(toBatch);
   }
 
@@ -107,9 +117,7 @@ export class BatchStore {
     const [limit, offset] = check.page(filter, 1000);
     const statuses = check.itemStatuses(filter.status, 'filter.status');
     await this.getBatch(batchId);
-    const params: unknown[] = [limit, offset, batchId];
-    const where = statuses ? `AND "status" = ANY($${params.push(statuses)}::text[])` : '';
-    const rows = await this.database.queryAutocommit<Row>(SQL.listItems(where), params);
+    const rows = await this.database.run<Row>(listItems({ batchId, limit, offset, statuses }));
     return rows.map((row) => toItem<TSource>(row));
   }
 
@@ -120,15 +128,10 @@ export class BatchStore {
     const levels = check.logLevels(filter.level, 'filter.level');
     check.optionalString(filter.itemId, 'filter.itemId');
     await this.getBatch(batchId);
-    const params: unknown[] = [limit, offset, batchId];
-    const conditions: string[] = [];
-    if (levels) conditions.push(`"level" = ANY($${params.push(levels)}::text[])`);
-    if (filter.itemId !== undefined) {
-      if (!isUuid(filter.itemId)) return [];
-      conditions.push(`"item_id" = $${params.push(filter.itemId)}`);
-    }
-    const where = conditions.map((condition) => `AND ${condition}`).join(' ');
-    const rows = await this.database.queryAutocommit<Row>(SQL.listLogs(where), params);
+    if (filter.itemId !== undefined && !isUuid(filter.itemId)) return [];
+    const rows = await this.database.run<Row>(
+      listLogs({ batchId, limit, offset, levels, itemId: filter.itemId }),
+    );
     return rows.map(toLogEntry);
   }
 
@@ -188,7 +191,10 @@ export class BatchStore {
       firstFailedItem({ batchId }),
     );
     if (!row) return null;
-    const reason = messages.abortedAfterItem(row.item_index, row.error_message ?? 'failed');
+    const reason = messages.abortedAfterItem(
+      row.item_index,
+      row.error_message ?? ITEM_STATUS.failed,
+    );
     return storableText(reason, TEXT_LIMITS.message).text;
   }
 
@@ -214,30 +220,30 @@ export class BatchStore {
     mode: CorrectionMode,
   ): Promise<ImportItem<TSource>> {
     if (!isUuid(itemId)) throw new ImportItemNotFoundError(String(itemId));
-    const [found] = await this.database.queryAutocommit<Row>(SQL.itemById, [itemId]);
+    const [found] = await this.database.run<Row>(itemById({ itemId }));
     if (!found) throw new ImportItemNotFoundError(itemId);
     return inTransaction(this.database, async (transaction) => {
       await this.lockTree(transaction, String(found.batch_id));
-      const [row] = await this.database.query<Row>(transaction, SQL.itemForUpdate, [itemId]);
+      const [row] = await this.database.run<Row>(itemForUpdate({ itemId }), transaction);
       if (!row) throw new ImportItemNotFoundError(itemId);
       const item = toItem<TSource>(row);
-      if (item.status === 'completed') {
+      if (item.status === ITEM_STATUS.completed) {
         throw new ItemNotCorrectableError(itemId, item.itemIndex, item.status);
       }
-      const copies = await this.database.query<{
+      const copies = await this.database.run<{
         id: string;
         batch_id: string;
         status: ItemStatus;
         batch_status: BatchStatus;
-      }>(transaction, SQL.copiesOfRow, [itemId]);
-      const completed = copies.find((copy) => copy.status === 'completed');
+      }>(copiesOfRow({ itemId }), transaction);
+      const completed = copies.find((copy) => copy.status === ITEM_STATUS.completed);
       if (completed) {
         throw ItemNotCorrectableError.applied(item, completed.id, completed.batch_id);
       }
       const live = copies.find(
         (copy) =>
-          (copy.status === 'pending' || copy.status === 'processing') &&
-          (copy.batch_status === 'pending' || copy.batch_status === 'processing'),
+          OPEN_ITEM_STATUSES.includes(copy.status) &&
+          LIVE_BATCH_STATUSES.includes(copy.batch_status),
       );
       if (live) {
         throw ItemNotCorrectableError.held(item, live.id, live.batch_id, live.batch_status);
@@ -255,11 +261,13 @@ export class BatchStore {
           retry: messages.retryCorrection(),
         });
       }
-      const store = storeCorrections({
-        corrections: `[{"id":${JSON.stringify(itemId)},"data":${json},"line":null}]`,
-        mode,
-      });
-      const [updated] = await this.database.query<Row>(transaction, store.text, store.values);
+      const [updated] = await this.database.run<Row>(
+        storeCorrections({
+          corrections: `[{"id":${JSON.stringify(itemId)},"data":${json},"line":null}]`,
+          mode,
+        }),
+        transaction,
+      );
       return toItem<TSource>(updated);
     });
   }
@@ -296,19 +304,18 @@ export class BatchStore {
     failedItemsOnly: boolean,
     corrections?: { items: ImportItemsSource<ItemCorrection<object>>; mode: CorrectionMode },
   ): Promise<ImportBatch> {
-    if (parent.status === 'pending' || parent.status === 'processing') {
+    if (LIVE_BATCH_STATUSES.includes(parent.status)) {
       throw BatchNotReprocessableError.stillRunning(parent.id, parent.status);
     }
     // Rows left processing in an ended batch (by a version that could leave them) did not complete either.
-    const statuses: ItemStatus[] = failedItemsOnly
-      ? ['failed', 'skipped', 'pending']
-      : ['failed', 'skipped', 'pending', 'processing'];
+    const statuses = failedItemsOnly
+      ? [...UNAPPLIED_ITEM_STATUSES, ITEM_STATUS.pending]
+      : UNCOMPLETED_ITEM_STATUSES;
     return inTransaction(this.database, async (transaction) => {
       const rootId = await this.lockTree(transaction, parent.id);
-      const [running] = await this.database.query<{ id: string; status: string }>(
+      const [running] = await this.database.run<{ id: string; status: BatchStatus }>(
+        runningBatchInTree({ rootId }),
         transaction,
-        SQL.runningBatchInTree,
-        [rootId],
       );
       if (running) {
         throw BatchNotReprocessableError.reprocessRunning(parent.id, running.id, running.status);
@@ -320,18 +327,20 @@ export class BatchStore {
         ? (await this.corrections.apply(transaction, rootId, corrections.items, corrections.mode))
             .rows
         : [];
-      const [row] = await this.database.query<Row>(transaction, SQL.insertBatch, [
-        parent.batchType,
-        JSON.stringify(parent.sourceInfo),
-        JSON.stringify({ ...parent.metadata, reprocessOf: parent.id }),
-        null,
-        parent.id,
-      ]);
-      const child = toBatch(row);
-      const [copied] = await this.database.query<{ count: number; unread: number }>(
+      const [row] = await this.database.run<Row>(
+        insertBatch({
+          batchType: parent.batchType,
+          sourceInfo: JSON.stringify(parent.sourceInfo),
+          metadata: JSON.stringify({ ...parent.metadata, reprocessOf: parent.id }),
+          idempotencyKey: null,
+          parentBatchId: parent.id,
+        }),
         transaction,
-        SQL.copyItemsToChild,
-        [child.id, parent.id, statuses, correctedRows],
+      );
+      const child = toBatch(row);
+      const [copied] = await this.database.run<{ count: number; unread: number }>(
+        copyItemsToChild({ childId: child.id, parentId: parent.id, statuses, correctedRows }),
+        transaction,
       );
       const count = Number(copied?.count ?? 0);
       const unread = Number(copied?.unread ?? 0);
@@ -339,25 +348,23 @@ export class BatchStore {
         throw BatchNotReprocessableError.onlyUnreadLines(parent.id, unread);
       }
       if (count === 0) throw BatchNotReprocessableError.nothingToReprocess(parent.id);
-      const [sealed] = await this.database.query<Row>(transaction, SQL.setTotalItems, [
-        child.id,
-        count,
-        parent.sourceColumns === null ? null : JSON.stringify(parent.sourceColumns),
-      ]);
-      const audit = JSON.stringify([
-        {
-          level: 'info',
-          message: messages.reprocessing({ count, childBatchId: child.id }),
-          details: {
-            childBatchId: child.id,
-            failedItemsOnly,
-            ...(unread > 0 ? { uncorrectedUnreadLines: unread } : {}),
-          },
-          created_at: new Date().toISOString(),
-        },
-      ]);
+      const [sealed] = await this.database.run<Row>(
+        setTotalItems({
+          batchId: child.id,
+          totalItems: count,
+          sourceColumns:
+            parent.sourceColumns === null ? null : JSON.stringify(parent.sourceColumns),
+        }),
+        transaction,
+      );
+      const audit = new LogBuffer();
+      audit.info(messages.reprocessing({ count, childBatchId: child.id }), {
+        childBatchId: child.id,
+        failedItemsOnly,
+        ...(unread > 0 ? { uncorrectedUnreadLines: unread } : {}),
+      });
       await this.database.run(
-        insertLogs({ batchId: parent.id, itemId: null, entries: audit }),
+        insertLogs({ batchId: parent.id, itemId: null, entries: audit.drain() }),
         transaction,
       );
       return toBatch(sealed);
@@ -366,11 +373,9 @@ export class BatchStore {
 
   /** Locks the root of the batch's tree for the transaction; returns the root's id. */
   private async lockTree(transaction: QueryRunner, batchId: string): Promise<string> {
-    const [root] = await this.database.query<{ id: string }>(transaction, SQL.rootBatchId, [
-      batchId,
-    ]);
+    const [root] = await this.database.run<{ id: string }>(rootBatchId({ batchId }), transaction);
     const rootId = root?.id ?? batchId;
-    await this.database.query(transaction, SQL.lockBatch, [rootId]);
+    await this.database.run(lockTreeRoot({ rootId }), transaction);
     return rootId;
   }
 }

@@ -18,8 +18,12 @@ import { isSourceLine } from '../utils/source-line.util';
 import { isUuid } from '../utils/uuid.util';
 import { cellText, exactJson, parseExactly } from '../readers/spreadsheet-cells';
 import { DatabaseAdapter } from './database-adapter';
-import { rowStates, sourcesOfItems, sourcesOfLines, storeCorrections } from './recovery-sql';
-import type { Statement } from './statements/statement';
+import {
+  rowStates,
+  sourcesOfItems,
+  sourcesOfLines,
+  storeCorrections,
+} from './statements/recovery.statements';
 import type { Row } from './row-mappers';
 
 /** Corrections resolved and stored per round trip. */
@@ -70,9 +74,9 @@ export class CorrectionWriter {
       bytes = 0;
       // Once the set is refused, the rest is only checked, so that every problem is reported at once.
       if (run.problemCount === 0 && ready.length > 0) {
-        const stored = await this.run(
-          transaction,
+        const stored = await this.database.run<Row>(
           storeCorrections({ corrections: `[${ready.join(',')}]`, mode }),
+          transaction,
         );
         corrected += stored.length;
       }
@@ -109,15 +113,15 @@ export class CorrectionWriter {
     );
     const byItem = new Map<string, Row>();
     if (itemIds.length > 0) {
-      for (const row of await this.run(transaction, sourcesOfItems({ itemIds }))) {
+      for (const row of await this.database.run<Row>(sourcesOfItems({ itemIds }), transaction)) {
         byItem.set(String(row.item_id), row);
       }
     }
     const byLine = new Map<number, string[]>();
     if (lines.length > 0) {
-      for (const row of await this.run(
-        transaction,
+      for (const row of await this.database.run<Row>(
         sourcesOfLines({ rootId: run.rootId, lines }),
+        transaction,
       )) {
         const line = Number(row.source_line);
         byLine.set(line, [...(byLine.get(line) ?? []), String(row.source_id)]);
@@ -131,7 +135,7 @@ export class CorrectionWriter {
     if (found.length === 0) return [];
     const states = new Map<string, Row>();
     const sourceIds = [...new Set(found.map((entry) => entry.sourceId))];
-    for (const row of await this.run(transaction, rowStates({ sourceIds }))) {
+    for (const row of await this.database.run<Row>(rowStates({ sourceIds }), transaction)) {
       states.set(String(row.source_id), row);
     }
     const ready: string[] = [];
@@ -192,10 +196,6 @@ export class CorrectionWriter {
       return null;
     }
     return sources[0];
-  }
-
-  private run(transaction: QueryRunner, statement: Statement): Promise<Row[]> {
-    return this.database.query<Row>(transaction, statement.text, statement.values);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { cancelBackend, listen, unlisten } from './statements/session.statements';
 import type { Statement } from './statements/statement';
 
 /**
@@ -62,7 +63,7 @@ export class DatabaseAdapter {
     client.on('notification', onNotify);
     client.on('error', lost);
     try {
-      await client.query(`LISTEN "${channel}"`);
+      await client.query(listen({ channel }).text);
     } catch (error) {
       lost(error as Error);
       throw error;
@@ -70,7 +71,7 @@ export class DatabaseAdapter {
     return async () => {
       client.removeListener('notification', onNotify);
       client.removeListener('error', lost);
-      await client.query(`UNLISTEN "${channel}"`).catch(() => undefined);
+      await client.query(unlisten({ channel }).text).catch(() => undefined);
       release();
     };
   }
@@ -93,7 +94,7 @@ export class DatabaseAdapter {
       new Error('Transaction given up by nestjs-reliable-imports'),
     );
     if (typeof pid === 'number') {
-      await this.queryAutocommit('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+      await this.run(cancelBackend({ pid })).catch(() => undefined);
     }
   }
 

@@ -1,5 +1,5 @@
 import type { ImportLogger } from '../interfaces/import-context.interface';
-import type { LogLevel } from '../statuses';
+import { LOG_LEVEL, type LogLevel } from '../statuses';
 import { logEntryJson } from './log-entry';
 import { storableDetailsJson, storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 
@@ -15,19 +15,19 @@ export class LogBuffer implements ImportLogger {
   }
 
   debug(message: string, details?: Record<string, unknown>): void {
-    this.add('debug', message, details);
+    this.add(LOG_LEVEL.debug, message, details);
   }
 
   info(message: string, details?: Record<string, unknown>): void {
-    this.add('info', message, details);
+    this.add(LOG_LEVEL.info, message, details);
   }
 
   warn(message: string, details?: Record<string, unknown>): void {
-    this.add('warn', message, details);
+    this.add(LOG_LEVEL.warn, message, details);
   }
 
   error(message: string, details?: Record<string, unknown>): void {
-    this.add('error', message, details);
+    this.add(LOG_LEVEL.error, message, details);
   }
 
   /** The entries as one JSON array, the parameter of the log-writing statements. */

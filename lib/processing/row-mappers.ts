@@ -106,7 +106,7 @@ export function toSummary(row: Row): BatchSummary {
   };
 }
 
-/** A failed row of a tree (`recovery-sql.ts` `failedRows`); its data JSON read by `parse`. */
+/** A failed row of a tree (`statements/recovery.statements.ts` `failedRows`); its data JSON read by `parse`. */
 export function toFailedRow<TSource>(
   row: Row,
   parse: (json: string) => unknown = JSON.parse,

@@ -5,10 +5,15 @@ import type { BatchLineage, FailedRow, GetFailuresFilter } from '../interfaces/r
 import { ArgumentChecks } from '../utils/arguments.util';
 import { isUuid } from '../utils/uuid.util';
 import { DatabaseAdapter } from './database-adapter';
-import { countRows, failedRows, keysOfUnresolved, treeBatches } from './recovery-sql';
-import type { Statement } from './statements/statement';
+import {
+  countRows,
+  failedRows,
+  keysOfUnresolved,
+  treeBatches,
+} from './statements/recovery.statements';
+import { rootBatchId } from './statements/tree.statements';
 import { toBatch, toFailedRow, toLineageBatch, type Row } from './row-mappers';
-import { SQL } from './sql';
+import { batchById } from './statements/batches.statements';
 
 /** Rows read per round trip when a tree's failures are streamed. */
 const FAILURES_PAGE = 500;
@@ -24,13 +29,13 @@ export class TreeReader {
   /** The first batch of the tree that `batchId` belongs to. @throws ImportBatchNotFoundError */
   async root(batchId: string): Promise<ImportBatch> {
     if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
-    const [found] = await this.database.queryAutocommit<Row>(SQL.batchById, [batchId]);
+    const [found] = await this.database.run<Row>(batchById({ batchId }));
     if (!found) throw new ImportBatchNotFoundError(batchId);
     // Asked even of a batch without a parent: its parent may have been deleted, and its rows still say
     // whose copies they are (as the tree's lock finds the root).
-    const [root] = await this.database.queryAutocommit<{ id: string }>(SQL.rootBatchId, [batchId]);
+    const [root] = await this.database.run<{ id: string }>(rootBatchId({ batchId }));
     if (!root?.id || root.id === found.id) return toBatch(found);
-    const [row] = await this.database.queryAutocommit<Row>(SQL.batchById, [root.id]);
+    const [row] = await this.database.run<Row>(batchById({ batchId: root.id }));
     return toBatch(row ?? found);
   }
 
@@ -43,7 +48,7 @@ export class TreeReader {
     const [limit, offset] = check.page(filter, 1000);
     check.optionalBoolean(filter.includeResolved, 'filter.includeResolved');
     const root = await this.root(batchId);
-    const rows = await this.run(
+    const rows = await this.database.run<Row>(
       failedRows({
         rootId: root.id,
         includeResolved: filter.includeResolved ?? false,
@@ -66,7 +71,7 @@ export class TreeReader {
   ): AsyncGenerator<FailedRow<unknown>[]> {
     let afterIndex = -1;
     for (;;) {
-      const rows = await this.run(
+      const rows = await this.database.run<Row>(
         failedRows({ rootId, includeResolved: false, afterIndex, limit: FAILURES_PAGE, offset: 0 }),
       );
       if (rows.length === 0) return;
@@ -80,7 +85,7 @@ export class TreeReader {
   async columns(root: ImportBatch): Promise<string[]> {
     const columns = [...(root.sourceColumns ?? [])];
     const known = new Set(columns);
-    for (const row of await this.run(keysOfUnresolved({ rootId: root.id }))) {
+    for (const row of await this.database.run<Row>(keysOfUnresolved({ rootId: root.id }))) {
       const key = String(row.key);
       if (!known.has(key)) {
         known.add(key);
@@ -92,8 +97,10 @@ export class TreeReader {
 
   async lineage(batchId: string): Promise<BatchLineage> {
     const root = await this.root(batchId);
-    const batches = (await this.run(treeBatches({ rootId: root.id }))).map(toLineageBatch);
-    const [counts] = await this.run(countRows({ rootId: root.id }));
+    const batches = (await this.database.run<Row>(treeBatches({ rootId: root.id }))).map(
+      toLineageBatch,
+    );
+    const [counts] = await this.database.run<Row>(countRows({ rootId: root.id }));
     const totalRows = batches[0]?.totalItems ?? 0;
     const completedFirstTime = Number(counts.completed_first_time);
     const resolved = Number(counts.resolved);
@@ -108,10 +115,6 @@ export class TreeReader {
       notProcessed: totalRows - completedFirstTime - resolved - unresolved,
       batches,
     };
-  }
-
-  private run(statement: Statement): Promise<Row[]> {
-    return this.database.queryAutocommit<Row>(statement.text, statement.values);
   }
 }
 

@@ -6,7 +6,16 @@
  * points at it through `original_item_id`. At most one copy of a row completes in the whole tree.
  */
 
-import type { Statement } from './statements/statement';
+import {
+  ITEM_STATUS,
+  LIVE_BATCH_STATUSES,
+  LOG_LEVEL,
+  OPEN_ITEM_STATUSES,
+  UNAPPLIED_ITEM_STATUSES,
+  UNCOMPLETED_ITEM_STATUSES,
+} from '../../statuses';
+import { INSERT_LOGS } from './logs.statements';
+import { sqlList, sqlWord, type Statement } from './statement';
 
 /** Every copy of source row `r` (the row itself included), with the creation time of its batch. */
 const COPIES_OF_R = (columns: string): string => `
@@ -30,15 +39,15 @@ const FAILED_ROWS = `
     ) n
     CROSS JOIN LATERAL (
       ${COPIES_OF_R('c."id", c."batch_id", c."status", c."error_message", c."error_details", c."source_data", c."corrected_data", c."created_at"')}
-      WHERE c."status" IN ('failed', 'skipped')
+      WHERE c."status" IN (${sqlList(UNAPPLIED_ITEM_STATUSES)})
       ORDER BY "batch_created_at" DESC, c."created_at" DESC LIMIT 1
     ) f
     LEFT JOIN LATERAL (
       SELECT i."batch_id" FROM "import_batch_items" i
-      WHERE i."original_item_id" = r."id" AND i."status" = 'completed'
+      WHERE i."original_item_id" = r."id" AND i."status" = ${sqlWord(ITEM_STATUS.completed)}
       LIMIT 1
     ) d ON true
-    WHERE r."batch_id" = $1 AND r."status" IN ('failed', 'skipped', 'pending', 'processing')`;
+    WHERE r."batch_id" = $1 AND r."status" IN (${sqlList(UNCOMPLETED_ITEM_STATUSES)})`;
 
 const UNRESOLVED = `d."batch_id" IS NULL AND n."id" = f."id"`;
 
@@ -75,10 +84,10 @@ export function failedRows(args: {
 export function countRows(args: { rootId: string }): Statement {
   return {
     text: `
-    SELECT (count(*) FILTER (WHERE r."status" = 'completed'))::integer AS "completed_first_time",
-           (count(*) FILTER (WHERE r."status" <> 'completed' AND EXISTS (
+    SELECT (count(*) FILTER (WHERE r."status" = ${sqlWord(ITEM_STATUS.completed)}))::integer AS "completed_first_time",
+           (count(*) FILTER (WHERE r."status" <> ${sqlWord(ITEM_STATUS.completed)} AND EXISTS (
               SELECT 1 FROM "import_batch_items" i
-              WHERE i."original_item_id" = r."id" AND i."status" = 'completed')))::integer AS "resolved",
+              WHERE i."original_item_id" = r."id" AND i."status" = ${sqlWord(ITEM_STATUS.completed)})))::integer AS "resolved",
            (SELECT count(*) ${FAILED_ROWS} AND ${UNRESOLVED})::integer AS "unresolved"
     FROM "import_batch_items" r WHERE r."batch_id" = $1`,
     values: [args.rootId],
@@ -114,7 +123,7 @@ export function treeBatches(args: { rootId: string }): Statement {
       SELECT DISTINCT c."batch_id" AS "id"
       FROM "import_batch_items" r JOIN "import_batch_items" c ON c."original_item_id" = r."id"
       -- Only rows that did not complete the first time were ever copied: the others need no look.
-      WHERE r."batch_id" = $1 AND r."status" <> 'completed'
+      WHERE r."batch_id" = $1 AND r."status" <> ${sqlWord(ITEM_STATUS.completed)}
     ), tree AS (
       SELECT "id", "parent_batch_id", "status", "created_at", 0 AS "depth"
       FROM "import_batches" WHERE "id" = $1
@@ -130,10 +139,10 @@ export function treeBatches(args: { rootId: string }): Statement {
     SELECT t.*, c.*
     FROM tree t CROSS JOIN LATERAL (
       SELECT count(*)::integer AS "total_items",
-             (count(*) FILTER (WHERE i."status" = 'completed'))::integer AS "completed_items",
-             (count(*) FILTER (WHERE i."status" = 'failed'))::integer AS "failed_items",
-             (count(*) FILTER (WHERE i."status" = 'skipped'))::integer AS "skipped_items",
-             (count(*) FILTER (WHERE i."status" IN ('pending', 'processing')))::integer AS "pending_items"
+             (count(*) FILTER (WHERE i."status" = ${sqlWord(ITEM_STATUS.completed)}))::integer AS "completed_items",
+             (count(*) FILTER (WHERE i."status" = ${sqlWord(ITEM_STATUS.failed)}))::integer AS "failed_items",
+             (count(*) FILTER (WHERE i."status" = ${sqlWord(ITEM_STATUS.skipped)}))::integer AS "skipped_items",
+             (count(*) FILTER (WHERE i."status" IN (${sqlList(OPEN_ITEM_STATUSES)})))::integer AS "pending_items"
       FROM "import_batch_items" i WHERE i."batch_id" = t."id"
     ) c
     ORDER BY t."created_at", t."id"`,
@@ -181,7 +190,7 @@ export function rowStates(args: { sourceIds: string[] }): Statement {
     ) n
     LEFT JOIN LATERAL (
       ${COPIES_OF_R('c."id", c."batch_id"')}
-      WHERE c."status" = 'completed' LIMIT 1
+      WHERE c."status" = ${sqlWord(ITEM_STATUS.completed)} LIMIT 1
     ) d ON true
     LEFT JOIN LATERAL (
       SELECT c."id", c."batch_id", b."status" AS "batch_status"
@@ -190,7 +199,7 @@ export function rowStates(args: { sourceIds: string[] }): Statement {
         UNION ALL
         SELECT i.* FROM "import_batch_items" i WHERE i."original_item_id" = r."id"
       ) c JOIN "import_batches" b ON b."id" = c."batch_id"
-      WHERE c."status" IN ('pending', 'processing') AND b."status" IN ('pending', 'processing')
+      WHERE c."status" IN (${sqlList(OPEN_ITEM_STATUSES)}) AND b."status" IN (${sqlList(LIVE_BATCH_STATUSES)})
       LIMIT 1
     ) l ON true
     WHERE r."id" = ANY($1::uuid[])`,
@@ -223,8 +232,8 @@ export function storeCorrections(args: {
       FROM input WHERE i."id" = input."id"
       RETURNING i.*
     ), logged AS (
-      INSERT INTO "import_logs" ("batch_id", "item_id", "level", "message", "details", "created_at")
-      SELECT u."batch_id", u."id", 'info', 'Item ' || u."item_index" || ' corrected',
+      ${INSERT_LOGS}
+      SELECT u."batch_id", u."id", ${sqlWord(LOG_LEVEL.info)}, 'Item ' || u."item_index" || ' corrected',
              jsonb_strip_nulls(jsonb_build_object(
                'itemIndex', u."item_index", 'mode', $2::text, 'fileLine', input."line")) ||
              jsonb_build_object('old', old."data", 'new', u."corrected_data"),
@@ -233,5 +242,34 @@ export function storeCorrections(args: {
     )
     SELECT * FROM updated`,
     values: [args.corrections, args.mode],
+  };
+}
+
+/** Item `itemId`, locked for the correction of it. */
+export function itemForUpdate(args: { itemId: string }): Statement {
+  return {
+    text: `SELECT * FROM "import_batch_items" WHERE "id" = $1 FOR UPDATE`,
+    values: [args.itemId],
+  };
+}
+
+/**
+ * Every copy in its tree of the source row of item `itemId`, newest first, with the status of its batch:
+ * what decides whether a correction of the item would be used.
+ */
+export function copiesOfRow(args: { itemId: string }): Statement {
+  return {
+    text: `
+    WITH source AS (
+      SELECT COALESCE("original_item_id", "id") AS "source_id" FROM "import_batch_items" WHERE "id" = $1
+    ), copies AS (
+      SELECT i.* FROM source s JOIN "import_batch_items" i ON i."id" = s."source_id"
+      UNION ALL
+      SELECT i.* FROM source s JOIN "import_batch_items" i ON i."original_item_id" = s."source_id"
+    )
+    SELECT c."id", c."batch_id", c."status", b."status" AS "batch_status"
+    FROM copies c JOIN "import_batches" b ON b."id" = c."batch_id"
+    ORDER BY b."created_at" DESC, c."created_at" DESC`,
+    values: [args.itemId],
   };
 }

@@ -1,0 +1,107 @@
+/**
+ * The statements that create a batch: the batch row, its items in chunks, and its seal (counts, hash and
+ * columns) once every item is in; a reprocess creates its child batch with the same ones.
+ */
+
+import { ITEM_STATUS } from '../../statuses';
+import { sqlWord, type Statement } from './statement';
+
+/**
+ * A batch, or nothing when `idempotencyKey` is taken. `sourceInfo` and `metadata` are JSON text.
+ *
+ * The creation time is the statement's, not the transaction's (`now()`): a reprocess orders the copies
+ * of a row by it, and its transaction may have begun before it waited for the tree's lock while another
+ * reprocess of the tree was made and ran.
+ */
+export function insertBatch(args: {
+  batchType: string;
+  sourceInfo: string;
+  metadata: string;
+  idempotencyKey: string | null;
+  parentBatchId: string | null;
+}): Statement {
+  return {
+    text: `
+    INSERT INTO "import_batches"
+      ("batch_type", "source_info", "metadata", "idempotency_key", "parent_batch_id", "created_at")
+    VALUES ($1, $2::jsonb, $3::jsonb, $4, $5, clock_timestamp())
+    ON CONFLICT ("idempotency_key") WHERE "idempotency_key" IS NOT NULL DO NOTHING
+    RETURNING *`,
+    values: [
+      args.batchType,
+      args.sourceInfo,
+      args.metadata,
+      args.idempotencyKey,
+      args.parentBatchId,
+    ],
+  };
+}
+
+/**
+ * Rows `rows` (a JSON array) of batch `batchId` from index `firstIndex`, with their source lines `lines`
+ * (an array beside it, or null) and, for rows of a file that could not be read, their `failures` (a JSON
+ * array of `{ ordinality, message, details }`, or null): those are stored failed at once, to be corrected
+ * and reprocessed.
+ */
+export function insertItemsChunk(args: {
+  batchId: string;
+  firstIndex: number;
+  rows: string;
+  lines: (number | null)[] | null;
+  failures: string | null;
+}): Statement {
+  return {
+    text: `
+    INSERT INTO "import_batch_items"
+      ("batch_id", "item_index", "source_data", "source_line", "status", "error_message", "error_details",
+       "completed_at")
+    SELECT $1, $2 + e."ordinality"::integer - 1, e."value", e."line",
+           CASE WHEN f."ordinality" IS NULL THEN ${sqlWord(ITEM_STATUS.pending)} ELSE ${sqlWord(ITEM_STATUS.failed)} END,
+           f."message", f."details", CASE WHEN f."ordinality" IS NOT NULL THEN now() END
+    FROM ROWS FROM (jsonb_array_elements($3::jsonb), unnest($4::integer[]))
+      WITH ORDINALITY AS e("value", "line", "ordinality")
+    LEFT JOIN jsonb_to_recordset($5::jsonb) AS f("ordinality" bigint, "message" text, "details" jsonb)
+      ON f."ordinality" = e."ordinality"
+    WHERE e."value" IS NOT NULL`,
+    values: [args.batchId, args.firstIndex, args.rows, args.lines, args.failures],
+  };
+}
+
+/** Seals a new batch once its items are in: their count, their hash and the source's columns (JSON). */
+export function sealBatch(args: {
+  batchId: string;
+  totalItems: number;
+  contentHash: string;
+  sourceColumns: string | null;
+}): Statement {
+  return {
+    text: `
+    UPDATE "import_batches" SET "total_items" = $2, "content_hash" = $3, "source_columns" = $4::jsonb
+    WHERE "id" = $1
+    RETURNING *`,
+    values: [args.batchId, args.totalItems, args.contentHash, args.sourceColumns],
+  };
+}
+
+/** Seals the child batch of a reprocess: the count of its copied items and the source's columns (JSON). */
+export function setTotalItems(args: {
+  batchId: string;
+  totalItems: number;
+  sourceColumns: string | null;
+}): Statement {
+  return {
+    text: `
+    UPDATE "import_batches" SET "total_items" = $2, "source_columns" = $3::jsonb
+    WHERE "id" = $1
+    RETURNING *`,
+    values: [args.batchId, args.totalItems, args.sourceColumns],
+  };
+}
+
+/** The batch that holds `idempotencyKey`, when a creation finds it taken. */
+export function batchByIdempotencyKey(args: { idempotencyKey: string | null }): Statement {
+  return {
+    text: `SELECT * FROM "import_batches" WHERE "idempotency_key" = $1`,
+    values: [args.idempotencyKey],
+  };
+}
