@@ -10,8 +10,7 @@ import {
   UnknownBatchTypeError,
   type ImportItem,
 } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 @ImportProcessor()
 class LedgerEntryProcessor extends BaseProcessor<Record<string, unknown>> {
@@ -61,17 +60,7 @@ const cyclic = (): Record<string, unknown> => {
 };
 
 describe('bad input gets a clear error, and nothing is stored', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [LedgerEntryProcessor, AuditProcessor]);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-  });
+  const t = useTestApp([LedgerEntryProcessor, AuditProcessor]);
 
   const counts = async (): Promise<[number, number]> => {
     const [row] = await t.dataSource.query<{ batches: number; items: number }[]>(

@@ -1,7 +1,6 @@
 import type { Logger } from 'typeorm';
 import { BaseProcessor, ImportProcessor, type ImportItem } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 interface Reading {
   sensor: string;
@@ -37,18 +36,8 @@ async function* readings(): AsyncGenerator<Reading> {
 }
 
 describe('bulk create', () => {
-  let db: TestDatabase;
-  let t: TestApp;
   const logger = new CountingLogger();
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [SensorReadingProcessor], { typeorm: { logger } });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-  });
+  const t = useTestApp([SensorReadingProcessor], { typeorm: { logger } });
 
   it('stores 100,000 items from an async generator in multi-row chunks, in order', async () => {
     logger.statements = [];

@@ -1,8 +1,7 @@
 import type { Logger } from 'typeorm';
 import { BaseProcessor, ImportProcessor, type ImportContext, type ImportItem } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { trackInFlight } from '../support/in-flight';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 interface Row {
   n: number;
@@ -37,18 +36,11 @@ class TallyProcessor extends BaseProcessor<Row> {
 }
 
 describe('chunked commits (commitEvery)', () => {
-  let db: TestDatabase;
-  let t: TestApp;
   const counter = new CommitCounter();
+  const t = useTestApp([TallyProcessor], { typeorm: { logger: counter } });
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [TallyProcessor], { typeorm: { logger: counter } });
     await t.dataSource.query('CREATE TABLE tally (n integer PRIMARY KEY)');
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
   });
 
   it('commits a chunk at a time, replays only the chunk with a failure, and applies each item once', async () => {

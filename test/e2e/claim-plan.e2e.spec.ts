@@ -1,7 +1,6 @@
 import { BaseProcessor, ImportProcessor, type ImportItem } from '../../lib';
 import { claimPendingItems } from '../../lib/processing/statements/items.statements';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 @ImportProcessor()
 class PlanProbeProcessor extends BaseProcessor<{ n: number }> {
@@ -16,8 +15,7 @@ const COUNT = 50_000;
  * (batch_id, item_index) index and filter on status.
  */
 describe('claim query plan', () => {
-  let db: TestDatabase;
-  let t: TestApp;
+  const t = useTestApp([PlanProbeProcessor]);
   let batchId: string;
 
   const claimPlan = async (): Promise<string> => {
@@ -35,8 +33,6 @@ describe('claim query plan', () => {
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [PlanProbeProcessor]);
     const batch = await t.batches.createBatch(
       'plan_probe',
       Array.from({ length: COUNT }, (_, n) => ({ n })),
@@ -51,10 +47,6 @@ describe('claim query plan', () => {
       `UPDATE import_batch_items SET status = 'completed' WHERE batch_id = $1 AND item_index < $2`,
       [batchId, COUNT * 0.9],
     );
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
   });
 
   it('claims pending items from an index of pending items, even on statistics of an all-pending batch', async () => {

@@ -1,52 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { HOLD_LOCK } from '../fixtures/cli/cli-imports.module';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { runCli, startCli, type CliRun } from '../support/built-cli';
+import type { TestDatabase } from '../support/test-database';
+import { useTestDatabase } from '../support/use-test-app';
 
-const ROOT = join(__dirname, '..', '..');
-const BIN = join(ROOT, 'dist', 'src', 'cli.js');
 const USER_MODULE = 'test/fixtures/cli/cli-imports.module.ts#CliImportsModule';
-
-/** Runs the built binary; the user module is TypeScript, so it is loaded through @swc-node/register. */
-function cli(args: string[], env: Record<string, string | undefined> = {}) {
-  const result = spawnSync(process.execPath, ['-r', '@swc-node/register', BIN, ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      SWC_NODE_PROJECT: 'test/fixtures/cli/swc.tsconfig.json',
-      ...env,
-    },
-    timeout: 60_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** The built binary, started without waiting: `onStderr` sees each chunk as it comes. */
-function cliAsync(
-  args: string[],
-  env: Record<string, string | undefined>,
-  onStderr: (text: string, signal: (name: NodeJS.Signals) => void) => void,
-): Promise<ReturnType<typeof cli>> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', BIN, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, SWC_NODE_PROJECT: 'test/fixtures/cli/swc.tsconfig.json', ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    onStderr(stderr, (name) => child.kill(name));
-  });
-  return new Promise((resolve) =>
-    child.on('close', (status) => resolve({ status, stdout, stderr })),
-  );
-}
 
 /**
  * A TCP proxy to PostgreSQL that the test can pull the plug on: `cut()` drops every connection and
@@ -101,21 +63,17 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 jest.setTimeout(180_000);
 
 describe('the reliable-imports command-line tool (built binary, real PostgreSQL)', () => {
+  const file = useTestDatabase({ empty: true });
   let db: TestDatabase;
   let dir: string;
   let sql: Client;
-  let run: (args: string[], env?: Record<string, string | undefined>) => ReturnType<typeof cli>;
+  let run: (args: string[], env?: Record<string, string | undefined>) => CliRun;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ empty: true });
+    db = file.db;
     dir = mkdtempSync(join(tmpdir(), 'reliable-imports-cli-'));
-    run = (args, env = {}) => cli(args, { DATABASE_URL: db.url, ...env });
-    sql = new Client({ connectionString: db.url });
-    await sql.connect();
-  });
-  afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    run = (args, env = {}) => runCli(args, { env: { DATABASE_URL: db.url, ...env } });
+    sql = await file.connect();
   });
 
   const batchCount = async () =>
@@ -845,7 +803,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
   });
 
   it('prints errors as JSON with --json: usage, commander, module and connection errors, each with its exit status', () => {
-    const errorOf = (result: ReturnType<typeof cli>) => {
+    const errorOf = (result: CliRun) => {
       expect(result.stderr).toBe('');
       return (JSON.parse(result.stdout) as { error: { code: string; message: string } }).error;
     };
@@ -904,9 +862,9 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     try {
       await lock.query('SELECT pg_advisory_lock($1)', [HOLD_LOCK]);
       let cut = false;
-      const interrupted = await cliAsync(
+      const interrupted = await startCli(
         ['--module', USER_MODULE, '--json', 'import', 'contact', file],
-        { DATABASE_URL: proxy.url },
+        { env: { DATABASE_URL: proxy.url } },
         (stderr) => {
           // The "hold" row is in flight, its transaction open: the server goes away now.
           if (!cut && stderr.includes('fixture: holding out2@x.com')) {
@@ -968,9 +926,9 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     try {
       await lock.query('SELECT pg_advisory_lock($1)', [HOLD_LOCK]);
       const steps = new Set<string>();
-      const stopped = await cliAsync(
+      const stopped = await startCli(
         ['--module', USER_MODULE, '--json', 'import', 'contact', file],
-        { DATABASE_URL: db.url },
+        { env: { DATABASE_URL: db.url } },
         (stderr, signal) => {
           if (!steps.has('signal') && stderr.includes('fixture: holding stop2@x.com')) {
             steps.add('signal');
@@ -1003,17 +961,13 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
 
   it('creates the embedded database with its parent directories in a fresh directory', () => {
     const fresh = mkdtempSync(join(tmpdir(), 'reliable-imports-fresh-'));
-    const inFresh = (args: string[]) => {
-      const env: Record<string, string | undefined> = { ...process.env };
-      delete env.DATABASE_URL;
-      const result = spawnSync(process.execPath, [BIN, ...args], {
+    const inFresh = (args: string[]) =>
+      runCli(args, {
         cwd: fresh,
-        encoding: 'utf8',
-        env,
-        timeout: 120_000,
+        env: { DATABASE_URL: undefined },
+        typescript: false,
+        timeoutMs: 120_000,
       });
-      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-    };
     expect(inFresh(['migrate'])).toMatchObject({
       status: 0,
       stderr: '',

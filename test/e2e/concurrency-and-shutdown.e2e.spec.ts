@@ -5,9 +5,9 @@ import {
   type ImportContext,
   type ImportItem,
 } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { createTestApp } from '../fixtures/test-app';
 import { trackInFlight } from '../support/in-flight';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 interface Row {
   n: number;
@@ -42,19 +42,12 @@ class SlowProcessor extends BaseProcessor<Row> {
 }
 
 describe('concurrent processing and graceful shutdown', () => {
-  let db: TestDatabase;
-  let t: TestApp;
+  const t = useTestApp([InvocationProcessor, SlowProcessor]);
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [InvocationProcessor, SlowProcessor]);
     await t.dataSource.query(
       'CREATE TABLE invocations (item_id uuid PRIMARY KEY, backend_pid integer NOT NULL)',
     );
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
   });
 
   const count = async (sql: string, params: unknown[] = []): Promise<number> =>
@@ -124,7 +117,7 @@ describe('concurrent processing and graceful shutdown', () => {
   });
 
   it('renews the lease of an item that takes longer than the lease, so a joining run does not take it', async () => {
-    const short = await createTestApp(db.url, [InvocationProcessor, SlowProcessor], {
+    const short = await createTestApp(t.db.url, [InvocationProcessor, SlowProcessor], {
       // Renewed every 500 ms: two renewals before the first lease runs out, room for a slow timer.
       module: { leaseMs: 1500 },
     });
@@ -155,7 +148,7 @@ describe('concurrent processing and graceful shutdown', () => {
   });
 
   it('on app.close() stops claiming, gives unfinished items back, and a new app finishes the batch', async () => {
-    const second = await createTestApp(db.url, [InvocationProcessor, SlowProcessor]);
+    const second = await createTestApp(t.db.url, [InvocationProcessor, SlowProcessor]);
     const rows = Array.from({ length: 120 }, (_, n) => ({ n }));
     const batch = await second.batches.createBatch('slow', rows);
     const running = second.batches.processBatch(batch.id, { concurrency: 2 });

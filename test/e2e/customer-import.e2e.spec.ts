@@ -2,8 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { BaseProcessor, ImportProcessor, type ImportContext, type ImportItem } from '../../lib';
 import { CustomerDataProcessor } from '../fixtures/customer-data.processor';
 import { correctAndReprocess, importWithFailures } from '../fixtures/customer-scenario';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 /** Records whether the context said "reprocess" for each item it saw. */
 @Injectable()
@@ -25,17 +24,7 @@ class ReprocessProbeProcessor extends BaseProcessor<{ n: number }> {
 }
 
 describe('the failed-import scenario and its recovery (PostgreSQL)', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [CustomerDataProcessor, ReprocessProbeProcessor]);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-  });
+  const t = useTestApp([CustomerDataProcessor, ReprocessProbeProcessor]);
 
   it('imports 500 rows with 28 invalid ones, then corrects and reprocesses the 28', async () => {
     const batchId = await importWithFailures(t);

@@ -8,8 +8,7 @@ import {
   type ImportItem,
   type ValidationResult,
 } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 interface Row {
   n: number;
@@ -45,18 +44,11 @@ class RecordingProcessor extends BaseProcessor<Row> {
 }
 
 describe('processor hooks', () => {
-  let db: TestDatabase;
-  let t: TestApp;
+  const t = useTestApp([RecordingProcessor]);
   let processor: RecordingProcessor;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [RecordingProcessor]);
+  beforeAll(() => {
     processor = t.app.get(RecordingProcessor);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
   });
   beforeEach(() => {
     processor.calls = [];

@@ -8,8 +8,7 @@ import {
   type ItemStatus,
   type ValidationResult,
 } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 /** Half of 🌙: what `name.slice(0, 10)` of "Cafe Lune🌙 Paris" quotes. */
 const HALF_EMOJI = 'Cafe Lune🌙 Paris'.slice(0, 10);
@@ -164,17 +163,7 @@ class HostileProcessor extends BaseProcessor<Row> {
 }
 
 describe('hostile text from a processor', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [HostileProcessor], { module: { maxAttempts: 1 } });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-  });
+  const t = useTestApp([HostileProcessor], { module: { maxAttempts: 1 } });
 
   describe('each case is recorded, and the row after it runs', () => {
     const items = new Map<string, ImportItem<Row>>();
@@ -349,18 +338,8 @@ describe('hostile text from a processor', () => {
 });
 
 describe('storeErrorStacks', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [HostileProcessor], {
-      module: { maxAttempts: 1, storeErrorStacks: true },
-    });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
+  const t = useTestApp([HostileProcessor], {
+    module: { maxAttempts: 1, storeErrorStacks: true },
   });
 
   it('keeps the stack, made storable, of failures other than validation', async () => {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { BaseProcessor, IdempotencyConflictError, ImportProcessor } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 interface OrderRow {
   sku: string;
@@ -37,17 +36,7 @@ function hashAsWritten(batchType: string, rows: object[]): string {
 }
 
 describe('the idempotency hash over canonical JSON', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [OrderLineProcessor]);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-  });
+  const t = useTestApp([OrderLineProcessor]);
 
   const batchCount = async () =>
     (await t.dataSource.query<{ n: number }[]>('SELECT count(*)::int AS n FROM import_batches'))[0]

@@ -4,8 +4,7 @@ import {
   ImportProcessor,
   type ImportItem,
 } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 @ImportProcessor()
 class PriceListProcessor extends BaseProcessor<{ sku: string; price: number }> {
@@ -21,17 +20,7 @@ const prices = (count: number, bump = 0) =>
   Array.from({ length: count }, (_, i) => ({ sku: `SKU-${i}`, price: i + bump }));
 
 describe('idempotent create', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [PriceListProcessor, StockLevelProcessor]);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-  });
+  const t = useTestApp([PriceListProcessor, StockLevelProcessor]);
 
   const counts = async () =>
     (

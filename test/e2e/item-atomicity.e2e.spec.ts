@@ -1,6 +1,5 @@
 import { BaseProcessor, ImportProcessor, type ImportContext, type ImportItem } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 class DuplicateNoteError extends Error {
   override name = 'DuplicateNoteError';
@@ -29,17 +28,10 @@ class NoteProcessor extends BaseProcessor<NoteRow> {
 }
 
 describe('one item, one transaction', () => {
-  let db: TestDatabase;
-  let t: TestApp;
+  const t = useTestApp([NoteProcessor]);
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [NoteProcessor]);
     await t.dataSource.query('CREATE TABLE notes (id serial PRIMARY KEY, text text NOT NULL)');
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
   });
 
   const notes = async (): Promise<string[]> =>

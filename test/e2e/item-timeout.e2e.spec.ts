@@ -8,8 +8,8 @@ import {
   type ImportContext,
   type ImportItem,
 } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { createTestApp } from '../fixtures/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 interface Row {
   n: number;
@@ -40,23 +40,14 @@ class QuickTimeoutProcessor extends BaseProcessor<Row> {
 }
 
 describe('item time limits', () => {
-  let db: TestDatabase;
-  let t: TestApp;
+  const t = useTestApp([HangingRowProcessor, QuickTimeoutProcessor], {
+    module: { leaseMs: 2000 },
+  });
   let admin: Client;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [HangingRowProcessor, QuickTimeoutProcessor], {
-      module: { leaseMs: 2000 },
-    });
     await t.dataSource.query('CREATE TABLE touched (n integer PRIMARY KEY)');
-    admin = new Client({ connectionString: db.url });
-    await admin.connect();
-  });
-  afterAll(async () => {
-    await admin?.end();
-    await t?.close();
-    await db?.drop();
+    admin = await t.connect();
   });
 
   const touched = async (): Promise<number[]> =>
@@ -87,7 +78,7 @@ describe('item time limits', () => {
     await admin.query('INSERT INTO touched (n) VALUES (7)');
     const sleeping = await admin.query(
       `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()`,
-      [db.name],
+      [t.db.name],
     );
     expect(sleeping.rowCount).toBe(0);
   });
@@ -136,7 +127,7 @@ describe('item time limits', () => {
     class BadTimeoutProcessor extends BaseProcessor<Row> {
       processItem(): void {}
     }
-    const started = createTestApp(db.url, [BadTimeoutProcessor]);
+    const started = createTestApp(t.db.url, [BadTimeoutProcessor]);
     await expect(started).rejects.toThrow(InvalidProcessorError);
     await expect(started).rejects.toThrow(
       /BadTimeoutProcessor[^]*itemTimeoutMs must be .*; got -1/,
@@ -144,7 +135,7 @@ describe('item time limits', () => {
   });
 
   it('a shutdown settles a run whose row never settles, and gives the row back', async () => {
-    const other = await createTestApp(db.url, [HangingRowProcessor], {
+    const other = await createTestApp(t.db.url, [HangingRowProcessor], {
       reliableImports: ReliableImportsModule.forRoot({ leaseMs: 1000 }),
     });
     const batch = await other.batches.createBatch('hanging_row', [

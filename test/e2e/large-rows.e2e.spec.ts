@@ -1,6 +1,5 @@
 import { BaseProcessor, ImportProcessor, InvalidSourceDataError, type ImportItem } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 interface Document {
   seq: number;
@@ -21,17 +20,7 @@ async function* documents(count: number, bytes: number, char = 'x'): AsyncGenera
 }
 
 describe('large rows: chunks bounded by bytes, and a row over the limit refused', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [ScannedDocumentProcessor]);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-  });
+  const t = useTestApp([ScannedDocumentProcessor]);
 
   const stored = async (batchId: string) => {
     const [row] = await t.dataSource.query<{ count: number; in_order: boolean; bytes: string }[]>(

@@ -24,8 +24,8 @@ import {
   INVALID_INDEXES,
   type CustomerRow,
 } from '../fixtures/customer-rows';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import type { TestApp } from '../fixtures/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 const COLUMNS = ['email', 'first_name', 'last_name', 'company'];
 /** Two of the 28 bad rows are lines that could not be read at all. */
@@ -63,17 +63,7 @@ function fixInSpreadsheet(rows: Array<Record<string, string>>): ItemCorrection<C
 }
 
 describe('recovery at file scale (PostgreSQL)', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [CustomerDataProcessor]);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
-  });
+  const t = useTestApp([CustomerDataProcessor]);
 
   async function importFile(): Promise<string> {
     const batch = await t.batches.createBatch('customer_data', fileRows());

@@ -5,8 +5,7 @@ import {
   type ImportContext,
   type ImportItem,
 } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 interface Row {
   n: number;
@@ -48,19 +47,12 @@ class HopelessProcessor extends BaseProcessor<Row> {
 }
 
 describe('retries of transient errors', () => {
-  let db: TestDatabase;
-  let t: TestApp;
+  const t = useTestApp([FlakyLedgerProcessor, HopelessProcessor], {
+    module: { maxAttempts: 3, retryDelayMs: 1, maxRetryDelayMs: 5 },
+  });
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [FlakyLedgerProcessor, HopelessProcessor], {
-      module: { maxAttempts: 3, retryDelayMs: 1, maxRetryDelayMs: 5 },
-    });
     await t.dataSource.query('CREATE TABLE ledger (n integer PRIMARY KEY)');
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
   });
 
   it('retries transient failures, attempts a permanent error once, and applies each item once', async () => {

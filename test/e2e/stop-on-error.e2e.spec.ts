@@ -5,8 +5,7 @@ import {
   type ImportItem,
   type ItemErrorAction,
 } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 interface Row {
   n: number;
@@ -39,18 +38,8 @@ class AbortingProcessor extends BaseProcessor<Row> {
 const rows = (count: number): Row[] => Array.from({ length: count }, (_, n) => ({ n }));
 
 describe('stopping at the first failure', () => {
-  let db: TestDatabase;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [CountingProcessor, AbortingProcessor], {
-      module: { continueOnError: false },
-    });
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
+  const t = useTestApp([CountingProcessor, AbortingProcessor], {
+    module: { continueOnError: false },
   });
 
   async function expectStoppedAtThree(batchId: string): Promise<void> {
