@@ -1,4 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { toError } from '../utils/error-details.util';
+import { isConnectionLoss } from '../utils/transient-error.util';
 import { cancelBackend, listen, unlisten } from './statements/session.statements';
 import type { Statement } from './statements/statement';
 
@@ -101,11 +103,36 @@ export class DatabaseAdapter {
   /** Runs SQL text on a connection of its own, in autocommit, and returns its rows. */
   async queryAutocommit<TRow>(sql: string, params: readonly unknown[] = []): Promise<TRow[]> {
     const runner = this.dataSource.createQueryRunner();
+    let failure: unknown;
     try {
       return await this.query<TRow>(runner, sql, params);
+    } catch (error) {
+      failure = error;
+      throw error;
     } finally {
-      await runner.release();
+      await this.release(runner, failure);
     }
+  }
+
+  /**
+   * Returns a runner's connection to the pool; or closes it when `failure` says the connection was lost.
+   * A terminated backend fails its statement before its socket closes, so the pool would otherwise hand
+   * the dead connection to the very next statement: the clean-up that follows the failure.
+   */
+  async release(runner: QueryRunner, failure?: unknown): Promise<void> {
+    const held = runner as unknown as {
+      releasePostgresConnection?: (error: Error) => Promise<void>;
+    };
+    if (
+      failure !== undefined &&
+      !this.singleConnection &&
+      held.releasePostgresConnection &&
+      isConnectionLoss(toError(failure))
+    ) {
+      await held.releasePostgresConnection(toError(failure));
+      return;
+    }
+    await runner.release();
   }
 }
 

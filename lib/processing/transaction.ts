@@ -10,6 +10,7 @@ export async function inTransaction<T>(
   work: (runner: QueryRunner, manager: EntityManager) => Promise<T>,
 ): Promise<T> {
   const runner = database.dataSource.createQueryRunner();
+  let failure: unknown;
   try {
     await runner.startTransaction();
     try {
@@ -17,13 +18,18 @@ export async function inTransaction<T>(
       await runner.commitTransaction();
       return result;
     } catch (error) {
+      failure = error;
       if (runner.isTransactionActive) {
         // A failed rollback (the connection is gone) must not hide the error that caused it.
         await runner.rollbackTransaction().catch(() => undefined);
       }
       throw error;
     }
+  } catch (error) {
+    failure ??= error;
+    throw error;
   } finally {
-    await runner.release();
+    // A lost connection is closed, not handed back to the pool for the next statement.
+    await database.release(runner, failure);
   }
 }
