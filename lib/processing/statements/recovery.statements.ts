@@ -239,6 +239,8 @@ export function storeCorrections(args: {
              jsonb_build_object('old', old."data", 'new', u."corrected_data"),
              clock_timestamp()
       FROM updated u JOIN input ON input."id" = u."id" JOIN old ON old."id" = u."id"
+      -- The audit reads in row order (its ids follow this order), not in the order the rows sit on disk.
+      ORDER BY u."item_index"
     )
     SELECT * FROM updated`,
     values: [args.corrections, args.mode],
