@@ -54,6 +54,7 @@ import { itemById, listBatches, listItems, listLogs } from './statements/reads.s
 import { copiesOfRow, itemForUpdate, storeCorrections } from './statements/recovery.statements';
 import { copyItemsToChild, runningBatchInTree } from './statements/reprocess.statements';
 import { lockTreeRoot, rootBatchId } from './statements/tree.statements';
+import type { Statement } from './statements/statement';
 import { inTransaction } from './transaction';
 
 /**
@@ -68,17 +69,22 @@ export class BatchStore {
   ) {}
 
   async getBatch(batchId: string): Promise<ImportBatch> {
-    if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
-    const [row] = await this.database.run<Row>(batchById({ batchId }));
-    if (!row) throw new ImportBatchNotFoundError(batchId);
-    return toBatch(row);
+    return toBatch(await this.rowOfBatch(batchId, batchById));
   }
 
   async getSummary(batchId: string): Promise<BatchSummary> {
+    return toSummary(await this.rowOfBatch(batchId, batchSummary));
+  }
+
+  /** The one row `read` finds for a batch; a batch id that is no uuid is not found, never a SQL error. */
+  private async rowOfBatch(
+    batchId: string,
+    read: (args: { batchId: string }) => Statement,
+  ): Promise<Row> {
     if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
-    const [row] = await this.database.run<Row>(batchSummary({ batchId }));
+    const [row] = await this.database.run<Row>(read({ batchId }));
     if (!row) throw new ImportBatchNotFoundError(batchId);
-    return toSummary(row);
+    return row;
   }
 
   /** The first batch of the reprocessing chain this batch belongs to; null for a batch that has no parent. */

@@ -108,14 +108,6 @@ describe('concurrent processing and graceful shutdown', () => {
     expect(mostInFlight).toBeGreaterThan(1);
   });
 
-  it('refuses a concurrency that is not a whole number from 1 to 64', async () => {
-    const batch = await t.batches.createBatch('invocation', [{ n: 1 }]);
-    await expect(t.batches.processBatch(batch.id, { concurrency: 0 })).rejects.toThrow(
-      /concurrency must be a whole number from 1 to 64; got 0/,
-    );
-    expect((await t.batches.getBatch(batch.id)).status).toBe('pending');
-  });
-
   it('renews the lease of an item that takes longer than the lease, so a joining run does not take it', async () => {
     const short = await createTestApp(t.db.url, [InvocationProcessor, SlowProcessor], {
       // Renewed every 500 ms: two renewals before the first lease runs out, room for a slow timer.

@@ -105,15 +105,4 @@ describe('retries of transient errors', () => {
     expect(once).toMatchObject({ status: 'failed', attempts: 1 });
     expect(await t.batches.getLogs(batch.id, { level: 'warn' })).toHaveLength(0);
   });
-
-  it('refuses a maxAttempts out of range before the run touches the batch', async () => {
-    const batch = await t.batches.createBatch('hopeless', [{ n: 3 }]);
-    await expect(t.batches.processBatch(batch.id, { maxAttempts: 0 })).rejects.toMatchObject({
-      code: 'INVALID_ARGUMENT',
-      message: expect.stringContaining(
-        'options.maxAttempts must be a whole number from 1 (no retry) to 100 (or left out); got 0',
-      ),
-    });
-    expect(await t.batches.getBatch(batch.id)).toMatchObject({ status: 'pending' });
-  });
 });
