@@ -102,6 +102,42 @@ describe('how a run ends', () => {
     });
   };
 
+  // Found by this file: a run was registered for the shutdown only once it had read its batch, so a
+  // shutdown that came during that read neither stopped the run nor waited for it: the run went on while
+  // the app closed, and rejected with the closed pool's error.
+  it('a shutdown that comes while a run reads its batch waits for the run, which stops and gives the batch back', async () => {
+    const second = await secondApp();
+    const batch = await second.batches.createBatch('ending', rows(3));
+    // The run's first read of the batch waits for this lock.
+    locker = await t.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE import_batches IN ACCESS EXCLUSIVE MODE');
+    const running = second.batches.processBatch(batch.id).catch((error: unknown) => error);
+    await until(async () => {
+      const [waiting] = await t.dataSource.query<{ count: number }[]>(
+        `SELECT count(*)::int AS count FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'ri_second' AND wait_event_type = 'Lock'`,
+      );
+      return waiting.count > 0;
+    });
+    const closing = second.close();
+    // Time for the shutdown to reach the runner, which must now wait for the run.
+    await sleep(300);
+    await locker.query('COMMIT');
+    locker = null;
+    await closing;
+
+    expect(await running).toBeInstanceOf(ProcessingStoppedError);
+    expect(await t.batches.getBatch(batch.id)).toMatchObject({
+      status: 'processing',
+      lockedBy: null,
+    });
+    expect(await t.batches.processBatch(batch.id)).toMatchObject({
+      status: 'completed',
+      completedItems: 3,
+    });
+  });
+
   // Found by this file: the summary a run reads once another run has ended the batch (or will) was read
   // outside the run's handling of errors, so a lost connection there came out raw instead of as the
   // interruption the README promises.
