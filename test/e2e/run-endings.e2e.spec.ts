@@ -2,6 +2,7 @@ import type { Client } from 'pg';
 import {
   BaseProcessor,
   ImportProcessor,
+  LeaseLostError,
   ProcessingInterruptedError,
   ProcessingStoppedError,
   type BatchSummary,
@@ -225,6 +226,77 @@ describe('how a run ends', () => {
       expect(summary).toMatchObject({ processingItems: 0, pendingItems: 27 });
       expect(await t.batches.getBatch(batch.id)).toMatchObject({ lockedBy: null });
     } finally {
+      await second.close();
+    }
+  });
+  /** Another run takes the batch over (as one would once this run's lease has run out). */
+  const takeOver = (
+    client: { query(text: string, values: unknown[]): Promise<unknown> },
+    batchId: string,
+  ) =>
+    client.query(
+      `UPDATE import_batches SET locked_by = 'intruder', locked_until = now() + interval '1 hour'
+       WHERE id = $1`,
+      [batchId],
+    );
+
+  it('an owner whose batch is taken over while its items run rejects with LeaseLostError, gives its items back and leaves the batch alone', async () => {
+    const second = await secondApp('ri_second', 1500);
+    const ownerProcessor = second.app.get(EndingProcessor);
+    const gate = new Gate();
+    try {
+      const batch = await second.batches.createBatch('ending', rows(3));
+      ownerProcessor.itemGate = gate;
+      const owner = second.batches.processBatch(batch.id).catch((error: unknown) => error);
+      await until(() => gate.entered === 1);
+      await takeOver(t.dataSource, batch.id);
+      // Row 0 never settles: the run gives it up once its grace has passed.
+      const outcome = await owner;
+      expect(outcome).toBeInstanceOf(LeaseLostError);
+      expect(ownerProcessor.completed).toHaveLength(0);
+      expect(await t.batches.getBatch(batch.id)).toMatchObject({
+        status: 'processing',
+        lockedBy: 'intruder',
+      });
+      expect(await t.batches.getBatchSummary(batch.id)).toMatchObject({
+        pendingItems: 3,
+        processingItems: 0,
+      });
+    } finally {
+      gate.release();
+      await second.close();
+    }
+  });
+
+  // Before BatchRun, a lease lost while the run waited to end the batch rejected with
+  // ProcessingStoppedError; it is a LeaseLostError wherever the run finds it lost.
+  it('an owner whose batch is taken over as its lanes end rejects with LeaseLostError, and ends nothing', async () => {
+    const second = await secondApp('ri_second', 1500);
+    const ownerProcessor = second.app.get(EndingProcessor);
+    const gate = new Gate();
+    try {
+      const batch = await second.batches.createBatch('ending', rows(1));
+      ownerProcessor.itemGate = gate;
+      const owner = second.batches.processBatch(batch.id).catch((error: unknown) => error);
+      await until(() => gate.entered === 1);
+      // The take-over holds the batch's row until it commits: the owner's renewal waits on it, and its
+      // item ends meanwhile.
+      locker = await t.connect();
+      await locker.query('BEGIN');
+      await takeOver(locker, batch.id);
+      gate.release();
+      await until(async () => (await t.batches.getBatchSummary(batch.id)).completedItems === 1);
+      await locker.query('COMMIT');
+      locker = null;
+
+      expect(await owner).toBeInstanceOf(LeaseLostError);
+      expect(ownerProcessor.completed).toHaveLength(0);
+      expect(await t.batches.getBatch(batch.id)).toMatchObject({
+        status: 'processing',
+        lockedBy: 'intruder',
+      });
+    } finally {
+      gate.release();
       await second.close();
     }
   });
