@@ -369,7 +369,13 @@ export class BatchRun {
             ? this.thrownError
             : new ProcessingStoppedError(this.batchId);
         }
-        return store.getSummary(this.batchId);
+        try {
+          return await store.getSummary(this.batchId);
+        } catch (error) {
+          // This run did not end the batch: losing the database here is an interruption like any other.
+          this.noteThrown(error, false);
+          return this.conclude(decideEnding(this.facts));
+        }
       }
       case 'lease-lost':
         throw this.leaseLost ?? this.thrownError;

@@ -19,7 +19,10 @@ import { ItemRunner } from './item-runner';
 @Injectable()
 export class BatchRunner implements BeforeApplicationShutdown {
   private readonly logger = new Logger('ReliableImports');
-  private readonly active = new Map<BatchRun, Promise<unknown>>();
+  /** The runs under way, to stop. */
+  private readonly active = new Set<BatchRun>();
+  /** Every call of `process` that has not settled, to wait for (a run is made once its batch is read). */
+  private readonly settling = new Set<Promise<unknown>>();
   private readonly services: RunServices;
   private shuttingDown = false;
 
@@ -40,10 +43,23 @@ export class BatchRunner implements BeforeApplicationShutdown {
    * @param waitForOthers - false for the worker: leave when nothing is left to claim, rather than wait
    *   for the items other runs hold; the last run to finish an item ends the batch.
    */
-  async process(
+  process(
     batchId: string,
     options: ProcessBatchOptions = {},
     waitForOthers = true,
+  ): Promise<BatchSummary> {
+    // Counted from the call on, not once the batch is read: a shutdown during that read waits for it.
+    const running = this.run(batchId, options, waitForOthers);
+    const settled = running.catch(() => undefined);
+    this.settling.add(settled);
+    void settled.then(() => this.settling.delete(settled));
+    return running;
+  }
+
+  private async run(
+    batchId: string,
+    options: ProcessBatchOptions,
+    waitForOthers: boolean,
   ): Promise<BatchSummary> {
     const batch = await this.services.store.getBatch(batchId);
     const registered = this.registry.get(batch.batchType);
@@ -59,11 +75,12 @@ export class BatchRunner implements BeforeApplicationShutdown {
     });
     // A run that starts while the application shuts down stops at once, giving back what it took.
     if (this.shuttingDown) run.stop('shutdown');
-    const running = run.execute();
-    const settled = running.catch(() => undefined);
-    this.active.set(run, settled);
-    void settled.then(() => this.active.delete(run));
-    return running;
+    this.active.add(run);
+    try {
+      return await run.execute();
+    } finally {
+      this.active.delete(run);
+    }
   }
 
   /**
@@ -72,13 +89,13 @@ export class BatchRunner implements BeforeApplicationShutdown {
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.shuttingDown = true;
-    if (this.active.size === 0) return;
-    for (const run of this.active.keys()) run.stop('shutdown');
+    if (this.settling.size === 0) return;
+    for (const run of this.active) run.stop('shutdown');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>(
       (resolve) => (timer = setTimeout(resolve, this.options.leaseMs)),
     );
-    await Promise.race([Promise.all(this.active.values()), timeout]);
+    await Promise.race([Promise.all(this.settling), timeout]);
     clearTimeout(timer);
   }
 

@@ -122,3 +122,56 @@ export async function loseConnectionOn(
       }),
   };
 }
+
+/** A read that counts: a row of `view` that a SELECT reads, when `when` (a condition on `read_row`) holds. */
+export interface ReadFaultTarget {
+  view: string;
+  when: string;
+}
+
+/**
+ * Makes the `nth` read of a row of a view matching `target` lose its connection, in PostgreSQL itself: the
+ * view is put behind one that calls a function on each row it reads (a trigger sees no SELECT). `disarm`
+ * puts the view back.
+ */
+export async function loseConnectionOnRead(
+  url: string,
+  target: ReadFaultTarget,
+  nth: number,
+  kind: FaultKind,
+): Promise<DatabaseFault> {
+  const name = `ri_fault_${process.pid}_${++faults}`;
+  const hidden = `${name}_view`;
+  await onDatabase(url, (client) =>
+    client.query(`
+      CREATE SEQUENCE "${name}";
+      ALTER VIEW "${target.view}" RENAME TO "${hidden}";
+      CREATE FUNCTION "${name}"(read_row "${hidden}") RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fault$
+      BEGIN
+        IF ${target.when} THEN
+          IF nextval('"${name}"') = ${Number(nth)} THEN${FAILURES[kind]}
+          END IF;
+        END IF;
+        RETURN true;
+      END
+      $fault$;
+      CREATE VIEW "${target.view}" AS SELECT v.* FROM "${hidden}" v WHERE "${name}"(v);`),
+  );
+  return {
+    matched: () =>
+      onDatabase(url, async (client) => {
+        const { rows } = await client.query<{ count: string }>(
+          `SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS count FROM "${name}"`,
+        );
+        return Number(rows[0].count);
+      }),
+    disarm: () =>
+      onDatabase(url, async (client) => {
+        await client.query(`
+          DROP VIEW "${target.view}";
+          DROP FUNCTION "${name}"("${hidden}");
+          ALTER VIEW "${hidden}" RENAME TO "${target.view}";
+          DROP SEQUENCE "${name}";`);
+      }),
+  };
+}
