@@ -105,7 +105,8 @@ export class BatchRun {
   stop(cause: StopCause): void {
     if (this.controller.signal.aborted) return;
     this.facts.stopCause = cause;
-    this.controller.abort(cause);
+    // The reason processors see on `ctx.signal.reason`, in the shape it has always had.
+    this.controller.abort({ kind: cause });
   }
 
   async execute(): Promise<BatchSummary> {
