@@ -1,6 +1,5 @@
 import type { Logger } from '@nestjs/common';
 import type { BaseProcessor } from '../base-processor';
-import { ItemTimeoutError } from '../errors/item-timeout.error';
 import { LeaseLostError } from '../errors/lease-lost.error';
 import { ProcessingInterruptedError } from '../errors/processing-interrupted.error';
 import { ProcessingStoppedError } from '../errors/processing-stopped.error';
@@ -9,7 +8,7 @@ import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { messages } from '../reliable-imports.messages';
-import { isEndedBatch, ITEM_STATUS } from '../statuses';
+import { isEndedBatch } from '../statuses';
 import { isInstance, messageOf, nameOf, toError } from '../utils/error-details.util';
 import { sleep } from '../utils/sleep.util';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
@@ -19,6 +18,7 @@ import type { DatabaseAdapter } from './database-adapter';
 import { BatchContextImpl, type RunState } from './contexts';
 import type { ItemStore } from './item-store';
 import { reasonsOf, type ItemRunner } from './item-runner';
+import { runClaim, type ClaimRun } from './claim-runner';
 import { runLanes } from './lanes';
 import { LeaseKeeper } from './lease-keeper';
 import { callHook, HookThrew } from './processor-hook';
@@ -222,6 +222,15 @@ export class BatchRun {
       this.settings.concurrency,
       this.settings.commitEvery,
     );
+    const claimRun: ClaimRun = {
+      state: this.state,
+      context: this.context,
+      commitEvery: this.settings.commitEvery,
+      continueOnError: this.settings.continueOnError,
+      services: this.services,
+      stopped: () => this.stopped(),
+      stopAt: (reason) => this.decideFailure(reason),
+    };
     const errors = await runLanes<ImportItem<object>>(
       this.settings.concurrency,
       {
@@ -234,7 +243,7 @@ export class BatchRun {
           await sleep(Math.min(1000, leaseMs / 4));
           return true;
         },
-        run: (claimed) => this.runClaimed(claimed),
+        run: (claimed) => runClaim(claimed, claimRun),
       },
       () => (this.broken = true),
     );
@@ -251,56 +260,6 @@ export class BatchRun {
 
   private stopped(): boolean {
     return this.failure !== null || this.broken || this.controller.signal.aborted;
-  }
-
-  /** Runs one claim: in chunks of `commitEvery` items, one by one where a chunk could not commit. */
-  private async runClaimed(claimed: Array<ImportItem<object>>): Promise<void> {
-    const { commitEvery } = this.settings;
-    for (let start = 0; start < claimed.length; start += commitEvery) {
-      if (this.stopped()) return;
-      const chunk = claimed.slice(start, start + commitEvery);
-      const outcome =
-        chunk.length > 1 ? await this.services.itemRunner.runChunk(chunk, this.state) : null;
-      if (outcome?.committed) continue;
-      if (await this.runOneByOne(chunk, outcome?.timedOut)) {
-        // An item timed out: the rest of the claim waited on it; give it back for any lane to take.
-        await this.services.items.release(
-          this.batchId,
-          this.workerId,
-          claimed.slice(start).map((item) => item.id),
-        );
-        return;
-      }
-    }
-  }
-
-  /**
-   * Runs items one transaction each, and applies `continueOnError`/`onItemError` to their failures.
-   * @returns true when an item timed out: the caller gives back the items this call did not run.
-   */
-  private async runOneByOne(
-    items: Array<ImportItem<object>>,
-    timedOut?: { itemId: string; error: ItemTimeoutError },
-  ): Promise<boolean> {
-    const { itemRunner } = this.services;
-    for (const item of items) {
-      if (this.stopped()) return false;
-      const outcome =
-        item.id === timedOut?.itemId
-          ? await itemRunner.recordTimeout(item, timedOut.error, this.state)
-          : await itemRunner.run(item, this.state);
-      if (outcome.status !== ITEM_STATUS.failed) continue;
-      const action = await callHook(() =>
-        this.processor.onItemError?.(outcome.error, item, this.context),
-      );
-      // Decided before anything else can fail, so that the stop is not lost with the database.
-      if (action ? action === 'abort' : !this.settings.continueOnError) {
-        this.decideFailure(messages.abortedAfterItem(item.itemIndex, outcome.message));
-      }
-      await this.services.store.writeLogs(this.batchId, null, this.context.log);
-      if (outcome.error instanceof ItemTimeoutError) return true;
-    }
-    return false;
   }
 
   private decideFailure(reason: string | null): void {

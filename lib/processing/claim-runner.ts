@@ -1,0 +1,72 @@
+import { ItemTimeoutError } from '../errors/item-timeout.error';
+import type { ImportItem } from '../interfaces/import-item.interface';
+import { messages } from '../reliable-imports.messages';
+import { ITEM_STATUS } from '../statuses';
+import type { BatchStore } from './batch-store';
+import type { BatchContextImpl, RunState } from './contexts';
+import type { ItemRunner } from './item-runner';
+import type { ItemStore } from './item-store';
+import { callHook } from './processor-hook';
+
+/** What running one claim needs of its run (`batch-run.ts`). */
+export interface ClaimRun {
+  readonly state: RunState;
+  readonly context: BatchContextImpl;
+  readonly commitEvery: number;
+  readonly continueOnError: boolean;
+  readonly services: { itemRunner: ItemRunner; items: ItemStore; store: BatchStore };
+  /** Whether the run stops: checked before every chunk and every item. */
+  stopped(): boolean;
+  /** A failed item stops the batch, with this reason. */
+  stopAt(reason: string): void;
+}
+
+/** Runs one claim of a lane: in chunks of `commitEvery` items, one by one where a chunk could not commit. */
+export async function runClaim(claimed: Array<ImportItem<object>>, run: ClaimRun): Promise<void> {
+  const { batch, workerId } = run.state;
+  for (let start = 0; start < claimed.length; start += run.commitEvery) {
+    if (run.stopped()) return;
+    const chunk = claimed.slice(start, start + run.commitEvery);
+    const outcome =
+      chunk.length > 1 ? await run.services.itemRunner.runChunk(chunk, run.state) : null;
+    if (outcome?.committed) continue;
+    if (await runOneByOne(chunk, run, outcome?.timedOut)) {
+      // An item timed out: the rest of the claim waited on it; give it back for any lane to take.
+      await run.services.items.release(
+        batch.id,
+        workerId,
+        claimed.slice(start).map((item) => item.id),
+      );
+      return;
+    }
+  }
+}
+
+/**
+ * Runs items one transaction each, and applies `continueOnError`/`onItemError` to their failures.
+ * @returns true when an item timed out: the caller gives back the items this call did not run.
+ */
+async function runOneByOne(
+  items: Array<ImportItem<object>>,
+  run: ClaimRun,
+  timedOut?: { itemId: string; error: ItemTimeoutError },
+): Promise<boolean> {
+  const { itemRunner, store } = run.services;
+  const { processor, batch } = run.state;
+  for (const item of items) {
+    if (run.stopped()) return false;
+    const outcome =
+      item.id === timedOut?.itemId
+        ? await itemRunner.recordTimeout(item, timedOut.error, run.state)
+        : await itemRunner.run(item, run.state);
+    if (outcome.status !== ITEM_STATUS.failed) continue;
+    const action = await callHook(() => processor.onItemError?.(outcome.error, item, run.context));
+    // Decided before anything else can fail, so that the stop is not lost with the database.
+    if (action ? action === 'abort' : !run.continueOnError) {
+      run.stopAt(messages.abortedAfterItem(item.itemIndex, outcome.message));
+    }
+    await store.writeLogs(batch.id, null, run.context.log);
+    if (outcome.error instanceof ItemTimeoutError) return true;
+  }
+  return false;
+}
