@@ -642,4 +642,73 @@ export const messages = {
 
   processorBatchTypeNotString: ({ got }: { got: string }): string =>
     `must be a string such as "customer_data"; got ${got}`,
+
+  // Why a line of a file is not a row (stored with the failed row) or a correction cannot be used.
+  /** `reason` is the JSON parser's. */
+  invalidJsonLine: ({ reason }: { reason: string }): string => `invalid JSON: ${reason}`,
+
+  lineNotJsonObject: (): string => 'the line is not a JSON object',
+
+  csvLineNotOneRow: (): string => 'the line could not be read as one row',
+
+  /** `field` is `csvField`'s. */
+  csvQuoteInsideField: ({ field }: { field: string }): string =>
+    `a quote inside ${field}, which is not quoted (quote the whole field and double its quotes)`,
+
+  csvTextAfterClosingQuote: ({ field }: { field: string }): string =>
+    `text after the closing quote of ${field}`,
+
+  /** A field by its position from 0 and its column's name; either may be unknown. */
+  csvField: ({ index, name }: { index: number | null; name: string | undefined }): string =>
+    index === null
+      ? 'a field'
+      : name === undefined
+        ? `field ${index + 1}`
+        : `field ${index + 1} ("${name}")`,
+
+  csvFieldCount: ({ count, expected }: { count: number; expected: number }): string =>
+    `${count} ${count === 1 ? 'field' : 'fields'} where the header has ${expected}`,
+
+  /** `kind` is the `typeof` of the chunk. */
+  readerChunkNotBytes: ({ kind }: { kind: string }): string =>
+    `a reader's input must yield Buffers or strings; got ${kind}`,
+
+  correctionLineNotNumber: ({ column, text }: { column: string; text: string }): string =>
+    `the ${column} cell is "${text}", which is not a line number`,
+
+  correctionCellsEmpty: ({
+    itemIdColumn,
+    lineColumn,
+  }: {
+    itemIdColumn: string;
+    lineColumn: string;
+  }): string =>
+    `the ${itemIdColumn} and ${lineColumn} cells are both empty, so the row names no failed row`,
+
+  /** `got` is the value as JSON, or "nothing". */
+  correctionItemIdNotString: ({ got }: { got: string }): string =>
+    `"itemId" must be the id of an item (a string); got ${got}`,
+
+  correctionLineNotNumberJson: ({ got }: { got: string }): string =>
+    `"line" must be a line number; got ${got}`,
+
+  correctionNamesNoRow: (): string =>
+    'the line has neither "itemId" nor "line", so it names no failed row',
+
+  correctionDataNotObject: ({ got }: { got: string }): string =>
+    `"data" must be an object; got ${got}`,
+
+  /** The audit entry of a corrected row, written by SQL around the row's index: "Item 7 corrected". */
+  itemCorrected: (): { before: string; after: string } => ({
+    before: 'Item ',
+    after: ' corrected',
+  }),
+
+  // Errors of the module's own making, which should never happen but may reach a log.
+  transactionGivenUp: (): string => 'Transaction given up by nestjs-reliable-imports',
+
+  notAFixedWord: ({ word }: { word: string }): string => `Not a fixed word of the module: ${word}`,
+
+  runEndingUndecided: ({ batchId }: { batchId: string }): string =>
+    `Run of batch ${batchId} could not decide its ending`,
 };
