@@ -429,6 +429,7 @@ export const messages = {
 
   workerCannotListen: ({ reason }: { reason: string }): string =>
     `The worker cannot listen for new batches (${reason}); polling.`,
+
   // Why a value cannot be stored as JSON (jsonb): each follows the value's path, e.g. "sourceData.tags[2]".
   /** `kind` is "undefined", "null", "an array", "a string"... */
   itemNotPlainObject: ({ kind }: { kind: string }): string =>
