@@ -30,6 +30,7 @@ import { BatchRunner } from './processing/batch-runner';
 import { BatchStore } from './processing/batch-store';
 import { failuresFile } from './processing/failures-export';
 import { TreeReader } from './processing/tree-reader';
+import { messages } from './reliable-imports.messages';
 import { ArgumentChecks } from './utils/arguments.util';
 import { checkRunArguments, checkRunOptions, splitRunOptions } from './utils/run-options.util';
 
@@ -302,11 +303,7 @@ function checkCorrections<T>(method: string, value: T, argument: string): T {
     typeof value !== 'object' ||
     !(Symbol.iterator in value || Symbol.asyncIterator in value)
   ) {
-    new ArgumentChecks(method).fail(
-      argument,
-      'an array, an iterable or an async iterable of corrections',
-      value,
-    );
+    new ArgumentChecks(method).fail(argument, messages.expectedCorrections(), value);
   }
   return value;
 }

@@ -28,6 +28,19 @@ function describeScalar(value: unknown): string {
   return typeof value === 'object' && value !== null ? 'an object' : String(value);
 }
 
+/** What was thrown, in a few words; never throws itself (a thrown Proxy can refuse to be read too). */
+function describeThrown(thrown: unknown): string {
+  try {
+    const text =
+      thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : `the value ${String(thrown)}`;
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  } catch {
+    return 'a value that cannot be described';
+  }
+}
+
+const MILLISECONDS_IN_WORDS: Record<number, string> = { 86_400_000: 'a day', 3_600_000: 'an hour' };
+
 export const messages = {
   invalidOptions: (problems: readonly string[]): string =>
     `ReliableImportsModule options are invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
@@ -416,4 +429,287 @@ export const messages = {
 
   workerCannotListen: ({ reason }: { reason: string }): string =>
     `The worker cannot listen for new batches (${reason}); polling.`,
+
+  // Why a value cannot be stored as JSON (jsonb): each follows the value's path, e.g. "sourceData.tags[2]".
+  /** `kind` is "undefined", "null", "an array", "a string"... */
+  itemNotPlainObject: ({ kind }: { kind: string }): string =>
+    `is ${kind}, but an item must be a plain object (one row)`,
+
+  /** `kind` is "an array" or "not an object". */
+  itemNotObjectAfterToJson: ({ kind }: { kind: string }): string =>
+    `is ${kind} once its toJSON() is applied, but an item must be a plain object (one row)`,
+
+  jsonTooLarge: ({ bytes, limit }: { bytes: number; limit: number }): string =>
+    `is ${bytes.toLocaleString('en-US')} bytes of JSON, over the limit of ` +
+    `${limit.toLocaleString('en-US')} bytes (16 MiB) a value may have; split it into ` +
+    `smaller rows, or store the large content elsewhere and keep a reference to it`,
+
+  jsonStackOverflow: ({ maxDepth }: { maxDepth: number }): string =>
+    `is nested too deeply to be read (the call stack overflowed); keep it within ${maxDepth} levels`,
+
+  /** `thrown` is what a getter, a Proxy trap or a `toJSON` threw. */
+  jsonUnreadable: ({ thrown }: { thrown: unknown }): string =>
+    `could not be read: reading it threw ${describeThrown(thrown)}`,
+
+  jsonInvalidDate: (): string => 'is an invalid Date, which JSON stores as null',
+
+  jsonNul: (): string => 'contains the character \\u0000, which PostgreSQL cannot store in JSON',
+
+  jsonBrokenText: (): string =>
+    'contains an unpaired UTF-16 surrogate (broken text), which PostgreSQL cannot store in JSON',
+
+  /** `value` is NaN, Infinity or -Infinity. */
+  jsonNotFinite: ({ value }: { value: number }): string =>
+    `is ${value}, which JSON cannot hold (it would become null)`,
+
+  jsonBigInt: (): string =>
+    'is a BigInt, which JSON cannot hold; convert it to a string or a number',
+
+  jsonUndefined: (): string =>
+    'is undefined, which JSON cannot hold; use null or leave the key out',
+
+  /** `kind` is "a function" or "a symbol". */
+  jsonCannotHold: ({ kind }: { kind: string }): string => `is ${kind}, which JSON cannot hold`,
+
+  jsonCycle: (): string =>
+    'refers back to an object that contains it (a cycle), which JSON cannot hold',
+
+  jsonTooDeep: ({ maxDepth }: { maxDepth: number }): string =>
+    `is nested more than ${maxDepth} levels deep, more than the module stores; flatten it`,
+
+  jsonBadKey: ({ problem }: { problem: 'nul' | 'surrogate' }): string =>
+    `is a key containing ${problem === 'nul' ? '\\u0000' : 'an unpaired UTF-16 surrogate'}, which PostgreSQL cannot store`,
+
+  /** `kind` is "Map" or "Set" (the class's name). */
+  jsonMapOrSet: ({ kind }: { kind: string }): string =>
+    `is a ${kind}, which JSON stores as {}; convert it (Object.fromEntries(map), [...set])`,
+
+  // What a log's details become when they cannot be stored (`{ unstorableDetails }`).
+  detailsTooLong: ({ length, limit }: { length: number; limit: number }): string =>
+    `details is ${length} characters of JSON, over the limit of ${limit}`,
+
+  detailsUnstorableText: (): string => 'details hold text PostgreSQL cannot store',
+
+  detailsUnreadable: ({ reason }: { reason: string }): string =>
+    `details could not be read: ${reason}`,
+
+  // Markers in stored text, where a value could not be written as it was.
+  /** `kind` is "object", "symbol"...: a value whose `String()` threw. */
+  unprintable: ({ kind }: { kind: string }): string => `[unprintable ${kind}]`,
+
+  /** Follows the part of a text that was kept. */
+  textCut: ({ more }: { more: number }): string => `… [cut: ${more} more characters]`,
+
+  /** A value thrown that is not an Error, as the Error made of it says. */
+  nonErrorThrown: ({ text }: { text: string }): string => `Non-error thrown: ${text}`,
+
+  /** Ends a list of validation reasons cut to fit the details. */
+  reasonsCut: ({ more }: { more: number }): string => `… [cut: ${more} more reasons]`,
+
+  /** The reason of an item whose validateItem returned false. */
+  validationFailed: (): string => 'validation failed',
+
+  /** A failed row's reasons, and the text of its line when it could not be read. */
+  failureReasons: ({
+    reasons,
+    rawLine,
+  }: {
+    reasons: readonly string[];
+    rawLine: string | null;
+  }): string =>
+    rawLine === null ? reasons.join('; ') : `${reasons.join('; ')} Its text: ${rawLine}`,
+
+  // The paths messages name a value by, before what is wrong with it.
+  resultPath: (): string => 'the result of processItem',
+
+  sourceLinePath: (): string => 'its line',
+
+  /** `index` names one column name; left out, the list. */
+  columnsPath: ({ index }: { index?: number } = {}): string =>
+    index === undefined ? 'its columns' : `its columns[${index}]`,
+
+  /** Why an idempotency key cannot bring back its batch: the batch has another type... */
+  idempotencyOtherType: ({ batchType }: { batchType: string }): string =>
+    `with the batch type "${batchType}"`,
+
+  /** ...or other items. */
+  idempotencyOtherItems: (): string => 'with other items',
+
+  correctionNotAnObject: (): string => 'it is not a correction object ({ itemId or line, data })',
+
+  /** `problem` is `badSourceLine`'s. */
+  correctionBadLine: ({ problem }: { problem: string }): string => `its line ${problem}`,
+
+  // What an argument or an option must be, as messages say it after "must be".
+  expectedString: (): string => 'a string',
+
+  expectedBoolean: (): string => 'true or false',
+
+  expectedObjectOrNothing: (): string => 'an object (or left out)',
+
+  expectedBooleanOrNothing: (): string => 'true or false (or left out)',
+
+  /** An option that may be left out. */
+  orLeftOut: ({ expected }: { expected: string }): string => `${expected} (or left out)`,
+
+  /** One of a few values: `"csv" or "jsonl"`. */
+  expectedOneOf: ({ values }: { values: readonly string[] }): string =>
+    values.map((value) => `"${value}"`).join(' or '),
+
+  /** A value of a list, or a list of them (statuses, levels). */
+  expectedAmong: ({ values }: { values: readonly string[] }): string =>
+    `one of ${values.map((value) => `"${value}"`).join(', ')}, or a list of them`,
+
+  expectedPageLimit: (): string => 'a whole number from 0 to 100,000',
+
+  expectedPageOffset: (): string => 'a whole number, 0 or more',
+
+  expectedCorrections: (): string => 'an array, an iterable or an async iterable of corrections',
+
+  expectedDelimiter: (): string => 'one character other than a quote or a line ending',
+
+  expectedFileFormat: (): string => "'csv' or 'jsonl'",
+
+  /** `note` follows the lowest value: " (no retry)". */
+  expectedWholeNumber: ({
+    min,
+    max,
+    note = '',
+  }: {
+    min: number;
+    max: number;
+    note?: string;
+  }): string => `a whole number from ${min}${note} to ${max}`,
+
+  /** `named`: the highest value is said in words too, "86400000 (a day)" (for a day or an hour). */
+  expectedMilliseconds: ({
+    min,
+    max,
+    named = false,
+  }: {
+    min: number;
+    max: number;
+    named?: boolean;
+  }): string => {
+    const words = named ? MILLISECONDS_IN_WORDS[max] : undefined;
+    return `a whole number of milliseconds from ${min} to ${max}${words ? ` (${words})` : ''}`;
+  },
+
+  noRetryNote: (): string => ' (no retry)',
+
+  transactionPerItemNote: (): string => ' (a transaction per item)',
+
+  // The module's and the processors' options, as `invalidOptions` and `invalidProcessorOptions` list them.
+  /** `got` is the value as the user wrote it. */
+  optionMustBe: ({ expected, got }: { expected: string; got: string }): string =>
+    `must be ${expected}; got ${got}`,
+
+  optionMustBeObject: ({ example, got }: { example: string; got: string }): string =>
+    `must be an object such as ${example}; got ${got}`,
+
+  workerRunConcurrency: ({ got }: { got: string }): string =>
+    `is worker.concurrency: set it there instead (worker: { concurrency: ${got} })`,
+
+  /** `prefix` is the group's path with its dot ("worker."), empty at the top. */
+  unknownOption: ({
+    prefix,
+    key,
+    meant,
+    known,
+  }: {
+    prefix: string;
+    key: string;
+    meant: string | undefined;
+    known: readonly string[];
+  }): string =>
+    `"${prefix}${key}" is not an option${meant ? ` (did you mean "${prefix}${meant}"?)` : ''}; ` +
+    `the options${prefix ? ` of ${prefix.slice(0, -1)}` : ''} are: ${known.join(', ')}`,
+
+  /** `kind` is "an array", "a string"... */
+  optionsNotObject: ({ kind }: { kind: string }): string =>
+    `the options must be an object, e.g. forRoot({ continueOnError: true }); got ${kind}`,
+
+  retryDelaysInverted: ({
+    maxRetryDelayMs,
+    retryDelayMs,
+  }: {
+    maxRetryDelayMs: number;
+    retryDelayMs: number;
+  }): string =>
+    `maxRetryDelayMs (${maxRetryDelayMs}) must not be below retryDelayMs (${retryDelayMs}); raise it or lower retryDelayMs`,
+
+  processorArgumentNotObject: ({ got }: { got: string }): string =>
+    `the argument must be a batch type or an object such as { batchType: 'orders' }; got ${got}`,
+
+  processorBatchTypeNotString: ({ got }: { got: string }): string =>
+    `must be a string such as "customer_data"; got ${got}`,
+
+  // Why a line of a file is not a row (stored with the failed row) or a correction cannot be used.
+  /** `reason` is the JSON parser's. */
+  invalidJsonLine: ({ reason }: { reason: string }): string => `invalid JSON: ${reason}`,
+
+  lineNotJsonObject: (): string => 'the line is not a JSON object',
+
+  csvLineNotOneRow: (): string => 'the line could not be read as one row',
+
+  /** `field` is `csvField`'s. */
+  csvQuoteInsideField: ({ field }: { field: string }): string =>
+    `a quote inside ${field}, which is not quoted (quote the whole field and double its quotes)`,
+
+  csvTextAfterClosingQuote: ({ field }: { field: string }): string =>
+    `text after the closing quote of ${field}`,
+
+  /** A field by its position from 0 and its column's name; either may be unknown. */
+  csvField: ({ index, name }: { index: number | null; name: string | undefined }): string =>
+    index === null
+      ? 'a field'
+      : name === undefined
+        ? `field ${index + 1}`
+        : `field ${index + 1} ("${name}")`,
+
+  csvFieldCount: ({ count, expected }: { count: number; expected: number }): string =>
+    `${count} ${count === 1 ? 'field' : 'fields'} where the header has ${expected}`,
+
+  /** `kind` is the `typeof` of the chunk. */
+  readerChunkNotBytes: ({ kind }: { kind: string }): string =>
+    `a reader's input must yield Buffers or strings; got ${kind}`,
+
+  correctionLineNotNumber: ({ column, text }: { column: string; text: string }): string =>
+    `the ${column} cell is "${text}", which is not a line number`,
+
+  correctionCellsEmpty: ({
+    itemIdColumn,
+    lineColumn,
+  }: {
+    itemIdColumn: string;
+    lineColumn: string;
+  }): string =>
+    `the ${itemIdColumn} and ${lineColumn} cells are both empty, so the row names no failed row`,
+
+  /** `got` is the value as JSON, or "nothing". */
+  correctionItemIdNotString: ({ got }: { got: string }): string =>
+    `"itemId" must be the id of an item (a string); got ${got}`,
+
+  correctionLineNotNumberJson: ({ got }: { got: string }): string =>
+    `"line" must be a line number; got ${got}`,
+
+  correctionNamesNoRow: (): string =>
+    'the line has neither "itemId" nor "line", so it names no failed row',
+
+  correctionDataNotObject: ({ got }: { got: string }): string =>
+    `"data" must be an object; got ${got}`,
+
+  /** The audit entry of a corrected row, written by SQL around the row's index: "Item 7 corrected". */
+  itemCorrected: (): { before: string; after: string } => ({
+    before: 'Item ',
+    after: ' corrected',
+  }),
+
+  // Errors of the module's own making, which should never happen but may reach a log.
+  transactionGivenUp: (): string => 'Transaction given up by nestjs-reliable-imports',
+
+  notAFixedWord: ({ word }: { word: string }): string => `Not a fixed word of the module: ${word}`,
+
+  runEndingUndecided: ({ batchId }: { batchId: string }): string =>
+    `Run of batch ${batchId} could not decide its ending`,
 };

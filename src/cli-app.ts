@@ -12,6 +12,7 @@ import { ReliableImportsModule, reliableImportsMigrations } from '../lib';
 import { codeOf, toError } from '../lib/utils/error-details.util';
 import { isConnectionLoss } from '../lib/utils/transient-error.util';
 import { CliError, EXIT, UsageError } from './cli-errors';
+import { cliMessages } from './cli-messages';
 import { DATABASE_UNAVAILABLE } from './error-report';
 
 /** Where the tool keeps its embedded database when DATABASE_URL is not set. */
@@ -40,8 +41,7 @@ function loadUserModule(spec: string): Type<unknown> | DynamicModule {
     exports = require(path) as Record<string, unknown>;
   } catch (error) {
     throw new UsageError(
-      `Cannot load the module "${file}" given with --module (or RELIABLE_IMPORTS_MODULE): ${(error as Error).message.split('\n')[0]}. ` +
-        `Point it at the compiled JavaScript file of the Nest module that provides your processors, e.g. --module dist/imports.module.js#ImportsModule.`,
+      cliMessages.moduleNotLoaded({ file, reason: (error as Error).message.split('\n')[0] }),
     );
   }
   const candidates = exportName ? [exportName] : Object.keys(exports);
@@ -51,11 +51,7 @@ function loadUserModule(spec: string): Type<unknown> | DynamicModule {
       return value as Type<unknown>;
     }
   }
-  throw new UsageError(
-    exportName
-      ? `The module file "${file}" has no export "${exportName}" that is a Nest module. Check the name after "#".`
-      : `The module file "${file}" exports no Nest module. Name it: --module ${file}#YourModule.`,
-  );
+  throw new UsageError(cliMessages.noNestModule({ file, exportName }));
 }
 
 function connectionOptions(config: CliConfig): TypeOrmModuleOptions {
@@ -80,14 +76,10 @@ function connectionOptions(config: CliConfig): TypeOrmModuleOptions {
   } catch (error) {
     if (codeOf(toError(error)) !== 'MODULE_NOT_FOUND') {
       throw new UsageError(
-        `Cannot open the embedded database in "${config.pgliteDir}": ${toError(error).message}. ` +
-          'Give a directory you can write to with --pglite-dir, or set DATABASE_URL.',
+        cliMessages.pgliteNotOpened({ dir: config.pgliteDir, reason: toError(error).message }),
       );
     }
-    throw new UsageError(
-      'DATABASE_URL is not set and the embedded database is not installed. Set DATABASE_URL=postgres://user@host:5432/db, ' +
-        'or run: npm install @electric-sql/pglite typeorm-pglite',
-    );
+    throw new UsageError(cliMessages.pgliteNotInstalled());
   }
   return { ...common, driver };
 }
@@ -127,12 +119,13 @@ const MISCONFIGURED = new Set(['ENOTFOUND', 'EAI_FAIL', 'ERR_INVALID_URL', '3D00
  */
 function connectionError(error: Error, config: CliConfig): CliError | null {
   const code = codeOf(error) ?? '';
-  const where = config.databaseUrl ? ` at ${redact(config.databaseUrl)}` : '';
+  const where = config.databaseUrl
+    ? cliMessages.databaseAt({ url: redact(config.databaseUrl) })
+    : '';
   if (isConnectionLoss(error)) {
     return new CliError(
       DATABASE_UNAVAILABLE,
-      `Cannot connect to the database${where}: ${error.message}. Nothing was done. Check that the server is running ` +
-        '(and DATABASE_URL), then run the same command again.',
+      cliMessages.databaseUnavailable({ where, reason: error.message }),
       EXIT.interrupted,
       { cause: error },
     );
@@ -140,8 +133,7 @@ function connectionError(error: Error, config: CliConfig): CliError | null {
   if (MISCONFIGURED.has(code) || code.startsWith('28')) {
     return new CliError(
       'DATABASE_CONFIG',
-      `Cannot connect to the database${where}: ${error.message}. Nothing was done. Check DATABASE_URL ` +
-        '(host, database name, user and password).',
+      cliMessages.databaseMisconfigured({ where, reason: error.message }),
       EXIT.usage,
       { cause: error },
     );

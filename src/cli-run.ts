@@ -3,6 +3,7 @@ import { SingleBar } from 'cli-progress';
 import { BATCH_STATUS, BatchService, type BatchSummary } from '../lib';
 import { createCliApp, type CliConfig } from './cli-app';
 import { EXIT } from './cli-errors';
+import { cliMessages } from './cli-messages';
 import type { RunContext } from './error-report';
 import { fields } from './output';
 
@@ -59,7 +60,7 @@ export async function withApp(
   // Ctrl-C stops the run the way an application's shutdown does: the rows in flight finish or are given
   // back, and the run ends with PROCESSING_STOPPED (exit 3). A second Ctrl-C kills at once, as usual.
   const stop = (signal: NodeJS.Signals) => {
-    process.stderr.write(`${signal}: stopping; the rows in flight finish or are given back...\n`);
+    process.stderr.write(`${cliMessages.stopping({ signal })}\n`);
     // The error, if any, is reported by the finally below, which awaits the same close.
     close().catch(() => undefined);
   };

@@ -8,6 +8,7 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { BatchStatus, LogLevel } from '../lib';
 import { BATCH_STATUSES, isEndedBatch, LOG_LEVELS } from '../lib/statuses';
 import { DEFAULT_PGLITE_DIR } from './cli-app';
+import { cliMessages } from './cli-messages';
 import { EXIT } from './cli-errors';
 import {
   print,
@@ -49,7 +50,7 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
       DEFAULT_PGLITE_DIR,
     )
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError(cliMessages.helpAfterError());
 
   const globals = () => program.opts<GlobalOptions>();
   const out = (json: unknown, text: string) =>
@@ -68,7 +69,7 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
           const ran = await dataSource.runMigrations({ transaction: 'each' });
           out(
             { migrations: ran.map((m) => m.name) },
-            ran.length ? `Ran ${ran.map((m) => m.name).join(', ')}` : 'The schema is up to date.',
+            cliMessages.migrated({ ran: ran.map((m) => m.name) }),
           );
           return EXIT.ok;
         },
@@ -125,9 +126,7 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
           out(
             { ...summary, idempotencyKey: key ?? null, importedBefore },
             [
-              ...(importedBefore
-                ? [`This file was imported before (key ${key}): nothing was imported again.`]
-                : []),
+              ...(importedBefore ? [cliMessages.importedBefore({ key })] : []),
               summaryText(summary),
               ...nextSteps(lineage, next),
             ].join('\n'),

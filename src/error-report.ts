@@ -1,6 +1,7 @@
 import { ReliableImportsError } from '../lib';
 import { codeOf, isInstance, messageOf, toError } from '../lib/utils/error-details.util';
 import { isConnectionLoss } from '../lib/utils/transient-error.util';
+import { cliMessages } from './cli-messages';
 import { CliError, EXIT } from './cli-errors';
 
 /** What the tool was run with, for hints that give a command to run next. */
@@ -31,7 +32,7 @@ const quoted = (value: string): string =>
 
 /** A command line of the tool, with the `--module` in use (processing commands need it). */
 export function commandLine(context: RunContext, ...args: string[]): string {
-  const module = context.module ? quoted(context.module) : '<your compiled module.js#Module>';
+  const module = context.module ? quoted(context.module) : cliMessages.modulePlaceholder();
   return ['reliable-imports', '--module', module, ...args].join(' ');
 }
 
@@ -42,17 +43,16 @@ export function commandLine(context: RunContext, ...args: string[]): string {
 const HINTS: Record<string, (error: Error, context: RunContext) => string | undefined> = {
   UNKNOWN_BATCH_TYPE: (error) =>
     (error as ReliableImportsError).context.knownTypes?.length === 0
-      ? 'With this tool, pass the compiled module that provides your processors: --module dist/imports.module.js#ImportsModule (or set RELIABLE_IMPORTS_MODULE).'
+      ? cliMessages.hintModule()
       : undefined,
-  [UNDEFINED_TABLE]: () =>
-    'The import tables do not exist yet: run "reliable-imports migrate" first.',
+  [UNDEFINED_TABLE]: () => cliMessages.hintMigrate(),
   ...Object.fromEntries(
     [...INTERRUPTED].map((code) => [
       code,
       (error: Error, context: RunContext) => {
         const batchId = (error as ReliableImportsError).context.batchId;
         return batchId
-          ? `Nothing is lost: run "${commandLine(context, 'process', batchId)}" to go on where it stopped.`
+          ? cliMessages.hintGoOn({ command: commandLine(context, 'process', batchId) })
           : undefined;
       },
     ]),

@@ -2,6 +2,7 @@ import { existsSync, createReadStream } from 'node:fs';
 import { extname } from 'node:path';
 import { InvalidSourceFileError, readCsv, readJsonl, type SourceRow } from '../lib';
 import { isInstance } from '../lib/utils/error-details.util';
+import { cliMessages } from './cli-messages';
 import { CliError, EXIT, UsageError } from './cli-errors';
 
 /** A file's format, by its extension: `.csv`, or `.jsonl` / `.ndjson`. */
@@ -9,15 +10,13 @@ export function fileFormat(path: string, what: string): 'csv' | 'jsonl' {
   const kind = extname(path).toLowerCase();
   if (kind === '.csv') return 'csv';
   if (kind === '.jsonl' || kind === '.ndjson') return 'jsonl';
-  throw new UsageError(
-    `Cannot read ${what} "${path}": the file must end in .csv or .jsonl (one JSON object per line).`,
-  );
+  throw new UsageError(cliMessages.unknownFileKind({ what, path }));
 }
 
 /** The file must exist; said in the tool's words rather than as ENOENT. */
 export function assertFileExists(path: string, what: string): void {
   if (!existsSync(path)) {
-    throw new UsageError(`The file "${path}" does not exist. Give the path of ${what}.`);
+    throw new UsageError(cliMessages.fileMissing({ path, what }));
   }
 }
 
@@ -31,10 +30,10 @@ export function readItemsFile(
   path: string,
   options: { delimiter?: string } = {},
 ): AsyncGenerator<SourceRow<Record<string, unknown>>> {
-  assertFileExists(path, 'a .csv or .jsonl file');
-  const format = fileFormat(path, 'the rows of');
+  assertFileExists(path, cliMessages.rowsFile());
+  const format = fileFormat(path, cliMessages.rowsFileRole());
   if (options.delimiter !== undefined && format !== 'csv') {
-    throw new UsageError(`--delimiter applies to .csv files only, and "${path}" is not one.`);
+    throw new UsageError(cliMessages.delimiterNotCsv({ path }));
   }
   const rows =
     format === 'csv'
@@ -55,13 +54,7 @@ async function* requireRows<T>(
   }
   if (count === 0) {
     // A CSV without even a header is refused by readCsv itself: here it had one.
-    const why =
-      format === 'csv'
-        ? 'it has a header line and no rows below it'
-        : 'it has only blank lines (a .jsonl file holds one JSON object per line)';
-    throw new UsageError(
-      `${path} has no rows to import: ${why}. Add the rows and import it again; nothing was stored.`,
-    );
+    throw new UsageError(cliMessages.noRows({ path, format }));
   }
 }
 
@@ -71,7 +64,14 @@ export async function* withFileName<T>(path: string, rows: AsyncIterable<T>): As
     yield* rows;
   } catch (error) {
     if (isInstance(error, InvalidSourceFileError)) {
-      throw new CliError(error.code, `${path}: ${error.message}`, EXIT.usage, { cause: error });
+      throw new CliError(
+        error.code,
+        cliMessages.inFile({ path, message: error.message }),
+        EXIT.usage,
+        {
+          cause: error,
+        },
+      );
     }
     throw error;
   }

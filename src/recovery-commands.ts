@@ -3,7 +3,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { readCorrections, type BatchLineage, type BatchService, type FailedRow } from '../lib';
 import { parseJson } from '../lib/utils/parse-json.util';
+import { messages } from '../lib/reliable-imports.messages';
 import { EXIT, UsageError } from './cli-errors';
+import { cliMessages } from './cli-messages';
 import {
   processWithProgress,
   runContext,
@@ -53,8 +55,8 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
         out(
           { ...lineage, complete: open === 0 },
           open === 0
-            ? `All ${lineage.totalRows} rows of ${lineage.rootBatchId} are in.`
-            : `${open} of ${lineage.totalRows} rows of ${lineage.rootBatchId} are not in: ${lineage.unresolved} unresolved, ${lineage.notProcessed} not processed.`,
+            ? cliMessages.treeComplete(lineage)
+            : cliMessages.treeIncomplete({ ...lineage, open }),
         );
         return open === 0 ? EXIT.ok : EXIT.itemsFailed;
       });
@@ -80,14 +82,10 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
         options: { all?: boolean; format?: 'csv' | 'jsonl'; output?: string },
       ) => {
         if (options.output !== undefined && options.format === undefined) {
-          throw new UsageError(
-            '--output writes a file of failures: give --format csv (or jsonl) too.',
-          );
+          throw new UsageError(cliMessages.outputWithoutFormat());
         }
         if (options.all && options.format !== undefined) {
-          throw new UsageError(
-            '--all lists resolved rows in the table only: a file to fix holds the unresolved rows.',
-          );
+          throw new UsageError(cliMessages.allWithFormat());
         }
         await runWithApp(async (_app, batches) => {
           if (options.format !== undefined) {
@@ -100,7 +98,7 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
           const { rootBatchId, unresolved } = await batches.getLineage(batchId);
           out(
             failures,
-            `${options.all ? 'Rows that failed' : 'Rows to fix'} in ${rootBatchId} and its reprocesses (${unresolved} unresolved):\n${failuresTable(failures, options.all === true)}`,
+            `${cliMessages.failuresHeading({ all: options.all === true, rootBatchId, unresolved })}\n${failuresTable(failures, options.all === true)}`,
           );
           return EXIT.ok;
         });
@@ -140,9 +138,7 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
       ) => {
         const ways = [options.file !== undefined, options.set.length > 0, json !== undefined];
         if (ways.filter(Boolean).length !== 1) {
-          throw new UsageError(
-            'Give exactly one of: --file FIXED.csv (a batch id), --set field=value (an item id), or the row as JSON (an item id).',
-          );
+          throw new UsageError(cliMessages.oneWayToCorrect());
         }
         if (options.file !== undefined) {
           const file = options.file;
@@ -158,7 +154,10 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
             );
             out(
               result,
-              `Corrected ${result.corrected} row(s) of ${result.rootBatchId}${result.unchanged > 0 ? ` (${result.unchanged} given back unchanged)` : ''}; run "${next('reprocess', result.rootBatchId)}" to apply them.`,
+              cliMessages.correctedRows({
+                ...result,
+                command: next('reprocess', result.rootBatchId),
+              }),
             );
             return EXIT.ok;
           });
@@ -168,11 +167,9 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
         const mode = json !== undefined && !options.merge ? 'replace' : 'merge';
         await runWithApp(async (_app, batches) => {
           const item = await batches.correctItem(id, data, { mode });
-          const where =
-            item.sourceLine === null ? `item ${item.itemIndex}` : `line ${item.sourceLine}`;
           out(
             item,
-            `Corrected ${where} of batch ${item.batchId}; run "${next('reprocess', item.batchId)}" to apply it.`,
+            cliMessages.correctedItem({ ...item, command: next('reprocess', item.batchId) }),
           );
           return EXIT.ok;
         });
@@ -255,7 +252,7 @@ export function nextSteps(lineage: BatchLineage, next: (...args: string[]) => st
   const id = lineage.rootBatchId;
   return [
     '',
-    `${lineage.unresolved} row(s) need a fix. Export them, fix them in a spreadsheet, and reprocess with the file:`,
+    cliMessages.needFix(lineage),
     // With the module too, though failures does not need it: its hint gives the reprocess command.
     `  ${next('failures', id, '--format', 'csv', '-o', 'fix.csv')}`,
     `  ${next('reprocess', id, '--corrections', 'fix.csv')}`,
@@ -277,7 +274,7 @@ async function exportFailures(
   await pipeline(stream, createWriteStream(output));
   const { unresolved, rootBatchId } = await batches.getLineage(batchId);
   process.stderr.write(
-    `Wrote ${unresolved} row(s) to ${output}. Fix the data cells (keep the _item_id column), then run "${next('reprocess', rootBatchId, '--corrections', output)}".\n`,
+    `${cliMessages.wroteFailures({ unresolved, output, command: next('reprocess', rootBatchId, '--corrections', output) })}\n`,
   );
   return EXIT.ok;
 }
@@ -287,10 +284,7 @@ function failuresTable(failures: FailedRow[], all: boolean): string {
     line: failure.line ?? `#${failure.itemIndex}`,
     item: failure.itemId,
     status: failure.status,
-    reason:
-      failure.rawLine === null
-        ? failure.reasons.join('; ')
-        : `${failure.reasons.join('; ')} Its text: ${failure.rawLine}`,
+    reason: messages.failureReasons(failure),
     corrected: failure.corrected,
     ...(all ? { 'resolved by': failure.resolvedBy ?? '' } : {}),
     data: failure.data,
@@ -311,20 +305,20 @@ function failuresTable(failures: FailedRow[], all: boolean): string {
 export function lineageText(lineage: BatchLineage): string {
   const done = lineage.completedFirstTime + lineage.resolved;
   const summary = fields({
-    rows: `${done} of ${lineage.totalRows} in (${lineage.completedFirstTime} the first time, ${lineage.resolved} by reprocesses)`,
+    rows: cliMessages.treeRows({ ...lineage, done }),
     unresolved: lineage.unresolved,
     'not processed': lineage.notProcessed,
   });
   const tree = lineage.batches.map(
     (batch) =>
-      `${'  '.repeat(batch.depth)}${batch.depth > 0 ? '└ ' : ''}${batch.batchId}  ${batch.status}  ${batch.totalItems} ${batch.totalItems === 1 ? 'row' : 'rows'}: ${batch.completedItems} completed, ${batch.failedItems} failed, ${batch.skippedItems} skipped${batch.pendingItems > 0 ? `, ${batch.pendingItems} pending` : ''}`,
+      `${'  '.repeat(batch.depth)}${batch.depth > 0 ? '└ ' : ''}${batch.batchId}  ${batch.status}  ${cliMessages.treeBatch(batch)}`,
   );
-  return `${summary}\n\ntree of ${lineage.rootBatchId}\n${tree.join('\n')}`;
+  return `${summary}\n\n${cliMessages.treeOf(lineage)}\n${tree.join('\n')}`;
 }
 
 function correctionsFormat(file: string): 'csv' | 'jsonl' {
-  assertFileExists(file, 'the corrections file (an edited failures export)');
-  return fileFormat(file, 'the corrections');
+  assertFileExists(file, cliMessages.correctionsFile());
+  return fileFormat(file, cliMessages.correctionsFileRole());
 }
 
 function jsonRow(json: string): Record<string, unknown> {
@@ -332,12 +326,10 @@ function jsonRow(json: string): Record<string, unknown> {
   try {
     data = parseJson(json);
   } catch (error) {
-    throw new UsageError(
-      `The correction is not valid JSON (${(error as Error).message}). Quote it: '{"email":"a@b.com"}'.`,
-    );
+    throw new UsageError(cliMessages.correctionNotJson({ reason: (error as Error).message }));
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new UsageError('The correction must be a JSON object, e.g. \'{"email":"a@b.com"}\'.');
+    throw new UsageError(cliMessages.correctionNotObject());
   }
   return data as Record<string, unknown>;
 }
@@ -346,9 +338,7 @@ function jsonRow(json: string): Record<string, unknown> {
 function collectField(value: string, previous: Array<[string, string]>): Array<[string, string]> {
   const at = value.indexOf('=');
   if (at <= 0) {
-    throw new InvalidArgumentError(
-      `give field=value, e.g. --set email=ada@example.com (got "${value}").`,
-    );
+    throw new InvalidArgumentError(cliMessages.badSetField({ given: value }));
   }
   return [...previous, [value.slice(0, at), value.slice(at + 1)]];
 }

@@ -101,11 +101,15 @@ export class BatchCreator {
       throw new IdempotencyConflictError(
         key as string,
         existing.id,
-        `with the batch type "${existing.batchType}"`,
+        messages.idempotencyOtherType({ batchType: existing.batchType }),
       );
     }
     if (!contentHashes.includes(rawHash as string)) {
-      throw new IdempotencyConflictError(key as string, existing.id, 'with other items');
+      throw new IdempotencyConflictError(
+        key as string,
+        existing.id,
+        messages.idempotencyOtherItems(),
+      );
     }
     return existing;
   }
@@ -144,7 +148,7 @@ export class BatchCreator {
         throw new InvalidSourceDataError({
           where,
           itemIndex: index,
-          path: 'its line',
+          path: messages.sourceLinePath(),
           problem: messages.badSourceLine(row.line),
           batchType,
         });
@@ -254,19 +258,19 @@ function assertIterable<T>(items: ImportItemsSource<T>, where: string): ImportIt
 function columnsProblem(columns: unknown): { path: string; problem: string } | null {
   if (!Array.isArray(columns)) {
     return {
-      path: 'its columns',
+      path: messages.columnsPath(),
       problem: messages.columnsNotList({ kind: describe(columns) }),
     };
   }
   const bad = columns.findIndex((name) => typeof name !== 'string');
   if (bad >= 0) {
     return {
-      path: `its columns[${bad}]`,
+      path: messages.columnsPath({ index: bad }),
       problem: messages.columnNameNotString({ kind: describe(columns[bad]) }),
     };
   }
-  const json = serializeJsonValue(columns, 'its columns');
-  return isJsonProblem(json) ? json : jsonSizeProblem(json, 'its columns');
+  const json = serializeJsonValue(columns, messages.columnsPath());
+  return isJsonProblem(json) ? json : jsonSizeProblem(json, messages.columnsPath());
 }
 
 /** The column order of items given as plain objects: the first item's keys (jsonb keeps no order). */

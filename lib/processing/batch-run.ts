@@ -345,7 +345,7 @@ export class BatchRun {
         return this.abandon();
       case 'try-to-end':
         // decideEnding asks to try only once: the end was tried, and its outcome is a fact by now.
-        throw new Error(`Run of batch ${this.batchId} could not decide its ending`);
+        throw new Error(messages.runEndingUndecided({ batchId: this.batchId }));
     }
   }
 

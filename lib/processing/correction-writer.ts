@@ -227,7 +227,7 @@ class CorrectionRun {
         ? { at: 'line' as const, line: fileLine as number }
         : { at: 'entry' as const, line: position };
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      this.problem(where, 'it is not a correction object ({ itemId or line, data })');
+      this.problem(where, messages.correctionNotAnObject());
       return null;
     }
     if (typeof correction.problem === 'string') {
@@ -244,7 +244,7 @@ class CorrectionRun {
       reference = { itemId: itemId.toLowerCase() };
     } else if (line !== undefined && line !== null) {
       if (!isSourceLine(line)) {
-        this.problem(where, `its line ${messages.badSourceLine(line)}`);
+        this.problem(where, messages.correctionBadLine({ problem: messages.badSourceLine(line) }));
         return null;
       }
       reference = { sourceLine: line };

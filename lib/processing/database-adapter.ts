@@ -1,4 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { messages } from '../reliable-imports.messages';
 import { toError } from '../utils/error-details.util';
 import { isConnectionLoss } from '../utils/transient-error.util';
 import { cancelBackend, listen, unlisten } from './statements/session.statements';
@@ -92,9 +93,7 @@ export class DatabaseAdapter {
     const pid = held.databaseConnection?.processID;
     // Closed first: its pool slot is what the cancel may need, when every other connection of the pool is
     // held by an item that hangs too. (Its server process goes on with the statement until cancelled.)
-    await held.releasePostgresConnection?.(
-      new Error('Transaction given up by nestjs-reliable-imports'),
-    );
+    await held.releasePostgresConnection?.(new Error(messages.transactionGivenUp()));
     if (typeof pid === 'number') {
       await this.run(cancelBackend({ pid })).catch(() => undefined);
     }

@@ -3,6 +3,7 @@ import { stringify as stringifyJson } from 'lossless-json';
 import { Readable } from 'node:stream';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { FailedRow, RecoveryFileFormat } from '../interfaces/recovery.interface';
+import { messages } from '../reliable-imports.messages';
 import { cellText, metaColumnNames, parseExactly, protectCell } from '../readers/spreadsheet-cells';
 import type { TreeReader } from './tree-reader';
 
@@ -78,6 +79,5 @@ const ownValue = (data: Record<string, unknown>, column: string): unknown =>
   Object.hasOwn(data, column) ? data[column] : undefined;
 
 function reasonText(row: FailedRow<unknown>): string {
-  const reasons = row.reasons.join('; ');
-  return row.rawLine === null ? reasons : `${reasons} Its text: ${row.rawLine}`;
+  return messages.failureReasons({ reasons: row.reasons, rawLine: row.rawLine });
 }

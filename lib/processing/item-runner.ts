@@ -78,7 +78,7 @@ function dataToWorkOn(item: ImportItem<object>): ImportItem<object> {
 /** Turns what `validateItem` returned into a list of reasons; empty when the item is valid. */
 export function reasonsOf(result: ValidationResult): string[] {
   if (result === undefined || result === true) return [];
-  if (result === false) return ['validation failed'];
+  if (result === false) return [messages.validationFailed()];
   if (typeof result === 'string') return [result];
   if (Array.isArray(result)) return (result as readonly unknown[]).map((reason) => textOf(reason));
   return [];
@@ -366,10 +366,10 @@ export class ItemRunner {
       raw !== null && typeof raw.targetId === 'bigint'
         ? { ...raw, targetId: String(raw.targetId) }
         : raw;
-    const serialized = serializeJsonValue(value, 'the result of processItem');
+    const serialized = serializeJsonValue(value, messages.resultPath());
     const problem = isJsonProblem(serialized)
       ? serialized
-      : jsonSizeProblem(serialized, 'the result of processItem');
+      : jsonSizeProblem(serialized, messages.resultPath());
     if (problem) throw invalidResult(item, `${problem.path} ${problem.problem}`);
     const json = serialized as string;
     const stored = JSON.parse(json) as unknown;

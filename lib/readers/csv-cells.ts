@@ -1,4 +1,5 @@
 import { parse, CsvError } from 'csv-parse/sync';
+import { messages } from '../reliable-imports.messages';
 import type { CsvRecordText } from './csv-record-splitter';
 
 /** A record cut into cells, or why it could not be. */
@@ -40,7 +41,7 @@ export class CsvCellParser {
     } catch (error) {
       return { ...record, cells: this.lenientCells(record.text), error };
     }
-    return { ...record, cells: [], error: new Error('the line could not be read as one row') };
+    return { ...record, cells: [], error: new Error(messages.csvLineNotOneRow()) };
   }
 
   /** The cells a reading that tolerates stray quotes finds, to keep what can be kept of a bad record. */
@@ -72,20 +73,15 @@ export class CsvCellParser {
 /** Why a record is not valid CSV, for people; fields are named by their column when the header is known. */
 export function describeCsvError(error: unknown, columns: readonly string[] | null): string {
   if (!(error instanceof CsvError)) return error instanceof Error ? error.message : String(error);
-  const field = fieldName(typeof error.index === 'number' ? error.index : null, columns);
+  const index = typeof error.index === 'number' ? error.index : null;
+  const field = messages.csvField({ index, name: index === null ? undefined : columns?.[index] });
   switch (error.code) {
     case 'INVALID_OPENING_QUOTE':
-      return `a quote inside ${field}, which is not quoted (quote the whole field and double its quotes)`;
+      return messages.csvQuoteInsideField({ field });
     case 'CSV_INVALID_CLOSING_QUOTE':
     case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
-      return `text after the closing quote of ${field}`;
+      return messages.csvTextAfterClosingQuote({ field });
     default:
       return error.message.replace(/\s*(on|at) line \d+/g, '');
   }
-}
-
-function fieldName(index: number | null, columns: readonly string[] | null): string {
-  if (index === null) return 'a field';
-  const name = columns?.[index];
-  return name === undefined ? `field ${index + 1}` : `field ${index + 1} ("${name}")`;
 }

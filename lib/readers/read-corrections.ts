@@ -52,7 +52,7 @@ export function readCorrections(
   throw new InvalidArgumentError(
     'readCorrections',
     'options.format',
-    "'csv' or 'jsonl'",
+    messages.expectedFileFormat(),
     format,
     null,
   );
@@ -115,9 +115,9 @@ async function* readCsvCorrections(
     const problem =
       row.malformed?.reason ??
       (line === null
-        ? `the ${names.line} cell is "${lineText}", which is not a line number`
+        ? messages.correctionLineNotNumber({ column: names.line, text: lineText })
         : itemId === '' && line === undefined
-          ? `the ${names.itemId} and ${names.line} cells are both empty, so the row names no failed row`
+          ? messages.correctionCellsEmpty({ itemIdColumn: names.itemId, lineColumn: names.line })
           : null);
     yield correction(row.line, data, problem, itemId !== '' ? { itemId } : line ? { line } : {});
   }
@@ -135,18 +135,20 @@ async function* readJsonlCorrections(input: ReaderInput): AsyncGenerator<Correct
     let problem: string | null = null;
     if (itemId !== undefined && itemId !== null) {
       if (typeof itemId === 'string' && itemId.trim() !== '') target.itemId = itemId.trim();
-      else problem = `"itemId" must be the id of an item (a string); got ${describe(itemId)}`;
+      else problem = messages.correctionItemIdNotString({ got: describe(itemId) });
     }
     if (problem === null && target.itemId === undefined && line !== undefined && line !== null) {
       const number = typeof line === 'number' ? lineNumber(String(line)) : null;
-      if (number === null) problem = `"line" must be a line number; got ${describe(line)}`;
+      if (number === null) problem = messages.correctionLineNotNumberJson({ got: describe(line) });
       else target.line = number;
     }
     if (problem === null && target.itemId === undefined && target.line === undefined) {
-      problem = 'the line has neither "itemId" nor "line", so it names no failed row';
+      problem = messages.correctionNamesNoRow();
     }
     const isObject = typeof data === 'object' && data !== null && !Array.isArray(data);
-    if (problem === null && !isObject) problem = `"data" must be an object; got ${describe(data)}`;
+    if (problem === null && !isObject) {
+      problem = messages.correctionDataNotObject({ got: describe(data) });
+    }
     yield correction(fileLine, isObject ? (data as Record<string, unknown>) : {}, problem, target);
   }
 }

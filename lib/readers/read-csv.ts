@@ -65,7 +65,7 @@ export function csvOptions(method: string, options: ReadCsvOptions): Required<Re
     throw new InvalidArgumentError(
       method,
       'options.delimiter',
-      'one character other than a quote or a line ending',
+      messages.expectedDelimiter(),
       delimiter,
       null,
     );
@@ -124,7 +124,7 @@ function toRow(record: CsvCells, columns: readonly string[]): SourceRow<Record<s
       ? describeCsvError(record.error, columns)
       : record.cells.length === columns.length
         ? null
-        : `${record.cells.length} ${record.cells.length === 1 ? 'field' : 'fields'} where the header has ${columns.length}`;
+        : messages.csvFieldCount({ count: record.cells.length, expected: columns.length });
   return new SourceRow(
     record.line,
     data,

@@ -1,3 +1,4 @@
+import { messages } from '../reliable-imports.messages';
 import { parseJson } from '../utils/parse-json.util';
 import { chunksOf, type ReaderInput } from './reader-input';
 import { SourceRow } from './source-row';
@@ -35,10 +36,13 @@ export function parseJsonObject(text: string): JsonObjectLine {
   try {
     value = parseJson(text);
   } catch (error) {
-    return { object: null, problem: `invalid JSON: ${(error as Error).message}` };
+    return {
+      object: null,
+      problem: messages.invalidJsonLine({ reason: (error as Error).message }),
+    };
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { object: null, problem: 'the line is not a JSON object' };
+    return { object: null, problem: messages.lineNotJsonObject() };
   }
   return { object: value as Record<string, unknown>, problem: null };
 }

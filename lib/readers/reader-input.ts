@@ -1,5 +1,7 @@
 import { Readable } from 'node:stream';
 
+import { messages } from '../reliable-imports.messages';
+
 /**
  * What the readers read: a Node `Readable` (an HTTP request, `createReadStream(path)`) or any async
  * iterable of chunks. Chunks are bytes, or text already decoded.
@@ -20,6 +22,6 @@ export async function* chunksOf(input: ReaderInput): AsyncGenerator<Buffer> {
     else if (Buffer.isBuffer(chunk)) yield chunk;
     else if (chunk instanceof Uint8Array)
       yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-    else throw new TypeError(`a reader's input must yield Buffers or strings; got ${typeof chunk}`);
+    else throw new TypeError(messages.readerChunkNotBytes({ kind: typeof chunk }));
   }
 }

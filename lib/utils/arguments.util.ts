@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors/invalid-argument.error';
+import { messages } from '../reliable-imports.messages';
 import {
   BATCH_STATUSES,
   ITEM_STATUSES,
@@ -10,9 +11,6 @@ import {
 
 /** The most rows one call of listBatches, getItems or getLogs returns. */
 export const MAX_PAGE_SIZE = 100_000;
-
-const known = (values: readonly string[]): string =>
-  `one of ${values.map((value) => `"${value}"`).join(', ')}, or a list of them`;
 
 /** The argument checks of one public method; each throws `InvalidArgumentError` naming the method. */
 export class ArgumentChecks {
@@ -26,13 +24,13 @@ export class ArgumentChecks {
   object<T extends object>(value: T | undefined | null, argument: string): Partial<T> {
     if (value === undefined || value === null) return {};
     if (typeof value !== 'object' || Array.isArray(value)) {
-      this.fail(argument, 'an object (or left out)', value);
+      this.fail(argument, messages.expectedObjectOrNothing(), value);
     }
     return value;
   }
 
   string(value: unknown, argument: string): string {
-    if (typeof value !== 'string') this.fail(argument, 'a string', value);
+    if (typeof value !== 'string') this.fail(argument, messages.expectedString(), value);
     return value;
   }
 
@@ -42,14 +40,14 @@ export class ArgumentChecks {
 
   optionalBoolean(value: unknown, argument: string): void {
     if (value !== undefined && typeof value !== 'boolean') {
-      this.fail(argument, 'true or false (or left out)', value);
+      this.fail(argument, messages.expectedBooleanOrNothing(), value);
     }
   }
 
   /** One of the given strings. */
   oneOf(value: unknown, allowed: readonly string[], argument: string): void {
     if (typeof value !== 'string' || !allowed.includes(value)) {
-      this.fail(argument, allowed.map((entry) => `"${entry}"`).join(' or '), value);
+      this.fail(argument, messages.expectedOneOf({ values: allowed }), value);
     }
   }
 
@@ -61,10 +59,10 @@ export class ArgumentChecks {
   ): [limit: number, offset: number] {
     const { limit = defaultLimit, offset = 0 } = filter;
     if (!Number.isInteger(limit) || (limit as number) < 0 || (limit as number) > MAX_PAGE_SIZE) {
-      this.fail(`${argument}.limit`, `a whole number from 0 to 100,000`, limit);
+      this.fail(`${argument}.limit`, messages.expectedPageLimit(), limit);
     }
     if (!Number.isSafeInteger(offset) || (offset as number) < 0) {
-      this.fail(`${argument}.offset`, 'a whole number, 0 or more', offset);
+      this.fail(`${argument}.offset`, messages.expectedPageOffset(), offset);
     }
     return [limit as number, offset as number];
   }
@@ -91,7 +89,8 @@ export class ArgumentChecks {
     const list: unknown[] = Array.isArray(value) ? value : [value];
     const isAllowed = (entry: unknown): entry is T =>
       typeof entry === 'string' && (allowed as readonly string[]).includes(entry);
-    if (list.length === 0 || !list.every(isAllowed)) this.fail(argument, known(allowed), value);
+    if (list.length === 0 || !list.every(isAllowed))
+      this.fail(argument, messages.expectedAmong({ values: allowed }), value);
     return list;
   }
 }

@@ -1,4 +1,5 @@
 import type { ItemErrorDetails } from '../interfaces/import-item.interface';
+import { messages } from '../reliable-imports.messages';
 import { storableText, TEXT_LIMITS, textOf } from './storable-text.util';
 
 /**
@@ -28,7 +29,9 @@ export function isInstance<T>(
 /** Turns anything thrown into an Error, so that hooks and the log always get one. */
 export function toError(thrown: unknown): Error {
   if (isInstance(thrown, Error)) return thrown;
-  return new Error(typeof thrown === 'string' ? thrown : `Non-error thrown: ${textOf(thrown)}`);
+  return new Error(
+    typeof thrown === 'string' ? thrown : messages.nonErrorThrown({ text: textOf(thrown) }),
+  );
 }
 
 /** The error's name, read without throwing. */
@@ -63,7 +66,7 @@ function storableReasons(reasons: readonly unknown[]): string[] {
     const text = storableText(reason, TEXT_LIMITS.message).text;
     size += text.length;
     if (size > REASONS_BUDGET) {
-      kept.push(`… [cut: ${reasons.length - kept.length} more reasons]`);
+      kept.push(messages.reasonsCut({ more: reasons.length - kept.length }));
       break;
     }
     kept.push(text);

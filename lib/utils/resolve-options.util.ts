@@ -5,6 +5,7 @@ import type {
   ResolvedReliableImportsOptions,
   ResolvedWorkerOptions,
 } from '../interfaces/reliable-imports-options.interface';
+import { messages } from '../reliable-imports.messages';
 import { nearestName } from './nearest-name.util';
 import { ITEM_TIMEOUT_RANGE, RUN_OPTION_CHECKS, RUN_OPTION_KEYS } from './run-options.util';
 
@@ -19,21 +20,23 @@ const show = (value: unknown): string =>
       : String(value);
 
 const boolean: Check = (value) =>
-  typeof value === 'boolean' ? null : `must be true or false; got ${show(value)}`;
+  typeof value === 'boolean'
+    ? null
+    : messages.optionMustBe({ expected: messages.expectedBoolean(), got: show(value) });
 
 const wholeNumber =
   (min: number, max: number, expected: string): Check =>
   (value) =>
     typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
       ? null
-      : `must be ${expected}; got ${show(value)}`;
+      : messages.optionMustBe({ expected, got: show(value) });
 
 const object =
   (example: string): Check =>
   (value) =>
     typeof value === 'object' && value !== null && !Array.isArray(value)
       ? null
-      : `must be an object such as ${example}; got ${show(value)}`;
+      : messages.optionMustBeObject({ example, got: show(value) });
 
 const WORKER_DEFAULTS: ResolvedWorkerOptions = {
   enabled: false,
@@ -50,19 +53,25 @@ const WORKER_RUN_CHECKS = Object.fromEntries(
   RUN_OPTION_KEYS.map((key): [string, Check] => [
     key,
     key === 'concurrency'
-      ? (value) =>
-          `is worker.concurrency: set it there instead (worker: { concurrency: ${show(value)} })`
+      ? (value) => messages.workerRunConcurrency({ got: show(value) })
       : (value) =>
           RUN_OPTION_CHECKS[key].valid(value)
             ? null
-            : `must be ${RUN_OPTION_CHECKS[key].expected}; got ${show(value)}`,
+            : messages.optionMustBe({
+                expected: RUN_OPTION_CHECKS[key].expected,
+                got: show(value),
+              }),
   ]),
 ) as Record<keyof ProcessBatchOptions, Check>;
 
 const WORKER_CHECKS: Record<keyof ResolvedWorkerOptions, Check> = {
   enabled: boolean,
-  concurrency: wholeNumber(1, 64, 'a whole number from 1 to 64'),
-  pollIntervalMs: wholeNumber(10, 3_600_000, 'a whole number of milliseconds from 10 to 3600000'),
+  concurrency: wholeNumber(1, 64, messages.expectedWholeNumber({ min: 1, max: 64 })),
+  pollIntervalMs: wholeNumber(
+    10,
+    3_600_000,
+    messages.expectedMilliseconds({ min: 10, max: 3_600_000 }),
+  ),
   run: object('{ commitEvery: 100 }'),
 };
 
@@ -83,20 +92,24 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
   leaseMs: wholeNumber(
     1000,
     86_400_000,
-    'a whole number of milliseconds from 1000 to 86400000 (a day)',
+    messages.expectedMilliseconds({ min: 1000, max: 86_400_000, named: true }),
   ),
-  maxAttempts: wholeNumber(1, 100, 'a whole number from 1 (no retry) to 100'),
-  retryDelayMs: wholeNumber(0, 60_000, 'a whole number of milliseconds from 0 to 60000'),
+  maxAttempts: wholeNumber(
+    1,
+    100,
+    messages.expectedWholeNumber({ min: 1, max: 100, note: messages.noRetryNote() }),
+  ),
+  retryDelayMs: wholeNumber(0, 60_000, messages.expectedMilliseconds({ min: 0, max: 60_000 })),
   maxRetryDelayMs: wholeNumber(
     0,
     3_600_000,
-    'a whole number of milliseconds from 0 to 3600000 (an hour)',
+    messages.expectedMilliseconds({ min: 0, max: 3_600_000, named: true }),
   ),
   // The run's itemTimeoutMs is checked with the same range (run-options.util.ts).
   itemTimeoutMs: wholeNumber(
     ITEM_TIMEOUT_RANGE.min,
     ITEM_TIMEOUT_RANGE.max,
-    'a whole number of milliseconds from 100 to 86400000 (a day)',
+    messages.expectedMilliseconds({ ...ITEM_TIMEOUT_RANGE, named: true }),
   ),
   storeErrorStacks: boolean,
   checkSchema: boolean,
@@ -109,9 +122,7 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
  */
 const PROCESSOR_CHECKS: Record<keyof ImportProcessorOptions, Check> = {
   batchType: (value) =>
-    typeof value === 'string'
-      ? null
-      : `must be a string such as "customer_data"; got ${show(value)}`,
+    typeof value === 'string' ? null : messages.processorBatchTypeNotString({ got: show(value) }),
   continueOnError: CHECKS.continueOnError,
   itemTimeoutMs: CHECKS.itemTimeoutMs,
 };
@@ -128,10 +139,7 @@ function checkGroup<T extends object>(
   for (const [key, value] of Object.entries(given)) {
     if (!known.includes(key)) {
       const meant = nearestName(key, known);
-      problems.push(
-        `"${prefix}${key}" is not an option${meant ? ` (did you mean "${prefix}${meant}"?)` : ''}; ` +
-          `the options${prefix ? ` of ${prefix.slice(0, -1)}` : ''} are: ${known.join(', ')}`,
-      );
+      problems.push(messages.unknownOption({ prefix, key, meant, known }));
       continue;
     }
     if (value === undefined) continue;
@@ -152,7 +160,7 @@ export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
   }
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InvalidOptionsError([
-      `the options must be an object, e.g. forRoot({ continueOnError: true }); got ${Array.isArray(raw) ? 'an array' : typeof raw}`,
+      messages.optionsNotObject({ kind: Array.isArray(raw) ? 'an array' : typeof raw }),
     ]);
   }
   const problems: string[] = [];
@@ -180,9 +188,7 @@ export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
     worker: { ...WORKER_DEFAULTS, ...worker, run },
   };
   if (problems.length === 0 && resolved.maxRetryDelayMs < resolved.retryDelayMs) {
-    problems.push(
-      `maxRetryDelayMs (${resolved.maxRetryDelayMs}) must not be below retryDelayMs (${resolved.retryDelayMs}); raise it or lower retryDelayMs`,
-    );
+    problems.push(messages.retryDelaysInverted(resolved));
   }
   if (problems.length > 0) throw new InvalidOptionsError(problems);
   return resolved;
@@ -194,9 +200,7 @@ export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
  */
 export function processorOptionProblems(raw: unknown): string[] {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    return [
-      `the argument must be a batch type or an object such as { batchType: 'orders' }; got ${show(raw)}`,
-    ];
+    return [messages.processorArgumentNotObject({ got: show(raw) })];
   }
   const problems: string[] = [];
   checkGroup<ImportProcessorOptions>(

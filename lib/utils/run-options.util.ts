@@ -23,7 +23,7 @@ const wholeNumber = (
 ): RunOptionCheck => ({
   valid: (value) =>
     typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max,
-  expected: `a whole number from ${min}${note} to ${max}`,
+  expected: messages.expectedWholeNumber({ min, max, note }),
   code,
 });
 
@@ -41,15 +41,18 @@ export const ITEM_TIMEOUT_RANGE = { min: 100, max: 86_400_000 };
  * its own belongs in the HTTP status table (`to-http-exception.ts`) too.
  */
 export const RUN_OPTION_CHECKS = {
-  continueOnError: { valid: (value) => typeof value === 'boolean', expected: 'true or false' },
+  continueOnError: {
+    valid: (value) => typeof value === 'boolean',
+    expected: messages.expectedBoolean(),
+  },
   concurrency: wholeNumber(1, 64, 'INVALID_CONCURRENCY'),
-  commitEvery: wholeNumber(1, 10_000, 'INVALID_COMMIT_EVERY', ' (a transaction per item)'),
+  commitEvery: wholeNumber(1, 10_000, 'INVALID_COMMIT_EVERY', messages.transactionPerItemNote()),
   itemTimeoutMs: wholeNumber(
     ITEM_TIMEOUT_RANGE.min,
     ITEM_TIMEOUT_RANGE.max,
     'INVALID_ITEM_TIMEOUT',
   ),
-  maxAttempts: wholeNumber(1, 100, undefined, ' (no retry)'),
+  maxAttempts: wholeNumber(1, 100, undefined, messages.noRetryNote()),
 } satisfies Record<keyof ProcessBatchOptions, RunOptionCheck>;
 
 type RunOptionKey = keyof ProcessBatchOptions;
@@ -77,7 +80,7 @@ export function checkRunArguments(method: string, options: ProcessBatchOptions):
   for (const [key, entry] of RUN_OPTION_ENTRIES) {
     const value = options[key];
     if (entry.code === undefined && value !== undefined && !entry.valid(value)) {
-      check.fail(`options.${key}`, `${entry.expected} (or left out)`, value);
+      check.fail(`options.${key}`, messages.orLeftOut({ expected: entry.expected }), value);
     }
   }
 }

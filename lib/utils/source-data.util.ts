@@ -1,4 +1,5 @@
 import { MAX_JSON_DEPTH, MAX_SOURCE_DATA_BYTES } from '../reliable-imports.constants';
+import { messages } from '../reliable-imports.messages';
 
 /** Where JSON cannot hold a value, and why. */
 export interface JsonProblem {
@@ -65,7 +66,9 @@ export function serializeSourceData(
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return {
       path: rootPath,
-      problem: `is ${value === undefined ? 'undefined' : describe(value)}, but an item must be a plain object (one row)`,
+      problem: messages.itemNotPlainObject({
+        kind: value === undefined ? 'undefined' : describe(value),
+      }),
     };
   }
   const json = serialize(value, rootPath, keyOrder === 'sorted');
@@ -74,7 +77,9 @@ export function serializeSourceData(
   if (json[0] !== '{') {
     return {
       path: rootPath,
-      problem: `is ${json[0] === '[' ? 'an array' : 'not an object'} once its toJSON() is applied, but an item must be a plain object (one row)`,
+      problem: messages.itemNotObjectAfterToJson({
+        kind: json[0] === '[' ? 'an array' : 'not an object',
+      }),
     };
   }
   return jsonSizeProblem(json, rootPath) ?? json;
@@ -106,10 +111,7 @@ export function jsonSizeProblem(json: string, path: string): JsonProblem | null 
   if (bytes <= MAX_SOURCE_DATA_BYTES) return null;
   return {
     path,
-    problem:
-      `is ${bytes.toLocaleString('en-US')} bytes of JSON, over the limit of ` +
-      `${MAX_SOURCE_DATA_BYTES.toLocaleString('en-US')} bytes (16 MiB) a value may have; split it into ` +
-      `smaller rows, or store the large content elsewhere and keep a reference to it`,
+    problem: messages.jsonTooLarge({ bytes, limit: MAX_SOURCE_DATA_BYTES }),
   };
 }
 
@@ -132,8 +134,8 @@ function serialize(value: unknown, rootPath: string, sortKeys: boolean): string 
       error instanceof Refusal
         ? error.problem
         : error instanceof RangeError && /call stack/i.test(error.message)
-          ? `is nested too deeply to be read (the call stack overflowed); keep it within ${MAX_JSON_DEPTH} levels`
-          : `could not be read: reading it threw ${describeThrown(error)}`;
+          ? messages.jsonStackOverflow({ maxDepth: MAX_JSON_DEPTH })
+          : messages.jsonUnreadable({ thrown: error });
     return { path: pathOf(rootPath, walk.keys), problem };
   }
 }
@@ -146,7 +148,7 @@ function writeValue(input: unknown, key: string, walk: Walk): string {
     if (typeof toJSON === 'function') {
       value = toJSON.call(value, key) as unknown;
       if (value === null && input instanceof Date) {
-        throw new Refusal('is an invalid Date, which JSON stores as null');
+        throw new Refusal(messages.jsonInvalidDate());
       }
     }
   }
@@ -154,26 +156,22 @@ function writeValue(input: unknown, key: string, walk: Walk): string {
     case 'string': {
       const problem = stringProblem(value);
       if (problem) {
-        throw new Refusal(
-          problem === 'nul'
-            ? 'contains the character \\u0000, which PostgreSQL cannot store in JSON'
-            : 'contains an unpaired UTF-16 surrogate (broken text), which PostgreSQL cannot store in JSON',
-        );
+        throw new Refusal(problem === 'nul' ? messages.jsonNul() : messages.jsonBrokenText());
       }
       return NEEDS_ESCAPING.test(value) ? JSON.stringify(value) : `"${value}"`;
     }
     case 'number':
       if (Number.isFinite(value)) return String(value);
-      throw new Refusal(`is ${value}, which JSON cannot hold (it would become null)`);
+      throw new Refusal(messages.jsonNotFinite({ value }));
     case 'boolean':
       return value ? 'true' : 'false';
     case 'bigint':
-      throw new Refusal('is a BigInt, which JSON cannot hold; convert it to a string or a number');
+      throw new Refusal(messages.jsonBigInt());
     case 'undefined':
-      throw new Refusal('is undefined, which JSON cannot hold; use null or leave the key out');
+      throw new Refusal(messages.jsonUndefined());
     case 'function':
     case 'symbol':
-      throw new Refusal(`is ${describe(value)}, which JSON cannot hold`);
+      throw new Refusal(messages.jsonCannotHold({ kind: describe(value) }));
   }
   return value === null ? 'null' : writeObject(value as object, walk);
 }
@@ -181,14 +179,10 @@ function writeValue(input: unknown, key: string, walk: Walk): string {
 function writeObject(object: object, walk: Walk): string {
   const { keys, ancestors } = walk;
   if (ancestors.includes(object)) {
-    throw new Refusal(
-      'refers back to an object that contains it (a cycle), which JSON cannot hold',
-    );
+    throw new Refusal(messages.jsonCycle());
   }
   if (ancestors.length >= MAX_JSON_DEPTH) {
-    throw new Refusal(
-      `is nested more than ${MAX_JSON_DEPTH} levels deep, more than the module stores; flatten it`,
-    );
+    throw new Refusal(messages.jsonTooDeep({ maxDepth: MAX_JSON_DEPTH }));
   }
   if (Array.isArray(object)) {
     ancestors.push(object);
@@ -262,9 +256,7 @@ function quotedKey(key: string): string {
   if (known !== undefined) return known;
   const problem = stringProblem(key);
   if (problem) {
-    throw new Refusal(
-      `is a key containing ${problem === 'nul' ? '\\u0000' : 'an unpaired UTF-16 surrogate'}, which PostgreSQL cannot store`,
-    );
+    throw new Refusal(messages.jsonBadKey({ problem }));
   }
   const quoted = NEEDS_ESCAPING.test(key) ? JSON.stringify(key) : `"${key}"`;
   if (key.length <= 64 && quotedKeys.size < KEY_CACHE_SIZE) quotedKeys.set(key, quoted);
@@ -277,9 +269,7 @@ function quotedKey(key: string): string {
  */
 function unboxed(object: object): unknown {
   if (object instanceof Map || object instanceof Set) {
-    throw new Refusal(
-      `is a ${object.constructor.name}, which JSON stores as {}; convert it (Object.fromEntries(map), [...set])`,
-    );
+    throw new Refusal(messages.jsonMapOrSet({ kind: object.constructor.name }));
   }
   if (object instanceof Number) return Number(object);
   if (object instanceof String) return String(object);
@@ -300,15 +290,4 @@ function pathOf(rootPath: string, keys: readonly (string | number)[]): string {
           : `[${JSON.stringify(key)}]`;
   }
   return path;
-}
-
-/** What was thrown, in a few words; never throws itself (a thrown Proxy can refuse to be read too). */
-function describeThrown(thrown: unknown): string {
-  try {
-    const text =
-      thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : `the value ${String(thrown)}`;
-    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
-  } catch {
-    return 'a value that cannot be described';
-  }
 }

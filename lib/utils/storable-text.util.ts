@@ -1,3 +1,4 @@
+import { messages } from '../reliable-imports.messages';
 import { isJsonProblem, serializeJsonValue } from './source-data.util';
 
 /**
@@ -36,7 +37,7 @@ export function textOf(value: unknown): string {
   try {
     return String(value);
   } catch {
-    return `[unprintable ${kindOf(value)}]`;
+    return messages.unprintable({ kind: kindOf(value) });
   }
 }
 
@@ -46,7 +47,7 @@ export function cutText(text: string, limit: number): string {
   let end = limit;
   const last = text.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${text.slice(0, end)}… [cut: ${text.length - end} more characters]`;
+  return `${text.slice(0, end)}${messages.textCut({ more: text.length - end })}`;
 }
 
 /** Text made storable, and the original, JSON-escaped, when anything had to be replaced. */
@@ -103,15 +104,18 @@ export function storableDetailsJson(details: unknown): string {
     if (isJsonProblem(serialized)) {
       described = `${serialized.path} ${serialized.problem}`;
     } else if (serialized.length > TEXT_LIMITS.details) {
-      described = `details is ${serialized.length} characters of JSON, over the limit of ${TEXT_LIMITS.details}`;
+      described = messages.detailsTooLong({
+        length: serialized.length,
+        limit: TEXT_LIMITS.details,
+      });
     } else if (hasUnstorableEscape(serialized)) {
       // The serializer checks what it writes; this guards the statement against any text it let through.
-      described = 'details hold text PostgreSQL cannot store';
+      described = messages.detailsUnstorableText();
     } else {
       return serialized;
     }
   } catch (error) {
-    described = `details could not be read: ${errorText(error)}`;
+    described = messages.detailsUnreadable({ reason: errorText(error) });
   }
   return JSON.stringify({ unstorableDetails: storableText(described, TEXT_LIMITS.message).text });
 }

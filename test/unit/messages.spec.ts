@@ -17,6 +17,7 @@ import {
   type ImportItem,
 } from '../../lib';
 import { messages } from '../../lib/reliable-imports.messages';
+import { cliMessages } from '../../src/cli-messages';
 
 const BATCH_ID = '0b6c1f0e-1111-4000-8000-000000000001';
 const ITEM_ID = '0b6c1f0e-2222-4000-8000-000000000002';
@@ -491,6 +492,117 @@ describe('messages that are not errors', () => {
     expect(messages.columnsNotList({ kind: 'a string' })).toContain('a list of column names');
     expect(messages.columnNameNotString({ kind: 'a number' })).toBe(
       'is a number, but a column name must be a string',
+    );
+  });
+});
+
+describe('the messages that choose their words', () => {
+  it('name a CSV field by its position and, when the header is known, its column', () => {
+    expect(messages.csvField({ index: null, name: undefined })).toBe('a field');
+    expect(messages.csvField({ index: 2, name: undefined })).toBe('field 3');
+    expect(messages.csvField({ index: 2, name: 'email' })).toBe('field 3 ("email")');
+    expect(messages.csvFieldCount({ count: 1, expected: 3 })).toBe(
+      '1 field where the header has 3',
+    );
+    expect(messages.csvFieldCount({ count: 4, expected: 3 })).toBe(
+      '4 fields where the header has 3',
+    );
+  });
+
+  it('say a day or an hour in words only when asked', () => {
+    expect(messages.expectedMilliseconds({ min: 10, max: 3_600_000 })).toBe(
+      'a whole number of milliseconds from 10 to 3600000',
+    );
+    expect(messages.expectedMilliseconds({ min: 0, max: 3_600_000, named: true })).toBe(
+      'a whole number of milliseconds from 0 to 3600000 (an hour)',
+    );
+    expect(messages.expectedMilliseconds({ min: 100, max: 86_400_000, named: true })).toBe(
+      'a whole number of milliseconds from 100 to 86400000 (a day)',
+    );
+    expect(messages.expectedWholeNumber({ min: 1, max: 100, note: messages.noRetryNote() })).toBe(
+      'a whole number from 1 (no retry) to 100',
+    );
+  });
+
+  it('describe what a value threw, an Error or not, cut to 200 characters', () => {
+    expect(messages.jsonUnreadable({ thrown: new TypeError('no') })).toBe(
+      'could not be read: reading it threw TypeError: no',
+    );
+    expect(messages.jsonUnreadable({ thrown: 42 })).toBe(
+      'could not be read: reading it threw the value 42',
+    );
+    expect(messages.jsonUnreadable({ thrown: 'x'.repeat(300) })).toBe(
+      `could not be read: reading it threw the value ${'x'.repeat(190)}…`,
+    );
+    expect(messages.jsonUnreadable({ thrown: Object.create(null) })).toBe(
+      'could not be read: reading it threw a value that cannot be described',
+    );
+  });
+
+  it('name what a key holds that PostgreSQL refuses, and the path of the columns', () => {
+    expect(messages.jsonBadKey({ problem: 'nul' })).toBe(
+      'is a key containing \\u0000, which PostgreSQL cannot store',
+    );
+    expect(messages.jsonBadKey({ problem: 'surrogate' })).toContain('an unpaired UTF-16 surrogate');
+    expect(messages.columnsPath()).toBe('its columns');
+    expect(messages.columnsPath({ index: 2 })).toBe('its columns[2]');
+  });
+
+  it("add a line's text to a failed row's reasons only when it has one", () => {
+    expect(messages.failureReasons({ reasons: ['a', 'b'], rawLine: null })).toBe('a; b');
+    expect(messages.failureReasons({ reasons: ['bad quote'], rawLine: 'x,"y' })).toBe(
+      'bad quote Its text: x,"y',
+    );
+  });
+
+  it('give the audit text of a correction as the parts around the index SQL writes', () => {
+    const { before, after } = messages.itemCorrected();
+    expect(`${before}7${after}`).toBe('Item 7 corrected');
+  });
+});
+
+describe('the messages of the command-line tool', () => {
+  it('say why a file has no rows by its format', () => {
+    expect(cliMessages.noRows({ path: 'a.csv', format: 'csv' })).toBe(
+      'a.csv has no rows to import: it has a header line and no rows below it. Add the rows and ' +
+        'import it again; nothing was stored.',
+    );
+    expect(cliMessages.noRows({ path: 'a.jsonl', format: 'jsonl' })).toContain(
+      'it has only blank lines',
+    );
+  });
+
+  it('name a corrected item by its line, or by its index when it has none', () => {
+    const common = { itemIndex: 4, batchId: 'b1', command: 'reliable-imports reprocess b1' };
+    expect(cliMessages.correctedItem({ ...common, sourceLine: 12 })).toBe(
+      'Corrected line 12 of batch b1; run "reliable-imports reprocess b1" to apply it.',
+    );
+    expect(cliMessages.correctedItem({ ...common, sourceLine: null })).toContain(
+      'Corrected item 4 of batch b1',
+    );
+    expect(
+      cliMessages.correctedRows({ corrected: 3, unchanged: 1, rootBatchId: 'b1', command: 'x' }),
+    ).toBe('Corrected 3 row(s) of b1 (1 given back unchanged); run "x" to apply them.');
+  });
+
+  it("count a tree batch's rows, pending ones only when there are some", () => {
+    const batch = { totalItems: 1, completedItems: 1, failedItems: 0, skippedItems: 0 };
+    expect(cliMessages.treeBatch({ ...batch, pendingItems: 0 })).toBe(
+      '1 row: 1 completed, 0 failed, 0 skipped',
+    );
+    expect(cliMessages.treeBatch({ ...batch, totalItems: 3, pendingItems: 2 })).toBe(
+      '3 rows: 1 completed, 0 failed, 0 skipped, 2 pending',
+    );
+  });
+
+  it('say which migrations ran, or that there were none, and which export a module lacks', () => {
+    expect(cliMessages.migrated({ ran: ['A1', 'B2'] })).toBe('Ran A1, B2');
+    expect(cliMessages.migrated({ ran: [] })).toBe('The schema is up to date.');
+    expect(cliMessages.noNestModule({ file: 'm.js', exportName: 'M' })).toContain(
+      'has no export "M"',
+    );
+    expect(cliMessages.noNestModule({ file: 'm.js', exportName: undefined })).toContain(
+      '--module m.js#YourModule',
     );
   });
 });

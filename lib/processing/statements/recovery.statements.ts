@@ -6,6 +6,7 @@
  * points at it through `original_item_id`. At most one copy of a row completes in the whole tree.
  */
 
+import { messages } from '../../reliable-imports.messages';
 import {
   ITEM_STATUS,
   LIVE_BATCH_STATUSES,
@@ -210,12 +211,14 @@ export function rowStates(args: { sourceIds: string[] }): Statement {
 /**
  * Stores corrections (`{ id, data, line }` each, as a JSON array): `replace` stores the data given, `merge`
  * adds its fields to the row's current data (in SQL, so that no number of the stored row passes through a
- * JavaScript double). Writes one audit entry per row with its old and new data, in the same statement.
+ * JavaScript double). Writes one audit entry per row with its old and new data, in the same statement:
+ * its text is the message's, passed as the parts around the row's index, which only SQL knows here.
  */
 export function storeCorrections(args: {
   corrections: string;
   mode: 'replace' | 'merge';
 }): Statement {
+  const corrected = messages.itemCorrected();
   return {
     text: `
     WITH input AS (
@@ -233,7 +236,7 @@ export function storeCorrections(args: {
       RETURNING i.*
     ), logged AS (
       ${INSERT_LOGS}
-      SELECT u."batch_id", u."id", ${sqlWord(LOG_LEVEL.info)}, 'Item ' || u."item_index" || ' corrected',
+      SELECT u."batch_id", u."id", ${sqlWord(LOG_LEVEL.info)}, $3::text || u."item_index" || $4::text,
              jsonb_strip_nulls(jsonb_build_object(
                'itemIndex', u."item_index", 'mode', $2::text, 'fileLine', input."line")) ||
              jsonb_build_object('old', old."data", 'new', u."corrected_data"),
@@ -243,7 +246,7 @@ export function storeCorrections(args: {
       ORDER BY u."item_index"
     )
     SELECT * FROM updated`,
-    values: [args.corrections, args.mode],
+    values: [args.corrections, args.mode, corrected.before, corrected.after],
   };
 }
 

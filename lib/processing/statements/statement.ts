@@ -1,3 +1,5 @@
+import { messages } from '../../reliable-imports.messages';
+
 /**
  * A statement of the module and its parameters, side by side, so that no caller decides what `$3` is.
  * Every statement is a function of named arguments that returns one (graphile-worker's `src/sql/*.ts`),
@@ -19,6 +21,6 @@ export function sqlList(words: readonly string[]): string {
 
 /** One fixed word as a literal; see `sqlList`. */
 export function sqlWord(word: string): string {
-  if (!/^[a-z_]+$/.test(word)) throw new Error(`Not a fixed word of the module: ${word}`);
+  if (!/^[a-z_]+$/.test(word)) throw new Error(messages.notAFixedWord({ word }));
   return `'${word}'`;
 }
