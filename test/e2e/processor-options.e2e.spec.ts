@@ -9,7 +9,7 @@ import {
   ReliableImportsModule,
   type ImportProcessorOptions,
 } from '../../lib';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestDatabase } from '../support/use-test-app';
 
 interface Row {
   n: number;
@@ -36,14 +36,7 @@ class CarefulProcessor extends BaseProcessor<Row> {
 }
 
 describe('@ImportProcessor() options, checked at startup', () => {
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const database = useTestDatabase();
 
   /** Starts an app with the providers; runs `work` on it, or returns the error of its start. */
   async function start(
@@ -52,7 +45,12 @@ describe('@ImportProcessor() options, checked at startup', () => {
   ): Promise<unknown> {
     const moduleRef = await Test.createTestingModule({
       imports: [
-        TypeOrmModule.forRoot({ type: 'postgres', url: db.url, retryAttempts: 0, logging: false }),
+        TypeOrmModule.forRoot({
+          type: 'postgres',
+          url: database.db.url,
+          retryAttempts: 0,
+          logging: false,
+        }),
         ReliableImportsModule.forRoot(),
       ],
       providers,
