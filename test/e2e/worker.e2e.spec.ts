@@ -1,6 +1,5 @@
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
   BaseProcessor,
   ImportProcessor,
@@ -10,6 +9,7 @@ import {
   type ImportItem,
 } from '../../lib';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { KeptDataSources } from '../support/kept-data-sources';
 import { useTestApp } from '../support/use-test-app';
 
 interface Row {
@@ -123,7 +123,7 @@ describe('the background worker', () => {
   });
 
   it("refuses an invalid worker.run at startup, with the run options' message", async () => {
-    const opened: Array<Promise<DataSource>> = [];
+    const opened = new KeptDataSources();
     const moduleRef = Test.createTestingModule({
       imports: [
         TypeOrmModule.forRootAsync({
@@ -133,13 +133,8 @@ describe('the background worker', () => {
             retryAttempts: 0,
             logging: false,
           }),
-          // Kept, so that the failed start leaves no pool behind: the options are refused while the
-          // DataSource may still be connecting, so its start is awaited before it is destroyed.
-          dataSourceFactory: (options?: DataSourceOptions) => {
-            const initialized = new DataSource(options!).initialize();
-            opened.push(initialized);
-            return initialized;
-          },
+          // Kept, so that the failed start leaves no pool behind.
+          dataSourceFactory: opened.factory,
         }),
         ReliableImportsModule.forRoot({ worker: { enabled: true, run: { commitEvery: 0 } } }),
       ],
@@ -152,10 +147,7 @@ describe('the background worker', () => {
         'worker.run.commitEvery must be a whole number from 1 (a transaction per item) to 10000; got 0',
       );
     } finally {
-      for (const initialized of opened) {
-        const dataSource = await initialized.catch(() => null);
-        if (dataSource?.isInitialized) await dataSource.destroy();
-      }
+      await opened.destroy();
     }
   });
 });
