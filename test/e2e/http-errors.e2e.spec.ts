@@ -23,7 +23,7 @@ import {
   toHttpException,
   type ReliableImportsErrorCode,
 } from '../../lib';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestDatabase } from '../support/use-test-app';
 
 const MISSING_BATCH = '0b6c1f0e-1111-4000-8000-000000000001';
 const SECRET = 'relation "payroll_secrets" violates constraint on host db-internal-7';
@@ -127,14 +127,19 @@ class CapturingLogger implements LoggerService {
 }
 
 describe('HTTP answers to the module errors', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   const logger = new CapturingLogger();
   const apps: Record<string, INestApplication<App>> = {};
 
   async function start(controller: Type<unknown>, globalFilter: boolean) {
     const moduleRef = await Test.createTestingModule({
       imports: [
-        TypeOrmModule.forRoot({ type: 'postgres', url: db.url, retryAttempts: 0, logging: false }),
+        TypeOrmModule.forRoot({
+          type: 'postgres',
+          url: database.db.url,
+          retryAttempts: 0,
+          logging: false,
+        }),
         ReliableImportsModule.forRoot(),
       ],
       controllers: [controller],
@@ -142,18 +147,14 @@ describe('HTTP answers to the module errors', () => {
     }).compile();
     const app = moduleRef.createNestApplication<INestApplication<App>>({ logger });
     if (globalFilter) app.useGlobalFilters(new ReliableImportsExceptionFilter());
+    database.closeBeforeCheck(() => app.close());
     await app.init();
     return app;
   }
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     apps.filtered = await start(FilteredController, true);
     apps.converted = await start(ConvertingController, false);
-  });
-  afterAll(async () => {
-    for (const app of Object.values(apps)) await app.close();
-    await db?.drop();
   });
 
   describe.each(['filtered', 'converted'])('%s', (name) => {
