@@ -9,7 +9,6 @@ import {
   type Type,
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 import {
@@ -19,10 +18,10 @@ import {
   ProcessingInterruptedError,
   ReliableImportsError,
   ReliableImportsExceptionFilter,
-  ReliableImportsModule,
   toHttpException,
   type ReliableImportsErrorCode,
 } from '../../lib';
+import { moduleImports } from '../fixtures/test-app';
 import { useTestDatabase } from '../support/use-test-app';
 
 const MISSING_BATCH = '0b6c1f0e-1111-4000-8000-000000000001';
@@ -133,15 +132,7 @@ describe('HTTP answers to the module errors', () => {
 
   async function start(controller: Type<unknown>, globalFilter: boolean) {
     const moduleRef = await Test.createTestingModule({
-      imports: [
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          url: database.db.url,
-          retryAttempts: 0,
-          logging: false,
-        }),
-        ReliableImportsModule.forRoot(),
-      ],
+      imports: moduleImports(database.db.url),
       controllers: [controller],
       providers: [ContactProcessor],
     }).compile();

@@ -1,14 +1,13 @@
 import type { Provider } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import {
   BaseProcessor,
   BatchService,
   ImportProcessor,
   InvalidProcessorError,
-  ReliableImportsModule,
   type ImportProcessorOptions,
 } from '../../lib';
+import { moduleImports } from '../fixtures/test-app';
 import { useTestDatabase } from '../support/use-test-app';
 
 interface Row {
@@ -44,15 +43,7 @@ describe('@ImportProcessor() options, checked at startup', () => {
     work: (batches: BatchService) => Promise<void> = async () => {},
   ): Promise<unknown> {
     const moduleRef = await Test.createTestingModule({
-      imports: [
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          url: database.db.url,
-          retryAttempts: 0,
-          logging: false,
-        }),
-        ReliableImportsModule.forRoot(),
-      ],
+      imports: moduleImports(database.db.url),
       providers,
     }).compile();
     try {

@@ -1,7 +1,7 @@
 import type { LoggerService, Provider } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { BaseProcessor, ImportProcessor, ReliableImportsModule } from '../../lib';
+import { BaseProcessor, ImportProcessor } from '../../lib';
+import { moduleImports } from '../fixtures/test-app';
 import { useTestDatabase } from '../support/use-test-app';
 
 @ImportProcessor()
@@ -34,15 +34,7 @@ describe('the startup log line', () => {
   async function startupLines(providers: Provider[]) {
     const logger = new CapturingLogger();
     const moduleRef = await Test.createTestingModule({
-      imports: [
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          url: database.db.url,
-          retryAttempts: 0,
-          logging: false,
-        }),
-        ReliableImportsModule.forRoot(),
-      ],
+      imports: moduleImports(database.db.url),
       providers,
     })
       .setLogger(logger)
