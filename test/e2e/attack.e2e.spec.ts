@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { BaseProcessor, ImportProcessor, type ImportContext, type ImportItem } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { createTestApp } from '../fixtures/test-app';
+import { useTestApp } from '../support/use-test-app';
 
 /**
  * An outside review of the guarantees of issue 10 (stops, time limits, the ledger of a tree), each attack
@@ -45,19 +45,15 @@ class AttackRowProcessor extends BaseProcessor<Row> {
 }
 
 describe('attacks on the guarantees of issue 10', () => {
-  let db: TestDatabase;
-  let t: TestApp;
+  const t = useTestApp([AttackRowProcessor], { module: { leaseMs: 2000 } });
   let admin: Client;
   let processor: AttackRowProcessor;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [AttackRowProcessor], { module: { leaseMs: 2000 } });
     await t.dataSource.query(
       'CREATE TABLE attack_applied (source_id uuid NOT NULL, n integer NOT NULL)',
     );
-    admin = new Client({ connectionString: db.url });
-    await admin.connect();
+    admin = await t.connect();
     processor = t.app.get(AttackRowProcessor);
   });
   afterEach(async () => {
@@ -68,11 +64,6 @@ describe('attacks on the guarantees of issue 10', () => {
     processor.beforeFail = null;
     processor.slowMs = 0;
     await admin.query('TRUNCATE attack_applied');
-  });
-  afterAll(async () => {
-    await admin?.end();
-    await t?.close();
-    await db?.drop();
   });
 
   const rows = (count: number): Row[] => Array.from({ length: count }, (_, n) => ({ n }));
@@ -148,7 +139,7 @@ describe('attacks on the guarantees of issue 10', () => {
   it('a stop whose own statement loses its connection is not forgotten: the next run applies no row past it', async () => {
     // Row 2 fails with continueOnError: false. While the stop waits for the batch row (an operator's
     // transaction holds it FOR SHARE), its connection is terminated, as a restart of the server would.
-    const holder = new Client({ connectionString: db.url });
+    const holder = new Client({ connectionString: t.db.url });
     await holder.connect();
     try {
       processor.failing.add(2);
@@ -167,7 +158,7 @@ describe('attacks on the guarantees of issue 10', () => {
         const waiting = await admin.query<{ pid: number }>(
           `SELECT pid FROM pg_stat_activity
            WHERE datname = $1 AND wait_event_type = 'Lock' AND query LIKE '%FOR NO KEY UPDATE%'`,
-          [db.name],
+          [t.db.name],
         );
         stopPid = waiting.rows[0]?.pid;
       }
@@ -222,7 +213,7 @@ describe('attacks on the guarantees of issue 10', () => {
     await admin.query('DELETE FROM import_batches WHERE id = $1', [middle.batchId]);
     processor.failing.clear();
     // A reprocess of the root is stopped by a shutdown while row 7 runs: the row is given back pending.
-    const other = await createTestApp(db.url, [AttackRowProcessor], {
+    const other = await createTestApp(t.db.url, [AttackRowProcessor], {
       module: { leaseMs: 1000 },
     });
     other.app.get(AttackRowProcessor).hang.add(7);

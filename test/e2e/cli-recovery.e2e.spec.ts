@@ -1,17 +1,15 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { runCli, type CliRun } from '../support/built-cli';
+import { useTestDatabase } from '../support/use-test-app';
 
 const ROOT = join(__dirname, '..', '..');
-const BIN = join(ROOT, 'dist', 'src', 'cli.js');
 // Absolute: the commands run in the test's own directory, where fix.csv is, as a user's would.
 const USER_MODULE = `${join(ROOT, 'test', 'fixtures', 'cli', 'cli-imports.module.ts')}#CliImportsModule`;
-const SWC_REGISTER = require.resolve('@swc-node/register');
 
 // A few runs of the tool, each a Node process of its own, one of them a 500-row import.
 jest.setTimeout(180_000);
@@ -50,36 +48,23 @@ function contactsCsv(): string {
 const finalName = (row: number) =>
   row === RAGGED ? 'Ann, Smith' : row === CUT_SHORT ? 'Cut Short' : nameOf(row);
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 describe('recovering a failed import with the built CLI: failures out as a file, the fixed file back in one reprocess', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let dir: string;
   let sql: Client;
   let batchId: string;
   let printed: string[][];
 
   /** Runs the built binary in the test's directory (`args[0]` may be `reliable-imports`, as printed). */
-  function run(args: string[]): Run {
+  function run(args: string[]): CliRun {
     const argv = args[0] === 'reliable-imports' ? args.slice(1) : args;
-    const result = spawnSync(process.execPath, ['-r', SWC_REGISTER, BIN, ...argv], {
-      cwd: dir,
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        DATABASE_URL: db.url,
-        SWC_NODE_PROJECT: join(ROOT, 'test', 'fixtures', 'cli', 'swc.tsconfig.json'),
-      },
-      timeout: 120_000,
-    });
-    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+    return runCli(argv, { cwd: dir, env: { DATABASE_URL: database.db.url }, timeoutMs: 120_000 });
   }
 
-  const json = <T>(result: Run): T => JSON.parse(result.stdout) as T;
+  /** Runs a command that loads the user's module, as the commands the tool prints do. */
+  const runWithModule = (...args: string[]): CliRun => run(['--module', USER_MODULE, ...args]);
+
+  const json = <T>(result: CliRun): T => JSON.parse(result.stdout) as T;
 
   const count = async (query: string, values: unknown[] = []) =>
     Number((await sql.query<{ n: string }>(query, values)).rows[0].n);
@@ -90,19 +75,13 @@ describe('recovering a failed import with the built CLI: failures out as a file,
     writeFileSync(join(dir, file), stringify(sheet));
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     dir = mkdtempSync(join(tmpdir(), 'reliable-imports-recovery-'));
-    sql = new Client({ connectionString: db.url });
-    await sql.connect();
+    sql = await database.connect();
     writeFileSync(join(dir, 'contacts.csv'), contactsCsv());
-  });
-  afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
   });
 
   it('imports 500 rows: 28 fail with their lines, 2 of them lines that are not valid CSV; the recovery is printed', async () => {
-    const imported = run(['--module', USER_MODULE, 'import', 'contact', 'contacts.csv']);
+    const imported = runWithModule('import', 'contact', 'contacts.csv');
     expect(imported.stderr).toBe('');
     expect(imported.status).toBe(1);
     batchId = /^batch\s+([0-9a-f-]{36})$/m.exec(imported.stdout)?.[1] as string;
@@ -176,14 +155,7 @@ describe('recovering a failed import with the built CLI: failures out as a file,
     fixed[13][0] = '6f1d3c1e-0000-4000-8000-000000000000';
     writeSheet('one-bad.csv', fixed);
 
-    const refused = run([
-      '--module',
-      USER_MODULE,
-      'reprocess',
-      batchId,
-      '--corrections',
-      'one-bad.csv',
-    ]);
+    const refused = runWithModule('reprocess', batchId, '--corrections', 'one-bad.csv');
     expect(refused.status).toBe(2);
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toBe(
@@ -278,13 +250,13 @@ describe('recovering a failed import with the built CLI: failures out as a file,
       join(dir, 'again.csv'),
       'email,name\nagain1@example.com,A\nagain2-at-example.com,B\nagain3-at-example.com,C\nagain4@example.com,D,extra\n',
     );
-    const imported = run(['--module', USER_MODULE, '--json', 'import', 'contact', 'again.csv']);
+    const imported = runWithModule('--json', 'import', 'contact', 'again.csv');
     expect(imported.status).toBe(1);
     const root = json<{ batchId: string }>(imported).batchId;
 
     // Reprocessed without fixes: the two bad e-mails fail again in a child; the line that could not be
     // read stays in the first batch, as it is not processed until it is corrected.
-    const again = run(['--module', USER_MODULE, 'reprocess', root]);
+    const again = runWithModule('reprocess', root);
     expect(again.status).toBe(1);
     const child = /^batch\s+([0-9a-f-]{36})$/m.exec(again.stdout)?.[1] as string;
     expect(child).not.toBe(root);
@@ -295,16 +267,7 @@ describe('recovering a failed import with the built CLI: failures out as a file,
     );
 
     // Exported from the child's id, the file holds the tree's rows, and the hint names the first batch.
-    const exported = run([
-      '--module',
-      USER_MODULE,
-      'failures',
-      child,
-      '--format',
-      'csv',
-      '-o',
-      'fix-again.csv',
-    ]);
+    const exported = runWithModule('failures', child, '--format', 'csv', '-o', 'fix-again.csv');
     expect(exported.status).toBe(0);
     expect(exported.stderr).toContain(`reprocess ${root} --corrections fix-again.csv"`);
     const sheet = readSheet('fix-again.csv');
@@ -327,14 +290,7 @@ describe('recovering a failed import with the built CLI: failures out as a file,
           ),
         ),
     ]);
-    const fixed = run([
-      '--module',
-      USER_MODULE,
-      'reprocess',
-      root,
-      '--corrections',
-      'fix-again.csv',
-    ]);
+    const fixed = runWithModule('reprocess', root, '--corrections', 'fix-again.csv');
     expect(fixed.status).toBe(0);
     expect(fixed.stdout).toMatch(/rows\s+4 of 4 in \(1 the first time, 3 by reprocesses\)/);
     expect(run(['check', root]).status).toBe(0);
@@ -353,7 +309,7 @@ describe('recovering a failed import with the built CLI: failures out as a file,
         '{"email":"s4-at-example.com","name":"Four","city":"Lima","id":12345678901234567891}',
       ].join('\n'),
     );
-    const imported = run(['--module', USER_MODULE, '--json', 'import', 'contact', 'small.jsonl']);
+    const imported = runWithModule('--json', 'import', 'contact', 'small.jsonl');
     expect(imported.status).toBe(1);
     const small = json<{ batchId: string }>(imported).batchId;
     const [two, three, four] = json<Array<{ itemId: string; line: number }>>(
@@ -362,14 +318,7 @@ describe('recovering a failed import with the built CLI: failures out as a file,
     expect([two.line, three.line, four.line]).toEqual([2, 3, 4]);
 
     // One field of one row: the others are kept.
-    const set = run([
-      '--module',
-      USER_MODULE,
-      'correct',
-      two.itemId,
-      '--set',
-      'email=s2@example.com',
-    ]);
+    const set = runWithModule('correct', two.itemId, '--set', 'email=s2@example.com');
     expect(set).toMatchObject({ status: 0, stderr: '' });
     expect(set.stdout).toBe(
       `Corrected line 2 of batch ${small}; run "reliable-imports --module ${USER_MODULE} reprocess ${small}" to apply it.\n`,
@@ -407,16 +356,14 @@ describe('recovering a failed import with the built CLI: failures out as a file,
         `{"line":4,"data":{"email":"s4@example.com"}}`,
       ].join('\n'),
     );
-    const reprocessed = run([
-      '--module',
-      USER_MODULE,
+    const reprocessed = runWithModule(
       '--json',
       'reprocess',
       small,
       '--corrections',
       'fix.jsonl',
       '--merge',
-    ]);
+    );
     expect(reprocessed.stderr).toBe('');
     expect(reprocessed.status).toBe(0);
     expect(json(reprocessed)).toMatchObject({
@@ -440,7 +387,7 @@ describe('recovering a failed import with the built CLI: failures out as a file,
       join(dir, 'semi.csv'),
       'email,name\nsemi1@example.com,One\nsemi2-at-example.com,Two\n',
     );
-    const imported = run(['--module', USER_MODULE, '--json', 'import', 'contact', 'semi.csv']);
+    const imported = runWithModule('--json', 'import', 'contact', 'semi.csv');
     expect(imported.status).toBe(1);
     const semi = json<{ batchId: string }>(imported).batchId;
     expect(run(['failures', semi, '--format', 'csv', '-o', 'semi-fix.csv']).status).toBe(0);
@@ -448,30 +395,21 @@ describe('recovering a failed import with the built CLI: failures out as a file,
     rows[0][header.indexOf('email')] = 'semi2@example.com';
     // European spreadsheets save CSV with ";" between cells.
     writeFileSync(join(dir, 'semi-fix.csv'), stringify([header, ...rows], { delimiter: ';' }));
-    const untold = run([
-      '--module',
-      USER_MODULE,
-      'reprocess',
-      semi,
-      '--corrections',
-      'semi-fix.csv',
-    ]);
+    const untold = runWithModule('reprocess', semi, '--corrections', 'semi-fix.csv');
     expect(untold.status).toBe(2);
     expect(untold.stderr).toContain("--delimiter ';'");
     expect(
       await count('SELECT count(*) AS n FROM import_batches WHERE parent_batch_id = $1', [semi]),
     ).toBe(0);
 
-    const told = run([
-      '--module',
-      USER_MODULE,
+    const told = runWithModule(
       'reprocess',
       semi,
       '--corrections',
       'semi-fix.csv',
       '--delimiter',
       ';',
-    ]);
+    );
     expect(told.status).toBe(0);
     expect(run(['check', semi]).status).toBe(0);
   });

@@ -76,6 +76,9 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     sql = await file.connect();
   });
 
+  /** Runs a command that loads the user's module, as the commands the tool prints do. */
+  const runWithModule = (...args: string[]): CliRun => run(['--module', USER_MODULE, ...args]);
+
   const batchCount = async () =>
     Number((await sql.query('SELECT count(*) AS n FROM import_batches')).rows[0].n);
 
@@ -104,7 +107,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     const file = join(dir, name);
     writeFileSync(file, content);
     const before = await batchCount();
-    const result = run(['--module', USER_MODULE, 'import', 'contact', file]);
+    const result = runWithModule('import', 'contact', file);
     expect(result.stderr).toMatch(message);
     expect(result.status).toBe(2);
     expect(await batchCount()).toBe(before);
@@ -178,7 +181,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
   it('imports a CSV with a malformed line (a failed row with its line, reason and text; the rest imported), then corrects and reprocesses', async () => {
     const file = join(dir, 'contacts.csv');
     writeFileSync(file, 'email,name\na@x.com,A\nbad-email,B\nc@x.com,C,extra\nd@x.com,D\n');
-    const imported = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    const imported = runWithModule('--json', 'import', 'contact', file);
     expect(imported.stderr).toBe('');
     expect(imported.status).toBe(1);
     const summary = JSON.parse(imported.stdout) as { batchId: string };
@@ -221,7 +224,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     });
 
     // In text, the summary and the commands of a recovery, with the module in use.
-    const text = run(['--module', USER_MODULE, 'import', 'contact', file]);
+    const text = runWithModule('import', 'contact', file);
     expect(text.status).toBe(1);
     const textBatch = /^batch\s+([0-9a-f-]{36})$/m.exec(text.stdout)?.[1] as string;
     expect(text.stdout).toMatch(/completed\s+2\nfailed\s+2/);
@@ -266,7 +269,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     expect(logs.stdout).toContain('Item 1 corrected');
 
     // A line that could not be read stays a failed row until it is corrected: not reprocessed as it is.
-    const first = run(['--module', USER_MODULE, '--json', 'reprocess', summary.batchId]);
+    const first = runWithModule('--json', 'reprocess', summary.batchId);
     expect(first.status).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({
       status: 'completed',
@@ -284,7 +287,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
       status: 0,
       stdout: expect.stringContaining(`Corrected line 4 of batch ${summary.batchId}`),
     });
-    const second = run(['--module', USER_MODULE, '--json', 'reprocess', summary.batchId]);
+    const second = runWithModule('--json', 'reprocess', summary.batchId);
     expect(second.status).toBe(0);
     expect(JSON.parse(second.stdout)).toMatchObject({
       status: 'completed',
@@ -295,7 +298,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     expect(failuresOf(summary.batchId)).toEqual([]);
     expect(run(['check', summary.batchId]).status).toBe(0);
 
-    const nothingLeft = run(['--module', USER_MODULE, 'reprocess', summary.batchId]);
+    const nothingLeft = runWithModule('reprocess', summary.batchId);
     expect(nothingLeft.status).toBe(2);
     expect(nothingLeft.stderr).toContain('has no rows left to reprocess');
   });
@@ -304,7 +307,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     const file = join(dir, 'unclosed.csv');
     writeFileSync(file, 'email,name\nq1@x.com,A\n"q2@x.com,B\nq3@x.com,C\n');
     const before = run(['--json', 'list']).stdout;
-    const { status, stderr } = run(['--module', USER_MODULE, 'import', 'contact', file]);
+    const { status, stderr } = runWithModule('import', 'contact', file);
     expect(status).toBe(2);
     // Named by its path first: the readers do not know the file's name, the tool does.
     expect(stderr).toMatch(
@@ -313,7 +316,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
       ),
     );
     expect(stderr).toContain('Close the quote');
-    const json = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    const json = runWithModule('--json', 'import', 'contact', file);
     expect(json.status).toBe(2);
     expect(JSON.parse(json.stdout)).toMatchObject({
       error: { code: 'INVALID_SOURCE_FILE', message: expect.stringMatching(/^.*unclosed\.csv: /) },
@@ -324,7 +327,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
   it('imports JSON lines, keeping the malformed ones as failed rows with their line and text', async () => {
     const file = join(dir, 'contacts.jsonl');
     writeFileSync(file, '{"email":"e@x.com"}\n{oops\n[1]\n{"email":"f@x.com"}\n');
-    const { status, stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    const { status, stdout } = runWithModule('--json', 'import', 'contact', file);
     expect(status).toBe(1);
     const summary = JSON.parse(stdout) as { batchId: string };
     expect(summary).toMatchObject({ totalItems: 4, completedItems: 2, failedItems: 2 });
@@ -369,7 +372,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     // its text and the reason, rather than one of the two values kept unseen.
     const file = join(dir, 'duplicate-key.jsonl');
     writeFileSync(file, '{"email":"k1@x.com"}\n{"email":"k2@x.com","email":"k3@x.com"}\n');
-    const { status, stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    const { status, stdout } = runWithModule('--json', 'import', 'contact', file);
     expect(status).toBe(1);
     const summary = JSON.parse(stdout) as { batchId: string };
     expect(summary).toMatchObject({ totalItems: 2, completedItems: 1, failedItems: 1 });
@@ -393,7 +396,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
         '"safe":9007199254740991,"tenth":0.1,"negative":-12.5,"exponent":1e3,"nested":{"ids":[12345678901234567891,7]}}\n' +
         '{"email":"bad-number","big":98765432109876543210}\n',
     );
-    const imported = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    const imported = runWithModule('--json', 'import', 'contact', file);
     expect(imported.stderr).toBe('');
     const { batchId } = JSON.parse(imported.stdout) as { batchId: string };
     const items = await sql.query<{ id: string; item_index: number }>(
@@ -452,7 +455,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
       jsonl,
       '{"email":"z1@x.com"}\n{"email":"z2@x.com","name":"A\\u0000B"}\n{"email":"z3@x.com"}\n',
     );
-    const fromJsonl = run(['--module', USER_MODULE, '--json', 'import', 'contact', jsonl]);
+    const fromJsonl = runWithModule('--json', 'import', 'contact', jsonl);
     expect(fromJsonl.stderr).toBe('');
     expect(fromJsonl.status).toBe(1);
     const jsonlBatch = JSON.parse(fromJsonl.stdout) as { batchId: string };
@@ -471,7 +474,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
 
     const csv = join(dir, 'nul.csv');
     writeFileSync(csv, 'email,name\nz4@x.com,A\nz5@x.com,B\u0000C\nz6@x.com,C\n');
-    const fromCsv = run(['--module', USER_MODULE, 'import', 'contact', csv]);
+    const fromCsv = runWithModule('import', 'contact', csv);
     expect(fromCsv.stderr).toBe('');
     expect(fromCsv.status).toBe(1);
     expect(fromCsv.stdout).toMatch(/completed\s+2\nfailed\s+1/);
@@ -493,7 +496,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
   it('strips a byte order mark at the start of a JSONL file instead of losing line 1', async () => {
     const file = join(dir, 'bom.jsonl');
     writeFileSync(file, '\uFEFF{"email":"bom1@x.com"}\n{"email":"bom2@x.com"}\n');
-    const { status, stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    const { status, stdout } = runWithModule('--json', 'import', 'contact', file);
     expect(status).toBe(0);
     const { batchId } = JSON.parse(stdout) as { batchId: string };
     expect(JSON.parse(stdout)).toMatchObject({ totalItems: 2, completedItems: 2, failedItems: 0 });
@@ -518,7 +521,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
   it('keeps a file of malformed lines only as failed rows, nothing lost', () => {
     const file = join(dir, 'all-bad.jsonl');
     writeFileSync(file, '{oops\n[1]\n');
-    const { status, stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    const { status, stdout } = runWithModule('--json', 'import', 'contact', file);
     expect(status).toBe(1);
     const { batchId } = JSON.parse(stdout) as { batchId: string };
     expect(JSON.parse(stdout)).toMatchObject({ totalItems: 2, completedItems: 0, failedItems: 2 });
@@ -535,7 +538,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
       stderr: expect.stringContaining('does not exist. Check the id'),
     });
 
-    const missing = run(['--module', USER_MODULE, 'import', 'contact', join(dir, 'nope.csv')]);
+    const missing = runWithModule('import', 'contact', join(dir, 'nope.csv'));
     expect(missing).toMatchObject({ status: 2, stderr: expect.stringContaining('does not exist') });
 
     const noProcessor = run(['import', 'contact', join(dir, 'contacts.csv')]);
@@ -569,16 +572,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
   it('imports with --key auto once: the same file again brings back the first batch, with the same exit status', async () => {
     const file = join(dir, 'keyed.csv');
     writeFileSync(file, 'email,name\nk1@x.com,A\nnot-an-email,B\nk3@x.com,C\n');
-    const first = run([
-      '--module',
-      USER_MODULE,
-      '--json',
-      'import',
-      'contact',
-      file,
-      '--key',
-      'auto',
-    ]);
+    const first = runWithModule('--json', 'import', 'contact', file, '--key', 'auto');
     expect(first.stderr).toBe('');
     expect(first.status).toBe(1);
     const batch = JSON.parse(first.stdout) as { batchId: string; idempotencyKey: string };
@@ -587,16 +581,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
 
     const count = await batchCount();
     const times = await runTimes(batch.batchId);
-    const again = run([
-      '--module',
-      USER_MODULE,
-      '--json',
-      'import',
-      'contact',
-      file,
-      '--key',
-      'auto',
-    ]);
+    const again = runWithModule('--json', 'import', 'contact', file, '--key', 'auto');
     expect(again.status).toBe(1);
     expect(JSON.parse(again.stdout)).toMatchObject({
       batchId: batch.batchId,
@@ -608,40 +593,22 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
     expect(await batchCount()).toBe(count);
     // Not run again: its timestamps are those of the first run.
     expect(await runTimes(batch.batchId)).toEqual(times);
-    const text = run(['--module', USER_MODULE, 'import', 'contact', file, '--key', 'auto']);
+    const text = runWithModule('import', 'contact', file, '--key', 'auto');
     expect(text.stdout).toContain(`This file was imported before (key ${batch.idempotencyKey})`);
     expect(text.stdout).toContain(batch.batchId);
 
     // A key of one's own: the same key with other content is refused, and nothing is stored.
-    const own = run([
-      '--module',
-      USER_MODULE,
-      '--json',
-      'import',
-      'contact',
-      file,
-      '--key',
-      'mine-1',
-    ]);
+    const own = runWithModule('--json', 'import', 'contact', file, '--key', 'mine-1');
     expect(own.status).toBe(1);
     const other = join(dir, 'keyed-other.csv');
     writeFileSync(other, 'email,name\nk9@x.com,Z\n');
-    const conflict = run([
-      '--module',
-      USER_MODULE,
-      '--json',
-      'import',
-      'contact',
-      other,
-      '--key',
-      'mine-1',
-    ]);
+    const conflict = runWithModule('--json', 'import', 'contact', other, '--key', 'mine-1');
     expect(conflict.status).toBe(2);
     expect(JSON.parse(conflict.stdout)).toMatchObject({ error: { code: 'IDEMPOTENCY_CONFLICT' } });
     expect(run(['import', 'contact', file, '--key', ' ']).status).toBe(2);
 
     // `process` on a finished batch shows it as it is, with the exit status of what it holds.
-    const processed = run(['--module', USER_MODULE, '--json', 'process', batch.batchId]);
+    const processed = runWithModule('--json', 'process', batch.batchId);
     expect(processed.status).toBe(1);
     expect(JSON.parse(processed.stdout)).toMatchObject({ batchId: batch.batchId, failedItems: 1 });
   });
@@ -649,16 +616,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
   it('reads a CSV with --delimiter, and refuses a delimiter that is not one character', async () => {
     const file = join(dir, 'semicolons.csv');
     writeFileSync(file, 'email;name\nsemi1@x.com;Smith, Anna\nsemi2@x.com;B\n');
-    const imported = run([
-      '--module',
-      USER_MODULE,
-      '--json',
-      'import',
-      'contact',
-      file,
-      '--delimiter',
-      ';',
-    ]);
+    const imported = runWithModule('--json', 'import', 'contact', file, '--delimiter', ';');
     expect(imported.stderr).toBe('');
     expect(imported.status).toBe(0);
     const { batchId } = JSON.parse(imported.stdout) as { batchId: string };
@@ -673,9 +631,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
 
     const tabs = join(dir, 'tabs.csv');
     writeFileSync(tabs, 'email\tname\ntab1@x.com\tT\n');
-    expect(
-      run(['--module', USER_MODULE, 'import', 'contact', tabs, '--delimiter', '\\t']).status,
-    ).toBe(0);
+    expect(runWithModule('import', 'contact', tabs, '--delimiter', '\\t').status).toBe(0);
 
     for (const wrong of [';;', '', '"', '\n']) {
       const refused = run(['--json', 'import', 'contact', file, '--delimiter', wrong]);
@@ -711,29 +667,13 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
 
     const chunked = join(dir, 'chunked.csv');
     writeFileSync(chunked, rows('chunk', 20));
-    const byChunks = run([
-      '--module',
-      USER_MODULE,
-      'import',
-      'contact',
-      chunked,
-      '--commit-every',
-      '10',
-    ]);
+    const byChunks = runWithModule('import', 'contact', chunked, '--commit-every', '10');
     expect(byChunks.status).toBe(0);
     expect(await written('chunk')).toEqual({ backends: 1, transactions: 2, n: 20 });
 
     const parallel = join(dir, 'parallel.csv');
     writeFileSync(parallel, rows('lane', 40));
-    const byLanes = run([
-      '--module',
-      USER_MODULE,
-      'import',
-      'contact',
-      parallel,
-      '--concurrency',
-      '4',
-    ]);
+    const byLanes = runWithModule('import', 'contact', parallel, '--concurrency', '4');
     expect(byLanes.status).toBe(0);
     const lanes = await written('lane');
     expect(lanes).toMatchObject({ transactions: 40, n: 40 });
@@ -747,7 +687,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
       ['--commit-every', '10001', '1 to 10000'],
     ]) {
       const before = await batchCount();
-      const refused = run(['--module', USER_MODULE, 'import', 'contact', parallel, option, value]);
+      const refused = runWithModule('import', 'contact', parallel, option, value);
       expect(refused).toMatchObject({ status: 2, stderr: expect.stringContaining(range) });
       expect(await batchCount()).toBe(before);
     }
@@ -756,7 +696,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
   it('lists skipped rows in failures with their status, and exits 0 as every read-only command does', () => {
     const file = join(dir, 'skipping.csv');
     writeFileSync(file, 'email,name\ns1@x.com,skip\nbad,B\ns3@x.com,C\n');
-    const imported = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    const imported = runWithModule('--json', 'import', 'contact', file);
     expect(imported.status).toBe(1);
     const { batchId } = JSON.parse(imported.stdout) as { batchId: string };
 
@@ -782,16 +722,10 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
   it('says which module to reprocess with after correct', () => {
     const file = join(dir, 'to-correct.csv');
     writeFileSync(file, 'email,name\nfix-me,A\n');
-    const { stdout } = run(['--module', USER_MODULE, '--json', 'import', 'contact', file]);
+    const { stdout } = runWithModule('--json', 'import', 'contact', file);
     const { batchId } = JSON.parse(stdout) as { batchId: string };
     const [failure] = failuresOf(batchId);
-    const corrected = run([
-      '--module',
-      USER_MODULE,
-      'correct',
-      failure.itemId,
-      '{"email":"fixed@x.com"}',
-    ]);
+    const corrected = runWithModule('correct', failure.itemId, '{"email":"fixed@x.com"}');
     expect(corrected.stdout).toContain(
       `run "reliable-imports --module ${USER_MODULE} reprocess ${batchId}"`,
     );
@@ -909,7 +843,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
       `UPDATE import_batches SET locked_until = now() - interval '1 second' WHERE id = $1`,
       [batchId],
     );
-    const finished = run(['--module', USER_MODULE, '--json', 'process', batchId]);
+    const finished = runWithModule('--json', 'process', batchId);
     expect(finished.status).toBe(0);
     expect(JSON.parse(finished.stdout)).toMatchObject({
       status: 'completed',
@@ -951,7 +885,7 @@ describe('the reliable-imports command-line tool (built binary, real PostgreSQL)
         processingItems: 0,
       });
       // Nothing held: the next run needs no lease to run out.
-      const finished = run(['--module', USER_MODULE, '--json', 'process', batchId]);
+      const finished = runWithModule('--json', 'process', batchId);
       expect(finished.status).toBe(0);
       expect(JSON.parse(finished.stdout)).toMatchObject({ status: 'completed', completedItems: 3 });
     } finally {

@@ -9,7 +9,7 @@ import {
 } from '../../lib';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { adminDatabaseUrl } from '../support/database-url';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestDatabase } from '../support/use-test-app';
 
 interface Row {
   n: number;
@@ -69,14 +69,7 @@ async function terminateBackends(database: string): Promise<number> {
 }
 
 describe('a connection lost while processItem awaits', () => {
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const database = useTestDatabase();
 
   /**
    * Processes a batch while its backends are terminated `times` times, each while an item awaits; then
@@ -109,7 +102,7 @@ describe('a connection lost while processItem awaits', () => {
       while (outages < times && !settled) {
         while (processor.waiting === 0 && !settled) await sleep(5);
         if (settled) break;
-        expect(await terminateBackends(db.name)).toBeGreaterThan(0);
+        expect(await terminateBackends(database.db.name)).toBeGreaterThan(0);
         outages++;
         await sleep(150);
       }
@@ -129,7 +122,7 @@ describe('a connection lost while processItem awaits', () => {
   };
 
   it('retries the item: no item fails, each is applied once', async () => {
-    const t = await createTestApp(db.url, [OutageProcessor], {
+    const t = await createTestApp(database.db.url, [OutageProcessor], {
       module: { maxAttempts: 3, retryDelayMs: 10 },
     });
     try {
@@ -144,7 +137,9 @@ describe('a connection lost while processItem awaits', () => {
   });
 
   it('gives the item back, pending, when its attempts run out on the outage; the next run completes it', async () => {
-    const t = await createTestApp(db.url, [OutageProcessor], { module: { maxAttempts: 1 } });
+    const t = await createTestApp(database.db.url, [OutageProcessor], {
+      module: { maxAttempts: 1 },
+    });
     try {
       await t.dataSource.query('CREATE TABLE IF NOT EXISTS applied (n integer NOT NULL)');
       await t.dataSource.query('TRUNCATE applied');
@@ -161,7 +156,7 @@ describe('a connection lost while processItem awaits', () => {
   });
 
   it("fails the item when the processor's own connection (not the database's) is reset", async () => {
-    const t = await createTestApp(db.url, [RemoteResetProcessor], {
+    const t = await createTestApp(database.db.url, [RemoteResetProcessor], {
       module: { maxAttempts: 2, retryDelayMs: 1 },
     });
     try {
@@ -175,7 +170,7 @@ describe('a connection lost while processItem awaits', () => {
   });
 
   it("fails the item when another database of the processor's own loses its connection", async () => {
-    const t = await createTestApp(db.url, [OtherDatabaseProcessor], {
+    const t = await createTestApp(database.db.url, [OtherDatabaseProcessor], {
       module: { maxAttempts: 2, retryDelayMs: 1 },
     });
     try {

@@ -13,7 +13,7 @@ import {
   InjectRepository,
   TypeOrmModule,
 } from '@nestjs/typeorm';
-import { DataSource, type DataSourceOptions, type Repository } from 'typeorm';
+import type { DataSource, Repository } from 'typeorm';
 import {
   BaseProcessor,
   BatchService,
@@ -29,7 +29,8 @@ import {
 } from '../../lib';
 import { Customer } from '../fixtures/customer.entity';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { KeptDataSources } from '../support/kept-data-sources';
+import { useTestApp, useTestDatabase } from '../support/use-test-app';
 
 interface Row {
   n: number;
@@ -124,7 +125,7 @@ const KNOWN_TYPES = [
 ];
 
 /** Data sources opened by `typeorm()`, so a failed bootstrap cannot leave a pool behind. */
-const openedDataSources: DataSource[] = [];
+const openedDataSources = new KeptDataSources();
 
 /** TypeORM on `url`, as the default data source or a named one. */
 function typeorm(url: string, name?: string): DynamicModule {
@@ -137,11 +138,7 @@ function typeorm(url: string, name?: string): DynamicModule {
       retryAttempts: 0,
       logging: false,
     }),
-    dataSourceFactory: async (options?: DataSourceOptions) => {
-      const dataSource = new DataSource(options!);
-      openedDataSources.push(dataSource);
-      return dataSource.initialize();
-    },
+    dataSourceFactory: openedDataSources.factory,
   });
 }
 
@@ -170,43 +167,28 @@ async function bootstrapError(metadata: ModuleMetadata): Promise<Error> {
 }
 
 describe('discovery of processors, and the module options (PostgreSQL)', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
   afterEach(async () => {
-    for (const dataSource of openedDataSources.splice(0)) {
-      if (dataSource.isInitialized) await dataSource.destroy();
-    }
-  });
-  afterAll(async () => {
-    await db?.drop();
+    await openedDataSources.destroy();
   });
 
   describe('in a running application', () => {
-    let t: TestApp;
-
-    beforeAll(async () => {
-      t = await createTestApp(db.url, [
-        CustomerDataProcessor,
-        TransactionFeedProcessor,
-        ExplicitlyNamedProcessor,
-        OptionsNamedProcessor,
-        PaymentRowProcessor,
-        UnmarkedProcessor,
-        {
-          provide: FACTORY_PROCESSOR,
-          useFactory: (customers: Repository<Customer>) => new FactoryMadeProcessor(customers),
-          inject: [getRepositoryToken(Customer)],
-        },
-        { provide: VALUE_PROCESSOR, useValue: new ValueGivenProcessor() },
-        { provide: SWAPPED_PROCESSOR, useClass: ClassSwappedProcessor },
-      ]);
-    });
-    afterAll(async () => {
-      await t?.close();
-    });
+    const t = useTestApp([
+      CustomerDataProcessor,
+      TransactionFeedProcessor,
+      ExplicitlyNamedProcessor,
+      OptionsNamedProcessor,
+      PaymentRowProcessor,
+      UnmarkedProcessor,
+      {
+        provide: FACTORY_PROCESSOR,
+        useFactory: (customers: Repository<Customer>) => new FactoryMadeProcessor(customers),
+        inject: [getRepositoryToken(Customer)],
+      },
+      { provide: VALUE_PROCESSOR, useValue: new ValueGivenProcessor() },
+      { provide: SWAPPED_PROCESSOR, useClass: ClassSwappedProcessor },
+    ]);
 
     const batchCount = async (): Promise<number> => {
       const [{ count }] = await t.dataSource.query<{ count: number }[]>(
@@ -324,7 +306,7 @@ describe('discovery of processors, and the module options (PostgreSQL)', () => {
     const withProcessors = (
       ...providers: ModuleMetadata['providers'] & object
     ): ModuleMetadata => ({
-      imports: [typeorm(db.url), ReliableImportsModule.forRoot({})],
+      imports: [typeorm(database.db.url), ReliableImportsModule.forRoot({})],
       providers,
     });
 
@@ -339,7 +321,7 @@ describe('discovery of processors, and the module options (PostgreSQL)', () => {
 
     it('two processors for one batch type, in two modules: names both classes', async () => {
       const error = await bootstrapError({
-        imports: [typeorm(db.url), ReliableImportsModule.forRoot({}), LegacyModule],
+        imports: [typeorm(database.db.url), ReliableImportsModule.forRoot({}), LegacyModule],
         providers: [InvoiceLineProcessor],
       });
       expect(error).toBeInstanceOf(DuplicateBatchTypeError);
@@ -412,7 +394,7 @@ describe('discovery of processors, and the module options (PostgreSQL)', () => {
     it('invalid options given to forRoot: every problem in one error', async () => {
       const error = await bootstrapError({
         imports: [
-          typeorm(db.url),
+          typeorm(database.db.url),
           ReliableImportsModule.forRoot({
             leaseMs: -1,
             bogus: 1,
@@ -429,7 +411,7 @@ describe('discovery of processors, and the module options (PostgreSQL)', () => {
     it('invalid options returned by the forRootAsync factory', async () => {
       const error = await bootstrapError({
         imports: [
-          typeorm(db.url),
+          typeorm(database.db.url),
           ReliableImportsModule.forRootAsync({
             useFactory: () =>
               ({ continueOnError: 'sometimes' }) as unknown as ReliableImportsModuleOptions,
@@ -449,7 +431,7 @@ describe('discovery of processors, and the module options (PostgreSQL)', () => {
 
     it('starts, registers the processor once under its one batch type, and runs it', async () => {
       const app = await start({
-        imports: [typeorm(db.url), ReliableImportsModule.forRoot({})],
+        imports: [typeorm(database.db.url), ReliableImportsModule.forRoot({})],
         providers: [
           LedgerEntryProcessor,
           { provide: LEDGER_ALIAS, useExisting: LedgerEntryProcessor },
@@ -498,7 +480,7 @@ describe('discovery of processors, and the module options (PostgreSQL)', () => {
       const factory = jest.fn((settings: ImportSettings) => ({
         continueOnError: !settings.stopOnFirstError,
       }));
-      t = await createTestApp(db.url, [PaymentRowProcessor], {
+      t = await createTestApp(database.db.url, [PaymentRowProcessor], {
         reliableImports: ReliableImportsModule.forRootAsync({
           imports: [ImportSettingsModule],
           inject: [IMPORT_SETTINGS],
@@ -526,7 +508,7 @@ describe('discovery of processors, and the module options (PostgreSQL)', () => {
   });
 
   describe('a named data source', () => {
-    let importsDb: TestDatabase;
+    const imports = useTestDatabase();
 
     /** Answers which database its item's transaction runs in. */
     @ImportProcessor()
@@ -539,13 +521,6 @@ describe('discovery of processors, and the module options (PostgreSQL)', () => {
       }
     }
 
-    beforeAll(async () => {
-      importsDb = await createTestDatabase();
-    });
-    afterAll(async () => {
-      await importsDb?.drop();
-    });
-
     it.each([
       ['forRoot', () => ReliableImportsModule.forRoot({ dataSource: 'imports' })],
       [
@@ -556,7 +531,11 @@ describe('discovery of processors, and the module options (PostgreSQL)', () => {
       'with %s({ dataSource }), stores and processes batches in that data source',
       async (_how, reliableImports) => {
         const app = await start({
-          imports: [typeorm(db.url), typeorm(importsDb.url, 'imports'), reliableImports()],
+          imports: [
+            typeorm(database.db.url),
+            typeorm(imports.db.url, 'imports'),
+            reliableImports(),
+          ],
           providers: [WhereAmIProcessor],
         });
         try {
@@ -581,8 +560,8 @@ describe('discovery of processors, and the module options (PostgreSQL)', () => {
 
           const items = await batches.getItems(batch.id);
           expect(items.map((item) => item.processedData)).toEqual([
-            { database: importsDb.name },
-            { database: importsDb.name },
+            { database: imports.db.name },
+            { database: imports.db.name },
           ]);
         } finally {
           await app.close();

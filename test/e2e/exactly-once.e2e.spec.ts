@@ -7,9 +7,8 @@ import {
   type ImportContext,
   type ImportItem,
 } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { startProcessingChild } from '../support/child-process';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { CREATE_APPLIED_TABLE, startProcessingChild } from '../support/child-process';
+import { useTestApp } from '../support/use-test-app';
 
 interface Row {
   key: string;
@@ -83,34 +82,21 @@ class AppliedRowProcessor extends BaseProcessor<{ n: number }> {
 }
 
 describe('exactly once across a tree of reprocesses, stops and corrections', () => {
-  let db: TestDatabase;
-  let t: TestApp;
+  const t = useTestApp([LineageRowProcessor, AppliedRowProcessor], { module: { leaseMs: 1500 } });
   let admin: Client;
   let processor: LineageRowProcessor;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [LineageRowProcessor, AppliedRowProcessor], {
-      module: { leaseMs: 1500 },
-    });
     await t.dataSource.query(
       'CREATE TABLE applied_rows (source_id uuid NOT NULL, key text NOT NULL)',
     );
-    await t.dataSource.query(
-      'CREATE TABLE applied (item_id uuid NOT NULL, n integer NOT NULL, pid integer NOT NULL)',
-    );
-    admin = new Client({ connectionString: db.url });
-    await admin.connect();
+    await t.dataSource.query(CREATE_APPLIED_TABLE);
+    admin = await t.connect();
     processor = t.app.get(LineageRowProcessor);
   });
   afterEach(() => {
     processor.failing.clear();
     processor.slowMs = 0;
-  });
-  afterAll(async () => {
-    await admin?.end();
-    await t?.close();
-    await db?.drop();
   });
 
   const timesApplied = async (key: string): Promise<number> =>
@@ -216,7 +202,7 @@ describe('exactly once across a tree of reprocesses, stops and corrections', () 
       );
       // A helper in another process claims rows and holds them (each row takes a while) ...
       const child = startProcessingChild({
-        databaseUrl: db.url,
+        databaseUrl: t.db.url,
         batchId: batch.id,
         concurrency: 2,
         leaseMs: 60_000,

@@ -9,7 +9,6 @@ import {
   type Type,
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 import {
@@ -19,11 +18,11 @@ import {
   ProcessingInterruptedError,
   ReliableImportsError,
   ReliableImportsExceptionFilter,
-  ReliableImportsModule,
   toHttpException,
   type ReliableImportsErrorCode,
 } from '../../lib';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { moduleImports } from '../fixtures/test-app';
+import { useTestDatabase } from '../support/use-test-app';
 
 const MISSING_BATCH = '0b6c1f0e-1111-4000-8000-000000000001';
 const SECRET = 'relation "payroll_secrets" violates constraint on host db-internal-7';
@@ -127,33 +126,26 @@ class CapturingLogger implements LoggerService {
 }
 
 describe('HTTP answers to the module errors', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   const logger = new CapturingLogger();
   const apps: Record<string, INestApplication<App>> = {};
 
   async function start(controller: Type<unknown>, globalFilter: boolean) {
     const moduleRef = await Test.createTestingModule({
-      imports: [
-        TypeOrmModule.forRoot({ type: 'postgres', url: db.url, retryAttempts: 0, logging: false }),
-        ReliableImportsModule.forRoot(),
-      ],
+      imports: moduleImports(database.db.url),
       controllers: [controller],
       providers: [ContactProcessor],
     }).compile();
     const app = moduleRef.createNestApplication<INestApplication<App>>({ logger });
     if (globalFilter) app.useGlobalFilters(new ReliableImportsExceptionFilter());
+    database.closeBeforeCheck(() => app.close());
     await app.init();
     return app;
   }
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     apps.filtered = await start(FilteredController, true);
     apps.converted = await start(ConvertingController, false);
-  });
-  afterAll(async () => {
-    for (const app of Object.values(apps)) await app.close();
-    await db?.drop();
   });
 
   describe.each(['filtered', 'converted'])('%s', (name) => {

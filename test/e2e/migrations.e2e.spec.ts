@@ -4,7 +4,7 @@ import { reliableImportsEntities, reliableImportsMigrations, type ImportBatch } 
 import { CustomerDataProcessor } from '../fixtures/customer-data.processor';
 import { correctAndReprocess, importWithFailures } from '../fixtures/customer-scenario';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestDatabase } from '../support/use-test-app';
 
 const MIGRATION_NAMES: string[] = [
   'CreateReliableImportsSchema1764000000000',
@@ -64,24 +64,20 @@ async function publicRelations(dataSource: DataSource): Promise<string[]> {
 }
 
 describe('the migrations (PostgreSQL, empty database)', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase({ empty: true });
   let dataSource: DataSource;
   let firstSnapshot: Record<string, unknown[]>;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ empty: true });
     dataSource = new DataSource({
       type: 'postgres',
-      url: db.url,
+      url: database.db.url,
       entities: reliableImportsEntities,
       migrations: reliableImportsMigrations,
       logging: false,
     });
     await dataSource.initialize();
-  });
-  afterAll(async () => {
-    if (dataSource?.isInitialized) await dataSource.destroy();
-    await db?.drop();
+    database.closeBeforeCheck(() => dataSource.destroy());
   });
 
   it('creates the tables, their indexes and the two views', async () => {
@@ -197,7 +193,7 @@ describe('the migrations (PostgreSQL, empty database)', () => {
     let failedIds: string[];
 
     beforeAll(async () => {
-      t = await createTestApp(db.url, [CustomerDataProcessor]);
+      t = await createTestApp(database.db.url, [CustomerDataProcessor]);
     });
     afterAll(async () => {
       await t?.close();

@@ -1,8 +1,7 @@
 import { Client } from 'pg';
 import { BaseProcessor, ImportProcessor, type ImportItem } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { resultOf, startProcessingChild } from '../support/child-process';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { CREATE_APPLIED_TABLE, resultOf, startProcessingChild } from '../support/child-process';
+import { useTestApp } from '../support/use-test-app';
 
 /** Registered here only so that batches of this type can be created; the children process them. */
 @ImportProcessor()
@@ -17,23 +16,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * their lease. The children write to `applied` without a unique key, so a double apply would show.
  */
 describe('crash safety, scale-out and fencing across processes', () => {
-  let db: TestDatabase;
-  let t: TestApp;
+  const t = useTestApp([AppliedRowProcessor]);
   let admin: Client;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [AppliedRowProcessor]);
-    await t.dataSource.query(
-      'CREATE TABLE applied (item_id uuid NOT NULL, n integer NOT NULL, pid integer NOT NULL)',
-    );
-    admin = new Client({ connectionString: db.url });
-    await admin.connect();
-  });
-  afterAll(async () => {
-    await admin?.end();
-    await t?.close();
-    await db?.drop();
+    await t.dataSource.query(CREATE_APPLIED_TABLE);
+    admin = await t.connect();
   });
 
   const one = async (sql: string, params: unknown[] = []): Promise<number> =>
@@ -73,7 +61,7 @@ describe('crash safety, scale-out and fencing across processes', () => {
     const kills: number[] = [];
     for (let round = 0; round < 5; round++) {
       const child = startProcessingChild({
-        databaseUrl: db.url,
+        databaseUrl: t.db.url,
         batchId: batch.id,
         concurrency: 2,
         leaseMs: 1500,
@@ -89,7 +77,7 @@ describe('crash safety, scale-out and fencing across processes', () => {
     }
     expect(kills[4]).toBeLessThan(total);
 
-    const last = startProcessingChild({ databaseUrl: db.url, batchId: batch.id, leaseMs: 1500 });
+    const last = startProcessingChild({ databaseUrl: t.db.url, batchId: batch.id, leaseMs: 1500 });
     const { code, stdout, stderr } = await last.exited;
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(resultOf(stdout).status).toBe('completed');
@@ -103,7 +91,7 @@ describe('crash safety, scale-out and fencing across processes', () => {
       Array.from({ length: total }, (_, n) => ({ n })),
     );
     const children = [0, 1].map(() =>
-      startProcessingChild({ databaseUrl: db.url, batchId: batch.id, concurrency: 4 }),
+      startProcessingChild({ databaseUrl: t.db.url, batchId: batch.id, concurrency: 4 }),
     );
     const results = await Promise.all(children.map((child) => child.exited));
     for (const { code, stderr } of results)
@@ -122,7 +110,7 @@ describe('crash safety, scale-out and fencing across processes', () => {
       Array.from({ length: total }, (_, n) => ({ n })),
     );
     const sleeper = startProcessingChild({
-      databaseUrl: db.url,
+      databaseUrl: t.db.url,
       batchId: batch.id,
       leaseMs: 1000,
       itemPauseMs: 30,
@@ -131,7 +119,11 @@ describe('crash safety, scale-out and fencing across processes', () => {
     sleeper.process.kill('SIGSTOP');
     const frozenAt = await completed(batch.id);
 
-    const rescuer = startProcessingChild({ databaseUrl: db.url, batchId: batch.id, leaseMs: 1000 });
+    const rescuer = startProcessingChild({
+      databaseUrl: t.db.url,
+      batchId: batch.id,
+      leaseMs: 1000,
+    });
     const rescued = await rescuer.exited;
     expect({ code: rescued.code, stderr: rescued.stderr }).toEqual({ code: 0, stderr: '' });
     expect(resultOf(rescued.stdout).processed).toBeGreaterThanOrEqual(total - frozenAt);

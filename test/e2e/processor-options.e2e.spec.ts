@@ -1,15 +1,14 @@
 import type { Provider } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import {
   BaseProcessor,
   BatchService,
   ImportProcessor,
   InvalidProcessorError,
-  ReliableImportsModule,
   type ImportProcessorOptions,
 } from '../../lib';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { moduleImports } from '../fixtures/test-app';
+import { useTestDatabase } from '../support/use-test-app';
 
 interface Row {
   n: number;
@@ -36,14 +35,7 @@ class CarefulProcessor extends BaseProcessor<Row> {
 }
 
 describe('@ImportProcessor() options, checked at startup', () => {
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const database = useTestDatabase();
 
   /** Starts an app with the providers; runs `work` on it, or returns the error of its start. */
   async function start(
@@ -51,10 +43,7 @@ describe('@ImportProcessor() options, checked at startup', () => {
     work: (batches: BatchService) => Promise<void> = async () => {},
   ): Promise<unknown> {
     const moduleRef = await Test.createTestingModule({
-      imports: [
-        TypeOrmModule.forRoot({ type: 'postgres', url: db.url, retryAttempts: 0, logging: false }),
-        ReliableImportsModule.forRoot(),
-      ],
+      imports: moduleImports(database.db.url),
       providers,
     }).compile();
     try {

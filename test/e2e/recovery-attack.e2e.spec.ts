@@ -15,8 +15,7 @@ import {
   type ImportItem,
   type ItemCorrection,
 } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestApp } from '../support/use-test-app';
 
 /**
  * An outside review of the recovery guarantees of issue 11 (corrections all or nothing under the tree's
@@ -66,29 +65,20 @@ class RecoveryAttackProcessor extends BaseProcessor<Row> {
 }
 
 describe('attacks on the recovery guarantees of issue 11 (PostgreSQL)', () => {
-  let db: TestDatabase;
-  let t: TestApp;
+  const t = useTestApp([RecoveryAttackProcessor]);
   let admin: Client;
   let processor: RecoveryAttackProcessor;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await createTestApp(db.url, [RecoveryAttackProcessor]);
     await t.dataSource.query(
       'CREATE TABLE recovery_applied (source_id uuid NOT NULL, n text NOT NULL)',
     );
-    admin = new Client({ connectionString: db.url });
-    await admin.connect();
+    admin = await t.connect();
     processor = t.app.get(RecoveryAttackProcessor);
   });
   afterEach(() => {
     processor.held.clear();
     processor.gate = null;
-  });
-  afterAll(async () => {
-    await admin?.end();
-    await t?.close();
-    await db?.drop();
   });
 
   /** Rows n = 0..count-1 from lines 2.., each bad (`ok: 'no'`) when its n is in `bad`. */
@@ -123,7 +113,7 @@ describe('attacks on the recovery guarantees of issue 11 (PostgreSQL)', () => {
       const { rows } = await admin.query<{ count: number }>(
         `SELECT count(*)::int AS count FROM pg_stat_activity
          WHERE datname = $1 AND wait_event_type = 'Lock'`,
-        [db.name],
+        [t.db.name],
       );
       if (rows[0].count >= count) return;
       if (Date.now() > deadline) throw new Error(`no ${count} backend(s) waiting on a lock`);
@@ -211,7 +201,7 @@ describe('attacks on the recovery guarantees of issue 11 (PostgreSQL)', () => {
     it('a reprocess that waited for the tree is made later than what ran meanwhile: its copies are the newest', async () => {
       const rootId = await failedImport(4, [1, 2]);
       // Another session holds the tree's root: the reprocess begins its transaction, then waits.
-      const holder = new Client({ connectionString: db.url });
+      const holder = new Client({ connectionString: t.db.url });
       await holder.connect();
       try {
         await holder.query('BEGIN');

@@ -13,7 +13,7 @@ import request from 'supertest';
 import type { App } from 'supertest/types';
 import { AppModule } from '../../sample-app/app.module';
 import { adminDatabaseUrl } from '../support/database-url';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { useTestDatabase } from '../support/use-test-app';
 
 const DATA = join(__dirname, '..', '..', 'sample-app', 'data');
 
@@ -44,20 +44,16 @@ async function countBatches(app: INestApplication): Promise<number> {
 
 /** The sample app's HTTP API on a real PostgreSQL: upload, failures, corrections, reprocess. */
 describe('sample app', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase({ empty: true });
   let app: INestApplication<App>;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ empty: true });
     const moduleRef = await Test.createTestingModule({
-      imports: [AppModule.forDatabase(db.url)],
+      imports: [AppModule.forDatabase(database.db.url)],
     }).compile();
     app = moduleRef.createNestApplication();
+    database.closeBeforeCheck(() => app.close());
     await app.init();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
   });
 
   it('imports customers.csv (472/28), then corrections and a reprocess bring all 500 in', async () => {
@@ -316,33 +312,29 @@ describe('sample app', () => {
  */
 describe('sample app: dropped uploads', () => {
   const POOL_SIZE = 2;
-  let db: TestDatabase;
+  const database = useTestDatabase({ empty: true });
   let app: INestApplication<Server>;
   let admin: Client;
   let port: number;
 
   beforeAll(async () => {
-    db = await createTestDatabase({ empty: true });
     const moduleRef = await Test.createTestingModule({
-      imports: [AppModule.forDatabase(db.url, { poolSize: POOL_SIZE })],
+      imports: [AppModule.forDatabase(database.db.url, { poolSize: POOL_SIZE })],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false });
+    database.closeBeforeCheck(() => app.close());
     await app.listen(0, '127.0.0.1');
     port = (app.getHttpServer().address() as AddressInfo).port;
     admin = new Client({ connectionString: adminDatabaseUrl() });
     await admin.connect();
-  });
-  afterAll(async () => {
-    await admin?.end();
-    await app?.close();
-    await db?.drop();
+    database.closeBeforeCheck(() => admin.end());
   });
 
   async function idleInTransaction(): Promise<number> {
     const { rows } = await admin.query<{ count: number }>(
       `SELECT count(*)::int AS count FROM pg_stat_activity
         WHERE datname = $1 AND state = 'idle in transaction'`,
-      [db.name],
+      [database.db.name],
     );
     return rows[0].count;
   }

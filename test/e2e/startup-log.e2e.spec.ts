@@ -1,8 +1,8 @@
 import type { LoggerService, Provider } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { BaseProcessor, ImportProcessor, ReliableImportsModule } from '../../lib';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { BaseProcessor, ImportProcessor } from '../../lib';
+import { moduleImports } from '../fixtures/test-app';
+import { useTestDatabase } from '../support/use-test-app';
 
 @ImportProcessor()
 class CustomerDataProcessor extends BaseProcessor<object> {
@@ -29,22 +29,12 @@ class CapturingLogger implements LoggerService {
 }
 
 describe('the startup log line', () => {
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const database = useTestDatabase();
 
   async function startupLines(providers: Provider[]) {
     const logger = new CapturingLogger();
     const moduleRef = await Test.createTestingModule({
-      imports: [
-        TypeOrmModule.forRoot({ type: 'postgres', url: db.url, retryAttempts: 0, logging: false }),
-        ReliableImportsModule.forRoot(),
-      ],
+      imports: moduleImports(database.db.url),
       providers,
     })
       .setLogger(logger)

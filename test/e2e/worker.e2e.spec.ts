@@ -1,6 +1,5 @@
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
   BaseProcessor,
   ImportProcessor,
@@ -10,7 +9,8 @@ import {
   type ImportItem,
 } from '../../lib';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { KeptDataSources } from '../support/kept-data-sources';
+import { useTestApp } from '../support/use-test-app';
 
 interface Row {
   n: number;
@@ -29,21 +29,17 @@ class MeterReadingProcessor extends BaseProcessor<Row> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('the background worker', () => {
-  let db: TestDatabase;
-  let creator: TestApp;
+  const creator = useTestApp([MeterReadingProcessor]);
   const workers: TestApp[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    creator = await createTestApp(db.url, [MeterReadingProcessor]);
     await creator.dataSource.query(
       'CREATE TABLE readings (item_id uuid PRIMARY KEY, n integer NOT NULL)',
     );
   });
-  afterAll(async () => {
-    for (const worker of workers) await worker.close();
-    await creator?.close();
-    await db?.drop();
+  // Before the file's leak guard, which runs first in afterAll.
+  afterEach(async () => {
+    for (const worker of workers.splice(0)) await worker.close();
   });
 
   async function waitUntilFinished(batchId: string, timeoutMs = 60_000) {
@@ -60,7 +56,7 @@ describe('the background worker', () => {
     for (let i = 0; i < 2; i++) {
       // A poll interval far longer than the test: only the notification can wake the workers.
       workers.push(
-        await createTestApp(db.url, [MeterReadingProcessor], {
+        await createTestApp(creator.db.url, [MeterReadingProcessor], {
           module: { worker: { enabled: true, concurrency: 2, pollIntervalMs: 3_600_000 } },
         }),
       );
@@ -84,7 +80,7 @@ describe('the background worker', () => {
   });
 
   it('finds by polling a batch that nobody announced, and shuts down cleanly', async () => {
-    const poller = await createTestApp(db.url, [MeterReadingProcessor], {
+    const poller = await createTestApp(creator.db.url, [MeterReadingProcessor], {
       module: { worker: { enabled: true, pollIntervalMs: 50 } },
     });
     workers.push(poller);
@@ -108,7 +104,7 @@ describe('the background worker', () => {
   });
 
   it('runs its batches with the run options of worker.run: commitEvery commits ten items at a time', async () => {
-    const chunked = await createTestApp(db.url, [MeterReadingProcessor], {
+    const chunked = await createTestApp(creator.db.url, [MeterReadingProcessor], {
       module: { worker: { enabled: true, pollIntervalMs: 50, run: { commitEvery: 10 } } },
     });
     workers.push(chunked);
@@ -127,17 +123,18 @@ describe('the background worker', () => {
   });
 
   it("refuses an invalid worker.run at startup, with the run options' message", async () => {
-    const opened: DataSource[] = [];
+    const opened = new KeptDataSources();
     const moduleRef = Test.createTestingModule({
       imports: [
         TypeOrmModule.forRootAsync({
-          useFactory: () => ({ type: 'postgres', url: db.url, retryAttempts: 0, logging: false }),
+          useFactory: () => ({
+            type: 'postgres',
+            url: creator.db.url,
+            retryAttempts: 0,
+            logging: false,
+          }),
           // Kept, so that the failed start leaves no pool behind.
-          dataSourceFactory: async (options?: DataSourceOptions) => {
-            const dataSource = new DataSource(options!);
-            opened.push(dataSource);
-            return dataSource.initialize();
-          },
+          dataSourceFactory: opened.factory,
         }),
         ReliableImportsModule.forRoot({ worker: { enabled: true, run: { commitEvery: 0 } } }),
       ],
@@ -150,7 +147,7 @@ describe('the background worker', () => {
         'worker.run.commitEvery must be a whole number from 1 (a transaction per item) to 10000; got 0',
       );
     } finally {
-      for (const dataSource of opened) if (dataSource.isInitialized) await dataSource.destroy();
+      await opened.destroy();
     }
   });
 });

@@ -13,6 +13,9 @@ export interface CliRun {
   stderr: string;
 }
 
+// Resolved here: `-r` would look for the package from `cwd`, which may be a temporary folder.
+const SWC_REGISTER = require.resolve('@swc-node/register');
+
 /** Where and how the built binary runs. */
 export interface CliOptions {
   /** Added to (or, when undefined, removed from) this process's environment. */
@@ -30,7 +33,7 @@ export interface CliOptions {
 function command(args: string[], options: CliOptions): [string[], SpawnOptions] {
   const typescript = options.typescript ?? true;
   return [
-    typescript ? ['-r', '@swc-node/register', BUILT_CLI, ...args] : [BUILT_CLI, ...args],
+    typescript ? ['-r', SWC_REGISTER, BUILT_CLI, ...args] : [BUILT_CLI, ...args],
     {
       cwd: options.cwd ?? ROOT,
       env: {

@@ -13,6 +13,10 @@ export interface ProcessingChild {
   }>;
 }
 
+/** The table the processing child writes each row to: no unique key, so that a row applied twice shows. */
+export const CREATE_APPLIED_TABLE =
+  'CREATE TABLE applied (item_id uuid NOT NULL, n integer NOT NULL, pid integer NOT NULL)';
+
 /** Starts a Node process that processes `batchId`, with the real module, on its own connections. */
 export function startProcessingChild(env: {
   databaseUrl: string;

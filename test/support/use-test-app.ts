@@ -9,6 +9,11 @@ export interface TestDatabaseHandle {
   readonly db: TestDatabase;
   /** A `pg` client on the file's database, connected; the helper ends it before its leak check. */
   connect(): Promise<Client>;
+  /**
+   * Has the helper run `close` before its leak check, for what the file starts by itself (an app of its
+   * own, a DataSource, a client elsewhere): the file's own `afterAll` runs after the check.
+   */
+  closeBeforeCheck(close: () => Promise<void>): void;
 }
 
 /** The database and the app of a test file (see `useTestApp`), usable from its `beforeAll` on. */
@@ -40,6 +45,7 @@ function useFileDatabase(
   let db: TestDatabase | undefined;
   let baseline: ResourceCounts | undefined;
   const clients: Client[] = [];
+  const closers: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
     baseline = countResources();
@@ -50,6 +56,8 @@ function useFileDatabase(
   // must therefore not close anything the guard checks: hand such things to `connect()` instead.
   afterAll(async () => {
     for (const client of clients.splice(0)) await client.end();
+    // The last started is closed first, as it may use what was started before it.
+    for (const close of closers.splice(0).reverse()) await close();
     await resources.stop();
     if (!db || !baseline) return;
     try {
@@ -74,6 +82,9 @@ function useFileDatabase(
       clients.push(client);
       await client.connect();
       return client;
+    },
+    closeBeforeCheck(close) {
+      closers.push(close);
     },
   };
 }
@@ -119,6 +130,7 @@ export function useTestApp(
       return database.db;
     },
     connect: () => database.connect(),
+    closeBeforeCheck: (close) => database.closeBeforeCheck(close),
     get app() {
       return started().app;
     },
