@@ -1,3 +1,4 @@
+import { BATCH_STATUS } from './statuses';
 import { nearestName } from './utils/nearest-name.util';
 
 /**
@@ -250,7 +251,7 @@ export const messages = {
 
   processingInterrupted: (batchId: string, reason: string): string =>
     `Processing of batch "${batchId}" was interrupted by a database error: ${reason}. Nothing is lost and ` +
-    `the batch is not failed: it is still "processing", and the items not finished are pending again (at ` +
+    `the batch is not failed: it is still "${BATCH_STATUS.processing}", and the items not finished are pending again (at ` +
     `once, or when their lease runs out if the database did not answer). Process the batch again once the ` +
     `database answers, or let a worker pick it up.`,
 
