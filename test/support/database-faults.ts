@@ -95,10 +95,7 @@ export async function loseConnectionOn(
       CREATE SEQUENCE "${name}";
       CREATE FUNCTION "${name}"() RETURNS trigger LANGUAGE plpgsql AS $fault$
       BEGIN
-        IF ${target.when} THEN
-          IF nextval('"${name}"') = ${Number(nth)} THEN${FAILURES[kind]}
-          END IF;
-        END IF;
+${failNth(name, target.when, nth, kind)}
         RETURN NULL;
       END
       $fault$;
@@ -106,13 +103,7 @@ export async function loseConnectionOn(
         REFERENCING ${transitions} FOR EACH STATEMENT EXECUTE FUNCTION "${name}"();`),
   );
   return {
-    matched: () =>
-      onDatabase(url, async (client) => {
-        const { rows } = await client.query<{ count: string }>(
-          `SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS count FROM "${name}"`,
-        );
-        return Number(rows[0].count);
-      }),
+    matched: () => countMatched(url, name),
     disarm: () =>
       onDatabase(url, async (client) => {
         await client.query(`
@@ -148,23 +139,14 @@ export async function loseConnectionOnRead(
       ALTER VIEW "${target.view}" RENAME TO "${hidden}";
       CREATE FUNCTION "${name}"(read_row "${hidden}") RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fault$
       BEGIN
-        IF ${target.when} THEN
-          IF nextval('"${name}"') = ${Number(nth)} THEN${FAILURES[kind]}
-          END IF;
-        END IF;
+${failNth(name, target.when, nth, kind)}
         RETURN true;
       END
       $fault$;
       CREATE VIEW "${target.view}" AS SELECT v.* FROM "${hidden}" v WHERE "${name}"(v);`),
   );
   return {
-    matched: () =>
-      onDatabase(url, async (client) => {
-        const { rows } = await client.query<{ count: string }>(
-          `SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS count FROM "${name}"`,
-        );
-        return Number(rows[0].count);
-      }),
+    matched: () => countMatched(url, name),
     disarm: () =>
       onDatabase(url, async (client) => {
         await client.query(`
@@ -174,4 +156,23 @@ export async function loseConnectionOnRead(
           DROP SEQUENCE "${name}";`);
       }),
   };
+}
+
+/** The body of a fault function: the `nth` time `when` holds, fail as `kind` says. */
+function failNth(name: string, when: string, nth: number, kind: FaultKind): string {
+  return `
+        IF ${when} THEN
+          IF nextval('"${name}"') = ${Number(nth)} THEN${FAILURES[kind]}
+          END IF;
+        END IF;`;
+}
+
+/** How many times the fault's condition held: its sequence's count. */
+function countMatched(url: string, name: string): Promise<number> {
+  return onDatabase(url, async (client) => {
+    const { rows } = await client.query<{ count: string }>(
+      `SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS count FROM "${name}"`,
+    );
+    return Number(rows[0].count);
+  });
 }
