@@ -50,12 +50,15 @@ export function batchSummary(args: { batchId: string }): Statement {
   };
 }
 
-/** Takes a pending batch, or one whose previous holder's lease has expired. */
-export function startBatch(args: {
+/** A worker's lease on a batch: who holds it, and for how long from now. */
+interface LeaseArgs {
   batchId: string;
   workerId: string;
   leaseMs: number;
-}): Statement {
+}
+
+/** Takes a pending batch, or one whose previous holder's lease has expired. */
+export function startBatch(args: LeaseArgs): Statement {
   return {
     text: `
     UPDATE "import_batches"
@@ -78,11 +81,7 @@ export function startBatch(args: {
  * Extends the lease on the items this worker holds, and on the batch when this worker holds it, in one
  * round trip. Returns whether the batch is (still) this worker's (`held`).
  */
-export function renewLeases(args: {
-  batchId: string;
-  workerId: string;
-  leaseMs: number;
-}): Statement {
+export function renewLeases(args: LeaseArgs): Statement {
   return {
     text: `
     WITH items AS (
