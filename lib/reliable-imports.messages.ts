@@ -316,6 +316,9 @@ export const messages = {
 
   itemValidationFailed: (reasons: readonly string[]): string => reasons.join('; '),
 
+  /** The reason of a failed row stored without one (by a version that could store none). */
+  failedWithoutReason: (): string => 'failed',
+
   abortedAfterItem: (itemIndex: number, reason: string): string =>
     `Stopped at item ${itemIndex}, which failed: ${reason}. ` +
     `Fix it with correctItem() and reprocess the batch; the items after it were not processed.`,

@@ -27,7 +27,6 @@ import { isJsonProblem, serializeSourceData } from '../utils/source-data.util';
 import { ArgumentChecks } from '../utils/arguments.util';
 import { isUuid } from '../utils/uuid.util';
 import { messages } from '../reliable-imports.messages';
-import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 import type { ImportItemsSource } from '../interfaces/batch-options.interface';
 import type {
   CorrectionMode,
@@ -190,18 +189,17 @@ export class BatchStore {
 
   /**
    * The stop reason of a batch that must stop at its first failure, when a failed item is recorded (in
-   * item order); null when none is.
+   * item order); null when none is. The run makes it storable with the stop it decides.
    */
   async stopAtFirstFailure(batchId: string): Promise<string | null> {
     const [row] = await this.database.run<{ item_index: number; error_message: string | null }>(
       firstFailedItem({ batchId }),
     );
     if (!row) return null;
-    const reason = messages.abortedAfterItem(
+    return messages.abortedAfterItem(
       row.item_index,
-      row.error_message ?? ITEM_STATUS.failed,
+      row.error_message ?? messages.failedWithoutReason(),
     );
-    return storableText(reason, TEXT_LIMITS.message).text;
   }
 
   /** Gives the batch back unfinished (processing, no lease), for the next run to take over. */

@@ -20,6 +20,7 @@ import { ItemContextImpl, SkipItemSignal, type RunState } from './contexts';
 import { LogBuffer } from './log-buffer';
 import { ItemStore } from './item-store';
 import type { CompletedChunkItem, ItemResult } from './statements/items.statements';
+import { callHook, HookThrew } from './processor-hook';
 import { inTransaction } from './transaction';
 
 function invalidResult(item: ImportItem<object>, problem: string): ReliableImportsError {
@@ -45,13 +46,6 @@ function markErrorsOf(transaction: QueryRunner): void {
       throw error;
     }
   }) as QueryRunner['query'];
-}
-
-/** Carries what the processor's code threw, to tell it from what the module's own statements threw. */
-class ProcessorThrew extends Error {
-  constructor(readonly thrown: unknown) {
-    super('The processor threw');
-  }
 }
 
 /** An item in flight given up because its run stopped: it goes back to pending, not failed. */
@@ -108,8 +102,8 @@ export class ItemRunner {
         logs.clear();
         return { status: ITEM_STATUS.completed };
       } catch (caught) {
-        const fromProcessor = caught instanceof ProcessorThrew;
-        const thrown = fromProcessor ? caught.thrown : caught;
+        const fromProcessor = caught instanceof HookThrew;
+        const thrown = fromProcessor ? caught.error : caught;
         if (isInstance(thrown, LeaseLostError) || isInstance(thrown, ItemGivenUpSignal)) {
           return { status: 'lost' };
         }
@@ -287,16 +281,13 @@ export class ItemRunner {
   ): Promise<ItemResult> {
     const context = new ItemContextImpl(run, item, transaction, logs, signal);
     const { processor } = run;
-    let result: object | void;
-    try {
+    const result = await callHook(async () => {
       if (processor.validateItem) {
         const reasons = reasonsOf(await processor.validateItem(item, context));
         if (reasons.length > 0) throw new ItemValidationError(reasons, item.itemIndex);
       }
-      result = await processor.processItem(item, context);
-    } catch (thrown) {
-      throw new ProcessorThrew(thrown);
-    }
+      return processor.processItem(item, context);
+    });
     return this.storedResult(result, item);
   }
 

@@ -1,11 +1,14 @@
-/** Carries what a processor's hook threw, so that the run tells it from its own database's errors. */
+/**
+ * Carries what the processor's code threw (a hook, `validateItem`, `processItem`), so that the run tells it
+ * from what the module's own statements threw.
+ */
 export class HookThrew extends Error {
   constructor(readonly error: unknown) {
     super('A processor hook threw');
   }
 }
 
-/** Calls a processor's hook; what it throws comes out as a `HookThrew`. */
+/** Calls the processor's code; what it throws comes out as a `HookThrew`. */
 export async function callHook<T>(call: () => T | Promise<T>): Promise<T> {
   try {
     return await call();

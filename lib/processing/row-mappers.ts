@@ -27,6 +27,7 @@ const str = (value: unknown): string | null =>
       ? value
       : JSON.stringify(value);
 
+/** A row of `import_batches` as the public `ImportBatch`. */
 export function toBatch(row: Row): ImportBatch {
   return {
     id: String(row.id),
@@ -51,6 +52,7 @@ export function toBatch(row: Row): ImportBatch {
   };
 }
 
+/** A row of `import_batch_items` as the public `ImportItem`. */
 export function toItem<TSource>(row: Row): ImportItem<TSource> {
   return {
     id: String(row.id),
@@ -74,6 +76,7 @@ export function toItem<TSource>(row: Row): ImportItem<TSource> {
   };
 }
 
+/** A row of `import_logs` as the public `ImportLogEntry` (its id as text: it is a bigint). */
 export function toLogEntry(row: Row): ImportLogEntry {
   return {
     id: String(row.id),
@@ -86,6 +89,7 @@ export function toLogEntry(row: Row): ImportLogEntry {
   };
 }
 
+/** A row of the `import_batch_summary` view as the public `BatchSummary`. */
 export function toSummary(row: Row): BatchSummary {
   return {
     batchId: String(row.batch_id),
@@ -128,6 +132,7 @@ export function toFailedRow<TSource>(
   };
 }
 
+/** A batch of a tree with its counts, as `getLineage` returns it. */
 export function toLineageBatch(row: Row): LineageBatch {
   return {
     batchId: String(row.id),

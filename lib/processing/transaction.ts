@@ -13,20 +13,15 @@ export async function inTransaction<T>(
   let failure: unknown;
   try {
     await runner.startTransaction();
-    try {
-      const result = await work(runner, runner.manager);
-      await runner.commitTransaction();
-      return result;
-    } catch (error) {
-      failure = error;
-      if (runner.isTransactionActive) {
-        // A failed rollback (the connection is gone) must not hide the error that caused it.
-        await runner.rollbackTransaction().catch(() => undefined);
-      }
-      throw error;
-    }
+    const result = await work(runner, runner.manager);
+    await runner.commitTransaction();
+    return result;
   } catch (error) {
-    failure ??= error;
+    failure = error;
+    if (runner.isTransactionActive) {
+      // A failed rollback (the connection is gone) must not hide the error that caused it.
+      await runner.rollbackTransaction().catch(() => undefined);
+    }
     throw error;
   } finally {
     // A lost connection is closed, not handed back to the pool for the next statement.
