@@ -1,7 +1,6 @@
 /**
  * The statements of a batch's run: reading it, taking it, keeping its lease, ending or giving it back, and
- * finding the next one for the worker. Each is a function of named arguments that returns its text and its
- * values side by side, so that no caller decides what `$3` is.
+ * finding the next one for the worker.
  */
 
 import { BATCH_STATUS, ITEM_STATUS, OPEN_ITEM_STATUSES } from '../../statuses';
@@ -15,13 +14,7 @@ export function notifyBatchCreated(args: { batchId: string }): Statement {
   return { text: `SELECT pg_notify('${BATCH_CHANNEL}', $1)`, values: [args.batchId] };
 }
 
-/**
- * The oldest batch of the given types with work for a worker: pending; held by nobody or by a run whose
- * lease expired; or running with items nobody holds, to help with.
- */
-export function nextBatchForWorker(args: { batchTypes: readonly string[] }): Statement {
-  return {
-    text: `
+const NEXT_BATCH_FOR_WORKER = `
     SELECT b."id" FROM "import_batches" b
     WHERE b."batch_type" = ANY($1::text[])
       AND (b."status" = ${sqlWord(BATCH_STATUS.pending)}
@@ -32,9 +25,14 @@ export function nextBatchForWorker(args: { batchTypes: readonly string[] }): Sta
                       WHERE i."batch_id" = b."id"
                         AND (i."status" = ${sqlWord(ITEM_STATUS.pending)} OR (i."status" = ${sqlWord(ITEM_STATUS.processing)} AND i."locked_until" < now()))))))
     ORDER BY b."created_at", b."id"
-    LIMIT 1`,
-    values: [args.batchTypes],
-  };
+    LIMIT 1`;
+
+/**
+ * The oldest batch of the given types with work for a worker: pending; held by nobody or by a run whose
+ * lease expired; or running with items nobody holds, to help with.
+ */
+export function nextBatchForWorker(args: { batchTypes: readonly string[] }): Statement {
+  return { text: NEXT_BATCH_FOR_WORKER, values: [args.batchTypes] };
 }
 
 /** The batch's row. */
@@ -57,10 +55,7 @@ interface LeaseArgs {
   leaseMs: number;
 }
 
-/** Takes a pending batch, or one whose previous holder's lease has expired. */
-export function startBatch(args: LeaseArgs): Statement {
-  return {
-    text: `
+const START_BATCH = `
     UPDATE "import_batches"
     SET "status" = ${sqlWord(BATCH_STATUS.processing)},
         "retry_count" = "retry_count" + CASE WHEN "started_at" IS NULL THEN 0 ELSE 1 END,
@@ -72,18 +67,14 @@ export function startBatch(args: LeaseArgs): Statement {
     WHERE "id" = $1
       AND ("status" = ${sqlWord(BATCH_STATUS.pending)}
            OR ("status" = ${sqlWord(BATCH_STATUS.processing)} AND ("locked_until" IS NULL OR "locked_until" < now())))
-    RETURNING *`,
-    values: [args.batchId, args.workerId, args.leaseMs],
-  };
+    RETURNING *`;
+
+/** Takes a pending batch, or one whose previous holder's lease has expired. */
+export function startBatch(args: LeaseArgs): Statement {
+  return { text: START_BATCH, values: [args.batchId, args.workerId, args.leaseMs] };
 }
 
-/**
- * Extends the lease on the items this worker holds, and on the batch when this worker holds it, in one
- * round trip. Returns whether the batch is (still) this worker's (`held`).
- */
-export function renewLeases(args: LeaseArgs): Statement {
-  return {
-    text: `
+const RENEW_LEASES = `
     WITH items AS (
       UPDATE "import_batch_items"
       SET "locked_until" = now() + $3 * interval '1 millisecond'
@@ -94,43 +85,35 @@ export function renewLeases(args: LeaseArgs): Statement {
       WHERE "id" = $1 AND "locked_by" = $2
       RETURNING "id"
     )
-    SELECT EXISTS (SELECT 1 FROM batch) AS "held"`,
-    values: [args.batchId, args.workerId, args.leaseMs],
-  };
+    SELECT EXISTS (SELECT 1 FROM batch) AS "held"`;
+
+/**
+ * Extends the lease on the items this worker holds, and on the batch when this worker holds it, in one
+ * round trip. Returns whether the batch is (still) this worker's (`held`).
+ */
+export function renewLeases(args: LeaseArgs): Statement {
+  return { text: RENEW_LEASES, values: [args.batchId, args.workerId, args.leaseMs] };
 }
+
+const RELEASE_BATCH = `
+    UPDATE "import_batches" SET "locked_by" = NULL, "locked_until" = NULL
+    WHERE "id" = $1 AND "locked_by" = $2 AND "status" = ${sqlWord(BATCH_STATUS.processing)}
+    RETURNING "id"`;
 
 /** Gives the batch back without finishing it: the next run takes it over at once. */
 export function releaseBatch(args: { batchId: string; workerId: string }): Statement {
-  return {
-    text: `
-    UPDATE "import_batches" SET "locked_by" = NULL, "locked_until" = NULL
-    WHERE "id" = $1 AND "locked_by" = $2 AND "status" = ${sqlWord(BATCH_STATUS.processing)}
-    RETURNING "id"`,
-    values: [args.batchId, args.workerId],
-  };
+  return { text: RELEASE_BATCH, values: [args.batchId, args.workerId] };
 }
+
+const LOCK_BATCH_TO_STOP = `
+    SELECT "id" FROM "import_batches" WHERE "id" = $1 AND "status" = ${sqlWord(BATCH_STATUS.processing)} FOR NO KEY UPDATE`;
 
 /** The first statement of a stop: waits for the claims in flight and keeps new ones out. */
 export function lockBatchToStop(args: { batchId: string }): Statement {
-  return {
-    text: `
-    SELECT "id" FROM "import_batches" WHERE "id" = $1 AND "status" = ${sqlWord(BATCH_STATUS.processing)} FOR NO KEY UPDATE`,
-    values: [args.batchId],
-  };
+  return { text: LOCK_BATCH_TO_STOP, values: [args.batchId] };
 }
 
-/**
- * Ends the batch once no item is open: counters from the items, status from the counters, lease
- * released. The holder of the batch does it, or any run once the holder's lease has expired; a stop
- * (`failure`, the reason) fails the batch whoever asks.
- */
-export function finishBatch(args: {
-  batchId: string;
-  workerId: string;
-  failure: string | null;
-}): Statement {
-  return {
-    text: `
+const FINISH_BATCH = `
     WITH c AS (
       SELECT
         (count(*) FILTER (WHERE "status" = ${sqlWord(ITEM_STATUS.completed)}))::integer AS completed,
@@ -152,7 +135,17 @@ export function finishBatch(args: {
                AND NOT EXISTS (
                  SELECT 1 FROM "import_batch_items"
                  WHERE "batch_id" = $1 AND "status" IN (${sqlList(OPEN_ITEM_STATUSES)}))))
-    RETURNING b.*`,
-    values: [args.batchId, args.workerId, args.failure],
-  };
+    RETURNING b.*`;
+
+/**
+ * Ends the batch once no item is open: counters from the items, status from the counters, lease
+ * released. The holder of the batch does it, or any run once the holder's lease has expired; a stop
+ * (`failure`, the reason) fails the batch whoever asks.
+ */
+export function finishBatch(args: {
+  batchId: string;
+  workerId: string;
+  failure: string | null;
+}): Statement {
+  return { text: FINISH_BATCH, values: [args.batchId, args.workerId, args.failure] };
 }

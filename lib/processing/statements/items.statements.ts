@@ -1,7 +1,6 @@
 /**
  * The statements of an item's life in a run: claimed under this worker's lease, completed, failed or
- * skipped (each only while the claim is still this worker's), or given back. Each is a function of named
- * arguments that returns its text and its values side by side, so that no caller decides what `$3` is.
+ * skipped (each only while the claim is still this worker's), or given back.
  */
 
 import { BATCH_STATUS, ITEM_STATUS } from '../../statuses';
@@ -54,39 +53,33 @@ function logDone(source: string, entries: string): string {
 }
 
 /**
- * Records the outcome of an item and writes its logs, in one statement, only while this worker still
- * holds the item (fencing). `outcome.set` writes the outcome's own columns; its values are parameters from
- * `$5` on, after the item ($1), the worker ($2), the attempts ($3) and the logs ($4).
+ * The text that records the outcome of an item and writes its logs, in one statement, only while this
+ * worker still holds the item (fencing). `set` writes the outcome's own columns, from `$5` on, after the
+ * item ($1), the worker ($2), the attempts ($3) and the logs ($4).
  */
-function recordOutcome(
-  args: ItemOutcomeArgs,
-  outcome: { set: string; values: unknown[] },
-): Statement {
-  return {
-    text: `
+function outcomeText(set: string): string {
+  return `
     WITH done AS (
       UPDATE "import_batch_items"
-      SET ${outcome.set}, "attempts" = "attempts" + $3,
+      SET ${set}, "attempts" = "attempts" + $3,
           "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
       WHERE "id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_by" = $2
       RETURNING "id", "batch_id"
     ), ${logDone('done', '$4')}
-    SELECT "id" FROM done`,
-    values: [args.itemId, args.workerId, args.attempts, args.logsJson, ...outcome.values],
-  };
+    SELECT "id" FROM done`;
 }
 
 /**
- * Claims up to `limit` items of the batch that match `which` for the worker, leased for `leaseMs`. `which`
- * is a literal condition, not a parameter, so that the planner can see it matches the index of pending
- * items. The batch row is share-locked for the claim: a stop (`lockBatchToStop`) waits for the claims in
- * flight, and a claim that comes after it finds the batch ended, so that an ended batch never gains a
- * claimed item. (Not FOR UPDATE in the stop: that would also wait for the key-share locks that the log
- * inserts of item transactions take, while those wait for the item rows the stop releases.)
+ * The text that claims up to `limit` ($4) items of the batch ($1) that match `which` for the worker ($2),
+ * leased for `leaseMs` ($3). `which` is a literal condition, not a parameter, so that the planner can see it
+ * matches the index of pending items. The batch row is share-locked for the claim: a stop
+ * (`lockBatchToStop`) waits for the claims in flight, and a claim that comes after it finds the batch ended,
+ * so that an ended batch never gains a claimed item. (Not FOR UPDATE in the stop: that would also wait for
+ * the key-share locks that the log inserts of item transactions take, while those wait for the item rows
+ * the stop releases.)
  */
-function claimItems(which: string, args: ClaimArgs): Statement {
-  return {
-    text: `
+function claimText(which: string): string {
+  return `
     UPDATE "import_batch_items" AS i
     SET "status" = ${sqlWord(ITEM_STATUS.processing)},
         "locked_by" = $2,
@@ -102,32 +95,38 @@ function claimItems(which: string, args: ClaimArgs): Statement {
       FOR UPDATE SKIP LOCKED
     ) AS next
     WHERE i."id" = next."id"
-    RETURNING i.*`,
+    RETURNING i.*`;
+}
+
+const CLAIM_PENDING_ITEMS = claimText(`"status" = ${sqlWord(ITEM_STATUS.pending)}`);
+
+/** Claims the next pending items in order (`limit` at most); on the index of pending items. */
+export function claimPendingItems(args: ClaimArgs): Statement {
+  return {
+    text: CLAIM_PENDING_ITEMS,
     values: [args.batchId, args.workerId, args.leaseMs, args.limit],
   };
 }
 
-/** Claims the next pending items in order (`limit` at most); on the index of pending items. */
-export function claimPendingItems(args: ClaimArgs): Statement {
-  return claimItems(`"status" = ${sqlWord(ITEM_STATUS.pending)}`, args);
-}
+const CLAIM_EXPIRED_ITEMS = claimText(
+  `"status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_until" < now()`,
+);
 
 /** Claims, in order, items whose holder's lease expired (`limit` at most): when none is pending. */
 export function claimExpiredItems(args: ClaimArgs): Statement {
-  return claimItems(
-    `"status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_until" < now()`,
-    args,
-  );
+  return {
+    text: CLAIM_EXPIRED_ITEMS,
+    values: [args.batchId, args.workerId, args.leaseMs, args.limit],
+  };
 }
+
+const ITEMS_HELD_BY_OTHERS = `
+    SELECT count(*)::integer AS "count" FROM "import_batch_items"
+    WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_by" IS DISTINCT FROM $2`;
 
 /** Items still held by another worker whose lease has not expired. */
 export function itemsHeldByOthers(args: { batchId: string; workerId: string }): Statement {
-  return {
-    text: `
-    SELECT count(*)::integer AS "count" FROM "import_batch_items"
-    WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_by" IS DISTINCT FROM $2`,
-    values: [args.batchId, args.workerId],
-  };
+  return { text: ITEMS_HELD_BY_OTHERS, values: [args.batchId, args.workerId] };
 }
 
 /** An item to record completed, with its result. */
@@ -141,37 +140,50 @@ export interface UnappliedItem extends ItemOutcomeArgs {
   errorDetailsJson: string | null;
 }
 
+const COMPLETE_ITEM =
+  outcomeText(`"status" = ${sqlWord(ITEM_STATUS.completed)}, "processed_data" = $5::jsonb, "target_table" = $6, "target_id" = $7,
+          "error_message" = NULL, "error_details" = NULL`);
+
 /**
  * Inside the item's transaction: the item becomes completed only while this worker still holds it
  * (fencing), and its logs are written with it.
  */
 export function completeItem(args: CompletedItem): Statement {
-  return recordOutcome(args, {
-    set: `"status" = ${sqlWord(ITEM_STATUS.completed)}, "processed_data" = $5::jsonb, "target_table" = $6, "target_id" = $7,
-          "error_message" = NULL, "error_details" = NULL`,
-    values: [args.processedJson, args.targetTable, args.targetId],
-  });
+  return {
+    text: COMPLETE_ITEM,
+    values: [
+      args.itemId,
+      args.workerId,
+      args.attempts,
+      args.logsJson,
+      args.processedJson,
+      args.targetTable,
+      args.targetId,
+    ],
+  };
 }
+
+const FINISH_ITEM_WITHOUT_RESULT = outcomeText(
+  `"status" = $5, "error_message" = $6, "error_details" = $7::jsonb`,
+);
 
 /** After the item's transaction rolled back: records the outcome (failed or skipped) and its logs. */
 export function finishItemWithoutResult(args: UnappliedItem): Statement {
-  return recordOutcome(args, {
-    set: `"status" = $5, "error_message" = $6, "error_details" = $7::jsonb`,
-    values: [args.status, args.errorMessage, args.errorDetailsJson],
-  });
+  return {
+    text: FINISH_ITEM_WITHOUT_RESULT,
+    values: [
+      args.itemId,
+      args.workerId,
+      args.attempts,
+      args.logsJson,
+      args.status,
+      args.errorMessage,
+      args.errorDetailsJson,
+    ],
+  };
 }
 
-/**
- * Inside a chunk's transaction: marks every item of the chunk completed (only those this worker still
- * holds) and writes their logs, in one statement. The items travel as one JSON array of
- * `{ id, processed, target_table, target_id, logs }`.
- */
-export function completeChunk(args: {
-  workerId: string;
-  items: readonly CompletedChunkItem[];
-}): Statement {
-  return {
-    text: `
+const COMPLETE_CHUNK = `
     WITH input AS (
       SELECT * FROM jsonb_to_recordset($2::jsonb)
         AS x("id" uuid, "processed" jsonb, "target_table" text, "target_id" text, "logs" jsonb)
@@ -185,9 +197,18 @@ export function completeChunk(args: {
       WHERE i."id" = input."id" AND i."status" = ${sqlWord(ITEM_STATUS.processing)} AND i."locked_by" = $1
       RETURNING i."id", i."batch_id"
     ), ${logDone('done JOIN input ON input."id" = done."id"', 'input."logs"')}
-    SELECT count(*)::integer AS "count" FROM done`,
-    values: [args.workerId, chunkJson(args.items)],
-  };
+    SELECT count(*)::integer AS "count" FROM done`;
+
+/**
+ * Inside a chunk's transaction: marks every item of the chunk completed (only those this worker still
+ * holds) and writes their logs, in one statement. The items travel as one JSON array of
+ * `{ id, processed, target_table, target_id, logs }`.
+ */
+export function completeChunk(args: {
+  workerId: string;
+  items: readonly CompletedChunkItem[];
+}): Statement {
+  return { text: COMPLETE_CHUNK, values: [args.workerId, chunkJson(args.items)] };
 }
 
 /** The items of a chunk as the JSON array `completeChunk` reads; results and logs are JSON text already. */
@@ -206,15 +227,18 @@ const RELEASE = `
     UPDATE "import_batch_items"
     SET "status" = ${sqlWord(ITEM_STATUS.pending)}, "locked_by" = NULL, "locked_until" = NULL, "started_at" = NULL`;
 
+const RELEASE_ITEMS = `${RELEASE}
+    WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = ${sqlWord(ITEM_STATUS.processing)}
+    RETURNING "id"`;
+
 /** Gives back the items this worker claimed but will not process. */
 export function releaseItems(args: { batchId: string; workerId: string }): Statement {
-  return {
-    text: `${RELEASE}
-    WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = ${sqlWord(ITEM_STATUS.processing)}
-    RETURNING "id"`,
-    values: [args.batchId, args.workerId],
-  };
+  return { text: RELEASE_ITEMS, values: [args.batchId, args.workerId] };
 }
+
+const RELEASE_SOME_ITEMS = `${RELEASE}
+    WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "id" = ANY($3::uuid[])
+    RETURNING "id"`;
 
 /** Gives back the items `itemIds` of this worker's claim. */
 export function releaseSomeItems(args: {
@@ -222,13 +246,12 @@ export function releaseSomeItems(args: {
   workerId: string;
   itemIds: readonly string[];
 }): Statement {
-  return {
-    text: `${RELEASE}
-    WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "id" = ANY($3::uuid[])
-    RETURNING "id"`,
-    values: [args.batchId, args.workerId, args.itemIds],
-  };
+  return { text: RELEASE_SOME_ITEMS, values: [args.batchId, args.workerId, args.itemIds] };
 }
+
+const RELEASE_EVERY_CLAIM = `${RELEASE}
+    WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)}
+    RETURNING "id"`;
 
 /**
  * A stop gives back every claim on the batch, whichever run holds it: a claim that completes later is
@@ -236,22 +259,16 @@ export function releaseSomeItems(args: {
  * an ended batch.
  */
 export function releaseEveryClaim(args: { batchId: string }): Statement {
-  return {
-    text: `${RELEASE}
-    WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)}
-    RETURNING "id"`,
-    values: [args.batchId],
-  };
+  return { text: RELEASE_EVERY_CLAIM, values: [args.batchId] };
 }
 
-/** The first failed item of a batch, in item order: where a stop at the first failure stops. */
-export function firstFailedItem(args: { batchId: string }): Statement {
-  return {
-    text: `
+const FIRST_FAILED_ITEM = `
     SELECT "item_index", "error_message" FROM "import_batch_items"
     WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.failed)}
     ORDER BY "item_index"
-    LIMIT 1`,
-    values: [args.batchId],
-  };
+    LIMIT 1`;
+
+/** The first failed item of a batch, in item order: where a stop at the first failure stops. */
+export function firstFailedItem(args: { batchId: string }): Statement {
+  return { text: FIRST_FAILED_ITEM, values: [args.batchId] };
 }

@@ -1,6 +1,5 @@
 /**
- * The statements of recovery (failed rows of a tree, its lineage, corrections), each a function of named
- * arguments that returns its text and its values side by side, so that no caller decides what `$3` is.
+ * The statements of recovery: failed rows of a tree, its lineage, corrections.
  *
  * A tree's source rows are the items of its first batch (the root); every copy of a row in a reprocess
  * points at it through `original_item_id`. At most one copy of a row completes in the whole tree.
@@ -28,9 +27,9 @@ const COPIES_OF_R = (columns: string): string => `
       ) c JOIN "import_batches" b ON b."id" = c."batch_id"`;
 
 /**
- * Rows of root $1 that did not complete the first time, each with its newest failed or skipped copy (`f`),
- * its newest copy of all (`n`) and the batch in which a copy completed (`d`). Unresolved: no copy completed
- * and the newest copy is the failed one (not one pending in a reprocess).
+ * Rows of root `rootId` ($1) that did not complete the first time, each with its newest failed or skipped
+ * copy (`f`), its newest copy of all (`n`) and the batch in which a copy completed (`d`). Unresolved: no
+ * copy completed and the newest copy is the failed one (not one pending in a reprocess).
  */
 const FAILED_ROWS = `
     FROM "import_batch_items" r
@@ -163,7 +162,7 @@ export function sourcesOfItems(args: { itemIds: string[] }): Statement {
   };
 }
 
-/** The source rows of root $1 that came from the given lines. */
+/** The source rows of root `rootId` that came from the given lines. */
 export function sourcesOfLines(args: { rootId: string; lines: number[] }): Statement {
   return {
     text: `

@@ -3,7 +3,9 @@ import { messages } from '../../reliable-imports.messages';
 /**
  * A statement of the module and its parameters, side by side, so that no caller decides what `$3` is.
  * Every statement is a function of named arguments that returns one (graphile-worker's `src/sql/*.ts`),
- * and `DatabaseAdapter.run` runs it.
+ * and `DatabaseAdapter.run` runs it. The statements of a run build their text once, as a module constant,
+ * and a call only assembles the values: they run for every item, and named prepared statements need texts
+ * that never change.
  */
 export interface Statement {
   text: string;
