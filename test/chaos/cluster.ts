@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { reliableImportsMigrations } from '../../migrations';
+import { sleep } from '../support/timing';
+import { withClient, type WithClientOptions } from '../support/with-client';
 
 /**
  * The suite's own PostgreSQL cluster (pg_createcluster), on a port of its own, so that it can be stopped
@@ -32,8 +33,6 @@ const TEMPLATE = 'chaos_template';
 const run = (command: string, args: string[]): string =>
   execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 function installedVersion(): string {
   const out = run('pg_lsclusters', ['-h']);
   const first = out.trim().split('\n')[0]?.split(/\s+/)[0];
@@ -49,16 +48,8 @@ function clusterStatus(version: string, name: string): 'online' | 'down' | 'abse
   return line[3]?.startsWith('online') ? 'online' : 'down';
 }
 
-export async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+/** How the suite connects to its cluster, which it stops and kills under open clients. */
+export const CLUSTER_CLIENT: WithClientOptions = { connectTimeoutMs: 5000, serverMayGoAway: true };
 
 /** Creates the cluster (or reuses one left by an earlier run), starts it and migrates the template. */
 export async function openPrivateCluster(
@@ -97,7 +88,7 @@ export async function openPrivateCluster(
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        await withClient(url('postgres'), (client) => client.query('SELECT 1'));
+        await withClient(url('postgres'), (client) => client.query('SELECT 1'), CLUSTER_CLIENT);
         return;
       } catch (error) {
         if (attempt > 100) throw error;
@@ -107,10 +98,14 @@ export async function openPrivateCluster(
   };
 
   await ensureRunning();
-  await withClient(url('postgres'), async (client) => {
-    await client.query(`DROP DATABASE IF EXISTS ${TEMPLATE} WITH (FORCE)`);
-    await client.query(`CREATE DATABASE ${TEMPLATE}`);
-  });
+  await withClient(
+    url('postgres'),
+    async (client) => {
+      await client.query(`DROP DATABASE IF EXISTS ${TEMPLATE} WITH (FORCE)`);
+      await client.query(`CREATE DATABASE ${TEMPLATE}`);
+    },
+    CLUSTER_CLIENT,
+  );
   const dataSource = new DataSource({
     type: 'postgres',
     url: url(TEMPLATE),
@@ -182,16 +177,22 @@ export async function openPrivateCluster(
     ensureRunning,
     createDatabase: async (database) => {
       await ensureRunning();
-      await withClient(url('postgres'), async (client) => {
-        await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-        await client.query(`CREATE DATABASE "${database}" TEMPLATE ${TEMPLATE}`);
-      });
+      await withClient(
+        url('postgres'),
+        async (client) => {
+          await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+          await client.query(`CREATE DATABASE "${database}" TEMPLATE ${TEMPLATE}`);
+        },
+        CLUSTER_CLIENT,
+      );
       return url(database);
     },
     dropDatabase: async (database) => {
       await ensureRunning();
-      await withClient(url('postgres'), (client) =>
-        client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`),
+      await withClient(
+        url('postgres'),
+        (client) => client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`),
+        CLUSTER_CLIENT,
       );
     },
     drop: () => {

@@ -33,6 +33,7 @@ import {
 import { checkRecovery } from './recovery-invariants';
 import { compileChild } from './compile';
 import { openPrivateCluster, type PrivateCluster } from './cluster';
+import { sleep } from '../support/timing';
 import {
   avoiding,
   childConfig,
@@ -49,7 +50,6 @@ import {
   query,
   SETTLE_CALL_TIMEOUT_MS,
   short,
-  sleep,
   spawnChild,
   withTimeout,
   type Command,

@@ -7,7 +7,8 @@ import type { BatchService } from '../../lib';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { ChildConfig } from './chaos-child';
 import { startChild, type ChaosChild } from './children';
-import { withClient, type PrivateCluster } from './cluster';
+import { withClient } from '../support/with-client';
+import { CLUSTER_CLIENT, type PrivateCluster } from './cluster';
 
 /** Every lease of the suite: short, so that settling after a kill is quick. */
 export const LEASE_MS = 1500;
@@ -17,8 +18,6 @@ export const ITEM_PAUSE_MS = 5;
 export const END_GRACE_MS = 10_000;
 /** The longest a settling processBatch may take before the suite calls it hung. */
 export const SETTLE_CALL_TIMEOUT_MS = 45_000;
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** What the suite knows of the sequence (the model of fast-check's model-based testing). */
 export interface Model {
@@ -116,7 +115,11 @@ export const note = (real: Real, line: string) =>
   real.trace.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
 
 export async function query<T>(real: Real, sql: string, params: unknown[] = []): Promise<T[]> {
-  return withClient(real.url, async (client) => (await client.query(sql, params)).rows as T[]);
+  return withClient(
+    real.url,
+    async (client) => (await client.query(sql, params)).rows as T[],
+    CLUSTER_CLIENT,
+  );
 }
 
 export async function refreshBatches(real: Real): Promise<string[]> {

@@ -1,14 +1,13 @@
 import { BaseProcessor, ImportProcessor, type ImportContext, type ImportItem } from '../../lib';
 import { createPGliteTestApp } from '../fixtures/pglite-app';
 import type { TestApp } from '../fixtures/test-app';
+import { sleep } from '../support/timing';
 
 interface Row {
   n: number;
   /** never: never settles; late: writes after its time limit has passed. */
   hang?: 'never' | 'late';
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Writes each row to `pglite_applied`; a hung row writes too, before it hangs or after its limit. */
 @ImportProcessor('pglite_hanging')

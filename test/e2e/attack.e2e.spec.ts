@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { BaseProcessor, ImportProcessor, type ImportContext, type ImportItem } from '../../lib';
 import { createTestApp } from '../fixtures/test-app';
 import { useTestApp } from '../support/use-test-app';
+import { sleep } from '../support/timing';
 
 /**
  * An outside review of the guarantees of issue 10 (stops, time limits, the ledger of a tree), each attack
@@ -11,8 +12,6 @@ import { useTestApp } from '../support/use-test-app';
 interface Row {
   n: number;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Applies each row to `attack_applied` (no unique key, so that a row applied twice shows) under the id

@@ -10,12 +10,11 @@ import {
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { adminDatabaseUrl } from '../support/database-url';
 import { useTestDatabase } from '../support/use-test-app';
+import { sleep } from '../support/timing';
 
 interface Row {
   n: number;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Writes its row in the item's transaction, then waits in JavaScript: the moment a backend is lost. */
 @ImportProcessor()

@@ -9,13 +9,12 @@ import {
 } from '../../lib';
 import { CREATE_APPLIED_TABLE, startProcessingChild } from '../support/child-process';
 import { useTestApp } from '../support/use-test-app';
+import { sleep } from '../support/timing';
 
 interface Row {
   key: string;
   bad?: boolean;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Applies each row to `applied_rows`, which has no unique key, under the id of its source row (the root

@@ -2,14 +2,13 @@ import { Client } from 'pg';
 import { BaseProcessor, ImportProcessor, type ImportItem } from '../../lib';
 import { CREATE_APPLIED_TABLE, resultOf, startProcessingChild } from '../support/child-process';
 import { useTestApp } from '../support/use-test-app';
+import { sleep } from '../support/timing';
 
 /** Registered here only so that batches of this type can be created; the children process them. */
 @ImportProcessor()
 class AppliedRowProcessor extends BaseProcessor<{ n: number }> {
   processItem(_item: ImportItem<{ n: number }>): void {}
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Real child processes on one PostgreSQL: killed at random moments, run side by side, or frozen past

@@ -15,6 +15,7 @@ import {
   type ImportItem,
   type ItemCorrection,
 } from '../../lib';
+import { Gate } from '../support/gate';
 import { useTestApp } from '../support/use-test-app';
 
 /**
@@ -23,21 +24,6 @@ import { useTestApp } from '../support/use-test-app';
  */
 
 type Row = Record<string, unknown>;
-
-/** A gate a test opens by hand: `entered` resolves once someone waits at it. */
-class Gate {
-  private open!: () => void;
-  private reached!: () => void;
-  readonly opened = new Promise<void>((resolve) => (this.open = resolve));
-  readonly entered = new Promise<void>((resolve) => (this.reached = resolve));
-  pass(): Promise<void> {
-    this.reached();
-    return this.opened;
-  }
-  release(): void {
-    this.open();
-  }
-}
 
 /**
  * A row is valid when its `ok` field is `'yes'`; a row with `skip` is skipped. Each applied row is written

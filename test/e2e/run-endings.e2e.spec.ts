@@ -10,35 +10,12 @@ import {
 } from '../../lib';
 import { createTestApp } from '../fixtures/test-app';
 import { loseConnectionOnRead, type DatabaseFault } from '../support/database-faults';
+import { Gate } from '../support/gate';
+import { sleep, waitFor } from '../support/timing';
 import { useTestApp } from '../support/use-test-app';
 
 interface Row {
   n: number;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits until `check` holds, polling; fails the test after `ms`. */
-async function until(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('The awaited condition never held.');
-    await sleep(20);
-  }
-}
-
-/** A gate that the test opens. */
-class Gate {
-  entered = 0;
-  private open!: () => void;
-  private readonly opened = new Promise<void>((resolve) => (this.open = resolve));
-  pass(): Promise<void> {
-    this.entered++;
-    return this.opened;
-  }
-  release(): void {
-    this.open();
-  }
 }
 
 /**
@@ -114,7 +91,7 @@ describe('how a run ends', () => {
     await locker.query('BEGIN');
     await locker.query('LOCK TABLE import_batches IN ACCESS EXCLUSIVE MODE');
     const running = second.batches.processBatch(batch.id).catch((error: unknown) => error);
-    await until(async () => {
+    await waitFor(async () => {
       const [waiting] = await t.dataSource.query<{ count: number }[]>(
         `SELECT count(*)::int AS count FROM pg_stat_activity
          WHERE datname = current_database() AND application_name = 'ri_second' AND wait_event_type = 'Lock'`,
@@ -148,7 +125,7 @@ describe('how a run ends', () => {
       const batch = await t.batches.createBatch('ending', rows(1));
       processor.itemGate = new Gate();
       const owner = t.batches.processBatch(batch.id);
-      await until(() => processor.itemGate?.entered === 1);
+      await waitFor(() => processor.itemGate?.passes === 1);
       const fault = await loseConnectionOnRead(
         t.db.url,
         {
@@ -162,7 +139,7 @@ describe('how a run ends', () => {
       const helperProcessor = second.app.get(EndingProcessor);
       const helper = second.batches.processBatch(batch.id).catch((error: unknown) => error);
       // The helper has joined: it waits for the owner's item.
-      await until(() => helperProcessor.starts === 1);
+      await waitFor(() => helperProcessor.starts === 1);
       processor.itemGate.release();
 
       expect(await owner).toMatchObject({ status: 'completed', completedItems: 1 });
@@ -185,11 +162,11 @@ describe('how a run ends', () => {
     const batch = await t.batches.createBatch('ending', rows(5));
     processor.startGate = new Gate();
     const owner = t.batches.processBatch(batch.id);
-    await until(() => processor.startGate?.entered === 1);
+    await waitFor(() => processor.startGate?.passes === 1);
     const helperProcessor = second.app.get(EndingProcessor);
     const helper = second.batches.processBatch(batch.id).catch((error: unknown) => error);
     // The helper runs every item, then waits for the owner, which holds the batch.
-    await until(async () => (await t.batches.getBatchSummary(batch.id)).completedItems === 5);
+    await waitFor(async () => (await t.batches.getBatchSummary(batch.id)).completedItems === 5);
     await sleep(300);
     await second.close();
     expect(await helper).toBeInstanceOf(ProcessingStoppedError);
@@ -212,7 +189,7 @@ describe('how a run ends', () => {
       const options = { continueOnError: false };
       // The owner claims rows 0-24 and waits in row 0; the helper takes 25-29 and fails at 27.
       const owner = t.batches.processBatch(batch.id, options);
-      await until(() => processor.itemGate?.entered === 1);
+      await waitFor(() => processor.itemGate?.passes === 1);
       const helperProcessor = second.app.get(EndingProcessor);
       helperProcessor.failing.add(27);
       const helper = await second.batches.processBatch(batch.id, options);
@@ -248,7 +225,7 @@ describe('how a run ends', () => {
       const batch = await second.batches.createBatch('ending', rows(3));
       ownerProcessor.itemGate = gate;
       const owner = second.batches.processBatch(batch.id).catch((error: unknown) => error);
-      await until(() => gate.entered === 1);
+      await waitFor(() => gate.passes === 1);
       await takeOver(t.dataSource, batch.id);
       // Row 0 never settles: the run gives it up once its grace has passed.
       const outcome = await owner;
@@ -278,14 +255,14 @@ describe('how a run ends', () => {
       const batch = await second.batches.createBatch('ending', rows(1));
       ownerProcessor.itemGate = gate;
       const owner = second.batches.processBatch(batch.id).catch((error: unknown) => error);
-      await until(() => gate.entered === 1);
+      await waitFor(() => gate.passes === 1);
       // The take-over holds the batch's row until it commits: the owner's renewal waits on it, and its
       // item ends meanwhile.
       locker = await t.connect();
       await locker.query('BEGIN');
       await takeOver(locker, batch.id);
       gate.release();
-      await until(async () => (await t.batches.getBatchSummary(batch.id)).completedItems === 1);
+      await waitFor(async () => (await t.batches.getBatchSummary(batch.id)).completedItems === 1);
       await locker.query('COMMIT');
       locker = null;
 

@@ -13,6 +13,7 @@ import request from 'supertest';
 import type { App } from 'supertest/types';
 import { AppModule } from '../../sample-app/app.module';
 import { adminDatabaseUrl } from '../support/database-url';
+import { waitFor } from '../support/timing';
 import { useTestDatabase } from '../support/use-test-app';
 
 const DATA = join(__dirname, '..', '..', 'sample-app', 'data');
@@ -339,14 +340,6 @@ describe('sample app: dropped uploads', () => {
     return rows[0].count;
   }
 
-  async function waitFor(what: string, check: () => Promise<boolean>, ms: number): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`Not within ${ms} ms: ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-
   it('rolls back an upload dropped half way at once; 12 of them leave the app answering', async () => {
     const before = await countBatches(app);
     for (let upload = 1; upload <= POOL_SIZE * 6; upload++) {
@@ -360,17 +353,17 @@ describe('sample app: dropped uploads', () => {
       req.on('error', () => undefined);
       req.write('email,first_name,last_name\na@example.com,A,B\nb@example.com,B,C\nc@exa');
       // The batch's transaction is open and waits for the rest of the body: now the client goes away.
-      await waitFor(
-        'the upload opens its transaction',
-        async () => (await idleInTransaction()) > 0,
-        5000,
-      );
+      await waitFor(async () => (await idleInTransaction()) > 0, {
+        what: 'the upload opens its transaction',
+        withinMs: 5000,
+        everyMs: 25,
+      });
       req.destroy();
-      await waitFor(
-        `dropped upload ${upload} gives its connection back`,
-        async () => (await idleInTransaction()) === 0,
-        3000,
-      );
+      await waitFor(async () => (await idleInTransaction()) === 0, {
+        what: `dropped upload ${upload} gives its connection back`,
+        withinMs: 3000,
+        everyMs: 25,
+      });
     }
     expect(await countBatches(app)).toBe(before);
 

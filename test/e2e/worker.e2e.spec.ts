@@ -11,6 +11,7 @@ import {
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { KeptDataSources } from '../support/kept-data-sources';
 import { useTestApp } from '../support/use-test-app';
+import { sleep } from '../support/timing';
 
 interface Row {
   n: number;
@@ -25,8 +26,6 @@ class MeterReadingProcessor extends BaseProcessor<Row> {
     ]);
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('the background worker', () => {
   const creator = useTestApp([MeterReadingProcessor]);

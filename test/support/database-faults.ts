@@ -1,5 +1,5 @@
-import { Client } from 'pg';
 import { ITEM_STATUS } from '../../lib/statuses';
+import { withClient } from './with-client';
 
 /** A fault armed in a test database (see `loseConnectionOn`). */
 export interface DatabaseFault {
@@ -64,16 +64,6 @@ const FAILURES: Record<FaultKind, string> = {
 
 let faults = 0;
 
-async function onDatabase<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /**
  * Makes the `nth` statement matching `target` lose its connection, in PostgreSQL itself: a trigger fails
  * it as `kind` says, and its transaction is rolled back. Statements are counted across every connection
@@ -90,7 +80,7 @@ export async function loseConnectionOn(
     target.event !== 'DELETE' ? 'NEW TABLE AS new_rows' : '',
     target.event !== 'INSERT' ? 'OLD TABLE AS old_rows' : '',
   ].join(' ');
-  await onDatabase(url, (client) =>
+  await withClient(url, (client) =>
     client.query(`
       CREATE SEQUENCE "${name}";
       CREATE FUNCTION "${name}"() RETURNS trigger LANGUAGE plpgsql AS $fault$
@@ -105,7 +95,7 @@ ${failNth(name, target.when, nth, kind)}
   return {
     matched: () => countMatched(url, name),
     disarm: () =>
-      onDatabase(url, async (client) => {
+      withClient(url, async (client) => {
         await client.query(`
           DROP TRIGGER IF EXISTS "${name}" ON "${target.table}";
           DROP FUNCTION IF EXISTS "${name}"();
@@ -133,7 +123,7 @@ export async function loseConnectionOnRead(
 ): Promise<DatabaseFault> {
   const name = `ri_fault_${process.pid}_${++faults}`;
   const hidden = `${name}_view`;
-  await onDatabase(url, (client) =>
+  await withClient(url, (client) =>
     client.query(`
       CREATE SEQUENCE "${name}";
       ALTER VIEW "${target.view}" RENAME TO "${hidden}";
@@ -148,7 +138,7 @@ ${failNth(name, target.when, nth, kind)}
   return {
     matched: () => countMatched(url, name),
     disarm: () =>
-      onDatabase(url, async (client) => {
+      withClient(url, async (client) => {
         await client.query(`
           DROP VIEW "${target.view}";
           DROP FUNCTION "${name}"("${hidden}");
@@ -169,7 +159,7 @@ function failNth(name: string, when: string, nth: number, kind: FaultKind): stri
 
 /** How many times the fault's condition held: its sequence's count. */
 function countMatched(url: string, name: string): Promise<number> {
-  return onDatabase(url, async (client) => {
+  return withClient(url, async (client) => {
     const { rows } = await client.query<{ count: string }>(
       `SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS count FROM "${name}"`,
     );

@@ -1,6 +1,6 @@
-import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { adminDatabaseUrl } from './database-url';
+import { withClient } from './with-client';
 
 /**
  * The kinds of Node resources a test file may leave running (`process.getActiveResourcesInfo()`): timers
@@ -36,9 +36,7 @@ export function countResources(): ResourceCounts {
 async function backendsOf(
   database: string,
 ): Promise<Array<{ pid: number; application_name: string; state: string; query: string }>> {
-  const admin = new Client({ connectionString: adminDatabaseUrl() });
-  await admin.connect();
-  try {
+  return withClient(adminDatabaseUrl(), async (admin) => {
     const { rows } = await admin.query<{
       pid: number;
       application_name: string;
@@ -50,9 +48,7 @@ async function backendsOf(
       [database],
     );
     return rows;
-  } finally {
-    await admin.end();
-  }
+  });
 }
 
 /** One pass of every check; `[]` when nothing is left open. */

@@ -30,22 +30,27 @@ function wordsOfEntityCheck(name: string): string[] {
   return [...check.expression.matchAll(/'([^']*)'/g)].map((word) => word[1]);
 }
 
-describe('statuses and log levels, spelled once (lib/statuses.ts)', () => {
-  it.each([
-    ['CHK_import_batches_status', BATCH_STATUSES],
-    ['CHK_import_batch_items_status', ITEM_STATUSES],
-    ['CHK_import_logs_level', LOG_LEVELS],
-  ])('%s in the migrations allows exactly the constants', (name, constants) => {
-    expect(wordsOfNewestCheck(name)).toEqual([...constants]);
-  });
+/** Each status or level check constraint, and the constant list it must allow. */
+const CHECKED_CONSTANTS: Array<[string, readonly string[]]> = [
+  ['CHK_import_batches_status', BATCH_STATUSES],
+  ['CHK_import_batch_items_status', ITEM_STATUSES],
+  ['CHK_import_logs_level', LOG_LEVELS],
+];
 
-  it.each([
-    ['CHK_import_batches_status', BATCH_STATUSES],
-    ['CHK_import_batch_items_status', ITEM_STATUSES],
-    ['CHK_import_logs_level', LOG_LEVELS],
-  ])('%s of the entities is built from the constants', (name, constants) => {
-    expect(wordsOfEntityCheck(name)).toEqual([...constants]);
-  });
+describe('statuses and log levels, spelled once (lib/statuses.ts)', () => {
+  it.each(CHECKED_CONSTANTS)(
+    '%s in the migrations allows exactly the constants',
+    (name, constants) => {
+      expect(wordsOfNewestCheck(name)).toEqual([...constants]);
+    },
+  );
+
+  it.each(CHECKED_CONSTANTS)(
+    '%s of the entities is built from the constants',
+    (name, constants) => {
+      expect(wordsOfEntityCheck(name)).toEqual([...constants]);
+    },
+  );
 
   it('finds the checks in the frozen initial migration as written there', () => {
     // Guards the parser above: should it stop matching, the comparisons would compare nothing.
