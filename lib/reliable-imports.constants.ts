@@ -30,6 +30,12 @@ export const MAX_SOURCE_DATA_BYTES = 16 * 1024 * 1024;
  */
 export const MAX_SOURCE_LINE = 2_147_483_647;
 
+/**
+ * The longest text of the module's `varchar` columns a caller fills (a batch's idempotency key, an item's
+ * target table): longer text is refused with the value named, never left to fail as a SQL error.
+ */
+export const MAX_VARCHAR_LENGTH = 255;
+
 /** The deepest nesting of objects and arrays stored, counting the row itself as level 1. */
 export const MAX_JSON_DEPTH = 1000;
 

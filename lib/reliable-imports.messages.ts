@@ -1,9 +1,7 @@
 import { BATCH_STATUS } from './statuses';
 import { nearestName } from './utils/nearest-name.util';
 
-/**
- * Every message the module shows a user, in one place. Each says what failed, where, and what to do.
- */
+/** Names as messages quote them: `"a", "b"`, or `(none)`. */
 const list = (items: readonly string[]): string =>
   items.length === 0 ? '(none)' : items.map((item) => `"${item}"`).join(', ');
 
@@ -42,6 +40,9 @@ function describeThrown(thrown: unknown): string {
 
 const MILLISECONDS_IN_WORDS: Record<number, string> = { 86_400_000: 'a day', 3_600_000: 'an hour' };
 
+/**
+ * Every message the module shows a user, in one place. Each says what failed, where, and what to do.
+ */
 export const messages = {
   invalidOptions: (problems: readonly string[]): string =>
     `ReliableImportsModule options are invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
@@ -154,8 +155,8 @@ export const messages = {
     `is ${kind}, but it must be a plain object`,
 
   /** `got` is the length of a string ("300 characters") or the kind of another value ("a number"). */
-  idempotencyKeyLength: ({ got }: { got: string }): string =>
-    `must be a string of 1 to 255 characters; got ${got}`,
+  idempotencyKeyLength: ({ got, max }: { got: string; max: number }): string =>
+    `must be a string of 1 to ${max} characters; got ${got}`,
 
   idempotencyKeyNul: (): string =>
     'contains the character \\u0000, which PostgreSQL cannot store; use printable text',
@@ -259,7 +260,6 @@ export const messages = {
     `concurrency ${requested} was asked for, but PGlite has a single connection: processing one item at ` +
     `a time. Use PostgreSQL (DATABASE_URL) to process items concurrently.`,
 
-  /** `range` reads like "1 to 64" or "1 (a transaction per item) to 10000". */
   /** `batchId` is null for the batch that `import()` would create: nothing is created then. */
   invalidProcessOption: (
     batchId: string | null,
@@ -381,7 +381,8 @@ export const messages = {
     `processItem of item ${itemIndex} of batch "${batchId}" returned a value that cannot be ` +
     `stored: ${problem}. Return plain JSON data (targetTable, targetId, ...).`,
 
-  targetTableTooLong: (): string => 'targetTable is longer than 255 characters',
+  targetTableTooLong: ({ max }: { max: number }): string =>
+    `targetTable is longer than ${max} characters`,
 
   // What an item's log says of it: stored with the item, shown by getLogs and the CLI.
   itemRetrying: ({
@@ -549,9 +550,7 @@ export const messages = {
 
   expectedBoolean: (): string => 'true or false',
 
-  expectedObjectOrNothing: (): string => 'an object (or left out)',
-
-  expectedBooleanOrNothing: (): string => 'true or false (or left out)',
+  expectedObject: (): string => 'an object',
 
   /** An option that may be left out. */
   orLeftOut: ({ expected }: { expected: string }): string => `${expected} (or left out)`,
@@ -564,15 +563,14 @@ export const messages = {
   expectedAmong: ({ values }: { values: readonly string[] }): string =>
     `one of ${values.map((value) => `"${value}"`).join(', ')}, or a list of them`,
 
-  expectedPageLimit: (): string => 'a whole number from 0 to 100,000',
+  expectedPageLimit: ({ max }: { max: number }): string =>
+    `a whole number from 0 to ${max.toLocaleString('en-US')}`,
 
   expectedPageOffset: (): string => 'a whole number, 0 or more',
 
   expectedCorrections: (): string => 'an array, an iterable or an async iterable of corrections',
 
   expectedDelimiter: (): string => 'one character other than a quote or a line ending',
-
-  expectedFileFormat: (): string => "'csv' or 'jsonl'",
 
   /** `note` follows the lowest value: " (no retry)". */
   expectedWholeNumber: ({
@@ -709,7 +707,8 @@ export const messages = {
     after: ' corrected',
   }),
 
-  // Errors of the module's own making, which should never happen but may reach a log.
+  // Errors of the module's own making, which may reach a log: the first closes the connection of every
+  // item that timed out (its transaction is given up); the others only a bug of the module throws.
   transactionGivenUp: (): string => 'Transaction given up by nestjs-reliable-imports',
 
   notAFixedWord: ({ word }: { word: string }): string => `Not a fixed word of the module: ${word}`,

@@ -7,6 +7,7 @@ import { DataSource } from 'typeorm';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { BatchStatus, LogLevel } from '../lib';
 import { BATCH_STATUSES, isEndedBatch, LOG_LEVELS } from '../lib/statuses';
+import { COMMIT_EVERY_RANGE, CONCURRENCY_RANGE } from '../lib/utils/run-options.util';
 import { DEFAULT_PGLITE_DIR } from './cli-app';
 import { cliMessages } from './cli-messages';
 import { EXIT } from './cli-errors';
@@ -93,14 +94,14 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
     )
     .option(
       '--concurrency <n>',
-      'rows processed at once, each on a connection (1 to 64)',
-      range(1, 64),
+      `rows processed at once, each on a connection (${CONCURRENCY_RANGE.min} to ${CONCURRENCY_RANGE.max})`,
+      range(CONCURRENCY_RANGE.min, CONCURRENCY_RANGE.max),
       1,
     )
     .option(
       '--commit-every <n>',
-      'rows per transaction (1 to 10000); a failing row is run again alone',
-      range(1, 10_000),
+      `rows per transaction (${COMMIT_EVERY_RANGE.min} to ${COMMIT_EVERY_RANGE.max}); a failing row is run again alone`,
+      range(COMMIT_EVERY_RANGE.min, COMMIT_EVERY_RANGE.max),
       1,
     )
     .option('--delimiter <c>', 'the CSV field separator, one character (\\t for a tab)', delimiter)

@@ -7,14 +7,20 @@ import { ReliableImportsError } from '../errors/reliable-imports.error';
 import type { CreateBatchOptions, ImportItemsSource } from '../interfaces/batch-options.interface';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import { messages } from '../reliable-imports.messages';
-import { CREATE_CHUNK_BYTES, CREATE_CHUNK_SIZE } from '../reliable-imports.constants';
 import {
+  CREATE_CHUNK_BYTES,
+  CREATE_CHUNK_SIZE,
+  MAX_VARCHAR_LENGTH,
+} from '../reliable-imports.constants';
+import {
+  describeKind,
   isJsonProblem,
   jsonByteLength,
   jsonSizeProblem,
   serializeJsonValue,
   serializeSourceData,
   sortedJson,
+  stringProblem,
 } from '../utils/source-data.util';
 import { SourceRow } from '../readers/source-row';
 import { isSourceLine } from '../utils/source-line.util';
@@ -203,7 +209,7 @@ export class BatchCreator {
     const json =
       typeof value === 'object' && !Array.isArray(value)
         ? serializeJsonValue(value, name)
-        : { path: name, problem: messages.optionNotPlainObject({ kind: describe(value) }) };
+        : { path: name, problem: messages.optionNotPlainObject({ kind: describeKind(value) }) };
     const problem = isJsonProblem(json) ? json : jsonSizeProblem(json, name);
     if (problem) {
       throw new ReliableImportsError(
@@ -220,14 +226,16 @@ export class BatchCreator {
    */
   private idempotencyKey(value: unknown, where: string): string | null {
     if (value === undefined || value === null) return null;
+    const textProblem = typeof value === 'string' ? stringProblem(value) : null;
     const problem =
-      typeof value !== 'string' || value.length === 0 || value.length > 255
+      typeof value !== 'string' || value.length === 0 || value.length > MAX_VARCHAR_LENGTH
         ? messages.idempotencyKeyLength({
-            got: typeof value === 'string' ? `${value.length} characters` : describe(value),
+            got: typeof value === 'string' ? `${value.length} characters` : describeKind(value),
+            max: MAX_VARCHAR_LENGTH,
           })
-        : value.includes('\u0000')
+        : textProblem === 'nul'
           ? messages.idempotencyKeyNul()
-          : !(value as string & { isWellFormed(): boolean }).isWellFormed()
+          : textProblem === 'surrogate'
             ? messages.idempotencyKeyBrokenText()
             : null;
     if (problem) {
@@ -239,9 +247,6 @@ export class BatchCreator {
     return value as string;
   }
 }
-
-const describe = (value: unknown): string =>
-  value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 
 function assertIterable<T>(items: ImportItemsSource<T>, where: string): ImportItemsSource<T> {
   if (
@@ -259,14 +264,14 @@ function columnsProblem(columns: unknown): { path: string; problem: string } | n
   if (!Array.isArray(columns)) {
     return {
       path: messages.columnsPath(),
-      problem: messages.columnsNotList({ kind: describe(columns) }),
+      problem: messages.columnsNotList({ kind: describeKind(columns) }),
     };
   }
   const bad = columns.findIndex((name) => typeof name !== 'string');
   if (bad >= 0) {
     return {
       path: messages.columnsPath({ index: bad }),
-      problem: messages.columnNameNotString({ kind: describe(columns[bad]) }),
+      problem: messages.columnNameNotString({ kind: describeKind(columns[bad]) }),
     };
   }
   const json = serializeJsonValue(columns, messages.columnsPath());

@@ -12,7 +12,7 @@ import { sleep } from '../utils/sleep.util';
 import { storableText, TEXT_LIMITS, textOf } from '../utils/storable-text.util';
 import { isConnectionLoss, isTransientError, retryDelay } from '../utils/transient-error.util';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
-import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
+import { MAX_VARCHAR_LENGTH, RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
 import { ITEM_STATUS } from '../statuses';
 import { DatabaseAdapter } from './database-adapter';
@@ -369,8 +369,8 @@ export class ItemRunner {
         ? (stored as Record<string, unknown>)
         : {};
     const targetTable = typeof target.targetTable === 'string' ? target.targetTable : null;
-    if (targetTable !== null && targetTable.length > 255) {
-      throw invalidResult(item, messages.targetTableTooLong());
+    if (targetTable !== null && targetTable.length > MAX_VARCHAR_LENGTH) {
+      throw invalidResult(item, messages.targetTableTooLong({ max: MAX_VARCHAR_LENGTH }));
     }
     const id = target.targetId;
     const targetId =

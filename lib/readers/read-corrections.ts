@@ -52,7 +52,7 @@ export function readCorrections(
   throw new InvalidArgumentError(
     'readCorrections',
     'options.format',
-    messages.expectedFileFormat(),
+    messages.expectedOneOf({ values: ['csv', 'jsonl'] }),
     format,
     null,
   );

@@ -24,7 +24,7 @@ export class ArgumentChecks {
   object<T extends object>(value: T | undefined | null, argument: string): Partial<T> {
     if (value === undefined || value === null) return {};
     if (typeof value !== 'object' || Array.isArray(value)) {
-      this.fail(argument, messages.expectedObjectOrNothing(), value);
+      this.fail(argument, messages.orLeftOut({ expected: messages.expectedObject() }), value);
     }
     return value;
   }
@@ -40,7 +40,7 @@ export class ArgumentChecks {
 
   optionalBoolean(value: unknown, argument: string): void {
     if (value !== undefined && typeof value !== 'boolean') {
-      this.fail(argument, messages.expectedBooleanOrNothing(), value);
+      this.fail(argument, messages.orLeftOut({ expected: messages.expectedBoolean() }), value);
     }
   }
 
@@ -59,7 +59,7 @@ export class ArgumentChecks {
   ): [limit: number, offset: number] {
     const { limit = defaultLimit, offset = 0 } = filter;
     if (!Number.isInteger(limit) || (limit as number) < 0 || (limit as number) > MAX_PAGE_SIZE) {
-      this.fail(`${argument}.limit`, messages.expectedPageLimit(), limit);
+      this.fail(`${argument}.limit`, messages.expectedPageLimit({ max: MAX_PAGE_SIZE }), limit);
     }
     if (!Number.isSafeInteger(offset) || (offset as number) < 0) {
       this.fail(`${argument}.offset`, messages.expectedPageOffset(), offset);

@@ -46,27 +46,32 @@ const WORKER_DEFAULTS: ResolvedWorkerOptions = {
 };
 
 /**
- * `worker.run` takes every run option, checked by the run options' table in the module options' words;
- * its concurrency is `worker.concurrency`, which it had before runs took options.
+ * An option checked by the run options' table in the module options' words, so that the module and a run
+ * never disagree on what a valid value is.
+ */
+const fromRunCheck =
+  (key: keyof ProcessBatchOptions): Check =>
+  (value) =>
+    RUN_OPTION_CHECKS[key].valid(value)
+      ? null
+      : messages.optionMustBe({ expected: RUN_OPTION_CHECKS[key].expected, got: show(value) });
+
+/**
+ * `worker.run` takes every run option, checked by the run options' table; its concurrency is
+ * `worker.concurrency`, which it had before runs took options.
  */
 const WORKER_RUN_CHECKS = Object.fromEntries(
   RUN_OPTION_KEYS.map((key): [string, Check] => [
     key,
     key === 'concurrency'
       ? (value) => messages.workerRunConcurrency({ got: show(value) })
-      : (value) =>
-          RUN_OPTION_CHECKS[key].valid(value)
-            ? null
-            : messages.optionMustBe({
-                expected: RUN_OPTION_CHECKS[key].expected,
-                got: show(value),
-              }),
+      : fromRunCheck(key),
   ]),
 ) as Record<keyof ProcessBatchOptions, Check>;
 
 const WORKER_CHECKS: Record<keyof ResolvedWorkerOptions, Check> = {
   enabled: boolean,
-  concurrency: wholeNumber(1, 64, messages.expectedWholeNumber({ min: 1, max: 64 })),
+  concurrency: fromRunCheck('concurrency'),
   pollIntervalMs: wholeNumber(
     10,
     3_600_000,
@@ -94,11 +99,7 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
     86_400_000,
     messages.expectedMilliseconds({ min: 1000, max: 86_400_000, named: true }),
   ),
-  maxAttempts: wholeNumber(
-    1,
-    100,
-    messages.expectedWholeNumber({ min: 1, max: 100, note: messages.noRetryNote() }),
-  ),
+  maxAttempts: fromRunCheck('maxAttempts'),
   retryDelayMs: wholeNumber(0, 60_000, messages.expectedMilliseconds({ min: 0, max: 60_000 })),
   maxRetryDelayMs: wholeNumber(
     0,

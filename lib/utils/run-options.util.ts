@@ -30,6 +30,12 @@ const wholeNumber = (
 /** Shared with the module's and the processors' `itemTimeoutMs`, so that the three never disagree. */
 export const ITEM_TIMEOUT_RANGE = { min: 100, max: 86_400_000 };
 
+/** Shared with the CLI's `--concurrency` (the module's `worker.concurrency` takes this table's check). */
+export const CONCURRENCY_RANGE = { min: 1, max: 64 };
+
+/** Shared with the CLI's `--commit-every`. */
+export const COMMIT_EVERY_RANGE = { min: 1, max: 10_000 };
+
 /**
  * The per-run options and their checks: `processBatch`, `reprocessBatch`, `import` (whose split of create
  * and run options is this table's keys) and the worker's `worker.run` (checked at bootstrap, with the
@@ -45,8 +51,13 @@ export const RUN_OPTION_CHECKS = {
     valid: (value) => typeof value === 'boolean',
     expected: messages.expectedBoolean(),
   },
-  concurrency: wholeNumber(1, 64, 'INVALID_CONCURRENCY'),
-  commitEvery: wholeNumber(1, 10_000, 'INVALID_COMMIT_EVERY', messages.transactionPerItemNote()),
+  concurrency: wholeNumber(CONCURRENCY_RANGE.min, CONCURRENCY_RANGE.max, 'INVALID_CONCURRENCY'),
+  commitEvery: wholeNumber(
+    COMMIT_EVERY_RANGE.min,
+    COMMIT_EVERY_RANGE.max,
+    'INVALID_COMMIT_EVERY',
+    messages.transactionPerItemNote(),
+  ),
   itemTimeoutMs: wholeNumber(
     ITEM_TIMEOUT_RANGE.min,
     ITEM_TIMEOUT_RANGE.max,

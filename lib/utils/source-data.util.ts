@@ -38,14 +38,15 @@ const quotedKeys = new Map<string, string>();
 /** `String.prototype.isWellFormed` (Node 20), which the ES2022 typings do not know. */
 type WellFormedString = string & { isWellFormed(): boolean };
 
-const describe = (value: unknown): string =>
+/** The kind of a value, as messages say it: "null", "an array", "a string"... */
+export const describeKind = (value: unknown): string =>
   value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 
 /**
- * What PostgreSQL's jsonb refuses in a string (a value or a key): `\u0000`, and unpaired UTF-16 surrogates
- * (which the driver would even turn into U+FFFD before they reach it).
+ * What PostgreSQL refuses in a string (a jsonb value or key, a text column): `\u0000`, and unpaired UTF-16
+ * surrogates (which the driver would even turn into U+FFFD before they reach it).
  */
-function stringProblem(value: string): 'nul' | 'surrogate' | null {
+export function stringProblem(value: string): 'nul' | 'surrogate' | null {
   if (value.includes('\u0000')) return 'nul';
   return (value as WellFormedString).isWellFormed() ? null : 'surrogate';
 }
@@ -67,7 +68,7 @@ export function serializeSourceData(
     return {
       path: rootPath,
       problem: messages.itemNotPlainObject({
-        kind: value === undefined ? 'undefined' : describe(value),
+        kind: value === undefined ? 'undefined' : describeKind(value),
       }),
     };
   }
@@ -171,7 +172,7 @@ function writeValue(input: unknown, key: string, walk: Walk): string {
       throw new Refusal(messages.jsonUndefined());
     case 'function':
     case 'symbol':
-      throw new Refusal(messages.jsonCannotHold({ kind: describe(value) }));
+      throw new Refusal(messages.jsonCannotHold({ kind: describeKind(value) }));
   }
   return value === null ? 'null' : writeObject(value as object, walk);
 }

@@ -16,6 +16,7 @@ import {
   UnknownBatchTypeError,
   type ImportItem,
 } from '../../lib';
+import { MAX_VARCHAR_LENGTH } from '../../lib/reliable-imports.constants';
 import { messages } from '../../lib/reliable-imports.messages';
 import { cliMessages } from '../../src/cli-messages';
 
@@ -411,7 +412,7 @@ describe('messages that are not errors', () => {
     const message = messages.invalidResult({
       batchId: BATCH_ID,
       itemIndex: 7,
-      problem: messages.targetTableTooLong(),
+      problem: messages.targetTableTooLong({ max: MAX_VARCHAR_LENGTH }),
     });
     expect(message).toBe(
       `processItem of item 7 of batch "${BATCH_ID}" returned a value that cannot be stored: targetTable ` +
@@ -482,7 +483,7 @@ describe('messages that are not errors', () => {
   });
 
   it("createBatch's option and column problems say what the value must be", () => {
-    expect(messages.idempotencyKeyLength({ got: '300 characters' })).toBe(
+    expect(messages.idempotencyKeyLength({ got: '300 characters', max: MAX_VARCHAR_LENGTH })).toBe(
       'must be a string of 1 to 255 characters; got 300 characters',
     );
     expect(messages.idempotencyKeyBrokenText()).toContain('use well-formed text');
