@@ -6,7 +6,9 @@
  */
 
 /**
- * The statuses of a batch: `pending → processing → completed | completed_with_errors | failed`.
+ * The statuses of a batch: `pending → processing → completed | completed_with_errors | failed`. An
+ * operator may pause a live batch (`paused`, until `resumeBatch`) or cancel it (`cancelled`); with
+ * `requireApproval` a batch starts `awaiting_approval`, then becomes `pending` (approved) or `rejected`.
  * @example `if (batch.status === BATCH_STATUS.completedWithErrors) …`
  */
 export const BATCH_STATUS = {
@@ -15,21 +17,32 @@ export const BATCH_STATUS = {
   completed: 'completed',
   completedWithErrors: 'completed_with_errors',
   failed: 'failed',
+  paused: 'paused',
+  cancelled: 'cancelled',
+  awaitingApproval: 'awaiting_approval',
+  rejected: 'rejected',
 } as const;
 
-/** Lifecycle of a batch: `pending → processing → completed | completed_with_errors | failed`. */
+/**
+ * Lifecycle of a batch: `[awaiting_approval →] pending → processing → completed | completed_with_errors |
+ * failed`, with `paused` (and back) and `cancelled` on the way, and `rejected` instead of `pending`.
+ */
 export type BatchStatus = (typeof BATCH_STATUS)[keyof typeof BATCH_STATUS];
 
-/** The statuses of an item (a row): `pending → processing → completed | failed | skipped`. */
+/**
+ * The statuses of an item (a row): `pending → processing → completed | failed | skipped`; a row that no
+ * run took before its batch was cancelled (or rejected) is `cancelled`.
+ */
 export const ITEM_STATUS = {
   pending: 'pending',
   processing: 'processing',
   completed: 'completed',
   failed: 'failed',
   skipped: 'skipped',
+  cancelled: 'cancelled',
 } as const;
 
-/** Lifecycle of an item: `pending → processing → completed | failed | skipped`. */
+/** Lifecycle of an item: `pending → processing → completed | failed | skipped`, or `pending → cancelled`. */
 export type ItemStatus = (typeof ITEM_STATUS)[keyof typeof ITEM_STATUS];
 
 /** The levels of an audit-log entry, least severe first. */
@@ -44,6 +57,13 @@ export const BATCH_STATUSES: readonly BatchStatus[] = Object.values(BATCH_STATUS
 /** Every item status, in lifecycle order. @internal */
 export const ITEM_STATUSES: readonly ItemStatus[] = Object.values(ITEM_STATUS);
 
+/** What a dry run may find for a row: what its status would become. @internal */
+export const DRY_RUN_OUTCOMES: readonly ItemStatus[] = [
+  ITEM_STATUS.completed,
+  ITEM_STATUS.failed,
+  ITEM_STATUS.skipped,
+];
+
 /** Every log level, least severe first. @internal */
 export const LOG_LEVELS: readonly LogLevel[] = Object.values(LOG_LEVEL);
 
@@ -52,12 +72,24 @@ export const ENDED_BATCH_STATUSES: readonly BatchStatus[] = [
   BATCH_STATUS.completed,
   BATCH_STATUS.completedWithErrors,
   BATCH_STATUS.failed,
+  BATCH_STATUS.cancelled,
+  BATCH_STATUS.rejected,
 ];
 
-/** A batch in one of these may still run (a reprocess of its tree waits for it). @internal */
-export const LIVE_BATCH_STATUSES: readonly BatchStatus[] = [
+/** A batch in one of these is taken by a run (`processBatch`, the worker) and its items claimed. @internal */
+export const RUNNABLE_BATCH_STATUSES: readonly BatchStatus[] = [
   BATCH_STATUS.pending,
   BATCH_STATUS.processing,
+];
+
+/**
+ * A batch in one of these may still run, now or once an operator lets it (a reprocess of its tree waits
+ * for it, and a correction of a row it holds open is refused). @internal
+ */
+export const LIVE_BATCH_STATUSES: readonly BatchStatus[] = [
+  ...RUNNABLE_BATCH_STATUSES,
+  BATCH_STATUS.paused,
+  BATCH_STATUS.awaitingApproval,
 ];
 
 /** An item in one of these has not been run to an outcome yet. @internal */
@@ -70,6 +102,7 @@ export const OPEN_ITEM_STATUSES: readonly ItemStatus[] = [
 export const UNAPPLIED_ITEM_STATUSES: readonly ItemStatus[] = [
   ITEM_STATUS.failed,
   ITEM_STATUS.skipped,
+  ITEM_STATUS.cancelled,
 ];
 
 /**
@@ -81,7 +114,12 @@ export const UNCOMPLETED_ITEM_STATUSES: readonly ItemStatus[] = [
   ...OPEN_ITEM_STATUSES,
 ];
 
-/** Whether a batch has ended (completed, completed with errors, or failed). @internal */
+/** Whether a batch has ended (completed, completed with errors, failed, cancelled or rejected). @internal */
 export function isEndedBatch(status: BatchStatus): boolean {
   return ENDED_BATCH_STATUSES.includes(status);
+}
+
+/** Whether a run may take the batch and claim its items (pending or processing). @internal */
+export function isRunnableBatch(status: BatchStatus): boolean {
+  return RUNNABLE_BATCH_STATUSES.includes(status);
 }

@@ -1,7 +1,12 @@
 import { CreateReliableImportsSchema1764000000000 } from './1764000000000-create-reliable-imports-schema';
 import { AddSourceLines1764200000000 } from './1764200000000-add-source-lines';
+import { AddOperatorControl1764400000000 } from './1764400000000-add-operator-control';
 
-export { CreateReliableImportsSchema1764000000000, AddSourceLines1764200000000 };
+export {
+  CreateReliableImportsSchema1764000000000,
+  AddSourceLines1764200000000,
+  AddOperatorControl1764400000000,
+};
 
 /**
  * The migrations that create and evolve the import tables and views, in order. Add them to your
@@ -10,6 +15,7 @@ export { CreateReliableImportsSchema1764000000000, AddSourceLines1764200000000 }
 export const reliableImportsMigrations = [
   CreateReliableImportsSchema1764000000000,
   AddSourceLines1764200000000,
+  AddOperatorControl1764400000000,
 ];
 
 /** What one migration adds that the module reads and writes: tables, and columns of existing tables. */
@@ -34,6 +40,16 @@ export const RELIABLE_IMPORTS_SCHEMA: readonly SchemaStep[] = [
     columns: [
       ['import_batch_items', 'source_line'],
       ['import_batches', 'source_columns'],
+    ],
+  },
+  {
+    migration: AddOperatorControl1764400000000.name,
+    tables: ['import_batch_progress'],
+    columns: [
+      ['import_batches', 'cancelled_items'],
+      ['import_batch_items', 'dry_run_outcome'],
+      ['import_batch_items', 'dry_run_error'],
+      ['import_batch_items', 'dry_run_at'],
     ],
   },
 ];

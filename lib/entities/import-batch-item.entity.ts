@@ -8,7 +8,7 @@ import {
   PrimaryGeneratedColumn,
 } from 'typeorm';
 import { sqlList, sqlWord } from '../processing/statements/statement';
-import { ITEM_STATUS, ITEM_STATUSES, type ItemStatus } from '../statuses';
+import { DRY_RUN_OUTCOMES, ITEM_STATUS, ITEM_STATUSES, type ItemStatus } from '../statuses';
 import { ImportBatchEntity } from './import-batch.entity';
 
 /**
@@ -18,6 +18,10 @@ import { ImportBatchEntity } from './import-batch.entity';
 @Entity({ name: 'import_batch_items' })
 @Check('CHK_import_batch_items_status', `"status" IN (${sqlList(ITEM_STATUSES)})`)
 @Check('CHK_import_batch_items_source_line', `"source_line" >= 1`)
+@Check(
+  'CHK_import_batch_items_dry_run_outcome',
+  `"dry_run_outcome" IN (${sqlList(DRY_RUN_OUTCOMES)})`,
+)
 @Index('UQ_import_batch_items_batch_index', ['batchId', 'itemIndex'], { unique: true })
 @Index('IDX_import_batch_items_claim', ['batchId', 'status', 'itemIndex'])
 @Index('IDX_import_batch_items_pending', ['batchId', 'itemIndex'], {
@@ -68,6 +72,17 @@ export class ImportBatchItemEntity {
   /** The row's line in its source file, from 1; null when the items came from no file. */
   @Column({ name: 'source_line', type: 'integer', nullable: true })
   sourceLine!: number | null;
+
+  /** What the last dry run found for the row (`completed`, `failed`, `skipped`); null before one. */
+  @Column({ name: 'dry_run_outcome', type: 'varchar', length: 16, nullable: true })
+  dryRunOutcome!: string | null;
+
+  /** Why the last dry run found the row would fail or be skipped. */
+  @Column({ name: 'dry_run_error', type: 'text', nullable: true })
+  dryRunError!: string | null;
+
+  @Column({ name: 'dry_run_at', type: 'timestamp with time zone', nullable: true })
+  dryRunAt!: Date | null;
 
   @Column({ name: 'original_item_id', type: 'uuid', nullable: true })
   originalItemId!: string | null;

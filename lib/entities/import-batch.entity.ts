@@ -69,6 +69,9 @@ export class ImportBatchEntity {
   @Column({ name: 'skipped_items', type: 'integer', default: 0 })
   skippedItems!: number;
 
+  @Column({ name: 'cancelled_items', type: 'integer', default: 0 })
+  cancelledItems!: number;
+
   @Column({ name: 'error_message', type: 'text', nullable: true })
   errorMessage!: string | null;
 

@@ -12,6 +12,8 @@ export interface BatchSummary {
   completedItems: number;
   failedItems: number;
   skippedItems: number;
+  /** Rows no run took before the batch was cancelled or rejected (status `cancelled`). */
+  cancelledItems: number;
   errorMessage: string | null;
   startedAt: Date | null;
   completedAt: Date | null;

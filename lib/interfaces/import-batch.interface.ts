@@ -24,6 +24,8 @@ export interface ImportBatch {
   completedItems: number;
   failedItems: number;
   skippedItems: number;
+  /** Rows no run took before the batch was cancelled or rejected. */
+  cancelledItems: number;
   /** Why the batch failed, when it did. */
   errorMessage: string | null;
   /** How many times a processing run was started on this batch after its first. */

@@ -9,8 +9,9 @@ import { useTestDatabase } from '../support/use-test-app';
 const MIGRATION_NAMES: string[] = [
   'CreateReliableImportsSchema1764000000000',
   'AddSourceLines1764200000000',
+  'AddOperatorControl1764400000000',
 ];
-const TABLES = ['import_batch_items', 'import_batches', 'import_logs'];
+const TABLES = ['import_batch_items', 'import_batch_progress', 'import_batches', 'import_logs'];
 const VIEWS = ['failed_imports_report', 'import_batch_summary'];
 const INDEXES = [
   'UQ_import_batches_idempotency_key',
@@ -150,6 +151,12 @@ describe('the migrations (PostgreSQL, empty database)', () => {
   });
 
   it('undoes the migrations: no table, view, index or sequence is left, nor a migrations row', async () => {
+    await dataSource.undoLastMigration();
+    const added = await dataSource.query<unknown[]>(
+      `SELECT 1 FROM information_schema.columns
+       WHERE table_schema = 'public' AND column_name IN ('cancelled_items', 'dry_run_outcome')`,
+    );
+    expect(added).toEqual([]);
     await dataSource.undoLastMigration();
     const columns = await dataSource.query<unknown[]>(
       `SELECT 1 FROM information_schema.columns
