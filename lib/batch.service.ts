@@ -9,6 +9,7 @@ import type {
   ListBatchesFilter,
   PauseBatchOptions,
   ProcessBatchOptions,
+  ResumeBatchOptions,
   ReprocessBatchOptions,
 } from './interfaces/batch-options.interface';
 import type { BatchSummary } from './interfaces/batch-summary.interface';
@@ -164,13 +165,18 @@ export class BatchService {
   /**
    * Resumes a paused batch (one an operator paused, or an error budget stopped): the worker takes it at
    * once (or call `processBatch`). Its failed rows corrected since they failed (`correctItem`,
-   * `correctItems`) go again with their correction. A pending or running batch is returned as it is.
+   * `correctItems`) go again with their correction; with `retryFailed`, every failed row does (when the
+   * cause was outside the rows and is fixed: a missing reference, a service that was down). A row that
+   * completed never runs again. A pending or running batch is returned as it is.
    *
    * @throws ImportBatchNotFoundError; BatchStatusConflictError when the batch has ended or awaits approval.
    */
-  resumeBatch(batchId: string): Promise<ImportBatch> {
-    new ArgumentChecks('resumeBatch').string(batchId, 'batchId');
-    return this.store.resumeBatch(batchId);
+  resumeBatch(batchId: string, options?: ResumeBatchOptions): Promise<ImportBatch> {
+    const check = new ArgumentChecks('resumeBatch');
+    check.string(batchId, 'batchId');
+    const { retryFailed = false } = check.object(options, 'options');
+    check.optionalBoolean(retryFailed, 'options.retryFailed');
+    return this.store.resumeBatch(batchId, retryFailed);
   }
 
   /**

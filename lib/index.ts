@@ -18,6 +18,7 @@ export type {
   ListBatchesFilter,
   PauseBatchOptions,
   ProcessBatchOptions,
+  ResumeBatchOptions,
   ReprocessBatchOptions,
 } from './interfaces/batch-options.interface';
 export type { BatchSummary } from './interfaces/batch-summary.interface';

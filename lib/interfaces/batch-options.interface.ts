@@ -137,6 +137,17 @@ export interface PauseBatchOptions {
   reason?: string;
 }
 
+/** Options of `resumeBatch`. */
+export interface ResumeBatchOptions {
+  /**
+   * Run every failed row of the batch again, not only those corrected since they failed: for a cause
+   * outside the rows that is fixed now (a missing reference, a service that was down). A line of a file
+   * that could not be read runs again only once it is corrected.
+   * @default false
+   */
+  retryFailed?: boolean;
+}
+
 /** Options of `cancelBatch`. */
 export interface CancelBatchOptions {
   /**

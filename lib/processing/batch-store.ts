@@ -234,12 +234,15 @@ export class BatchStore {
 
   /**
    * paused → pending (never started) or processing with no holder, for the next run to take at once; the
-   * rows corrected since they failed go again. A running or pending batch is returned as it is.
+   * rows corrected since they failed go again (every failed row with `retryFailed`). A running or pending batch is returned as it is.
    * @throws BatchStatusConflictError when the batch has ended or awaits approval.
    */
-  async resumeBatch(batchId: string): Promise<ImportBatch> {
+  async resumeBatch(batchId: string, retryFailed: boolean): Promise<ImportBatch> {
     const resumed = await this.controlled(batchId, async (transaction) => {
-      const [row] = await this.database.run<Row>(resumeBatch({ batchId }), transaction);
+      const [row] = await this.database.run<Row>(
+        resumeBatch({ batchId, retryFailed }),
+        transaction,
+      );
       if (!row) return null;
       await this.log(
         transaction,

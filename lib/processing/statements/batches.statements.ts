@@ -186,7 +186,11 @@ const RESUME_BATCH = `
           "started_at" = NULL, "completed_at" = NULL
       FROM batch
       WHERE i."batch_id" = batch."id" AND i."status" IN (${sqlList(REQUEUED_ON_RESUME)})
-        AND i."corrected_at" IS NOT NULL AND i."corrected_at" > i."completed_at"
+        AND (i."corrected_at" > i."completed_at"
+             -- Every failed row, when asked; but a line that could not be read has no data to run until
+             -- it is corrected.
+             OR ($2::boolean AND (i."corrected_data" IS NOT NULL
+                                  OR COALESCE(i."error_details" ->> 'code', '') <> 'MALFORMED_LINE')))
       RETURNING i."id", i."status"
     )
     SELECT batch.*, (SELECT count(*)::integer FROM requeued) AS "requeued_items" FROM batch`;
@@ -194,10 +198,11 @@ const RESUME_BATCH = `
 /**
  * Resumes a paused batch: pending again when no run had started it, otherwise running with no holder (the
  * next run takes it over at once). Its failed rows corrected since they failed go back to
- * pending with their correction, so that "correct, then resume" finishes the file.
+ * pending with their correction, so that "correct, then resume" finishes the file; with `retryFailed`,
+ * every failed row does (for a cause outside the rows, fixed since: a missing reference, a service down).
  */
-export function resumeBatch(args: { batchId: string }): Statement {
-  return { text: RESUME_BATCH, values: [args.batchId] };
+export function resumeBatch(args: { batchId: string; retryFailed: boolean }): Statement {
+  return { text: RESUME_BATCH, values: [args.batchId, args.retryFailed] };
 }
 
 const LOCK_BATCH = `SELECT * FROM "import_batches" WHERE "id" = $1 FOR NO KEY UPDATE`;
