@@ -10,6 +10,7 @@ export interface RegisteredProcessor {
   instance: BaseProcessor<object, object | void>;
   continueOnError?: boolean;
   itemTimeoutMs?: number;
+  requireApproval?: boolean;
 }
 
 /** The one place that maps batch types to processors. */

@@ -10,6 +10,7 @@ export type {
 } from './interfaces/reliable-imports-options.interface';
 export type {
   CreateBatchOptions,
+  DryRunOptions,
   GetItemsFilter,
   GetLogsFilter,
   ImportItemsSource,
@@ -19,6 +20,12 @@ export type {
   ReprocessBatchOptions,
 } from './interfaces/batch-options.interface';
 export type { BatchSummary } from './interfaces/batch-summary.interface';
+export type {
+  DryRunFailure,
+  DryRunOutcome,
+  DryRunSummary,
+  DryRunVerdict,
+} from './interfaces/dry-run.interface';
 export type { ImportBatch, JsonObject } from './interfaces/import-batch.interface';
 export type { ImportItem, ItemErrorDetails } from './interfaces/import-item.interface';
 export type { ImportLogEntry } from './interfaces/import-log.interface';
@@ -60,6 +67,8 @@ export {
 } from './errors/reliable-imports.error';
 export { UnknownBatchTypeError } from './errors/unknown-batch-type.error';
 export { BatchNotReprocessableError } from './errors/batch-not-reprocessable.error';
+export { BatchNotAwaitingApprovalError } from './errors/batch-not-awaiting-approval.error';
+export { BatchNotDryRunnableError } from './errors/batch-not-dry-runnable.error';
 export {
   CorrectionsRefusedError,
   type CorrectionProblem,

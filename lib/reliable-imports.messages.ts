@@ -1,4 +1,4 @@
-import { BATCH_STATUS } from './statuses';
+import { BATCH_STATUS, isEndedBatch, type BatchStatus } from './statuses';
 import { nearestName } from './utils/nearest-name.util';
 
 /** Names as messages quote them: `"a", "b"`, or `(none)`. */
@@ -715,4 +715,68 @@ export const messages = {
 
   runEndingUndecided: ({ batchId }: { batchId: string }): string =>
     `Run of batch ${batchId} could not decide its ending`,
+
+  // Approval and dry runs (issue #13, part 3).
+  /** `status` is the batch's, which is not awaiting approval. */
+  cannotApprove: (batchId: string, status: BatchStatus): string =>
+    `Cannot approve import batch "${batchId}": it is ${status}, not ${BATCH_STATUS.awaitingApproval}. ` +
+    (status === BATCH_STATUS.rejected
+      ? 'It was rejected, which ends it: import the rows again (as a new batch) to run them.'
+      : isEndedBatch(status)
+        ? 'It has ended: nothing is left to approve.'
+        : status === BATCH_STATUS.paused
+          ? `It was approved already (or needed no approval) and is paused: resume it with resumeBatch("${batchId}").`
+          : 'It was approved already (or needed no approval), and runs as any batch does: nothing to do.'),
+
+  cannotReject: (batchId: string, status: BatchStatus): string =>
+    `Cannot reject import batch "${batchId}": it is ${status}. Only a batch awaiting approval, or a pending ` +
+    'one that no run has started, can be rejected. ' +
+    (isEndedBatch(status)
+      ? 'It has ended already: nothing was changed.'
+      : `A run has started it: to stop it, cancel it with cancelBatch("${batchId}", { reason }).`),
+
+  /** The audit entry of an approval. */
+  batchApproved: (): string => 'Batch approved: the runs may take it now',
+
+  /** The audit entry of a rejection; `reason` is the operator's. */
+  batchRejected: ({ reason }: { reason: string }): string =>
+    `Batch rejected, its pending rows cancelled (none was processed): ${reason}`,
+
+  /** The reason stored when `rejectBatch` is given none. */
+  rejectedWithoutReason: (): string => 'rejected by an operator',
+
+  cannotDryRun: (batchId: string, status: BatchStatus): string =>
+    `Cannot dry-run import batch "${batchId}": it is ${status}. A dry run tries the rows of a batch that ` +
+    `waits (${BATCH_STATUS.pending}, ${BATCH_STATUS.awaitingApproval} or ${BATCH_STATUS.paused}) without ` +
+    'taking it; ' +
+    (status === BATCH_STATUS.processing
+      ? `a run is processing this one now: pause it (pauseBatch("${batchId}")) and dry-run it then, or wait ` +
+        'for it to end.'
+      : 'this one has ended, so no row of it is left to run.'),
+
+  dryRunAsReprocess: (): string =>
+    'left out: a reprocess runs its child batch for real; dry-run a batch with dryRunBatch(id)',
+
+  workerRunDryRun: (): string =>
+    'cannot be set for the worker: a dry run is asked for one batch, with dryRunBatch(id)',
+
+  /** Why a dry run's batch would be refused by its `validateBatch`: no row would run. */
+  dryRunBatchRefused: ({ reason }: { reason: string }): string =>
+    `${reason}. No row would run: a real run fails the batch before its first row.`,
+
+  /** The audit entry of a dry run, written when it ends. */
+  dryRunDone: ({
+    total,
+    wouldComplete,
+    wouldFail,
+    wouldSkip,
+  }: {
+    total: number;
+    wouldComplete: number;
+    wouldFail: number;
+    wouldSkip: number;
+  }): string =>
+    `Dry run of ${total} row(s), rolled back: ${wouldComplete} would complete, ${wouldFail} would fail, ` +
+    `${wouldSkip} would be skipped`,
 };
+

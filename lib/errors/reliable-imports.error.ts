@@ -31,6 +31,8 @@ export type ReliableImportsErrorCode =
   | 'IDEMPOTENCY_CONFLICT' // IdempotencyConflictError
   | 'ITEM_NOT_CORRECTABLE' // ItemNotCorrectableError
   | 'BATCH_NOT_REPROCESSABLE' // BatchNotReprocessableError
+  | 'BATCH_NOT_AWAITING_APPROVAL' // BatchNotAwaitingApprovalError: approveBatch/rejectBatch
+  | 'BATCH_NOT_DRY_RUNNABLE' // BatchNotDryRunnableError
   // A run that stopped before the end
   | 'PROCESSING_INTERRUPTED' // ProcessingInterruptedError
   | 'PROCESSING_STOPPED' // ProcessingStoppedError

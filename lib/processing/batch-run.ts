@@ -8,7 +8,7 @@ import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { messages } from '../reliable-imports.messages';
-import { isEndedBatch } from '../statuses';
+import { isEndedBatch, isRunnableBatch } from '../statuses';
 import { isInstance, messageOf, nameOf, toError } from '../utils/error-details.util';
 import { sleep } from '../utils/sleep.util';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
@@ -154,13 +154,16 @@ export class BatchRun {
     }
   }
 
-  /** Takes the batch, or joins the live run that holds it; null when it has ended. */
+  /**
+   * Takes the batch, or joins the live run that holds it; null when no run may take it (it has ended, or
+   * it waits: paused, awaiting approval).
+   */
   private async take(): Promise<Taken | null> {
     const { store, options } = this.services;
-    if (isEndedBatch(this.found.status)) return null;
+    if (!isRunnableBatch(this.found.status)) return null;
     const started = await store.startBatch(this.batchId, this.workerId, options.leaseMs);
     const batch = started ?? (await store.getBatch(this.batchId));
-    if (isEndedBatch(batch.status)) return null;
+    if (!isRunnableBatch(batch.status)) return null;
     return { batch, owner: started !== null };
   }
 

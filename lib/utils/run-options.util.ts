@@ -64,6 +64,10 @@ export const RUN_OPTION_CHECKS = {
     'INVALID_ITEM_TIMEOUT',
   ),
   maxAttempts: wholeNumber(1, 100, undefined, messages.noRetryNote()),
+  dryRun: {
+    valid: (value) => typeof value === 'boolean',
+    expected: messages.expectedBoolean(),
+  },
 } satisfies Record<keyof ProcessBatchOptions, RunOptionCheck>;
 
 type RunOptionKey = keyof ProcessBatchOptions;

@@ -41,6 +41,7 @@ const WRONG: Record<keyof ProcessBatchOptions, [value: unknown, phrase: string |
     0,
     'options.maxAttempts must be a whole number from 1 (no retry) to 100 (or left out); got 0',
   ],
+  dryRun: ['yes', 'options.dryRun must be true or false (or left out); got "yes"'],
 };
 
 describe('run options: every call checks every run option before it touches anything', () => {
