@@ -12,7 +12,7 @@ import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
-import { BATCH_STATUS, ITEM_STATUS, type BatchStatus } from '../statuses';
+import { ITEM_STATUS } from '../statuses';
 import { codeOf, messageOf, toError } from '../utils/error-details.util';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 import { BatchStore } from './batch-store';
@@ -22,17 +22,14 @@ import { ItemRunner, reasonsOf } from './item-runner';
 import { LogBuffer } from './log-buffer';
 import { callHook, HookThrew } from './processor-hook';
 import { toItem, type Row } from './row-mappers';
-import { pendingItemsPage, storeVerdicts } from './statements/dry-run.statements';
+import {
+  DRY_RUNNABLE_BATCH_STATUSES,
+  pendingItemsPage,
+  storeVerdicts,
+} from './statements/dry-run.statements';
 import { insertLogs } from './statements/logs.statements';
 import { inRolledBackTransaction } from './transaction';
 import { newWorkerId } from './worker-id';
-
-/** The batches a dry run may try: those that wait. A dry run does not take the batch. */
-const DRY_RUNNABLE: readonly BatchStatus[] = [
-  BATCH_STATUS.pending,
-  BATCH_STATUS.awaitingApproval,
-  BATCH_STATUS.paused,
-];
 
 /** How many rows a dry run reads, tries and stores the verdicts of at a time. */
 const PAGE_SIZE = 100;
@@ -44,8 +41,9 @@ const FAILURES_LISTED = 100;
  * Dry runs: `validateBatch` and `onBatchStart`, then `validateItem` and `processItem` of every pending row
  * in order, each through the item runner (the same retries, time limit and errors as a real run) in a
  * transaction that is always rolled back. Each row's verdict is stored in its `dry_run_*` columns, and
- * nothing else: no status, attempt, lease, log of the row or lock of the batch, so that a real run may
- * start meanwhile unharmed. The processor's hooks see `ctx.isDryRun()`; `onItemError` and
+ * nothing else: no status, attempt, lease or log of the row, and the batch is not taken. A real run may
+ * start meanwhile unharmed: the dry run then gives way at its next page of verdicts
+ * (`BatchNotDryRunnableError`), the verdicts it stored before kept. The processor's hooks see `ctx.isDryRun()`; `onItemError` and
  * `onBatchComplete` are not called, and every row is tried whatever `continueOnError` says.
  */
 @Injectable()
@@ -64,7 +62,7 @@ export class DryRunner implements BeforeApplicationShutdown {
   /** Dry-runs the batch (options checked by the caller). */
   async dryRun(batchId: string, options: DryRunOptions): Promise<DryRunSummary> {
     const batch = await this.store.getBatch(batchId);
-    if (!DRY_RUNNABLE.includes(batch.status)) {
+    if (!DRY_RUNNABLE_BATCH_STATUSES.includes(batch.status)) {
       throw new BatchNotDryRunnableError(batch.id, batch.status);
     }
     const registered = this.registry.get(batch.batchType);
@@ -150,9 +148,13 @@ export class DryRunner implements BeforeApplicationShutdown {
             else summary.failuresTruncated = true;
           }
         }
-        await this.database.run(
+        const [stored] = await this.database.run<{ waiting: boolean }>(
           storeVerdicts({ batchId: batch.id, verdicts: JSON.stringify(verdicts) }),
         );
+        // A run took the batch (or it ended) meanwhile: the dry run gives way, and stores no more.
+        if (stored?.waiting !== true) {
+          throw new BatchNotDryRunnableError(batch.id, (await this.store.getBatch(batch.id)).status);
+        }
         after = toItem(rows[rows.length - 1]).itemIndex;
       }
     }

@@ -4,8 +4,15 @@
  * works on the batch meanwhile is not changed by it.
  */
 
-import { ITEM_STATUS } from '../../statuses';
-import { sqlWord, type Statement } from './statement';
+import { BATCH_STATUS, ITEM_STATUS, type BatchStatus } from '../../statuses';
+import { sqlList, sqlWord, type Statement } from './statement';
+
+/** The batches a dry run may try: those that wait. A dry run does not take the batch. */
+export const DRY_RUNNABLE_BATCH_STATUSES: readonly BatchStatus[] = [
+  BATCH_STATUS.pending,
+  BATCH_STATUS.awaitingApproval,
+  BATCH_STATUS.paused,
+];
 
 const PENDING_ITEMS_PAGE = `
     SELECT * FROM "import_batch_items"
@@ -23,14 +30,26 @@ export function pendingItemsPage(args: {
 }
 
 const STORE_VERDICTS = `
-    UPDATE "import_batch_items" i
-    SET "dry_run_outcome" = v."outcome", "dry_run_error" = v."error", "dry_run_at" = now()
-    FROM jsonb_to_recordset($2::jsonb) AS v("id" uuid, "outcome" text, "error" text)
-    WHERE i."id" = v."id" AND i."batch_id" = $1`;
+    WITH b AS (
+      SELECT "id" FROM "import_batches"
+      WHERE "id" = $1 AND "status" IN (${sqlList(DRY_RUNNABLE_BATCH_STATUSES)})
+      FOR SHARE
+    ), stored AS (
+      UPDATE "import_batch_items" i
+      SET "dry_run_outcome" = v."outcome", "dry_run_error" = v."error", "dry_run_at" = now()
+      FROM jsonb_to_recordset($2::jsonb) AS v("id" uuid, "outcome" text, "error" text), b
+      WHERE i."id" = v."id" AND i."batch_id" = b."id"
+    )
+    SELECT EXISTS (SELECT 1 FROM b) AS "waiting"`;
 
 /**
- * Stores the verdicts of rows of the batch: `verdicts` is a JSON array of `{ id, outcome, error }`, the
+ * Stores the verdicts of rows of the batch, only while the batch waits (`waiting`: false when a run took
+ * it or it ended, and nothing was stored). `verdicts` is a JSON array of `{ id, outcome, error }`, the
  * outcome one of `DRY_RUN_OUTCOMES` and the error storable text (or null).
+ *
+ * The batch row is share-locked for the statement: a run cannot take the batch (which updates that row)
+ * while the verdicts' row locks are held, so that no claim of that run ever skips a row locked by a dry
+ * run (a claim passes over locked rows, and a run that found none to claim would wait for them to end).
  */
 export function storeVerdicts(args: { batchId: string; verdicts: string }): Statement {
   return { text: STORE_VERDICTS, values: [args.batchId, args.verdicts] };
