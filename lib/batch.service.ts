@@ -151,21 +151,21 @@ export class BatchService {
    *   already, or created without `requireApproval`); nothing is changed.
    * @throws ImportBatchNotFoundError
    */
-  approveBatch(batchId: string): Promise<ImportBatch> {
+  async approveBatch(batchId: string): Promise<ImportBatch> {
     new ArgumentChecks('approveBatch').string(batchId, 'batchId');
     return this.approval.approve(batchId);
   }
 
   /**
-   * Ends a batch that waits for approval (or a pending one that no run has started): it becomes
-   * `rejected` with the reason as its `errorMessage`, and its pending rows `cancelled`, none processed.
-   * Of two decisions on one batch made at once (in any processes), exactly one is made.
+   * Ends a batch that waits for approval: it becomes `rejected` with the reason as its `errorMessage`,
+   * and its pending rows `cancelled`, none processed. Of two decisions on one batch made at once (in any
+   * processes), exactly one is made.
    *
-   * @throws BatchNotAwaitingApprovalError when a run has started the batch or it has ended (to stop a
-   *   running batch, cancel it); nothing is changed.
+   * @throws BatchNotAwaitingApprovalError when the batch is not awaiting approval (approved or rejected
+   *   already; to stop a batch that may run, cancel it); nothing is changed.
    * @throws ImportBatchNotFoundError, InvalidArgumentError (a reason that is not a string)
    */
-  rejectBatch(batchId: string, reason?: string): Promise<ImportBatch> {
+  async rejectBatch(batchId: string, reason?: string): Promise<ImportBatch> {
     const check = new ArgumentChecks('rejectBatch');
     check.string(batchId, 'batchId');
     check.optionalString(reason, 'reason');

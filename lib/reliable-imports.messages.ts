@@ -729,11 +729,11 @@ export const messages = {
           : 'It was approved already (or needed no approval), and runs as any batch does: nothing to do.'),
 
   cannotReject: (batchId: string, status: BatchStatus): string =>
-    `Cannot reject import batch "${batchId}": it is ${status}. Only a batch awaiting approval, or a pending ` +
-    'one that no run has started, can be rejected. ' +
+    `Cannot reject import batch "${batchId}": it is ${status}, not ${BATCH_STATUS.awaitingApproval} ` +
+    '(only a batch that waits for approval can be rejected). ' +
     (isEndedBatch(status)
       ? 'It has ended already: nothing was changed.'
-      : `A run has started it: to stop it, cancel it with cancelBatch("${batchId}", { reason }).`),
+      : `It was approved already (or needed no approval): to stop it, cancel it with cancelBatch("${batchId}", { reason }).`),
 
   /** The audit entry of an approval. */
   batchApproved: (): string => 'Batch approved: the runs may take it now',

@@ -3,9 +3,8 @@ import type { BatchStatus } from '../statuses';
 import { ReliableImportsError } from './reliable-imports.error';
 
 /**
- * `approveBatch` was called on a batch that is not awaiting approval, or `rejectBatch` on one that a run
- * has started or that has ended (another operator may have decided first). Nothing was changed; the
- * message names the batch, its status and what to do.
+ * `approveBatch` or `rejectBatch` was called on a batch that is not awaiting approval (another operator may
+ * have decided first). Nothing was changed; the message names the batch, its status and what to do.
  */
 export class BatchNotAwaitingApprovalError extends ReliableImportsError {
   constructor(

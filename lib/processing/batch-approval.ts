@@ -46,10 +46,7 @@ export class BatchApproval {
     );
   }
 
-  /**
-   * awaiting_approval (or pending, before any run took it) → rejected with the reason; its pending rows
-   * are cancelled.
-   */
+  /** awaiting_approval → rejected with the reason; its pending rows are cancelled. */
   async reject(batchId: string, reason: string | undefined): Promise<ImportBatch> {
     if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
     const stored = storableText(

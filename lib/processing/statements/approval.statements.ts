@@ -1,7 +1,8 @@
 /**
  * The statements of a batch that waits for an operator (`requireApproval`): approving it, which lets the
- * runs take it, or rejecting it, which ends it. Each is one conditional UPDATE on the batch row, so that of
- * two operators (or processes) who decide at once, exactly one decides.
+ * runs take it, or rejecting it, which ends it. Each is one conditional UPDATE on the batch row, from
+ * `awaiting_approval` only, so that of two decisions made at once (by two operators, or processes),
+ * exactly one is made.
  */
 
 import { BATCH_STATUS, ITEM_STATUS } from '../../statuses';
@@ -28,13 +29,6 @@ export function approveBatch(args: { batchId: string; entries: string }): Statem
   return { text: APPROVE_BATCH, values: [args.batchId, args.entries] };
 }
 
-/**
- * What a rejection may end: a batch awaiting approval, or a pending one that no run has started (a run
- * sets `started_at` when it takes the batch, in the statement that makes it processing).
- */
-const REJECTABLE = `(b."status" = ${sqlWord(BATCH_STATUS.awaitingApproval)}
-           OR (b."status" = ${sqlWord(BATCH_STATUS.pending)} AND b."started_at" IS NULL))`;
-
 const REJECT_BATCH = `
     WITH c AS (
       SELECT
@@ -47,7 +41,7 @@ const REJECT_BATCH = `
           "cancelled_items" = c.pending, "failed_items" = c.failed, "completed_items" = 0,
           "skipped_items" = 0, "locked_by" = NULL, "locked_until" = NULL
       FROM c
-      WHERE b."id" = $1 AND ${REJECTABLE}
+      WHERE b."id" = $1 AND b."status" = ${sqlWord(BATCH_STATUS.awaitingApproval)}
       RETURNING b.*
     ), cancelled AS (
       UPDATE "import_batch_items" SET "status" = ${sqlWord(ITEM_STATUS.cancelled)}, "completed_at" = now()
@@ -60,7 +54,7 @@ const REJECT_BATCH = `
     SELECT * FROM rejected`;
 
 /**
- * awaiting_approval (or pending, never started) → rejected with `reason`, its pending rows → cancelled
+ * awaiting_approval → rejected with `reason`, its pending rows → cancelled
  * (rows of lines that could not be read stay failed), the counts stored, and its audit entries written; no
  * row when the batch could not be rejected. (A run cannot claim a row meanwhile: claims need the batch
  * processing.)
