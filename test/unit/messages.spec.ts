@@ -1,4 +1,6 @@
 import {
+  BatchNotAwaitingApprovalError,
+  BatchNotDryRunnableError,
   BatchNotReprocessableError,
   DuplicateBatchTypeError,
   IdempotencyConflictError,
@@ -190,6 +192,35 @@ describe('the messages of the errors', () => {
     expectModuleError(running, 'BatchNotReprocessableError', 'BATCH_NOT_REPROCESSABLE');
     expect(running.message).toContain(`Import batch "${BATCH_ID}" is still processing`);
     expect(running.message).toContain(`Run processBatch("${BATCH_ID}") first`);
+  });
+
+  it('BatchNotAwaitingApprovalError names the batch, its status and what to do instead', () => {
+    const approved = new BatchNotAwaitingApprovalError(BATCH_ID, 'pending', 'approve');
+    expectModuleError(approved, 'BatchNotAwaitingApprovalError', 'BATCH_NOT_AWAITING_APPROVAL');
+    expect(approved.context).toEqual({ batchId: BATCH_ID });
+    expect(approved.message).toContain(
+      `Cannot approve import batch "${BATCH_ID}": it is pending, not awaiting_approval`,
+    );
+    expect(approved.message).toContain('approved already');
+    const rejected = new BatchNotAwaitingApprovalError(BATCH_ID, 'rejected', 'approve');
+    expect(rejected.message).toContain('import the rows again');
+    const paused = new BatchNotAwaitingApprovalError(BATCH_ID, 'paused', 'approve');
+    expect(paused.message).toContain(`resumeBatch("${BATCH_ID}")`);
+    const running = new BatchNotAwaitingApprovalError(BATCH_ID, 'processing', 'reject');
+    expect(running.message).toContain(`Cannot reject import batch "${BATCH_ID}": it is processing`);
+    expect(running.message).toContain(`cancelBatch("${BATCH_ID}", { reason })`);
+    const ended = new BatchNotAwaitingApprovalError(BATCH_ID, 'completed', 'reject');
+    expect(ended.message).toContain('It has ended already');
+  });
+
+  it('BatchNotDryRunnableError says which batches a dry run tries, and what to do', () => {
+    const running = new BatchNotDryRunnableError(BATCH_ID, 'processing');
+    expectModuleError(running, 'BatchNotDryRunnableError', 'BATCH_NOT_DRY_RUNNABLE');
+    expect(running.message).toContain(`Cannot dry-run import batch "${BATCH_ID}": it is processing`);
+    expect(running.message).toContain('pending, awaiting_approval or paused');
+    expect(running.message).toContain(`pause it (pauseBatch("${BATCH_ID}"))`);
+    const ended = new BatchNotDryRunnableError(BATCH_ID, 'failed');
+    expect(ended.message).toContain('has ended, so no row of it is left to run');
   });
 
   it('ItemNotCorrectableError names the item, the batch that holds its row, and what to do instead', () => {

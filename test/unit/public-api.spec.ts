@@ -35,6 +35,8 @@ const PUBLIC_EXPORTS = [
   'AddSourceLines1764200000000',
   'BATCH_STATUS',
   'BaseProcessor',
+  'BatchNotAwaitingApprovalError',
+  'BatchNotDryRunnableError',
   'BatchNotReprocessableError',
   'BatchService',
   'CorrectionsRefusedError',
