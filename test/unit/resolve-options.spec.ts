@@ -47,6 +47,7 @@ describe('resolveOptions', () => {
       itemTimeoutMs: 100,
       storeErrorStacks: true,
       checkSchema: false,
+      requireApproval: true,
       worker: {
         enabled: true,
         concurrency: 4,
