@@ -71,7 +71,7 @@ class AuditedProcessor extends BaseProcessor<{ n: number }> {
   async processItem(item: ImportItem<{ n: number }>, ctx: ImportContext<{ n: number }>) {
     if (ctx.get('started') !== 'dry') throw new Error('onBatchStart did not run first');
     await ctx.query(`INSERT INTO hook_writes (what) VALUES ('processItem')`);
-    return { n: item.sourceData.n };
+    return { targetId: item.sourceData.n };
   }
 }
 
