@@ -193,7 +193,11 @@ export class BatchService {
     );
     const mode = checkCorrectionMode('reprocessBatch', correctionMode, 'options.correctionMode');
     if (runOptions.dryRun === true) {
-      new ArgumentChecks('reprocessBatch').fail('options.dryRun', messages.dryRunAsReprocess(), true);
+      new ArgumentChecks('reprocessBatch').fail(
+        'options.dryRun',
+        messages.dryRunAsReprocess(),
+        true,
+      );
     }
     const parent = await this.store.getBatch(batchId);
     this.registry.get(parent.batchType);

@@ -779,4 +779,3 @@ export const messages = {
     `Dry run of ${total} row(s), rolled back: ${wouldComplete} would complete, ${wouldFail} would fail, ` +
     `${wouldSkip} would be skipped`,
 };
-

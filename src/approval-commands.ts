@@ -32,7 +32,7 @@ export function addApprovalCommands(program: Command, scope: CommandScope): void
     .command('reject')
     .description('end a batch that waits for approval: its rows are cancelled, none is processed')
     .argument('<batch-id>')
-    .option('-r, --reason <text>', 'why, stored as the batch\'s error message and in its log')
+    .option('-r, --reason <text>', "why, stored as the batch's error message and in its log")
     .action(async (batchId: string, options: { reason?: string }) => {
       await runWithApp(async (_app, batches) => {
         const batch = await batches.rejectBatch(batchId, options.reason);

@@ -2,9 +2,7 @@ import type { ITEM_STATUS } from '../statuses';
 
 /** What a dry run found a row would become. */
 export type DryRunOutcome =
-  | typeof ITEM_STATUS.completed
-  | typeof ITEM_STATUS.failed
-  | typeof ITEM_STATUS.skipped;
+  typeof ITEM_STATUS.completed | typeof ITEM_STATUS.failed | typeof ITEM_STATUS.skipped;
 
 /** The verdict of the last dry run that tried a row (`ImportItem.dryRun`). */
 export interface DryRunVerdict {

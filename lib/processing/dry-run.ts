@@ -3,11 +3,7 @@ import { BatchNotDryRunnableError } from '../errors/batch-not-dry-runnable.error
 import { ProcessingStoppedError } from '../errors/processing-stopped.error';
 import { ImportProcessorRegistry } from '../import-processor.registry';
 import type { DryRunOptions } from '../interfaces/batch-options.interface';
-import type {
-  DryRunFailure,
-  DryRunOutcome,
-  DryRunSummary,
-} from '../interfaces/dry-run.interface';
+import type { DryRunFailure, DryRunOutcome, DryRunSummary } from '../interfaces/dry-run.interface';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
@@ -116,7 +112,7 @@ export class DryRunner implements BeforeApplicationShutdown {
       failuresTruncated: false,
     };
     if (summary.batchRefused === null) {
-      for (let after = -1; ; ) {
+      for (let after = -1; ;) {
         const rows = await this.database.run<Row>(
           pendingItemsPage({ batchId: batch.id, afterIndex: after, limit: PAGE_SIZE }),
         );
@@ -153,7 +149,10 @@ export class DryRunner implements BeforeApplicationShutdown {
         );
         // A run took the batch (or it ended) meanwhile: the dry run gives way, and stores no more.
         if (stored?.waiting !== true) {
-          throw new BatchNotDryRunnableError(batch.id, (await this.store.getBatch(batch.id)).status);
+          throw new BatchNotDryRunnableError(
+            batch.id,
+            (await this.store.getBatch(batch.id)).status,
+          );
         }
         after = toItem(rows[rows.length - 1]).itemIndex;
       }

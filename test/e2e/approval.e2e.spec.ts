@@ -136,14 +136,19 @@ describe('approval', () => {
   });
 
   it('rejects a batch: its pending rows cancelled, the reason stored as given, with an audit entry', async () => {
-    const lines = [new SourceRow(2, { n: 1 }), new SourceRow(3, { n: 2 }, { reason: 'bad quote', raw: '"x' })];
+    const lines = [
+      new SourceRow(2, { n: 1 }),
+      new SourceRow(3, { n: 2 }, { reason: 'bad quote', raw: '"x' }),
+    ];
     const batch = await t.batches.createBatch('gated_reading', lines);
     const reason = `wrong file \u0000 from ${'x'.repeat(20_000)}`;
     const rejected = await t.batches.rejectBatch(batch.id, reason);
     expect(rejected).toMatchObject({
       status: 'rejected',
       completedAt: expect.any(Date),
-      errorMessage: expect.stringMatching(/^wrong file \ufffd from x+… \[cut: \d+ more characters\]$/),
+      errorMessage: expect.stringMatching(
+        /^wrong file \ufffd from x+… \[cut: \d+ more characters\]$/,
+      ),
     });
     expect(await t.batches.getBatchSummary(batch.id)).toMatchObject({
       status: 'rejected',
@@ -202,9 +207,9 @@ describe('approval', () => {
     await expect(t.batches.approveBatch('not-a-uuid')).rejects.toMatchObject({
       code: 'BATCH_NOT_FOUND',
     });
-    await expect(
-      t.batches.rejectBatch(pending.id, 42 as unknown as string),
-    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(t.batches.rejectBatch(pending.id, 42 as unknown as string)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
   });
 
   it('of an approval and a rejection made at once by two instances, exactly one is made', async () => {

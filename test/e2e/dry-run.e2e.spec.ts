@@ -238,7 +238,10 @@ describe('dry runs', () => {
     const [first] = await t.batches.getItems(batch.id, { limit: 1 });
     expect(first.dryRun?.error).toBe(reason);
     const [last] = await t.batches.getItems(batch.id, { offset: 149 });
-    expect(last.dryRun).toMatchObject({ outcome: 'skipped', error: expect.stringContaining('\ufffd') });
+    expect(last.dryRun).toMatchObject({
+      outcome: 'skipped',
+      error: expect.stringContaining('\ufffd'),
+    });
   });
 
   it('rolls back what the batch hooks write, and reports a refusal of validateBatch', async () => {
@@ -271,9 +274,9 @@ describe('dry runs', () => {
       code: 'BATCH_NOT_DRY_RUNNABLE',
       message: expect.stringContaining('it is completed'),
     });
-    await expect(
-      t.batches.reprocessBatch(done.batchId, { dryRun: true }),
-    ).rejects.toThrow(InvalidArgumentError);
+    await expect(t.batches.reprocessBatch(done.batchId, { dryRun: true })).rejects.toThrow(
+      InvalidArgumentError,
+    );
 
     const holder = await t.connect();
     await holder.query('SELECT pg_advisory_lock($1)', [HOLD_LOCK]);

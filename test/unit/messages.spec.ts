@@ -216,7 +216,9 @@ describe('the messages of the errors', () => {
   it('BatchNotDryRunnableError says which batches a dry run tries, and what to do', () => {
     const running = new BatchNotDryRunnableError(BATCH_ID, 'processing');
     expectModuleError(running, 'BatchNotDryRunnableError', 'BATCH_NOT_DRY_RUNNABLE');
-    expect(running.message).toContain(`Cannot dry-run import batch "${BATCH_ID}": it is processing`);
+    expect(running.message).toContain(
+      `Cannot dry-run import batch "${BATCH_ID}": it is processing`,
+    );
     expect(running.message).toContain('pending, awaiting_approval or paused');
     expect(running.message).toContain(`pause it (pauseBatch("${BATCH_ID}"))`);
     const ended = new BatchNotDryRunnableError(BATCH_ID, 'failed');
