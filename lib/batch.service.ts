@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type {
+  CancelBatchOptions,
   CreateBatchOptions,
   DryRunOptions,
   GetItemsFilter,
@@ -7,6 +8,7 @@ import type {
   ImportItemsSource,
   ImportOptions,
   ListBatchesFilter,
+  PauseBatchOptions,
   ProcessBatchOptions,
   ReprocessBatchOptions,
 } from './interfaces/batch-options.interface';
@@ -38,6 +40,7 @@ import { TreeReader } from './processing/tree-reader';
 import { RESOLVED_OPTIONS } from './reliable-imports.constants';
 import { messages } from './reliable-imports.messages';
 import { ArgumentChecks } from './utils/arguments.util';
+import { storableText, TEXT_LIMITS } from './utils/storable-text.util';
 import { checkRunArguments, checkRunOptions, splitRunOptions } from './utils/run-options.util';
 
 /**
@@ -104,7 +107,7 @@ export class BatchService {
    *
    * A batch that waits (`awaiting_approval`, `paused`) or has ended is not run: the call resolves with its
    * summary at once. With `{ dryRun: true }` the batch is dry-run instead (see `dryRunBatch`, which also
-   * throws `BatchNotDryRunnableError`), and the summary, of a batch left as it was, carries the dry run's
+   * throws `BatchStatusConflictError`), and the summary, of a batch left as it was, carries the dry run's
    * in `dryRun`; the other run options but `itemTimeoutMs` and `maxAttempts` do not apply to it.
    */
   async processBatch(batchId: string, options?: ProcessBatchOptions): Promise<BatchSummary> {
@@ -130,7 +133,7 @@ export class BatchService {
    * Allowed on a batch that waits: `pending`, `awaiting_approval` (create it with `requireApproval`, so
    * that no worker runs it meanwhile) or `paused`. A real run that starts meanwhile is not changed by it.
    *
-   * @throws BatchNotDryRunnableError when a run is processing the batch, or it has ended.
+   * @throws BatchStatusConflictError when a run is processing the batch, or it has ended.
    * @throws ImportBatchNotFoundError, InvalidArgumentError (an option)
    */
   async dryRunBatch(batchId: string, options?: DryRunOptions): Promise<DryRunSummary> {
@@ -147,7 +150,7 @@ export class BatchService {
    * Lets the runs take a batch that waits for approval (`awaiting_approval` → `pending`), and wakes the
    * workers. Of two decisions on one batch made at once (in any processes), exactly one is made.
    *
-   * @throws BatchNotAwaitingApprovalError when the batch is not awaiting approval (approved or rejected
+   * @throws BatchStatusConflictError when the batch is not awaiting approval (approved or rejected
    *   already, or created without `requireApproval`); nothing is changed.
    * @throws ImportBatchNotFoundError
    */
@@ -161,7 +164,7 @@ export class BatchService {
    * and its pending rows `cancelled`, none processed. Of two decisions on one batch made at once (in any
    * processes), exactly one is made.
    *
-   * @throws BatchNotAwaitingApprovalError when the batch is not awaiting approval (approved or rejected
+   * @throws BatchStatusConflictError when the batch is not awaiting approval (approved or rejected
    *   already; to stop a batch that may run, cancel it); nothing is changed.
    * @throws ImportBatchNotFoundError, InvalidArgumentError (a reason that is not a string)
    */
@@ -227,6 +230,51 @@ export class BatchService {
     if (runOptions.dryRun === true) createOptions.requireApproval ??= true;
     const batch = await this.createBatch(batchType, items, createOptions);
     return this.processBatch(batch.id, runOptions);
+  }
+
+  /**
+   * Pauses a pending or running batch, in every process that works on it: no row is claimed once this
+   * resolves; the rows in flight finish; each run then leaves (a `processBatch` call resolves with the
+   * summary, status `paused`), and the worker leaves the batch alone until `resumeBatch`. The pause is
+   * stored: it survives restarts. A paused batch is returned as it is.
+   *
+   * @throws ImportBatchNotFoundError; BatchStatusConflictError when the batch has ended or awaits approval.
+   */
+  pauseBatch(batchId: string, options?: PauseBatchOptions): Promise<ImportBatch> {
+    const check = new ArgumentChecks('pauseBatch');
+    check.string(batchId, 'batchId');
+    const { reason } = check.object(options, 'options');
+    check.optionalString(reason, 'options.reason');
+    return this.store.pauseBatch(batchId, storableReason(reason));
+  }
+
+  /**
+   * Resumes a paused batch (one an operator paused, or an error budget stopped): the worker takes it at
+   * once (or call `processBatch`). Its failed rows corrected since they failed (`correctItem`,
+   * `correctItems`) go again with their correction. A pending or running batch is returned as it is.
+   *
+   * @throws ImportBatchNotFoundError; BatchStatusConflictError when the batch has ended or awaits approval.
+   */
+  resumeBatch(batchId: string): Promise<ImportBatch> {
+    new ArgumentChecks('resumeBatch').string(batchId, 'batchId');
+    return this.store.resumeBatch(batchId);
+  }
+
+  /**
+   * Cancels a batch that has not ended (running, pending, paused or awaiting approval), in every process
+   * that works on it: its rows that no run holds become `cancelled` at once (never `failed`); the rows in
+   * flight finish in their runs, which then leave. Cancelled rows are reported as such
+   * (`cancelledItems`), and a `reprocessBatch` of the batch runs them later, like failures. Cancelling a
+   * cancelled batch again cancels the rows a dead run left behind.
+   *
+   * @throws ImportBatchNotFoundError; BatchStatusConflictError when the batch has ended otherwise.
+   */
+  cancelBatch(batchId: string, options?: CancelBatchOptions): Promise<ImportBatch> {
+    const check = new ArgumentChecks('cancelBatch');
+    check.string(batchId, 'batchId');
+    const { reason } = check.object(options, 'options');
+    check.optionalString(reason, 'options.reason');
+    return this.store.cancelBatch(batchId, storableReason(reason));
   }
 
   /** Counts of a batch's items by status, timestamps, duration and throughput, counted now. */
@@ -379,6 +427,11 @@ function checkProcessOptions<T extends ReprocessBatchOptions>(
   checkRunArguments(method, checked);
   check.optionalBoolean(checked.failedItemsOnly, 'options.failedItemsOnly');
   return checked;
+}
+
+/** An operator's reason as it can be stored (cut, and without what PostgreSQL cannot hold). */
+function storableReason(reason: string | undefined): string | null {
+  return reason === undefined ? null : storableText(reason, TEXT_LIMITS.message).text;
 }
 
 function checkCorrectionMode(method: string, value: unknown, argument: string): CorrectionMode {

@@ -9,6 +9,7 @@ export type {
   WorkerOptions,
 } from './interfaces/reliable-imports-options.interface';
 export type {
+  CancelBatchOptions,
   CreateBatchOptions,
   DryRunOptions,
   GetItemsFilter,
@@ -16,6 +17,7 @@ export type {
   ImportItemsSource,
   ImportOptions,
   ListBatchesFilter,
+  PauseBatchOptions,
   ProcessBatchOptions,
   ReprocessBatchOptions,
 } from './interfaces/batch-options.interface';
@@ -67,8 +69,7 @@ export {
 } from './errors/reliable-imports.error';
 export { UnknownBatchTypeError } from './errors/unknown-batch-type.error';
 export { BatchNotReprocessableError } from './errors/batch-not-reprocessable.error';
-export { BatchNotAwaitingApprovalError } from './errors/batch-not-awaiting-approval.error';
-export { BatchNotDryRunnableError } from './errors/batch-not-dry-runnable.error';
+export { BatchStatusConflictError } from './errors/batch-status-conflict.error';
 export {
   CorrectionsRefusedError,
   type CorrectionProblem,
@@ -102,4 +103,5 @@ export {
   reliableImportsMigrations,
   CreateReliableImportsSchema1764000000000,
   AddSourceLines1764200000000,
+  AddOperatorControl1764400000000,
 } from '../migrations';

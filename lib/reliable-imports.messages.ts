@@ -1,6 +1,15 @@
 import { BATCH_STATUS, isEndedBatch, type BatchStatus } from './statuses';
 import { nearestName } from './utils/nearest-name.util';
 
+/** An operator's control of a batch. */
+export type BatchControl = 'pause' | 'resume' | 'cancel' | 'approve' | 'reject' | 'dry-run';
+
+const CONTROL_PAST: Record<'pause' | 'resume' | 'cancel', string> = {
+  pause: 'paused',
+  resume: 'resumed',
+  cancel: 'cancelled',
+};
+
 /** Names as messages quote them: `"a", "b"`, or `(none)`. */
 const list = (items: readonly string[]): string =>
   items.length === 0 ? '(none)' : items.map((item) => `"${item}"`).join(', ');
@@ -706,6 +715,35 @@ export const messages = {
     before: 'Item ',
     after: ' corrected',
   }),
+
+  // Operator control: pause, resume, cancel (and error budgets, which pause).
+  batchStatusConflict: (batchId: string, status: BatchStatus, control: BatchControl): string =>
+    control === 'approve'
+      ? messages.cannotApprove(batchId, status)
+      : control === 'reject'
+        ? messages.cannotReject(batchId, status)
+        : control === 'dry-run'
+          ? messages.cannotDryRun(batchId, status)
+          : `Import batch "${batchId}" is ${status}: it cannot be ${CONTROL_PAST[control]}. ` +
+            (status === BATCH_STATUS.awaitingApproval
+              ? `Approve it first (approveBatch("${batchId}")), or reject it.`
+              : control === 'resume'
+                ? `Only a paused batch can be resumed; to run its rows again, reprocess it (reprocessBatch("${batchId}")).`
+                : `It has ended; to run rows that did not complete, reprocess it (reprocessBatch("${batchId}")).`),
+
+  batchCancelled: (reason: string | null): string =>
+    reason === null ? 'cancelled by an operator' : `cancelled: ${reason}`,
+
+  batchPausedLog: (reason: string | null): string =>
+    reason === null ? 'Batch paused by an operator' : `Batch paused: ${reason}`,
+
+  batchResumedLog: (requeued: number): string =>
+    requeued === 0
+      ? 'Batch resumed'
+      : `Batch resumed; ${requeued} corrected row(s) that had failed go again`,
+
+  batchCancelledLog: (reason: string, cancelled: number): string =>
+    `Batch ${reason}; ${cancelled} row(s) that no run took are cancelled`,
 
   // Errors of the module's own making, which may reach a log: the first closes the connection of every
   // item that timed out (its transaction is given up); the others only a bug of the module throws.

@@ -31,8 +31,7 @@ export type ReliableImportsErrorCode =
   | 'IDEMPOTENCY_CONFLICT' // IdempotencyConflictError
   | 'ITEM_NOT_CORRECTABLE' // ItemNotCorrectableError
   | 'BATCH_NOT_REPROCESSABLE' // BatchNotReprocessableError
-  | 'BATCH_NOT_AWAITING_APPROVAL' // BatchNotAwaitingApprovalError: approveBatch/rejectBatch
-  | 'BATCH_NOT_DRY_RUNNABLE' // BatchNotDryRunnableError
+  | 'BATCH_STATUS_CONFLICT' // BatchStatusConflictError: pause, resume or cancel refused by the status
   // A run that stopped before the end
   | 'PROCESSING_INTERRUPTED' // ProcessingInterruptedError
   | 'PROCESSING_STOPPED' // ProcessingStoppedError

@@ -121,3 +121,18 @@ export interface GetLogsFilter {
   /** @default 0 */
   offset?: number;
 }
+
+/** Options of `pauseBatch`. */
+export interface PauseBatchOptions {
+  /** Why the batch is paused: stored as its `errorMessage` until it is resumed, and in its log. */
+  reason?: string;
+}
+
+/** Options of `cancelBatch`. */
+export interface CancelBatchOptions {
+  /**
+   * Why the batch is cancelled: stored as `cancelled: <reason>` in its `errorMessage`, on each row it
+   * cancels, and in its log.
+   */
+  reason?: string;
+}

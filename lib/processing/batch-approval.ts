@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { BatchNotAwaitingApprovalError } from '../errors/batch-not-awaiting-approval.error';
+import { BatchStatusConflictError } from '../errors/batch-status-conflict.error';
 import { ImportBatchNotFoundError } from '../errors/import-batch-not-found.error';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import { messages } from '../reliable-imports.messages';
@@ -39,11 +39,7 @@ export class BatchApproval {
       return row;
     });
     if (approved) return toBatch(approved);
-    throw new BatchNotAwaitingApprovalError(
-      batchId,
-      (await this.store.getBatch(batchId)).status,
-      'approve',
-    );
+    throw new BatchStatusConflictError(await this.store.getBatch(batchId), 'approve');
   }
 
   /** awaiting_approval → rejected with the reason; its pending rows are cancelled. */
@@ -57,11 +53,7 @@ export class BatchApproval {
       rejectBatch({ batchId, reason: stored.text, entries: this.rejectionEntry(stored) }),
     );
     if (row) return toBatch(row);
-    throw new BatchNotAwaitingApprovalError(
-      batchId,
-      (await this.store.getBatch(batchId)).status,
-      'reject',
-    );
+    throw new BatchStatusConflictError(await this.store.getBatch(batchId), 'reject');
   }
 
   /** The audit entry of a rejection, with the reason as given when it had to be changed to be stored. */

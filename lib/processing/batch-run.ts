@@ -8,7 +8,7 @@ import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { messages } from '../reliable-imports.messages';
-import { isEndedBatch, isRunnableBatch } from '../statuses';
+import { BATCH_STATUS, isEndedBatch, isRunnableBatch } from '../statuses';
 import { isInstance, messageOf, nameOf, toError } from '../utils/error-details.util';
 import { sleep } from '../utils/sleep.util';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
@@ -86,6 +86,11 @@ export class BatchRun {
   /** A lane threw: the others stop after their item in flight. */
   private broken = false;
   private leaseLost: LeaseLostError | null = null;
+  /**
+   * The batch was paused (by an operator, or by this run's error budget) or cancelled: the run claims no
+   * more, lets its items in flight finish and leaves. Not an abort: the items in flight must finish.
+   */
+  private halted: typeof BATCH_STATUS.paused | typeof BATCH_STATUS.cancelled | null = null;
   private owner = false;
   private batch!: ImportBatch;
   private state!: RunState;
@@ -136,7 +141,15 @@ export class BatchRun {
           messages.leaseRenewalFailed({ batchId: this.batchId, reason: toError(error).message }),
         ),
     );
+    // A pause or a cancel takes effect at the next claim in SQL; this check stops the run before its next
+    // item too, within one poll interval, rather than after the items it has claimed.
+    const control = new LeaseKeeper(
+      () => this.watchStatus(),
+      this.services.options.worker.pollIntervalMs,
+      () => undefined,
+    );
     leases.start();
+    control.start();
     try {
       if ((await this.step(() => this.validate())) && !this.facts.refused) {
         if (await this.step(() => this.start())) await this.step(() => this.runItems());
@@ -150,16 +163,16 @@ export class BatchRun {
       }
       return await this.conclude(ending);
     } finally {
-      leases.stop();
+      // Not waited for: a renewal on a connection that hangs must not hold the run's caller.
+      void leases.stop();
+      void control.stop();
     }
   }
 
-  /**
-   * Takes the batch, or joins the live run that holds it; null when no run may take it (it has ended, or
-   * it waits: paused, awaiting approval).
-   */
+  /** Takes the batch, or joins the live run that holds it; null when it has ended. */
   private async take(): Promise<Taken | null> {
     const { store, options } = this.services;
+    // Ended, paused, cancelled, awaiting approval: nothing to run (the summary says where it stands).
     if (!isRunnableBatch(this.found.status)) return null;
     const started = await store.startBatch(this.batchId, this.workerId, options.leaseMs);
     const batch = started ?? (await store.getBatch(this.batchId));
@@ -262,7 +275,16 @@ export class BatchRun {
   }
 
   private stopped(): boolean {
-    return this.failure !== null || this.broken || this.controller.signal.aborted;
+    return (
+      this.failure !== null || this.broken || this.halted !== null || this.controller.signal.aborted
+    );
+  }
+
+  /** Notes a pause or a cancel of the batch: the run stops claiming, and leaves once its items finish. */
+  private async watchStatus(): Promise<void> {
+    if (this.halted !== null) return;
+    const { status } = await this.services.store.getBatch(this.batchId);
+    if (status === BATCH_STATUS.paused || status === BATCH_STATUS.cancelled) this.halted = status;
   }
 
   private decideFailure(reason: string | null): void {
@@ -276,10 +298,15 @@ export class BatchRun {
    * (taking over if that run's lease expires) — or, for the worker, leaves it to them.
    */
   private async end(): Promise<RunFacts['endAttempt']> {
+    const { store } = this.services;
     for (;;) {
       if (await this.endBatch()) return 'ended';
-      if (!this.settings.waitForOthers) return 'not-ended';
-      if (isEndedBatch((await this.services.store.getBatch(this.batchId)).status)) {
+      const { status } = await store.getBatch(this.batchId);
+      // The last run whose items finish after a cancel counts them.
+      if (status === BATCH_STATUS.cancelled) await store.recountCancelledBatch(this.batchId);
+      // Ended, paused or cancelled: nothing left for this run. A run that saw a pause leaves even when the
+      // batch was resumed meanwhile: the next run (the worker, or the next call) takes it.
+      if (!this.settings.waitForOthers || !isRunnableBatch(status) || this.halted !== null) {
         return 'not-ended';
       }
       if (this.controller.signal.aborted) return 'interrupted';
@@ -431,6 +458,18 @@ export class BatchRun {
     const kept = await store.renewLeases(this.batchId, this.workerId, options.leaseMs);
     if (kept || !this.owner || this.controller.signal.aborted) return;
     const current = await store.getBatch(this.batchId);
+    // Paused or cancelled (the lease is cleared): the items in flight finish, the run leaves.
+    if (current.status === BATCH_STATUS.paused || current.status === BATCH_STATUS.cancelled) {
+      this.halted = current.status;
+      this.owner = false;
+      return;
+    }
+    // Paused and resumed since the last renewal: nobody holds the batch; this run leaves it to the next.
+    if (isRunnableBatch(current.status) && current.lockedBy === null) {
+      this.halted = BATCH_STATUS.paused;
+      this.owner = false;
+      return;
+    }
     // A helper that stopped the batch ended it: this run has nothing left to do, and lost nothing.
     if (isEndedBatch(current.status)) return this.stop('ended-elsewhere');
     this.leaseLost = LeaseLostError.forBatch(this.batchId, current.status, current.lockedBy);

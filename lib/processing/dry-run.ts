@@ -1,5 +1,5 @@
 import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
-import { BatchNotDryRunnableError } from '../errors/batch-not-dry-runnable.error';
+import { BatchStatusConflictError } from '../errors/batch-status-conflict.error';
 import { ProcessingStoppedError } from '../errors/processing-stopped.error';
 import { ImportProcessorRegistry } from '../import-processor.registry';
 import type { DryRunOptions } from '../interfaces/batch-options.interface';
@@ -39,7 +39,7 @@ const FAILURES_LISTED = 100;
  * transaction that is always rolled back. Each row's verdict is stored in its `dry_run_*` columns, and
  * nothing else: no status, attempt, lease or log of the row, and the batch is not taken. A real run may
  * start meanwhile unharmed: the dry run then gives way at its next page of verdicts
- * (`BatchNotDryRunnableError`), the verdicts it stored before kept. The processor's hooks see `ctx.isDryRun()`; `onItemError` and
+ * (`BatchStatusConflictError`), the verdicts it stored before kept. The processor's hooks see `ctx.isDryRun()`; `onItemError` and
  * `onBatchComplete` are not called, and every row is tried whatever `continueOnError` says.
  */
 @Injectable()
@@ -59,7 +59,7 @@ export class DryRunner implements BeforeApplicationShutdown {
   async dryRun(batchId: string, options: DryRunOptions): Promise<DryRunSummary> {
     const batch = await this.store.getBatch(batchId);
     if (!DRY_RUNNABLE_BATCH_STATUSES.includes(batch.status)) {
-      throw new BatchNotDryRunnableError(batch.id, batch.status);
+      throw new BatchStatusConflictError(batch, 'dry-run');
     }
     const registered = this.registry.get(batch.batchType);
     const stop = new AbortController();
@@ -149,10 +149,7 @@ export class DryRunner implements BeforeApplicationShutdown {
         );
         // A run took the batch (or it ended) meanwhile: the dry run gives way, and stores no more.
         if (stored?.waiting !== true) {
-          throw new BatchNotDryRunnableError(
-            batch.id,
-            (await this.store.getBatch(batch.id)).status,
-          );
+          throw new BatchStatusConflictError(await this.store.getBatch(batch.id), 'dry-run');
         }
         after = toItem(rows[rows.length - 1]).itemIndex;
       }

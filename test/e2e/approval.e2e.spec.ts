@@ -1,6 +1,6 @@
 import {
   BaseProcessor,
-  BatchNotAwaitingApprovalError,
+  BatchStatusConflictError,
   ImportProcessor,
   SourceRow,
   type ImportContext,
@@ -168,9 +168,9 @@ describe('approval', () => {
     // Rejected is an end: nothing runs it, nothing approves it.
     await expect(t.batches.processBatch(batch.id)).resolves.toMatchObject({ status: 'rejected' });
     const refused = t.batches.approveBatch(batch.id);
-    await expect(refused).rejects.toThrow(BatchNotAwaitingApprovalError);
+    await expect(refused).rejects.toThrow(BatchStatusConflictError);
     await expect(t.batches.approveBatch(batch.id)).rejects.toMatchObject({
-      code: 'BATCH_NOT_AWAITING_APPROVAL',
+      code: 'BATCH_STATUS_CONFLICT',
       status: 'rejected',
       message: expect.stringContaining('It was rejected'),
     });
@@ -185,14 +185,14 @@ describe('approval', () => {
     });
     const pending = await t.batches.createBatch('open_reading', rows(2));
     await expect(t.batches.rejectBatch(pending.id, 'no')).rejects.toMatchObject({
-      code: 'BATCH_NOT_AWAITING_APPROVAL',
+      code: 'BATCH_STATUS_CONFLICT',
       status: 'pending',
       message: expect.stringContaining(`cancel it with cancelBatch("${pending.id}"`),
     });
     expect((await t.batches.getBatch(pending.id)).status).toBe('pending');
     const done = await t.batches.import('open_reading', rows(1));
     await expect(t.batches.rejectBatch(done.batchId, 'too late')).rejects.toMatchObject({
-      code: 'BATCH_NOT_AWAITING_APPROVAL',
+      code: 'BATCH_STATUS_CONFLICT',
       message: expect.stringContaining('It has ended already'),
     });
     await expect(t.batches.approveBatch(done.batchId)).rejects.toMatchObject({
@@ -245,10 +245,10 @@ describe('approval', () => {
       const summary = await t.batches.getBatchSummary(batch.id);
       if (approve.status === 'fulfilled') {
         expect(summary).toMatchObject({ status: 'pending', pendingItems: 3, cancelledItems: 0 });
-        expect(reject).toMatchObject({ reason: { code: 'BATCH_NOT_AWAITING_APPROVAL' } });
+        expect(reject).toMatchObject({ reason: { code: 'BATCH_STATUS_CONFLICT' } });
       } else {
         expect(summary).toMatchObject({ status: 'rejected', pendingItems: 0, cancelledItems: 3 });
-        expect(approve).toMatchObject({ reason: { code: 'BATCH_NOT_AWAITING_APPROVAL' } });
+        expect(approve).toMatchObject({ reason: { code: 'BATCH_STATUS_CONFLICT' } });
       }
     }
   });

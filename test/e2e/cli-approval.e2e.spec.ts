@@ -118,7 +118,7 @@ describe('approve, reject, import --require-approval and --dry-run (built binary
     expect(again.status).toBe(2);
     expect(JSON.parse(again.stdout)).toMatchObject({
       error: {
-        code: 'BATCH_NOT_AWAITING_APPROVAL',
+        code: 'BATCH_STATUS_CONFLICT',
         message: expect.stringContaining('It was rejected'),
       },
     });

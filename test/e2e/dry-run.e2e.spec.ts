@@ -1,6 +1,6 @@
 import {
   BaseProcessor,
-  BatchNotDryRunnableError,
+  BatchStatusConflictError,
   ImportProcessor,
   InvalidArgumentError,
   SourceRow,
@@ -269,9 +269,9 @@ describe('dry runs', () => {
 
   it('refuses a batch a run is processing, and one that has ended', async () => {
     const done = await t.batches.import('guest_list', [person('done@example.com')]);
-    await expect(t.batches.dryRunBatch(done.batchId)).rejects.toThrow(BatchNotDryRunnableError);
+    await expect(t.batches.dryRunBatch(done.batchId)).rejects.toThrow(BatchStatusConflictError);
     await expect(t.batches.dryRunBatch(done.batchId)).rejects.toMatchObject({
-      code: 'BATCH_NOT_DRY_RUNNABLE',
+      code: 'BATCH_STATUS_CONFLICT',
       message: expect.stringContaining('it is completed'),
     });
     await expect(t.batches.reprocessBatch(done.batchId, { dryRun: true })).rejects.toThrow(
@@ -288,7 +288,7 @@ describe('dry runs', () => {
       what: 'the run taking the batch',
     });
     await expect(t.batches.dryRunBatch(held.id)).rejects.toMatchObject({
-      code: 'BATCH_NOT_DRY_RUNNABLE',
+      code: 'BATCH_STATUS_CONFLICT',
       message: expect.stringContaining('a run is processing this one now'),
     });
     await holder.query('SELECT pg_advisory_unlock($1)', [HOLD_LOCK]);
@@ -332,7 +332,7 @@ describe('dry runs', () => {
     });
     await holder.query('SELECT pg_advisory_unlock($1)', [HOLD_LOCK]);
     await expect(dryRun).rejects.toMatchObject({
-      code: 'BATCH_NOT_DRY_RUNNABLE',
+      code: 'BATCH_STATUS_CONFLICT',
       message: expect.stringContaining('it is completed'),
     });
     const items = await t.batches.getItems(batch.id);
