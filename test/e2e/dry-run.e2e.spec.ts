@@ -298,9 +298,7 @@ describe('dry runs', () => {
 
   it('dry-runs a paused batch, which stays paused', async () => {
     const batch = await t.batches.createBatch('guest_list', [person('paused@example.com')]);
-    await t.dataSource.query(`UPDATE import_batches SET status = 'paused' WHERE id = $1`, [
-      batch.id,
-    ]);
+    await t.batches.pauseBatch(batch.id);
     await expect(t.batches.dryRunBatch(batch.id)).resolves.toMatchObject({ wouldComplete: 1 });
     expect((await t.batches.getBatch(batch.id)).status).toBe('paused');
   });
