@@ -56,6 +56,11 @@ export class ImportProcessorExplorer implements OnModuleInit {
         continueOnError: options.continueOnError,
         itemTimeoutMs: options.itemTimeoutMs,
         requireApproval: options.requireApproval,
+        budget: {
+          maxFailures: options.maxFailures,
+          maxFailureRate: options.maxFailureRate,
+          failureRateMinItems: options.failureRateMinItems,
+        },
       });
     }
     const registered = this.registry.all();

@@ -1,3 +1,4 @@
+import type { ErrorBudget } from './interfaces/batch-options.interface';
 import { Injectable } from '@nestjs/common';
 import type { BaseProcessor } from './base-processor';
 import { DuplicateBatchTypeError } from './errors/duplicate-batch-type.error';
@@ -11,6 +12,8 @@ export interface RegisteredProcessor {
   continueOnError?: boolean;
   itemTimeoutMs?: number;
   requireApproval?: boolean;
+  /** The processor's error budget (`@ImportProcessor({ maxFailures, ... })`). */
+  budget: ErrorBudget;
 }
 
 /** The one place that maps batch types to processors. */

@@ -717,6 +717,25 @@ export const messages = {
   }),
 
   // Operator control: pause, resume, cancel (and error budgets, which pause).
+  expectedRate: (): string => 'a number from 0 to 1 (0.1 is 10%)',
+
+  /** `budget` is what was spent: "10 failures", or "10%". */
+  budgetSpent: ({
+    failed,
+    processed,
+    budget,
+  }: {
+    failed: number;
+    processed: number;
+    budget: string;
+  }): string =>
+    `stopped: ${failed} of ${processed} rows failed (budget ${budget}). The rows not processed are ` +
+    `still pending: correct the failed rows (exportFailures, correctItems), then resumeBatch to go on ` +
+    `(the corrected rows go again); or cancel the batch.`,
+
+  budgetFailures: (maxFailures: number): string =>
+    `${maxFailures} failure${maxFailures === 1 ? '' : 's'}`,
+
   batchStatusConflict: (batchId: string, status: BatchStatus, control: BatchControl): string =>
     control === 'approve'
       ? messages.cannotApprove(batchId, status)

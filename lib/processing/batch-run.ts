@@ -3,6 +3,8 @@ import type { BaseProcessor } from '../base-processor';
 import { LeaseLostError } from '../errors/lease-lost.error';
 import { ProcessingInterruptedError } from '../errors/processing-interrupted.error';
 import { ProcessingStoppedError } from '../errors/processing-stopped.error';
+import { BatchStatusConflictError } from '../errors/batch-status-conflict.error';
+import type { ErrorBudget } from '../interfaces/batch-options.interface';
 import type { BatchSummary } from '../interfaces/batch-summary.interface';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
@@ -19,6 +21,7 @@ import { BatchContextImpl, type RunState } from './contexts';
 import type { ItemStore } from './item-store';
 import { reasonsOf, type ItemRunner } from './item-runner';
 import { runClaim, type ClaimRun } from './claim-runner';
+import { hasBudget, spentBudget } from './error-budget';
 import { runLanes } from './lanes';
 import { LeaseKeeper } from './lease-keeper';
 import { callHook, HookThrew } from './processor-hook';
@@ -49,6 +52,8 @@ export interface RunSettings {
   continueOnError: boolean;
   itemTimeoutMs: number;
   maxAttempts: number;
+  /** The error budget, each limit the call's, else the processor's, else the module's. */
+  budget: ErrorBudget;
   /** False for the worker: leave when nothing is left to claim, rather than wait for other runs' items. */
   waitForOthers: boolean;
 }
@@ -246,6 +251,7 @@ export class BatchRun {
       services: this.services,
       stopped: () => this.stopped(),
       stopAt: (reason) => this.decideFailure(reason),
+      afterFailure: () => this.checkBudget(),
     };
     const errors = await runLanes<ImportItem<object>>(
       this.settings.concurrency,
@@ -278,6 +284,25 @@ export class BatchRun {
     return (
       this.failure !== null || this.broken || this.halted !== null || this.controller.signal.aborted
     );
+  }
+
+  /**
+   * After a failed item: when the batch's failures (over every run's rows) have spent the error budget,
+   * the run stops claiming and pauses the batch with the reason, in every process.
+   */
+  private async checkBudget(): Promise<void> {
+    const { budget } = this.settings;
+    if (!hasBudget(budget) || this.stopped()) return;
+    const reason = spentBudget(await this.services.store.failureCounts(this.batchId), budget);
+    if (reason === null) return;
+    // First, so that this run's lanes stop before their next item while the pause is written.
+    this.halted = BATCH_STATUS.paused;
+    try {
+      await this.services.store.pauseBatch(this.batchId, reason);
+    } catch (error) {
+      // Cancelled, or ended by another run meanwhile: nothing left to pause.
+      if (!isInstance(error, BatchStatusConflictError)) throw error;
+    }
   }
 
   /** Notes a pause or a cancel of the batch: the run stops claiming, and leaves once its items finish. */

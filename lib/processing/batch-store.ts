@@ -40,6 +40,7 @@ import type {
   ItemCorrection,
 } from '../interfaces/recovery.interface';
 import { CorrectionWriter } from './correction-writer';
+import type { FailureCounts } from './error-budget';
 import { DatabaseAdapter } from './database-adapter';
 import { LogBuffer } from './log-buffer';
 import { toBatch, toItem, toLogEntry, toSummary, type Row } from './row-mappers';
@@ -49,6 +50,7 @@ import {
   cancelBatch,
   cancelItems,
   countCancelledBatch,
+  failureCounts,
   finishBatch,
   lockBatch,
   lockBatchToStop,
@@ -300,6 +302,14 @@ export class BatchStore {
       await this.database.run(lockBatch({ batchId }), transaction);
       await this.database.run(countCancelledBatch({ batchId }), transaction);
     });
+  }
+
+  /** The batch's failed rows among those processed, from its progress counters (a few rows to sum). */
+  async failureCounts(batchId: string): Promise<FailureCounts> {
+    const [row] = await this.database.run<{ failed: number; processed: number }>(
+      failureCounts({ batchId }),
+    );
+    return { failed: Number(row?.failed ?? 0), processed: Number(row?.processed ?? 0) };
   }
 
   /** Runs an operator's change of a batch in a transaction; an id that is no uuid is not found. */

@@ -119,6 +119,9 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
   checkSchema: boolean,
   requireApproval: boolean,
   worker: object('{ enabled: true }'),
+  maxFailures: fromRunCheck('maxFailures'),
+  maxFailureRate: fromRunCheck('maxFailureRate'),
+  failureRateMinItems: fromRunCheck('failureRateMinItems'),
 };
 
 /**
@@ -131,6 +134,9 @@ const PROCESSOR_CHECKS: Record<keyof ImportProcessorOptions, Check> = {
   continueOnError: CHECKS.continueOnError,
   itemTimeoutMs: CHECKS.itemTimeoutMs,
   requireApproval: CHECKS.requireApproval,
+  maxFailures: CHECKS.maxFailures,
+  maxFailureRate: CHECKS.maxFailureRate,
+  failureRateMinItems: CHECKS.failureRateMinItems,
 };
 
 /** Checks one level of options against its checks; returns the defined values and adds the problems. */

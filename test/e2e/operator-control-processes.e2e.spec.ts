@@ -77,7 +77,7 @@ describe('pause, resume and cancel across processes', () => {
     );
     const running = twoChildren(batch.id);
     await waitFor(async () => (await itemsIn(batch.id, ITEM_STATUS.completed)) >= 2000, {
-      timeoutMs: 60_000,
+      withinMs: 60_000,
     });
 
     const paused = cli('pause', batch.id);
@@ -129,7 +129,7 @@ describe('pause, resume and cancel across processes', () => {
     );
     const running = twoChildren(batch.id);
     await waitFor(async () => (await itemsIn(batch.id, ITEM_STATUS.completed)) >= 500, {
-      timeoutMs: 60_000,
+      withinMs: 60_000,
     });
     const cancelled = cli('cancel', batch.id, '--reason', 'wrong file');
     expect({ status: cancelled.status, stderr: cancelled.stderr }).toEqual({

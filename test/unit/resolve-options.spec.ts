@@ -26,7 +26,7 @@ const DEFAULTS = {
   worker: { enabled: false, concurrency: 1, pollIntervalMs: 1000, run: {} },
 };
 const OPTION_LIST =
-  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, checkSchema, requireApproval, worker';
+  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, checkSchema, requireApproval, worker, maxFailures, maxFailureRate, failureRateMinItems';
 
 describe('resolveOptions', () => {
   it.each([

@@ -169,8 +169,8 @@ export function pauseBatch(args: { batchId: string; reason: string | null }): St
   return { text: PAUSE_BATCH, values: [args.batchId, args.reason] };
 }
 
-/** Rows a resume puts back to pending when they were corrected after they ended: none was applied. */
-const REQUEUED_ON_RESUME = [ITEM_STATUS.failed, ITEM_STATUS.skipped] as const;
+/** Rows a resume puts back to pending when they were corrected after they failed: none was applied. */
+const REQUEUED_ON_RESUME = [ITEM_STATUS.failed] as const;
 
 const RESUME_BATCH = `
     WITH batch AS (
@@ -193,7 +193,7 @@ const RESUME_BATCH = `
 
 /**
  * Resumes a paused batch: pending again when no run had started it, otherwise running with no holder (the
- * next run takes it over at once). Its failed or skipped rows corrected since they ended go back to
+ * next run takes it over at once). Its failed rows corrected since they failed go back to
  * pending with their correction, so that "correct, then resume" finishes the file.
  */
 export function resumeBatch(args: { batchId: string }): Statement {
@@ -261,4 +261,14 @@ const COUNT_ENDED_BATCH = `
  */
 export function countCancelledBatch(args: { batchId: string }): Statement {
   return { text: COUNT_ENDED_BATCH, values: [args.batchId] };
+}
+
+const FAILURE_COUNTS = `
+    SELECT COALESCE(sum("failed"), 0)::integer AS "failed",
+           COALESCE(sum("completed" + "failed" + "skipped"), 0)::integer AS "processed"
+    FROM "import_batch_progress" WHERE "batch_id" = $1`;
+
+/** The batch's failed rows and rows processed, summed from its progress counters (for an error budget). */
+export function failureCounts(args: { batchId: string }): Statement {
+  return { text: FAILURE_COUNTS, values: [args.batchId] };
 }
