@@ -97,7 +97,10 @@ export class BatchService {
   /**
    * Processes every pending item of a batch, each in its own transaction, and resolves with the batch's
    * summary once every item is finished. A finished batch is returned as it is: no item is processed twice.
-   * On a batch another live run holds, this call joins it as a helper.
+   * On a batch another live run holds, this call joins it as a helper. When the batch is paused (by an
+   * operator or by the run's error budget) or cancelled meanwhile, the run lets its items in flight finish
+   * and resolves with the summary as it stands (status `paused` or `cancelled`); a paused, cancelled or
+   * not yet approved batch is returned as it is, without running anything.
    *
    * @throws ImportBatchNotFoundError when the batch does not exist.
    * @throws ProcessingStoppedError when the application shuts down first (the next call goes on).
