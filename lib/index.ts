@@ -11,6 +11,7 @@ export type {
 export type {
   CancelBatchOptions,
   CreateBatchOptions,
+  DryRunOptions,
   GetItemsFilter,
   GetLogsFilter,
   ImportItemsSource,
@@ -22,6 +23,12 @@ export type {
   ReprocessBatchOptions,
 } from './interfaces/batch-options.interface';
 export type { BatchSummary } from './interfaces/batch-summary.interface';
+export type {
+  DryRunFailure,
+  DryRunOutcome,
+  DryRunSummary,
+  DryRunVerdict,
+} from './interfaces/dry-run.interface';
 export type { ImportBatch, JsonObject } from './interfaces/import-batch.interface';
 export type { ImportItem, ItemErrorDetails } from './interfaces/import-item.interface';
 export type { ImportLogEntry } from './interfaces/import-log.interface';

@@ -6,7 +6,9 @@ import { ImportProcessorMetadataAccessor } from './import-processor-metadata.acc
 import { ImportProcessorExplorer } from './import-processor.explorer';
 import { ImportProcessorRegistry } from './import-processor.registry';
 import { ReliableImportsSchemaChecker } from './reliable-imports-schema.checker';
+import { BatchApproval } from './processing/batch-approval';
 import { BatchCreator } from './processing/batch-creator';
+import { DryRunner } from './processing/dry-run';
 import { BatchRunner } from './processing/batch-runner';
 import { BatchWorker } from './processing/batch-worker';
 import { BatchStore } from './processing/batch-store';
@@ -49,6 +51,8 @@ import { resolveOptions } from './utils/resolve-options.util';
     ItemRunner,
     BatchRunner,
     BatchWorker,
+    BatchApproval,
+    DryRunner,
     BatchService,
   ],
   exports: [BatchService],

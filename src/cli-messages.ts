@@ -230,6 +230,49 @@ export const cliMessages = {
 
   treeOf: ({ rootBatchId }: { rootBatchId: string }): string => `tree of ${rootBatchId}`,
 
+  // Approval and dry runs (issue #13, part 3).
+  /** `command` processes the batch at once, for who does not wait for the worker. */
+  approved: ({ batchId, command }: { batchId: string; command: string }): string =>
+    `Approved batch ${batchId}: the worker takes it now (or run "${command}").`,
+
+  rejected: ({ batchId, reason }: { batchId: string; reason: string }): string =>
+    `Rejected batch ${batchId}: its rows are cancelled, none was processed. Reason: ${reason}`,
+
+  awaitingApproval: ({ command }: { command: string }): string =>
+    `The batch waits for approval: nothing runs it until "${command}".`,
+
+  dryRunOf: ({
+    total,
+    wouldComplete,
+    wouldFail,
+    wouldSkip,
+    batchId,
+    status,
+  }: {
+    total: number;
+    wouldComplete: number;
+    wouldFail: number;
+    wouldSkip: number;
+    batchId: string;
+    status: string;
+  }): string =>
+    `Dry run of batch ${batchId} (${status}), rolled back: nothing was applied. Of ${total} row(s), ` +
+    `${wouldComplete} would complete, ${wouldFail} would fail, ${wouldSkip} would be skipped.`,
+
+  dryRunRefused: ({ batchRefused }: { batchRefused: string | null }): string =>
+    `The batch would be refused before its first row: ${batchRefused}`,
+
+  dryRunUnread: ({ unread }: { unread: number }): string =>
+    `${unread} line(s) of the file could not be read and are failed already (see "failures").`,
+
+  dryRunFailuresHeading: (): string => 'Rows that would fail:',
+
+  dryRunMoreFailures: ({ wouldFail }: { wouldFail: number }): string =>
+    `(the first 100 of ${wouldFail}; every row's verdict is stored with it: "dryRun" of getItems)`,
+
+  dryRunNextSteps: (): string =>
+    'The batch waits for approval. Run it, or end it (its rows are cancelled):',
+
   /** Written when Ctrl-C (or a SIGTERM) stops a run. */
   stopping: ({ signal }: { signal: string }): string =>
     `${signal}: stopping; the rows in flight finish or are given back...`,
