@@ -336,6 +336,12 @@ export class BatchRun {
       }
       if (this.controller.signal.aborted) return 'interrupted';
       await sleep(Math.min(500, this.services.options.leaseMs / 4));
+      // Rows that a lock kept from the claims (a correction, a dry run's verdicts) or that another run gave
+      // back: nobody else may come for them (this run may hold the batch), so this run claims them.
+      if (await this.services.items.hasClaimable(this.batchId)) {
+        await this.runItems();
+        if (this.facts.thrown !== null) return 'not-ended';
+      }
     }
   }
 

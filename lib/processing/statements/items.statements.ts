@@ -120,6 +120,20 @@ export function claimExpiredItems(args: ClaimArgs): Statement {
   };
 }
 
+const HAS_CLAIMABLE_ITEMS = `
+    SELECT EXISTS (
+      SELECT 1 FROM "import_batch_items"
+      WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.pending)}
+    ) OR EXISTS (
+      SELECT 1 FROM "import_batch_items"
+      WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_until" < now()
+    ) AS "claimable"`;
+
+/** Whether the batch has items a claim would take: pending, or held past their lease. */
+export function hasClaimableItems(args: { batchId: string }): Statement {
+  return { text: HAS_CLAIMABLE_ITEMS, values: [args.batchId] };
+}
+
 const ITEMS_HELD_BY_OTHERS = `
     SELECT count(*)::integer AS "count" FROM "import_batch_items"
     WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_by" IS DISTINCT FROM $2`;
