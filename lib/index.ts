@@ -19,6 +19,7 @@ export type {
   ReprocessBatchOptions,
 } from './interfaces/batch-options.interface';
 export type { BatchSummary } from './interfaces/batch-summary.interface';
+export type { BatchProgress, WatchBatchOptions } from './interfaces/batch-progress.interface';
 export type { ImportBatch, JsonObject } from './interfaces/import-batch.interface';
 export type { ImportItem, ItemErrorDetails } from './interfaces/import-item.interface';
 export type { ImportLogEntry } from './interfaces/import-log.interface';
