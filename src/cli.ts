@@ -26,6 +26,7 @@ import { table } from './output';
 import { delimiter, nonEmpty, range, wholeNumber } from './option-parsers';
 import { readItemsFile } from './read-items';
 import { addRecoveryCommands, nextSteps } from './recovery-commands';
+import { addWatchCommand } from './watch-command';
 
 /** `--key auto`: the SHA-256 of the file's bytes, so that the same file brings back the same batch. */
 async function fileKey(path: string): Promise<string> {
@@ -192,6 +193,7 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
     });
 
   addRecoveryCommands(program, { globals, out, runWithApp });
+  addWatchCommand(program, { globals, out, runWithApp });
 
   return program;
 }

@@ -62,6 +62,7 @@ class Watch {
   private timer: NodeJS.Timeout | undefined;
   private waking: (() => void) | undefined;
   private reading: Promise<unknown> | undefined;
+  private stopped = false;
 
   /** Runs `read` as the watch's reading in flight. */
   async track<T>(read: Promise<T>): Promise<T> {
@@ -73,7 +74,9 @@ class Watch {
     }
   }
 
+  /** Waits `ms`, unless the watch is stopped (before or during the wait). */
   sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       this.waking = resolve;
       this.timer = setTimeout(() => this.wake(), ms);
@@ -90,6 +93,7 @@ class Watch {
 
   /** Ends the wait at once, and waits for the reading in flight (its error is the consumer's). */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.wake();
     await this.reading?.catch(() => undefined);
   }
