@@ -255,7 +255,8 @@ export const cliMessages = {
     done: number;
     totalItems: number;
     figures: string;
-  }): string => `${p.batchId} ${p.percent.toFixed(1)}% ${p.done}/${p.totalItems} rows | ${p.figures}`,
+  }): string =>
+    `${p.batchId} ${p.percent.toFixed(1)}% ${p.done}/${p.totalItems} rows | ${p.figures}`,
 
   /** Written when Ctrl-C (or a SIGTERM) ends a watch before the batch ended. */
   watchStopped: ({ batchId }: { batchId: string }): string =>

@@ -34,7 +34,10 @@ export class ProgressReader implements BeforeApplicationShutdown {
    * is yielded last) or the application shuts down (then it ends without one). Nothing runs between the
    * readings the consumer asks for: a consumer that stops asking (`break`) leaves no timer and no query.
    */
-  async *watch(batchId: string, intervalMs: number): AsyncGenerator<BatchProgress, void, undefined> {
+  async *watch(
+    batchId: string,
+    intervalMs: number,
+  ): AsyncGenerator<BatchProgress, void, undefined> {
     const watch = new Watch();
     this.watches.add(watch);
     try {

@@ -204,14 +204,19 @@ describe('progress counters and getProgress', () => {
       );
       processor.gate.release();
       const summary = await run;
-      expect(summary).toMatchObject({ completedItems: fails ? 29 : 30, failedItems: fails ? 1 : 0 });
+      expect(summary).toMatchObject({
+        completedItems: fails ? 29 : 30,
+        failedItems: fails ? 1 : 0,
+      });
       const [{ attempts }] = await t.dataSource.query<Array<{ attempts: number }>>(
         `SELECT attempts FROM import_batch_items WHERE batch_id = $1 AND item_index = $2`,
         [batch.id, stolen],
       );
       // Only the second run's try is recorded; the row ran twice.
       expect(attempts).toBe(1);
-      expect(processor.tries.get((await t.batches.getItems(batch.id))[stolen].id)).toBeGreaterThanOrEqual(2);
+      expect(
+        processor.tries.get((await t.batches.getItems(batch.id))[stolen].id),
+      ).toBeGreaterThanOrEqual(2);
       expect(await counterSums(batch.id)).toEqual({
         completed: fails ? 29 : 30,
         failed: fails ? 1 : 0,
@@ -281,7 +286,8 @@ describe('progress counters and getProgress', () => {
     processor.failing = every(40, 4);
     const summary = await t.batches.import('progress', rows(40));
     expect(summary.failedItems).toBe(10);
-    const { uncountFailedRows } = await import('../../lib/processing/statements/progress.statements');
+    const { uncountFailedRows } =
+      await import('../../lib/processing/statements/progress.statements');
     // As a resume re-queues corrected failed rows (here the first three), with the fragment it writes.
     await t.dataSource.query(
       `WITH requeued AS (
@@ -333,9 +339,9 @@ describe('progress counters and getProgress', () => {
       await watching;
       const last = seen[seen.length - 1];
       expect(last).toMatchObject({ status: 'completed_with_errors', done: 40, failed: 1 });
-      expect(seen.slice(0, -1).every((p) => p.status === 'pending' || p.status === 'processing')).toBe(
-        true,
-      );
+      expect(
+        seen.slice(0, -1).every((p) => p.status === 'pending' || p.status === 'processing'),
+      ).toBe(true);
       const dones = seen.map((p) => p.done);
       expect(dones).toEqual([...dones].sort((a, b) => a - b));
     });
