@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import type { Client } from 'pg';
 import { HOLD_LOCK } from '../fixtures/cli/cli-imports.module';
 import { runCli, startCli, type CliRun } from '../support/built-cli';
-import { waitFor } from '../support/timing';
 import { useTestDatabase } from '../support/use-test-app';
 
 const USER_MODULE = 'test/fixtures/cli/cli-imports.module.ts#CliImportsModule';
@@ -121,7 +120,7 @@ describe('reliable-imports watch (built binary, real PostgreSQL)', () => {
     }
   });
 
-  it('exits 0 for a batch whose rows all completed, at once when it has ended already', async () => {
+  it('exits 0 for a batch whose rows all completed, at once when it has ended already', () => {
     const path = join(dir, 'fine.csv');
     writeFileSync(path, 'email,name\nf1@x.com,A\nf2@x.com,B\n');
     const imported = runCli(['--module', USER_MODULE, '--json', 'import', 'contact', path], {
@@ -160,7 +159,7 @@ describe('reliable-imports watch (built binary, real PostgreSQL)', () => {
     expect(after[0].status).toBe('pending');
   });
 
-  it('refuses a batch that does not exist, and a bad interval', async () => {
+  it('refuses a batch that does not exist, and a bad interval', () => {
     const unknown = runCli(['--json', 'watch', '6f1d3c1e-0000-4000-8000-000000000000'], {
       env: { DATABASE_URL: url },
     });

@@ -9,6 +9,7 @@ import {
 } from '../../lib';
 import { createPGliteTestApp } from '../fixtures/pglite-app';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { uncountFailedRows } from '../../lib/processing/statements/progress.statements';
 import { Gate } from '../support/gate';
 import { waitFor } from '../support/timing';
 import { useTestApp } from '../support/use-test-app';
@@ -286,8 +287,6 @@ describe('progress counters and getProgress', () => {
     processor.failing = every(40, 4);
     const summary = await t.batches.import('progress', rows(40));
     expect(summary.failedItems).toBe(10);
-    const { uncountFailedRows } =
-      await import('../../lib/processing/statements/progress.statements');
     // As a resume re-queues corrected failed rows (here the first three), with the fragment it writes.
     await t.dataSource.query(
       `WITH requeued AS (
