@@ -1,11 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type {
+  CancelBatchOptions,
   CreateBatchOptions,
   GetItemsFilter,
   GetLogsFilter,
   ImportItemsSource,
   ImportOptions,
   ListBatchesFilter,
+  PauseBatchOptions,
   ProcessBatchOptions,
   ReprocessBatchOptions,
 } from './interfaces/batch-options.interface';
@@ -34,6 +36,7 @@ import { failuresFile } from './processing/failures-export';
 import { TreeReader } from './processing/tree-reader';
 import { messages } from './reliable-imports.messages';
 import { ArgumentChecks } from './utils/arguments.util';
+import { storableText, TEXT_LIMITS } from './utils/storable-text.util';
 import { checkRunArguments, checkRunOptions, splitRunOptions } from './utils/run-options.util';
 
 /**
@@ -140,6 +143,51 @@ export class BatchService {
     checkRunOptions(null, runOptions);
     const batch = await this.createBatch(batchType, items, createOptions);
     return this.processBatch(batch.id, runOptions);
+  }
+
+  /**
+   * Pauses a pending or running batch, in every process that works on it: no row is claimed once this
+   * resolves; the rows in flight finish; each run then leaves (a `processBatch` call resolves with the
+   * summary, status `paused`), and the worker leaves the batch alone until `resumeBatch`. The pause is
+   * stored: it survives restarts. A paused batch is returned as it is.
+   *
+   * @throws ImportBatchNotFoundError; BatchStatusConflictError when the batch has ended or awaits approval.
+   */
+  pauseBatch(batchId: string, options?: PauseBatchOptions): Promise<ImportBatch> {
+    const check = new ArgumentChecks('pauseBatch');
+    check.string(batchId, 'batchId');
+    const { reason } = check.object(options, 'options');
+    check.optionalString(reason, 'options.reason');
+    return this.store.pauseBatch(batchId, storableReason(reason));
+  }
+
+  /**
+   * Resumes a paused batch (one an operator paused, or an error budget stopped): the worker takes it at
+   * once (or call `processBatch`). Its failed rows corrected since they failed (`correctItem`,
+   * `correctItems`) go again with their correction. A pending or running batch is returned as it is.
+   *
+   * @throws ImportBatchNotFoundError; BatchStatusConflictError when the batch has ended or awaits approval.
+   */
+  resumeBatch(batchId: string): Promise<ImportBatch> {
+    new ArgumentChecks('resumeBatch').string(batchId, 'batchId');
+    return this.store.resumeBatch(batchId);
+  }
+
+  /**
+   * Cancels a batch that has not ended (running, pending, paused or awaiting approval), in every process
+   * that works on it: its rows that no run holds become `cancelled` at once (never `failed`); the rows in
+   * flight finish in their runs, which then leave. Cancelled rows are reported as such
+   * (`cancelledItems`), and a `reprocessBatch` of the batch runs them later, like failures. Cancelling a
+   * cancelled batch again cancels the rows a dead run left behind.
+   *
+   * @throws ImportBatchNotFoundError; BatchStatusConflictError when the batch has ended otherwise.
+   */
+  cancelBatch(batchId: string, options?: CancelBatchOptions): Promise<ImportBatch> {
+    const check = new ArgumentChecks('cancelBatch');
+    check.string(batchId, 'batchId');
+    const { reason } = check.object(options, 'options');
+    check.optionalString(reason, 'options.reason');
+    return this.store.cancelBatch(batchId, storableReason(reason));
   }
 
   /** Counts of a batch's items by status, timestamps, duration and throughput, counted now. */
@@ -347,6 +395,11 @@ function checkProcessOptions<T extends ReprocessBatchOptions>(
   checkRunArguments(method, checked);
   check.optionalBoolean(checked.failedItemsOnly, 'options.failedItemsOnly');
   return checked;
+}
+
+/** An operator's reason as it can be stored (cut, and without what PostgreSQL cannot hold). */
+function storableReason(reason: string | undefined): string | null {
+  return reason === undefined ? null : storableText(reason, TEXT_LIMITS.message).text;
 }
 
 function checkCorrectionMode(method: string, value: unknown, argument: string): CorrectionMode {

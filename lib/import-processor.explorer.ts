@@ -55,6 +55,11 @@ export class ImportProcessorExplorer implements OnModuleInit {
         instance: instance as BaseProcessor<object, object | void>,
         continueOnError: options.continueOnError,
         itemTimeoutMs: options.itemTimeoutMs,
+        budget: {
+          maxFailures: options.maxFailures,
+          maxFailureRate: options.maxFailureRate,
+          failureRateMinItems: options.failureRateMinItems,
+        },
       });
     }
     const registered = this.registry.all();

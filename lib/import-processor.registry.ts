@@ -1,3 +1,4 @@
+import type { ErrorBudget } from './interfaces/batch-options.interface';
 import { Injectable } from '@nestjs/common';
 import type { BaseProcessor } from './base-processor';
 import { DuplicateBatchTypeError } from './errors/duplicate-batch-type.error';
@@ -10,6 +11,8 @@ export interface RegisteredProcessor {
   instance: BaseProcessor<object, object | void>;
   continueOnError?: boolean;
   itemTimeoutMs?: number;
+  /** The processor's error budget (`@ImportProcessor({ maxFailures, ... })`). */
+  budget: ErrorBudget;
 }
 
 /** The one place that maps batch types to processors. */

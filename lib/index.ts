@@ -9,12 +9,14 @@ export type {
   WorkerOptions,
 } from './interfaces/reliable-imports-options.interface';
 export type {
+  CancelBatchOptions,
   CreateBatchOptions,
   GetItemsFilter,
   GetLogsFilter,
   ImportItemsSource,
   ImportOptions,
   ListBatchesFilter,
+  PauseBatchOptions,
   ProcessBatchOptions,
   ReprocessBatchOptions,
 } from './interfaces/batch-options.interface';
@@ -61,6 +63,7 @@ export {
 } from './errors/reliable-imports.error';
 export { UnknownBatchTypeError } from './errors/unknown-batch-type.error';
 export { BatchNotReprocessableError } from './errors/batch-not-reprocessable.error';
+export { BatchStatusConflictError } from './errors/batch-status-conflict.error';
 export {
   CorrectionsRefusedError,
   type CorrectionProblem,
@@ -94,4 +97,5 @@ export {
   reliableImportsMigrations,
   CreateReliableImportsSchema1764000000000,
   AddSourceLines1764200000000,
+  AddOperatorControl1764400000000,
 } from '../migrations';

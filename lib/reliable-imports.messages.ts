@@ -1,6 +1,15 @@
 import { BATCH_STATUS } from './statuses';
 import { nearestName } from './utils/nearest-name.util';
 
+/** An operator's control of a batch. */
+export type BatchControl = 'pause' | 'resume' | 'cancel';
+
+const CONTROL_PAST: Record<BatchControl, string> = {
+  pause: 'paused',
+  resume: 'resumed',
+  cancel: 'cancelled',
+};
+
 /** Names as messages quote them: `"a", "b"`, or `(none)`. */
 const list = (items: readonly string[]): string =>
   items.length === 0 ? '(none)' : items.map((item) => `"${item}"`).join(', ');
@@ -706,6 +715,48 @@ export const messages = {
     before: 'Item ',
     after: ' corrected',
   }),
+
+  // Operator control: pause, resume, cancel (and error budgets, which pause).
+  expectedRate: (): string => 'a number from 0 to 1 (0.1 is 10%)',
+
+  /** `budget` is what was spent: "10 failures", or "10%". */
+  budgetSpent: ({
+    failed,
+    processed,
+    budget,
+  }: {
+    failed: number;
+    processed: number;
+    budget: string;
+  }): string =>
+    `stopped: ${failed} of ${processed} rows failed (budget ${budget}). The rows not processed are ` +
+    `still pending: correct the failed rows (exportFailures, correctItems), then resumeBatch to go on ` +
+    `(the corrected rows go again); or cancel the batch.`,
+
+  budgetFailures: (maxFailures: number): string =>
+    `${maxFailures} failure${maxFailures === 1 ? '' : 's'}`,
+
+  batchStatusConflict: (batchId: string, status: string, control: BatchControl): string =>
+    `Import batch "${batchId}" is ${status}: it cannot be ${CONTROL_PAST[control]}. ` +
+    (status === BATCH_STATUS.awaitingApproval
+      ? `Approve it first (approveBatch("${batchId}")), or reject it.`
+      : control === 'resume'
+        ? `Only a paused batch can be resumed; to run its rows again, reprocess it (reprocessBatch("${batchId}")).`
+        : `It has ended; to run rows that did not complete, reprocess it (reprocessBatch("${batchId}")).`),
+
+  batchCancelled: (reason: string | null): string =>
+    reason === null ? 'cancelled by an operator' : `cancelled: ${reason}`,
+
+  batchPausedLog: (reason: string | null): string =>
+    reason === null ? 'Batch paused by an operator' : `Batch paused: ${reason}`,
+
+  batchResumedLog: (requeued: number): string =>
+    requeued === 0
+      ? 'Batch resumed'
+      : `Batch resumed; ${requeued} corrected row(s) that had failed go again`,
+
+  batchCancelledLog: (reason: string, cancelled: number): string =>
+    `Batch ${reason}; ${cancelled} row(s) that no run took are cancelled`,
 
   // Errors of the module's own making, which may reach a log: the first closes the connection of every
   // item that timed out (its transaction is given up); the others only a bug of the module throws.

@@ -9,7 +9,8 @@ export const EXIT = {
    */
   ok: 0,
   /**
-   * `import`, `reprocess` or `process` ran, and rows failed (or the batch failed); `check`: rows of the
+   * `import`, `reprocess` or `process` ran, and rows failed (or the batch failed, or was paused or
+   * cancelled before its end); `check`: rows of the
    * tree are not in yet; also any error the tool did not expect. The read-only commands (`list`, `show`,
    * `failures`, `logs`) never exit 1 for what a batch holds.
    */

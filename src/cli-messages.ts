@@ -5,6 +5,17 @@
  * read next to what it does; the labels of tables and fields stay with the data they show.
  */
 export const cliMessages = {
+  // Operator control: pause, resume, cancel.
+  paused: ({ resume }: { resume: string }): string =>
+    `Paused: no row is claimed any more; the rows in flight finish. To go on: ${resume}`,
+
+  resumed: ({ process }: { process: string }): string =>
+    `Resumed: a running worker takes it at once; without one, run: ${process}`,
+
+  cancelled: ({ cancelled, reprocess }: { cancelled: number; reprocess: string }): string =>
+    `Cancelled: ${cancelled} row(s) that no run took are cancelled (none failed); the rows in flight finish. ` +
+    `To run the cancelled rows later: ${reprocess}`,
+
   // Starting: the user's module and the database.
   /** `reason` is the first line of what loading the file threw. */
   moduleNotLoaded: ({ file, reason }: { file: string; reason: string }): string =>

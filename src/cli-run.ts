@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { SingleBar } from 'cli-progress';
-import { BATCH_STATUS, BatchService, type BatchSummary } from '../lib';
+import { BATCH_STATUS, BatchService, type BatchStatus, type BatchSummary } from '../lib';
 import { createCliApp, type CliConfig } from './cli-app';
 import { EXIT } from './cli-errors';
 import { cliMessages } from './cli-messages';
@@ -83,6 +83,7 @@ export function summaryText(summary: BatchSummary): string {
     failed: summary.failedItems,
     skipped: summary.skippedItems,
     pending: summary.pendingItems,
+    ...(summary.cancelledItems > 0 ? { cancelled: summary.cancelledItems } : {}),
     ...(summary.parentBatchId ? { 'reprocess of': summary.parentBatchId } : {}),
     ...(summary.errorMessage ? { error: summary.errorMessage } : {}),
     'duration ms': summary.durationMs,
@@ -90,9 +91,18 @@ export function summaryText(summary: BatchSummary): string {
   });
 }
 
-/** The exit status of a command that processed rows: 1 when any failed (read-only commands exit 0). */
+/**
+ * The exit status of a command that processed rows: 1 when any failed, or the batch failed or did not
+ * finish because it was paused or cancelled (read-only commands exit 0).
+ */
 export const statusOf = (summary: BatchSummary): number =>
-  summary.failedItems > 0 || summary.status === BATCH_STATUS.failed ? EXIT.itemsFailed : EXIT.ok;
+  summary.failedItems > 0 || UNFINISHED.includes(summary.status) ? EXIT.itemsFailed : EXIT.ok;
+
+const UNFINISHED: readonly BatchStatus[] = [
+  BATCH_STATUS.failed,
+  BATCH_STATUS.paused,
+  BATCH_STATUS.cancelled,
+];
 
 /** Processes a batch with a progress bar on stderr when it is a terminal. */
 export async function processWithProgress(

@@ -25,6 +25,7 @@ import { commandLine, reportError } from './error-report';
 import { table } from './output';
 import { delimiter, nonEmpty, range, wholeNumber } from './option-parsers';
 import { readItemsFile } from './read-items';
+import { addControlCommands } from './control-commands';
 import { addRecoveryCommands, nextSteps } from './recovery-commands';
 import { addWatchCommand } from './watch-command';
 
@@ -193,6 +194,7 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
     });
 
   addRecoveryCommands(program, { globals, out, runWithApp });
+  addControlCommands(program, { globals, out, runWithApp });
   addWatchCommand(program, { globals, out, runWithApp });
 
   return program;

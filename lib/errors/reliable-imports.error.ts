@@ -31,6 +31,7 @@ export type ReliableImportsErrorCode =
   | 'IDEMPOTENCY_CONFLICT' // IdempotencyConflictError
   | 'ITEM_NOT_CORRECTABLE' // ItemNotCorrectableError
   | 'BATCH_NOT_REPROCESSABLE' // BatchNotReprocessableError
+  | 'BATCH_STATUS_CONFLICT' // BatchStatusConflictError: pause, resume or cancel refused by the status
   // A run that stopped before the end
   | 'PROCESSING_INTERRUPTED' // ProcessingInterruptedError
   | 'PROCESSING_STOPPED' // ProcessingStoppedError

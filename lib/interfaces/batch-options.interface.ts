@@ -18,8 +18,35 @@ export interface CreateBatchOptions {
   idempotencyKey?: string;
 }
 
+/**
+ * An error budget: how many failed rows a batch may have before a run stops claiming and pauses it with
+ * the reason (Spring Batch's skip limit), so that a wrong file costs seconds rather than a whole run. The
+ * failures are counted over the batch's rows, whichever process ran them. The rows not processed stay
+ * pending: correct the failed ones and `resumeBatch` (the corrected rows go again), or cancel the batch.
+ * Set per run, per processor (`@ImportProcessor`) or for the module; the run's wins, then the processor's.
+ */
+export interface ErrorBudget {
+  /**
+   * The most failed rows the batch may have: the failure after them pauses it. 0 pauses at the first.
+   * @default no limit
+   */
+  maxFailures?: number;
+  /**
+   * The largest share of failed rows among the rows processed (completed, failed or skipped), from 0 to 1
+   * (0.1 = 10%), applied once `failureRateMinItems` rows have been processed.
+   * @default no limit
+   */
+  maxFailureRate?: number;
+  /**
+   * How many rows must have been processed before `maxFailureRate` applies (a sample, so that the first
+   * rows alone do not decide).
+   * @default 100
+   */
+  failureRateMinItems?: number;
+}
+
 /** Options of `BatchService.processBatch()`. */
-export interface ProcessBatchOptions {
+export interface ProcessBatchOptions extends ErrorBudget {
   /**
    * Overrides the module's and the processor's `continueOnError` for this run.
    */
@@ -102,4 +129,19 @@ export interface GetLogsFilter {
   limit?: number;
   /** @default 0 */
   offset?: number;
+}
+
+/** Options of `pauseBatch`. */
+export interface PauseBatchOptions {
+  /** Why the batch is paused: stored as its `errorMessage` until it is resumed, and in its log. */
+  reason?: string;
+}
+
+/** Options of `cancelBatch`. */
+export interface CancelBatchOptions {
+  /**
+   * Why the batch is cancelled: stored as `cancelled: <reason>` in its `errorMessage`, on each row it
+   * cancels, and in its log.
+   */
+  reason?: string;
 }

@@ -1,3 +1,5 @@
+import type { ErrorBudget } from './batch-options.interface';
+
 /**
  * What a validation hook returns: `true` (or nothing, or an empty list) when valid; `false`, a reason, or a
  * list of reasons when not.
@@ -16,8 +18,8 @@ export interface ProcessItemResult {
   targetId?: string | number | bigint;
 }
 
-/** Options of `@ImportProcessor()`. */
-export interface ImportProcessorOptions {
+/** Options of `@ImportProcessor()`; its error budget overrides the module's for batches of this type. */
+export interface ImportProcessorOptions extends ErrorBudget {
   /**
    * The batch type this processor handles. By default it is derived from the class name:
    * `CustomerDataProcessor` handles `customer_data`.

@@ -1,4 +1,4 @@
-import type { ProcessBatchOptions } from './batch-options.interface';
+import type { ErrorBudget, ProcessBatchOptions } from './batch-options.interface';
 
 /**
  * Options of `ReliableImportsModule.forRoot()` / `forRootAsync()`.
@@ -6,7 +6,7 @@ import type { ProcessBatchOptions } from './batch-options.interface';
  * They are validated once at bootstrap: an unknown key or an invalid value fails the application start
  * with a message that says how to fix it.
  */
-export interface ReliableImportsModuleOptions {
+export interface ReliableImportsModuleOptions extends ErrorBudget {
   /**
    * Whether a batch goes on with its next item after one fails. When false, the first failure stops the
    * batch: it becomes `failed` and the items not yet processed stay `pending`.
@@ -105,10 +105,11 @@ export type ResolvedWorkerOptions = Required<WorkerOptions>;
 
 /** Options after defaults were applied and every value was checked. */
 export type ResolvedReliableImportsOptions = Required<
-  Omit<ReliableImportsModuleOptions, 'worker'>
-> & {
-  worker: ResolvedWorkerOptions;
-};
+  Omit<ReliableImportsModuleOptions, 'worker' | keyof ErrorBudget>
+> &
+  ErrorBudget & {
+    worker: ResolvedWorkerOptions;
+  };
 
 /** Settings fixed when the module is imported, because they decide which providers are wired. */
 export interface ReliableImportsModuleExtras {

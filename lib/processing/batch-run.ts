@@ -3,12 +3,14 @@ import type { BaseProcessor } from '../base-processor';
 import { LeaseLostError } from '../errors/lease-lost.error';
 import { ProcessingInterruptedError } from '../errors/processing-interrupted.error';
 import { ProcessingStoppedError } from '../errors/processing-stopped.error';
+import { BatchStatusConflictError } from '../errors/batch-status-conflict.error';
+import type { ErrorBudget } from '../interfaces/batch-options.interface';
 import type { BatchSummary } from '../interfaces/batch-summary.interface';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { messages } from '../reliable-imports.messages';
-import { isEndedBatch } from '../statuses';
+import { BATCH_STATUS, isEndedBatch, isRunnableBatch } from '../statuses';
 import { isInstance, messageOf, nameOf, toError } from '../utils/error-details.util';
 import { sleep } from '../utils/sleep.util';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
@@ -19,6 +21,7 @@ import { BatchContextImpl, type RunState } from './contexts';
 import type { ItemStore } from './item-store';
 import { reasonsOf, type ItemRunner } from './item-runner';
 import { runClaim, type ClaimRun } from './claim-runner';
+import { hasBudget, spentBudget } from './error-budget';
 import { runLanes } from './lanes';
 import { LeaseKeeper } from './lease-keeper';
 import { callHook, HookThrew } from './processor-hook';
@@ -49,6 +52,8 @@ export interface RunSettings {
   continueOnError: boolean;
   itemTimeoutMs: number;
   maxAttempts: number;
+  /** The error budget, each limit the call's, else the processor's, else the module's. */
+  budget: ErrorBudget;
   /** False for the worker: leave when nothing is left to claim, rather than wait for other runs' items. */
   waitForOthers: boolean;
 }
@@ -86,6 +91,11 @@ export class BatchRun {
   /** A lane threw: the others stop after their item in flight. */
   private broken = false;
   private leaseLost: LeaseLostError | null = null;
+  /**
+   * The batch was paused (by an operator, or by this run's error budget) or cancelled: the run claims no
+   * more, lets its items in flight finish and leaves. Not an abort: the items in flight must finish.
+   */
+  private halted: typeof BATCH_STATUS.paused | typeof BATCH_STATUS.cancelled | null = null;
   private owner = false;
   private batch!: ImportBatch;
   private state!: RunState;
@@ -136,7 +146,15 @@ export class BatchRun {
           messages.leaseRenewalFailed({ batchId: this.batchId, reason: toError(error).message }),
         ),
     );
+    // A pause or a cancel takes effect at the next claim in SQL; this check stops the run before its next
+    // item too, within one poll interval, rather than after the items it has claimed.
+    const control = new LeaseKeeper(
+      () => this.watchStatus(),
+      this.services.options.worker.pollIntervalMs,
+      () => undefined,
+    );
     leases.start();
+    control.start();
     try {
       if ((await this.step(() => this.validate())) && !this.facts.refused) {
         if (await this.step(() => this.start())) await this.step(() => this.runItems());
@@ -150,17 +168,20 @@ export class BatchRun {
       }
       return await this.conclude(ending);
     } finally {
-      leases.stop();
+      // Not waited for: a renewal on a connection that hangs must not hold the run's caller.
+      void leases.stop();
+      void control.stop();
     }
   }
 
   /** Takes the batch, or joins the live run that holds it; null when it has ended. */
   private async take(): Promise<Taken | null> {
     const { store, options } = this.services;
-    if (isEndedBatch(this.found.status)) return null;
+    // Ended, paused, cancelled, awaiting approval: nothing to run (the summary says where it stands).
+    if (!isRunnableBatch(this.found.status)) return null;
     const started = await store.startBatch(this.batchId, this.workerId, options.leaseMs);
     const batch = started ?? (await store.getBatch(this.batchId));
-    if (isEndedBatch(batch.status)) return null;
+    if (!isRunnableBatch(batch.status)) return null;
     return { batch, owner: started !== null };
   }
 
@@ -230,6 +251,7 @@ export class BatchRun {
       services: this.services,
       stopped: () => this.stopped(),
       stopAt: (reason) => this.decideFailure(reason),
+      afterFailure: () => this.checkBudget(),
     };
     const errors = await runLanes<ImportItem<object>>(
       this.settings.concurrency,
@@ -259,7 +281,35 @@ export class BatchRun {
   }
 
   private stopped(): boolean {
-    return this.failure !== null || this.broken || this.controller.signal.aborted;
+    return (
+      this.failure !== null || this.broken || this.halted !== null || this.controller.signal.aborted
+    );
+  }
+
+  /**
+   * After a failed item: when the batch's failures (over every run's rows) have spent the error budget,
+   * the run stops claiming and pauses the batch with the reason, in every process.
+   */
+  private async checkBudget(): Promise<void> {
+    const { budget } = this.settings;
+    if (!hasBudget(budget) || this.stopped()) return;
+    const reason = spentBudget(await this.services.store.failureCounts(this.batchId), budget);
+    if (reason === null) return;
+    // First, so that this run's lanes stop before their next item while the pause is written.
+    this.halted = BATCH_STATUS.paused;
+    try {
+      await this.services.store.pauseBatch(this.batchId, reason);
+    } catch (error) {
+      // Cancelled, or ended by another run meanwhile: nothing left to pause.
+      if (!isInstance(error, BatchStatusConflictError)) throw error;
+    }
+  }
+
+  /** Notes a pause or a cancel of the batch: the run stops claiming, and leaves once its items finish. */
+  private async watchStatus(): Promise<void> {
+    if (this.halted !== null) return;
+    const { status } = await this.services.store.getBatch(this.batchId);
+    if (status === BATCH_STATUS.paused || status === BATCH_STATUS.cancelled) this.halted = status;
   }
 
   private decideFailure(reason: string | null): void {
@@ -273,10 +323,15 @@ export class BatchRun {
    * (taking over if that run's lease expires) — or, for the worker, leaves it to them.
    */
   private async end(): Promise<RunFacts['endAttempt']> {
+    const { store } = this.services;
     for (;;) {
       if (await this.endBatch()) return 'ended';
-      if (!this.settings.waitForOthers) return 'not-ended';
-      if (isEndedBatch((await this.services.store.getBatch(this.batchId)).status)) {
+      const { status } = await store.getBatch(this.batchId);
+      // The last run whose items finish after a cancel counts them.
+      if (status === BATCH_STATUS.cancelled) await store.recountCancelledBatch(this.batchId);
+      // Ended, paused or cancelled: nothing left for this run. A run that saw a pause leaves even when the
+      // batch was resumed meanwhile: the next run (the worker, or the next call) takes it.
+      if (!this.settings.waitForOthers || !isRunnableBatch(status) || this.halted !== null) {
         return 'not-ended';
       }
       if (this.controller.signal.aborted) return 'interrupted';
@@ -428,6 +483,18 @@ export class BatchRun {
     const kept = await store.renewLeases(this.batchId, this.workerId, options.leaseMs);
     if (kept || !this.owner || this.controller.signal.aborted) return;
     const current = await store.getBatch(this.batchId);
+    // Paused or cancelled (the lease is cleared): the items in flight finish, the run leaves.
+    if (current.status === BATCH_STATUS.paused || current.status === BATCH_STATUS.cancelled) {
+      this.halted = current.status;
+      this.owner = false;
+      return;
+    }
+    // Paused and resumed since the last renewal: nobody holds the batch; this run leaves it to the next.
+    if (isRunnableBatch(current.status) && current.lockedBy === null) {
+      this.halted = BATCH_STATUS.paused;
+      this.owner = false;
+      return;
+    }
     // A helper that stopped the batch ended it: this run has nothing left to do, and lost nothing.
     if (isEndedBatch(current.status)) return this.stop('ended-elsewhere');
     this.leaseLost = LeaseLostError.forBatch(this.batchId, current.status, current.lockedBy);

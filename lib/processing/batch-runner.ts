@@ -71,6 +71,16 @@ export class BatchRunner implements BeforeApplicationShutdown {
       itemTimeoutMs:
         options.itemTimeoutMs ?? registered.itemTimeoutMs ?? this.options.itemTimeoutMs,
       maxAttempts: options.maxAttempts ?? this.options.maxAttempts,
+      budget: {
+        maxFailures:
+          options.maxFailures ?? registered.budget.maxFailures ?? this.options.maxFailures,
+        maxFailureRate:
+          options.maxFailureRate ?? registered.budget.maxFailureRate ?? this.options.maxFailureRate,
+        failureRateMinItems:
+          options.failureRateMinItems ??
+          registered.budget.failureRateMinItems ??
+          this.options.failureRateMinItems,
+      },
       waitForOthers,
     });
     // A run that starts while the application shuts down stops at once, giving back what it took.

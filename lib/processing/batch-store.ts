@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { BatchNotReprocessableError } from '../errors/batch-not-reprocessable.error';
+import { BatchStatusConflictError } from '../errors/batch-status-conflict.error';
 import { ImportBatchNotFoundError } from '../errors/import-batch-not-found.error';
 import { ImportItemNotFoundError } from '../errors/import-item-not-found.error';
 import { InvalidSourceDataError } from '../errors/invalid-source-data.error';
@@ -14,19 +15,24 @@ import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
 import type { ImportLogEntry } from '../interfaces/import-log.interface';
 import {
+  BATCH_STATUS,
   ITEM_STATUS,
   LIVE_BATCH_STATUSES,
   OPEN_ITEM_STATUSES,
   UNAPPLIED_ITEM_STATUSES,
   UNCOMPLETED_ITEM_STATUSES,
+  isRunnableBatch,
+  LOG_LEVEL,
   type BatchStatus,
   type ItemStatus,
+  type LogLevel,
 } from '../statuses';
 import type { QueryRunner } from 'typeorm';
 import { isJsonProblem, serializeSourceData } from '../utils/source-data.util';
 import { ArgumentChecks } from '../utils/arguments.util';
 import { isUuid } from '../utils/uuid.util';
-import { messages } from '../reliable-imports.messages';
+import { messages, type BatchControl } from '../reliable-imports.messages';
+import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 import type { ImportItemsSource } from '../interfaces/batch-options.interface';
 import type {
   CorrectionMode,
@@ -34,16 +40,25 @@ import type {
   ItemCorrection,
 } from '../interfaces/recovery.interface';
 import { CorrectionWriter } from './correction-writer';
+import type { FailureCounts } from './error-budget';
 import { DatabaseAdapter } from './database-adapter';
 import { LogBuffer } from './log-buffer';
 import { toBatch, toItem, toLogEntry, toSummary, type Row } from './row-mappers';
 import {
   batchById,
   batchSummary,
+  cancelBatch,
+  cancelItems,
+  countCancelledBatch,
+  failureCounts,
   finishBatch,
+  lockBatch,
   lockBatchToStop,
+  notifyBatchCreated,
+  pauseBatch,
   releaseBatch,
   renewLeases,
+  resumeBatch,
   startBatch,
 } from './statements/batches.statements';
 import { insertBatch, setTotalItems } from './statements/creation.statements';
@@ -199,6 +214,135 @@ export class BatchStore {
     return messages.abortedAfterItem(
       row.item_index,
       row.error_message ?? messages.failedWithoutReason(),
+    );
+  }
+
+  /**
+   * pending | processing → paused, with the reason (null for an operator's pause); a paused batch is
+   * returned as it is. No item is claimed once this returns; the items in flight finish in their runs.
+   * @throws BatchStatusConflictError when the batch has ended or awaits approval.
+   */
+  async pauseBatch(batchId: string, reason: string | null): Promise<ImportBatch> {
+    const paused = await this.controlled(batchId, async (transaction) => {
+      const [row] = await this.database.run<Row>(pauseBatch({ batchId, reason }), transaction);
+      if (!row) return null;
+      await this.log(transaction, batchId, LOG_LEVEL.info, messages.batchPausedLog(reason));
+      return toBatch(row);
+    });
+    return paused ?? this.unchanged(batchId, BATCH_STATUS.paused, 'pause');
+  }
+
+  /**
+   * paused → pending (never started) or processing with no holder, for the next run to take at once; the
+   * rows corrected since they failed go again. A running or pending batch is returned as it is.
+   * @throws BatchStatusConflictError when the batch has ended or awaits approval.
+   */
+  async resumeBatch(batchId: string): Promise<ImportBatch> {
+    const resumed = await this.controlled(batchId, async (transaction) => {
+      const [row] = await this.database.run<Row>(resumeBatch({ batchId }), transaction);
+      if (!row) return null;
+      await this.log(
+        transaction,
+        batchId,
+        LOG_LEVEL.info,
+        messages.batchResumedLog(Number(row.requeued_items ?? 0)),
+      );
+      await this.database.run(notifyBatchCreated({ batchId }), transaction);
+      return toBatch(row);
+    });
+    if (resumed) return resumed;
+    const batch = await this.getBatch(batchId);
+    if (isRunnableBatch(batch.status)) return batch;
+    throw new BatchStatusConflictError(batch, 'resume');
+  }
+
+  /**
+   * A live batch → cancelled, with the reason: its rows that no live run holds become cancelled at once,
+   * the rows in flight finish in their runs (which cancel what they claimed and did not start). A
+   * cancelled batch is cancelled again: rows a dead run left are cancelled, and the counts brought up to
+   * date. @throws BatchStatusConflictError when the batch has ended otherwise.
+   */
+  async cancelBatch(batchId: string, reason: string | null): Promise<ImportBatch> {
+    if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
+    return inTransaction(this.database, async (transaction) => {
+      const [locked] = await this.database.run<Row>(lockBatch({ batchId }), transaction);
+      if (!locked) throw new ImportBatchNotFoundError(batchId);
+      const batch = toBatch(locked);
+      const again = batch.status === BATCH_STATUS.cancelled;
+      if (!again && !LIVE_BATCH_STATUSES.includes(batch.status)) {
+        throw new BatchStatusConflictError(batch, 'cancel');
+      }
+      const message = again
+        ? (batch.errorMessage ?? messages.batchCancelled(null))
+        : storableText(messages.batchCancelled(reason), TEXT_LIMITS.message).text;
+      const cancelled = await this.database.run(
+        cancelItems({ batchId, reason: message }),
+        transaction,
+      );
+      if (!again) {
+        await this.database.run(cancelBatch({ batchId, reason: message }), transaction);
+        await this.log(
+          transaction,
+          batchId,
+          LOG_LEVEL.info,
+          messages.batchCancelledLog(message, cancelled.length),
+        );
+      }
+      const [row] = await this.database.run<Row>(countCancelledBatch({ batchId }), transaction);
+      return toBatch(row);
+    });
+  }
+
+  /**
+   * Brings the counts of a cancelled batch up to date, once a run's items in flight have finished: each
+   * run does it as it leaves, so that the last one counts every outcome.
+   */
+  async recountCancelledBatch(batchId: string): Promise<void> {
+    await inTransaction(this.database, async (transaction) => {
+      await this.database.run(lockBatch({ batchId }), transaction);
+      await this.database.run(countCancelledBatch({ batchId }), transaction);
+    });
+  }
+
+  /** The batch's failed rows among those processed, from its progress counters (a few rows to sum). */
+  async failureCounts(batchId: string): Promise<FailureCounts> {
+    const [row] = await this.database.run<{ failed: number; processed: number }>(
+      failureCounts({ batchId }),
+    );
+    return { failed: Number(row?.failed ?? 0), processed: Number(row?.processed ?? 0) };
+  }
+
+  /** Runs an operator's change of a batch in a transaction; an id that is no uuid is not found. */
+  private async controlled<T>(
+    batchId: string,
+    change: (transaction: QueryRunner) => Promise<T>,
+  ): Promise<T> {
+    if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
+    return inTransaction(this.database, change);
+  }
+
+  /** The batch, when a control found it already where it would bring it; otherwise why it refused. */
+  private async unchanged(
+    batchId: string,
+    status: BatchStatus,
+    control: BatchControl,
+  ): Promise<ImportBatch> {
+    const batch = await this.getBatch(batchId);
+    if (batch.status === status) return batch;
+    throw new BatchStatusConflictError(batch, control);
+  }
+
+  private async log(
+    transaction: QueryRunner,
+    batchId: string,
+    level: LogLevel,
+    message: string,
+  ): Promise<void> {
+    const entries = new LogBuffer();
+    entries[level](message);
+    await this.database.run(
+      insertLogs({ batchId, itemId: null, entries: entries.drain() }),
+      transaction,
     );
   }
 

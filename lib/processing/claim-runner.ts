@@ -19,6 +19,8 @@ export interface ClaimRun {
   stopped(): boolean;
   /** A failed item stops the batch, with this reason. */
   stopAt(reason: string): void;
+  /** After a failed item the run goes on with: pauses the batch when its error budget is spent. */
+  afterFailure(): Promise<void>;
 }
 
 /** Runs one claim of a lane: in chunks of `commitEvery` items, one by one where a chunk could not commit. */
@@ -66,6 +68,7 @@ async function runOneByOne(
       run.stopAt(messages.abortedAfterItem(item.itemIndex, outcome.message));
     }
     await store.writeLogs(batch.id, null, run.context.log);
+    await run.afterFailure();
     if (outcome.error instanceof ItemTimeoutError) return true;
   }
   return false;

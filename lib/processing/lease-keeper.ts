@@ -1,11 +1,12 @@
 /**
- * Renews a lease a few times per lease while a run works: `renew` is called every `everyMs` from `start()`
- * until `stop()`. A renewal still in flight is not overlapped by the next (a connection that hangs must not
+ * Renews a lease a few times per lease while a run works (or repeats any check of the run, such as whether
+ * its batch was paused): `renew` is called every `everyMs` from `start()` until `stop()` (which resolves
+ * once the call in flight, if any, has settled). A renewal still in flight is not overlapped by the next (a connection that hangs must not
  * pile up renewals); a failed one is reported and retried at the next tick, which the lease leaves room for.
  */
 export class LeaseKeeper {
   private timer: NodeJS.Timeout | undefined;
-  private renewing = false;
+  private renewing: Promise<void> | null = null;
 
   constructor(
     private readonly renew: () => Promise<void>,
@@ -20,20 +21,17 @@ export class LeaseKeeper {
     this.timer.unref();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    await this.renewing;
   }
 
-  private async tick(): Promise<void> {
-    if (this.renewing) return;
-    this.renewing = true;
-    try {
-      await this.renew();
-    } catch (error) {
-      this.onFailure(error);
-    } finally {
-      this.renewing = false;
-    }
+  private tick(): Promise<void> {
+    if (this.renewing) return this.renewing;
+    this.renewing = this.renew()
+      .catch((error: unknown) => this.onFailure(error))
+      .finally(() => (this.renewing = null));
+    return this.renewing;
   }
 }

@@ -1,7 +1,9 @@
 /**
  * How a processing run ends, decided in one place from what happened to it. The run (`batch-run.ts`)
  * gathers the facts; `decideEnding` says what they mean; the run carries it out. A new way for a run to
- * end (a pause, an error budget) is a new fact and a new row of the table test (`run-ending.spec.ts`).
+ * end is a new fact and a new row of the table test (`run-ending.spec.ts`). A pause, a cancel and an
+ * error budget need none: the batch is no longer runnable, so the attempt to end it finds it so
+ * (`endAttempt: 'not-ended'`) and the run leaves it (`left-to-others`).
  */
 
 /** Why the run's signal was aborted: the application shuts down, the batch was taken over, or ended. */

@@ -115,6 +115,9 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
   storeErrorStacks: boolean,
   checkSchema: boolean,
   worker: object('{ enabled: true }'),
+  maxFailures: fromRunCheck('maxFailures'),
+  maxFailureRate: fromRunCheck('maxFailureRate'),
+  failureRateMinItems: fromRunCheck('failureRateMinItems'),
 };
 
 /**
@@ -126,6 +129,9 @@ const PROCESSOR_CHECKS: Record<keyof ImportProcessorOptions, Check> = {
     typeof value === 'string' ? null : messages.processorBatchTypeNotString({ got: show(value) }),
   continueOnError: CHECKS.continueOnError,
   itemTimeoutMs: CHECKS.itemTimeoutMs,
+  maxFailures: CHECKS.maxFailures,
+  maxFailureRate: CHECKS.maxFailureRate,
+  failureRateMinItems: CHECKS.failureRateMinItems,
 };
 
 /** Checks one level of options against its checks; returns the defined values and adds the problems. */

@@ -33,6 +33,9 @@ export const ITEM_TIMEOUT_RANGE = { min: 100, max: 86_400_000 };
 /** Shared with the CLI's `--concurrency` (the module's `worker.concurrency` takes this table's check). */
 export const CONCURRENCY_RANGE = { min: 1, max: 64 };
 
+/** The most rows a count of a batch's rows can be (an integer column). */
+const MAX_ROWS = 2_147_483_647;
+
 /** Shared with the CLI's `--commit-every`. */
 export const COMMIT_EVERY_RANGE = { min: 1, max: 10_000 };
 
@@ -64,6 +67,12 @@ export const RUN_OPTION_CHECKS = {
     'INVALID_ITEM_TIMEOUT',
   ),
   maxAttempts: wholeNumber(1, 100, undefined, messages.noRetryNote()),
+  maxFailures: wholeNumber(0, MAX_ROWS, undefined),
+  maxFailureRate: {
+    valid: (value) => typeof value === 'number' && value >= 0 && value <= 1,
+    expected: messages.expectedRate(),
+  },
+  failureRateMinItems: wholeNumber(1, MAX_ROWS, undefined),
 } satisfies Record<keyof ProcessBatchOptions, RunOptionCheck>;
 
 type RunOptionKey = keyof ProcessBatchOptions;

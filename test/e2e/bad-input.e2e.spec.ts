@@ -311,7 +311,8 @@ describe('bad input gets a clear error, and nothing is stored', () => {
         t.batches.listBatches({ status: 'done' as unknown as 'completed' }),
       ).rejects.toThrow(
         'Invalid argument to BatchService.listBatches(): filter.status must be one of "pending", ' +
-          '"processing", "completed", "completed_with_errors", "failed", or a list of them; got "done".',
+          '"processing", "completed", "completed_with_errors", "failed", "paused", "cancelled", ' +
+          '"awaiting_approval", "rejected", or a list of them; got "done".',
       );
       await expect(
         t.batches.listBatches({ status: ['completed', 'skipped'] as never }),
@@ -319,7 +320,9 @@ describe('bad input gets a clear error, and nothing is stored', () => {
       await expect(t.batches.listBatches({ status: [] })).rejects.toThrow(InvalidArgumentError);
       await expect(
         t.batches.getItems(batch.id, { status: 'completed_with_errors' as 'completed' }),
-      ).rejects.toThrow(/getItems\(\): filter.status must be one of "pending", .*"skipped"/);
+      ).rejects.toThrow(
+        /getItems\(\): filter.status must be one of "pending", .*"skipped", "cancelled"/,
+      );
       await expect(t.batches.getLogs(batch.id, { level: 'fatal' as 'error' })).rejects.toThrow(
         /getLogs\(\): filter.level must be one of "debug", "info", "warn", "error"/,
       );

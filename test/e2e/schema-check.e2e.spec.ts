@@ -47,7 +47,8 @@ async function startError(
 }
 
 const FIRST = 'CreateReliableImportsSchema1764000000000';
-const NEWEST = 'AddSourceLines1764200000000';
+const SECOND = 'AddSourceLines1764200000000';
+const NEWEST = 'AddOperatorControl1764400000000';
 
 describe('the schema check at startup (PostgreSQL)', () => {
   const dbs: TestDatabase[] = [];
@@ -70,11 +71,12 @@ describe('the schema check at startup (PostgreSQL)', () => {
       'table "import_batches"',
       'table "import_batch_items"',
       'table "import_logs"',
+      'table "import_batch_progress"',
     ]);
-    expect(migrations).toEqual([FIRST, NEWEST]);
+    expect(migrations).toEqual([FIRST, SECOND, NEWEST]);
     for (const phrase of [
       'table "import_batches"',
-      `${FIRST}, ${NEWEST}`,
+      `${FIRST}, ${SECOND}, ${NEWEST}`,
       'migrationsRun: true',
       'npx typeorm migration:run',
       'reliable-imports migrate',
@@ -104,10 +106,15 @@ describe('the schema check at startup (PostgreSQL)', () => {
       missing: [
         'column "import_batch_items"."source_line"',
         'column "import_batches"."source_columns"',
+        'table "import_batch_progress"',
+        'column "import_batches"."cancelled_items"',
+        'column "import_batch_items"."dry_run_outcome"',
+        'column "import_batch_items"."dry_run_error"',
+        'column "import_batch_items"."dry_run_at"',
       ],
-      migrations: [NEWEST],
+      migrations: [SECOND, NEWEST],
     });
-    expect((error as Error).message).toContain(`Run the migration ${NEWEST} `);
+    expect((error as Error).message).toContain(`Run the migrations ${SECOND}, ${NEWEST} `);
     expect((error as Error).message).not.toContain(FIRST);
   });
 
@@ -128,7 +135,7 @@ describe('the schema check at startup (PGlite)', () => {
     const driver = () => new PGliteDriver({}).driver;
     const error = await startError({ driver: driver() });
     expect(error).toBeInstanceOf(SchemaNotReadyError);
-    expect((error as SchemaNotReadyError).migrations).toEqual([FIRST, NEWEST]);
+    expect((error as SchemaNotReadyError).migrations).toEqual([FIRST, SECOND, NEWEST]);
     expect(isPGliteOpen()).toBe(false);
 
     expect(

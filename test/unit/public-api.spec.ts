@@ -32,11 +32,13 @@ import { utf8LineBlocks } from '../../lib/readers/utf8-line-blocks';
  * on purpose, never to make the test pass.
  */
 const PUBLIC_EXPORTS = [
+  'AddOperatorControl1764400000000',
   'AddSourceLines1764200000000',
   'BATCH_STATUS',
   'BaseProcessor',
   'BatchNotReprocessableError',
   'BatchService',
+  'BatchStatusConflictError',
   'CorrectionsRefusedError',
   'CreateReliableImportsSchema1764000000000',
   'DuplicateBatchTypeError',
@@ -153,6 +155,7 @@ describe('the public API (lib/index.ts)', () => {
     expect(publicApi.reliableImportsMigrations).toEqual([
       publicApi.CreateReliableImportsSchema1764000000000,
       publicApi.AddSourceLines1764200000000,
+      publicApi.AddOperatorControl1764400000000,
     ]);
     expect(publicApi.reliableImportsEntities).toEqual([
       publicApi.ImportBatchEntity,

@@ -15,34 +15,41 @@ describe('what the startup check requires', () => {
 
   it('names nothing when every table and column is there', () => {
     const all = columns({
-      import_batches: ['id', 'source_columns'],
-      import_batch_items: ['id', 'source_line'],
+      import_batches: ['id', 'source_columns', 'cancelled_items'],
+      import_batch_items: ['id', 'source_line', 'dry_run_outcome', 'dry_run_error', 'dry_run_at'],
       import_logs: ['id'],
+      import_batch_progress: ['batch_id'],
     });
     expect(missingSchema(RELIABLE_IMPORTS_SCHEMA, all)).toEqual({ missing: [], migrations: [] });
   });
 
   it('names a missing column and the migrations from the first one that lacks something', () => {
     const old = columns({
-      import_batches: ['id'],
-      import_batch_items: ['id', 'source_line'],
+      import_batches: ['id', 'cancelled_items'],
+      import_batch_items: ['id', 'source_line', 'dry_run_outcome', 'dry_run_error', 'dry_run_at'],
       import_logs: ['id'],
+      import_batch_progress: ['batch_id'],
     });
     expect(missingSchema(RELIABLE_IMPORTS_SCHEMA, old)).toEqual({
       missing: ['column "import_batches"."source_columns"'],
-      migrations: ['AddSourceLines1764200000000'],
+      migrations: ['AddSourceLines1764200000000', 'AddOperatorControl1764400000000'],
     });
   });
 
   it('names a missing table once, not each of its columns', () => {
     const partial = columns({
-      import_batches: ['id'],
+      import_batches: ['id', 'cancelled_items'],
       import_batch_items: [],
       import_logs: ['id'],
+      import_batch_progress: ['batch_id'],
     });
     expect(missingSchema(RELIABLE_IMPORTS_SCHEMA, partial)).toEqual({
       missing: ['table "import_batch_items"', 'column "import_batches"."source_columns"'],
-      migrations: ['CreateReliableImportsSchema1764000000000', 'AddSourceLines1764200000000'],
+      migrations: [
+        'CreateReliableImportsSchema1764000000000',
+        'AddSourceLines1764200000000',
+        'AddOperatorControl1764400000000',
+      ],
     });
   });
 });

@@ -3,7 +3,7 @@
  * finding the next one for the worker.
  */
 
-import { BATCH_STATUS, ITEM_STATUS, OPEN_ITEM_STATUSES } from '../../statuses';
+import { BATCH_STATUS, ITEM_STATUS, LIVE_BATCH_STATUSES, OPEN_ITEM_STATUSES } from '../../statuses';
 import { sqlList, sqlWord, type Statement } from './statement';
 
 /** The LISTEN/NOTIFY channel on which new batches are announced. */
@@ -148,4 +148,127 @@ export function finishBatch(args: {
   failure: string | null;
 }): Statement {
   return { text: FINISH_BATCH, values: [args.batchId, args.workerId, args.failure] };
+}
+
+/** The statuses a batch can be paused in. */
+const PAUSABLE = sqlList([BATCH_STATUS.pending, BATCH_STATUS.processing]);
+
+const PAUSE_BATCH = `
+    UPDATE "import_batches"
+    SET "status" = ${sqlWord(BATCH_STATUS.paused)}, "error_message" = $2::text,
+        "locked_by" = NULL, "locked_until" = NULL
+    WHERE "id" = $1 AND "status" IN (${PAUSABLE})
+    RETURNING *`;
+
+/**
+ * Pauses a pending or running batch, with the reason (null for an operator's pause). The update waits for
+ * the claims in flight (they share-lock the batch row) and every later claim finds the batch paused, so
+ * that no item is claimed once it has committed; the items in flight finish in their runs.
+ */
+export function pauseBatch(args: { batchId: string; reason: string | null }): Statement {
+  return { text: PAUSE_BATCH, values: [args.batchId, args.reason] };
+}
+
+/** Rows a resume puts back to pending when they were corrected after they failed: none was applied. */
+const REQUEUED_ON_RESUME = [ITEM_STATUS.failed] as const;
+
+const RESUME_BATCH = `
+    WITH batch AS (
+      UPDATE "import_batches"
+      SET "status" = CASE WHEN "started_at" IS NULL THEN ${sqlWord(BATCH_STATUS.pending)}
+                          ELSE ${sqlWord(BATCH_STATUS.processing)} END,
+          "error_message" = NULL, "locked_by" = NULL, "locked_until" = NULL
+      WHERE "id" = $1 AND "status" = ${sqlWord(BATCH_STATUS.paused)}
+      RETURNING *
+    ), requeued AS (
+      UPDATE "import_batch_items" i
+      SET "status" = ${sqlWord(ITEM_STATUS.pending)}, "error_message" = NULL, "error_details" = NULL,
+          "started_at" = NULL, "completed_at" = NULL
+      FROM batch
+      WHERE i."batch_id" = batch."id" AND i."status" IN (${sqlList(REQUEUED_ON_RESUME)})
+        AND i."corrected_at" IS NOT NULL AND i."corrected_at" > i."completed_at"
+      RETURNING i."id", i."status"
+    )
+    SELECT batch.*, (SELECT count(*)::integer FROM requeued) AS "requeued_items" FROM batch`;
+
+/**
+ * Resumes a paused batch: pending again when no run had started it, otherwise running with no holder (the
+ * next run takes it over at once). Its failed rows corrected since they failed go back to
+ * pending with their correction, so that "correct, then resume" finishes the file.
+ */
+export function resumeBatch(args: { batchId: string }): Statement {
+  return { text: RESUME_BATCH, values: [args.batchId] };
+}
+
+const LOCK_BATCH = `SELECT * FROM "import_batches" WHERE "id" = $1 FOR NO KEY UPDATE`;
+
+/**
+ * The first statement of an operator's change of a batch: waits for the claims in flight and keeps new
+ * ones out until the transaction ends; returns the batch as it stands then.
+ */
+export function lockBatch(args: { batchId: string }): Statement {
+  return { text: LOCK_BATCH, values: [args.batchId] };
+}
+
+const CANCEL_ITEMS = `
+    UPDATE "import_batch_items"
+    SET "status" = ${sqlWord(ITEM_STATUS.cancelled)}, "error_message" = $2::text,
+        "locked_by" = NULL, "locked_until" = NULL, "completed_at" = now()
+    WHERE "batch_id" = $1
+      AND ("status" = ${sqlWord(ITEM_STATUS.pending)}
+           OR ("status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_until" < now()))
+    RETURNING "id"`;
+
+/**
+ * Cancels the rows of a batch that no live run holds: the pending ones, and those whose run's lease ran out
+ * (a dead run's; should it come back, its outcome is fenced out). Rows a live run holds finish there.
+ */
+export function cancelItems(args: { batchId: string; reason: string }): Statement {
+  return { text: CANCEL_ITEMS, values: [args.batchId, args.reason] };
+}
+
+const CANCEL_BATCH = `
+    UPDATE "import_batches"
+    SET "status" = ${sqlWord(BATCH_STATUS.cancelled)}, "error_message" = $2::text,
+        "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
+    WHERE "id" = $1 AND "status" IN (${sqlList(LIVE_BATCH_STATUSES)})
+    RETURNING "id"`;
+
+/** Ends a live batch cancelled, with the reason. */
+export function cancelBatch(args: { batchId: string; reason: string }): Statement {
+  return { text: CANCEL_BATCH, values: [args.batchId, args.reason] };
+}
+
+const COUNT_ENDED_BATCH = `
+    UPDATE "import_batches" b
+    SET "completed_items" = c.completed, "failed_items" = c.failed, "skipped_items" = c.skipped,
+        "cancelled_items" = c.cancelled
+    FROM (
+      SELECT
+        (count(*) FILTER (WHERE "status" = ${sqlWord(ITEM_STATUS.completed)}))::integer AS completed,
+        (count(*) FILTER (WHERE "status" = ${sqlWord(ITEM_STATUS.failed)}))::integer AS failed,
+        (count(*) FILTER (WHERE "status" = ${sqlWord(ITEM_STATUS.skipped)}))::integer AS skipped,
+        (count(*) FILTER (WHERE "status" = ${sqlWord(ITEM_STATUS.cancelled)}))::integer AS cancelled
+      FROM "import_batch_items" WHERE "batch_id" = $1
+    ) c
+    WHERE b."id" = $1 AND b."status" = ${sqlWord(BATCH_STATUS.cancelled)}
+    RETURNING b.*`;
+
+/**
+ * Brings the counts of a cancelled batch up to date from its rows: the cancel counts what stands then, and
+ * each run whose items in flight finished after it counts again. Run after `lockBatch` in the same
+ * transaction, so that this statement's snapshot sees every outcome committed before the lock.
+ */
+export function countCancelledBatch(args: { batchId: string }): Statement {
+  return { text: COUNT_ENDED_BATCH, values: [args.batchId] };
+}
+
+const FAILURE_COUNTS = `
+    SELECT COALESCE(sum("failed"), 0)::integer AS "failed",
+           COALESCE(sum("completed" + "failed" + "skipped"), 0)::integer AS "processed"
+    FROM "import_batch_progress" WHERE "batch_id" = $1`;
+
+/** The batch's failed rows and rows processed, summed from its progress counters (for an error budget). */
+export function failureCounts(args: { batchId: string }): Statement {
+  return { text: FAILURE_COUNTS, values: [args.batchId] };
 }

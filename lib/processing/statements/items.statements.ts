@@ -224,14 +224,25 @@ function chunkJson(items: readonly CompletedChunkItem[]): string {
   return `[${entries.join(',')}]`;
 }
 
-/** A claim given back: the item is pending again, as if it had never been claimed. */
+/**
+ * A claim given back: the item is pending again, as if it had never been claimed — or cancelled, when its
+ * batch was cancelled meanwhile. The batch row is share-locked, so that a cancel (which locks it first)
+ * either sees the item given back or is seen by the release.
+ */
 const RELEASE = `
-    UPDATE "import_batch_items"
-    SET "status" = ${sqlWord(ITEM_STATUS.pending)}, "locked_by" = NULL, "locked_until" = NULL, "started_at" = NULL`;
+    WITH b AS (SELECT "status", "error_message" FROM "import_batches" WHERE "id" = $1 FOR SHARE)
+    UPDATE "import_batch_items" AS i
+    SET "status" = CASE WHEN b."status" = ${sqlWord(BATCH_STATUS.cancelled)} THEN ${sqlWord(ITEM_STATUS.cancelled)}
+                        ELSE ${sqlWord(ITEM_STATUS.pending)} END,
+        "error_message" = CASE WHEN b."status" = ${sqlWord(BATCH_STATUS.cancelled)} THEN b."error_message"
+                               ELSE i."error_message" END,
+        "completed_at" = CASE WHEN b."status" = ${sqlWord(BATCH_STATUS.cancelled)} THEN now() END,
+        "locked_by" = NULL, "locked_until" = NULL, "started_at" = NULL
+    FROM b`;
 
 const RELEASE_ITEMS = `${RELEASE}
-    WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = ${sqlWord(ITEM_STATUS.processing)}
-    RETURNING "id"`;
+    WHERE i."batch_id" = $1 AND i."locked_by" = $2 AND i."status" = ${sqlWord(ITEM_STATUS.processing)}
+    RETURNING i."id"`;
 
 /** Gives back the items this worker claimed but will not process. */
 export function releaseItems(args: { batchId: string; workerId: string }): Statement {
@@ -239,8 +250,8 @@ export function releaseItems(args: { batchId: string; workerId: string }): State
 }
 
 const RELEASE_SOME_ITEMS = `${RELEASE}
-    WHERE "batch_id" = $1 AND "locked_by" = $2 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "id" = ANY($3::uuid[])
-    RETURNING "id"`;
+    WHERE i."batch_id" = $1 AND i."locked_by" = $2 AND i."status" = ${sqlWord(ITEM_STATUS.processing)} AND i."id" = ANY($3::uuid[])
+    RETURNING i."id"`;
 
 /** Gives back the items `itemIds` of this worker's claim. */
 export function releaseSomeItems(args: {
@@ -252,8 +263,8 @@ export function releaseSomeItems(args: {
 }
 
 const RELEASE_EVERY_CLAIM = `${RELEASE}
-    WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)}
-    RETURNING "id"`;
+    WHERE i."batch_id" = $1 AND i."status" = ${sqlWord(ITEM_STATUS.processing)}
+    RETURNING i."id"`;
 
 /**
  * A stop gives back every claim on the batch, whichever run holds it: a claim that completes later is
