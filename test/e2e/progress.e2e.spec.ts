@@ -307,6 +307,54 @@ describe('progress counters and getProgress', () => {
     expect(resume).toBe(-3);
   });
 
+  it('keeps counting through a pause, a correction and a resume that re-queues the corrected failures', async () => {
+    processor.failing = new Set([2, 5]);
+    processor.gateRow = 10;
+    processor.gate = new Gate();
+    const batch = await t.batches.createBatch('progress', rows(30));
+    const run = t.batches.processBatch(batch.id);
+    await processor.gate.entered;
+    await t.batches.pauseBatch(batch.id);
+    processor.gate.release();
+    expect((await run).status).toBe('paused');
+    const paused = await expectCountersMatchRows(batch.id);
+    expect(paused).toMatchObject({ status: 'paused', failed: 2, inFlight: 0, etaMs: null });
+    expect(paused.pending).toBeGreaterThan(0);
+
+    processor.failing = new Set();
+    const failed = await t.batches.getItems(batch.id, { status: 'failed' });
+    for (const item of failed) await t.batches.correctItem(item.id, { n: item.sourceData.n });
+    await t.batches.resumeBatch(batch.id);
+    const resumed = await expectCountersMatchRows(batch.id);
+    expect(resumed).toMatchObject({
+      failed: 0,
+      pending: paused.pending + 2,
+      done: paused.done - 2,
+    });
+
+    expect((await t.batches.processBatch(batch.id)).status).toBe('completed');
+    expect(await expectCountersMatchRows(batch.id)).toMatchObject({
+      completed: 30,
+      failed: 0,
+      percent: 100,
+    });
+  });
+
+  it('counts the rows a cancel left unprocessed as cancelled, neither done nor pending', async () => {
+    processor.gateRow = 10;
+    processor.gate = new Gate();
+    const batch = await t.batches.createBatch('progress', rows(30));
+    const run = t.batches.processBatch(batch.id);
+    await processor.gate.entered;
+    await t.batches.cancelBatch(batch.id, { reason: 'wrong file' });
+    processor.gate.release();
+    await run;
+    const progress = await expectCountersMatchRows(batch.id);
+    expect(progress).toMatchObject({ status: 'cancelled', pending: 0, inFlight: 0, etaMs: null });
+    expect(progress.cancelled).toBeGreaterThan(0);
+    expect(progress.done + progress.cancelled).toBe(30);
+  });
+
   it('refuses a batch that does not exist, and an id that is not one', async () => {
     await expect(t.batches.getProgress('00000000-0000-4000-8000-000000000000')).rejects.toThrow(
       ImportBatchNotFoundError,

@@ -5,6 +5,7 @@
 
 import { BATCH_STATUS, ITEM_STATUS, LIVE_BATCH_STATUSES, OPEN_ITEM_STATUSES } from '../../statuses';
 import { sqlList, sqlWord, type Statement } from './statement';
+import { uncountFailedRows } from './progress.statements';
 
 /** The LISTEN/NOTIFY channel on which new batches are announced. */
 export const BATCH_CHANNEL = 'reliable_imports_batches';
@@ -169,7 +170,10 @@ export function pauseBatch(args: { batchId: string; reason: string | null }): St
   return { text: PAUSE_BATCH, values: [args.batchId, args.reason] };
 }
 
-/** Rows a resume puts back to pending when they were corrected after they failed: none was applied. */
+/**
+ * Rows a resume puts back to pending when they were corrected after they failed: none was applied. Only
+ * failed ones: the statement takes them back out of the failed count (`uncountFailedRows`).
+ */
 const REQUEUED_ON_RESUME = [ITEM_STATUS.failed] as const;
 
 const RESUME_BATCH = `
@@ -187,8 +191,8 @@ const RESUME_BATCH = `
       FROM batch
       WHERE i."batch_id" = batch."id" AND i."status" IN (${sqlList(REQUEUED_ON_RESUME)})
         AND i."corrected_at" IS NOT NULL AND i."corrected_at" > i."completed_at"
-      RETURNING i."id", i."status"
-    )
+      RETURNING i."id", i."batch_id"
+    ), ${uncountFailedRows('requeued')}
     SELECT batch.*, (SELECT count(*)::integer FROM requeued) AS "requeued_items" FROM batch`;
 
 /**
