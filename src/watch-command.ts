@@ -20,7 +20,7 @@ export function addWatchCommand(program: Command, { out, runWithApp }: CommandSc
     .description(
       'follow a batch that another process or machine runs: a progress bar with counts, rate and ETA ' +
         '(a line every few seconds when stderr is not a terminal); ends when the batch ends, with the ' +
-        'exit status of its outcome (0: every row completed, 1: rows failed)',
+        'exit status of its outcome (0: every row completed; 1: rows failed, or the batch failed or was cancelled)',
     )
     .argument('<batch-id>')
     .option(
