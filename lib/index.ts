@@ -29,6 +29,7 @@ export type {
   DryRunSummary,
   DryRunVerdict,
 } from './interfaces/dry-run.interface';
+export type { BatchProgress, WatchBatchOptions } from './interfaces/batch-progress.interface';
 export type { ImportBatch, JsonObject } from './interfaces/import-batch.interface';
 export type { ImportItem, ItemErrorDetails } from './interfaces/import-item.interface';
 export type { ImportLogEntry } from './interfaces/import-log.interface';

@@ -14,6 +14,7 @@ import { BatchWorker } from './processing/batch-worker';
 import { BatchStore } from './processing/batch-store';
 import { CorrectionWriter } from './processing/correction-writer';
 import { TreeReader } from './processing/tree-reader';
+import { ProgressReader } from './processing/progress-reader';
 import { DatabaseAdapter } from './processing/database-adapter';
 import { ItemStore } from './processing/item-store';
 import { ItemRunner } from './processing/item-runner';
@@ -46,6 +47,7 @@ import { resolveOptions } from './utils/resolve-options.util';
     ReliableImportsSchemaChecker,
     BatchStore,
     TreeReader,
+    ProgressReader,
     BatchCreator,
     ItemStore,
     ItemRunner,

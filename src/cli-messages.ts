@@ -276,4 +276,43 @@ export const cliMessages = {
   /** Written when Ctrl-C (or a SIGTERM) stops a run. */
   stopping: ({ signal }: { signal: string }): string =>
     `${signal}: stopping; the rows in flight finish or are given back...`,
+
+  // watch (progress of a batch another process runs).
+  /** A time left, in its two largest units: "1h 02m", "3m 05s", "12s". */
+  duration: ({ ms }: { ms: number }): string => {
+    const seconds = Math.round(ms / 1000);
+    const h = Math.floor(seconds / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = seconds % 60;
+    const two = (n: number) => String(n).padStart(2, '0');
+    return h > 0 ? `${h}h ${two(m)}m` : m > 0 ? `${m}m ${two(s)}s` : `${s}s`;
+  },
+
+  /** What the bar and the lines show where a figure is not known yet (no rate, no ETA). */
+  unknownFigure: (): string => '-',
+
+  /** The figures after a watch's bar; `rate` and `eta` are already words ("312.5", "17s" or "-"). */
+  watchFigures: (p: {
+    status: string;
+    failed: number;
+    skipped: number;
+    inFlight: number;
+    rate: string;
+    eta: string;
+  }): string =>
+    `${p.status} | ${p.failed} failed, ${p.skipped} skipped, ${p.inFlight} in flight | ${p.rate} rows/s | ETA ${p.eta}`,
+
+  /** A watch's line where stderr is no terminal (a log): one every few seconds. */
+  watchLine: (p: {
+    batchId: string;
+    percent: number;
+    done: number;
+    totalItems: number;
+    figures: string;
+  }): string =>
+    `${p.batchId} ${p.percent.toFixed(1)}% ${p.done}/${p.totalItems} rows | ${p.figures}`,
+
+  /** Written when Ctrl-C (or a SIGTERM) ends a watch before the batch ended. */
+  watchStopped: ({ batchId }: { batchId: string }): string =>
+    `Stopped watching batch ${batchId}; it goes on in the processes that run it.`,
 };

@@ -28,6 +28,7 @@ import { readItemsFile } from './read-items';
 import { addControlCommands } from './control-commands';
 import { addRecoveryCommands, nextSteps } from './recovery-commands';
 import { addApprovalCommands, dryRunImport } from './approval-commands';
+import { addWatchCommand } from './watch-command';
 
 /** `--key auto`: the SHA-256 of the file's bytes, so that the same file brings back the same batch. */
 async function fileKey(path: string): Promise<string> {
@@ -212,6 +213,7 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
   addRecoveryCommands(program, { globals, out, runWithApp });
   addControlCommands(program, { globals, out, runWithApp });
   addApprovalCommands(program, { globals, out, runWithApp });
+  addWatchCommand(program, { globals, out, runWithApp });
 
   return program;
 }

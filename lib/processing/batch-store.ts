@@ -50,7 +50,6 @@ import {
   cancelBatch,
   cancelItems,
   countCancelledBatch,
-  failureCounts,
   finishBatch,
   lockBatch,
   lockBatchToStop,
@@ -62,6 +61,7 @@ import {
   startBatch,
 } from './statements/batches.statements';
 import { insertBatch, setTotalItems } from './statements/creation.statements';
+import { failureCounts } from './statements/progress.statements';
 import { firstFailedItem, releaseEveryClaim } from './statements/items.statements';
 import { insertLogs } from './statements/logs.statements';
 import { itemById, listBatches, listItems, listLogs } from './statements/reads.statements';

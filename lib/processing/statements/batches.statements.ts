@@ -5,6 +5,7 @@
 
 import { BATCH_STATUS, ITEM_STATUS, LIVE_BATCH_STATUSES, OPEN_ITEM_STATUSES } from '../../statuses';
 import { sqlList, sqlWord, type Statement } from './statement';
+import { uncountFailedRows } from './progress.statements';
 
 /** The LISTEN/NOTIFY channel on which new batches are announced. */
 export const BATCH_CHANNEL = 'reliable_imports_batches';
@@ -169,7 +170,10 @@ export function pauseBatch(args: { batchId: string; reason: string | null }): St
   return { text: PAUSE_BATCH, values: [args.batchId, args.reason] };
 }
 
-/** Rows a resume puts back to pending when they were corrected after they failed: none was applied. */
+/**
+ * Rows a resume puts back to pending when they were corrected after they failed: none was applied. Only
+ * failed ones: the statement takes them back out of the failed count (`uncountFailedRows`).
+ */
 const REQUEUED_ON_RESUME = [ITEM_STATUS.failed] as const;
 
 const RESUME_BATCH = `
@@ -191,8 +195,8 @@ const RESUME_BATCH = `
              -- it is corrected.
              OR ($2::boolean AND (i."corrected_data" IS NOT NULL
                                   OR COALESCE(i."error_details" ->> 'code', '') <> 'MALFORMED_LINE')))
-      RETURNING i."id", i."status"
-    )
+      RETURNING i."id", i."batch_id"
+    ), ${uncountFailedRows('requeued')}
     SELECT batch.*, (SELECT count(*)::integer FROM requeued) AS "requeued_items" FROM batch`;
 
 /**
@@ -266,14 +270,4 @@ const COUNT_ENDED_BATCH = `
  */
 export function countCancelledBatch(args: { batchId: string }): Statement {
   return { text: COUNT_ENDED_BATCH, values: [args.batchId] };
-}
-
-const FAILURE_COUNTS = `
-    SELECT COALESCE(sum("failed"), 0)::integer AS "failed",
-           COALESCE(sum("completed" + "failed" + "skipped"), 0)::integer AS "processed"
-    FROM "import_batch_progress" WHERE "batch_id" = $1`;
-
-/** The batch's failed rows and rows processed, summed from its progress counters (for an error budget). */
-export function failureCounts(args: { batchId: string }): Statement {
-  return { text: FAILURE_COUNTS, values: [args.batchId] };
 }
