@@ -1,5 +1,6 @@
 /**
- * A process of the fault suite: processes a batch, reprocesses one, or runs the worker for a while, with
+ * A process of the fault suite: processes a batch, reprocesses one, runs the worker for a while, or
+ * pauses, resumes or cancels a batch as an operator's other process would, with
  * the real module on its own connections, and prints one JSON line with what happened. Configured by
  * the JSON in CHAOS_CHILD_CONFIG (see ChildConfig). Run with `node -r @swc-node/register`.
  */
@@ -8,6 +9,7 @@ import { NestFactory } from '@nestjs/core';
 import {
   BatchService,
   type CorrectionMode,
+  type ProcessBatchOptions,
   type ItemCorrection,
   type ReliableImportsModuleOptions,
 } from '../../lib';
@@ -15,7 +17,7 @@ import { chaosAppModule } from './chaos-processor';
 
 export interface ChildConfig {
   url: string;
-  mode: 'process' | 'reprocess' | 'worker';
+  mode: 'process' | 'reprocess' | 'worker' | 'control';
   batchId?: string;
   concurrency: number;
   commitEvery: number;
@@ -28,6 +30,23 @@ export interface ChildConfig {
   itemTimeoutMs?: number;
   /** How long a worker runs before it shuts down. */
   lifetimeMs?: number;
+  /** The error budget of a process run. */
+  budget?: RunBudget;
+  /** What a control process does to `batchId`. */
+  control?: ControlAction;
+}
+
+/** An error budget of a run. */
+export type RunBudget = Pick<
+  ProcessBatchOptions,
+  'maxFailures' | 'maxFailureRate' | 'failureRateMinItems'
+>;
+
+/** An operator's control of a batch, from a process of its own. */
+export interface ControlAction {
+  action: 'pause' | 'resume' | 'cancel';
+  reason?: string;
+  retryFailed?: boolean;
 }
 
 const config = JSON.parse(process.env.CHAOS_CHILD_CONFIG ?? '{}') as ChildConfig;
@@ -71,8 +90,20 @@ async function main(): Promise<void> {
     if (config.mode === 'worker') {
       await new Promise((resolve) => setTimeout(resolve, config.lifetimeMs ?? 2000));
       print({ done: true });
+    } else if (config.mode === 'control') {
+      const { action, reason, retryFailed } = config.control!;
+      const batch =
+        action === 'pause'
+          ? await batches.pauseBatch(config.batchId!, { reason })
+          : action === 'resume'
+            ? await batches.resumeBatch(config.batchId!, { retryFailed })
+            : await batches.cancelBatch(config.batchId!, { reason });
+      print({ done: true, status: batch.status });
     } else if (config.mode === 'process') {
-      const summary = await batches.processBatch(config.batchId!, runOptions);
+      const summary = await batches.processBatch(config.batchId!, {
+        ...runOptions,
+        ...config.budget,
+      });
       print({ done: true, summary });
     } else {
       const summary = await batches.reprocessBatch(config.batchId!, {

@@ -31,9 +31,25 @@ import {
   reprocessWithCorrectionsCommand,
 } from './recovery-commands';
 import { checkRecovery } from './recovery-invariants';
+import {
+  approveCommand,
+  budgetProcessCommand,
+  cancelCommand,
+  dryRunCommand,
+  inlineBudgetProcessCommand,
+  pauseCommand,
+  resumeCommand,
+} from './control-commands';
+import {
+  bringToRest,
+  checkBeforeRest,
+  checkControl,
+  completeCancelled,
+} from './control-invariants';
 import { compileChild } from './compile';
 import { openPrivateCluster, type PrivateCluster } from './cluster';
 import { sleep } from '../support/timing';
+import { ENDED_BATCH_STATUSES } from '../../lib/statuses';
 import {
   avoiding,
   childConfig,
@@ -91,18 +107,36 @@ const continueOnError = fc.oneof(
   { arbitrary: fc.constant(false), weight: 1 },
 );
 
-const createCommand = fc
-  .record({
-    rows: fc.array(rowSpec, { minLength: 10, maxLength: 40 }),
-    key: fc.option(fc.constantFrom('key-a', 'key-b'), { freq: 2 }),
-    twice: fc.boolean(),
-  })
-  .map(({ rows, key, twice }) =>
+const createArguments = {
+  rows: fc.array(rowSpec, { minLength: 10, maxLength: 40 }),
+  key: fc.option(fc.constantFrom('key-a', 'key-b'), { freq: 2 }),
+  twice: fc.boolean(),
+};
+
+const createCommand = fc.record(createArguments).map(({ rows, key, twice }) =>
+  command(
+    `create ${rows.length} rows [${rows.map((r) => (r.fail ?? '.')[0] + r.text[0]).join(' ')}]${key ? ` key=${key}` : ''}${twice ? ' twice' : ''}`,
+    async (model, real) => {
+      const data = chaosRows(rows, real);
+      await create(model, real, data, JSON.stringify(data), key, twice);
+    },
+  ),
+);
+
+/** Sometimes with `requireApproval`: the batch waits until it is approved (or rejected). */
+const requireApproval = fc.oneof(
+  { arbitrary: fc.constant(false), weight: 3 },
+  { arbitrary: fc.constant(true), weight: 1 },
+);
+
+const createMaybeAwaitingCommand = fc
+  .record({ ...createArguments, requireApproval })
+  .map(({ rows, key, twice, requireApproval }) =>
     command(
-      `create ${rows.length} rows [${rows.map((r) => (r.fail ?? '.')[0] + r.text[0]).join(' ')}]${key ? ` key=${key}` : ''}${twice ? ' twice' : ''}`,
+      `create ${rows.length} rows [${rows.map((r) => (r.fail ?? '.')[0] + r.text[0]).join(' ')}]${key ? ` key=${key}` : ''}${twice ? ' twice' : ''}${requireApproval ? ' requireApproval' : ''}`,
       async (model, real) => {
         const data = chaosRows(rows, real);
-        await create(model, real, data, JSON.stringify(data), key, twice);
+        await create(model, real, data, JSON.stringify(data), key, twice, requireApproval);
       },
     ),
   );
@@ -172,12 +206,14 @@ async function create(
   content: string,
   key: string | null,
   twice: boolean,
+  requireApproval = false,
 ): Promise<void> {
   for (let attempt = 0; attempt < (twice ? 2 : 1); attempt++) {
     const known = key ? model.keys.get(key) : undefined;
     try {
       const batch = await real.batches.createBatch(BATCH_TYPE, data, {
         idempotencyKey: key ?? undefined,
+        ...(requireApproval ? { requireApproval } : {}),
       });
       note(real, `  created ${short(batch.id)}`);
       if (known && known.content !== content) {
@@ -215,6 +251,12 @@ const processCommand = fc
         if (!batchId) return;
         if (!args.continueOnError) model.stopRuns.add(batchId);
         for (let p = 0; p < args.processes; p++) {
+          model.runs.push({
+            batchId,
+            concurrency: args.concurrency,
+            commitEvery: args.commitEvery,
+            budget: null,
+          });
           spawnChild(
             real,
             `process ${short(batchId)}`,
@@ -264,7 +306,8 @@ const reprocessCommand = fc
 const workerCommand = fc
   .record({ concurrency, lifetimeMs: fc.integer({ min: 1500, max: 5000 }) })
   .map((args) =>
-    command(`worker concurrency=${args.concurrency} for ${args.lifetimeMs} ms`, (_model, real) => {
+    command(`worker concurrency=${args.concurrency} for ${args.lifetimeMs} ms`, (model, real) => {
+      model.workerRan = true;
       spawnChild(
         real,
         'worker',
@@ -288,6 +331,12 @@ const inlineProcessCommand = fc
         const batchId = await chooseBatch(real, args.pick);
         if (!batchId) return;
         if (!args.continueOnError) model.stopRuns.add(batchId);
+        model.runs.push({
+          batchId,
+          concurrency: args.concurrency,
+          commitEvery: args.commitEvery,
+          budget: null,
+        });
         const outcome = await withTimeout(
           real.batches
             .processBatch(batchId, {
@@ -426,7 +475,7 @@ const correctCommand = fc.record({ pick }).map((args) =>
         real,
         // n is the row's index (a line that could not be read may have no n in its data).
         `SELECT id, COALESCE(original_item_id, id) AS root, batch_id, item_index AS n
-         FROM import_batch_items WHERE status IN ('failed', 'skipped') ORDER BY created_at, batch_id, item_index`,
+         FROM import_batch_items WHERE status IN ('failed', 'skipped', 'cancelled') ORDER BY created_at, batch_id, item_index`,
       );
     } catch (error) {
       note(real, `  no candidates: ${errorText(error)}`);
@@ -535,12 +584,61 @@ export const commandSets = {
       awaitCommand,
     ],
   },
+  /**
+   * And operator control (issue 13): pause, resume (after corrections, with `retryFailed`) and cancel, here
+   * and from other processes, while children run and faults happen; runs with an error budget; batches
+   * that wait for approval, approved or rejected; dry runs.
+   */
+  3: {
+    // Mostly run at once, often with a budget, so that there are runs to pause and budgets to spend.
+    first: fc.tuple(
+      fc.oneof(createMaybeAwaitingCommand, createFromFileCommand),
+      fc.oneof(
+        { arbitrary: budgetProcessCommand, weight: 2 },
+        { arbitrary: processCommand, weight: 1 },
+        { arbitrary: inlineBudgetProcessCommand, weight: 1 },
+        { arbitrary: inlineProcessCommand, weight: 1 },
+      ),
+    ),
+    commands: [
+      createMaybeAwaitingCommand,
+      createFromFileCommand,
+      processCommand,
+      processCommand,
+      budgetProcessCommand,
+      budgetProcessCommand,
+      reprocessCommand,
+      workerCommand,
+      inlineProcessCommand,
+      inlineBudgetProcessCommand,
+      inlineReprocessCommand,
+      correctCommand,
+      correctItemsCommand,
+      reprocessWithCorrectionsCommand,
+      fileRoundTripCommand,
+      pauseCommand,
+      pauseCommand,
+      pauseCommand,
+      resumeCommand,
+      resumeCommand,
+      cancelCommand,
+      cancelCommand,
+      approveCommand,
+      dryRunCommand,
+      waitCommand,
+      killCommand,
+      freezeCommand,
+      terminateCommand,
+      serverCommand,
+      awaitCommand,
+    ],
+  },
 } satisfies Record<number, { first: fc.Arbitrary<Command[]>; commands: fc.Arbitrary<Command>[] }>;
 
 export type CommandSet = keyof typeof commandSets;
 
 /** The commands random sequences are made of now. */
-export const LATEST_COMMAND_SET: CommandSet = 2;
+export const LATEST_COMMAND_SET: CommandSet = 3;
 
 // ---------------------------------------------------------------------------------------------------
 // Settling and the invariants
@@ -554,12 +652,11 @@ async function stopTheWorld(real: Real): Promise<void> {
 }
 
 /**
- * Runs processBatch on every batch that is not terminal until all are (each leaves its leases to expire
- * first). Returns the batches that could not be settled, with their last error.
+ * Runs processBatch on every batch that is runnable until none is (each leaves its leases to expire
+ * first: the caller waits for the leases of the sequence's runs). Returns the batches that could not be settled, with their last error.
  */
 async function settle(real: Real): Promise<Map<string, string>> {
   const stuck = new Map<string, string>();
-  await sleep(LEASE_MS + 300);
   for (let round = 0; round < 6; round++) {
     const open = await query<{ id: string }>(
       real,
@@ -665,27 +762,30 @@ async function checkInvariants(
     completed_items: number;
     failed_items: number;
     skipped_items: number;
+    cancelled_items: number;
     rows: number;
     pending: number;
     processing: number;
     completed: number;
     failed: number;
     skipped: number;
+    cancelled: number;
   }>(
     real,
     `SELECT b.id, b.status, b.parent_batch_id, b.error_message, b.total_items, b.completed_items,
-            b.failed_items, b.skipped_items,
+            b.failed_items, b.skipped_items, b.cancelled_items,
             count(i.id)::int AS rows,
             (count(*) FILTER (WHERE i.status = 'pending'))::int AS pending,
             (count(*) FILTER (WHERE i.status = 'processing'))::int AS processing,
             (count(*) FILTER (WHERE i.status = 'completed'))::int AS completed,
             (count(*) FILTER (WHERE i.status = 'failed'))::int AS failed,
-            (count(*) FILTER (WHERE i.status = 'skipped'))::int AS skipped
+            (count(*) FILTER (WHERE i.status = 'skipped'))::int AS skipped,
+            (count(*) FILTER (WHERE i.status = 'cancelled'))::int AS cancelled
      FROM import_batches b LEFT JOIN import_batch_items i ON i.batch_id = b.id
      GROUP BY b.id ORDER BY b.created_at, b.id`,
   );
   for (const b of batches) {
-    const terminal = ['completed', 'completed_with_errors', 'failed'].includes(b.status);
+    const terminal = (ENDED_BATCH_STATUSES as readonly string[]).includes(b.status);
     if (b.processing > 0)
       v.push(`batch ${b.id} (${b.status}) holds ${b.processing} row(s) still processing`);
     const stop =
@@ -702,11 +802,17 @@ async function checkInvariants(
       v.push(`terminal batch ${b.id} (${b.status}) holds ${b.pending} pending row(s)`);
     }
     if (terminal) {
-      const counters = [b.total_items, b.completed_items, b.failed_items, b.skipped_items];
-      const counted = [b.rows, b.completed, b.failed, b.skipped];
+      const counters = [
+        b.total_items,
+        b.completed_items,
+        b.failed_items,
+        b.skipped_items,
+        b.cancelled_items,
+      ];
+      const counted = [b.rows, b.completed, b.failed, b.skipped, b.cancelled];
       if (counters.join() !== counted.join()) {
         v.push(
-          `batch ${b.id} counters total/completed/failed/skipped ${counters.join('/')} but its rows say ${counted.join('/')}`,
+          `batch ${b.id} (${b.status}) counters total/completed/failed/skipped/cancelled ${counters.join('/')} but its rows say ${counted.join('/')}`,
         );
       }
     }
@@ -719,8 +825,18 @@ async function checkInvariants(
       summary.completedItems,
       summary.failedItems,
       summary.skippedItems,
+      summary.cancelledItems,
     ];
-    const rows = [b.status, b.rows, b.pending, b.processing, b.completed, b.failed, b.skipped];
+    const rows = [
+      b.status,
+      b.rows,
+      b.pending,
+      b.processing,
+      b.completed,
+      b.failed,
+      b.skipped,
+      b.cancelled,
+    ];
     if (said.join() !== rows.join())
       v.push(`getBatchSummary(${b.id}) says ${said.join('/')} but the rows say ${rows.join('/')}`);
   }
@@ -728,7 +844,7 @@ async function checkInvariants(
   // Reasons stored.
   const unexplained = await query<{ id: string; status: string }>(
     real,
-    `SELECT id, status FROM import_batch_items WHERE status IN ('failed', 'skipped') AND COALESCE(error_message, '') = ''`,
+    `SELECT id, status FROM import_batch_items WHERE status IN ('failed', 'skipped', 'cancelled') AND COALESCE(error_message, '') = ''`,
   );
   for (const row of unexplained) v.push(`${row.status} row ${row.id} has no reason stored`);
 
@@ -741,6 +857,7 @@ async function checkInvariants(
     completed_items: number;
     failed_items: number;
     skipped_items: number;
+    cancelled_items: number;
     status: string;
   }>(real, 'SELECT * FROM import_batch_summary');
   for (const b of batches) {
@@ -754,6 +871,7 @@ async function checkInvariants(
           row.completed_items,
           row.failed_items,
           row.skipped_items,
+          row.cancelled_items,
         ].join()
       : 'missing';
     const rows = [
@@ -764,6 +882,7 @@ async function checkInvariants(
       b.completed,
       b.failed,
       b.skipped,
+      b.cancelled,
     ].join();
     if (said !== rows)
       v.push(`import_batch_summary for ${b.id} says ${said} but the rows say ${rows}`);
@@ -883,6 +1002,9 @@ export async function runSequence(suite: SuiteContext, commands: Iterable<Comman
     nextMark: 1,
     sets: [],
     reprocesses: [],
+    runs: [],
+    workerRan: false,
+    controls: [],
   };
   const real: Real = {
     cluster: suite.cluster,
@@ -905,11 +1027,17 @@ export async function runSequence(suite: SuiteContext, commands: Iterable<Comman
     note(real, 'settling');
     await stopTheWorld(real);
     await suite.cluster.ensureRunning();
+    // Every lease ends, then the batches that wait are checked and let go.
+    await sleep(LEASE_MS + 300);
+    await checkBeforeRest(model, real);
+    await bringToRest(model, real);
     const stuck = await settle(real);
     const corrections =
       stuck.size === 0 ? await useCorrections(model, real) : new Map<string, string>();
+    if (stuck.size === 0) await completeCancelled(real);
     const stuckAfter = corrections.size > 0 ? await settle(real) : stuck;
     await checkInvariants(model, real, stuckAfter, corrections);
+    await checkControl(real);
     failed = real.violations.length > 0;
   } finally {
     await stopTheWorld(real);

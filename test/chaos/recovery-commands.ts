@@ -9,6 +9,7 @@ import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { readCorrections, type CorrectionMode, type ItemCorrection } from '../../lib';
+import { LIVE_BATCH_STATUSES } from '../../lib/statuses';
 import type { ChildConfig } from './chaos-child';
 import {
   batchTrees,
@@ -27,6 +28,9 @@ import {
   type Real,
   type ReprocessCall,
 } from './suite-kit';
+
+/** A batch in one of these may still run: it holds its open rows, and a reprocess of its tree waits. */
+const LIVE: readonly string[] = LIVE_BATCH_STATUSES;
 
 /** A source row of a tree as it stands: what a correction of it may name and must change. */
 interface TreeRow {
@@ -61,7 +65,7 @@ async function treeRows(real: Real, rootId: string): Promise<TreeRow[]> {
             EXISTS (SELECT 1 FROM copies c WHERE c.source_id = s.id AND c.status = 'completed') AS completed,
             EXISTS (SELECT 1 FROM copies c WHERE c.source_id = s.id
                       AND c.status IN ('pending', 'processing')
-                      AND c.batch_status IN ('pending', 'processing')) AS held
+                      AND c.batch_status IN ('pending', 'processing', 'paused', 'awaiting_approval')) AS held
      FROM import_batch_items s
      CROSS JOIN LATERAL (
        SELECT * FROM copies c WHERE c.source_id = s.id
@@ -83,15 +87,13 @@ async function chooseTree(
   const roots = model.created.filter((root) => trees.some((batch) => batch.id === root));
   if (roots.length === 0) return undefined;
   const quiet = roots.filter((root) =>
-    trees.every(
-      (batch) => batch.root !== root || !['pending', 'processing'].includes(batch.status),
-    ),
+    trees.every((batch) => batch.root !== root || !LIVE.includes(batch.status)),
   );
   const root = (quiet.length > 0 ? quiet : roots)[
     index % (quiet.length > 0 ? quiet : roots).length
   ];
   const ended = trees
-    .filter((batch) => batch.root === root && !['pending', 'processing'].includes(batch.status))
+    .filter((batch) => batch.root === root && !LIVE.includes(batch.status))
     .map((batch) => batch.id);
   return { root, batches: ended.length > 0 ? ended : [root] };
 }

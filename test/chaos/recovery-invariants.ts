@@ -166,7 +166,7 @@ async function checkLineage(real: Real): Promise<void> {
       [root],
     );
     const unresolved = rows.filter(
-      (row) => !row.done && ['failed', 'skipped'].includes(row.newest_status),
+      (row) => !row.done && ['failed', 'skipped', 'cancelled'].includes(row.newest_status),
     );
     const expected = {
       totalRows: rows.length,

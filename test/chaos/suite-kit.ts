@@ -3,9 +3,10 @@
  * under test, and the small helpers every command uses.
  */
 import fc from 'fast-check';
-import type { BatchService } from '../../lib';
+import type { BatchService, BatchStatus } from '../../lib';
+import { ENDED_BATCH_STATUSES } from '../../lib/statuses';
 import type { INestApplicationContext } from '@nestjs/common';
-import type { ChildConfig } from './chaos-child';
+import type { ChildConfig, RunBudget } from './chaos-child';
 import { startChild, type ChaosChild } from './children';
 import { withClient } from '../support/with-client';
 import { CLUSTER_CLIENT, type PrivateCluster } from './cluster';
@@ -39,6 +40,32 @@ export interface Model {
   sets: CorrectionSet[];
   /** Every reprocess the sequence asked for, with when it ran: a batch made in a refused set's time is another's. */
   reprocesses: ReprocessCall[];
+  /** Every run of a batch the sequence started (here or in a child), with its error budget. */
+  runs: RunCall[];
+  /** Whether a worker ran: it may have run any batch, with no budget. */
+  workerRan: boolean;
+  /** Every pause or resume asked for, with when (see `ControlCall`). */
+  controls: ControlCall[];
+}
+
+/** A run of a batch the sequence started: what it may have had in flight, and its budget. */
+export interface RunCall {
+  batchId: string;
+  concurrency: number;
+  commitEvery: number;
+  budget: RunBudget | null;
+}
+
+/**
+ * A pause or a resume: from its call until it returned (or its process exited), and whether it left the
+ * batch paused (a pause that did) — Infinity and false while unknown.
+ */
+export interface ControlCall {
+  batchId: string;
+  action: 'pause' | 'resume';
+  startedAt: number;
+  endedAt: number;
+  paused: boolean;
 }
 
 /** A correction whose data carries `mark`, so that the suite can tell which data a completed copy ran on. */
@@ -198,14 +225,32 @@ export async function chooseBatch(
   const all = await refreshBatches(real);
   if (preferEnded) {
     // A reprocess of a batch still running is only refused: prefer one that ended, when there is one.
-    const ended = await query<{ id: string }>(
-      real,
-      `SELECT id FROM import_batches WHERE status IN ('completed', 'completed_with_errors', 'failed')
-       ORDER BY created_at, id`,
-    ).catch(() => []);
-    if (ended.length > 0) return ended[index % ended.length].id;
+    const ended = await inStatus(real, ENDED_BATCH_STATUSES);
+    if (ended.length > 0) return ended[index % ended.length];
   }
   return all.length === 0 ? undefined : all[index % all.length];
+}
+
+/** A batch in one of `statuses` when there is one (an operator acts on those), else any batch. */
+export async function chooseBatchIn(
+  real: Real,
+  index: number,
+  statuses: readonly BatchStatus[],
+): Promise<string | undefined> {
+  const all = await refreshBatches(real);
+  const some = await inStatus(real, statuses);
+  if (some.length > 0) return some[index % some.length];
+  return all.length === 0 ? undefined : all[index % all.length];
+}
+
+/** The batches in one of `statuses`, oldest first; none when the server is down. */
+async function inStatus(real: Real, statuses: readonly BatchStatus[]): Promise<string[]> {
+  const rows = await query<{ id: string }>(
+    real,
+    'SELECT id FROM import_batches WHERE status = ANY($1::text[]) ORDER BY created_at, id',
+    [[...statuses]],
+  ).catch(() => []);
+  return rows.map((row) => row.id);
 }
 
 export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {

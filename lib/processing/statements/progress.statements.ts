@@ -24,6 +24,15 @@ export const PROGRESS_RATE_BUCKETS = 6;
 export const RESUME_COUNTER_WORKER = 'resume';
 
 /**
+ * The `worker_id` of the counter rows of a file's lines that could not be read, which `createBatch` stores
+ * failed (`countUnreadLines`). These rows are left out of the recent rate: no run processed them.
+ */
+export const CREATION_COUNTER_WORKER = 'create';
+
+/** Counter rows of outcomes no run recorded, left out of the recent rate. */
+const NOT_RUN_COUNTER_WORKERS = `${sqlWord(RESUME_COUNTER_WORKER)}, ${sqlWord(CREATION_COUNTER_WORKER)}`;
+
+/**
  * The bucket of an outcome recorded now: the 10-second bin of the statement's start (not of the
  * transaction's, `now()`: a chunk that ran for a minute is counted when it is recorded, so the recent rate
  * sees it).
@@ -89,6 +98,21 @@ export function uncountFailedRows(source: string): string {
   );
 }
 
+/**
+ * For a creation that stores a file's unreadable lines failed at once: a CTE `counted AS (...)` that
+ * counts them as failed, in the same statement as their insert, so that the counters equal the rows from
+ * the start (and a resume that puts a corrected one back to pending takes back what was counted).
+ * `source` is the name of a CTE of the inserted rows (with `"batch_id"` and `"status"`).
+ */
+export function countUnreadLines(source: string): string {
+  return upsertCounters(
+    'counted',
+    `SELECT "batch_id", ${sqlWord(CREATION_COUNTER_WORKER)} AS "worker_id", 0 AS "completed",
+        count(*)::integer AS "failed", 0 AS "skipped"
+      FROM ${source} WHERE "status" = ${sqlWord(ITEM_STATUS.failed)} GROUP BY "batch_id"`,
+  );
+}
+
 /** A batch's progress, as `batchProgress` reads it. */
 export interface ProgressRow {
   batch_id: string;
@@ -132,7 +156,7 @@ const BATCH_PROGRESS = `
     LEFT JOIN LATERAL (
       SELECT sum(p."completed") AS "completed", sum(p."failed") AS "failed", sum(p."skipped") AS "skipped",
              sum(p."completed" + p."failed" + p."skipped") FILTER (
-               WHERE p."bucket" >= ${RATE_START} AND p."worker_id" <> ${sqlWord(RESUME_COUNTER_WORKER)}
+               WHERE p."bucket" >= ${RATE_START} AND p."worker_id" NOT IN (${NOT_RUN_COUNTER_WORKERS})
              ) AS "recent"
       FROM "import_batch_progress" p
       WHERE p."batch_id" = b."id"
