@@ -47,6 +47,8 @@ export interface ControlAction {
   action: 'pause' | 'resume' | 'cancel';
   reason?: string;
   retryFailed?: boolean;
+  /** Acts once a row of the batch is in flight (as getProgress tells), or after 5 s. */
+  whenInFlight?: boolean;
 }
 
 const config = JSON.parse(process.env.CHAOS_CHILD_CONFIG ?? '{}') as ChildConfig;
@@ -91,7 +93,12 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, config.lifetimeMs ?? 2000));
       print({ done: true });
     } else if (config.mode === 'control') {
-      const { action, reason, retryFailed } = config.control!;
+      const { action, reason, retryFailed, whenInFlight } = config.control!;
+      for (const until = Date.now() + 5000; whenInFlight && Date.now() < until;) {
+        const progress = await batches.getProgress(config.batchId!);
+        if (progress.inFlight > 0 || !['pending', 'processing'].includes(progress.status)) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       const batch =
         action === 'pause'
           ? await batches.pauseBatch(config.batchId!, { reason })

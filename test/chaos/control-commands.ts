@@ -5,7 +5,7 @@
  * and runs with an error budget, here and in children.
  */
 import fc from 'fast-check';
-import type { ImportBatch } from '../../lib';
+import type { BatchStatus, ImportBatch } from '../../lib';
 import { BATCH_STATUS, LIVE_BATCH_STATUSES, RUNNABLE_BATCH_STATUSES } from '../../lib/statuses';
 import type { ChaosRow } from './chaos-processor';
 import type { ControlAction, RunBudget } from './chaos-child';
@@ -28,6 +28,55 @@ import {
 } from './suite-kit';
 
 const pick = fc.nat({ max: 1000 });
+
+/**
+ * When an operator acts: after a while, or as soon as a run of the batch has a row in flight (a pause or
+ * a cancel then lands among its claims, the case that matters most).
+ */
+type Moment = number | 'in flight';
+const moment: fc.Arbitrary<Moment> = fc.oneof(
+  { arbitrary: fc.constant<Moment>('in flight'), weight: 2 },
+  { arbitrary: fc.integer({ min: 0, max: 2500 }), weight: 1 },
+);
+const describeMoment = (at: Moment) =>
+  at === 'in flight' ? 'once a row is in flight' : `after ${at} ms`;
+
+/** The longest wait for a row of a batch in flight. */
+const IN_FLIGHT_WAIT_MS = 4000;
+
+/**
+ * Waits for the moment, then chooses a batch in `statuses` (with a row in flight, for 'in flight'). A
+ * child waits for the row in flight itself: it starts at once, and the suite goes on.
+ */
+async function batchAt(
+  real: Real,
+  index: number,
+  at: Moment,
+  statuses: readonly BatchStatus[],
+  place: 'here' | 'child',
+): Promise<string | undefined> {
+  if (at === 'in flight' && place === 'child') return chooseBatchIn(real, index, statuses);
+  if (at !== 'in flight') {
+    await sleep(at);
+    return chooseBatchIn(real, index, statuses);
+  }
+  const batchId = await chooseBatchIn(real, index, statuses);
+  if (!batchId) return undefined;
+  const until = Date.now() + IN_FLIGHT_WAIT_MS;
+  while (Date.now() < until) {
+    const [state] = await query<{ status: string; in_flight: boolean }>(
+      real,
+      `SELECT status, EXISTS (SELECT 1 FROM import_batch_items
+                              WHERE batch_id = $1 AND status = 'processing') AS in_flight
+       FROM import_batches WHERE id = $1`,
+      [batchId],
+    ).catch(() => []);
+    if (state && (state.in_flight || !(statuses as readonly string[]).includes(state.status)))
+      break;
+    await sleep(15);
+  }
+  return batchId;
+}
 const where = fc.oneof(
   { arbitrary: fc.constant<'here' | 'child'>('here'), weight: 3 },
   { arbitrary: fc.constant<'here' | 'child'>('child'), weight: 2 },
@@ -159,31 +208,41 @@ async function control(
   }
 }
 
-export const pauseCommand = fc
-  .record({ pick, afterMs: fc.integer({ min: 0, max: 2500 }), where, reason })
-  .map((args) =>
-    command(
-      `pause batch#${args.pick} ${args.where} after ${args.afterMs} ms${describeReason(args.reason)}`,
-      async (model, real) => {
-        await sleep(args.afterMs);
-        const batchId = await chooseBatchIn(real, args.pick, RUNNABLE_BATCH_STATUSES);
-        if (!batchId) return;
-        await control(model, real, batchId, { action: 'pause', reason: args.reason }, args.where);
-      },
-      (model) => model.created.length > 0,
-    ),
-  );
+export const pauseCommand = fc.record({ pick, at: moment, where, reason }).map((args) =>
+  command(
+    `pause batch#${args.pick} ${args.where} ${describeMoment(args.at)}${describeReason(args.reason)}`,
+    async (model, real) => {
+      const batchId = await batchAt(real, args.pick, args.at, RUNNABLE_BATCH_STATUSES, args.where);
+      if (!batchId) return;
+      const whenInFlight = args.at === 'in flight';
+      await control(
+        model,
+        real,
+        batchId,
+        { action: 'pause', reason: args.reason, whenInFlight },
+        args.where,
+      );
+    },
+    (model) => model.created.length > 0,
+  ),
+);
 
 export const cancelCommand = fc
-  .record({ pick, afterMs: fc.integer({ min: 0, max: 2500 }), where, reason: cancelReason })
+  .record({ pick, at: moment, where, reason: cancelReason })
   .map((args) =>
     command(
-      `cancel batch#${args.pick} ${args.where} after ${args.afterMs} ms${describeReason(args.reason)}`,
+      `cancel batch#${args.pick} ${args.where} ${describeMoment(args.at)}${describeReason(args.reason)}`,
       async (model, real) => {
-        await sleep(args.afterMs);
-        const batchId = await chooseBatchIn(real, args.pick, LIVE_BATCH_STATUSES);
+        const batchId = await batchAt(real, args.pick, args.at, LIVE_BATCH_STATUSES, args.where);
         if (!batchId) return;
-        await control(model, real, batchId, { action: 'cancel', reason: args.reason }, args.where);
+        const whenInFlight = args.at === 'in flight';
+        await control(
+          model,
+          real,
+          batchId,
+          { action: 'cancel', reason: args.reason, whenInFlight },
+          args.where,
+        );
       },
       (model) => model.created.length > 0,
     ),

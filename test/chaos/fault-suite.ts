@@ -16,6 +16,7 @@ import {
 } from '../../lib';
 import {
   BATCH_TYPE,
+  ChaosRowProcessor,
   chaosAppModule,
   FAILING,
   supportsItemTimeout,
@@ -59,6 +60,7 @@ import {
   errorText,
   failedOnly,
   isOutage,
+  ITEM_PAUSE_MS,
   ITEM_TIMEOUT_MS,
   LEASE_MS,
   live,
@@ -637,6 +639,12 @@ export const commandSets = {
 
 export type CommandSet = keyof typeof commandSets;
 
+/**
+ * How long the processor spends on a row in each set's sequences: longer from set 3, so that a pause or a
+ * cancel finds runs with rows in flight more often.
+ */
+const ITEM_PAUSE_BY_SET: Record<CommandSet, number> = { 1: ITEM_PAUSE_MS, 2: ITEM_PAUSE_MS, 3: 20 };
+
 /** The commands random sequences are made of now. */
 export const LATEST_COMMAND_SET: CommandSet = 3;
 
@@ -989,10 +997,15 @@ async function openApp(url: string, itemTimeoutMs: number | undefined) {
 }
 
 /** Runs one sequence of commands, settles, checks; throws with the violations and the trace. */
-export async function runSequence(suite: SuiteContext, commands: Iterable<Command>): Promise<void> {
+export async function runSequence(
+  suite: SuiteContext,
+  commands: Iterable<Command>,
+  itemPauseMs = ITEM_PAUSE_MS,
+): Promise<void> {
   const database = `chaos_${process.pid}_${++suite.sequence}`;
   const url = await suite.cluster.createDatabase(database);
   const app = await openApp(url, suite.itemTimeoutMs);
+  app.get(ChaosRowProcessor).pauseMs = itemPauseMs;
   const model: Model = {
     created: [],
     keys: new Map(),
@@ -1013,6 +1026,7 @@ export async function runSequence(suite: SuiteContext, commands: Iterable<Comman
     batches: app.get(BatchService),
     children: [],
     itemTimeoutMs: suite.itemTimeoutMs,
+    itemPauseMs,
     trace: [],
     violations: [],
     knownBatches: [],
@@ -1074,7 +1088,7 @@ export function faultProperty(
   return fc.asyncProperty(
     first,
     fc.commands(commands, { maxCommands, size: 'max' }),
-    (first, commands) => runSequence(suite, [...first, ...commands]),
+    (first, commands) => runSequence(suite, [...first, ...commands], ITEM_PAUSE_BY_SET[commandSet]),
   );
 }
 

@@ -14,6 +14,7 @@ import { CLUSTER_CLIENT, type PrivateCluster } from './cluster';
 /** Every lease of the suite: short, so that settling after a kill is quick. */
 export const LEASE_MS = 1500;
 export const ITEM_TIMEOUT_MS = 1500;
+/** How long the processor spends on a row, unless the command set says (`Real.itemPauseMs`). */
 export const ITEM_PAUSE_MS = 5;
 /** How long the children may go on after the last command, before the rest are killed. */
 export const END_GRACE_MS = 10_000;
@@ -121,6 +122,8 @@ export interface Real {
   batches: BatchService;
   children: ChaosChild[];
   itemTimeoutMs: number | undefined;
+  /** How long the processor spends on a row, here and in the children. */
+  itemPauseMs: number;
   trace: string[];
   violations: string[];
   /** Batch ids seen, kept for when the server is down. */
@@ -175,7 +178,7 @@ export function childConfig(
 }
 
 export function spawnChild(real: Real, label: string, config: ChildConfig): ChaosChild {
-  const child = startChild(real.childScript, label, config, ITEM_PAUSE_MS);
+  const child = startChild(real.childScript, label, config, real.itemPauseMs);
   real.children.push(child);
   note(real, `child #${child.id} started: ${label}`);
   void child.exit.then(({ code, signal, last }) =>
