@@ -69,7 +69,8 @@ async function checkPauseFences(model: Model, real: Real): Promise<void> {
  * A batch paused by an error budget: one of its runs had that budget, and spent it (more failures than
  * `maxFailures`; or a larger share than `maxFailureRate` of at least `failureRateMinItems` rows). When it was
  * never resumed: its failed rows are at least those counted then, and when each of its runs had a
- * `maxFailures` (and no worker ran), at most the largest budget plus what the runs may have had in flight.
+ * `maxFailures` (and no worker ran), at most the largest budget plus its unreadable lines plus what the runs
+ * may have had in flight.
  */
 async function checkBudgets(model: Model, real: Real): Promise<void> {
   const v = real.violations;
@@ -79,11 +80,14 @@ async function checkBudgets(model: Model, real: Real): Promise<void> {
     error_message: string;
     total_items: number;
     failed: number;
+    unread: number;
     done: number;
   }>(
     real,
     `SELECT b.id, b.parent_batch_id IS NULL AS root, b.error_message, b.total_items,
             (SELECT count(*)::int FROM import_batch_items i WHERE i.batch_id = b.id AND i.status = 'failed') AS failed,
+            (SELECT count(*)::int FROM import_batch_items i WHERE i.batch_id = b.id AND i.status = 'failed'
+               AND i.error_details ->> 'code' = 'MALFORMED_LINE') AS unread,
             (SELECT count(*)::int FROM import_batch_items i WHERE i.batch_id = b.id
                AND i.status IN ('completed', 'failed', 'skipped')) AS done
      FROM import_batches b WHERE b.status = $1 AND b.error_message LIKE 'stopped: %'`,
@@ -134,9 +138,10 @@ async function checkBudgets(model: Model, real: Real): Promise<void> {
           Math.max(run.commitEvery, claimSize(batch.total_items, run.concurrency, run.commitEvery)),
       )
       .reduce((a, b) => a + b, 0);
-    if (batch.failed > budget + inFlight) {
+    // A file's unreadable lines are failed before any run: they count, and the first failure may spend it.
+    if (batch.failed > budget + batch.unread + inFlight) {
       v.push(
-        `${why}: ${batch.failed} rows failed, more than its budget ${budget} and the ${inFlight} its runs may have had in flight`,
+        `${why}: ${batch.failed} rows failed, more than its budget ${budget}, its ${batch.unread} unreadable lines and the ${inFlight} rows its runs may have had in flight`,
       );
     }
   }
