@@ -21,7 +21,7 @@ import { LogBuffer } from './log-buffer';
 import { ItemStore } from './item-store';
 import type { CompletedChunkItem, ItemResult } from './statements/items.statements';
 import { callHook, HookThrew } from './processor-hook';
-import { inRolledBackTransaction, inTransaction } from './transaction';
+import { inTransaction } from './transaction';
 
 function invalidResult(item: ImportItem<object>, problem: string): ReliableImportsError {
   const { batchId, itemIndex } = item;
@@ -217,23 +217,26 @@ export class ItemRunner {
     attempt: number,
   ): Promise<void> {
     // A dry run's transaction is always rolled back, and nothing of the item is recorded.
-    const transact = run.dryRun ? inRolledBackTransaction : inTransaction;
-    return transact(this.database, async (transaction) => {
-      markErrorsOf(transaction);
-      const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
-        this.validateAndProcess(item, run, transaction, logs, signal),
-      );
-      if (run.dryRun) return;
-      // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
-      const kept = await this.items.complete(transaction, {
-        ...stored,
-        itemId: item.id,
-        workerId: run.workerId,
-        logsJson: logs.toJson(),
-        attempts: attempt,
-      });
-      if (!kept) throw new LeaseLostError(item.batchId, item.itemIndex);
-    });
+    return inTransaction(
+      this.database,
+      async (transaction) => {
+        markErrorsOf(transaction);
+        const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
+          this.validateAndProcess(item, run, transaction, logs, signal),
+        );
+        if (run.dryRun) return;
+        // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
+        const kept = await this.items.complete(transaction, {
+          ...stored,
+          itemId: item.id,
+          workerId: run.workerId,
+          logsJson: logs.toJson(),
+          attempts: attempt,
+        });
+        if (!kept) throw new LeaseLostError(item.batchId, item.itemIndex);
+      },
+      run.dryRun ? 'rollback' : 'commit',
+    );
   }
 
   /**
