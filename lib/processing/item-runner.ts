@@ -55,8 +55,17 @@ class ItemGivenUpSignal extends Error {}
 export type ItemOutcome =
   | { status: typeof ITEM_STATUS.completed }
   | { status: typeof ITEM_STATUS.skipped }
-  /** `message` is the error's message as stored: safe to read, to store and to quote. */
-  | { status: typeof ITEM_STATUS.failed; error: Error; message: string }
+  /**
+   * `message` is the error's message as stored: safe to read, to store and to quote; `code` the stored
+   * code (`errorDetails.code`); `attempts` the attempts made.
+   */
+  | {
+      status: typeof ITEM_STATUS.failed;
+      error: Error;
+      message: string;
+      code: string | null;
+      attempts: number;
+    }
   | { status: 'lost' };
 
 /** How a chunk ended; an item of it that timed out is named, so that it is not given its time twice. */
@@ -197,7 +206,15 @@ export class ItemRunner {
       logsJson: logs.drain(),
       attempts: attempt,
     });
-    return kept ? { status: ITEM_STATUS.failed, error, message: stored } : { status: 'lost' };
+    return kept
+      ? {
+          status: ITEM_STATUS.failed,
+          error,
+          message: stored,
+          code: details.code ?? null,
+          attempts: attempt,
+        }
+      : { status: 'lost' };
   }
 
   private detailsOf(error: Error): ItemErrorDetails {
