@@ -62,7 +62,12 @@ export function fitEvent<TEvent extends ReliableImportsEvent>(
 /** Cuts every text of an event (and of the objects in it, such as its progress) to `limit`. */
 function cutTexts<T>(value: T, limit: number, key = ''): T {
   if (typeof value === 'string') return (NAMES.has(key) ? value : cutText(value, limit)) as T;
-  if (typeof value !== 'object' || value === null || value instanceof Date || Array.isArray(value)) {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    value instanceof Date ||
+    Array.isArray(value)
+  ) {
     return value;
   }
   const cut: Record<string, unknown> = {};

@@ -113,10 +113,7 @@ export class ImportEventPublisher
    * Publishes an event of the batch: at once to this instance's listeners, then to the other instances.
    * Never throws.
    */
-  publish<TName extends ReliableImportsEventName>(
-    name: TName,
-    details: EventDetails<TName>,
-  ): void {
+  publish<TName extends ReliableImportsEventName>(name: TName, details: EventDetails<TName>): void {
     try {
       const { event, json } = fitEvent({
         ...details,

@@ -71,8 +71,9 @@ export interface ReliableImportsEventCounts {
 }
 
 /** `reliable-imports.batch.started`: a run took the batch and began it. */
-export interface ImportBatchStartedEvent
-  extends ReliableImportsEventBase<typeof RELIABLE_IMPORTS_EVENTS.batchStarted> {
+export interface ImportBatchStartedEvent extends ReliableImportsEventBase<
+  typeof RELIABLE_IMPORTS_EVENTS.batchStarted
+> {
   totalItems: number;
   /** The batch this one reprocesses, for a batch made by `reprocessBatch`. */
   parentBatchId: string | null;
@@ -82,8 +83,9 @@ export interface ImportBatchStartedEvent
  * `reliable-imports.batch.progress`: how far a running batch is, read as `getProgress` reads it, by the
  * run that holds the batch, at most once per `worker.pollIntervalMs` and only when a count changed.
  */
-export interface ImportBatchProgressEvent
-  extends ReliableImportsEventBase<typeof RELIABLE_IMPORTS_EVENTS.batchProgress> {
+export interface ImportBatchProgressEvent extends ReliableImportsEventBase<
+  typeof RELIABLE_IMPORTS_EVENTS.batchProgress
+> {
   totalItems: number;
   completedItems: number;
   failedItems: number;
@@ -95,22 +97,25 @@ export interface ImportBatchProgressEvent
 }
 
 /** `reliable-imports.batch.paused`: by an operator (`reason` null unless given) or by an error budget. */
-export interface ImportBatchPausedEvent
-  extends ReliableImportsEventBase<typeof RELIABLE_IMPORTS_EVENTS.batchPaused> {
+export interface ImportBatchPausedEvent extends ReliableImportsEventBase<
+  typeof RELIABLE_IMPORTS_EVENTS.batchPaused
+> {
   /** The operator's reason, or the spent budget's ("stopped: 51 of 120 rows failed…"); null when none. */
   reason: string | null;
 }
 
 /** `reliable-imports.batch.resumed`: a paused batch goes on. */
-export interface ImportBatchResumedEvent
-  extends ReliableImportsEventBase<typeof RELIABLE_IMPORTS_EVENTS.batchResumed> {
+export interface ImportBatchResumedEvent extends ReliableImportsEventBase<
+  typeof RELIABLE_IMPORTS_EVENTS.batchResumed
+> {
   /** Failed rows corrected since they failed, put back to pending by the resume. */
   requeuedItems: number;
 }
 
 /** `reliable-imports.batch.cancelled`: the rows no run holds are cancelled; those in flight finish. */
-export interface ImportBatchCancelledEvent
-  extends ReliableImportsEventBase<typeof RELIABLE_IMPORTS_EVENTS.batchCancelled> {
+export interface ImportBatchCancelledEvent extends ReliableImportsEventBase<
+  typeof RELIABLE_IMPORTS_EVENTS.batchCancelled
+> {
   /** The batch's reason, as stored ("cancelled: …", or "cancelled by an operator"). */
   reason: string;
   /** The rows cancelled so far (rows in flight still finish in their runs). */
@@ -119,19 +124,22 @@ export interface ImportBatchCancelledEvent
 
 /** `reliable-imports.batch.completed`: status `completed` or `completed_with_errors`. */
 export interface ImportBatchCompletedEvent
-  extends ReliableImportsEventBase<typeof RELIABLE_IMPORTS_EVENTS.batchCompleted>,
+  extends
+    ReliableImportsEventBase<typeof RELIABLE_IMPORTS_EVENTS.batchCompleted>,
     ReliableImportsEventCounts {}
 
 /** `reliable-imports.batch.failed`: status `failed`, with the reason stored on the batch. */
 export interface ImportBatchFailedEvent
-  extends ReliableImportsEventBase<typeof RELIABLE_IMPORTS_EVENTS.batchFailed>,
+  extends
+    ReliableImportsEventBase<typeof RELIABLE_IMPORTS_EVENTS.batchFailed>,
     ReliableImportsEventCounts {
   reason: string;
 }
 
 /** `reliable-imports.row.failed`: a row's failure was recorded, after its retries. */
-export interface ImportRowFailedEvent
-  extends ReliableImportsEventBase<typeof RELIABLE_IMPORTS_EVENTS.rowFailed> {
+export interface ImportRowFailedEvent extends ReliableImportsEventBase<
+  typeof RELIABLE_IMPORTS_EVENTS.rowFailed
+> {
   itemId: string;
   itemIndex: number;
   /** The row's line in its source file, when it was read from one; else null. */
