@@ -6,6 +6,10 @@
  *   npm run bench -- --large   also the peak RSS of creating 1,000,000 items from an async generator
  *   npm run bench -- --wide    (part of the full run, not of --quick) the rate and peak RSS of creating
  *                              2,000 rows of 1 MB each from an async generator: chunks bounded by bytes
+ *   npm run bench -- --progress
+ *                              (part of the full run, not of --quick) the latency of getProgress, median
+ *                              and p95 of 50 calls, on a batch of 1,000,000 rows while another app
+ *                              processes it at concurrency 4 (and of getBatchSummary, which counts rows)
  *
  * Processing is measured per item (the default), chunked (`commitEvery: 100`), and at concurrency 2 and 4
  * (against sequential per-item). It runs compiled (`dist/bench`), as an application would, on
@@ -269,7 +273,9 @@ async function measureAll(args: string[]): Promise<string> {
     );
     /** Every run starts on empty tables, not in what (or in the autovacuum that) the last one left. */
     const emptyTables = () =>
-      raw.query('TRUNCATE bench_customers, import_logs, import_batch_items, import_batches');
+      raw.query(
+        'TRUNCATE bench_customers, import_logs, import_batch_progress, import_batch_items, import_batches',
+      );
     /** A batch of n items to process, on otherwise empty tables, vacuumed and analyzed. */
     const freshBatch = async (n: number) => {
       await emptyTables();
@@ -369,6 +375,12 @@ async function measureAll(args: string[]): Promise<string> {
       await emptyTables();
     }
 
+    if (args.includes('--progress') || !args.includes('--quick')) {
+      await emptyTables();
+      await progressFigure(batches, await freshBatch(1_000_000));
+      await emptyTables();
+    }
+
     if (args.includes('--large')) {
       await emptyTables();
       const rawMillion = await measure(() => rawCreate(raw, 1_000_000));
@@ -383,6 +395,61 @@ async function measureAll(args: string[]): Promise<string> {
     await app.close();
   }
 }
+
+/** The value below which `share` of the sorted `values` fall. */
+const percentile = (values: number[], share: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * share))];
+
+/**
+ * getProgress on a batch of 1,000,000 rows while another app (its own pool) processes it at concurrency 4:
+ * 50 calls, one every 100 ms, once the run is under way; and a few getBatchSummary calls beside it, which
+ * count the batch's rows. The run is stopped after (its app shut down): the rate is not what is measured.
+ */
+async function progressFigure(batches: BatchService, batchId: string): Promise<void> {
+  const processing = await NestFactory.createApplicationContext(appModule(10), {
+    logger: ['error'],
+  });
+  const run = processing
+    .get(BatchService)
+    .processBatch(batchId, { concurrency: 4 })
+    .catch(() => undefined);
+  try {
+    const timed = async <T>(read: () => Promise<T>): Promise<[number, T]> => {
+      const start = process.hrtime.bigint();
+      const value = await read();
+      return [Number(process.hrtime.bigint() - start) / 1e6, value];
+    };
+    while ((await batches.getProgress(batchId)).done < 2000) await sleep(100);
+    const progressMs: number[] = [];
+    const finishes: number[] = [];
+    let last = await batches.getProgress(batchId);
+    for (let i = 0; i < 50; i++) {
+      const [ms, progress] = await timed(() => batches.getProgress(batchId));
+      progressMs.push(ms);
+      last = progress;
+      if (progress.etaMs !== null) finishes.push(progress.measuredAt.getTime() + progress.etaMs);
+      await sleep(100);
+    }
+    const summaryMs: number[] = [];
+    for (let i = 0; i < 5; i++)
+      summaryMs.push((await timed(() => batches.getBatchSummary(batchId)))[0]);
+    // In microseconds: a record is a whole number.
+    record('progress-1m-median', 1_000_000, percentile(progressMs, 0.5) * 1000, null, 'us');
+    record('progress-1m-p95', 1_000_000, percentile(progressMs, 0.95) * 1000, null, 'us');
+    record('summary-1m-median', 1_000_000, percentile(summaryMs, 0.5) * 1000, null, 'us');
+    console.log(
+      `  getProgress ms: median ${percentile(progressMs, 0.5).toFixed(2)}, p95 ${percentile(progressMs, 0.95).toFixed(2)}, ` +
+        `max ${Math.max(...progressMs).toFixed(2)}; getBatchSummary ms: median ${percentile(summaryMs, 0.5).toFixed(1)}; ` +
+        `at the last call: ${last.done} done, ${last.inFlight} in flight, ${last.itemsPerSecond} rows/s, ETA ${last.etaMs} ms; ` +
+        `the finish the ETAs foretold moved by ${finishes.length > 1 ? Math.round((finishes[finishes.length - 1] - finishes[0]) / 1000) : '-'} s over the calls`,
+    );
+  } finally {
+    await processing.close();
+    await run;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs a `--child-create-*` figure in a process of its own; its time and its peak RSS. */
 function createInChild(flag: string): { seconds: number; peakRssMb: number } {

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type {
   CancelBatchOptions,
   CreateBatchOptions,
+  DryRunOptions,
   GetItemsFilter,
   GetLogsFilter,
   ImportItemsSource,
@@ -9,9 +10,13 @@ import type {
   ListBatchesFilter,
   PauseBatchOptions,
   ProcessBatchOptions,
+  ResumeBatchOptions,
   ReprocessBatchOptions,
 } from './interfaces/batch-options.interface';
+import type { BatchProgress, WatchBatchOptions } from './interfaces/batch-progress.interface';
 import type { BatchSummary } from './interfaces/batch-summary.interface';
+import type { DryRunSummary } from './interfaces/dry-run.interface';
+import type { ResolvedReliableImportsOptions } from './interfaces/reliable-imports-options.interface';
 import type {
   BatchLineage,
   CorrectItemsOptions,
@@ -27,11 +32,15 @@ import type { ImportBatch } from './interfaces/import-batch.interface';
 import type { ImportItem } from './interfaces/import-item.interface';
 import type { ImportLogEntry } from './interfaces/import-log.interface';
 import { ImportProcessorRegistry } from './import-processor.registry';
+import { BatchApproval } from './processing/batch-approval';
 import { BatchCreator } from './processing/batch-creator';
+import { DryRunner } from './processing/dry-run';
 import { BatchRunner } from './processing/batch-runner';
 import { BatchStore } from './processing/batch-store';
+import { ProgressReader } from './processing/progress-reader';
 import { failuresFile } from './processing/failures-export';
 import { TreeReader } from './processing/tree-reader';
+import { RESOLVED_OPTIONS } from './reliable-imports.constants';
 import { messages } from './reliable-imports.messages';
 import { ArgumentChecks } from './utils/arguments.util';
 import { storableText, TEXT_LIMITS } from './utils/storable-text.util';
@@ -49,6 +58,10 @@ export class BatchService {
     @Inject(BatchRunner) private readonly runner: BatchRunner,
     @Inject(BatchStore) private readonly store: BatchStore,
     @Inject(TreeReader) private readonly tree: TreeReader,
+    @Inject(BatchApproval) private readonly approval: BatchApproval,
+    @Inject(DryRunner) private readonly dryRunner: DryRunner,
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedReliableImportsOptions,
+    @Inject(ProgressReader) private readonly progress: ProgressReader,
   ) {}
 
   /**
@@ -66,6 +79,9 @@ export class BatchService {
    * @throws InvalidArgumentError when `batchType` is not a string or `options` not an object.
    * @throws ReliableImportsError (`INVALID_BATCH_OPTIONS`) when the items are not iterable, or an option
    *   cannot be stored (an idempotency key with `\u0000` or broken text, `sourceInfo` JSON cannot hold...).
+   *
+   * With `requireApproval` (the call's, else the processor's, else the module's), the batch is stored
+   * `awaiting_approval`: no run takes it until `approveBatch`.
    */
   async createBatch<TSource extends object>(
     batchType: string,
@@ -75,26 +91,95 @@ export class BatchService {
     const check = new ArgumentChecks('createBatch');
     check.string(batchType, 'batchType');
     const checked = check.object(options, 'options');
-    this.registry.get(batchType);
-    return this.creator.create(batchType, items, checked);
+    check.optionalBoolean(checked.requireApproval, 'options.requireApproval');
+    const registered = this.registry.get(batchType);
+    const requireApproval =
+      checked.requireApproval ?? registered.requireApproval ?? this.options.requireApproval;
+    return this.creator.create(batchType, items, checked, requireApproval);
   }
 
   /**
    * Processes every pending item of a batch, each in its own transaction, and resolves with the batch's
    * summary once every item is finished. A finished batch is returned as it is: no item is processed twice.
-   * On a batch another live run holds, this call joins it as a helper.
+   * On a batch another live run holds, this call joins it as a helper. When the batch is paused (by an
+   * operator or by the run's error budget) or cancelled meanwhile, the run lets its items in flight finish
+   * and resolves with the summary as it stands (status `paused` or `cancelled`); a paused, cancelled or
+   * not yet approved batch is returned as it is, without running anything.
    *
    * @throws ImportBatchNotFoundError when the batch does not exist.
    * @throws ProcessingStoppedError when the application shuts down first (the next call goes on).
    * @throws ProcessingInterruptedError when the database failed outside an item, e.g. a lost connection
    *   (the batch is not failed: the next call goes on).
    * @throws LeaseLostError when this run stalled past its lease and another worker took the batch over.
+   *
+   * A batch that waits (`awaiting_approval`, `paused`) or has ended is not run: the call resolves with its
+   * summary at once. With `{ dryRun: true }` the batch is dry-run instead (see `dryRunBatch`, which also
+   * throws `BatchStatusConflictError`), and the summary, of a batch left as it was, carries the dry run's
+   * in `dryRun`; the other run options but `itemTimeoutMs` and `maxAttempts` do not apply to it.
    */
   async processBatch(batchId: string, options?: ProcessBatchOptions): Promise<BatchSummary> {
     const checked = checkProcessOptions('processBatch', options);
     // Checked before the batch is touched: a wrong option must not fail the batch.
     checkRunOptions(batchId, checked);
+    if (checked.dryRun === true) {
+      const dryRun = await this.dryRunBatch(batchId, checked);
+      return { ...(await this.store.getSummary(batchId)), dryRun };
+    }
     return this.runner.process(batchId, checked);
+  }
+
+  /**
+   * Tries the batch without applying anything: `validateBatch` and `onBatchStart`, then `validateItem`
+   * and `processItem` of each pending row in order, each in a transaction that is always rolled back, so
+   * that constraint violations of the target tables and the processor's errors show up (with the same
+   * retries, time limit and stored reasons as a real run). Each row's verdict is stored on it
+   * (`ImportItem.dryRun`) and nothing else changes: not its status, attempts or logs, nor the batch's
+   * status or lease. Hooks can tell with `ctx.isDryRun()`; `onItemError` and `onBatchComplete` are not
+   * called, and every row is tried whatever `continueOnError` says.
+   *
+   * Allowed on a batch that waits: `pending`, `awaiting_approval` (create it with `requireApproval`, so
+   * that no worker runs it meanwhile) or `paused`. A real run that starts meanwhile is not changed by it.
+   *
+   * @throws BatchStatusConflictError when a run is processing the batch, or it has ended.
+   * @throws ImportBatchNotFoundError, InvalidArgumentError (an option)
+   */
+  async dryRunBatch(batchId: string, options?: DryRunOptions): Promise<DryRunSummary> {
+    const check = new ArgumentChecks('dryRunBatch');
+    check.string(batchId, 'batchId');
+    const checked = check.object(options, 'options');
+    const { itemTimeoutMs, maxAttempts } = checked;
+    checkRunArguments('dryRunBatch', { maxAttempts });
+    checkRunOptions(batchId, { itemTimeoutMs });
+    return this.dryRunner.dryRun(batchId, { itemTimeoutMs, maxAttempts });
+  }
+
+  /**
+   * Lets the runs take a batch that waits for approval (`awaiting_approval` → `pending`), and wakes the
+   * workers. Of two decisions on one batch made at once (in any processes), exactly one is made.
+   *
+   * @throws BatchStatusConflictError when the batch is not awaiting approval (approved or rejected
+   *   already, or created without `requireApproval`); nothing is changed.
+   * @throws ImportBatchNotFoundError
+   */
+  async approveBatch(batchId: string): Promise<ImportBatch> {
+    new ArgumentChecks('approveBatch').string(batchId, 'batchId');
+    return this.approval.approve(batchId);
+  }
+
+  /**
+   * Ends a batch that waits for approval: it becomes `rejected` with the reason as its `errorMessage`,
+   * and its pending rows `cancelled`, none processed. Of two decisions on one batch made at once (in any
+   * processes), exactly one is made.
+   *
+   * @throws BatchStatusConflictError when the batch is not awaiting approval (approved or rejected
+   *   already; to stop a batch that may run, cancel it); nothing is changed.
+   * @throws ImportBatchNotFoundError, InvalidArgumentError (a reason that is not a string)
+   */
+  async rejectBatch(batchId: string, reason?: string): Promise<ImportBatch> {
+    const check = new ArgumentChecks('rejectBatch');
+    check.string(batchId, 'batchId');
+    check.optionalString(reason, 'reason');
+    return this.approval.reject(batchId, reason);
   }
 
   /**
@@ -117,6 +202,13 @@ export class BatchService {
       checkProcessOptions('reprocessBatch', options),
     );
     const mode = checkCorrectionMode('reprocessBatch', correctionMode, 'options.correctionMode');
+    if (runOptions.dryRun === true) {
+      new ArgumentChecks('reprocessBatch').fail(
+        'options.dryRun',
+        messages.dryRunAsReprocess(),
+        true,
+      );
+    }
     const parent = await this.store.getBatch(batchId);
     this.registry.get(parent.batchType);
     checkRunOptions(parent.id, runOptions);
@@ -130,7 +222,11 @@ export class BatchService {
     return this.runner.process(child.id, runOptions);
   }
 
-  /** Creates a batch and processes it: `createBatch` then `processBatch`. */
+  /**
+   * Creates a batch and processes it: `createBatch` then `processBatch`. A batch that waits for approval
+   * is not run: the call resolves with its summary (`awaiting_approval`). With `dryRun`, the batch is
+   * created awaiting approval (unless `requireApproval: false`), so that no worker runs it, and dry-run.
+   */
   async import<TSource extends object>(
     batchType: string,
     items: ImportItemsSource<TSource>,
@@ -138,6 +234,7 @@ export class BatchService {
   ): Promise<BatchSummary> {
     const [runOptions, createOptions] = splitRunOptions(checkProcessOptions('import', options));
     checkRunOptions(null, runOptions);
+    if (runOptions.dryRun === true) createOptions.requireApproval ??= true;
     const batch = await this.createBatch(batchType, items, createOptions);
     return this.processBatch(batch.id, runOptions);
   }
@@ -161,13 +258,18 @@ export class BatchService {
   /**
    * Resumes a paused batch (one an operator paused, or an error budget stopped): the worker takes it at
    * once (or call `processBatch`). Its failed rows corrected since they failed (`correctItem`,
-   * `correctItems`) go again with their correction. A pending or running batch is returned as it is.
+   * `correctItems`) go again with their correction; with `retryFailed`, every failed row does (when the
+   * cause was outside the rows and is fixed: a missing reference, a service that was down). A row that
+   * completed never runs again. A pending or running batch is returned as it is.
    *
    * @throws ImportBatchNotFoundError; BatchStatusConflictError when the batch has ended or awaits approval.
    */
-  resumeBatch(batchId: string): Promise<ImportBatch> {
-    new ArgumentChecks('resumeBatch').string(batchId, 'batchId');
-    return this.store.resumeBatch(batchId);
+  resumeBatch(batchId: string, options?: ResumeBatchOptions): Promise<ImportBatch> {
+    const check = new ArgumentChecks('resumeBatch');
+    check.string(batchId, 'batchId');
+    const { retryFailed = false } = check.object(options, 'options');
+    check.optionalBoolean(retryFailed, 'options.retryFailed');
+    return this.store.resumeBatch(batchId, retryFailed);
   }
 
   /**
@@ -190,6 +292,58 @@ export class BatchService {
   /** Counts of a batch's items by status, timestamps, duration and throughput, counted now. */
   getBatchSummary(batchId: string): Promise<BatchSummary> {
     return this.store.getSummary(batchId);
+  }
+
+  /**
+   * How far a batch is: rows done (completed, failed, skipped), in flight, pending and cancelled, the
+   * percentage, the rate over the last minute and the time left at that rate (see `BatchProgress`), from
+   * whichever processes or machines run it.
+   *
+   * Cheap enough to poll every second on a batch of a million rows while it runs: one statement that sums
+   * the batch's progress counters (a few rows per run and 10 seconds, written by the statement that
+   * records each row's outcome) and counts the rows in flight and cancelled on the index of claims; it
+   * never counts the batch's rows. (`getBatchSummary` counts every row: exact too, but its cost grows with
+   * the batch.)
+   *
+   * @throws ImportBatchNotFoundError
+   */
+  getProgress(batchId: string): Promise<BatchProgress> {
+    return this.progress.read(batchId);
+  }
+
+  /**
+   * The batch's progress (`getProgress`) now and then every `intervalMs` (1 second by default), until the
+   * batch has ended: the reading that finds it ended is the last, then the iteration finishes. A paused
+   * batch is watched on (it may be resumed). Use it with `for await`; a `break` stops it at once, leaving
+   * no timer or query behind. When the application shuts down, the iteration finishes without a last
+   * reading (its `status` then tells that the batch had not ended).
+   *
+   * @example
+   *   for await (const p of batches.watchBatch(id)) {
+   *     console.log(`${p.percent}% ${p.itemsPerSecond ?? '-'} rows/s, ${p.etaMs ?? '?'} ms left`);
+   *   }
+   *
+   * @throws ImportBatchNotFoundError (from the first reading), InvalidArgumentError (at the call: an
+   *   `intervalMs` that is not a whole number from 10 to 3,600,000)
+   */
+  watchBatch(batchId: string, options?: WatchBatchOptions): AsyncIterable<BatchProgress> {
+    const check = new ArgumentChecks('watchBatch');
+    const { intervalMs = 1000 } = check.object(options, 'options');
+    if (
+      typeof intervalMs !== 'number' ||
+      !Number.isInteger(intervalMs) ||
+      intervalMs < WATCH_INTERVAL_RANGE.min ||
+      intervalMs > WATCH_INTERVAL_RANGE.max
+    ) {
+      check.fail(
+        'options.intervalMs',
+        messages.orLeftOut({
+          expected: messages.expectedMilliseconds({ ...WATCH_INTERVAL_RANGE, named: true }),
+        }),
+        intervalMs,
+      );
+    }
+    return this.progress.watch(batchId, intervalMs);
   }
 
   /** A stored batch. @throws ImportBatchNotFoundError */
@@ -323,6 +477,9 @@ export class BatchService {
     return this.tree.lineage(batchId);
   }
 }
+
+/** The interval `watchBatch` accepts, in milliseconds: from 10 ms to an hour. */
+const WATCH_INTERVAL_RANGE = { min: 10, max: 3_600_000 };
 
 /**
  * The argument checks every processing call shares; the run options with codes of their own are checked

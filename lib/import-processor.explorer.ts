@@ -55,6 +55,7 @@ export class ImportProcessorExplorer implements OnModuleInit {
         instance: instance as BaseProcessor<object, object | void>,
         continueOnError: options.continueOnError,
         itemTimeoutMs: options.itemTimeoutMs,
+        requireApproval: options.requireApproval,
         budget: {
           maxFailures: options.maxFailures,
           maxFailureRate: options.maxFailureRate,

@@ -11,6 +11,7 @@ export interface RegisteredProcessor {
   instance: BaseProcessor<object, object | void>;
   continueOnError?: boolean;
   itemTimeoutMs?: number;
+  requireApproval?: boolean;
   /** The processor's error budget (`@ImportProcessor({ maxFailures, ... })`). */
   budget: ErrorBudget;
 }

@@ -11,6 +11,7 @@ export type {
 export type {
   CancelBatchOptions,
   CreateBatchOptions,
+  DryRunOptions,
   GetItemsFilter,
   GetLogsFilter,
   ImportItemsSource,
@@ -18,9 +19,17 @@ export type {
   ListBatchesFilter,
   PauseBatchOptions,
   ProcessBatchOptions,
+  ResumeBatchOptions,
   ReprocessBatchOptions,
 } from './interfaces/batch-options.interface';
 export type { BatchSummary } from './interfaces/batch-summary.interface';
+export type {
+  DryRunFailure,
+  DryRunOutcome,
+  DryRunSummary,
+  DryRunVerdict,
+} from './interfaces/dry-run.interface';
+export type { BatchProgress, WatchBatchOptions } from './interfaces/batch-progress.interface';
 export type { ImportBatch, JsonObject } from './interfaces/import-batch.interface';
 export type { ImportItem, ItemErrorDetails } from './interfaces/import-item.interface';
 export type { ImportLogEntry } from './interfaces/import-log.interface';
@@ -37,11 +46,13 @@ export type {
 } from './interfaces/processor.interface';
 export {
   RELIABLE_IMPORTS_EVENTS,
+  type ImportBatchApprovedEvent,
   type ImportBatchCancelledEvent,
   type ImportBatchCompletedEvent,
   type ImportBatchFailedEvent,
   type ImportBatchPausedEvent,
   type ImportBatchProgressEvent,
+  type ImportBatchRejectedEvent,
   type ImportBatchResumedEvent,
   type ImportBatchStartedEvent,
   type ImportRowFailedEvent,

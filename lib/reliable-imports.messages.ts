@@ -1,10 +1,10 @@
-import { BATCH_STATUS } from './statuses';
+import { BATCH_STATUS, isEndedBatch, type BatchStatus } from './statuses';
 import { nearestName } from './utils/nearest-name.util';
 
 /** An operator's control of a batch. */
-export type BatchControl = 'pause' | 'resume' | 'cancel';
+export type BatchControl = 'pause' | 'resume' | 'cancel' | 'approve' | 'reject' | 'dry-run';
 
-const CONTROL_PAST: Record<BatchControl, string> = {
+const CONTROL_PAST: Record<'pause' | 'resume' | 'cancel', string> = {
   pause: 'paused',
   resume: 'resumed',
   cancel: 'cancelled',
@@ -736,13 +736,19 @@ export const messages = {
   budgetFailures: (maxFailures: number): string =>
     `${maxFailures} failure${maxFailures === 1 ? '' : 's'}`,
 
-  batchStatusConflict: (batchId: string, status: string, control: BatchControl): string =>
-    `Import batch "${batchId}" is ${status}: it cannot be ${CONTROL_PAST[control]}. ` +
-    (status === BATCH_STATUS.awaitingApproval
-      ? `Approve it first (approveBatch("${batchId}")), or reject it.`
-      : control === 'resume'
-        ? `Only a paused batch can be resumed; to run its rows again, reprocess it (reprocessBatch("${batchId}")).`
-        : `It has ended; to run rows that did not complete, reprocess it (reprocessBatch("${batchId}")).`),
+  batchStatusConflict: (batchId: string, status: BatchStatus, control: BatchControl): string =>
+    control === 'approve'
+      ? messages.cannotApprove(batchId, status)
+      : control === 'reject'
+        ? messages.cannotReject(batchId, status)
+        : control === 'dry-run'
+          ? messages.cannotDryRun(batchId, status)
+          : `Import batch "${batchId}" is ${status}: it cannot be ${CONTROL_PAST[control]}. ` +
+            (status === BATCH_STATUS.awaitingApproval
+              ? `Approve it first (approveBatch("${batchId}")), or reject it.`
+              : control === 'resume'
+                ? `Only a paused batch can be resumed; to run its rows again, reprocess it (reprocessBatch("${batchId}")).`
+                : `It has ended; to run rows that did not complete, reprocess it (reprocessBatch("${batchId}")).`),
 
   batchCancelled: (reason: string | null): string =>
     reason === null ? 'cancelled by an operator' : `cancelled: ${reason}`,
@@ -787,4 +793,67 @@ export const messages = {
 
   runEndingUndecided: ({ batchId }: { batchId: string }): string =>
     `Run of batch ${batchId} could not decide its ending`,
+
+  // Approval and dry runs (issue #13, part 3).
+  /** `status` is the batch's, which is not awaiting approval. */
+  cannotApprove: (batchId: string, status: BatchStatus): string =>
+    `Cannot approve import batch "${batchId}": it is ${status}, not ${BATCH_STATUS.awaitingApproval}. ` +
+    (status === BATCH_STATUS.rejected
+      ? 'It was rejected, which ends it: import the rows again (as a new batch) to run them.'
+      : isEndedBatch(status)
+        ? 'It has ended: nothing is left to approve.'
+        : status === BATCH_STATUS.paused
+          ? `It was approved already (or needed no approval) and is paused: resume it with resumeBatch("${batchId}").`
+          : 'It was approved already (or needed no approval), and runs as any batch does: nothing to do.'),
+
+  cannotReject: (batchId: string, status: BatchStatus): string =>
+    `Cannot reject import batch "${batchId}": it is ${status}, not ${BATCH_STATUS.awaitingApproval} ` +
+    '(only a batch that waits for approval can be rejected). ' +
+    (isEndedBatch(status)
+      ? 'It has ended already: nothing was changed.'
+      : `It was approved already (or needed no approval): to stop it, cancel it with cancelBatch("${batchId}", { reason }).`),
+
+  /** The audit entry of an approval. */
+  batchApproved: (): string => 'Batch approved: the runs may take it now',
+
+  /** The audit entry of a rejection; `reason` is the operator's. */
+  batchRejected: ({ reason }: { reason: string }): string =>
+    `Batch rejected, its pending rows cancelled (none was processed): ${reason}`,
+
+  /** The reason stored when `rejectBatch` is given none. */
+  rejectedWithoutReason: (): string => 'rejected by an operator',
+
+  cannotDryRun: (batchId: string, status: BatchStatus): string =>
+    `Cannot dry-run import batch "${batchId}": it is ${status}. A dry run tries the rows of a batch that ` +
+    `waits (${BATCH_STATUS.pending}, ${BATCH_STATUS.awaitingApproval} or ${BATCH_STATUS.paused}) without ` +
+    'taking it; ' +
+    (status === BATCH_STATUS.processing
+      ? `a run is processing this one now: pause it (pauseBatch("${batchId}")) and dry-run it then, or wait ` +
+        'for it to end.'
+      : 'this one has ended, so no row of it is left to run.'),
+
+  dryRunAsReprocess: (): string =>
+    'left out: a reprocess runs its child batch for real; dry-run a batch with dryRunBatch(id)',
+
+  workerRunDryRun: (): string =>
+    'cannot be set for the worker: a dry run is asked for one batch, with dryRunBatch(id)',
+
+  /** Why a dry run's batch would be refused by its `validateBatch`: no row would run. */
+  dryRunBatchRefused: ({ reason }: { reason: string }): string =>
+    `${reason}. No row would run: a real run fails the batch before its first row.`,
+
+  /** The audit entry of a dry run, written when it ends. */
+  dryRunDone: ({
+    total,
+    wouldComplete,
+    wouldFail,
+    wouldSkip,
+  }: {
+    total: number;
+    wouldComplete: number;
+    wouldFail: number;
+    wouldSkip: number;
+  }): string =>
+    `Dry run of ${total} row(s), rolled back: ${wouldComplete} would complete, ${wouldFail} would fail, ` +
+    `${wouldSkip} would be skipped`,
 };

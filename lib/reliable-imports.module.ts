@@ -7,12 +7,15 @@ import { ImportProcessorMetadataAccessor } from './import-processor-metadata.acc
 import { ImportProcessorExplorer } from './import-processor.explorer';
 import { ImportProcessorRegistry } from './import-processor.registry';
 import { ReliableImportsSchemaChecker } from './reliable-imports-schema.checker';
+import { BatchApproval } from './processing/batch-approval';
 import { BatchCreator } from './processing/batch-creator';
+import { DryRunner } from './processing/dry-run';
 import { BatchRunner } from './processing/batch-runner';
 import { BatchWorker } from './processing/batch-worker';
 import { BatchStore } from './processing/batch-store';
 import { CorrectionWriter } from './processing/correction-writer';
 import { TreeReader } from './processing/tree-reader';
+import { ProgressReader } from './processing/progress-reader';
 import { DatabaseAdapter } from './processing/database-adapter';
 import { ItemStore } from './processing/item-store';
 import { ItemRunner } from './processing/item-runner';
@@ -46,11 +49,14 @@ import { resolveOptions } from './utils/resolve-options.util';
     ReliableImportsSchemaChecker,
     BatchStore,
     TreeReader,
+    ProgressReader,
     BatchCreator,
     ItemStore,
     ItemRunner,
     BatchRunner,
     BatchWorker,
+    BatchApproval,
+    DryRunner,
     BatchService,
   ],
   exports: [BatchService],

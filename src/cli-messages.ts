@@ -230,7 +230,89 @@ export const cliMessages = {
 
   treeOf: ({ rootBatchId }: { rootBatchId: string }): string => `tree of ${rootBatchId}`,
 
+  // Approval and dry runs (issue #13, part 3).
+  /** `command` processes the batch at once, for who does not wait for the worker. */
+  approved: ({ batchId, command }: { batchId: string; command: string }): string =>
+    `Approved batch ${batchId}: the worker takes it now (or run "${command}").`,
+
+  rejected: ({ batchId, reason }: { batchId: string; reason: string }): string =>
+    `Rejected batch ${batchId}: its rows are cancelled, none was processed. Reason: ${reason}`,
+
+  awaitingApproval: ({ command }: { command: string }): string =>
+    `The batch waits for approval: nothing runs it until "${command}".`,
+
+  dryRunOf: ({
+    total,
+    wouldComplete,
+    wouldFail,
+    wouldSkip,
+    batchId,
+    status,
+  }: {
+    total: number;
+    wouldComplete: number;
+    wouldFail: number;
+    wouldSkip: number;
+    batchId: string;
+    status: string;
+  }): string =>
+    `Dry run of batch ${batchId} (${status}), rolled back: nothing was applied. Of ${total} row(s), ` +
+    `${wouldComplete} would complete, ${wouldFail} would fail, ${wouldSkip} would be skipped.`,
+
+  dryRunRefused: ({ batchRefused }: { batchRefused: string | null }): string =>
+    `The batch would be refused before its first row: ${batchRefused}`,
+
+  dryRunUnread: ({ unread }: { unread: number }): string =>
+    `${unread} line(s) of the file could not be read and are failed already (see "failures").`,
+
+  dryRunFailuresHeading: (): string => 'Rows that would fail:',
+
+  dryRunMoreFailures: ({ wouldFail }: { wouldFail: number }): string =>
+    `(the first 100 of ${wouldFail}; every row's verdict is stored with it: "dryRun" of getItems)`,
+
+  dryRunNextSteps: (): string =>
+    'The batch waits for approval. Run it, or end it (its rows are cancelled):',
+
   /** Written when Ctrl-C (or a SIGTERM) stops a run. */
   stopping: ({ signal }: { signal: string }): string =>
     `${signal}: stopping; the rows in flight finish or are given back...`,
+
+  // watch (progress of a batch another process runs).
+  /** A time left, in its two largest units: "1h 02m", "3m 05s", "12s". */
+  duration: ({ ms }: { ms: number }): string => {
+    const seconds = Math.round(ms / 1000);
+    const h = Math.floor(seconds / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = seconds % 60;
+    const two = (n: number) => String(n).padStart(2, '0');
+    return h > 0 ? `${h}h ${two(m)}m` : m > 0 ? `${m}m ${two(s)}s` : `${s}s`;
+  },
+
+  /** What the bar and the lines show where a figure is not known yet (no rate, no ETA). */
+  unknownFigure: (): string => '-',
+
+  /** The figures after a watch's bar; `rate` and `eta` are already words ("312.5", "17s" or "-"). */
+  watchFigures: (p: {
+    status: string;
+    failed: number;
+    skipped: number;
+    inFlight: number;
+    rate: string;
+    eta: string;
+  }): string =>
+    `${p.status} | ${p.failed} failed, ${p.skipped} skipped, ${p.inFlight} in flight | ${p.rate} rows/s | ETA ${p.eta}`,
+
+  /** A watch's line where stderr is no terminal (a log): one every few seconds. */
+  watchLine: (p: {
+    batchId: string;
+    percent: number;
+    done: number;
+    totalItems: number;
+    figures: string;
+  }): string =>
+    `${p.batchId} ${p.percent.toFixed(1)}% ${p.done}/${p.totalItems} rows | ${p.figures}`,
+
+  /** Written when Ctrl-C (or a SIGTERM) ends a watch before the batch ended. */
+  watchStopped: ({ batchId }: { batchId: string }): string =>
+    `Stopped watching batch ${batchId}; it goes on in the processes that run it.`,
 };

@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { BatchStatus, LogLevel } from '../lib';
-import { BATCH_STATUSES, isEndedBatch, LOG_LEVELS } from '../lib/statuses';
+import { BATCH_STATUS, BATCH_STATUSES, isEndedBatch, LOG_LEVELS } from '../lib/statuses';
 import { COMMIT_EVERY_RANGE, CONCURRENCY_RANGE } from '../lib/utils/run-options.util';
 import { DEFAULT_PGLITE_DIR } from './cli-app';
 import { cliMessages } from './cli-messages';
@@ -27,6 +27,8 @@ import { delimiter, nonEmpty, range, wholeNumber } from './option-parsers';
 import { readItemsFile } from './read-items';
 import { addControlCommands } from './control-commands';
 import { addRecoveryCommands, nextSteps } from './recovery-commands';
+import { addApprovalCommands, dryRunImport } from './approval-commands';
+import { addWatchCommand } from './watch-command';
 
 /** `--key auto`: the SHA-256 of the file's bytes, so that the same file brings back the same batch. */
 async function fileKey(path: string): Promise<string> {
@@ -106,6 +108,15 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
       1,
     )
     .option('--delimiter <c>', 'the CSV field separator, one character (\\t for a tab)', delimiter)
+    .option(
+      '--require-approval',
+      'store the batch awaiting approval: nothing runs it until "approve <id>" ("reject <id>" ends it)',
+    )
+    .option(
+      '--dry-run',
+      'store the batch awaiting approval and try every row in transactions that are rolled back: ' +
+        'shows what would fail (exit 1 when a row would), applies nothing',
+    )
     .action(async (batchType: string, file: string, options: ImportCommandOptions) => {
       const items = readItemsFile(file, { delimiter: options.delimiter });
       const key = options.key === 'auto' ? await fileKey(file) : options.key;
@@ -115,9 +126,13 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
           const batch = await batches.createBatch(batchType, items, {
             sourceInfo: { file },
             ...(key === undefined ? {} : { idempotencyKey: key }),
+            ...(options.requireApproval || options.dryRun ? { requireApproval: true } : {}),
           });
           // A key that brings back a finished batch: show it, there is nothing left to run.
           const importedBefore = isEndedBatch(batch.status);
+          if (options.dryRun && !importedBefore) {
+            return dryRunImport(batches, batch, { globals, out }, { idempotencyKey: key ?? null });
+          }
           const summary = importedBefore
             ? await batches.getBatchSummary(batch.id)
             : await processWithProgress(batches, batch.id, () =>
@@ -130,6 +145,9 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
             [
               ...(importedBefore ? [cliMessages.importedBefore({ key })] : []),
               summaryText(summary),
+              ...(summary.status === BATCH_STATUS.awaitingApproval
+                ? [cliMessages.awaitingApproval({ command: next('approve', batch.id) })]
+                : []),
               ...nextSteps(lineage, next),
             ].join('\n'),
           );
@@ -194,6 +212,8 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
 
   addRecoveryCommands(program, { globals, out, runWithApp });
   addControlCommands(program, { globals, out, runWithApp });
+  addApprovalCommands(program, { globals, out, runWithApp });
+  addWatchCommand(program, { globals, out, runWithApp });
 
   return program;
 }
@@ -242,6 +262,8 @@ interface ImportCommandOptions {
   concurrency: number;
   commitEvery: number;
   delimiter?: string;
+  requireApproval?: boolean;
+  dryRun?: boolean;
 }
 
 if (require.main === module) {

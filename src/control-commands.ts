@@ -49,9 +49,13 @@ export function addControlCommands(program: Command, scope: CommandScope): void 
       'resume a paused batch (paused by hand or by an error budget): the worker takes it at once, or run process; its failed rows corrected since go again',
     )
     .argument('<batch-id>')
-    .action(async (batchId: string) => {
+    .option(
+      '--retry-failed',
+      'run every failed row again, not only the corrected ones (the cause was outside the rows and is fixed)',
+    )
+    .action(async (batchId: string, options: { retryFailed?: boolean }) => {
       await runWithApp(async (_app, batches) => {
-        const batch = await batches.resumeBatch(batchId);
+        const batch = await batches.resumeBatch(batchId, { retryFailed: options.retryFailed });
         return show(batch, cliMessages.resumed({ process: next('process', batch.id) }));
       });
     });

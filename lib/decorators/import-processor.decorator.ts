@@ -8,7 +8,7 @@ import type { ImportProcessorOptions } from '../interfaces/processor.interface';
  *
  * - `@ImportProcessor()`: the batch type comes from the class name (`CustomerDataProcessor` → `customer_data`);
  * - `@ImportProcessor('customers')`: an explicit batch type;
- * - `@ImportProcessor({ batchType, continueOnError })`: options.
+ * - `@ImportProcessor({ batchType, continueOnError, itemTimeoutMs, requireApproval })`: options.
  */
 export function ImportProcessor(
   batchTypeOrOptions?: string | ImportProcessorOptions,

@@ -89,7 +89,7 @@ export class ImportEventPublisher
     const EventEmitter2 = loadEventEmitterClass();
     if (!EventEmitter2) return;
     try {
-      this.emitter = this.moduleRef.get(EventEmitter2, { strict: false }) as EventEmitterLike;
+      this.emitter = this.moduleRef.get<EventEmitterLike>(EventEmitter2, { strict: false });
     } catch {
       // The package is installed, but the application does not use it: nobody to tell here.
       this.emitter = null;

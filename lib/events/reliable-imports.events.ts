@@ -1,3 +1,4 @@
+import type { BatchProgress } from '../interfaces/batch-progress.interface';
 import type { BatchStatus } from '../statuses';
 
 /**
@@ -27,6 +28,10 @@ export const RELIABLE_IMPORTS_EVENTS = {
   batchResumed: 'reliable-imports.batch.resumed',
   /** The batch was cancelled. */
   batchCancelled: 'reliable-imports.batch.cancelled',
+  /** A batch that awaited approval (`requireApproval`) was approved: the runs may take it. */
+  batchApproved: 'reliable-imports.batch.approved',
+  /** A batch that awaited approval was rejected: it ends, its rows cancelled. */
+  batchRejected: 'reliable-imports.batch.rejected',
   /** The batch ended `completed` or `completed_with_errors`. */
   batchCompleted: 'reliable-imports.batch.completed',
   /** The batch ended `failed`: stopped by a failed row, refused by `validateBatch`, or abandoned. */
@@ -80,20 +85,14 @@ export interface ImportBatchStartedEvent extends ReliableImportsEventBase<
 }
 
 /**
- * `reliable-imports.batch.progress`: how far a running batch is, read as `getProgress` reads it, by the
- * run that holds the batch, at most once per `worker.pollIntervalMs` and only when a count changed.
+ * `reliable-imports.batch.progress`: how far a running batch is, read by the run that holds the batch
+ * (as `getProgress` reads it), at most once per `worker.pollIntervalMs` and only when a count changed.
  */
 export interface ImportBatchProgressEvent extends ReliableImportsEventBase<
   typeof RELIABLE_IMPORTS_EVENTS.batchProgress
 > {
-  totalItems: number;
-  completedItems: number;
-  failedItems: number;
-  skippedItems: number;
-  /** Rows a run has claimed and not finished yet. */
-  inFlightItems: number;
-  /** Rows no run has claimed yet. */
-  pendingItems: number;
+  /** Counts, rate and ETA: `getProgress`'s answer (its times are `Date`s in every instance). */
+  progress: BatchProgress;
 }
 
 /** `reliable-imports.batch.paused`: by an operator (`reason` null unless given) or by an error budget. */
@@ -108,7 +107,7 @@ export interface ImportBatchPausedEvent extends ReliableImportsEventBase<
 export interface ImportBatchResumedEvent extends ReliableImportsEventBase<
   typeof RELIABLE_IMPORTS_EVENTS.batchResumed
 > {
-  /** Failed rows corrected since they failed, put back to pending by the resume. */
+  /** Failed rows put back to pending by the resume: those corrected since they failed (all with `retryFailed`). */
   requeuedItems: number;
 }
 
@@ -120,6 +119,19 @@ export interface ImportBatchCancelledEvent extends ReliableImportsEventBase<
   reason: string;
   /** The rows cancelled so far (rows in flight still finish in their runs). */
   cancelledItems: number;
+}
+
+/** `reliable-imports.batch.approved`: the batch is `pending`, for the runs to take. */
+export type ImportBatchApprovedEvent = ReliableImportsEventBase<
+  typeof RELIABLE_IMPORTS_EVENTS.batchApproved
+>;
+
+/** `reliable-imports.batch.rejected`: the batch ended `rejected`, its rows cancelled. */
+export interface ImportBatchRejectedEvent extends ReliableImportsEventBase<
+  typeof RELIABLE_IMPORTS_EVENTS.batchRejected
+> {
+  /** The reason, as stored on the batch. */
+  reason: string;
 }
 
 /** `reliable-imports.batch.completed`: status `completed` or `completed_with_errors`. */
@@ -166,6 +178,8 @@ export interface ReliableImportsEventMap {
   [RELIABLE_IMPORTS_EVENTS.batchPaused]: ImportBatchPausedEvent;
   [RELIABLE_IMPORTS_EVENTS.batchResumed]: ImportBatchResumedEvent;
   [RELIABLE_IMPORTS_EVENTS.batchCancelled]: ImportBatchCancelledEvent;
+  [RELIABLE_IMPORTS_EVENTS.batchApproved]: ImportBatchApprovedEvent;
+  [RELIABLE_IMPORTS_EVENTS.batchRejected]: ImportBatchRejectedEvent;
   [RELIABLE_IMPORTS_EVENTS.batchCompleted]: ImportBatchCompletedEvent;
   [RELIABLE_IMPORTS_EVENTS.batchFailed]: ImportBatchFailedEvent;
   [RELIABLE_IMPORTS_EVENTS.rowFailed]: ImportRowFailedEvent;

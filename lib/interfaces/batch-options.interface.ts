@@ -16,6 +16,13 @@ export interface CreateBatchOptions {
    * returns the first batch and stores nothing; the same key with other items is an error.
    */
   idempotencyKey?: string;
+  /**
+   * Stores the batch `awaiting_approval`: no run takes it (neither `processBatch` nor the worker) until
+   * `approveBatch(id)`; `rejectBatch(id, reason)` ends it instead. Overrides the processor's and the
+   * module's `requireApproval`. A reprocess's child batch never waits for approval.
+   * @default the processor's `requireApproval`, else the module's (false)
+   */
+  requireApproval?: boolean;
 }
 
 /**
@@ -78,7 +85,18 @@ export interface ProcessBatchOptions extends ErrorBudget {
    * @default the module's `maxAttempts` (3)
    */
   maxAttempts?: number;
+  /**
+   * Runs a dry run instead (see `BatchService.dryRunBatch`): every pending row is validated and processed
+   * in a transaction that is always rolled back, and its verdict stored beside it (`ImportItem.dryRun`);
+   * no status changes. The call then resolves with the batch's summary as it stands, and the dry run's
+   * in `dryRun`. Refused by `reprocessBatch` and `worker.run` (dry-run a batch you hold by its id).
+   * @default false
+   */
+  dryRun?: boolean;
 }
+
+/** Options of `BatchService.dryRunBatch()`: how the rows are tried (the run options that apply). */
+export type DryRunOptions = Pick<ProcessBatchOptions, 'itemTimeoutMs' | 'maxAttempts'>;
 
 /** Options of `BatchService.reprocessBatch()`. */
 export interface ReprocessBatchOptions extends ProcessBatchOptions {
@@ -135,6 +153,17 @@ export interface GetLogsFilter {
 export interface PauseBatchOptions {
   /** Why the batch is paused: stored as its `errorMessage` until it is resumed, and in its log. */
   reason?: string;
+}
+
+/** Options of `resumeBatch`. */
+export interface ResumeBatchOptions {
+  /**
+   * Run every failed row of the batch again, not only those corrected since they failed: for a cause
+   * outside the rows that is fixed now (a missing reference, a service that was down). A line of a file
+   * that could not be read runs again only once it is corrected.
+   * @default false
+   */
+  retryFailed?: boolean;
 }
 
 /** Options of `cancelBatch`. */

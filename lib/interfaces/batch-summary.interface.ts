@@ -1,4 +1,5 @@
 import type { BatchStatus } from '../statuses';
+import type { DryRunSummary } from './dry-run.interface';
 
 /** Where a batch stands, counted from its items at the time of the call. */
 export interface BatchSummary {
@@ -21,4 +22,6 @@ export interface BatchSummary {
   durationMs: number | null;
   /** Terminal items per second over `durationMs`; null before the batch starts. */
   itemsPerSecond: number | null;
+  /** What a dry run found: set only by `processBatch(id, { dryRun: true })` and `import` with `dryRun`. */
+  dryRun?: DryRunSummary;
 }

@@ -52,6 +52,13 @@ export interface BatchContext {
   readonly signal: AbortSignal;
   /** True when the batch was made by `reprocessBatch`. */
   isReprocess(): boolean;
+  /**
+   * True in a dry run (`dryRunBatch`, `processBatch(id, { dryRun: true })`): whatever the hooks write
+   * through `query`, `queryOne` and `manager` is rolled back, and nothing of the item is recorded but its
+   * verdict. What they do outside the database is not undone: skip sending e-mails or calling other
+   * services when it is true.
+   */
+  isDryRun(): boolean;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { ItemStatus } from '../statuses';
+import type { DryRunVerdict } from './dry-run.interface';
 
 /** What is recorded about an item's last failure. */
 export interface ItemErrorDetails {
@@ -47,4 +48,6 @@ export interface ImportItem<TSource = Record<string, unknown>> {
   startedAt: Date | null;
   completedAt: Date | null;
   correctedAt: Date | null;
+  /** What the last dry run that tried this row found (`dryRunBatch`); null when none did. */
+  dryRun: DryRunVerdict | null;
 }

@@ -32,4 +32,10 @@ export interface ImportProcessorOptions extends ErrorBudget {
    * @default the module's `itemTimeoutMs` (300000)
    */
   itemTimeoutMs?: number;
+  /**
+   * Overrides the module's `requireApproval` for batches of this type: each new batch waits
+   * (`awaiting_approval`) until `approveBatch(id)`.
+   * @default the module's `requireApproval` (false)
+   */
+  requireApproval?: boolean;
 }

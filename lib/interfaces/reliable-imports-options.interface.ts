@@ -62,6 +62,14 @@ export interface ReliableImportsModuleOptions extends ErrorBudget {
    */
   checkSchema?: boolean;
   /**
+   * Whether every new batch waits for an operator: it is stored `awaiting_approval`, and no run takes it
+   * (neither `processBatch` nor the worker of any instance) until `approveBatch(id)`; `rejectBatch(id,
+   * reason)` ends it. A processor (`@ImportProcessor({ requireApproval })`) and a call
+   * (`createBatch(type, items, { requireApproval })`) may override it. A reprocess never waits.
+   * @default false
+   */
+  requireApproval?: boolean;
+  /**
    * The background worker: when enabled, every application instance picks up pending batches (and
    * batches whose run died, and running batches with items left, as a helper) by itself, so N instances
    * share the work with nobody calling `processBatch`.
@@ -93,11 +101,11 @@ export interface WorkerOptions {
   /**
    * The run options of every batch the worker runs, as `processBatch(id, options)` takes them, e.g.
    * `{ commitEvery: 100, itemTimeoutMs: 60000 }`; checked at bootstrap. Its concurrency is
-   * `worker.concurrency`. A value left out is the processor's, else the module's (as for `processBatch`).
+   * `worker.concurrency`; `dryRun` is refused (a dry run is asked for one batch). A value left out is the processor's, else the module's (as for `processBatch`).
    * @default {} (a transaction per item; `continueOnError` and `itemTimeoutMs` of the processor, else
    *   of the module)
    */
-  run?: Omit<ProcessBatchOptions, 'concurrency'>;
+  run?: Omit<ProcessBatchOptions, 'concurrency' | 'dryRun'>;
 }
 
 /** Worker options after defaults were applied. */

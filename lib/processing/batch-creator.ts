@@ -7,6 +7,7 @@ import { ReliableImportsError } from '../errors/reliable-imports.error';
 import type { CreateBatchOptions, ImportItemsSource } from '../interfaces/batch-options.interface';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import { messages } from '../reliable-imports.messages';
+import { BATCH_STATUS } from '../statuses';
 import {
   CREATE_CHUNK_BYTES,
   CREATE_CHUNK_SIZE,
@@ -44,10 +45,15 @@ import { notifyBatchCreated } from './statements/batches.statements';
 export class BatchCreator {
   constructor(@Inject(DatabaseAdapter) private readonly database: DatabaseAdapter) {}
 
+  /**
+   * @param requireApproval - the batch waits `awaiting_approval` (resolved by the caller from the call's,
+   *   the processor's and the module's option); it is not announced to the workers until approved.
+   */
   async create<TSource>(
     batchType: string,
     items: ImportItemsSource<TSource>,
     options: CreateBatchOptions = {},
+    requireApproval = false,
   ): Promise<ImportBatch> {
     const key = this.idempotencyKey(
       options.idempotencyKey,
@@ -63,7 +69,14 @@ export class BatchCreator {
       | { existing: ImportBatch; contentHashes: string[]; rawHash: unknown };
     const outcome = await inTransaction<Outcome>(this.database, async (transaction) => {
       const [inserted] = await this.database.run<Row>(
-        insertBatch({ batchType, sourceInfo, metadata, idempotencyKey: key, parentBatchId: null }),
+        insertBatch({
+          batchType,
+          sourceInfo,
+          metadata,
+          idempotencyKey: key,
+          parentBatchId: null,
+          status: requireApproval ? BATCH_STATUS.awaitingApproval : BATCH_STATUS.pending,
+        }),
         transaction,
       );
       const hash = createHash('sha256').update(batchType);
@@ -97,7 +110,10 @@ export class BatchCreator {
         }),
         transaction,
       );
-      await this.database.run(notifyBatchCreated({ batchId: batch.id }), transaction);
+      // A batch that waits for approval is announced when it is approved.
+      if (!requireApproval) {
+        await this.database.run(notifyBatchCreated({ batchId: batch.id }), transaction);
+      }
       return { created: toBatch(sealed) };
     });
 

@@ -35,6 +35,7 @@ import {
   type StopCause,
   type ThrownKind,
 } from './run-ending';
+import type { ProgressReader } from './progress-reader';
 import { claimSize } from './run-options';
 import { newWorkerId } from './worker-id';
 
@@ -45,6 +46,7 @@ export interface RunServices {
   store: BatchStore;
   items: ItemStore;
   itemRunner: ItemRunner;
+  progress: ProgressReader;
   events: ImportEventPublisher;
   logger: Logger;
 }
@@ -333,23 +335,16 @@ export class BatchRun {
   /** Publishes the batch's progress, when this run holds the batch and a count changed. */
   private async publishProgress(): Promise<void> {
     if (!this.owner || this.stopped()) return;
-    const summary = await this.services.store.getSummary(this.batchId);
-    const counts = {
-      totalItems: summary.totalItems,
-      completedItems: summary.completedItems,
-      failedItems: summary.failedItems,
-      skippedItems: summary.skippedItems,
-      inFlightItems: summary.processingItems,
-      pendingItems: summary.pendingItems,
-    };
-    const key = JSON.stringify(counts);
+    const progress = await this.services.progress.read(this.batchId);
+    const { status, done, inFlight, pending, cancelled } = progress;
+    const key = JSON.stringify([status, done, inFlight, pending, cancelled]);
     if (key === this.lastProgress || !this.owner || this.stopped()) return;
     this.lastProgress = key;
     this.services.events.publish(RELIABLE_IMPORTS_EVENTS.batchProgress, {
       batchId: this.batchId,
-      batchType: summary.batchType,
-      status: summary.status,
-      ...counts,
+      batchType: this.batch.batchType,
+      status,
+      progress,
     });
   }
 
@@ -384,6 +379,12 @@ export class BatchRun {
       }
       if (this.controller.signal.aborted) return 'interrupted';
       await sleep(Math.min(500, this.services.options.leaseMs / 4));
+      // Rows that a lock kept from the claims (a correction, a dry run's verdicts) or that another run gave
+      // back: nobody else may come for them (this run may hold the batch), so this run claims them.
+      if (await this.services.items.hasClaimable(this.batchId)) {
+        await this.runItems();
+        if (this.facts.thrown !== null) return 'not-ended';
+      }
     }
   }
 

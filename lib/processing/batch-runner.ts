@@ -11,6 +11,7 @@ import { BatchStore } from './batch-store';
 import { DatabaseAdapter } from './database-adapter';
 import { ItemStore } from './item-store';
 import { ItemRunner } from './item-runner';
+import { ProgressReader } from './progress-reader';
 
 /**
  * Starts processing runs (`batch-run.ts`: one per call, which owns the run and decides how it ends) with
@@ -34,9 +35,19 @@ export class BatchRunner implements BeforeApplicationShutdown {
     @Inject(BatchStore) store: BatchStore,
     @Inject(ItemStore) items: ItemStore,
     @Inject(ItemRunner) itemRunner: ItemRunner,
+    @Inject(ProgressReader) progress: ProgressReader,
     @Inject(ImportEventPublisher) private readonly events: ImportEventPublisher,
   ) {
-    this.services = { options, database, store, items, itemRunner, events, logger: this.logger };
+    this.services = {
+      options,
+      database,
+      store,
+      items,
+      itemRunner,
+      progress,
+      events,
+      logger: this.logger,
+    };
   }
 
   /**

@@ -53,7 +53,6 @@ import {
   cancelBatch,
   cancelItems,
   countCancelledBatch,
-  failureCounts,
   finishBatch,
   lockBatch,
   lockBatchToStop,
@@ -65,6 +64,7 @@ import {
   startBatch,
 } from './statements/batches.statements';
 import { insertBatch, setTotalItems } from './statements/creation.statements';
+import { failureCounts } from './statements/progress.statements';
 import { firstFailedItem, releaseEveryClaim } from './statements/items.statements';
 import { insertLogs } from './statements/logs.statements';
 import { itemById, listBatches, listItems, listLogs } from './statements/reads.statements';
@@ -240,12 +240,15 @@ export class BatchStore {
 
   /**
    * paused → pending (never started) or processing with no holder, for the next run to take at once; the
-   * rows corrected since they failed go again. A running or pending batch is returned as it is.
+   * rows corrected since they failed go again (every failed row with `retryFailed`). A running or pending batch is returned as it is.
    * @throws BatchStatusConflictError when the batch has ended or awaits approval.
    */
-  async resumeBatch(batchId: string): Promise<ImportBatch> {
+  async resumeBatch(batchId: string, retryFailed: boolean): Promise<ImportBatch> {
     const resumed = await this.controlled(batchId, async (transaction) => {
-      const [row] = await this.database.run<Row>(resumeBatch({ batchId }), transaction);
+      const [row] = await this.database.run<Row>(
+        resumeBatch({ batchId, retryFailed }),
+        transaction,
+      );
       if (!row) return null;
       await this.log(
         transaction,

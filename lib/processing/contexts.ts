@@ -31,6 +31,11 @@ export interface RunState {
   readonly maxAttempts: number;
   /** How long an item in flight may go on once `signal` is aborted, before it is given up. */
   readonly stopGraceMs: number;
+  /**
+   * A dry run (`dry-run.ts`): every transaction is rolled back, and no outcome, log or lease is written;
+   * the item runner returns the outcome it would have recorded.
+   */
+  readonly dryRun?: boolean;
 }
 
 /** The context of the batch-level hooks. Its statements run outside any item transaction. */
@@ -77,6 +82,30 @@ export class BatchContextImpl implements BatchContext {
 
   isReprocess(): boolean {
     return this.run.batch.parentBatchId !== null;
+  }
+
+  isDryRun(): boolean {
+    return this.run.dryRun === true;
+  }
+}
+
+/**
+ * The context of the batch-level hooks of a dry run: its statements run in the transaction the dry run
+ * rolls back, as an item's do.
+ */
+export class DryRunBatchContext extends BatchContextImpl {
+  constructor(
+    run: RunState,
+    private readonly transaction: QueryRunner,
+  ) {
+    super(run);
+  }
+
+  override query<TRow = Record<string, unknown>>(
+    sql: string,
+    params: readonly unknown[] = [],
+  ): Promise<TRow[]> {
+    return this.run.database.query<TRow>(this.transaction, sql, params);
   }
 }
 

@@ -21,7 +21,7 @@ import { LogBuffer } from './log-buffer';
 import { ItemStore } from './item-store';
 import type { CompletedChunkItem, ItemResult } from './statements/items.statements';
 import { callHook, HookThrew } from './processor-hook';
-import { inTransaction } from './transaction';
+import { inRolledBackTransaction, inTransaction } from './transaction';
 
 function invalidResult(item: ImportItem<object>, problem: string): ReliableImportsError {
   const { batchId, itemIndex } = item;
@@ -54,7 +54,8 @@ class ItemGivenUpSignal extends Error {}
 /** How one item ended. `lost` means another worker took it over; nothing was recorded by this one. */
 export type ItemOutcome =
   | { status: typeof ITEM_STATUS.completed }
-  | { status: typeof ITEM_STATUS.skipped }
+  /** `reason` is the skip's reason as stored. */
+  | { status: typeof ITEM_STATUS.skipped; reason: string }
   /**
    * `message` is the error's message as stored: safe to read, to store and to quote; `code` the stored
    * code (`errorDetails.code`); `attempts` the attempts made.
@@ -90,6 +91,8 @@ export function reasonsOf(result: ValidationResult): string[] {
 /**
  * Runs one claimed item: `validateItem` and `processItem` in the item's own transaction, which also
  * records the item `completed`. On failure the transaction rolls back and the failure is recorded after.
+ * In a dry run (`run.dryRun`) the same code runs the item, with its retries and time limit, but its
+ * transaction is always rolled back and nothing is recorded: `run` returns the outcome it would record.
  */
 @Injectable()
 export class ItemRunner {
@@ -153,25 +156,26 @@ export class ItemRunner {
   /** Records the item skipped, with its reason made storable (the original kept escaped in the details). */
   private async recordSkip(
     item: ImportItem<object>,
-    { workerId }: RunState,
+    run: RunState,
     reason: unknown,
     logs: LogBuffer,
     attempt: number,
   ): Promise<ItemOutcome> {
     const text = storableText(reason, TEXT_LIMITS.message);
     logs.info(messages.itemSkipped({ itemIndex: item.itemIndex, reason: textOf(reason) }));
+    if (run.dryRun) return { status: ITEM_STATUS.skipped, reason: text.text };
     const details: ItemErrorDetails | null =
       text.original === undefined ? null : { name: 'SkippedItem', originalMessage: text.original };
     const kept = await this.items.finishWithoutResult({
       itemId: item.id,
-      workerId,
+      workerId: run.workerId,
       status: ITEM_STATUS.skipped,
       errorMessage: text.text,
       errorDetailsJson: details && JSON.stringify(details),
       logsJson: logs.drain(),
       attempts: attempt,
     });
-    return kept ? { status: ITEM_STATUS.skipped } : { status: 'lost' };
+    return kept ? { status: ITEM_STATUS.skipped, reason: text.text } : { status: 'lost' };
   }
 
   /**
@@ -180,7 +184,7 @@ export class ItemRunner {
    */
   private async recordFailure(
     item: ImportItem<object>,
-    { workerId }: RunState,
+    run: RunState,
     error: Error,
     logs: LogBuffer,
     attempt: number,
@@ -197,24 +201,24 @@ export class ItemRunner {
       });
     }
     const stored = storableText(message, TEXT_LIMITS.message).text;
+    const failed = {
+      status: ITEM_STATUS.failed,
+      error,
+      message: stored,
+      code: details.code ?? null,
+      attempts: attempt,
+    } as const;
+    if (run.dryRun) return failed;
     const kept = await this.items.finishWithoutResult({
       itemId: item.id,
-      workerId,
+      workerId: run.workerId,
       status: ITEM_STATUS.failed,
       errorMessage: stored,
       errorDetailsJson: JSON.stringify(details),
       logsJson: logs.drain(),
       attempts: attempt,
     });
-    return kept
-      ? {
-          status: ITEM_STATUS.failed,
-          error,
-          message: stored,
-          code: details.code ?? null,
-          attempts: attempt,
-        }
-      : { status: 'lost' };
+    return kept ? failed : { status: 'lost' };
   }
 
   private detailsOf(error: Error): ItemErrorDetails {
@@ -228,11 +232,14 @@ export class ItemRunner {
     logs: LogBuffer,
     attempt: number,
   ): Promise<void> {
-    return inTransaction(this.database, async (transaction) => {
+    // A dry run's transaction is always rolled back, and nothing of the item is recorded.
+    const transact = run.dryRun ? inRolledBackTransaction : inTransaction;
+    return transact(this.database, async (transaction) => {
       markErrorsOf(transaction);
       const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
         this.validateAndProcess(item, run, transaction, logs, signal),
       );
+      if (run.dryRun) return;
       // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
       const kept = await this.items.complete(transaction, {
         ...stored,

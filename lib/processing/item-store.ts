@@ -9,6 +9,7 @@ import {
   completeChunk,
   completeItem,
   finishItemWithoutResult,
+  hasClaimableItems,
   itemsHeldByOthers,
   releaseItems,
   releaseSomeItems,
@@ -83,6 +84,12 @@ export class ItemStore {
   async release(batchId: string, workerId: string, itemIds: readonly string[]): Promise<void> {
     if (itemIds.length === 0) return;
     await this.database.run(releaseSomeItems({ batchId, workerId, itemIds }));
+  }
+
+  /** Whether the batch has items to claim: pending, or held by a run whose lease ran out. */
+  async hasClaimable(batchId: string): Promise<boolean> {
+    const [row] = await this.database.run<{ claimable: boolean }>(hasClaimableItems({ batchId }));
+    return row?.claimable === true;
   }
 
   /** How many items of the batch another worker is processing right now. */

@@ -1,4 +1,5 @@
 import type { BatchSummary } from '../interfaces/batch-summary.interface';
+import type { DryRunOutcome } from '../interfaces/dry-run.interface';
 import type { ImportBatch, JsonObject } from '../interfaces/import-batch.interface';
 import type { ImportItem, ItemErrorDetails } from '../interfaces/import-item.interface';
 import type { ImportLogEntry } from '../interfaces/import-log.interface';
@@ -74,6 +75,14 @@ export function toItem<TSource>(row: Row): ImportItem<TSource> {
     startedAt: date(row.started_at),
     completedAt: date(row.completed_at),
     correctedAt: date(row.corrected_at),
+    dryRun:
+      row.dry_run_outcome === null || row.dry_run_outcome === undefined
+        ? null
+        : {
+            outcome: row.dry_run_outcome as DryRunOutcome,
+            error: str(row.dry_run_error),
+            at: date(row.dry_run_at) as Date,
+          },
   };
 }
 

@@ -28,3 +28,28 @@ export async function inTransaction<T>(
     await database.release(runner, failure);
   }
 }
+
+/**
+ * Runs `work` in a transaction of its own that is always rolled back (a dry run), and returns what it
+ * returned; on any error rethrows it. Releases the connection in every case.
+ */
+export async function inRolledBackTransaction<T>(
+  database: DatabaseAdapter,
+  work: (runner: QueryRunner, manager: EntityManager) => Promise<T>,
+): Promise<T> {
+  const runner = database.dataSource.createQueryRunner();
+  let failure: unknown;
+  try {
+    await runner.startTransaction();
+    return await work(runner, runner.manager);
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    if (runner.isTransactionActive) {
+      // A rollback that fails (the connection is gone) closes the connection rather than pooling it.
+      await runner.rollbackTransaction().catch((error: unknown) => (failure ??= error));
+    }
+    await database.release(runner, failure);
+  }
+}

@@ -65,7 +65,9 @@ const WORKER_RUN_CHECKS = Object.fromEntries(
     key,
     key === 'concurrency'
       ? (value) => messages.workerRunConcurrency({ got: show(value) })
-      : fromRunCheck(key),
+      : key === 'dryRun'
+        ? () => messages.workerRunDryRun()
+        : fromRunCheck(key),
   ]),
 ) as Record<keyof ProcessBatchOptions, Check>;
 
@@ -89,6 +91,7 @@ const DEFAULTS: ResolvedReliableImportsOptions = {
   itemTimeoutMs: 300_000,
   storeErrorStacks: false,
   checkSchema: true,
+  requireApproval: false,
   worker: WORKER_DEFAULTS,
 };
 
@@ -114,6 +117,7 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
   ),
   storeErrorStacks: boolean,
   checkSchema: boolean,
+  requireApproval: boolean,
   worker: object('{ enabled: true }'),
   maxFailures: fromRunCheck('maxFailures'),
   maxFailureRate: fromRunCheck('maxFailureRate'),
@@ -129,6 +133,7 @@ const PROCESSOR_CHECKS: Record<keyof ImportProcessorOptions, Check> = {
     typeof value === 'string' ? null : messages.processorBatchTypeNotString({ got: show(value) }),
   continueOnError: CHECKS.continueOnError,
   itemTimeoutMs: CHECKS.itemTimeoutMs,
+  requireApproval: CHECKS.requireApproval,
   maxFailures: CHECKS.maxFailures,
   maxFailureRate: CHECKS.maxFailureRate,
   failureRateMinItems: CHECKS.failureRateMinItems,

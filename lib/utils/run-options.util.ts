@@ -67,6 +67,10 @@ export const RUN_OPTION_CHECKS = {
     'INVALID_ITEM_TIMEOUT',
   ),
   maxAttempts: wholeNumber(1, 100, undefined, messages.noRetryNote()),
+  dryRun: {
+    valid: (value) => typeof value === 'boolean',
+    expected: messages.expectedBoolean(),
+  },
   maxFailures: wholeNumber(0, MAX_ROWS, undefined),
   maxFailureRate: {
     valid: (value) => typeof value === 'number' && value >= 0 && value <= 1,

@@ -167,9 +167,7 @@ describe('events', () => {
       { itemIndex: 9, errorMessage: 'row 9 is wrong', attempts: 1, status: 'processing' },
     ]);
     const done = events.flatMap((event) =>
-      event.name === RELIABLE_IMPORTS_EVENTS.batchProgress
-        ? [event.completedItems + event.failedItems + event.skippedItems]
-        : [],
+      event.name === RELIABLE_IMPORTS_EVENTS.batchProgress ? [event.progress.done] : [],
     );
     expect(done).toEqual([...done].sort((a, b) => a - b));
     expect(events[0]).toMatchObject({
@@ -278,6 +276,30 @@ describe('events', () => {
       failedItems: 1,
     });
     expect(listener.of(stopped.id)).toEqual(runner.of(stopped.id));
+  });
+
+  it('approval and rejection reach every instance', async () => {
+    const approved = await runner.batches.createBatch('eventful', rows(2), {
+      requireApproval: true,
+    });
+    const rejected = await runner.batches.createBatch('eventful', rows(2), {
+      requireApproval: true,
+    });
+    await listener.batches.approveBatch(approved.id);
+    await runner.batches.processBatch(approved.id);
+    await listener.batches.rejectBatch(rejected.id, 'not this month');
+    await hear(runner, rejected.id, RELIABLE_IMPORTS_EVENTS.batchRejected);
+    await hear(listener, approved.id, RELIABLE_IMPORTS_EVENTS.batchCompleted);
+    expect(runner.names(approved.id)).toEqual([
+      RELIABLE_IMPORTS_EVENTS.batchApproved,
+      RELIABLE_IMPORTS_EVENTS.batchStarted,
+      RELIABLE_IMPORTS_EVENTS.batchCompleted,
+    ]);
+    expect(listener.of(approved.id)).toEqual(runner.of(approved.id));
+    expect(runner.of(approved.id)[0]).toMatchObject({ status: BATCH_STATUS.pending });
+    expect(runner.of(rejected.id)).toMatchObject([
+      { status: BATCH_STATUS.rejected, reason: 'not this month' },
+    ]);
   });
 
   it('a listener that throws does not fail the batch, in the instance that runs it or another', async () => {

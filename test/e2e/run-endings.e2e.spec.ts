@@ -277,4 +277,20 @@ describe('how a run ends', () => {
       await second.close();
     }
   });
+  it('claims the rows a lock kept from its claims once the lock is gone, rather than wait for them forever', async () => {
+    const batch = await t.batches.createBatch('ending', rows(3));
+    // A correction (or a dry run's verdict) holds row 2 while the run's claims pass it by.
+    locker = await t.connect();
+    await locker.query('BEGIN');
+    await locker.query(
+      `SELECT id FROM import_batch_items WHERE batch_id = $1 AND item_index = 2 FOR UPDATE`,
+      [batch.id],
+    );
+    const running = t.batches.processBatch(batch.id);
+    await waitFor(async () => (await t.batches.getBatchSummary(batch.id)).completedItems === 2);
+    await sleep(300);
+    await locker.query('COMMIT');
+    locker = null;
+    expect(await running).toMatchObject({ status: 'completed', completedItems: 3 });
+  });
 });

@@ -41,6 +41,7 @@ const WRONG: Record<keyof ProcessBatchOptions, [value: unknown, phrase: string |
     0,
     'options.maxAttempts must be a whole number from 1 (no retry) to 100 (or left out); got 0',
   ],
+  dryRun: ['yes', 'options.dryRun must be true or false (or left out); got "yes"'],
   maxFailures: [-1, 'options.maxFailures must be a whole number from 0 to 2147483647'],
   maxFailureRate: [1.5, 'options.maxFailureRate must be a number from 0 to 1 (0.1 is 10%)'],
   failureRateMinItems: [0.5, 'options.failureRateMinItems must be a whole number from 1 to'],

@@ -1,5 +1,6 @@
 import {
   BatchNotReprocessableError,
+  BatchStatusConflictError,
   DuplicateBatchTypeError,
   IdempotencyConflictError,
   ImportBatchNotFoundError,
@@ -190,6 +191,37 @@ describe('the messages of the errors', () => {
     expectModuleError(running, 'BatchNotReprocessableError', 'BATCH_NOT_REPROCESSABLE');
     expect(running.message).toContain(`Import batch "${BATCH_ID}" is still processing`);
     expect(running.message).toContain(`Run processBatch("${BATCH_ID}") first`);
+  });
+
+  it('BatchStatusConflictError of approve and reject names the batch, its status and what to do instead', () => {
+    const approved = new BatchStatusConflictError({ id: BATCH_ID, status: 'pending' }, 'approve');
+    expectModuleError(approved, 'BatchStatusConflictError', 'BATCH_STATUS_CONFLICT');
+    expect(approved.context).toEqual({ batchId: BATCH_ID });
+    expect(approved.message).toContain(
+      `Cannot approve import batch "${BATCH_ID}": it is pending, not awaiting_approval`,
+    );
+    expect(approved.message).toContain('approved already');
+    const rejected = new BatchStatusConflictError({ id: BATCH_ID, status: 'rejected' }, 'approve');
+    expect(rejected.message).toContain('import the rows again');
+    const paused = new BatchStatusConflictError({ id: BATCH_ID, status: 'paused' }, 'approve');
+    expect(paused.message).toContain(`resumeBatch("${BATCH_ID}")`);
+    const running = new BatchStatusConflictError({ id: BATCH_ID, status: 'processing' }, 'reject');
+    expect(running.message).toContain(`Cannot reject import batch "${BATCH_ID}": it is processing`);
+    expect(running.message).toContain(`cancelBatch("${BATCH_ID}", { reason })`);
+    const ended = new BatchStatusConflictError({ id: BATCH_ID, status: 'completed' }, 'reject');
+    expect(ended.message).toContain('It has ended already');
+  });
+
+  it('BatchStatusConflictError of a dry run says which batches a dry run tries, and what to do', () => {
+    const running = new BatchStatusConflictError({ id: BATCH_ID, status: 'processing' }, 'dry-run');
+    expectModuleError(running, 'BatchStatusConflictError', 'BATCH_STATUS_CONFLICT');
+    expect(running.message).toContain(
+      `Cannot dry-run import batch "${BATCH_ID}": it is processing`,
+    );
+    expect(running.message).toContain('pending, awaiting_approval or paused');
+    expect(running.message).toContain(`pause it (pauseBatch("${BATCH_ID}"))`);
+    const ended = new BatchStatusConflictError({ id: BATCH_ID, status: 'failed' }, 'dry-run');
+    expect(ended.message).toContain('has ended, so no row of it is left to run');
   });
 
   it('ItemNotCorrectableError names the item, the batch that holds its row, and what to do instead', () => {

@@ -22,10 +22,11 @@ const DEFAULTS = {
   itemTimeoutMs: 300_000,
   storeErrorStacks: false,
   checkSchema: true,
+  requireApproval: false,
   worker: { enabled: false, concurrency: 1, pollIntervalMs: 1000, run: {} },
 };
 const OPTION_LIST =
-  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, checkSchema, worker, maxFailures, maxFailureRate, failureRateMinItems';
+  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, checkSchema, requireApproval, worker, maxFailures, maxFailureRate, failureRateMinItems';
 
 describe('resolveOptions', () => {
   it.each([
@@ -46,6 +47,7 @@ describe('resolveOptions', () => {
       itemTimeoutMs: 100,
       storeErrorStacks: true,
       checkSchema: false,
+      requireApproval: true,
       worker: {
         enabled: true,
         concurrency: 4,
@@ -194,6 +196,7 @@ describe('resolveOptions', () => {
             concurrency: 4,
             commitEvery: 0,
             itemTimeoutMs: 99,
+            dryRun: true,
             commitEvry: 10,
           },
         },
@@ -203,9 +206,13 @@ describe('resolveOptions', () => {
       'worker.run.concurrency is worker.concurrency: set it there instead (worker: { concurrency: 4 })',
       'worker.run.commitEvery must be a whole number from 1 (a transaction per item) to 10000; got 0',
       'worker.run.itemTimeoutMs must be a whole number from 100 to 86400000; got 99',
+      'worker.run.dryRun cannot be set for the worker: a dry run is asked for one batch, with dryRunBatch(id)',
       expect.stringMatching(
         /^"worker\.run\.commitEvry" is not an option \(did you mean "worker\.run\.commitEvery"\?\); the options of worker\.run are: continueOnError, concurrency, commitEvery, itemTimeoutMs/,
       ),
+    ]);
+    expect(problemsOf({ requireApproval: 'yes' }).problems).toEqual([
+      'requireApproval must be true or false; got "yes"',
     ]);
     expect(problemsOf({ worker: { run: 'fast' } }).problems).toEqual([
       'worker.run must be an object such as { commitEvery: 100 }; got "fast"',

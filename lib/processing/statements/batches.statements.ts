@@ -5,6 +5,7 @@
 
 import { BATCH_STATUS, ITEM_STATUS, LIVE_BATCH_STATUSES, OPEN_ITEM_STATUSES } from '../../statuses';
 import { sqlList, sqlWord, type Statement } from './statement';
+import { uncountFailedRows } from './progress.statements';
 
 /** The LISTEN/NOTIFY channel on which new batches are announced. */
 export const BATCH_CHANNEL = 'reliable_imports_batches';
@@ -169,7 +170,10 @@ export function pauseBatch(args: { batchId: string; reason: string | null }): St
   return { text: PAUSE_BATCH, values: [args.batchId, args.reason] };
 }
 
-/** Rows a resume puts back to pending when they were corrected after they failed: none was applied. */
+/**
+ * Rows a resume puts back to pending when they were corrected after they failed: none was applied. Only
+ * failed ones: the statement takes them back out of the failed count (`uncountFailedRows`).
+ */
 const REQUEUED_ON_RESUME = [ITEM_STATUS.failed] as const;
 
 const RESUME_BATCH = `
@@ -186,18 +190,23 @@ const RESUME_BATCH = `
           "started_at" = NULL, "completed_at" = NULL
       FROM batch
       WHERE i."batch_id" = batch."id" AND i."status" IN (${sqlList(REQUEUED_ON_RESUME)})
-        AND i."corrected_at" IS NOT NULL AND i."corrected_at" > i."completed_at"
-      RETURNING i."id", i."status"
-    )
+        AND (i."corrected_at" > i."completed_at"
+             -- Every failed row, when asked; but a line that could not be read has no data to run until
+             -- it is corrected.
+             OR ($2::boolean AND (i."corrected_data" IS NOT NULL
+                                  OR COALESCE(i."error_details" ->> 'code', '') <> 'MALFORMED_LINE')))
+      RETURNING i."id", i."batch_id"
+    ), ${uncountFailedRows('requeued')}
     SELECT batch.*, (SELECT count(*)::integer FROM requeued) AS "requeued_items" FROM batch`;
 
 /**
  * Resumes a paused batch: pending again when no run had started it, otherwise running with no holder (the
  * next run takes it over at once). Its failed rows corrected since they failed go back to
- * pending with their correction, so that "correct, then resume" finishes the file.
+ * pending with their correction, so that "correct, then resume" finishes the file; with `retryFailed`,
+ * every failed row does (for a cause outside the rows, fixed since: a missing reference, a service down).
  */
-export function resumeBatch(args: { batchId: string }): Statement {
-  return { text: RESUME_BATCH, values: [args.batchId] };
+export function resumeBatch(args: { batchId: string; retryFailed: boolean }): Statement {
+  return { text: RESUME_BATCH, values: [args.batchId, args.retryFailed] };
 }
 
 const LOCK_BATCH = `SELECT * FROM "import_batches" WHERE "id" = $1 FOR NO KEY UPDATE`;
@@ -261,14 +270,4 @@ const COUNT_ENDED_BATCH = `
  */
 export function countCancelledBatch(args: { batchId: string }): Statement {
   return { text: COUNT_ENDED_BATCH, values: [args.batchId] };
-}
-
-const FAILURE_COUNTS = `
-    SELECT COALESCE(sum("failed"), 0)::integer AS "failed",
-           COALESCE(sum("completed" + "failed" + "skipped"), 0)::integer AS "processed"
-    FROM "import_batch_progress" WHERE "batch_id" = $1`;
-
-/** The batch's failed rows and rows processed, summed from its progress counters (for an error budget). */
-export function failureCounts(args: { batchId: string }): Statement {
-  return { text: FAILURE_COUNTS, values: [args.batchId] };
 }

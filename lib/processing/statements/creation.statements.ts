@@ -3,7 +3,7 @@
  * columns) once every item is in; a reprocess creates its child batch with the same ones.
  */
 
-import { ITEM_STATUS } from '../../statuses';
+import { BATCH_STATUS, ITEM_STATUS } from '../../statuses';
 import { sqlWord, type Statement } from './statement';
 
 /**
@@ -11,7 +11,7 @@ import { sqlWord, type Statement } from './statement';
  *
  * The creation time is the statement's, not the transaction's (`now()`): a reprocess orders the copies
  * of a row by it, and its transaction may have begun before it waited for the tree's lock while another
- * reprocess of the tree was made and ran.
+ * reprocess of the tree was made and ran. `status` is `pending` unless the batch waits for approval.
  */
 export function insertBatch(args: {
   batchType: string;
@@ -19,12 +19,13 @@ export function insertBatch(args: {
   metadata: string;
   idempotencyKey: string | null;
   parentBatchId: string | null;
+  status?: typeof BATCH_STATUS.pending | typeof BATCH_STATUS.awaitingApproval;
 }): Statement {
   return {
     text: `
     INSERT INTO "import_batches"
-      ("batch_type", "source_info", "metadata", "idempotency_key", "parent_batch_id", "created_at")
-    VALUES ($1, $2::jsonb, $3::jsonb, $4, $5, clock_timestamp())
+      ("batch_type", "source_info", "metadata", "idempotency_key", "parent_batch_id", "created_at", "status")
+    VALUES ($1, $2::jsonb, $3::jsonb, $4, $5, clock_timestamp(), $6)
     ON CONFLICT ("idempotency_key") WHERE "idempotency_key" IS NOT NULL DO NOTHING
     RETURNING *`,
     values: [
@@ -33,6 +34,7 @@ export function insertBatch(args: {
       args.metadata,
       args.idempotencyKey,
       args.parentBatchId,
+      args.status ?? BATCH_STATUS.pending,
     ],
   };
 }

@@ -5,6 +5,7 @@
 
 import { BATCH_STATUS, ITEM_STATUS } from '../../statuses';
 import { INSERT_LOGS, logRecordset } from './logs.statements';
+import { countOutcomes } from './progress.statements';
 import { sqlWord, type Statement } from './statement';
 
 /** What an item's run produced, as its row stores it. */
@@ -53,9 +54,10 @@ function logDone(source: string, entries: string): string {
 }
 
 /**
- * The text that records the outcome of an item and writes its logs, in one statement, only while this
- * worker still holds the item (fencing). `set` writes the outcome's own columns, from `$5` on, after the
- * item ($1), the worker ($2), the attempts ($3) and the logs ($4).
+ * The text that records the outcome of an item, writes its logs and counts it in the batch's progress, in
+ * one statement, only while this worker still holds the item (fencing: a lost claim changes, logs and
+ * counts nothing). `set` writes the outcome's own columns, from `$5` on, after the item ($1), the worker
+ * ($2), the attempts ($3) and the logs ($4).
  */
 function outcomeText(set: string): string {
   return `
@@ -64,8 +66,8 @@ function outcomeText(set: string): string {
       SET ${set}, "attempts" = "attempts" + $3,
           "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
       WHERE "id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_by" = $2
-      RETURNING "id", "batch_id"
-    ), ${logDone('done', '$4')}
+      RETURNING "id", "batch_id", "status"
+    ), ${logDone('done', '$4')}, ${countOutcomes('done', '$2')}
     SELECT "id" FROM done`;
 }
 
@@ -118,6 +120,20 @@ export function claimExpiredItems(args: ClaimArgs): Statement {
     text: CLAIM_EXPIRED_ITEMS,
     values: [args.batchId, args.workerId, args.leaseMs, args.limit],
   };
+}
+
+const HAS_CLAIMABLE_ITEMS = `
+    SELECT EXISTS (
+      SELECT 1 FROM "import_batch_items"
+      WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.pending)}
+    ) OR EXISTS (
+      SELECT 1 FROM "import_batch_items"
+      WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_until" < now()
+    ) AS "claimable"`;
+
+/** Whether the batch has items a claim would take: pending, or held past their lease. */
+export function hasClaimableItems(args: { batchId: string }): Statement {
+  return { text: HAS_CLAIMABLE_ITEMS, values: [args.batchId] };
 }
 
 const ITEMS_HELD_BY_OTHERS = `
@@ -195,13 +211,13 @@ const COMPLETE_CHUNK = `
           "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
       FROM input
       WHERE i."id" = input."id" AND i."status" = ${sqlWord(ITEM_STATUS.processing)} AND i."locked_by" = $1
-      RETURNING i."id", i."batch_id"
-    ), ${logDone('done JOIN input ON input."id" = done."id"', 'input."logs"')}
+      RETURNING i."id", i."batch_id", i."status"
+    ), ${logDone('done JOIN input ON input."id" = done."id"', 'input."logs"')}, ${countOutcomes('done', '$1')}
     SELECT count(*)::integer AS "count" FROM done`;
 
 /**
  * Inside a chunk's transaction: marks every item of the chunk completed (only those this worker still
- * holds) and writes their logs, in one statement. The items travel as one JSON array of
+ * holds), writes their logs and counts them in the batch's progress, in one statement. The items travel as one JSON array of
  * `{ id, processed, target_table, target_id, logs }`.
  */
 export function completeChunk(args: {
