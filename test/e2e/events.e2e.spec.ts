@@ -6,6 +6,7 @@ import {
   BATCH_STATUS,
   ImportProcessor,
   RELIABLE_IMPORTS_EVENTS,
+  reliableImportsMigrations,
   type ImportBatch,
   type ImportItem,
   type ImportRowFailedEvent,
@@ -14,6 +15,7 @@ import {
   type ValidationResult,
 } from '../../lib';
 import { EVENTS_CHANNEL } from '../../lib/processing/statements/events.statements';
+import { PGliteDriver } from 'typeorm-pglite';
 import { createTestApp, type TestApp, type TestAppOptions } from '../fixtures/test-app';
 import { Gate } from '../support/gate';
 import { waitFor } from '../support/timing';
@@ -414,5 +416,46 @@ describe('events', () => {
     expect(failed[0]).toEqual(runner.of(batch.id).find((event) => event.name === failed[0].name));
     await waitFor(() => payloads.some((payload) => payload.includes(paused.id)));
     for (const payload of payloads) expect(Buffer.byteLength(payload)).toBeLessThan(8_000);
+  });
+});
+
+describe('events on PGlite (one connection)', () => {
+  it('reach the listeners of the instance, in order, after one warning that no other instance hears them', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const app = await createTestApp(undefined, [EventfulProcessor], {
+      typeorm: {
+        driver: new PGliteDriver({}).driver,
+        migrations: reliableImportsMigrations,
+        migrationsRun: true,
+      },
+      imports: [EventEmitterModule.forRoot()],
+    });
+    try {
+      const heard: ReliableImportsEvent[] = [];
+      app.app.get(EventEmitter2).onAny((_name: string | string[], event: unknown) => {
+        heard.push(event as ReliableImportsEvent);
+      });
+      const batch = await app.batches.createBatch(
+        'eventful',
+        rows(3, (n) => (n === 1 ? 'bad' : undefined)),
+      );
+      await app.batches.processBatch(batch.id, { continueOnError: true });
+      expect(
+        heard
+          .map((event) => event.name)
+          .filter((name) => name !== RELIABLE_IMPORTS_EVENTS.batchProgress),
+      ).toEqual([
+        RELIABLE_IMPORTS_EVENTS.batchStarted,
+        RELIABLE_IMPORTS_EVENTS.rowFailed,
+        RELIABLE_IMPORTS_EVENTS.batchCompleted,
+      ]);
+      const warnings = warn.mock.calls.map(([message]) => String(message));
+      expect(warnings.filter((message) => message.includes('reach only the listeners'))).toEqual([
+        expect.stringContaining('one connection (PGlite)'),
+      ]);
+    } finally {
+      warn.mockRestore();
+      await app.close();
+    }
   });
 });
