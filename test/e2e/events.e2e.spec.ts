@@ -26,7 +26,10 @@ interface Row {
   fail?: string;
 }
 
-/** `fail` rows throw their text; `gate` holds row `gateAt`; a batch with `metadata.refuse` is refused. */
+/**
+ * `fail` rows throw their text; `gate` holds row `gateAt`; a batch with `metadata.refuse` is refused, one
+ * with `metadata.explode` makes `onBatchStart` throw.
+ */
 @ImportProcessor()
 class EventfulProcessor extends BaseProcessor<Row> {
   gate: Gate | null = null;
@@ -34,6 +37,10 @@ class EventfulProcessor extends BaseProcessor<Row> {
 
   validateBatch(batch: ImportBatch): ValidationResult {
     return batch.metadata.refuse ? 'refused for the test' : true;
+  }
+
+  onBatchStart(batch: ImportBatch): void {
+    if (batch.metadata.explode) throw new Error('onBatchStart exploded');
   }
 
   async processItem(item: ImportItem<Row>): Promise<void> {
@@ -243,7 +250,7 @@ describe('events', () => {
     expect(cancelled).toMatchObject({ cancelledItems: cancelledBatch.cancelledItems });
   });
 
-  it('a spent error budget pauses the batch with its reason; a refused batch and a stopped one fail', async () => {
+  it('a spent error budget pauses the batch with its reason; a refused, a stopped and an abandoned batch fail', async () => {
     const budget = await runner.batches.createBatch(
       'eventful',
       rows(30, (n) => (n < 10 ? 'bad' : undefined)),
@@ -258,7 +265,11 @@ describe('events', () => {
       rows(5, (n) => (n === 1 ? 'stop here' : undefined)),
     );
     await runner.batches.processBatch(stopped.id, { continueOnError: false });
-    await hear(listener, stopped.id, RELIABLE_IMPORTS_EVENTS.batchFailed);
+    const abandoned = await runner.batches.createBatch('eventful', rows(2), {
+      metadata: { explode: true },
+    });
+    await expect(runner.batches.processBatch(abandoned.id)).rejects.toThrow('exploded');
+    await hear(listener, abandoned.id, RELIABLE_IMPORTS_EVENTS.batchFailed);
 
     const paused = runner.of(budget.id).find((e) => e.name === RELIABLE_IMPORTS_EVENTS.batchPaused);
     expect(paused).toMatchObject({ status: BATCH_STATUS.paused });
@@ -278,6 +289,14 @@ describe('events', () => {
       failedItems: 1,
     });
     expect(listener.of(stopped.id)).toEqual(runner.of(stopped.id));
+    expect(listener.of(abandoned.id)).toMatchObject([
+      { name: RELIABLE_IMPORTS_EVENTS.batchStarted },
+      {
+        name: RELIABLE_IMPORTS_EVENTS.batchFailed,
+        status: BATCH_STATUS.failed,
+        reason: expect.stringContaining('onBatchStart exploded'),
+      },
+    ]);
   });
 
   it('approval and rejection reach every instance', async () => {
