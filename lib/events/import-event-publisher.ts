@@ -128,6 +128,14 @@ export class ImportEventPublisher
     }
   }
 
+  /**
+   * Whether anybody may hear an event: this instance's listeners, or another instance's (not on PGlite,
+   * which lives in this process). Without, an event that costs a query to make (progress) is not made.
+   */
+  get listened(): boolean {
+    return this.emitter !== null || !this.database.singleConnection;
+  }
+
   /** Resolves once every event published so far has been sent to the database (or given up on). */
   async flush(): Promise<void> {
     while (this.sending) await this.sending;

@@ -169,7 +169,7 @@ export class BatchRun {
     );
     leases.start();
     control.start();
-    if (this.owner) progress.start();
+    if (this.owner && this.services.events.listened) progress.start();
     try {
       if ((await this.step(() => this.validate())) && !this.facts.refused) {
         if (await this.step(() => this.start())) await this.step(() => this.runItems());
@@ -200,8 +200,8 @@ export class BatchRun {
     const started = await store.startBatch(this.batchId, this.workerId, options.leaseMs);
     const batch = started ?? (await store.getBatch(this.batchId));
     if (!isRunnableBatch(batch.status)) return null;
-    // Its first start: not a takeover of a run that died, nor a run that takes a resumed batch on.
-    if (started && this.found.startedAt === null) {
+    // Its first start: not a takeover of a run that died (which counts a retry), nor of a resumed batch.
+    if (started && this.found.startedAt === null && started.retryCount === this.found.retryCount) {
       this.services.events.publish(RELIABLE_IMPORTS_EVENTS.batchStarted, {
         ...aboutBatch(started),
         totalItems: started.totalItems,
