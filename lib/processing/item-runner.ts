@@ -56,8 +56,17 @@ export type ItemOutcome =
   | { status: typeof ITEM_STATUS.completed }
   /** `reason` is the skip's reason as stored. */
   | { status: typeof ITEM_STATUS.skipped; reason: string }
-  /** `message` is the error's message as stored: safe to read, to store and to quote. */
-  | { status: typeof ITEM_STATUS.failed; error: Error; message: string }
+  /**
+   * `message` is the error's message as stored: safe to read, to store and to quote; `code` the stored
+   * code (`errorDetails.code`); `attempts` the attempts made.
+   */
+  | {
+      status: typeof ITEM_STATUS.failed;
+      error: Error;
+      message: string;
+      code: string | null;
+      attempts: number;
+    }
   | { status: 'lost' };
 
 /** How a chunk ended; an item of it that timed out is named, so that it is not given its time twice. */
@@ -192,7 +201,14 @@ export class ItemRunner {
       });
     }
     const stored = storableText(message, TEXT_LIMITS.message).text;
-    if (run.dryRun) return { status: ITEM_STATUS.failed, error, message: stored };
+    const failed = {
+      status: ITEM_STATUS.failed,
+      error,
+      message: stored,
+      code: details.code ?? null,
+      attempts: attempt,
+    } as const;
+    if (run.dryRun) return failed;
     const kept = await this.items.finishWithoutResult({
       itemId: item.id,
       workerId: run.workerId,
@@ -202,7 +218,7 @@ export class ItemRunner {
       logsJson: logs.drain(),
       attempts: attempt,
     });
-    return kept ? { status: ITEM_STATUS.failed, error, message: stored } : { status: 'lost' };
+    return kept ? failed : { status: 'lost' };
   }
 
   private detailsOf(error: Error): ItemErrorDetails {
