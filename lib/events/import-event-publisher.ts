@@ -78,6 +78,8 @@ export class ImportEventPublisher
   private sending: Promise<void> | null = null;
   private dropped = 0;
   private unreadableReported = false;
+  /** The module's own listeners (the runner's, to halt a run at once when its batch is paused). */
+  private readonly watchers = new Set<(event: ReliableImportsEvent) => void>();
 
   constructor(
     @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
@@ -97,8 +99,18 @@ export class ImportEventPublisher
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    // Without an event emitter there is nobody to hand other instances' events to.
-    if (this.emitter) await this.listen(true);
+    // Someone to hand other instances' events to: the application's listeners, or the worker's runs,
+    // which halt at once when another instance pauses or cancels their batch (others check each second).
+    if (this.emitter || this.options.worker.enabled) await this.listen(true);
+  }
+
+  /**
+   * Calls `watcher` with every event, this instance's and the others' (as far as this instance listens).
+   * For the module's own parts; returns the unsubscription. @internal
+   */
+  watch(watcher: (event: ReliableImportsEvent) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -143,6 +155,15 @@ export class ImportEventPublisher
 
   /** Emits the event to this instance's listeners; what they throw is logged, not passed on. */
   private deliver(event: ReliableImportsEvent): void {
+    for (const watcher of this.watchers) {
+      try {
+        watcher(event);
+      } catch (error) {
+        this.logger.warn(
+          messages.eventListenerFailed({ event: event.name, reason: toError(error).message }),
+        );
+      }
+    }
     const emitter = this.emitter;
     if (!emitter) return;
     const failed = (error: unknown): void =>

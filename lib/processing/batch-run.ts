@@ -13,7 +13,7 @@ import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { messages } from '../reliable-imports.messages';
-import { BATCH_STATUS, isEndedBatch, isRunnableBatch } from '../statuses';
+import { BATCH_STATUS, isEndedBatch, isRunnableBatch, type BatchStatus } from '../statuses';
 import { isInstance, messageOf, nameOf, toError } from '../utils/error-details.util';
 import { sleep } from '../utils/sleep.util';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
@@ -346,6 +346,16 @@ export class BatchRun {
       status,
       progress,
     });
+  }
+
+  /**
+   * The batch was paused or cancelled (an event told): the run stops before its next item, lets its items
+   * in flight finish, and leaves.
+   */
+  halt(status: BatchStatus): void {
+    if (status === BATCH_STATUS.paused || status === BATCH_STATUS.cancelled) {
+      this.halted ??= status;
+    }
   }
 
   /** Notes a pause or a cancel of the batch: the run stops claiming, and leaves once its items finish. */

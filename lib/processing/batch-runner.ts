@@ -3,6 +3,7 @@ import type { ProcessBatchOptions } from '../interfaces/batch-options.interface'
 import type { BatchSummary } from '../interfaces/batch-summary.interface';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { ImportEventPublisher } from '../events/import-event-publisher';
+import { RELIABLE_IMPORTS_EVENTS } from '../events/reliable-imports.events';
 import { ImportProcessorRegistry } from '../import-processor.registry';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
@@ -48,6 +49,19 @@ export class BatchRunner implements BeforeApplicationShutdown {
       events,
       logger: this.logger,
     };
+    // A pause or a cancel, from this instance or another: its runs here stop before their next item, at
+    // once rather than at their next check of the batch's status.
+    events.watch((event) => {
+      if (
+        event.name !== RELIABLE_IMPORTS_EVENTS.batchPaused &&
+        event.name !== RELIABLE_IMPORTS_EVENTS.batchCancelled
+      ) {
+        return;
+      }
+      for (const run of this.active) {
+        if (run.batchId === event.batchId) run.halt(event.status);
+      }
+    });
   }
 
   /**
