@@ -208,7 +208,12 @@ export const messages = {
 
   batchStillRunning: (batchId: string, status: string): string =>
     `Import batch "${batchId}" is still ${status}; only a finished batch can be reprocessed. ` +
-    `Run processBatch("${batchId}") first, or wait for the worker processing it.`,
+    (status === BATCH_STATUS.paused
+      ? `Resume it (resumeBatch("${batchId}")) to go on with it, or cancel it (cancelBatch("${batchId}")) ` +
+        `and then reprocess its rows.`
+      : status === BATCH_STATUS.awaitingApproval
+        ? `Approve it (approveBatch("${batchId}")) to run it, or reject it.`
+        : `Run processBatch("${batchId}") first, or wait for the worker processing it.`),
 
   itemNotCorrectable: (itemId: string, itemIndex: number, status: string): string =>
     `Import item "${itemId}" (index ${itemIndex}) is ${status}; only failed or skipped items can be ` +
