@@ -134,6 +134,10 @@ describe('pause, resume and cancel', () => {
       (await t.batches.pauseBatch(batch.id, { reason: 'wait for the CFO' })).errorMessage,
     ).toBe('wait for the CFO');
     expect((await t.batches.pauseBatch(batch.id)).status).toBe(BATCH_STATUS.paused);
+    // Its rows wait for it: a reprocess would run them a second time.
+    await expect(t.batches.reprocessBatch(batch.id)).rejects.toThrow(
+      `is still paused; only a finished batch can be reprocessed. Resume it (resumeBatch("${batch.id}"))`,
+    );
     expect((await t.batches.resumeBatch(batch.id)).status).toBe(BATCH_STATUS.pending);
     expect((await t.batches.resumeBatch(batch.id)).status).toBe(BATCH_STATUS.pending);
     expect((await t.batches.processBatch(batch.id)).status).toBe(BATCH_STATUS.completed);
