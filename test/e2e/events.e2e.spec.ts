@@ -61,6 +61,10 @@ class ThrowingListener {
   }
 }
 
+/** The events that tell of a change, in order: without progress, whose number depends on the timing. */
+const milestones = (names: ReliableImportsEventName[]): ReliableImportsEventName[] =>
+  names.filter((name) => name !== RELIABLE_IMPORTS_EVENTS.batchProgress);
+
 const rows = (count: number, fail: (n: number) => string | undefined = () => undefined): Row[] =>
   Array.from({ length: count }, (_, n) => {
     const text = fail(n);
@@ -274,7 +278,7 @@ describe('events', () => {
     const paused = runner.of(budget.id).find((e) => e.name === RELIABLE_IMPORTS_EVENTS.batchPaused);
     expect(paused).toMatchObject({ status: BATCH_STATUS.paused });
     expect((paused as { reason: string }).reason).toMatch(/^stopped: \d+ of \d+ rows failed/);
-    expect(runner.names(refused.id)).toEqual([
+    expect(milestones(runner.names(refused.id))).toEqual([
       RELIABLE_IMPORTS_EVENTS.batchStarted,
       RELIABLE_IMPORTS_EVENTS.batchFailed,
     ]);
@@ -311,7 +315,8 @@ describe('events', () => {
     await listener.batches.rejectBatch(rejected.id, 'not this month');
     await hear(runner, rejected.id, RELIABLE_IMPORTS_EVENTS.batchRejected);
     await hear(listener, approved.id, RELIABLE_IMPORTS_EVENTS.batchCompleted);
-    expect(runner.names(approved.id)).toEqual([
+    // Progress events come as often as the run lasts a poll interval: on a slow machine, one may.
+    expect(milestones(runner.names(approved.id))).toEqual([
       RELIABLE_IMPORTS_EVENTS.batchApproved,
       RELIABLE_IMPORTS_EVENTS.batchStarted,
       RELIABLE_IMPORTS_EVENTS.batchCompleted,
