@@ -1,0 +1,151 @@
+import { Readable } from 'node:stream';
+import type { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import {
+  BaseProcessor,
+  BATCH_STATUS,
+  BatchStatusConflictError,
+  ImportBatchNotFoundError,
+  ImportProcessor,
+  InvalidArgumentError,
+  ITEM_STATUS,
+  LeaseLostError,
+  readJsonl,
+  reliableImportsEntities,
+  reliableImportsMigrations,
+  type BatchService,
+  type ImportContext,
+  type ImportItem,
+} from '../../lib';
+import { createTestApp } from '../fixtures/test-app';
+import { CREATE_APPLIED_TABLE } from '../support/child-process';
+import { Gate } from '../support/gate';
+import { waitFor } from '../support/timing';
+import { useTestApp, useTestDatabase } from '../support/use-test-app';
+
+/**
+ * Attacks on the guarantees of operator control (issue #13): pause, resume and cancel at the worst
+ * moments, the progress counters against the rows, error budgets, dry runs, hostile arguments, and the
+ * migration on a database that holds data.
+ */
+
+interface Row {
+  n: number;
+  bad?: boolean;
+}
+
+/**
+ * Writes each row into `applied` (no unique key: a row applied twice shows). `gates` hold the rows whose
+ * `n` they are keyed by; `bad` rows fail.
+ */
+@ImportProcessor()
+class AttackProcessor extends BaseProcessor<Row> {
+  gates = new Map<number, Gate>();
+
+  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
+    await ctx.query('INSERT INTO applied (item_id, n, pid) VALUES ($1, $2, 0)', [
+      item.id,
+      item.sourceData.n,
+    ]);
+    await this.gates.get(item.sourceData.n)?.pass();
+    if (item.sourceData.bad) throw new Error(`row ${item.sourceData.n} is bad`);
+  }
+}
+
+const rows = (count: number, bad: (n: number) => boolean = () => false): Row[] =>
+  Array.from({ length: count }, (_, n) => (bad(n) ? { n, bad: true } : { n }));
+
+/** The invariants every attack checks once the runs have settled. */
+async function expectSettled(
+  admin: Client,
+  batches: BatchService,
+  batchId: string,
+): Promise<Record<string, number>> {
+  const { rows: statusRows } = await admin.query<{ status: string; n: number }>(
+    `SELECT status, count(*)::int AS n FROM import_batch_items WHERE batch_id = $1 GROUP BY status`,
+    [batchId],
+  );
+  const byStatus: Record<string, number> = Object.fromEntries(
+    statusRows.map((row) => [row.status, row.n]),
+  );
+  const of = (status: string) => byStatus[status] ?? 0;
+  // Exactly once: every completed row applied once, no other row applied (the processor applies before
+  // it may fail, in the item's transaction, so a failed row's write is rolled back).
+  const {
+    rows: [applied],
+  } = await admin.query<{ rows: number; distinct: number; wrong: number }>(
+    `SELECT count(*)::int AS rows, count(DISTINCT a.item_id)::int AS distinct,
+            count(*) FILTER (WHERE i.status <> 'completed')::int AS wrong
+     FROM applied a JOIN import_batch_items i ON i.id = a.item_id WHERE i.batch_id = $1`,
+    [batchId],
+  );
+  expect(applied).toEqual({ rows: of('completed'), distinct: of('completed'), wrong: 0 });
+  // The counters are the rows.
+  const progress = await batches.getProgress(batchId);
+  expect({
+    completed: progress.completed,
+    failed: progress.failed,
+    skipped: progress.skipped,
+    cancelled: progress.cancelled,
+    inFlight: progress.inFlight,
+    pending: progress.pending,
+  }).toEqual({
+    completed: of('completed'),
+    failed: of('failed'),
+    skipped: of('skipped'),
+    cancelled: of('cancelled'),
+    inFlight: of('processing'),
+    pending: of('pending'),
+  });
+  expect(progress.done + progress.inFlight + progress.pending + progress.cancelled).toBe(
+    progress.totalItems,
+  );
+  return byStatus;
+}
+
+describe('operator control under attack', () => {
+  const t = useTestApp([AttackProcessor], { module: { leaseMs: 3000 } });
+  let processor: AttackProcessor;
+  let admin: Client;
+
+  beforeAll(async () => {
+    processor = t.app.get(AttackProcessor);
+    await t.dataSource.query(CREATE_APPLIED_TABLE);
+    admin = await t.connect();
+  });
+  beforeEach(() => processor.gates.clear());
+
+  const gateAt = (n: number): Gate => {
+    const gate = new Gate();
+    processor.gates.set(n, gate);
+    return gate;
+  };
+
+  describe('the progress counters', () => {
+    it('count the lines of a file that could not be read: failed from the start, not pending', async () => {
+      const batch = await t.batches.createBatch(
+        'attack',
+        readJsonl(Readable.from(['{"n":0}\n{not json\n{"n":2}\n'])),
+      );
+      const created = await t.batches.getProgress(batch.id);
+      expect(created).toMatchObject({ totalItems: 3, failed: 1, pending: 2, done: 1 });
+      const summary = await t.batches.processBatch(batch.id);
+      expect(summary).toMatchObject({ completedItems: 2, failedItems: 1 });
+      expect(await expectSettled(admin, t.batches, batch.id)).toEqual({ completed: 2, failed: 1 });
+    });
+
+    it('take a corrected unread line back out of the failed count once, when resume re-queues it', async () => {
+      const batch = await t.batches.createBatch(
+        'attack',
+        readJsonl(Readable.from(['{"n":0}\n{not json\n{"n":2}\n'])),
+      );
+      await t.batches.pauseBatch(batch.id);
+      const [unread] = await t.batches.getItems(batch.id, { status: ITEM_STATUS.failed });
+      await t.batches.correctItem(unread.id, { n: 1 });
+      await t.batches.resumeBatch(batch.id);
+      expect(await t.batches.getProgress(batch.id)).toMatchObject({ failed: 0, pending: 3 });
+      expect((await t.batches.processBatch(batch.id)).completedItems).toBe(3);
+      expect(await expectSettled(admin, t.batches, batch.id)).toEqual({ completed: 3 });
+    });
+  });
+});
