@@ -158,6 +158,97 @@ describe('operator control under attack', () => {
       return found[0].until?.getTime() ?? 0;
     };
 
+    it('a cancel during a chunk of commitEvery 10: the chunk commits or goes back whole, the rest is cancelled', async () => {
+      const batch = await t.batches.createBatch('attack', rows(60));
+      const gate = gateAt(13);
+      const running = t.batches.processBatch(batch.id, { commitEvery: 10, concurrency: 2 });
+      await gate.entered;
+      const cancelled = await t.batches.cancelBatch(batch.id, { reason: 'wrong file' });
+      expect(cancelled.status).toBe(BATCH_STATUS.cancelled);
+      gate.release();
+      const summary = await running;
+      expect(summary).toMatchObject({ status: BATCH_STATUS.cancelled, processingItems: 0 });
+      const settled = await expectSettled(admin, t.batches, batch.id);
+      expect(settled.pending ?? 0).toBe(0);
+      expect((settled.completed ?? 0) + (settled.cancelled ?? 0)).toBe(60);
+      // The chunk of row 13 was in flight: it committed whole.
+      expect(settled.completed).toBeGreaterThanOrEqual(10);
+      // The stored counts are the rows' once the last run left.
+      expect(await t.batches.getBatch(batch.id)).toMatchObject({
+        completedItems: settled.completed ?? 0,
+        cancelledItems: settled.cancelled ?? 0,
+      });
+    });
+
+    it('a cancel while a helper waits for the rows another run holds: both leave, the last one counts', async () => {
+      const batch = await t.batches.createBatch('attack', rows(8));
+      const gate = gateAt(0);
+      const owner = t.batches.processBatch(batch.id, { commitEvery: 2 });
+      await gate.entered;
+      const helper = t.batches.processBatch(batch.id, { commitEvery: 2 });
+      await waitFor(async () => (await t.batches.getBatchSummary(batch.id)).completedItems === 6, {
+        what: 'the helper to run every row but the held chunk',
+      });
+      await t.batches.cancelBatch(batch.id);
+      expect((await helper).status).toBe(BATCH_STATUS.cancelled);
+      gate.release();
+      expect((await owner).status).toBe(BATCH_STATUS.cancelled);
+      expect(await expectSettled(admin, t.batches, batch.id)).toEqual({ completed: 8 });
+      expect(await t.batches.getBatch(batch.id)).toMatchObject({
+        completedItems: 8,
+        cancelledItems: 0,
+      });
+    });
+
+    it('a cancel during an item that times out: it fails, its claim is cancelled, nothing is applied twice', async () => {
+      const batch = await t.batches.createBatch('attack', rows(10));
+      const gate = gateAt(3);
+      const running = t.batches.processBatch(batch.id, { itemTimeoutMs: 300 });
+      await gate.entered;
+      await t.batches.cancelBatch(batch.id);
+      const summary = await running;
+      gate.release();
+      expect(summary.status).toBe(BATCH_STATUS.cancelled);
+      expect(await expectSettled(admin, t.batches, batch.id)).toEqual({
+        completed: 3,
+        failed: 1,
+        cancelled: 6,
+      });
+    });
+
+    it('a cancel during a retry: the row in flight finishes once, the rest is cancelled', async () => {
+      const batch = await t.batches.createBatch('attack', rows(10));
+      const gate = gateAt(4);
+      let failedOnce = false;
+      const original = processor.processItem.bind(processor);
+      processor.processItem = async (item, ctx) => {
+        await original(item, ctx);
+        if (item.sourceData.n === 4 && !failedOnce) {
+          failedOnce = true;
+          throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+        }
+      };
+      try {
+        const running = t.batches.processBatch(batch.id, { concurrency: 2 });
+        await gate.entered;
+        await t.batches.cancelBatch(batch.id);
+        gate.release();
+        const summary = await running;
+        expect(summary.status).toBe(BATCH_STATUS.cancelled);
+      } finally {
+        processor.processItem = original;
+      }
+      expect(failedOnce).toBe(true);
+      const settled = await expectSettled(admin, t.batches, batch.id);
+      expect(settled.pending ?? 0).toBe(0);
+      expect((settled.completed ?? 0) + (settled.cancelled ?? 0)).toBe(10);
+      const { rows: attempts } = await admin.query<{ attempts: number; status: string }>(
+        `SELECT attempts, status FROM import_batch_items WHERE batch_id = $1 AND item_index = 4`,
+        [batch.id],
+      );
+      expect(attempts[0]).toEqual({ attempts: 2, status: ITEM_STATUS.completed });
+    });
+
     // BUG (reported, not fixed): a pause and a resume between two renewals of a run, and the next run
     // taking the batch, make the first run reject with a LeaseLostError that says its lease expired (it
     // did not) and abort its items in flight. The fix (a run's lease cannot have run out within leaseMs
@@ -197,5 +288,81 @@ describe('operator control under attack', () => {
         expect(outcome).not.toHaveProperty('error');
       },
     );
+  });
+  describe('hostile arguments', () => {
+    it('stores hostile reasons as storable text, and refuses ids and options of the wrong kind, naming them', async () => {
+      const reasons = [
+        'nul\u0000here',
+        'lone \ud800 surrogate',
+        'x'.repeat(1_000_000),
+        "'); DROP TABLE applied; --",
+      ];
+      for (const reason of reasons) {
+        const batch = await t.batches.createBatch('attack', rows(1));
+        const paused = await t.batches.pauseBatch(batch.id, { reason });
+        expect(paused.errorMessage).not.toContain('\u0000');
+        expect(paused.errorMessage!.length).toBeLessThan(100_000);
+        const cancelled = await t.batches.cancelBatch(batch.id, { reason });
+        expect(cancelled.status).toBe(BATCH_STATUS.cancelled);
+        expect(cancelled.errorMessage).not.toContain('\u0000');
+        const waiting = await t.batches.createBatch('attack', rows(1), { requireApproval: true });
+        const rejected = await t.batches.rejectBatch(waiting.id, reason);
+        expect(rejected.status).toBe(BATCH_STATUS.rejected);
+      }
+      expect(await admin.query(`SELECT 1 FROM applied LIMIT 1`)).toBeDefined();
+
+      for (const id of ['not-a-uuid', "1' OR '1'='1", '00000000-0000-0000-0000-000000000000']) {
+        for (const control of [
+          () => t.batches.pauseBatch(id),
+          () => t.batches.resumeBatch(id),
+          () => t.batches.cancelBatch(id),
+          () => t.batches.approveBatch(id),
+          () => t.batches.rejectBatch(id),
+          () => t.batches.dryRunBatch(id),
+          () => t.batches.getProgress(id),
+        ]) {
+          await expect(control()).rejects.toBeInstanceOf(ImportBatchNotFoundError);
+        }
+      }
+
+      const batch = await t.batches.createBatch('attack', rows(1));
+      const wrong: Array<[() => Promise<unknown>, RegExp]> = [
+        [() => t.batches.pauseBatch(42 as never), /batchId/],
+        [() => t.batches.pauseBatch(batch.id, 'now' as never), /options/],
+        [() => t.batches.pauseBatch(batch.id, { reason: 7 } as never), /options\.reason/],
+        [
+          () => t.batches.resumeBatch(batch.id, { retryFailed: 'yes' } as never),
+          /options\.retryFailed/,
+        ],
+        [() => t.batches.cancelBatch(batch.id, { reason: {} } as never), /options\.reason/],
+        [() => t.batches.cancelBatch(null as never), /batchId/],
+        [() => t.batches.rejectBatch(batch.id, 5 as never), /reason/],
+        [() => t.batches.approveBatch(undefined as never), /batchId/],
+        [() => t.batches.dryRunBatch(batch.id, { maxAttempts: 'two' } as never), /maxAttempts/],
+        [() => t.batches.dryRunBatch(batch.id, { itemTimeoutMs: -1 } as never), /itemTimeoutMs/],
+        [() => t.batches.processBatch(batch.id, { maxFailures: -1 } as never), /maxFailures/],
+        [() => t.batches.processBatch(batch.id, { maxFailureRate: 2 } as never), /maxFailureRate/],
+        [
+          () => t.batches.processBatch(batch.id, { maxFailureRate: '0.1' } as never),
+          /maxFailureRate/,
+        ],
+        [
+          () => t.batches.processBatch(batch.id, { failureRateMinItems: 0.5 } as never),
+          /failureRateMinItems/,
+        ],
+        [() => t.batches.processBatch(batch.id, { dryRun: 'yes' } as never), /dryRun/],
+        [
+          () => t.batches.createBatch('attack', rows(1), { requireApproval: 1 } as never),
+          /requireApproval/,
+        ],
+      ];
+      for (const [call, names] of wrong) {
+        const error = await call().catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(Error);
+        expect((error as Error).message).toMatch(names);
+      }
+      // None of them touched the batch.
+      expect(await t.batches.getBatch(batch.id)).toMatchObject({ status: BATCH_STATUS.pending });
+    });
   });
 });
