@@ -365,4 +365,192 @@ describe('operator control under attack', () => {
       expect(await t.batches.getBatch(batch.id)).toMatchObject({ status: BATCH_STATUS.pending });
     });
   });
+  describe('dry runs', () => {
+    it('write nothing but the verdicts: no applied row, status, attempt, lease, log of a row or counter', async () => {
+      const batch = await t.batches.createBatch(
+        'attack',
+        rows(12, (n) => n % 4 === 1),
+      );
+      const snapshot = () =>
+        admin.query(
+          `SELECT id, status, attempts, started_at, completed_at, locked_by, locked_until, error_message,
+                  processed_data
+           FROM import_batch_items WHERE batch_id = $1 ORDER BY item_index`,
+          [batch.id],
+        );
+      const before = (await snapshot()).rows;
+      const logged = async () =>
+        Number(
+          (
+            await admin.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM import_logs WHERE batch_id = $1`,
+              [batch.id],
+            )
+          ).rows[0].n,
+        );
+      const logsBefore = await logged();
+      const summary = await t.batches.dryRunBatch(batch.id);
+      expect(summary).toMatchObject({ total: 12, wouldComplete: 9, wouldFail: 3 });
+      expect((await snapshot()).rows).toEqual(before);
+      // One audit entry of the batch, none of a row.
+      expect(await logged()).toBe(logsBefore + 1);
+      const { rows: counters } = await admin.query(
+        `SELECT 1 FROM import_batch_progress WHERE batch_id = $1`,
+        [batch.id],
+      );
+      expect(counters).toHaveLength(0);
+      expect(await t.batches.getBatch(batch.id)).toMatchObject({
+        status: BATCH_STATUS.pending,
+        startedAt: null,
+      });
+      const { rows: appliedRows } = await admin.query(
+        `SELECT 1 FROM applied a JOIN import_batch_items i ON i.id = a.item_id WHERE i.batch_id = $1`,
+        [batch.id],
+      );
+      expect(appliedRows).toHaveLength(0);
+    });
+
+    it('give way to a cancel made while they run: the batch ends cancelled, no row is applied', async () => {
+      const batch = await t.batches.createBatch('attack', rows(250), { requireApproval: true });
+      const gate = gateAt(120);
+      const dryRun = t.batches.dryRunBatch(batch.id).catch((error: unknown) => error);
+      await gate.entered;
+      await t.batches.cancelBatch(batch.id);
+      gate.release();
+      expect(await dryRun).toBeInstanceOf(BatchStatusConflictError);
+      expect(await expectSettled(admin, t.batches, batch.id)).toEqual({ cancelled: 250 });
+      const { rows: verdicts } = await admin.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM import_batch_items WHERE batch_id = $1 AND dry_run_outcome IS NOT NULL`,
+        [batch.id],
+      );
+      // The first page's verdicts were stored before the cancel; none after it.
+      expect(verdicts[0].n).toBe(100);
+    });
+  });
+
+  describe('error budgets', () => {
+    it('a budget spent with continueOnError false: the stop at the first failure wins, the batch fails', async () => {
+      const batch = await t.batches.createBatch(
+        'attack',
+        rows(40, (n) => n >= 5),
+      );
+      const summary = await t.batches.processBatch(batch.id, {
+        continueOnError: false,
+        maxFailures: 0,
+        concurrency: 4,
+      });
+      expect(summary.status).toBe(BATCH_STATUS.failed);
+      expect(summary.errorMessage).toMatch(/^Stopped at item \d+, which failed/);
+      await expectSettled(admin, t.batches, batch.id);
+      expect(summary.processingItems).toBe(0);
+    });
+
+    it('two apps that spend one budget together leave the batch paused once, with one reason', async () => {
+      const other = await createTestApp(t.db.url, [AttackProcessor]);
+      try {
+        const batch = await t.batches.createBatch(
+          'attack',
+          rows(200, (n) => n % 2 === 0),
+        );
+        const options = { maxFailures: 10, concurrency: 3 };
+        const [mine, theirs] = await Promise.all([
+          t.batches.processBatch(batch.id, options),
+          other.batches.processBatch(batch.id, options),
+        ]);
+        expect(mine.status).toBe(BATCH_STATUS.paused);
+        expect(theirs.status).toBe(BATCH_STATUS.paused);
+        const paused = await t.batches.getBatch(batch.id);
+        expect(paused.errorMessage).toMatch(/^stopped: \d+ of \d+ rows failed/);
+        const settled = await expectSettled(admin, t.batches, batch.id);
+        expect(settled.processing ?? 0).toBe(0);
+        const pauses = await t.batches.getLogs(batch.id);
+        expect(pauses.filter((entry) => /paused/i.test(entry.message))).toHaveLength(1);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+});
+
+describe('the operator-control migration on a database that holds data', () => {
+  const database = useTestDatabase({ empty: true });
+
+  const dataSourceWith = (migrations: typeof reliableImportsMigrations) =>
+    new DataSource({
+      type: 'postgres',
+      url: database.db.url,
+      entities: reliableImportsEntities,
+      migrations,
+      logging: false,
+    });
+
+  // BUG (reported: the migration is the lead's): the migration does not count the outcomes recorded
+  // before it in import_batch_progress, so a batch begun before the upgrade reads done 0 and every row
+  // pending, and its error budget starts from zero.
+  it.failing(
+    'counts the outcomes recorded before it: progress of a batch begun before the upgrade adds up',
+    async () => {
+      const before = dataSourceWith(reliableImportsMigrations.slice(0, 2));
+      await before.initialize();
+      let batchId: string;
+      try {
+        await before.runMigrations();
+        [{ id: batchId }] = await before.query<Array<{ id: string }>>(
+          `INSERT INTO import_batches (batch_type, status, total_items, started_at)
+         VALUES ('attack', 'processing', 5, now()) RETURNING id`,
+        );
+        await before.query(
+          `INSERT INTO import_batch_items (batch_id, item_index, source_data, status, completed_at)
+         SELECT $1, n, jsonb_build_object('n', n),
+                CASE WHEN n < 2 THEN 'completed' WHEN n = 2 THEN 'failed' ELSE 'pending' END,
+                CASE WHEN n < 3 THEN now() END
+         FROM generate_series(0, 4) n`,
+          [batchId],
+        );
+      } finally {
+        await before.destroy();
+      }
+
+      const after = dataSourceWith(reliableImportsMigrations);
+      await after.initialize();
+      try {
+        await after.runMigrations();
+        const columns = await after.query<Array<{ column_name: string }>>(
+          `SELECT column_name FROM information_schema.columns WHERE table_name = 'import_batch_summary'
+         ORDER BY ordinal_position`,
+        );
+        expect(columns.map((column) => column.column_name).slice(-1)).toEqual(['cancelled_items']);
+        // Down and up again keep the rows.
+        await after.undoLastMigration();
+        await after.runMigrations();
+        const [summary] = await after.query<Array<Record<string, number>>>(
+          `SELECT total_items, completed_items, failed_items, pending_items, cancelled_items
+         FROM import_batch_summary WHERE batch_id = $1`,
+          [batchId],
+        );
+        expect(summary).toEqual({
+          total_items: 5,
+          completed_items: 2,
+          failed_items: 1,
+          pending_items: 2,
+          cancelled_items: 0,
+        });
+      } finally {
+        await after.destroy();
+      }
+
+      const app = await createTestApp(database.db.url, [AttackProcessor]);
+      try {
+        expect(await app.batches.getProgress(batchId)).toMatchObject({
+          totalItems: 5,
+          completed: 2,
+          failed: 1,
+          pending: 2,
+          done: 3,
+        });
+      } finally {
+        await app.close();
+      }
+    },
+  );
 });
