@@ -3,6 +3,9 @@ import { BatchNotReprocessableError } from '../errors/batch-not-reprocessable.er
 import { BatchStatusConflictError } from '../errors/batch-status-conflict.error';
 import { ImportBatchNotFoundError } from '../errors/import-batch-not-found.error';
 import { ImportItemNotFoundError } from '../errors/import-item-not-found.error';
+import { aboutBatch } from '../events/event-payloads';
+import { ImportEventPublisher } from '../events/import-event-publisher';
+import { RELIABLE_IMPORTS_EVENTS } from '../events/reliable-imports.events';
 import { InvalidSourceDataError } from '../errors/invalid-source-data.error';
 import { ItemNotCorrectableError } from '../errors/item-not-correctable.error';
 import type {
@@ -80,6 +83,7 @@ export class BatchStore {
   constructor(
     @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
     @Inject(CorrectionWriter) private readonly corrections: CorrectionWriter,
+    @Inject(ImportEventPublisher) private readonly events: ImportEventPublisher,
   ) {}
 
   async getBatch(batchId: string): Promise<ImportBatch> {
@@ -229,7 +233,9 @@ export class BatchStore {
       await this.log(transaction, batchId, LOG_LEVEL.info, messages.batchPausedLog(reason));
       return toBatch(row);
     });
-    return paused ?? this.unchanged(batchId, BATCH_STATUS.paused, 'pause');
+    if (!paused) return this.unchanged(batchId, BATCH_STATUS.paused, 'pause');
+    this.events.publish(RELIABLE_IMPORTS_EVENTS.batchPaused, { ...aboutBatch(paused), reason });
+    return paused;
   }
 
   /**
@@ -251,9 +257,15 @@ export class BatchStore {
         messages.batchResumedLog(Number(row.requeued_items ?? 0)),
       );
       await this.database.run(notifyBatchCreated({ batchId }), transaction);
-      return toBatch(row);
+      return { batch: toBatch(row), requeuedItems: Number(row.requeued_items ?? 0) };
     });
-    if (resumed) return resumed;
+    if (resumed) {
+      this.events.publish(RELIABLE_IMPORTS_EVENTS.batchResumed, {
+        ...aboutBatch(resumed.batch),
+        requeuedItems: resumed.requeuedItems,
+      });
+      return resumed.batch;
+    }
     const batch = await this.getBatch(batchId);
     if (isRunnableBatch(batch.status)) return batch;
     throw new BatchStatusConflictError(batch, 'resume');
@@ -267,7 +279,7 @@ export class BatchStore {
    */
   async cancelBatch(batchId: string, reason: string | null): Promise<ImportBatch> {
     if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
-    return inTransaction(this.database, async (transaction) => {
+    const { batch, again } = await inTransaction(this.database, async (transaction) => {
       const [locked] = await this.database.run<Row>(lockBatch({ batchId }), transaction);
       if (!locked) throw new ImportBatchNotFoundError(batchId);
       const batch = toBatch(locked);
@@ -292,8 +304,16 @@ export class BatchStore {
         );
       }
       const [row] = await this.database.run<Row>(countCancelledBatch({ batchId }), transaction);
-      return toBatch(row);
+      return { batch: toBatch(row), again };
     });
+    if (!again) {
+      this.events.publish(RELIABLE_IMPORTS_EVENTS.batchCancelled, {
+        ...aboutBatch(batch),
+        reason: batch.errorMessage ?? messages.batchCancelled(null),
+        cancelledItems: batch.cancelledItems,
+      });
+    }
+    return batch;
   }
 
   /**

@@ -24,7 +24,7 @@ import {
   storeVerdicts,
 } from './statements/dry-run.statements';
 import { insertLogs } from './statements/logs.statements';
-import { inRolledBackTransaction } from './transaction';
+import { inTransaction } from './transaction';
 import { newWorkerId } from './worker-id';
 
 /** How many rows a dry run reads, tries and stores the verdicts of at a time. */
@@ -175,18 +175,23 @@ export class DryRunner implements BeforeApplicationShutdown {
   private async batchHooks(state: RunState): Promise<string | null> {
     const { processor, batch } = state;
     try {
-      return await inRolledBackTransaction(this.database, async (transaction) => {
-        const context = new DryRunBatchContext(state, transaction);
-        if (processor.validateBatch) {
-          const validateBatch = processor.validateBatch.bind(processor);
-          const reasons = reasonsOf(await callHook(() => validateBatch(batch, context)));
-          if (reasons.length > 0) {
-            return storableText(messages.batchValidationFailed(reasons), TEXT_LIMITS.message).text;
+      return await inTransaction(
+        this.database,
+        async (transaction) => {
+          const context = new DryRunBatchContext(state, transaction);
+          if (processor.validateBatch) {
+            const validateBatch = processor.validateBatch.bind(processor);
+            const reasons = reasonsOf(await callHook(() => validateBatch(batch, context)));
+            if (reasons.length > 0) {
+              return storableText(messages.batchValidationFailed(reasons), TEXT_LIMITS.message)
+                .text;
+            }
           }
-        }
-        await callHook(() => processor.onBatchStart?.(batch, context));
-        return null;
-      });
+          await callHook(() => processor.onBatchStart?.(batch, context));
+          return null;
+        },
+        'rollback',
+      );
     } catch (error) {
       if (!(error instanceof HookThrew)) throw error;
       return storableText(
