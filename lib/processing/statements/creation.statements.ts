@@ -4,6 +4,7 @@
  */
 
 import { BATCH_STATUS, ITEM_STATUS } from '../../statuses';
+import { countUnreadLines } from './progress.statements';
 import { sqlWord, type Statement } from './statement';
 
 /**
@@ -54,17 +55,21 @@ export function insertItemsChunk(args: {
 }): Statement {
   return {
     text: `
-    INSERT INTO "import_batch_items"
-      ("batch_id", "item_index", "source_data", "source_line", "status", "error_message", "error_details",
-       "completed_at")
-    SELECT $1, $2 + e."ordinality"::integer - 1, e."value", e."line",
-           CASE WHEN f."ordinality" IS NULL THEN ${sqlWord(ITEM_STATUS.pending)} ELSE ${sqlWord(ITEM_STATUS.failed)} END,
-           f."message", f."details", CASE WHEN f."ordinality" IS NOT NULL THEN now() END
-    FROM ROWS FROM (jsonb_array_elements($3::jsonb), unnest($4::integer[]))
-      WITH ORDINALITY AS e("value", "line", "ordinality")
-    LEFT JOIN jsonb_to_recordset($5::jsonb) AS f("ordinality" bigint, "message" text, "details" jsonb)
-      ON f."ordinality" = e."ordinality"
-    WHERE e."value" IS NOT NULL`,
+    WITH inserted AS (
+      INSERT INTO "import_batch_items"
+        ("batch_id", "item_index", "source_data", "source_line", "status", "error_message", "error_details",
+         "completed_at")
+      SELECT $1, $2 + e."ordinality"::integer - 1, e."value", e."line",
+             CASE WHEN f."ordinality" IS NULL THEN ${sqlWord(ITEM_STATUS.pending)} ELSE ${sqlWord(ITEM_STATUS.failed)} END,
+             f."message", f."details", CASE WHEN f."ordinality" IS NOT NULL THEN now() END
+      FROM ROWS FROM (jsonb_array_elements($3::jsonb), unnest($4::integer[]))
+        WITH ORDINALITY AS e("value", "line", "ordinality")
+      LEFT JOIN jsonb_to_recordset($5::jsonb) AS f("ordinality" bigint, "message" text, "details" jsonb)
+        ON f."ordinality" = e."ordinality"
+      WHERE e."value" IS NOT NULL
+      RETURNING "batch_id", "status"
+    ), ${countUnreadLines('inserted')}
+    SELECT count(*)::integer AS "count" FROM inserted`,
     values: [args.batchId, args.firstIndex, args.rows, args.lines, args.failures],
   };
 }
