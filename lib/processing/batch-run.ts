@@ -159,6 +159,7 @@ export class BatchRun {
     const control = new LeaseKeeper(
       () => this.watchStatus(),
       this.services.options.worker.pollIntervalMs,
+      // Not worth a warning each second: an outage shows in the renewals and the items' statements.
       () => undefined,
     );
     // The run that holds the batch tells how far it is, at most once per poll interval.
@@ -567,8 +568,9 @@ export class BatchRun {
       this.owner = false;
       return;
     }
-    // Paused and resumed since the last renewal: nobody holds the batch; this run leaves it to the next.
-    if (isRunnableBatch(current.status) && current.lockedBy === null) {
+    // Paused and resumed since the last renewal: nobody holds the batch, or the next run took it; this run
+    // leaves it to that one. (A run that saw the pause lost nothing to another: the pause cleared its lease.)
+    if (isRunnableBatch(current.status) && (current.lockedBy === null || this.halted !== null)) {
       this.halted = BATCH_STATUS.paused;
       this.owner = false;
       return;

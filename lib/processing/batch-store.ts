@@ -62,6 +62,7 @@ import {
   renewLeases,
   resumeBatch,
   startBatch,
+  sweepCancelledBatches,
 } from './statements/batches.statements';
 import { insertBatch, setTotalItems } from './statements/creation.statements';
 import { failureCounts } from './statements/progress.statements';
@@ -278,8 +279,7 @@ export class BatchStore {
    * date. @throws BatchStatusConflictError when the batch has ended otherwise.
    */
   async cancelBatch(batchId: string, reason: string | null): Promise<ImportBatch> {
-    if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
-    const { batch, again } = await inTransaction(this.database, async (transaction) => {
+    const { batch, again } = await this.controlled(batchId, async (transaction) => {
       const [locked] = await this.database.run<Row>(lockBatch({ batchId }), transaction);
       if (!locked) throw new ImportBatchNotFoundError(batchId);
       const batch = toBatch(locked);
@@ -333,6 +333,16 @@ export class BatchStore {
       failureCounts({ batchId }),
     );
     return { failed: Number(row?.failed ?? 0), processed: Number(row?.processed ?? 0) };
+  }
+
+  /**
+   * Cancels the rows that dead runs left `processing` in cancelled batches once their leases ran out, and
+   * counts those batches again. @returns how many batches were swept.
+   */
+  async sweepCancelledBatches(): Promise<number> {
+    const swept = await this.database.run<{ batch_id: string }>(sweepCancelledBatches());
+    for (const { batch_id } of swept) await this.recountCancelledBatch(String(batch_id));
+    return swept.length;
   }
 
   /** Runs an operator's change of a batch in a transaction; an id that is no uuid is not found. */

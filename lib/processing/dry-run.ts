@@ -8,7 +8,7 @@ import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
-import { ITEM_STATUS } from '../statuses';
+import { DRY_RUNNABLE_BATCH_STATUSES, ITEM_STATUS } from '../statuses';
 import { codeOf, messageOf, toError } from '../utils/error-details.util';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 import { BatchStore } from './batch-store';
@@ -18,11 +18,7 @@ import { ItemRunner, reasonsOf } from './item-runner';
 import { LogBuffer } from './log-buffer';
 import { callHook, HookThrew } from './processor-hook';
 import { toItem, type Row } from './row-mappers';
-import {
-  DRY_RUNNABLE_BATCH_STATUSES,
-  pendingItemsPage,
-  storeVerdicts,
-} from './statements/dry-run.statements';
+import { pendingItemsPage, storeVerdicts } from './statements/dry-run.statements';
 import { insertLogs } from './statements/logs.statements';
 import { inTransaction } from './transaction';
 import { newWorkerId } from './worker-id';

@@ -29,8 +29,18 @@ export const RESUME_COUNTER_WORKER = 'resume';
  */
 export const CREATION_COUNTER_WORKER = 'create';
 
+/**
+ * The `worker_id` of the counter row of the outcomes recorded before the counters existed, written once by
+ * the migration that made them; left out of the recent rate.
+ */
+export const MIGRATION_COUNTER_WORKER = 'migration';
+
 /** The counter rows that are no run's outcomes, which the recent rate leaves out. */
-const NOT_RUN_COUNTER_WORKERS = sqlList([RESUME_COUNTER_WORKER, CREATION_COUNTER_WORKER]);
+const NOT_RUN_COUNTER_WORKERS = sqlList([
+  RESUME_COUNTER_WORKER,
+  CREATION_COUNTER_WORKER,
+  MIGRATION_COUNTER_WORKER,
+]);
 
 /**
  * The bucket of an outcome recorded now: the 10-second bin of the statement's start (not of the
