@@ -247,7 +247,7 @@ export class BatchService {
    *
    * @throws ImportBatchNotFoundError; BatchStatusConflictError when the batch has ended or awaits approval.
    */
-  pauseBatch(batchId: string, options?: PauseBatchOptions): Promise<ImportBatch> {
+  async pauseBatch(batchId: string, options?: PauseBatchOptions): Promise<ImportBatch> {
     const check = new ArgumentChecks('pauseBatch');
     check.string(batchId, 'batchId');
     const { reason } = check.object(options, 'options');
@@ -264,7 +264,7 @@ export class BatchService {
    *
    * @throws ImportBatchNotFoundError; BatchStatusConflictError when the batch has ended or awaits approval.
    */
-  resumeBatch(batchId: string, options?: ResumeBatchOptions): Promise<ImportBatch> {
+  async resumeBatch(batchId: string, options?: ResumeBatchOptions): Promise<ImportBatch> {
     const check = new ArgumentChecks('resumeBatch');
     check.string(batchId, 'batchId');
     const { retryFailed = false } = check.object(options, 'options');
@@ -281,7 +281,7 @@ export class BatchService {
    *
    * @throws ImportBatchNotFoundError; BatchStatusConflictError when the batch has ended otherwise.
    */
-  cancelBatch(batchId: string, options?: CancelBatchOptions): Promise<ImportBatch> {
+  async cancelBatch(batchId: string, options?: CancelBatchOptions): Promise<ImportBatch> {
     const check = new ArgumentChecks('cancelBatch');
     check.string(batchId, 'batchId');
     const { reason } = check.object(options, 'options');

@@ -44,6 +44,24 @@ export type {
   ProcessItemResult,
   ValidationResult,
 } from './interfaces/processor.interface';
+export {
+  RELIABLE_IMPORTS_EVENTS,
+  type ImportBatchApprovedEvent,
+  type ImportBatchCancelledEvent,
+  type ImportBatchCompletedEvent,
+  type ImportBatchFailedEvent,
+  type ImportBatchPausedEvent,
+  type ImportBatchProgressEvent,
+  type ImportBatchRejectedEvent,
+  type ImportBatchResumedEvent,
+  type ImportBatchStartedEvent,
+  type ImportRowFailedEvent,
+  type ReliableImportsEvent,
+  type ReliableImportsEventBase,
+  type ReliableImportsEventCounts,
+  type ReliableImportsEventMap,
+  type ReliableImportsEventName,
+} from './events/reliable-imports.events';
 export { BATCH_STATUS, ITEM_STATUS, LOG_LEVEL } from './statuses';
 export type { BatchStatus, ItemStatus, LogLevel } from './statuses';
 export type {

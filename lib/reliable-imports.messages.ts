@@ -208,7 +208,12 @@ export const messages = {
 
   batchStillRunning: (batchId: string, status: string): string =>
     `Import batch "${batchId}" is still ${status}; only a finished batch can be reprocessed. ` +
-    `Run processBatch("${batchId}") first, or wait for the worker processing it.`,
+    (status === BATCH_STATUS.paused
+      ? `Resume it (resumeBatch("${batchId}")) to go on with it, or cancel it (cancelBatch("${batchId}")) ` +
+        `and then reprocess its rows.`
+      : status === BATCH_STATUS.awaitingApproval
+        ? `Approve it (approveBatch("${batchId}")) to run it, or reject it.`
+        : `Run processBatch("${batchId}") first, or wait for the worker processing it.`),
 
   itemNotCorrectable: (itemId: string, itemIndex: number, status: string): string =>
     `Import item "${itemId}" (index ${itemIndex}) is ${status}; only failed or skipped items can be ` +
@@ -763,6 +768,27 @@ export const messages = {
 
   batchCancelledLog: (reason: string, cancelled: number): string =>
     `Batch ${reason}; ${cancelled} row(s) that no run took are cancelled`,
+
+  // Events (issue 13, item 5): publishing in this instance and to the others.
+  eventsLocalOnly: ({ reason }: { reason: string }): string =>
+    `Events of nestjs-reliable-imports reach only the listeners of this instance: it cannot hear other instances' (${reason}).`,
+
+  eventsOneConnection: (): string => 'one connection (PGlite)',
+
+  eventsStoppedListening: ({ reason, retryMs }: { reason: string; retryMs: number }): string =>
+    `Stopped hearing the events of other instances (${reason}); listening again in ${retryMs} ms.`,
+
+  eventListenerFailed: ({ event, reason }: { event: string; reason: string }): string =>
+    `A listener of "${event}" threw (the import goes on): ${reason}`,
+
+  eventsNotSent: ({ count, reason }: { count: number; reason: string }): string =>
+    `Could not send ${count} event(s) to other instances (they were delivered in this one): ${reason}`,
+
+  eventsDropped: ({ count }: { count: number }): string =>
+    `Dropped ${count} event(s) for other instances: the database did not take them as fast as they came.`,
+
+  eventUnreadable: ({ reason }: { reason: string }): string =>
+    `Ignored a notification on the events channel that is no event of the module: ${reason}`,
 
   // Errors of the module's own making, which may reach a log: the first closes the connection of every
   // item that timed out (its transaction is given up); the others only a bug of the module throws.

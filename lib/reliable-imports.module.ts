@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
 import { BatchService } from './batch.service';
+import { ImportEventPublisher } from './events/import-event-publisher';
 import { ImportProcessorMetadataAccessor } from './import-processor-metadata.accessor';
 import { ImportProcessorExplorer } from './import-processor.explorer';
 import { ImportProcessorRegistry } from './import-processor.registry';
@@ -43,6 +44,7 @@ import { resolveOptions } from './utils/resolve-options.util';
     ImportProcessorMetadataAccessor,
     ImportProcessorRegistry,
     ImportProcessorExplorer,
+    ImportEventPublisher,
     CorrectionWriter,
     ReliableImportsSchemaChecker,
     BatchStore,

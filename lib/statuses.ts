@@ -82,6 +82,13 @@ export const RUNNABLE_BATCH_STATUSES: readonly BatchStatus[] = [
   BATCH_STATUS.processing,
 ];
 
+/** A batch in one of these waits, and a dry run may try its rows (a dry run does not take it). @internal */
+export const DRY_RUNNABLE_BATCH_STATUSES: readonly BatchStatus[] = [
+  BATCH_STATUS.pending,
+  BATCH_STATUS.awaitingApproval,
+  BATCH_STATUS.paused,
+];
+
 /**
  * A batch in one of these may still run, now or once an operator lets it (a reprocess of its tree waits
  * for it, and a correction of a row it holds open is refused). @internal

@@ -9,6 +9,14 @@ export const cliMessages = {
   paused: ({ resume }: { resume: string }): string =>
     `Paused: no row is claimed any more; the rows in flight finish. To go on: ${resume}`,
 
+  rateOption: (): string => 'must be a number from 0 to 1 (0.1 is 10%)',
+
+  pausedSteps: ({ failed }: { failed: number }): string =>
+    failed > 0
+      ? `The batch is paused (see "error" above). Fix its ${failed} failed row(s) and go on with it ` +
+        `(the corrected rows run again; without a worker, process it):`
+      : 'The batch is paused. To go on with it (without a worker, process it):',
+
   resumed: ({ process }: { process: string }): string =>
     `Resumed: a running worker takes it at once; without one, run: ${process}`,
 

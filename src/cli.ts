@@ -23,7 +23,7 @@ import {
 } from './cli-run';
 import { commandLine, reportError } from './error-report';
 import { table } from './output';
-import { delimiter, nonEmpty, range, wholeNumber } from './option-parsers';
+import { delimiter, MAX_ROWS, nonEmpty, range, rate, wholeNumber } from './option-parsers';
 import { readItemsFile } from './read-items';
 import { addControlCommands } from './control-commands';
 import { addRecoveryCommands, nextSteps } from './recovery-commands';
@@ -109,6 +109,17 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
     )
     .option('--delimiter <c>', 'the CSV field separator, one character (\\t for a tab)', delimiter)
     .option(
+      '--max-failures <n>',
+      'error budget: pause the batch once more than n rows failed (0 pauses at the first)',
+      range(0, MAX_ROWS),
+    )
+    .option(
+      '--max-failure-rate <r>',
+      'error budget: pause the batch once more than this share of the rows processed failed (0 to 1, ' +
+        'e.g. 0.1), counted from the 100th row',
+      rate,
+    )
+    .option(
       '--require-approval',
       'store the batch awaiting approval: nothing runs it until "approve <id>" ("reject <id>" ends it)',
     )
@@ -120,7 +131,12 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
     .action(async (batchType: string, file: string, options: ImportCommandOptions) => {
       const items = readItemsFile(file, { delimiter: options.delimiter });
       const key = options.key === 'auto' ? await fileKey(file) : options.key;
-      const run = { concurrency: options.concurrency, commitEvery: options.commitEvery };
+      const run = {
+        concurrency: options.concurrency,
+        commitEvery: options.commitEvery,
+        maxFailures: options.maxFailures,
+        maxFailureRate: options.maxFailureRate,
+      };
       await runWithApp(
         async (_app, batches) => {
           const batch = await batches.createBatch(batchType, items, {
@@ -148,7 +164,7 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
               ...(summary.status === BATCH_STATUS.awaitingApproval
                 ? [cliMessages.awaitingApproval({ command: next('approve', batch.id) })]
                 : []),
-              ...nextSteps(lineage, next),
+              ...nextSteps(lineage, next, summary),
             ].join('\n'),
           );
           return statusOf(summary);
@@ -262,6 +278,8 @@ interface ImportCommandOptions {
   concurrency: number;
   commitEvery: number;
   delimiter?: string;
+  maxFailures?: number;
+  maxFailureRate?: number;
   requireApproval?: boolean;
   dryRun?: boolean;
 }

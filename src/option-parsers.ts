@@ -15,6 +15,18 @@ export function range(min: number, max: number): (value: string) => number {
 
 export const wholeNumber = range(1, 1000);
 
+/** The most rows a batch can count (an integer column): the top of `--max-failures`. */
+export const MAX_ROWS = 2_147_483_647;
+
+/** A share from 0 to 1 (`--max-failure-rate 0.1` is 10%). */
+export function rate(value: string): number {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number < 0 || number > 1) {
+    throw new InvalidArgumentError(cliMessages.rateOption());
+  }
+  return number;
+}
+
 export function nonEmpty(value: string): string {
   if (value.trim() === '') throw new InvalidArgumentError(cliMessages.emptyKey());
   return value;

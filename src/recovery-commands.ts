@@ -1,7 +1,14 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { readCorrections, type BatchLineage, type BatchService, type FailedRow } from '../lib';
+import {
+  BATCH_STATUS,
+  readCorrections,
+  type BatchLineage,
+  type BatchService,
+  type BatchSummary,
+  type FailedRow,
+} from '../lib';
 import { parseJson } from '../lib/utils/parse-json.util';
 import { messages } from '../lib/reliable-imports.messages';
 import { EXIT, UsageError } from './cli-errors';
@@ -219,9 +226,12 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
           const lineage = await batches.getLineage(summary.batchId);
           out(
             { ...summary, lineage },
-            [summaryText(summary), '', lineageText(lineage), ...nextSteps(lineage, next)].join(
-              '\n',
-            ),
+            [
+              summaryText(summary),
+              '',
+              lineageText(lineage),
+              ...nextSteps(lineage, next, summary),
+            ].join('\n'),
           );
           return statusOf(summary);
         });
@@ -239,14 +249,40 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
         const summary = await processWithProgress(batches, batchId, () =>
           batches.processBatch(batchId),
         );
-        out(summary, summaryText(summary));
+        const steps =
+          summary.status === BATCH_STATUS.paused
+            ? nextSteps(await batches.getLineage(batchId), next, summary)
+            : [];
+        out(summary, [summaryText(summary), ...steps].join('\n'));
         return statusOf(summary);
       });
     });
 }
 
-/** What to run next after a run that left rows unresolved: the three commands of a recovery. */
-export function nextSteps(lineage: BatchLineage, next: (...args: string[]) => string): string[] {
+/**
+ * What to run next after a run that left rows unresolved: the three commands of a recovery; or, for a
+ * batch that was paused (by an operator, or by its error budget), how to fix its rows and go on with it.
+ */
+export function nextSteps(
+  lineage: BatchLineage,
+  next: (...args: string[]) => string,
+  summary?: BatchSummary,
+): string[] {
+  if (summary?.status === BATCH_STATUS.paused) {
+    const id = summary.batchId;
+    return [
+      '',
+      cliMessages.pausedSteps({ failed: summary.failedItems }),
+      ...(summary.failedItems > 0
+        ? [
+            `  ${next('failures', id, '--format', 'csv', '-o', 'fix.csv')}`,
+            `  ${next('correct', id, '--file', 'fix.csv')}`,
+          ]
+        : []),
+      `  ${next('resume', id)}`,
+      `  ${next('process', id)}`,
+    ];
+  }
   if (lineage.unresolved === 0) return [];
   // The first batch: a reprocess of a later one would take only that batch's rows, not the whole tree's.
   const id = lineage.rootBatchId;

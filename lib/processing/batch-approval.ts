@@ -1,6 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { BatchStatusConflictError } from '../errors/batch-status-conflict.error';
 import { ImportBatchNotFoundError } from '../errors/import-batch-not-found.error';
+import { aboutBatch } from '../events/event-payloads';
+import { ImportEventPublisher } from '../events/import-event-publisher';
+import { RELIABLE_IMPORTS_EVENTS } from '../events/reliable-imports.events';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import { messages } from '../reliable-imports.messages';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
@@ -23,6 +26,7 @@ export class BatchApproval {
   constructor(
     @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
     @Inject(BatchStore) private readonly store: BatchStore,
+    @Inject(ImportEventPublisher) private readonly events: ImportEventPublisher,
   ) {}
 
   /** awaiting_approval → pending, and the workers told (when the approval commits). */
@@ -38,7 +42,11 @@ export class BatchApproval {
       if (row) await this.database.run(notifyBatchCreated({ batchId }), transaction);
       return row;
     });
-    if (approved) return toBatch(approved);
+    if (approved) {
+      const batch = toBatch(approved);
+      this.events.publish(RELIABLE_IMPORTS_EVENTS.batchApproved, aboutBatch(batch));
+      return batch;
+    }
     throw new BatchStatusConflictError(await this.store.getBatch(batchId), 'approve');
   }
 
@@ -52,7 +60,14 @@ export class BatchApproval {
     const [row] = await this.database.run<Row>(
       rejectBatch({ batchId, reason: stored.text, entries: this.rejectionEntry(stored) }),
     );
-    if (row) return toBatch(row);
+    if (row) {
+      const batch = toBatch(row);
+      this.events.publish(RELIABLE_IMPORTS_EVENTS.batchRejected, {
+        ...aboutBatch(batch),
+        reason: batch.errorMessage ?? stored.text,
+      });
+      return batch;
+    }
     throw new BatchStatusConflictError(await this.store.getBatch(batchId), 'reject');
   }
 

@@ -4,13 +4,16 @@ import { LeaseLostError } from '../errors/lease-lost.error';
 import { ProcessingInterruptedError } from '../errors/processing-interrupted.error';
 import { ProcessingStoppedError } from '../errors/processing-stopped.error';
 import { BatchStatusConflictError } from '../errors/batch-status-conflict.error';
+import { aboutBatch, countsOf } from '../events/event-payloads';
+import type { ImportEventPublisher } from '../events/import-event-publisher';
+import { RELIABLE_IMPORTS_EVENTS } from '../events/reliable-imports.events';
 import type { ErrorBudget } from '../interfaces/batch-options.interface';
 import type { BatchSummary } from '../interfaces/batch-summary.interface';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { messages } from '../reliable-imports.messages';
-import { BATCH_STATUS, isEndedBatch, isRunnableBatch } from '../statuses';
+import { BATCH_STATUS, isEndedBatch, isRunnableBatch, type BatchStatus } from '../statuses';
 import { isInstance, messageOf, nameOf, toError } from '../utils/error-details.util';
 import { sleep } from '../utils/sleep.util';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
@@ -32,6 +35,7 @@ import {
   type StopCause,
   type ThrownKind,
 } from './run-ending';
+import type { ProgressReader } from './progress-reader';
 import { claimSize } from './run-options';
 import { newWorkerId } from './worker-id';
 
@@ -42,6 +46,8 @@ export interface RunServices {
   store: BatchStore;
   items: ItemStore;
   itemRunner: ItemRunner;
+  progress: ProgressReader;
+  events: ImportEventPublisher;
   logger: Logger;
 }
 
@@ -97,6 +103,8 @@ export class BatchRun {
    */
   private halted: typeof BATCH_STATUS.paused | typeof BATCH_STATUS.cancelled | null = null;
   private owner = false;
+  /** The counts of the last progress event this run published, to publish only a change. */
+  private lastProgress = '';
   private batch!: ImportBatch;
   private state!: RunState;
   private context!: BatchContextImpl;
@@ -151,14 +159,24 @@ export class BatchRun {
     const control = new LeaseKeeper(
       () => this.watchStatus(),
       this.services.options.worker.pollIntervalMs,
+      // Not worth a warning each second: an outage shows in the renewals and the items' statements.
+      () => undefined,
+    );
+    // The run that holds the batch tells how far it is, at most once per poll interval.
+    const progress = new LeaseKeeper(
+      () => this.publishProgress(),
+      this.services.options.worker.pollIntervalMs,
       () => undefined,
     );
     leases.start();
     control.start();
+    if (this.owner && this.services.events.listened) progress.start();
     try {
       if ((await this.step(() => this.validate())) && !this.facts.refused) {
         if (await this.step(() => this.start())) await this.step(() => this.runItems());
       }
+      // No progress after the end: a reading in flight is published before it.
+      await progress.stop();
       let ending = decideEnding(this.facts);
       if (ending === 'try-to-end') {
         await this.step(async () => {
@@ -171,6 +189,7 @@ export class BatchRun {
       // Not waited for: a renewal on a connection that hangs must not hold the run's caller.
       void leases.stop();
       void control.stop();
+      void progress.stop();
     }
   }
 
@@ -182,6 +201,14 @@ export class BatchRun {
     const started = await store.startBatch(this.batchId, this.workerId, options.leaseMs);
     const batch = started ?? (await store.getBatch(this.batchId));
     if (!isRunnableBatch(batch.status)) return null;
+    // Its first start: not a takeover of a run that died (which counts a retry), nor of a resumed batch.
+    if (started && this.found.startedAt === null && started.retryCount === this.found.retryCount) {
+      this.services.events.publish(RELIABLE_IMPORTS_EVENTS.batchStarted, {
+        ...aboutBatch(started),
+        totalItems: started.totalItems,
+        parentBatchId: started.parentBatchId,
+      });
+    }
     return { batch, owner: started !== null };
   }
 
@@ -213,11 +240,12 @@ export class BatchRun {
       reasons: reasons.map((text) => storableText(text, TEXT_LIMITS.message).text),
     });
     await this.services.store.writeLogs(this.batchId, null, context.log);
-    await this.services.store.finishBatch(
+    const ended = await this.services.store.finishBatch(
       this.batchId,
       this.workerId,
       storableText(reason, TEXT_LIMITS.message).text,
     );
+    if (ended) this.publishEnded(ended);
     this.facts.refused = true;
   }
 
@@ -305,6 +333,32 @@ export class BatchRun {
     }
   }
 
+  /** Publishes the batch's progress, when this run holds the batch and a count changed. */
+  private async publishProgress(): Promise<void> {
+    if (!this.owner || this.stopped()) return;
+    const progress = await this.services.progress.read(this.batchId);
+    const { status, done, inFlight, pending, cancelled } = progress;
+    const key = JSON.stringify([status, done, inFlight, pending, cancelled]);
+    if (key === this.lastProgress || !this.owner || this.stopped()) return;
+    this.lastProgress = key;
+    this.services.events.publish(RELIABLE_IMPORTS_EVENTS.batchProgress, {
+      batchId: this.batchId,
+      batchType: this.batch.batchType,
+      status,
+      progress,
+    });
+  }
+
+  /**
+   * The batch was paused or cancelled (an event told): the run stops before its next item, lets its items
+   * in flight finish, and leaves.
+   */
+  halt(status: BatchStatus): void {
+    if (status === BATCH_STATUS.paused || status === BATCH_STATUS.cancelled) {
+      this.halted ??= status;
+    }
+  }
+
   /** Notes a pause or a cancel of the batch: the run stops claiming, and leaves once its items finish. */
   private async watchStatus(): Promise<void> {
     if (this.halted !== null) return;
@@ -360,6 +414,7 @@ export class BatchRun {
           this.workerId,
           this.failure,
         );
+        if (ended) this.publishEnded(ended);
         return ended !== null;
       } catch (error) {
         if (this.failure === null || attempt >= maxAttempts || !isTransientError(toError(error))) {
@@ -456,17 +511,35 @@ export class BatchRun {
     const reason = messages.processingAbandoned({ reason: messageOf(error) });
     await this.bestEffort(async () => {
       await items.releaseAll(this.batchId, this.workerId);
-      await store.finishBatch(
+      const ended = await store.finishBatch(
         this.batchId,
         this.workerId,
         storableText(reason, TEXT_LIMITS.message).text,
       );
+      if (ended) this.publishEnded(ended);
     });
     await this.bestEffort(() => {
       this.context.log.error(reason, { name: nameOf(error) });
       return store.writeLogs(this.batchId, null, this.context.log);
     });
     throw original;
+  }
+
+  /** Publishes the end of the batch this run ended: completed (with errors or not), or failed. */
+  private publishEnded(ended: ImportBatch): void {
+    const { events } = this.services;
+    if (ended.status === BATCH_STATUS.failed) {
+      events.publish(RELIABLE_IMPORTS_EVENTS.batchFailed, {
+        ...aboutBatch(ended),
+        ...countsOf(ended),
+        reason: ended.errorMessage ?? messages.failedWithoutReason(),
+      });
+    } else {
+      events.publish(RELIABLE_IMPORTS_EVENTS.batchCompleted, {
+        ...aboutBatch(ended),
+        ...countsOf(ended),
+      });
+    }
   }
 
   /** Cleanup after an error, as far as the database answers; what it cannot do, the leases undo. */
@@ -495,8 +568,9 @@ export class BatchRun {
       this.owner = false;
       return;
     }
-    // Paused and resumed since the last renewal: nobody holds the batch; this run leaves it to the next.
-    if (isRunnableBatch(current.status) && current.lockedBy === null) {
+    // Paused and resumed since the last renewal: nobody holds the batch, or the next run took it; this run
+    // leaves it to that one. (A run that saw the pause lost nothing to another: the pause cleared its lease.)
+    if (isRunnableBatch(current.status) && (current.lockedBy === null || this.halted !== null)) {
       this.halted = BATCH_STATUS.paused;
       this.owner = false;
       return;

@@ -2,6 +2,8 @@ import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nes
 import type { ProcessBatchOptions } from '../interfaces/batch-options.interface';
 import type { BatchSummary } from '../interfaces/batch-summary.interface';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
+import { ImportEventPublisher } from '../events/import-event-publisher';
+import { RELIABLE_IMPORTS_EVENTS } from '../events/reliable-imports.events';
 import { ImportProcessorRegistry } from '../import-processor.registry';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
@@ -10,6 +12,7 @@ import { BatchStore } from './batch-store';
 import { DatabaseAdapter } from './database-adapter';
 import { ItemStore } from './item-store';
 import { ItemRunner } from './item-runner';
+import { ProgressReader } from './progress-reader';
 
 /**
  * Starts processing runs (`batch-run.ts`: one per call, which owns the run and decides how it ends) with
@@ -33,8 +36,32 @@ export class BatchRunner implements BeforeApplicationShutdown {
     @Inject(BatchStore) store: BatchStore,
     @Inject(ItemStore) items: ItemStore,
     @Inject(ItemRunner) itemRunner: ItemRunner,
+    @Inject(ProgressReader) progress: ProgressReader,
+    @Inject(ImportEventPublisher) private readonly events: ImportEventPublisher,
   ) {
-    this.services = { options, database, store, items, itemRunner, logger: this.logger };
+    this.services = {
+      options,
+      database,
+      store,
+      items,
+      itemRunner,
+      progress,
+      events,
+      logger: this.logger,
+    };
+    // A pause or a cancel, from this instance or another: its runs here stop before their next item, at
+    // once rather than at their next check of the batch's status.
+    events.watch((event) => {
+      if (
+        event.name !== RELIABLE_IMPORTS_EVENTS.batchPaused &&
+        event.name !== RELIABLE_IMPORTS_EVENTS.batchCancelled
+      ) {
+        return;
+      }
+      for (const run of this.active) {
+        if (run.batchId === event.batchId) run.halt(event.status);
+      }
+    });
   }
 
   /**
@@ -107,6 +134,8 @@ export class BatchRunner implements BeforeApplicationShutdown {
     );
     await Promise.race([Promise.all(this.settling), timeout]);
     clearTimeout(timer);
+    // What the stopped runs published goes out before the application closes its database.
+    await this.events.flush();
   }
 
   private concurrency(value: number): number {

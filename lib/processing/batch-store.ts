@@ -3,6 +3,9 @@ import { BatchNotReprocessableError } from '../errors/batch-not-reprocessable.er
 import { BatchStatusConflictError } from '../errors/batch-status-conflict.error';
 import { ImportBatchNotFoundError } from '../errors/import-batch-not-found.error';
 import { ImportItemNotFoundError } from '../errors/import-item-not-found.error';
+import { aboutBatch } from '../events/event-payloads';
+import { ImportEventPublisher } from '../events/import-event-publisher';
+import { RELIABLE_IMPORTS_EVENTS } from '../events/reliable-imports.events';
 import { InvalidSourceDataError } from '../errors/invalid-source-data.error';
 import { ItemNotCorrectableError } from '../errors/item-not-correctable.error';
 import type {
@@ -59,6 +62,7 @@ import {
   renewLeases,
   resumeBatch,
   startBatch,
+  sweepCancelledBatches,
 } from './statements/batches.statements';
 import { insertBatch, setTotalItems } from './statements/creation.statements';
 import { failureCounts } from './statements/progress.statements';
@@ -80,6 +84,7 @@ export class BatchStore {
   constructor(
     @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
     @Inject(CorrectionWriter) private readonly corrections: CorrectionWriter,
+    @Inject(ImportEventPublisher) private readonly events: ImportEventPublisher,
   ) {}
 
   async getBatch(batchId: string): Promise<ImportBatch> {
@@ -229,7 +234,9 @@ export class BatchStore {
       await this.log(transaction, batchId, LOG_LEVEL.info, messages.batchPausedLog(reason));
       return toBatch(row);
     });
-    return paused ?? this.unchanged(batchId, BATCH_STATUS.paused, 'pause');
+    if (!paused) return this.unchanged(batchId, BATCH_STATUS.paused, 'pause');
+    this.events.publish(RELIABLE_IMPORTS_EVENTS.batchPaused, { ...aboutBatch(paused), reason });
+    return paused;
   }
 
   /**
@@ -251,9 +258,15 @@ export class BatchStore {
         messages.batchResumedLog(Number(row.requeued_items ?? 0)),
       );
       await this.database.run(notifyBatchCreated({ batchId }), transaction);
-      return toBatch(row);
+      return { batch: toBatch(row), requeuedItems: Number(row.requeued_items ?? 0) };
     });
-    if (resumed) return resumed;
+    if (resumed) {
+      this.events.publish(RELIABLE_IMPORTS_EVENTS.batchResumed, {
+        ...aboutBatch(resumed.batch),
+        requeuedItems: resumed.requeuedItems,
+      });
+      return resumed.batch;
+    }
     const batch = await this.getBatch(batchId);
     if (isRunnableBatch(batch.status)) return batch;
     throw new BatchStatusConflictError(batch, 'resume');
@@ -266,8 +279,7 @@ export class BatchStore {
    * date. @throws BatchStatusConflictError when the batch has ended otherwise.
    */
   async cancelBatch(batchId: string, reason: string | null): Promise<ImportBatch> {
-    if (!isUuid(batchId)) throw new ImportBatchNotFoundError(String(batchId));
-    return inTransaction(this.database, async (transaction) => {
+    const { batch, again } = await this.controlled(batchId, async (transaction) => {
       const [locked] = await this.database.run<Row>(lockBatch({ batchId }), transaction);
       if (!locked) throw new ImportBatchNotFoundError(batchId);
       const batch = toBatch(locked);
@@ -292,8 +304,16 @@ export class BatchStore {
         );
       }
       const [row] = await this.database.run<Row>(countCancelledBatch({ batchId }), transaction);
-      return toBatch(row);
+      return { batch: toBatch(row), again };
     });
+    if (!again) {
+      this.events.publish(RELIABLE_IMPORTS_EVENTS.batchCancelled, {
+        ...aboutBatch(batch),
+        reason: batch.errorMessage ?? messages.batchCancelled(null),
+        cancelledItems: batch.cancelledItems,
+      });
+    }
+    return batch;
   }
 
   /**
@@ -313,6 +333,16 @@ export class BatchStore {
       failureCounts({ batchId }),
     );
     return { failed: Number(row?.failed ?? 0), processed: Number(row?.processed ?? 0) };
+  }
+
+  /**
+   * Cancels the rows that dead runs left `processing` in cancelled batches once their leases ran out, and
+   * counts those batches again. @returns how many batches were swept.
+   */
+  async sweepCancelledBatches(): Promise<number> {
+    const swept = await this.database.run<{ batch_id: string }>(sweepCancelledBatches());
+    for (const { batch_id } of swept) await this.recountCancelledBatch(String(batch_id));
+    return swept.length;
   }
 
   /** Runs an operator's change of a batch in a transaction; an id that is no uuid is not found. */

@@ -12,13 +12,15 @@ import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
 import { toError } from '../utils/error-details.util';
 import { BatchRunner } from './batch-runner';
+import { BatchStore } from './batch-store';
 import { DatabaseAdapter } from './database-adapter';
 import { BATCH_CHANNEL, nextBatchForWorker } from './statements/batches.statements';
 
 /**
  * The background worker (`worker.enabled`): in every application instance, picks up batches that need
  * work — pending, abandoned by a dead run, or running with items left — and processes them with the same
- * runner as `processBatch`, with the run options of `worker.run`. A notification wakes it when a batch is
+ * runner as `processBatch`, with the run options of `worker.run`; and cancels what dead runs left in
+ * cancelled batches. A notification wakes it when a batch is
  * created; polling covers the rest.
  */
 @Injectable()
@@ -34,6 +36,7 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(ImportProcessorRegistry) private readonly registry: ImportProcessorRegistry,
     @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
     @Inject(BatchRunner) private readonly runner: BatchRunner,
+    @Inject(BatchStore) private readonly store: BatchStore,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -72,6 +75,8 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
 
   private async nextBatch(): Promise<string | null> {
     try {
+      // What runs that died after a cancel left behind: no run comes back to a cancelled batch.
+      await this.store.sweepCancelledBatches();
       const [row] = await this.database.run<{ id: string }>(
         nextBatchForWorker({ batchTypes: this.registry.knownTypes() }),
       );

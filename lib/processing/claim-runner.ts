@@ -1,7 +1,10 @@
 import { ItemTimeoutError } from '../errors/item-timeout.error';
+import { aboutBatch } from '../events/event-payloads';
+import type { ImportEventPublisher } from '../events/import-event-publisher';
+import { RELIABLE_IMPORTS_EVENTS } from '../events/reliable-imports.events';
 import type { ImportItem } from '../interfaces/import-item.interface';
 import { messages } from '../reliable-imports.messages';
-import { ITEM_STATUS } from '../statuses';
+import { BATCH_STATUS, ITEM_STATUS } from '../statuses';
 import type { BatchStore } from './batch-store';
 import type { BatchContextImpl, RunState } from './contexts';
 import type { ItemRunner } from './item-runner';
@@ -14,7 +17,12 @@ export interface ClaimRun {
   readonly context: BatchContextImpl;
   readonly commitEvery: number;
   readonly continueOnError: boolean;
-  readonly services: { itemRunner: ItemRunner; items: ItemStore; store: BatchStore };
+  readonly services: {
+    itemRunner: ItemRunner;
+    items: ItemStore;
+    store: BatchStore;
+    events: ImportEventPublisher;
+  };
   /** Whether the run stops: checked before every chunk and every item. */
   stopped(): boolean;
   /** A failed item stops the batch, with this reason. */
@@ -53,7 +61,7 @@ async function runOneByOne(
   run: ClaimRun,
   timedOut?: { itemId: string; error: ItemTimeoutError },
 ): Promise<boolean> {
-  const { itemRunner, store } = run.services;
+  const { itemRunner, store, events } = run.services;
   const { processor, batch } = run.state;
   for (const item of items) {
     if (run.stopped()) return false;
@@ -62,6 +70,16 @@ async function runOneByOne(
         ? await itemRunner.recordTimeout(item, timedOut.error, run.state)
         : await itemRunner.run(item, run.state);
     if (outcome.status !== ITEM_STATUS.failed) continue;
+    events.publish(RELIABLE_IMPORTS_EVENTS.rowFailed, {
+      ...aboutBatch(batch),
+      status: BATCH_STATUS.processing,
+      itemId: item.id,
+      itemIndex: item.itemIndex,
+      sourceLine: item.sourceLine,
+      errorMessage: outcome.message,
+      errorCode: outcome.code,
+      attempts: outcome.attempts,
+    });
     const action = await callHook(() => processor.onItemError?.(outcome.error, item, run.context));
     // Decided before anything else can fail, so that the stop is not lost with the database.
     if (action ? action === 'abort' : !run.continueOnError) {

@@ -43,13 +43,13 @@ export class DatabaseAdapter {
   }
 
   /**
-   * LISTENs on `channel` on a connection of its own, kept out of the pool, and calls `onNotify` for each
-   * notification. Returns a function that stops listening, or null where LISTEN is not available
+   * LISTENs on `channel` on a connection of its own, kept out of the pool, and calls `onNotify` with the
+   * payload of each notification. Returns a function that stops listening, or null where LISTEN is not available
    * (PGlite through TypeORM): the caller then relies on polling.
    */
   async listen(
     channel: string,
-    onNotify: () => void,
+    onNotify: (payload: string) => void,
     onLost: (error: Error) => void,
   ): Promise<(() => Promise<void>) | null> {
     if (this.singleConnection) return null;
@@ -57,13 +57,16 @@ export class DatabaseAdapter {
       obtainMasterConnection(): Promise<[ListeningClient, (error?: Error) => void]>;
     };
     const [client, release] = await driver.obtainMasterConnection();
+    const notified = (message: Notification): void => {
+      if (message.channel === channel) onNotify(message.payload ?? '');
+    };
     const lost = (error: Error): void => {
-      client.removeListener('notification', onNotify);
+      client.removeListener('notification', notified);
       client.removeListener('error', lost);
       release(error);
       onLost(error);
     };
-    client.on('notification', onNotify);
+    client.on('notification', notified);
     client.on('error', lost);
     try {
       await client.query(listen({ channel }).text);
@@ -72,7 +75,7 @@ export class DatabaseAdapter {
       throw error;
     }
     return async () => {
-      client.removeListener('notification', onNotify);
+      client.removeListener('notification', notified);
       client.removeListener('error', lost);
       await client.query(unlisten({ channel }).text).catch(() => undefined);
       release();
@@ -135,10 +138,16 @@ export class DatabaseAdapter {
   }
 }
 
+/** A notification as `pg` hands it over. */
+interface Notification {
+  channel: string;
+  payload?: string;
+}
+
 /** The part of a `pg` client that listening needs. */
 interface ListeningClient {
   query(sql: string): Promise<unknown>;
-  on(event: 'notification', listener: () => void): void;
+  on(event: 'notification', listener: (message: Notification) => void): void;
   on(event: 'error', listener: (error: Error) => void): void;
   removeListener(event: string, listener: (...args: never[]) => void): void;
 }

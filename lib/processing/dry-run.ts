@@ -8,7 +8,7 @@ import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
-import { ITEM_STATUS } from '../statuses';
+import { DRY_RUNNABLE_BATCH_STATUSES, ITEM_STATUS } from '../statuses';
 import { codeOf, messageOf, toError } from '../utils/error-details.util';
 import { storableText, TEXT_LIMITS } from '../utils/storable-text.util';
 import { BatchStore } from './batch-store';
@@ -18,13 +18,9 @@ import { ItemRunner, reasonsOf } from './item-runner';
 import { LogBuffer } from './log-buffer';
 import { callHook, HookThrew } from './processor-hook';
 import { toItem, type Row } from './row-mappers';
-import {
-  DRY_RUNNABLE_BATCH_STATUSES,
-  pendingItemsPage,
-  storeVerdicts,
-} from './statements/dry-run.statements';
+import { pendingItemsPage, storeVerdicts } from './statements/dry-run.statements';
 import { insertLogs } from './statements/logs.statements';
-import { inRolledBackTransaction } from './transaction';
+import { inTransaction } from './transaction';
 import { newWorkerId } from './worker-id';
 
 /** How many rows a dry run reads, tries and stores the verdicts of at a time. */
@@ -175,18 +171,23 @@ export class DryRunner implements BeforeApplicationShutdown {
   private async batchHooks(state: RunState): Promise<string | null> {
     const { processor, batch } = state;
     try {
-      return await inRolledBackTransaction(this.database, async (transaction) => {
-        const context = new DryRunBatchContext(state, transaction);
-        if (processor.validateBatch) {
-          const validateBatch = processor.validateBatch.bind(processor);
-          const reasons = reasonsOf(await callHook(() => validateBatch(batch, context)));
-          if (reasons.length > 0) {
-            return storableText(messages.batchValidationFailed(reasons), TEXT_LIMITS.message).text;
+      return await inTransaction(
+        this.database,
+        async (transaction) => {
+          const context = new DryRunBatchContext(state, transaction);
+          if (processor.validateBatch) {
+            const validateBatch = processor.validateBatch.bind(processor);
+            const reasons = reasonsOf(await callHook(() => validateBatch(batch, context)));
+            if (reasons.length > 0) {
+              return storableText(messages.batchValidationFailed(reasons), TEXT_LIMITS.message)
+                .text;
+            }
           }
-        }
-        await callHook(() => processor.onBatchStart?.(batch, context));
-        return null;
-      });
+          await callHook(() => processor.onBatchStart?.(batch, context));
+          return null;
+        },
+        'rollback',
+      );
     } catch (error) {
       if (!(error instanceof HookThrew)) throw error;
       return storableText(

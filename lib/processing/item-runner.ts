@@ -21,7 +21,7 @@ import { LogBuffer } from './log-buffer';
 import { ItemStore } from './item-store';
 import type { CompletedChunkItem, ItemResult } from './statements/items.statements';
 import { callHook, HookThrew } from './processor-hook';
-import { inRolledBackTransaction, inTransaction } from './transaction';
+import { inTransaction } from './transaction';
 
 function invalidResult(item: ImportItem<object>, problem: string): ReliableImportsError {
   const { batchId, itemIndex } = item;
@@ -56,8 +56,17 @@ export type ItemOutcome =
   | { status: typeof ITEM_STATUS.completed }
   /** `reason` is the skip's reason as stored. */
   | { status: typeof ITEM_STATUS.skipped; reason: string }
-  /** `message` is the error's message as stored: safe to read, to store and to quote. */
-  | { status: typeof ITEM_STATUS.failed; error: Error; message: string }
+  /**
+   * `message` is the error's message as stored: safe to read, to store and to quote; `code` the stored
+   * code (`errorDetails.code`); `attempts` the attempts made.
+   */
+  | {
+      status: typeof ITEM_STATUS.failed;
+      error: Error;
+      message: string;
+      code: string | null;
+      attempts: number;
+    }
   | { status: 'lost' };
 
 /** How a chunk ended; an item of it that timed out is named, so that it is not given its time twice. */
@@ -192,7 +201,14 @@ export class ItemRunner {
       });
     }
     const stored = storableText(message, TEXT_LIMITS.message).text;
-    if (run.dryRun) return { status: ITEM_STATUS.failed, error, message: stored };
+    const failed = {
+      status: ITEM_STATUS.failed,
+      error,
+      message: stored,
+      code: details.code ?? null,
+      attempts: attempt,
+    } as const;
+    if (run.dryRun) return failed;
     const kept = await this.items.finishWithoutResult({
       itemId: item.id,
       workerId: run.workerId,
@@ -202,7 +218,7 @@ export class ItemRunner {
       logsJson: logs.drain(),
       attempts: attempt,
     });
-    return kept ? { status: ITEM_STATUS.failed, error, message: stored } : { status: 'lost' };
+    return kept ? failed : { status: 'lost' };
   }
 
   private detailsOf(error: Error): ItemErrorDetails {
@@ -217,23 +233,26 @@ export class ItemRunner {
     attempt: number,
   ): Promise<void> {
     // A dry run's transaction is always rolled back, and nothing of the item is recorded.
-    const transact = run.dryRun ? inRolledBackTransaction : inTransaction;
-    return transact(this.database, async (transaction) => {
-      markErrorsOf(transaction);
-      const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
-        this.validateAndProcess(item, run, transaction, logs, signal),
-      );
-      if (run.dryRun) return;
-      // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
-      const kept = await this.items.complete(transaction, {
-        ...stored,
-        itemId: item.id,
-        workerId: run.workerId,
-        logsJson: logs.toJson(),
-        attempts: attempt,
-      });
-      if (!kept) throw new LeaseLostError(item.batchId, item.itemIndex);
-    });
+    return inTransaction(
+      this.database,
+      async (transaction) => {
+        markErrorsOf(transaction);
+        const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
+          this.validateAndProcess(item, run, transaction, logs, signal),
+        );
+        if (run.dryRun) return;
+        // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
+        const kept = await this.items.complete(transaction, {
+          ...stored,
+          itemId: item.id,
+          workerId: run.workerId,
+          logsJson: logs.toJson(),
+          attempts: attempt,
+        });
+        if (!kept) throw new LeaseLostError(item.batchId, item.itemIndex);
+      },
+      run.dryRun ? 'rollback' : 'commit',
+    );
   }
 
   /**

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Client } from 'pg';
 import {
   BaseProcessor,
@@ -11,6 +14,8 @@ import { runCli } from '../support/built-cli';
 import { CREATE_APPLIED_TABLE, resultOf, startProcessingChild } from '../support/child-process';
 import { waitFor } from '../support/timing';
 import { useTestApp } from '../support/use-test-app';
+
+const USER_MODULE = 'test/fixtures/cli/cli-imports.module.ts#CliImportsModule';
 
 /** The same work as the children's (`test/support/processing-child.ts`), for the reprocess run here. */
 @ImportProcessor()
@@ -171,5 +176,31 @@ describe('pause, resume and cancel across processes', () => {
     expect(JSON.parse(refused.stdout)).toMatchObject({
       error: { code: 'BATCH_STATUS_CONFLICT' },
     });
+  });
+
+  it('imports a file with an error budget from the CLI: the batch is paused with the reason and the steps to go on', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ri-budget-'));
+    const file = join(dir, 'contacts.csv');
+    const lines = Array.from({ length: 20 }, (_, n) =>
+      n < 5 ? `bad-${n},B${n}` : `a${n}@x.com,A${n}`,
+    );
+    writeFileSync(file, `email,name\n${lines.join('\n')}\n`);
+    const imported = runCli(
+      ['--module', USER_MODULE, 'import', 'contact', file, '--max-failures', '2'],
+      { env: { DATABASE_URL: t.db.url } },
+    );
+    expect(imported.status).toBe(1);
+    expect(imported.stdout).toMatch(/status +paused/);
+    expect(imported.stdout).toContain('stopped: 3 of 3 rows failed (budget 2 failures)');
+    expect(imported.stdout).toMatch(/Fix its 3 failed row\(s\) and go on with it/);
+    expect(imported.stdout).toMatch(/reliable-imports --module \S+ resume [0-9a-f-]{36}/);
+    const wrong = runCli(
+      ['--module', USER_MODULE, 'import', 'contact', file, '--max-failure-rate', '2'],
+      {
+        env: { DATABASE_URL: t.db.url },
+      },
+    );
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain('must be a number from 0 to 1');
   });
 });

@@ -11,6 +11,8 @@ import {
 } from '../../lib';
 import { CREATE_APPLIED_TABLE } from '../support/child-process';
 import { Gate } from '../support/gate';
+import { createTestApp } from '../fixtures/test-app';
+import { sleep, waitFor } from '../support/timing';
 import { useTestApp } from '../support/use-test-app';
 
 interface Row {
@@ -42,11 +44,19 @@ class ControlledProcessor extends BaseProcessor<Row> {
   }
 }
 
+/** 50 ms a row: a claim of 25 rows takes more than a second. */
+@ImportProcessor()
+class SlowRowProcessor extends BaseProcessor<Row> {
+  async processItem(): Promise<void> {
+    await sleep(50);
+  }
+}
+
 const rows = (count: number, bad: (n: number) => boolean = () => false): Row[] =>
   Array.from({ length: count }, (_, n) => (bad(n) ? { n, bad: true } : { n }));
 
 describe('pause, resume and cancel', () => {
-  const t = useTestApp([ControlledProcessor]);
+  const t = useTestApp([ControlledProcessor, SlowRowProcessor]);
   let processor: ControlledProcessor;
   let admin: Client;
 
@@ -124,6 +134,10 @@ describe('pause, resume and cancel', () => {
       (await t.batches.pauseBatch(batch.id, { reason: 'wait for the CFO' })).errorMessage,
     ).toBe('wait for the CFO');
     expect((await t.batches.pauseBatch(batch.id)).status).toBe(BATCH_STATUS.paused);
+    // Its rows wait for it: a reprocess would run them a second time.
+    await expect(t.batches.reprocessBatch(batch.id)).rejects.toThrow(
+      `is still paused; only a finished batch can be reprocessed. Resume it (resumeBatch("${batch.id}"))`,
+    );
     expect((await t.batches.resumeBatch(batch.id)).status).toBe(BATCH_STATUS.pending);
     expect((await t.batches.resumeBatch(batch.id)).status).toBe(BATCH_STATUS.pending);
     expect((await t.batches.processBatch(batch.id)).status).toBe(BATCH_STATUS.completed);
@@ -233,5 +247,29 @@ describe('pause, resume and cancel', () => {
       completedItems: 5,
       failedItems: 1,
     });
+  });
+
+  it('halts a run in another instance at once, through the notification channel, not at its next status check', async () => {
+    // The worker of another instance runs the batch; it checks the batch's status only once a minute.
+    const other = await createTestApp(t.db.url, [SlowRowProcessor], {
+      module: { worker: { enabled: true, pollIntervalMs: 60_000 } },
+    });
+    try {
+      const batch = await t.batches.createBatch('slow_row', rows(200));
+      await waitFor(async () => (await t.batches.getProgress(batch.id)).completed >= 3, {
+        withinMs: 30_000,
+      });
+      await t.batches.pauseBatch(batch.id);
+      const atPause = (await t.batches.getProgress(batch.id)).completed;
+      await waitFor(async () => (await t.batches.getProgress(batch.id)).inFlight === 0, {
+        withinMs: 30_000,
+      });
+      // The row in flight finished; the other 20-odd rows of the run's claim were given back.
+      const settled = await t.batches.getProgress(batch.id);
+      expect(settled.completed).toBeLessThanOrEqual(atPause + 1);
+      expect(settled).toMatchObject({ status: BATCH_STATUS.paused, inFlight: 0 });
+    } finally {
+      await other.close();
+    }
   });
 });

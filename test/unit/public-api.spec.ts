@@ -10,6 +10,7 @@ import { BatchStore } from '../../lib/processing/batch-store';
 import { DatabaseAdapter } from '../../lib/processing/database-adapter';
 import { ItemStore } from '../../lib/processing/item-store';
 import { ItemRunner } from '../../lib/processing/item-runner';
+import { ImportEventPublisher } from '../../lib/events/import-event-publisher';
 import {
   IMPORT_PROCESSOR_METADATA,
   RELIABLE_IMPORTS_DATA_SOURCE,
@@ -62,6 +63,7 @@ const PUBLIC_EXPORTS = [
   'LeaseLostError',
   'ProcessingInterruptedError',
   'ProcessingStoppedError',
+  'RELIABLE_IMPORTS_EVENTS',
   'ReliableImportsError',
   'ReliableImportsExceptionFilter',
   'ReliableImportsModule',
@@ -82,6 +84,7 @@ const INTERNALS: Record<string, unknown> = {
   ImportProcessorRegistry,
   ImportProcessorMetadataAccessor,
   ItemRunner,
+  ImportEventPublisher,
   BatchRunner,
   BatchStore,
   BatchCreator,

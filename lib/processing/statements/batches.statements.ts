@@ -3,7 +3,13 @@
  * finding the next one for the worker.
  */
 
-import { BATCH_STATUS, ITEM_STATUS, LIVE_BATCH_STATUSES, OPEN_ITEM_STATUSES } from '../../statuses';
+import {
+  BATCH_STATUS,
+  ITEM_STATUS,
+  LIVE_BATCH_STATUSES,
+  OPEN_ITEM_STATUSES,
+  RUNNABLE_BATCH_STATUSES,
+} from '../../statuses';
 import { sqlList, sqlWord, type Statement } from './statement';
 import { uncountFailedRows } from './progress.statements';
 
@@ -151,8 +157,8 @@ export function finishBatch(args: {
   return { text: FINISH_BATCH, values: [args.batchId, args.workerId, args.failure] };
 }
 
-/** The statuses a batch can be paused in. */
-const PAUSABLE = sqlList([BATCH_STATUS.pending, BATCH_STATUS.processing]);
+/** The statuses a batch can be paused in: those a run takes. */
+const PAUSABLE = sqlList(RUNNABLE_BATCH_STATUSES);
 
 const PAUSE_BATCH = `
     UPDATE "import_batches"
@@ -270,4 +276,25 @@ const COUNT_ENDED_BATCH = `
  */
 export function countCancelledBatch(args: { batchId: string }): Statement {
   return { text: COUNT_ENDED_BATCH, values: [args.batchId] };
+}
+
+const SWEEP_CANCELLED = `
+    WITH swept AS (
+      UPDATE "import_batch_items" i
+      SET "status" = ${sqlWord(ITEM_STATUS.cancelled)}, "error_message" = b."error_message",
+          "locked_by" = NULL, "locked_until" = NULL, "completed_at" = now()
+      FROM "import_batches" b
+      WHERE b."status" = ${sqlWord(BATCH_STATUS.cancelled)} AND i."batch_id" = b."id"
+        AND i."status" = ${sqlWord(ITEM_STATUS.processing)} AND i."locked_until" < now()
+      RETURNING i."batch_id"
+    )
+    SELECT DISTINCT "batch_id" FROM swept`;
+
+/**
+ * Cancels the rows that runs which died after a cancel left `processing` in cancelled batches, once their
+ * leases ran out (a run that comes back finds them taken: its outcome is fenced out). The worker does it
+ * as it looks for work; returns the batches swept, whose counts are then brought up to date.
+ */
+export function sweepCancelledBatches(): Statement {
+  return { text: SWEEP_CANCELLED, values: [] };
 }

@@ -40,26 +40,6 @@ export function insertBatch(args: {
   };
 }
 
-const INSERT_ITEMS = `
-    INSERT INTO "import_batch_items"
-      ("batch_id", "item_index", "source_data", "source_line", "status", "error_message", "error_details",
-       "completed_at")
-    SELECT $1, $2 + e."ordinality"::integer - 1, e."value", e."line",
-           CASE WHEN f."ordinality" IS NULL THEN ${sqlWord(ITEM_STATUS.pending)} ELSE ${sqlWord(ITEM_STATUS.failed)} END,
-           f."message", f."details", CASE WHEN f."ordinality" IS NOT NULL THEN now() END
-    FROM ROWS FROM (jsonb_array_elements($3::jsonb), unnest($4::integer[]))
-      WITH ORDINALITY AS e("value", "line", "ordinality")
-    LEFT JOIN jsonb_to_recordset($5::jsonb) AS f("ordinality" bigint, "message" text, "details" jsonb)
-      ON f."ordinality" = e."ordinality"
-    WHERE e."value" IS NOT NULL`;
-
-/** The insert, when some rows could not be read: they are counted failed in the progress counters. */
-const INSERT_ITEMS_WITH_UNREAD_LINES = `
-    WITH inserted AS (${INSERT_ITEMS}
-      RETURNING "batch_id", "status"
-    ), ${countUnreadLines('inserted')}
-    SELECT count(*)::integer AS "count" FROM inserted`;
-
 /**
  * Rows `rows` (a JSON array) of batch `batchId` from index `firstIndex`, with their source lines `lines`
  * (an array beside it, or null) and, for rows of a file that could not be read, their `failures` (a JSON
@@ -74,7 +54,22 @@ export function insertItemsChunk(args: {
   failures: string | null;
 }): Statement {
   return {
-    text: args.failures === null ? INSERT_ITEMS : INSERT_ITEMS_WITH_UNREAD_LINES,
+    text: `
+    WITH inserted AS (
+      INSERT INTO "import_batch_items"
+        ("batch_id", "item_index", "source_data", "source_line", "status", "error_message", "error_details",
+         "completed_at")
+      SELECT $1, $2 + e."ordinality"::integer - 1, e."value", e."line",
+             CASE WHEN f."ordinality" IS NULL THEN ${sqlWord(ITEM_STATUS.pending)} ELSE ${sqlWord(ITEM_STATUS.failed)} END,
+             f."message", f."details", CASE WHEN f."ordinality" IS NOT NULL THEN now() END
+      FROM ROWS FROM (jsonb_array_elements($3::jsonb), unnest($4::integer[]))
+        WITH ORDINALITY AS e("value", "line", "ordinality")
+      LEFT JOIN jsonb_to_recordset($5::jsonb) AS f("ordinality" bigint, "message" text, "details" jsonb)
+        ON f."ordinality" = e."ordinality"
+      WHERE e."value" IS NOT NULL
+      RETURNING "batch_id", "status"
+    ), ${countUnreadLines('inserted')}
+    SELECT count(*)::integer AS "count" FROM inserted`,
     values: [args.batchId, args.firstIndex, args.rows, args.lines, args.failures],
   };
 }

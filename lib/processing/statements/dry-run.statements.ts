@@ -4,15 +4,8 @@
  * works on the batch meanwhile is not changed by it.
  */
 
-import { BATCH_STATUS, ITEM_STATUS, type BatchStatus } from '../../statuses';
+import { DRY_RUNNABLE_BATCH_STATUSES, ITEM_STATUS } from '../../statuses';
 import { sqlList, sqlWord, type Statement } from './statement';
-
-/** The batches a dry run may try: those that wait. A dry run does not take the batch. */
-export const DRY_RUNNABLE_BATCH_STATUSES: readonly BatchStatus[] = [
-  BATCH_STATUS.pending,
-  BATCH_STATUS.awaitingApproval,
-  BATCH_STATUS.paused,
-];
 
 const PENDING_ITEMS_PAGE = `
     SELECT * FROM "import_batch_items"

@@ -2,14 +2,14 @@
  * The progress counters of a batch (table `import_batch_progress`) and the read of its progress.
  *
  * A counter row is one run's outcomes in one 10-second bucket: `completed`, `failed` and `skipped` deltas,
- * written by the same statement that records the outcomes (`items.statements.ts`), so that they cannot
- * drift from the rows' statuses. A batch's done count is the sum of its rows; its recent rate the sum of
- * the last few buckets. One row per run (and per connection, see `countOutcomes`) and bucket: runs and
+ * written by the same statement that records the outcomes (`items.statements.ts`; a line a creation could
+ * not read, `creation.statements.ts`), so that they cannot drift from the rows' statuses. A batch's done
+ * count is the sum of its rows; its recent rate the sum of the last few buckets. One row per run (and per connection, see `countOutcomes`) and bucket: runs and
  * lanes never wait on each other's counter.
  */
 
 import { ITEM_STATUS } from '../../statuses';
-import { sqlWord, type Statement } from './statement';
+import { sqlList, sqlWord, type Statement } from './statement';
 
 /** The width of a counter's bucket, and so the grain of the recent rate. */
 export const PROGRESS_BUCKET_SECONDS = 10;
@@ -24,13 +24,23 @@ export const PROGRESS_RATE_BUCKETS = 6;
 export const RESUME_COUNTER_WORKER = 'resume';
 
 /**
- * The `worker_id` of the counter rows of a file's lines that could not be read, which `createBatch` stores
- * failed (`countUnreadLines`). These rows are left out of the recent rate: no run processed them.
+ * The `worker_id` of the counter rows of the lines a creation stored failed (lines of a file that could not
+ * be read, `countUnreadLines`): outcomes no run recorded, so the recent rate leaves them out too.
  */
 export const CREATION_COUNTER_WORKER = 'create';
 
-/** Counter rows of outcomes no run recorded, left out of the recent rate. */
-const NOT_RUN_COUNTER_WORKERS = `${sqlWord(RESUME_COUNTER_WORKER)}, ${sqlWord(CREATION_COUNTER_WORKER)}`;
+/**
+ * The `worker_id` of the counter row of the outcomes recorded before the counters existed, written once by
+ * the migration that made them; left out of the recent rate.
+ */
+export const MIGRATION_COUNTER_WORKER = 'migration';
+
+/** The counter rows that are no run's outcomes, which the recent rate leaves out. */
+const NOT_RUN_COUNTER_WORKERS = sqlList([
+  RESUME_COUNTER_WORKER,
+  CREATION_COUNTER_WORKER,
+  MIGRATION_COUNTER_WORKER,
+]);
 
 /**
  * The bucket of an outcome recorded now: the 10-second bin of the statement's start (not of the
@@ -99,10 +109,11 @@ export function uncountFailedRows(source: string): string {
 }
 
 /**
- * For a creation that stores a file's unreadable lines failed at once: a CTE `counted AS (...)` that
- * counts them as failed, in the same statement as their insert, so that the counters equal the rows from
- * the start (and a resume that puts a corrected one back to pending takes back what was counted).
- * `source` is the name of a CTE of the inserted rows (with `"batch_id"` and `"status"`).
+ * For a creation that stores the lines it could not read as failed rows: a CTE `counted AS (...)` that
+ * counts them, in the statement that inserts them, so that a resume that re-queues them once corrected
+ * (`uncountFailedRows`) takes back what was counted, and done + pending stays the total. `source` is the
+ * name of a CTE whose rows are exactly the rows that statement inserted (with `"batch_id"` and
+ * `"status"`); a chunk of readable rows writes nothing.
  */
 export function countUnreadLines(source: string): string {
   return upsertCounters(
