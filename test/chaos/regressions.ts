@@ -34,4 +34,14 @@ export const regressions: Regression[] = [
       'issue 10 item 2 (and the tree rule of item 1): reprocessBatch(P, { failedItemsOnly: false }) of a finished ' +
       'batch copied its completed rows, which were applied a second time (6 source rows applied twice).',
   },
+  {
+    name: "the progress counters do not count a file's unreadable lines",
+    seed: 4,
+    path: '1',
+    commandSet: 3,
+    found:
+      'issue 13 (progress counters): a file batch with an unreadable line, stored failed by createBatch, had ' +
+      'counters that said 0 failed while its rows said 1 (getProgress called the line pending). Found on the ' +
+      'first sequence of set 3 and by the attack spec at the same time; fixed on main (696f9db).',
+  },
 ];
