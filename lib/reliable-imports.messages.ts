@@ -234,7 +234,9 @@ export const messages = {
   ): string =>
     `Import item "${itemId}" (index ${itemIndex}) cannot be corrected now: batch "${batchId}" ` +
     `(${batchStatus}) holds its row (item "${copyId}") and runs it with the data it has. Wait for that ` +
-    `batch to finish; if the row fails there, correct item "${copyId}".`,
+    `batch to finish; if the row fails there, correct item "${copyId}". Or pause the batch ` +
+    `(pauseBatch("${batchId}")): a pending row of a paused batch can be corrected, and runs with its ` +
+    `correction when the batch is resumed.`,
 
   notNewestCopy: (itemId: string, itemIndex: number, copyId: string, batchId: string): string =>
     `Import item "${itemId}" (index ${itemIndex}) is not the newest copy of its row: a reprocess copied ` +
@@ -379,7 +381,8 @@ export const messages = {
     `its row completed already (in batch "${batchId}"), so no reprocess would use a correction`,
 
   correctionHeld: (batchId: string, status: string): string =>
-    `its row is being processed by batch "${batchId}" (${status}); wait for it to end`,
+    `its row is being processed by batch "${batchId}" (${status}); wait for it to end, or pause it ` +
+    `(a pending row of a paused batch can be corrected)`,
 
   correctionNotObject: (): string => 'its data must be an object of field names and values',
 

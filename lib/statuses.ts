@@ -121,6 +121,19 @@ export const UNCOMPLETED_ITEM_STATUSES: readonly ItemStatus[] = [
   ...OPEN_ITEM_STATUSES,
 ];
 
+/**
+ * Whether a batch holds a row of its, so that a correction of it would not be used: a run may be working on
+ * it (processing, in a batch that has not ended) or take it any moment (pending, in a batch a run takes).
+ * A pending row of a paused batch, or of one awaiting approval, is not held: a correction of it is used
+ * when the batch runs. @internal
+ */
+export function holdsRow(itemStatus: ItemStatus, batchStatus: BatchStatus): boolean {
+  return (
+    (itemStatus === ITEM_STATUS.processing && LIVE_BATCH_STATUSES.includes(batchStatus)) ||
+    (itemStatus === ITEM_STATUS.pending && RUNNABLE_BATCH_STATUSES.includes(batchStatus))
+  );
+}
+
 /** Whether a batch has ended (completed, completed with errors, failed, cancelled or rejected). @internal */
 export function isEndedBatch(status: BatchStatus): boolean {
   return ENDED_BATCH_STATUSES.includes(status);

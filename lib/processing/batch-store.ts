@@ -21,9 +21,9 @@ import {
   BATCH_STATUS,
   ITEM_STATUS,
   LIVE_BATCH_STATUSES,
-  OPEN_ITEM_STATUSES,
   UNAPPLIED_ITEM_STATUSES,
   UNCOMPLETED_ITEM_STATUSES,
+  holdsRow,
   isRunnableBatch,
   LOG_LEVEL,
   type BatchStatus,
@@ -421,11 +421,7 @@ export class BatchStore {
       if (completed) {
         throw ItemNotCorrectableError.applied(item, completed.id, completed.batch_id);
       }
-      const live = copies.find(
-        (copy) =>
-          OPEN_ITEM_STATUSES.includes(copy.status) &&
-          LIVE_BATCH_STATUSES.includes(copy.batch_status),
-      );
+      const live = copies.find((copy) => holdsRow(copy.status, copy.batch_status));
       if (live) {
         throw ItemNotCorrectableError.held(item, live.id, live.batch_id, live.batch_status);
       }

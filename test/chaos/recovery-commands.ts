@@ -64,8 +64,9 @@ async function treeRows(real: Real, rootId: string): Promise<TreeRow[]> {
             newest.id AS newest_id, COALESCE(newest.corrected_data, newest.source_data) AS data,
             EXISTS (SELECT 1 FROM copies c WHERE c.source_id = s.id AND c.status = 'completed') AS completed,
             EXISTS (SELECT 1 FROM copies c WHERE c.source_id = s.id
-                      AND c.status IN ('pending', 'processing')
-                      AND c.batch_status IN ('pending', 'processing', 'paused', 'awaiting_approval')) AS held
+                      AND ((c.status = 'processing'
+                            AND c.batch_status IN ('pending', 'processing', 'paused', 'awaiting_approval'))
+                           OR (c.status = 'pending' AND c.batch_status IN ('pending', 'processing')))) AS held
      FROM import_batch_items s
      CROSS JOIN LATERAL (
        SELECT * FROM copies c WHERE c.source_id = s.id

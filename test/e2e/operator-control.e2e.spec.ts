@@ -283,4 +283,41 @@ describe('pause, resume and cancel', () => {
       await other.close();
     }
   });
+
+  it('corrects a pending row of a paused batch (or one awaiting approval): it runs with its correction', async () => {
+    const batch = await t.batches.createBatch(
+      'controlled',
+      rows(4, (n) => n === 2),
+    );
+    // Held while a run may take it: pending in a pending batch.
+    const [bad] = await t.batches.getItems(batch.id, { offset: 2, limit: 1 });
+    await expect(t.batches.correctItem(bad.id, { n: 2 })).rejects.toThrow(
+      `Or pause the batch (pauseBatch("${batch.id}"))`,
+    );
+    await t.batches.pauseBatch(batch.id);
+    expect(await t.batches.correctItem(bad.id, { n: 2 })).toMatchObject({
+      status: ITEM_STATUS.pending,
+      correctedData: { n: 2 },
+    });
+    await t.batches.resumeBatch(batch.id);
+    expect(await t.batches.processBatch(batch.id)).toMatchObject({
+      status: BATCH_STATUS.completed,
+      completedItems: 4,
+    });
+
+    const waiting = await t.batches.createBatch(
+      'controlled',
+      rows(2, (n) => n === 1),
+      {
+        requireApproval: true,
+      },
+    );
+    const [second] = await t.batches.getItems(waiting.id, { offset: 1, limit: 1 });
+    await t.batches.correctItems(waiting.id, [{ itemId: second.id, data: { n: 1 } }]);
+    await t.batches.approveBatch(waiting.id);
+    expect(await t.batches.processBatch(waiting.id)).toMatchObject({
+      status: BATCH_STATUS.completed,
+      completedItems: 2,
+    });
+  });
 });

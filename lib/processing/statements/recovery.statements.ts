@@ -11,11 +11,19 @@ import {
   LIVE_BATCH_STATUSES,
   LOG_LEVEL,
   OPEN_ITEM_STATUSES,
+  RUNNABLE_BATCH_STATUSES,
   UNAPPLIED_ITEM_STATUSES,
   UNCOMPLETED_ITEM_STATUSES,
 } from '../../statuses';
 import { INSERT_LOGS } from './logs.statements';
 import { sqlList, sqlWord, type Statement } from './statement';
+
+/**
+ * `holdsRow` (lib/statuses.ts) in SQL, for the copy `c` of a row in its batch `b`: a run works on it, or
+ * may take it any moment, so that a correction of it would not be used.
+ */
+const HOLDS_ROW = `((c."status" = ${sqlWord(ITEM_STATUS.processing)} AND b."status" IN (${sqlList(LIVE_BATCH_STATUSES)}))
+             OR (c."status" = ${sqlWord(ITEM_STATUS.pending)} AND b."status" IN (${sqlList(RUNNABLE_BATCH_STATUSES)})))`;
 
 /** Every copy of source row `r` (the row itself included), with the creation time of its batch. */
 const COPIES_OF_R = (columns: string): string => `
@@ -199,7 +207,7 @@ export function rowStates(args: { sourceIds: string[] }): Statement {
         UNION ALL
         SELECT i.* FROM "import_batch_items" i WHERE i."original_item_id" = r."id"
       ) c JOIN "import_batches" b ON b."id" = c."batch_id"
-      WHERE c."status" IN (${sqlList(OPEN_ITEM_STATUSES)}) AND b."status" IN (${sqlList(LIVE_BATCH_STATUSES)})
+      WHERE ${HOLDS_ROW}
       LIMIT 1
     ) l ON true
     WHERE r."id" = ANY($1::uuid[])`,
