@@ -12,6 +12,7 @@ export type {
   CancelBatchOptions,
   CreateBatchOptions,
   DryRunOptions,
+  ErrorBudget,
   GetItemsFilter,
   GetLogsFilter,
   ImportItemsSource,

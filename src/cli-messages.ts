@@ -13,9 +13,9 @@ export const cliMessages = {
 
   pausedSteps: ({ failed }: { failed: number }): string =>
     failed > 0
-      ? `The batch is paused (see "error" above). Fix its ${failed} failed row(s) and go on with it ` +
-        `(the corrected rows run again; without a worker, process it):`
-      : 'The batch is paused. To go on with it (without a worker, process it):',
+      ? `The batch is paused (the reason is above). To go on: fix its ${failed} failed row(s) if they ` +
+        `should run again (the corrected ones do), then resume it (and, without a worker, process it):`
+      : 'The batch is paused (the reason is above). To go on, resume it (and, without a worker, process it):',
 
   resumed: ({ process }: { process: string }): string =>
     `Resumed: a running worker takes it at once; without one, run: ${process}`,
@@ -128,6 +128,18 @@ export const cliMessages = {
   hintMigrate: (): string =>
     'The import tables do not exist yet: run "reliable-imports migrate" first.',
 
+  hintPaused: ({ resume, cancel }: { resume: string; cancel: string }): string =>
+    `With this tool: ${resume} to go on with it, or ${cancel} to end it.`,
+
+  hintWaiting: ({ approve, reject }: { approve: string; reject: string }): string =>
+    `With this tool: ${approve} to let it run, or ${reject} to end it.`,
+
+  hintEnded: ({ reprocess }: { reprocess: string }): string =>
+    `With this tool: ${reprocess} runs its rows that did not complete.`,
+
+  hintRunning: ({ process, cancel }: { process: string; cancel: string }): string =>
+    `With this tool: ${process} finishes it (or wait for the worker), or ${cancel} ends it.`,
+
   /** `command` is the command line that goes on with the batch. */
   hintGoOn: ({ command }: { command: string }): string =>
     `Nothing is lost: run "${command}" to go on where it stopped.`,
@@ -201,16 +213,19 @@ export const cliMessages = {
   needFix: ({ unresolved }: { unresolved: number }): string =>
     `${unresolved} row(s) need a fix. Export them, fix them in a spreadsheet, and reprocess with the file:`,
 
+  /** `then` is what to run after `command`, when the tree's batch waits (paused: resume it). */
   wroteFailures: ({
     unresolved,
     output,
     command,
+    then,
   }: {
     unresolved: number;
     output: string;
     command: string;
+    then?: string;
   }): string =>
-    `Wrote ${unresolved} row(s) to ${output}. Fix the data cells (keep the _item_id column), then run "${command}".`,
+    `Wrote ${unresolved} row(s) to ${output}. Fix the data cells (keep the _item_id column), then run "${command}"${then === undefined ? '' : `, then "${then}"`}.`,
 
   /** Where the rows of a tree stand, as the `rows` field of its summary. */
   treeRows: ({
@@ -246,8 +261,9 @@ export const cliMessages = {
   rejected: ({ batchId, reason }: { batchId: string; reason: string }): string =>
     `Rejected batch ${batchId}: its rows are cancelled, none was processed. Reason: ${reason}`,
 
-  awaitingApproval: ({ command }: { command: string }): string =>
-    `The batch waits for approval: nothing runs it until "${command}".`,
+  awaitingApproval: ({ command, reject }: { command: string; reject: string }): string =>
+    `The batch waits for approval: nothing runs it until "${command}" ("${reject}" ends it). ` +
+    `Its rows can be corrected meanwhile (correct <item-id>).`,
 
   dryRunOf: ({
     total,

@@ -27,7 +27,12 @@ export interface CommandScope {
   /** Runs `work` with an application (`withApp`) and makes the status it returns the exit status. */
   runWithApp: (
     work: AppWork,
-    options?: { concurrency?: number; checkSchema?: boolean },
+    options?: {
+      concurrency?: number;
+      checkSchema?: boolean;
+      /** A command that holds no rows (`watch`) says nothing of rows when it is stopped. */
+      holdsNoRows?: boolean;
+    },
   ) => Promise<void>;
 }
 
@@ -53,6 +58,7 @@ export async function withApp(
   options: GlobalOptions,
   work: AppWork,
   concurrency?: number,
+  holdsNoRows = false,
 ): Promise<number> {
   const app = await createCliApp(config(options, concurrency));
   let closing: Promise<void> | undefined;
@@ -60,7 +66,7 @@ export async function withApp(
   // Ctrl-C stops the run the way an application's shutdown does: the rows in flight finish or are given
   // back, and the run ends with PROCESSING_STOPPED (exit 3). A second Ctrl-C kills at once, as usual.
   const stop = (signal: NodeJS.Signals) => {
-    process.stderr.write(`${cliMessages.stopping({ signal })}\n`);
+    if (!holdsNoRows) process.stderr.write(`${cliMessages.stopping({ signal })}\n`);
     // The error, if any, is reported by the finally below, which awaits the same close.
     close().catch(() => undefined);
   };
@@ -72,6 +78,13 @@ export async function withApp(
     await close();
   }
 }
+
+/** Statuses whose `errorMessage` is a reason someone (or an error budget) gave, not an error. */
+const STOPPED_ON_PURPOSE: readonly BatchStatus[] = [
+  BATCH_STATUS.paused,
+  BATCH_STATUS.cancelled,
+  BATCH_STATUS.rejected,
+];
 
 export function summaryText(summary: BatchSummary): string {
   return fields({
@@ -85,7 +98,9 @@ export function summaryText(summary: BatchSummary): string {
     pending: summary.pendingItems,
     ...(summary.cancelledItems > 0 ? { cancelled: summary.cancelledItems } : {}),
     ...(summary.parentBatchId ? { 'reprocess of': summary.parentBatchId } : {}),
-    ...(summary.errorMessage ? { error: summary.errorMessage } : {}),
+    ...(summary.errorMessage
+      ? { [STOPPED_ON_PURPOSE.includes(summary.status) ? 'reason' : 'error']: summary.errorMessage }
+      : {}),
     'duration ms': summary.durationMs,
     'items/s': summary.itemsPerSecond,
   });

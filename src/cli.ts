@@ -23,7 +23,15 @@ import {
 } from './cli-run';
 import { commandLine, reportError } from './error-report';
 import { table } from './output';
-import { delimiter, MAX_ROWS, nonEmpty, range, rate, wholeNumber } from './option-parsers';
+import {
+  budgetOf,
+  delimiter,
+  maxFailureRateOption,
+  maxFailuresOption,
+  nonEmpty,
+  range,
+  wholeNumber,
+} from './option-parsers';
 import { readItemsFile } from './read-items';
 import { addControlCommands } from './control-commands';
 import { addRecoveryCommands, nextSteps } from './recovery-commands';
@@ -59,8 +67,10 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
   const globals = () => program.opts<GlobalOptions>();
   const out = (json: unknown, text: string) =>
     print(globals().json ? JSON.stringify(json, null, 2) : text);
-  const runWithApp: CommandScope['runWithApp'] = async (work, { concurrency, checkSchema } = {}) =>
-    setExitStatus(await withApp({ ...globals(), checkSchema }, work, concurrency));
+  const runWithApp: CommandScope['runWithApp'] = async (
+    work,
+    { concurrency, checkSchema, holdsNoRows } = {},
+  ) => setExitStatus(await withApp({ ...globals(), checkSchema }, work, concurrency, holdsNoRows));
 
   program
     .command('migrate')
@@ -108,17 +118,8 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
       1,
     )
     .option('--delimiter <c>', 'the CSV field separator, one character (\\t for a tab)', delimiter)
-    .option(
-      '--max-failures <n>',
-      'error budget: pause the batch once more than n rows failed (0 pauses at the first)',
-      range(0, MAX_ROWS),
-    )
-    .option(
-      '--max-failure-rate <r>',
-      'error budget: pause the batch once more than this share of the rows processed failed (0 to 1, ' +
-        'e.g. 0.1), counted from the 100th row',
-      rate,
-    )
+    .addOption(maxFailuresOption())
+    .addOption(maxFailureRateOption())
     .option(
       '--require-approval',
       'store the batch awaiting approval: nothing runs it until "approve <id>" ("reject <id>" ends it)',
@@ -134,8 +135,7 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
       const run = {
         concurrency: options.concurrency,
         commitEvery: options.commitEvery,
-        maxFailures: options.maxFailures,
-        maxFailureRate: options.maxFailureRate,
+        ...budgetOf(options),
       };
       await runWithApp(
         async (_app, batches) => {
@@ -162,7 +162,12 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
               ...(importedBefore ? [cliMessages.importedBefore({ key })] : []),
               summaryText(summary),
               ...(summary.status === BATCH_STATUS.awaitingApproval
-                ? [cliMessages.awaitingApproval({ command: next('approve', batch.id) })]
+                ? [
+                    cliMessages.awaitingApproval({
+                      command: next('approve', batch.id),
+                      reject: next('reject', batch.id, '--reason', "'...'"),
+                    }),
+                  ]
                 : []),
               ...nextSteps(lineage, next, summary),
             ].join('\n'),

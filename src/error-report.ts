@@ -1,4 +1,5 @@
-import { ReliableImportsError } from '../lib';
+import { BATCH_STATUS, ReliableImportsError, type BatchStatus } from '../lib';
+import { isEndedBatch } from '../lib/statuses';
 import { codeOf, isInstance, messageOf, toError } from '../lib/utils/error-details.util';
 import { isConnectionLoss } from '../lib/utils/transient-error.util';
 import { cliMessages } from './cli-messages';
@@ -46,6 +47,9 @@ const HINTS: Record<string, (error: Error, context: RunContext) => string | unde
       ? cliMessages.hintModule()
       : undefined,
   [UNDEFINED_TABLE]: () => cliMessages.hintMigrate(),
+  // The library's message names the API; the tool's commands for the same way on.
+  BATCH_STATUS_CONFLICT: (error, context) => hintByStatus(error, context),
+  BATCH_NOT_REPROCESSABLE: (error, context) => hintByStatus(error, context),
   ...Object.fromEntries(
     [...INTERRUPTED].map((code) => [
       code,
@@ -58,6 +62,24 @@ const HINTS: Record<string, (error: Error, context: RunContext) => string | unde
     ]),
   ),
 };
+
+/** What to run for a batch a command was refused on because of its status (paused, waiting, ended). */
+function hintByStatus(error: Error, context: RunContext): string | undefined {
+  const batchId = (error as ReliableImportsError).context.batchId;
+  const status = (error as { status?: unknown }).status;
+  if (!batchId || typeof status !== 'string') return undefined;
+  const run = (...args: string[]) => `"${commandLine(context, ...args, batchId)}"`;
+  if (status === BATCH_STATUS.paused) {
+    return cliMessages.hintPaused({ resume: run('resume'), cancel: run('cancel') });
+  }
+  if (status === BATCH_STATUS.awaitingApproval) {
+    return cliMessages.hintWaiting({ approve: run('approve'), reject: run('reject') });
+  }
+  if (isEndedBatch(status as BatchStatus)) {
+    return cliMessages.hintEnded({ reprocess: run('reprocess') });
+  }
+  return cliMessages.hintRunning({ process: run('process'), cancel: run('cancel') });
+}
 
 /** The code of anything thrown: the module's or the tool's code, else the driver's, else UNEXPECTED. */
 function codeOfError(error: Error): string {

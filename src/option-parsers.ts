@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import type { ErrorBudget } from '../lib';
 
 import { cliMessages } from './cli-messages';
 
@@ -39,4 +40,24 @@ export function delimiter(value: string): string {
     throw new InvalidArgumentError(cliMessages.badDelimiter({ given: value }));
   }
   return character;
+}
+
+/** `--max-failures`: the error budget's count, for the commands that process rows. */
+export const maxFailuresOption = (): Option =>
+  new Option(
+    '--max-failures <n>',
+    'error budget: pause the batch once more than n rows failed (0 pauses at the first)',
+  ).argParser(range(0, MAX_ROWS));
+
+/** `--max-failure-rate`: the error budget's share, for the commands that process rows. */
+export const maxFailureRateOption = (): Option =>
+  new Option(
+    '--max-failure-rate <r>',
+    'error budget: pause the batch once more than this share of the rows processed failed (0 to 1, ' +
+      'e.g. 0.1), counted from the 100th row',
+  ).argParser(rate);
+
+/** The error budget a command was given, as a run option. */
+export function budgetOf(options: ErrorBudget): ErrorBudget {
+  return { maxFailures: options.maxFailures, maxFailureRate: options.maxFailureRate };
 }

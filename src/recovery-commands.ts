@@ -7,6 +7,7 @@ import {
   type BatchLineage,
   type BatchService,
   type BatchSummary,
+  type ErrorBudget,
   type FailedRow,
 } from '../lib';
 import { parseJson } from '../lib/utils/parse-json.util';
@@ -22,7 +23,7 @@ import {
 } from './cli-run';
 import { commandLine } from './error-report';
 import { fields, table } from './output';
-import { delimiter } from './option-parsers';
+import { budgetOf, delimiter, maxFailureRateOption, maxFailuresOption } from './option-parsers';
 import { assertFileExists, fileFormat, withFileName } from './read-items';
 
 /**
@@ -159,11 +160,13 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
               ),
               { mode: options.merge ? 'merge' : 'replace' },
             );
+            const lineage = await batches.getLineage(result.rootBatchId);
             out(
               result,
               cliMessages.correctedRows({
                 ...result,
-                command: next('reprocess', result.rootBatchId),
+                command:
+                  waitingBatchCommand(lineage, next) ?? next('reprocess', result.rootBatchId),
               }),
             );
             return EXIT.ok;
@@ -174,9 +177,13 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
         const mode = json !== undefined && !options.merge ? 'replace' : 'merge';
         await runWithApp(async (_app, batches) => {
           const item = await batches.correctItem(id, data, { mode });
+          const lineage = await batches.getLineage(item.batchId);
           out(
             item,
-            cliMessages.correctedItem({ ...item, command: next('reprocess', item.batchId) }),
+            cliMessages.correctedItem({
+              ...item,
+              command: waitingBatchCommand(lineage, next) ?? next('reprocess', item.batchId),
+            }),
           );
           return EXIT.ok;
         });
@@ -194,6 +201,8 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
       'an edited failures file (.csv or .jsonl): all its rows or none',
     )
     .option('--merge', 'with --corrections: change only the columns of the file')
+    .addOption(maxFailuresOption())
+    .addOption(maxFailureRateOption())
     .option(
       '--delimiter <c>',
       'the CSV field separator of the file, one character (\\t for a tab)',
@@ -203,12 +212,18 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
     .action(
       async (
         batchId: string,
-        options: { all?: boolean; corrections?: string; merge?: boolean; delimiter?: string },
+        options: ErrorBudget & {
+          all?: boolean;
+          corrections?: string;
+          merge?: boolean;
+          delimiter?: string;
+        },
       ) => {
         const file = options.corrections;
         const format = file === undefined ? undefined : correctionsFormat(file);
         await runWithApp(async (_app, batches) => {
           const summary = await batches.reprocessBatch(batchId, {
+            ...budgetOf(options),
             failedItemsOnly: !options.all,
             ...(file !== undefined && format !== undefined
               ? {
@@ -244,10 +259,12 @@ export function addRecoveryCommands(program: Command, scope: CommandScope): void
       'go on with a batch that was interrupted (exit status 3): processes its rows left pending; a finished batch is shown as it is',
     )
     .argument('<batch-id>')
-    .action(async (batchId: string) => {
+    .addOption(maxFailuresOption())
+    .addOption(maxFailureRateOption())
+    .action(async (batchId: string, options: ErrorBudget) => {
       await runWithApp(async (_app, batches) => {
         const summary = await processWithProgress(batches, batchId, () =>
-          batches.processBatch(batchId),
+          batches.processBatch(batchId, budgetOf(options)),
         );
         const steps =
           summary.status === BATCH_STATUS.paused
@@ -283,7 +300,8 @@ export function nextSteps(
       `  ${next('process', id)}`,
     ];
   }
-  if (lineage.unresolved === 0) return [];
+  // A batch that waits for approval runs its rows once approved: nothing to reprocess yet.
+  if (lineage.unresolved === 0 || summary?.status === BATCH_STATUS.awaitingApproval) return [];
   // The first batch: a reprocess of a later one would take only that batch's rows, not the whole tree's.
   const id = lineage.rootBatchId;
   return [
@@ -293,6 +311,20 @@ export function nextSteps(
     `  ${next('failures', id, '--format', 'csv', '-o', 'fix.csv')}`,
     `  ${next('reprocess', id, '--corrections', 'fix.csv')}`,
   ];
+}
+
+/**
+ * The command that runs a tree's corrections when a batch of it waits: `resume` for a paused one,
+ * `approve` for one awaiting approval (a reprocess is refused while it waits); null when none waits.
+ */
+function waitingBatchCommand(
+  lineage: BatchLineage,
+  next: (...args: string[]) => string,
+): string | null {
+  const paused = lineage.batches.find((batch) => batch.status === BATCH_STATUS.paused);
+  if (paused) return next('resume', paused.batchId);
+  const waiting = lineage.batches.find((batch) => batch.status === BATCH_STATUS.awaitingApproval);
+  return waiting ? next('approve', waiting.batchId) : null;
 }
 
 async function exportFailures(
@@ -308,9 +340,20 @@ async function exportFailures(
     return EXIT.ok;
   }
   await pipeline(stream, createWriteStream(output));
-  const { unresolved, rootBatchId } = await batches.getLineage(batchId);
+  const lineage = await batches.getLineage(batchId);
+  const { unresolved, rootBatchId } = lineage;
+  const waiting = waitingBatchCommand(lineage, next);
   process.stderr.write(
-    `${cliMessages.wroteFailures({ unresolved, output, command: next('reprocess', rootBatchId, '--corrections', output) })}\n`,
+    `${cliMessages.wroteFailures(
+      waiting === null
+        ? { unresolved, output, command: next('reprocess', rootBatchId, '--corrections', output) }
+        : {
+            unresolved,
+            output,
+            command: next('correct', rootBatchId, '--file', output),
+            then: waiting,
+          },
+    )}\n`,
   );
   return EXIT.ok;
 }

@@ -30,28 +30,31 @@ export function addWatchCommand(program: Command, { out, runWithApp }: CommandSc
       1000,
     )
     .action(async (batchId: string, options: { interval: number }) => {
-      await runWithApp(async (_app, batches) => {
-        const display = process.stderr.isTTY ? new ProgressBar() : new ProgressLines();
-        let last: BatchProgress | undefined;
-        try {
-          for await (const progress of batches.watchBatch(batchId, {
-            intervalMs: options.interval,
-          })) {
-            last = progress;
-            display.show(progress);
+      await runWithApp(
+        async (_app, batches) => {
+          const display = process.stderr.isTTY ? new ProgressBar() : new ProgressLines();
+          let last: BatchProgress | undefined;
+          try {
+            for await (const progress of batches.watchBatch(batchId, {
+              intervalMs: options.interval,
+            })) {
+              last = progress;
+              display.show(progress);
+            }
+          } finally {
+            display.stop();
           }
-        } finally {
-          display.stop();
-        }
-        // The app shut down first (Ctrl-C): the batch goes on elsewhere.
-        if (!last || !isEndedBatch(last.status)) {
-          process.stderr.write(`${cliMessages.watchStopped({ batchId })}\n`);
-          return EXIT.interrupted;
-        }
-        const summary = await batches.getBatchSummary(batchId);
-        out(summary, summaryText(summary));
-        return statusOf(summary);
-      });
+          // The app shut down first (Ctrl-C): the batch goes on elsewhere.
+          if (!last || !isEndedBatch(last.status)) {
+            process.stderr.write(`${cliMessages.watchStopped({ batchId })}\n`);
+            return EXIT.interrupted;
+          }
+          const summary = await batches.getBatchSummary(batchId);
+          out(summary, summaryText(summary));
+          return statusOf(summary);
+        },
+        { holdsNoRows: true },
+      );
     });
 }
 

@@ -6,8 +6,12 @@ import { ReliableImportsError } from './reliable-imports.error';
  * that has nothing left to reprocess.
  */
 export class BatchNotReprocessableError extends ReliableImportsError {
-  constructor(batchId: string, message: string) {
+  /** The status of the batch that was refused because it has not ended; null for the other refusals. */
+  readonly status: string | null;
+
+  constructor(batchId: string, message: string, status: string | null = null) {
     super('BATCH_NOT_REPROCESSABLE', message, { batchId });
+    this.status = status;
   }
 
   /** @internal */
@@ -34,6 +38,10 @@ export class BatchNotReprocessableError extends ReliableImportsError {
 
   /** @internal */
   static stillRunning(batchId: string, status: string): BatchNotReprocessableError {
-    return new BatchNotReprocessableError(batchId, messages.batchStillRunning(batchId, status));
+    return new BatchNotReprocessableError(
+      batchId,
+      messages.batchStillRunning(batchId, status),
+      status,
+    );
   }
 }

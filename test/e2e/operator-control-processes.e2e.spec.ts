@@ -192,8 +192,26 @@ describe('pause, resume and cancel across processes', () => {
     expect(imported.status).toBe(1);
     expect(imported.stdout).toMatch(/status +paused/);
     expect(imported.stdout).toContain('stopped: 3 of 3 rows failed (budget 2 failures)');
-    expect(imported.stdout).toMatch(/Fix its 3 failed row\(s\) and go on with it/);
+    expect(imported.stdout).toMatch(/reason +stopped: 3 of 3 rows failed/);
+    expect(imported.stdout).toMatch(/fix its 3 failed row\(s\) if they should run again/);
     expect(imported.stdout).toMatch(/reliable-imports --module \S+ resume [0-9a-f-]{36}/);
+    const batchId = /batch +([0-9a-f-]{36})/.exec(imported.stdout)?.[1] ?? '';
+    // A reprocess waits for the paused batch; the tool says how to go on, in its own commands.
+    const refused = runCli(['--module', USER_MODULE, 'reprocess', batchId], {
+      env: { DATABASE_URL: t.db.url },
+    });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(`With this tool: "reliable-imports --module`);
+    expect(refused.stderr).toContain(`resume ${batchId}" to go on with it`);
+    // The failures file goes back through correct, then resume.
+    const written = runCli(
+      ['--module', USER_MODULE, 'failures', batchId, '--format', 'csv', '-o', join(dir, 'fix.csv')],
+      { env: { DATABASE_URL: t.db.url } },
+    );
+    expect(written.status).toBe(0);
+    expect(written.stderr).toMatch(
+      /then run ".* correct [0-9a-f-]{36} --file .*fix\.csv", then ".* resume /,
+    );
     const wrong = runCli(
       ['--module', USER_MODULE, 'import', 'contact', file, '--max-failure-rate', '2'],
       {
