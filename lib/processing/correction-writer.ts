@@ -19,6 +19,7 @@ import { isUuid } from '../utils/uuid.util';
 import { cellText, exactJson, parseExactly } from '../readers/spreadsheet-cells';
 import { DatabaseAdapter } from './database-adapter';
 import {
+  lockCopiesOfRows,
   rowStates,
   sourcesOfItems,
   sourcesOfLines,
@@ -135,6 +136,8 @@ export class CorrectionWriter {
     if (found.length === 0) return [];
     const states = new Map<string, Row>();
     const sourceIds = [...new Set(found.map((entry) => entry.sourceId))];
+    // Locked first: the tree's root lock keeps no claim of a reprocess batch out (resumed meanwhile).
+    await this.database.run(lockCopiesOfRows({ sourceIds }), transaction);
     for (const row of await this.database.run<Row>(rowStates({ sourceIds }), transaction)) {
       states.set(String(row.source_id), row);
     }

@@ -180,6 +180,22 @@ export function sourcesOfLines(args: { rootId: string; lines: number[] }): State
   };
 }
 
+const LOCK_COPIES_OF_ROWS = `
+    SELECT 1 FROM "import_batch_items"
+    WHERE "id" = ANY($1::uuid[]) OR "original_item_id" = ANY($1::uuid[])
+    ORDER BY "id"
+    FOR UPDATE`;
+
+/**
+ * Locks every copy of the source rows `sourceIds` for a set of corrections, before their states are read
+ * (`rowStates`): a claim (which skips locked rows) cannot take a copy between the check and the store, so
+ * that a row whose batch is resumed and claimed meanwhile never runs with the data the correction replaced;
+ * a claim that came first is waited for, and its row then reads as held.
+ */
+export function lockCopiesOfRows(args: { sourceIds: string[] }): Statement {
+  return { text: LOCK_COPIES_OF_ROWS, values: [args.sourceIds] };
+}
+
 /**
  * What decides whether a row can be corrected: its newest copy (and the data a reprocess would use now),
  * a copy that completed, and a copy that a running batch holds.
