@@ -6,6 +6,8 @@ import {
   ITEM_STATUS,
   type ImportItem,
 } from '../../lib';
+import { ImportEventPublisher } from '../../lib/events/import-event-publisher';
+import { createTestApp } from '../fixtures/test-app';
 import { Gate } from '../support/gate';
 import { waitFor } from '../support/timing';
 import { useTestApp } from '../support/use-test-app';
@@ -123,6 +125,103 @@ describe('operator control under attack, round 2', () => {
           completedItems: 3,
           failedItems: 1,
         });
+      }
+    });
+  });
+  describe("the worker's sweep of cancelled batches", () => {
+    // The sweep cancels rows whose lease ran out; a live run keeps renewing the leases of its rows in
+    // flight after the cancel, so that they finish in it (as the design says), however long they take.
+    it('leaves alone a row a live run holds past several leases after the cancel: it completes there, the counts add up', async () => {
+      const runner = await createTestApp(t.db.url, [SeenProcessor], { module: { leaseMs: 1000 } });
+      let sweeper: Awaited<ReturnType<typeof createTestApp>> | undefined;
+      try {
+        const held = runner.app.get(SeenProcessor);
+        const gate = new Gate();
+        held.gates.set(2, gate);
+        const batch = await t.batches.createBatch('seen', rows(10));
+        const running = runner.batches
+          .processBatch(batch.id, { concurrency: 1 })
+          .catch((e: unknown) => e);
+        await gate.entered;
+        const cancelled = await t.batches.cancelBatch(batch.id, { reason: 'wrong file' });
+        expect(cancelled.status).toBe(BATCH_STATUS.cancelled);
+        // A worker that sweeps as it looks for work, every 50 ms (started now: it would take the batch).
+        sweeper = await createTestApp(t.db.url, [SeenProcessor], {
+          module: { leaseMs: 1000, worker: { enabled: true, pollIntervalMs: 50 } },
+        });
+        // Four leases of the row go by while the sweeper looks every 50 ms.
+        const [{ until }] = await admin
+          .query<{ until: Date }>(`SELECT now() + interval '4000 milliseconds' AS until`)
+          .then((result) => result.rows);
+        await waitFor(
+          async () => (await admin.query<{ now: Date }>('SELECT now() AS now')).rows[0].now > until,
+          { withinMs: 20_000 },
+        );
+        const during = await admin.query<{ status: string }>(
+          `SELECT status FROM import_batch_items WHERE batch_id = $1 AND item_index = 2`,
+          [batch.id],
+        );
+        expect(during.rows[0].status).toBe(ITEM_STATUS.processing);
+        gate.release();
+        const summary = await running;
+        expect(summary).toMatchObject({ status: BATCH_STATUS.cancelled });
+        const progress = await t.batches.getProgress(batch.id);
+        expect(progress).toMatchObject({ completed: 3, cancelled: 7, inFlight: 0, pending: 0 });
+        expect(await t.batches.getBatch(batch.id)).toMatchObject({
+          completedItems: 3,
+          cancelledItems: 7,
+        });
+      } finally {
+        await sweeper?.close();
+        await runner.close();
+      }
+    });
+  });
+
+  describe('a pause heard late on the events channel', () => {
+    // The pause event of a batch that was paused and resumed again may reach a listening instance after
+    // the next run took the batch (the event is sent in the background, after the resume's notification
+    // of the workers). That run halts on it and leaves the batch: somebody must finish it, each row once.
+    it('halts a run of a batch that runs again: the worker finishes it, every row once', async () => {
+      const worker = await createTestApp(t.db.url, [SeenProcessor], {
+        module: { worker: { enabled: true, pollIntervalMs: 50 } },
+      });
+      try {
+        const seen = worker.app.get(SeenProcessor);
+        seen.seen = [];
+        const gate = new Gate();
+        seen.gates.set(3, gate);
+        const batch = await t.batches.createBatch('seen', rows(10));
+        await gate.entered;
+        let heard = false;
+        const unwatch = worker.app.get(ImportEventPublisher).watch((event) => {
+          if (event.instanceId === 'another-instance') heard = true;
+        });
+        // The late event, as the instance that paused the batch would have sent it.
+        await admin.query(`SELECT pg_notify('reliable_imports_events', $1)`, [
+          JSON.stringify({
+            name: 'reliable-imports.batch.paused',
+            batchId: batch.id,
+            batchType: 'seen',
+            status: 'paused',
+            reason: null,
+            at: new Date().toISOString(),
+            instanceId: 'another-instance',
+          }),
+        ]);
+        await waitFor(() => heard, { what: 'the worker instance to hear the late pause' });
+        unwatch();
+        gate.release();
+        await waitFor(
+          async () => (await t.batches.getBatch(batch.id)).status === BATCH_STATUS.completed,
+          { what: 'somebody to finish the batch' },
+        );
+        const ids = seen.seen.map((entry) => entry.id);
+        expect(new Set(ids).size).toBe(10);
+        expect(ids).toHaveLength(10);
+        expect(await t.batches.getProgress(batch.id)).toMatchObject({ completed: 10, inFlight: 0 });
+      } finally {
+        await worker.close();
       }
     });
   });
