@@ -379,6 +379,8 @@ async function measureAll(args: string[]): Promise<string> {
       await emptyTables();
       await progressFigure(batches, await freshBatch(1_000_000));
       await emptyTables();
+      await etaFigure(batches, await freshBatch(ETA_ROWS));
+      await emptyTables();
     }
 
     if (args.includes('--large')) {
@@ -446,6 +448,52 @@ async function progressFigure(batches: BatchService, batchId: string): Promise<v
   } finally {
     await processing.close();
     await run;
+  }
+}
+
+/** The batch the ETA figure runs to its end. */
+const ETA_ROWS = 100_000;
+
+/**
+ * Whether the ETA converges: a batch of 100,000 rows run to its end by another app at concurrency 4, its
+ * progress read every second; at 25, 50, 75 and 90% done, how far the finish the ETA foretold was from the
+ * real one, as a share of the time that was still to go. Recorded in per mille of that time.
+ */
+async function etaFigure(batches: BatchService, batchId: string): Promise<void> {
+  const processing = await NestFactory.createApplicationContext(appModule(10), {
+    logger: ['error'],
+  });
+  try {
+    const readings: Array<{ at: number; done: number; finish: number | null }> = [];
+    const run = processing.get(BatchService).processBatch(batchId, { concurrency: 4 });
+    let ended = false;
+    void run.finally(() => (ended = true)).catch(() => undefined);
+    while (!ended) {
+      const progress = await batches.getProgress(batchId);
+      const at = progress.measuredAt.getTime();
+      readings.push({
+        at,
+        done: progress.done,
+        finish: progress.etaMs === null ? null : at + progress.etaMs,
+      });
+      await sleep(1000);
+    }
+    const { completedAt } = await run;
+    const end = (completedAt ?? new Date()).getTime();
+    const errors: string[] = [];
+    for (const share of [0.25, 0.5, 0.75, 0.9]) {
+      const reading = readings.find((r) => r.done >= ETA_ROWS * share && r.finish !== null);
+      if (!reading || reading.finish === null || end <= reading.at) continue;
+      const error = Math.abs(reading.finish - end) / (end - reading.at);
+      record(`eta-error-${share * 100}pct`, ETA_ROWS, error * 1000, null, 'permille');
+      errors.push(`${share * 100}%: ${(error * 100).toFixed(0)}%`);
+    }
+    console.log(
+      `  ETA error at (done: error of the foretold finish, as a share of the time still to go) ${errors.join(', ')}; ` +
+        `the run took ${Math.round((end - readings[0].at) / 1000)} s`,
+    );
+  } finally {
+    await processing.close();
   }
 }
 

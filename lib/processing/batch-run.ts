@@ -260,6 +260,9 @@ export class BatchRun {
     if (!this.settings.continueOnError && !processor.onItemError) {
       this.decideFailure(await this.services.store.stopAtFirstFailure(this.batchId));
     }
+    // A file whose lines could not be read (failed at creation) may have spent the budget before any row
+    // ran: its first run pauses it at once. (A resumed batch goes on until its next failure.)
+    if (this.owner && this.found.startedAt === null) await this.checkBudget();
   }
 
   /** Claims and runs the items on the run's lanes, then gives back what this run claimed and left. */

@@ -1,9 +1,11 @@
+import { Readable } from 'node:stream';
 import type { Client } from 'pg';
 import {
   BaseProcessor,
   BATCH_STATUS,
   ImportProcessor,
   ITEM_STATUS,
+  readCsv,
   type ImportContext,
   type ImportItem,
 } from '../../lib';
@@ -179,5 +181,22 @@ describe('error budgets', () => {
     } finally {
       await other?.close();
     }
+  });
+
+  it('pauses a file whose unreadable lines alone spend the budget before its first row runs', async () => {
+    const lines = ['n,category', ...Array.from({ length: 5 }, (_, n) => `${n},known,extra`)];
+    lines.push(...Array.from({ length: 20 }, (_, n) => `${n + 5},known`));
+    const batch = await t.batches.createBatch(
+      'priced_row',
+      readCsv(Readable.from([`${lines.join('\n')}\n`])),
+    );
+    const stopped = await t.batches.processBatch(batch.id, { maxFailures: 2 });
+    expect(stopped).toMatchObject({
+      status: BATCH_STATUS.paused,
+      failedItems: 5,
+      completedItems: 0,
+    });
+    expect(stopped.errorMessage).toMatch(/^stopped: 5 of 5 rows failed \(budget 2 failures\)/);
+    expect(processor.ran).toBe(0);
   });
 });
