@@ -386,11 +386,12 @@ export class BatchRun {
       const { status } = await store.getBatch(this.batchId);
       // The last run whose items finish after a cancel counts them.
       if (status === BATCH_STATUS.cancelled) await store.recountCancelledBatch(this.batchId);
-      // Ended, paused or cancelled: nothing left for this run. A run that saw a pause leaves even when the
-      // batch was resumed meanwhile: the next run (the worker, or the next call) takes it.
-      if (!this.settings.waitForOthers || !isRunnableBatch(status) || this.halted !== null) {
-        return 'not-ended';
-      }
+      // Ended, paused or cancelled: nothing left for this run.
+      if (!this.settings.waitForOthers || !isRunnableBatch(status)) return 'not-ended';
+      // Runnable again, though this run was halted: resumed since the pause, or told of a pause that was
+      // over (a late event). The pause is over: the run goes on with the batch (as a helper, when its
+      // lease was cleared), so that a call made to finish it does.
+      this.halted = null;
       if (this.controller.signal.aborted) return 'interrupted';
       await sleep(Math.min(500, this.services.options.leaseMs / 4));
       // Rows that a lock kept from the claims (a correction, a dry run's verdicts) or that another run gave
@@ -571,8 +572,9 @@ export class BatchRun {
       this.owner = false;
       return;
     }
-    // Paused and resumed since the last renewal: nobody holds the batch, or the next run took it; this run
-    // leaves it to that one. (A run that saw the pause lost nothing to another: the pause cleared its lease.)
+    // Paused and resumed since the last renewal: nobody holds the batch, or the next run took it. This run
+    // stops claiming and, once its items are done, goes on as a helper (end()); it lost nothing to another
+    // run: the pause cleared its lease.
     if (isRunnableBatch(current.status) && (current.lockedBy === null || this.halted !== null)) {
       this.halted = BATCH_STATUS.paused;
       this.owner = false;

@@ -1,3 +1,4 @@
+import { EventEmitterModule } from '@nestjs/event-emitter';
 import type { Client } from 'pg';
 import {
   BaseProcessor,
@@ -222,6 +223,46 @@ describe('operator control under attack, round 2', () => {
         expect(await t.batches.getProgress(batch.id)).toMatchObject({ completed: 10, inFlight: 0 });
       } finally {
         await worker.close();
+      }
+    });
+
+    it('halts a processBatch call on it, in an instance that listens and has no worker: the call still finishes the batch', async () => {
+      const listening = await createTestApp(t.db.url, [SeenProcessor], {
+        imports: [EventEmitterModule.forRoot()],
+      });
+      try {
+        const seen = listening.app.get(SeenProcessor);
+        seen.seen = [];
+        const gate = new Gate();
+        seen.gates.set(3, gate);
+        const batch = await t.batches.createBatch('seen', rows(10));
+        const running = listening.batches.processBatch(batch.id);
+        await gate.entered;
+        let heard = false;
+        const unwatch = listening.app.get(ImportEventPublisher).watch((event) => {
+          if (event.instanceId === 'another-instance') heard = true;
+        });
+        await admin.query(`SELECT pg_notify('reliable_imports_events', $1)`, [
+          JSON.stringify({
+            name: 'reliable-imports.batch.paused',
+            batchId: batch.id,
+            batchType: 'seen',
+            status: 'paused',
+            reason: null,
+            at: new Date().toISOString(),
+            instanceId: 'another-instance',
+          }),
+        ]);
+        await waitFor(() => heard, { what: 'the instance to hear the late pause' });
+        unwatch();
+        gate.release();
+        // The batch is not paused: the call that was told so goes on with it, to its end.
+        expect(await running).toMatchObject({ status: BATCH_STATUS.completed, completedItems: 10 });
+        const ids = seen.seen.map((entry) => entry.id);
+        expect(new Set(ids).size).toBe(10);
+        expect(ids).toHaveLength(10);
+      } finally {
+        await listening.close();
       }
     });
   });
