@@ -180,6 +180,20 @@ describe('operator control under attack, round 2', () => {
   });
 
   describe('a pause heard late on the events channel', () => {
+    /** The pause event of a batch, as another instance that paused it would have sent it. */
+    const sendLatePause = (batchId: string) =>
+      admin.query(`SELECT pg_notify('reliable_imports_events', $1)`, [
+        JSON.stringify({
+          name: 'reliable-imports.batch.paused',
+          batchId,
+          batchType: 'seen',
+          status: 'paused',
+          reason: null,
+          at: new Date().toISOString(),
+          instanceId: 'another-instance',
+        }),
+      ]);
+
     // The pause event of a batch that was paused and resumed again may reach a listening instance after
     // the next run took the batch (the event is sent in the background, after the resume's notification
     // of the workers). That run halts on it and leaves the batch: somebody must finish it, each row once.
@@ -199,17 +213,7 @@ describe('operator control under attack, round 2', () => {
           if (event.instanceId === 'another-instance') heard = true;
         });
         // The late event, as the instance that paused the batch would have sent it.
-        await admin.query(`SELECT pg_notify('reliable_imports_events', $1)`, [
-          JSON.stringify({
-            name: 'reliable-imports.batch.paused',
-            batchId: batch.id,
-            batchType: 'seen',
-            status: 'paused',
-            reason: null,
-            at: new Date().toISOString(),
-            instanceId: 'another-instance',
-          }),
-        ]);
+        await sendLatePause(batch.id);
         await waitFor(() => heard, { what: 'the worker instance to hear the late pause' });
         unwatch();
         gate.release();
@@ -242,17 +246,7 @@ describe('operator control under attack, round 2', () => {
         const unwatch = listening.app.get(ImportEventPublisher).watch((event) => {
           if (event.instanceId === 'another-instance') heard = true;
         });
-        await admin.query(`SELECT pg_notify('reliable_imports_events', $1)`, [
-          JSON.stringify({
-            name: 'reliable-imports.batch.paused',
-            batchId: batch.id,
-            batchType: 'seen',
-            status: 'paused',
-            reason: null,
-            at: new Date().toISOString(),
-            instanceId: 'another-instance',
-          }),
-        ]);
+        await sendLatePause(batch.id);
         await waitFor(() => heard, { what: 'the instance to hear the late pause' });
         unwatch();
         gate.release();
