@@ -161,6 +161,8 @@ describe('approval', () => {
       ['cancelled', 0],
       ['failed', 0],
     ]);
+    // A cancelled row says why, as a cancel's rows do.
+    expect(items[0].errorMessage).toBe(rejected.errorMessage);
     const [entry] = await t.batches.getLogs(batch.id);
     expect(entry).toMatchObject({ level: 'warn', message: expect.stringContaining('wrong file') });
     expect(entry.details).toHaveProperty('originalReason');

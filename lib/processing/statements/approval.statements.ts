@@ -44,7 +44,8 @@ const REJECT_BATCH = `
       WHERE b."id" = $1 AND b."status" = ${sqlWord(BATCH_STATUS.awaitingApproval)}
       RETURNING b.*
     ), cancelled AS (
-      UPDATE "import_batch_items" SET "status" = ${sqlWord(ITEM_STATUS.cancelled)}, "completed_at" = now()
+      UPDATE "import_batch_items"
+      SET "status" = ${sqlWord(ITEM_STATUS.cancelled)}, "error_message" = $2, "completed_at" = now()
       WHERE "batch_id" IN (SELECT "id" FROM rejected) AND "status" = ${sqlWord(ITEM_STATUS.pending)}
     ), logged AS (
       ${INSERT_LOGS}
@@ -54,7 +55,7 @@ const REJECT_BATCH = `
     SELECT * FROM rejected`;
 
 /**
- * awaiting_approval → rejected with `reason`, its pending rows → cancelled
+ * awaiting_approval → rejected with `reason`, its pending rows → cancelled with the reason (as a cancel's)
  * (rows of lines that could not be read stay failed), the counts stored, and its audit entries written; no
  * row when the batch could not be rejected. (A run cannot claim a row meanwhile: claims need the batch
  * processing.)
