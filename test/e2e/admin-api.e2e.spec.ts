@@ -1,0 +1,496 @@
+import {
+  type CanActivate,
+  type ExecutionContext,
+  type INestApplication,
+  type LoggerService,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { get, type IncomingMessage } from 'node:http';
+import type { AddressInfo, Server } from 'node:net';
+import request from 'supertest';
+import type { App } from 'supertest/types';
+import {
+  BaseProcessor,
+  BATCH_STATUS,
+  BatchService,
+  ImportProcessor,
+  InvalidOptionsError,
+  ReliableImportsAdminModule,
+  type ImportItem,
+  type ReliableImportsAdminOptions,
+} from '../../lib';
+import { moduleImports } from '../fixtures/test-app';
+import { useTestDatabase } from '../support/use-test-app';
+import { waitFor } from '../support/timing';
+
+const MISSING = '0b6c1f0e-1111-4000-8000-000000000001';
+const HEADER = { 'x-reliable-imports-request': '1' };
+const ADMIN = { authorization: 'Bearer admin' };
+/** What a stack trace or a database error looks like in a body. */
+const LEAK = /\bat .*\.(ts|js):\d+|QueryFailedError|SELECT |INSERT |relation "/;
+
+@ImportProcessor('contact')
+class ContactProcessor extends BaseProcessor<{ email: string }> {
+  validateItem(item: ImportItem<{ email: string }>): string[] {
+    return item.sourceData.email.includes('@')
+      ? []
+      : [`email "${item.sourceData.email}" is malformed`];
+  }
+
+  processItem(): void {}
+}
+
+/** The app's own guard: no token 401, a token without the admin role 403. */
+class TokenGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const { headers } = context.switchToHttp().getRequest<IncomingMessage>();
+    if (!headers.authorization) throw new UnauthorizedException();
+    return headers.authorization === 'Bearer admin';
+  }
+}
+
+class CapturingLogger implements LoggerService {
+  readonly warnings: string[] = [];
+  log(): void {}
+  error(): void {}
+  warn(message: unknown): void {
+    this.warnings.push(String(message));
+  }
+}
+
+type Method = 'get' | 'post' | 'patch';
+interface Route {
+  method: Method;
+  path: (ids: { batch: string; item: string }) => string;
+  body?: object;
+}
+
+/** Every route of the admin module, relative to its path. */
+const ROUTES: Route[] = [
+  { method: 'get', path: () => 'batches' },
+  { method: 'get', path: ({ batch }) => `batches/${batch}` },
+  { method: 'get', path: ({ batch }) => `batches/${batch}/items` },
+  { method: 'get', path: ({ batch }) => `batches/${batch}/failures` },
+  { method: 'get', path: ({ batch }) => `batches/${batch}/failures/export` },
+  { method: 'get', path: ({ batch }) => `batches/${batch}/logs` },
+  { method: 'get', path: ({ batch }) => `batches/${batch}/progress` },
+  { method: 'get', path: ({ batch }) => `batches/${batch}/progress/stream` },
+  { method: 'patch', path: ({ item }) => `items/${item}`, body: { data: { email: 'x@y.z' } } },
+  {
+    method: 'post',
+    path: ({ batch }) => `batches/${batch}/corrections`,
+    body: { corrections: [{ line: 2, data: { email: 'x@y.z' } }] },
+  },
+  { method: 'post', path: ({ batch }) => `batches/${batch}/reprocess`, body: {} },
+  { method: 'post', path: ({ batch }) => `batches/${batch}/pause`, body: {} },
+  { method: 'post', path: ({ batch }) => `batches/${batch}/resume`, body: {} },
+  { method: 'post', path: ({ batch }) => `batches/${batch}/cancel`, body: {} },
+  { method: 'post', path: ({ batch }) => `batches/${batch}/approve` },
+  { method: 'post', path: ({ batch }) => `batches/${batch}/reject`, body: {} },
+];
+const CHANGING = ROUTES.filter((route) => route.method !== 'get');
+const name = (route: Route) =>
+  `${route.method.toUpperCase()} ${route.path({ batch: ':id', item: ':itemId' })}`;
+
+describe('the admin REST API (ReliableImportsAdminModule)', () => {
+  const database = useTestDatabase();
+  const logger = new CapturingLogger();
+  let app: INestApplication<App>;
+  let batches: BatchService;
+
+  async function start(admin?: ReliableImportsAdminOptions): Promise<INestApplication<App>> {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        ...moduleImports(database.db.url),
+        ...(admin ? [ReliableImportsAdminModule.register(admin)] : []),
+      ],
+      providers: [ContactProcessor],
+    }).compile();
+    const started = moduleRef.createNestApplication<INestApplication<App>>({ logger });
+    database.closeBeforeCheck(() => started.close());
+    await started.init();
+    return started;
+  }
+
+  /** A request to the main app's admin routes, its error bodies kept to check for leaks. */
+  function call(method: Method, path: string, headers: Record<string, string> = {}) {
+    const req = request(app.getHttpServer())[method](`/imports-admin/${path}`).set(headers);
+    return req;
+  }
+
+  /** Checks an error answer: never a stack or the database's words. */
+  function keep(res: request.Response): request.Response {
+    if (res.status >= 400) expect(JSON.stringify(res.body)).not.toMatch(LEAK);
+    return res;
+  }
+
+  /** A batch of three rows, one of them bad, processed: 2 completed, 1 failed. */
+  async function processedBatch() {
+    const batch = await batches.createBatch('contact', [
+      { email: 'a@x.com' },
+      { email: 'not-an-email' },
+      { email: 'c@x.com' },
+    ]);
+    await batches.processBatch(batch.id);
+    const [failed] = await batches.getItems(batch.id, { status: 'failed' });
+    return { batch: batch.id, item: failed.id };
+  }
+
+  beforeAll(async () => {
+    app = await start({ guards: [TokenGuard] });
+    batches = app.get(BatchService);
+  });
+
+  describe('guards', () => {
+    let ids: { batch: string; item: string };
+    beforeAll(async () => {
+      ids = await processedBatch();
+    });
+
+    it.each(ROUTES.map((route) => [name(route), route] as const))(
+      '%s: 401 without a token, 403 with a token the guard refuses',
+      async (_name, route) => {
+        const anonymous = keep(await call(route.method, route.path(ids), HEADER).send(route.body));
+        expect(anonymous.status).toBe(401);
+        const viewer = keep(
+          await call(route.method, route.path(ids), {
+            ...HEADER,
+            authorization: 'Bearer viewer',
+          }).send(route.body),
+        );
+        expect(viewer.status).toBe(403);
+        // The state is as it was: nothing was changed by a refused request.
+        expect((await batches.getBatch(ids.batch)).status).toBe(BATCH_STATUS.completedWithErrors);
+      },
+    );
+  });
+
+  describe('cross-site protection', () => {
+    it.each(CHANGING.map((route) => [name(route), route] as const))(
+      '%s: 403 without the header, reaches the route with it',
+      async (_name, route) => {
+        const ids = await processedBatch();
+        const refused = keep(await call(route.method, route.path(ids), ADMIN).send(route.body));
+        expect(refused.status).toBe(403);
+        expect(refused.body).toMatchObject({
+          error: 'CSRF_HEADER_MISSING',
+          message: expect.stringContaining('x-reliable-imports-request'),
+        });
+        // A refused request changed nothing: the item keeps its data, the batch its status.
+        const [item] = await batches.getItems(ids.batch, { status: 'failed' });
+        expect(item.correctedData).toBeNull();
+        expect((await batches.getBatch(ids.batch)).status).toBe(BATCH_STATUS.completedWithErrors);
+        expect(await batches.listBatches({ parentBatchId: ids.batch })).toEqual([]);
+
+        // With the header, on a batch and an item that do not exist: the route itself answers.
+        const missing = keep(
+          await call(route.method, route.path({ batch: MISSING, item: MISSING }), {
+            ...ADMIN,
+            ...HEADER,
+          }).send(route.body),
+        );
+        expect(missing.status).toBe(404);
+      },
+    );
+
+    it('refuses the header empty, and takes another name when configured', async () => {
+      const ids = await processedBatch();
+      const empty = keep(
+        await call('post', `batches/${ids.batch}/pause`, {
+          ...ADMIN,
+          'x-reliable-imports-request': '',
+        }).send({}),
+      );
+      expect(empty.status).toBe(403);
+
+      const custom = await start({ path: 'custom', guards: [TokenGuard], csrfHeader: 'X-Admin' });
+      const server = custom.getHttpServer();
+      const withDefault = await request(server)
+        .post(`/custom/batches/${ids.batch}/pause`)
+        .set({ ...ADMIN, ...HEADER })
+        .send({});
+      expect(withDefault.status).toBe(403);
+      const withCustom = await request(server)
+        .post(`/custom/batches/${MISSING}/pause`)
+        .set({ ...ADMIN, 'x-admin': '1' })
+        .send({});
+      expect(withCustom.status).toBe(404);
+    });
+  });
+
+  describe('unknown batches and items', () => {
+    it.each(
+      ROUTES.filter((r) => r.path({ batch: 'B', item: 'I' }) !== 'batches').map(
+        (route) => [name(route), route] as const,
+      ),
+    )('%s: 404 with the code', async (_name, route) => {
+      const res = keep(
+        await call(route.method, route.path({ batch: MISSING, item: MISSING }), {
+          ...ADMIN,
+          ...HEADER,
+        }).send(route.body),
+      );
+      expect(res.status).toBe(404);
+      expect(res.body).toEqual({
+        statusCode: 404,
+        error: expect.stringMatching(/^(BATCH|ITEM)_NOT_FOUND$/),
+        message: expect.stringContaining(MISSING),
+      });
+    });
+  });
+
+  describe('validation', () => {
+    const both = { ...ADMIN, ...HEADER };
+    it.each([
+      ['get', 'batches?limit=abc', 'limit', undefined],
+      ['get', 'batches?limit=100000', 'limit', undefined],
+      ['get', 'batches?offset=-1', 'offset', undefined],
+      ['get', 'batches?status=nope', 'status', undefined],
+      ['get', 'batches?parentBatchId=x', 'parentBatchId', undefined],
+      ['get', 'batches?evil=1', 'evil', undefined],
+      ['get', 'batches/not-a-uuid', 'id must be a UUID', undefined],
+      ['get', `batches/${MISSING}/items?status=done`, 'status', undefined],
+      ['get', `batches/${MISSING}/logs?level=loud`, 'level', undefined],
+      ['get', `batches/${MISSING}/failures?includeResolved=yes`, 'includeResolved', undefined],
+      ['get', `batches/${MISSING}/failures/export?format=xml`, 'format', undefined],
+      ['patch', 'items/not-a-uuid', 'itemId must be a UUID', { data: {} }],
+      ['patch', `items/${MISSING}`, 'data', { data: 'x' }],
+      ['patch', `items/${MISSING}`, 'data', {}],
+      ['patch', `items/${MISSING}`, 'mode', { data: {}, mode: 'append' }],
+      ['patch', `items/${MISSING}`, 'evil', { data: {}, evil: 1 }],
+      ['post', `batches/${MISSING}/corrections`, 'corrections', { corrections: [] }],
+      ['post', `batches/${MISSING}/corrections`, 'corrections', { corrections: 'x' }],
+      [
+        'post',
+        `batches/${MISSING}/corrections`,
+        'corrections.0.line',
+        { corrections: [{ line: 0, data: {} }] },
+      ],
+      [
+        'post',
+        `batches/${MISSING}/corrections`,
+        'corrections.0.property problem',
+        { corrections: [{ line: 2, data: {}, problem: 'x' }] },
+      ],
+      ['post', `batches/${MISSING}/resume`, 'retryFailed', { retryFailed: 'yes' }],
+      ['post', `batches/${MISSING}/cancel`, 'reason', { reason: 42 }],
+      ['post', `batches/${MISSING}/pause`, 'reason', { reason: 'x'.repeat(2001) }],
+      ['post', `batches/${MISSING}/reprocess`, 'concurrency', { concurrency: 99 }],
+    ] as const)('%s %s: 400 naming %s', async (method, path, field, body) => {
+      const res = keep(await call(method, path, both).send(body));
+      expect(res.status).toBe(400);
+      expect(JSON.stringify(res.body.message)).toContain(field);
+    });
+  });
+
+  describe('happy paths', () => {
+    const both = { ...ADMIN, ...HEADER };
+
+    it('lists and filters batches, newest first', async () => {
+      const ids = await processedBatch();
+      const pending = await batches.createBatch('contact', [{ email: 'p@x.com' }]);
+      const all = await call('get', 'batches?limit=2', ADMIN).expect(200);
+      expect((all.body as Array<{ id: string }>).map((b) => b.id)).toEqual([pending.id, ids.batch]);
+      const completed = await call(
+        'get',
+        'batches?status=completed_with_errors&batchType=contact&limit=1',
+        ADMIN,
+      ).expect(200);
+      expect(completed.body).toEqual([expect.objectContaining({ id: ids.batch })]);
+      const two = await call(
+        'get',
+        'batches?status=pending&status=completed_with_errors&limit=2',
+        ADMIN,
+      );
+      expect(two.body).toHaveLength(2);
+      const skipped = await call('get', 'batches?limit=1&offset=1', ADMIN).expect(200);
+      expect(skipped.body[0].id).toBe(ids.batch);
+    });
+
+    it('reads a batch with its summary and lineage, its rows, failures, logs and progress', async () => {
+      const ids = await processedBatch();
+      const one = await call('get', `batches/${ids.batch}`, ADMIN).expect(200);
+      expect(one.body).toMatchObject({
+        batch: { id: ids.batch, status: 'completed_with_errors' },
+        summary: { totalItems: 3, completedItems: 2, failedItems: 1 },
+        lineage: { batches: [expect.objectContaining({ batchId: ids.batch })] },
+      });
+      const items = await call('get', `batches/${ids.batch}/items?status=failed`, ADMIN);
+      expect(items.body).toEqual([expect.objectContaining({ id: ids.item, status: 'failed' })]);
+      const page = await call('get', `batches/${ids.batch}/items?limit=1&offset=2`, ADMIN);
+      expect(page.body).toEqual([expect.objectContaining({ itemIndex: 2 })]);
+      const failures = await call('get', `batches/${ids.batch}/failures`, ADMIN).expect(200);
+      expect(failures.body).toEqual([
+        expect.objectContaining({
+          itemId: ids.item,
+          reasons: ['email "not-an-email" is malformed'],
+        }),
+      ]);
+      const logs = await call('get', `batches/${ids.batch}/logs`, ADMIN).expect(200);
+      expect(logs.body.length).toBeGreaterThan(0);
+      const errors = await call('get', `batches/${ids.batch}/logs?level=error&level=warn`, ADMIN);
+      expect(errors.status).toBe(200);
+      const progress = await call('get', `batches/${ids.batch}/progress`, ADMIN).expect(200);
+      expect(progress.body).toMatchObject({ status: 'completed_with_errors', percent: 100 });
+    });
+
+    it('exports the failures as CSV and as JSON lines, as files', async () => {
+      const ids = await processedBatch();
+      const csv = await call('get', `batches/${ids.batch}/failures/export`, ADMIN).expect(200);
+      expect(csv.headers['content-type']).toContain('text/csv');
+      expect(csv.headers['content-disposition']).toContain(`failures-${ids.batch}.csv`);
+      expect(csv.text.split('\n')[0]).toContain('_item_id');
+      expect(csv.text).toContain('not-an-email');
+      const jsonl = await call(
+        'get',
+        `batches/${ids.batch}/failures/export?format=jsonl`,
+        ADMIN,
+      ).expect(200);
+      const lines = jsonl.text.trim().split('\n');
+      expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual([
+        expect.objectContaining({ itemId: ids.item, data: { email: 'not-an-email' } }),
+      ]);
+    });
+
+    it('corrects one row, then a set, then reprocesses: every row is in', async () => {
+      const ids = await processedBatch();
+      const one = await call('patch', `items/${ids.item}`, both)
+        .send({ data: { email: 'fixed@x.com' } })
+        .expect(200);
+      expect(one.body).toMatchObject({ id: ids.item, correctedData: { email: 'fixed@x.com' } });
+      const set = await call('post', `batches/${ids.batch}/corrections`, both)
+        .send({ corrections: [{ itemId: ids.item, data: { email: 'b@x.com' } }], mode: 'merge' })
+        .expect(200);
+      expect(set.body).toMatchObject({ corrected: 1 });
+      const child = await call('post', `batches/${ids.batch}/reprocess`, both).send({}).expect(201);
+      expect(child.body).toMatchObject({ status: 'completed', completedItems: 1, failedItems: 0 });
+      const failures = await call('get', `batches/${ids.batch}/failures`, ADMIN).expect(200);
+      expect(failures.body).toEqual([]);
+      const refused = keep(
+        await call('post', `batches/${ids.batch}/reprocess`, both).send({}).expect(409),
+      );
+      expect(refused.body.error).toBe('BATCH_NOT_REPROCESSABLE');
+    });
+
+    it('pauses, resumes and cancels a batch, with reasons; a second cancel of an ended batch is 409', async () => {
+      const batch = await batches.createBatch('contact', [{ email: 'a@x.com' }]);
+      const paused = await call('post', `batches/${batch.id}/pause`, both)
+        .send({ reason: 'checking the file' })
+        .expect(200);
+      expect(paused.body).toMatchObject({ status: 'paused', errorMessage: 'checking the file' });
+      const resumed = await call('post', `batches/${batch.id}/resume`, both)
+        .send({ retryFailed: true })
+        .expect(200);
+      expect(resumed.body).toMatchObject({ status: 'pending' });
+      const cancelled = await call('post', `batches/${batch.id}/cancel`, both)
+        .send({ reason: 'wrong file' })
+        .expect(200);
+      expect(cancelled.body).toMatchObject({ status: 'cancelled' });
+      const ended = await batches.createBatch('contact', [{ email: 'e@x.com' }]);
+      await batches.processBatch(ended.id);
+      const conflict = keep(
+        await call('post', `batches/${ended.id}/pause`, both).send({}).expect(409),
+      );
+      expect(conflict.body.error).toBe('BATCH_STATUS_CONFLICT');
+    });
+
+    it('approves and rejects batches that wait for approval', async () => {
+      const first = await batches.createBatch('contact', [{ email: 'a@x.com' }], {
+        requireApproval: true,
+      });
+      const second = await batches.createBatch('contact', [{ email: 'b@x.com' }], {
+        requireApproval: true,
+      });
+      const approved = await call('post', `batches/${first.id}/approve`, both).expect(200);
+      expect(approved.body).toMatchObject({ status: 'pending' });
+      const rejected = await call('post', `batches/${second.id}/reject`, both)
+        .send({ reason: 'not this month' })
+        .expect(200);
+      expect(rejected.body).toMatchObject({ status: 'rejected', errorMessage: 'not this month' });
+      const again = keep(await call('post', `batches/${second.id}/approve`, both).expect(409));
+      expect(again.body.error).toBe('BATCH_STATUS_CONFLICT');
+    });
+  });
+
+  describe('progress as Server-Sent Events', () => {
+    it('streams the progress of a batch another app instance runs, and ends when it ends', async () => {
+      const other = await start();
+      const batch = await batches.createBatch(
+        'contact',
+        Array.from({ length: 50 }, (_, i) => ({ email: `r${i}@x.com` })),
+      );
+      await app.listen(0);
+      const { port } = (app.getHttpServer() as unknown as Server).address() as AddressInfo;
+      const received: string[] = [];
+      const ended = new Promise<number>((resolve, reject) => {
+        get(
+          {
+            port,
+            path: `/imports-admin/batches/${batch.id}/progress/stream`,
+            headers: ADMIN,
+          },
+          (res) => {
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => received.push(chunk));
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        ).on('error', reject);
+      });
+      await waitFor(() => received.join('').includes('"status":"pending"'), {
+        what: 'the first event, of the pending batch',
+      });
+      await other.get(BatchService).processBatch(batch.id);
+      expect(await ended).toBe(200);
+      const events = received
+        .join('')
+        .split('\n\n')
+        .filter((block) => block.includes('data:'));
+      expect(events[0]).toContain('event: progress');
+      const last = JSON.parse(events[events.length - 1].split('data: ')[1]) as {
+        status: string;
+        percent: number;
+      };
+      expect(last).toMatchObject({ status: 'completed', percent: 100 });
+    });
+  });
+
+  describe('registration', () => {
+    it('refuses to register without a guard, naming the fix', () => {
+      for (const options of [{}, { guards: [] }, { allowUnauthenticated: false }]) {
+        expect(() => ReliableImportsAdminModule.register(options)).toThrow(InvalidOptionsError);
+        expect(() => ReliableImportsAdminModule.register(options)).toThrow(
+          /register\(\{ guards: \[AdminGuard\] \}\).*allowUnauthenticated: true/s,
+        );
+      }
+    });
+
+    it('mounts without a guard when told to, with a warning', async () => {
+      const open = await start({ path: 'open', allowUnauthenticated: true });
+      expect(logger.warnings.join('\n')).toContain('"/open" has no guard');
+      await request(open.getHttpServer()).get('/open/batches').expect(200);
+      // The cross-site protection stays.
+      await request(open.getHttpServer()).post(`/open/batches/${MISSING}/pause`).expect(403);
+    });
+
+    it('mounts at the path each app chooses', async () => {
+      const ops = await start({ path: '/ops/imports/', guards: [TokenGuard] });
+      await request(ops.getHttpServer()).get('/ops/imports/batches').set(ADMIN).expect(200);
+      await request(ops.getHttpServer()).get('/ops/imports/batches').expect(401);
+      await request(ops.getHttpServer()).get('/imports-admin/batches').set(ADMIN).expect(404);
+      await call('get', 'batches', ADMIN).expect(200);
+    });
+
+    it('has no route at all without the admin module', async () => {
+      const plain = await start();
+      const ids = { batch: MISSING, item: MISSING };
+      for (const route of ROUTES) {
+        const res = await request(plain.getHttpServer())
+          [route.method](`/imports-admin/${route.path(ids)}`)
+          .set({ ...ADMIN, ...HEADER })
+          .send(route.body);
+        expect([name(route), res.status]).toEqual([name(route), 404]);
+      }
+    });
+  });
+});
