@@ -5,8 +5,11 @@ import type {
   ResolvedAdminOptions,
 } from './reliable-imports-admin-options.interface';
 
-/** Segments of letters, digits, `-`, `_` and `.`, joined by `/`; slashes at either end are dropped. */
-const PATH = /^[\w.-]+(\/[\w.-]+)*$/;
+/**
+ * Segments of letters, digits, `-`, `_` and `.` (not dots alone), joined by `/`; slashes at either end
+ * are dropped.
+ */
+const PATH = /^(?!(.*\/)?\.+(\/|$))[\w.-]+(\/[\w.-]+)*$/;
 /** An HTTP header name (RFC 9110 token). */
 const HEADER = /^[!#$%&'*+.^`|~\w-]+$/;
 

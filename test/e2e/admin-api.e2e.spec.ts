@@ -2,7 +2,9 @@ import {
   type CanActivate,
   type ExecutionContext,
   type INestApplication,
+  Injectable,
   type LoggerService,
+  Module,
   UnauthorizedException,
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -20,6 +22,7 @@ import {
   type ImportItem,
   type ReliableImportsAdminOptions,
 } from '../../lib';
+import { ProgressReader } from '../../lib/processing/progress-reader';
 import { moduleImports } from '../fixtures/test-app';
 import { useTestDatabase } from '../support/use-test-app';
 import { waitFor } from '../support/timing';
@@ -47,6 +50,24 @@ class TokenGuard implements CanActivate {
     const { headers } = context.switchToHttp().getRequest<IncomingMessage>();
     if (!headers.authorization) throw new UnauthorizedException();
     return headers.authorization === 'Bearer admin';
+  }
+}
+
+@Injectable()
+class Keys {
+  readonly valid = new Set(['k-1']);
+}
+
+@Module({ providers: [Keys], exports: [Keys] })
+class KeysModule {}
+
+/** A guard class with a dependency, made by Nest in the admin module from its `imports`. */
+@Injectable()
+class KeyGuard implements CanActivate {
+  constructor(private readonly keys: Keys) {}
+  canActivate(context: ExecutionContext): boolean {
+    const key = context.switchToHttp().getRequest<IncomingMessage>().headers['x-key'];
+    return typeof key === 'string' && this.keys.valid.has(key);
   }
 }
 
@@ -111,6 +132,13 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
     database.closeBeforeCheck(() => started.close());
     await started.init();
     return started;
+  }
+
+  /** The main app's port, for clients that read a stream as it comes (it listens from the first call). */
+  async function listening(): Promise<number> {
+    const server = app.getHttpServer() as unknown as Server;
+    if (!server.listening) await app.listen(0);
+    return (server.address() as AddressInfo).port;
   }
 
   /** A request to the main app's admin routes, its error bodies kept to check for leaks. */
@@ -420,8 +448,7 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
         'contact',
         Array.from({ length: 50 }, (_, i) => ({ email: `r${i}@x.com` })),
       );
-      await app.listen(0);
-      const { port } = (app.getHttpServer() as unknown as Server).address() as AddressInfo;
+      const port = await listening();
       const received: string[] = [];
       const ended = new Promise<number>((resolve, reject) => {
         get(
@@ -453,9 +480,50 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
       };
       expect(last).toMatchObject({ status: 'completed', percent: 100 });
     });
+
+    it('stops reading the progress when the client goes away', async () => {
+      const batch = await batches.createBatch('contact', [{ email: 'a@x.com' }]);
+      const port = await listening();
+      // The reader's watches under way: internal, the one place where a stopped watch shows.
+      const reader: unknown = app.get(ProgressReader);
+      const { watches } = reader as { watches: Set<unknown> };
+      let first = false;
+      const client = get(
+        { port, path: `/imports-admin/batches/${batch.id}/progress/stream`, headers: ADMIN },
+        (res) => res.once('data', () => (first = true)),
+      );
+      client.on('error', () => undefined);
+      await waitFor(() => first && watches.size === 1, { what: 'the stream, watching' });
+      client.destroy();
+      // The batch never ends; the watch stops at its next reading at the latest.
+      await waitFor(() => watches.size === 0, { what: 'the watch, stopped' });
+    });
   });
 
   describe('registration', () => {
+    it('mounts twice in one app, each at its path behind its guards, a guard with its dependencies', async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          ...moduleImports(database.db.url),
+          ReliableImportsAdminModule.register({ path: 'first', guards: [TokenGuard] }),
+          ReliableImportsAdminModule.register({
+            path: 'second',
+            guards: [KeyGuard],
+            imports: [KeysModule],
+          }),
+        ],
+        providers: [ContactProcessor],
+      }).compile();
+      const twice = moduleRef.createNestApplication<INestApplication<App>>({ logger });
+      database.closeBeforeCheck(() => twice.close());
+      await twice.init();
+      const server = twice.getHttpServer();
+      await request(server).get('/first/batches').set(ADMIN).expect(200);
+      await request(server).get('/first/batches').set({ 'x-key': 'k-1' }).expect(401);
+      await request(server).get('/second/batches').set({ 'x-key': 'k-1' }).expect(200);
+      await request(server).get('/second/batches').set(ADMIN).expect(403);
+    });
+
     it('refuses to register without a guard, naming the fix', () => {
       for (const options of [{}, { guards: [] }, { allowUnauthenticated: false }]) {
         expect(() => ReliableImportsAdminModule.register(options)).toThrow(InvalidOptionsError);
