@@ -24,6 +24,12 @@ import {
 } from '../../lib';
 import { ProgressReader } from '../../lib/processing/progress-reader';
 import { moduleImports } from '../fixtures/test-app';
+import {
+  CREATE_APPLIED_TABLE,
+  type ProcessingChild,
+  resultOf,
+  startProcessingChild,
+} from '../support/child-process';
 import { useTestDatabase } from '../support/use-test-app';
 import { waitFor } from '../support/timing';
 
@@ -69,6 +75,12 @@ class KeyGuard implements CanActivate {
     const key = context.switchToHttp().getRequest<IncomingMessage>().headers['x-key'];
     return typeof key === 'string' && this.keys.valid.has(key);
   }
+}
+
+/** The batch type of the processing child (`test/support/processing-child.ts`), to create its batches. */
+@ImportProcessor()
+class AppliedRowProcessor extends BaseProcessor<{ n: number }> {
+  processItem(): void {}
 }
 
 class CapturingLogger implements LoggerService {
@@ -126,7 +138,7 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
         ...moduleImports(database.db.url),
         ...(admin ? [ReliableImportsAdminModule.register(admin)] : []),
       ],
-      providers: [ContactProcessor],
+      providers: [ContactProcessor, AppliedRowProcessor],
     }).compile();
     const started = moduleRef.createNestApplication<INestApplication<App>>({ logger });
     database.closeBeforeCheck(() => started.close());
@@ -442,43 +454,55 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
   });
 
   describe('progress as Server-Sent Events', () => {
-    it('streams the progress of a batch another app instance runs, and ends when it ends', async () => {
-      const other = await start();
-      const batch = await batches.createBatch(
-        'contact',
-        Array.from({ length: 50 }, (_, i) => ({ email: `r${i}@x.com` })),
-      );
+    /** Reads a progress stream to its end: its status code and its events' data. */
+    async function readStream(batchId: string, onFirst: () => void) {
       const port = await listening();
-      const received: string[] = [];
-      const ended = new Promise<number>((resolve, reject) => {
+      return new Promise<{ status: number; events: string[] }>((resolve, reject) => {
         get(
-          {
-            port,
-            path: `/imports-admin/batches/${batch.id}/progress/stream`,
-            headers: ADMIN,
-          },
+          { port, path: `/imports-admin/batches/${batchId}/progress/stream`, headers: ADMIN },
           (res) => {
+            let text = '';
             res.setEncoding('utf8');
-            res.on('data', (chunk: string) => received.push(chunk));
-            res.on('end', () => resolve(res.statusCode ?? 0));
+            res.once('data', onFirst);
+            res.on('data', (chunk: string) => (text += chunk));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                events: text.split('\n\n').filter((block) => block.includes('data:')),
+              }),
+            );
           },
         ).on('error', reject);
       });
-      await waitFor(() => received.join('').includes('"status":"pending"'), {
-        what: 'the first event, of the pending batch',
+    }
+    const dataOf = (event: string) =>
+      JSON.parse(event.split('data: ')[1]) as { status: string; percent: number };
+
+    it('streams the progress of a batch another process runs, and ends when it ends', async () => {
+      await database.connect().then((client) => client.query(CREATE_APPLIED_TABLE));
+      const rows = Array.from({ length: 40 }, (_, n) => ({ n }));
+      const batch = await batches.createBatch('applied_row', rows);
+      let child: ProcessingChild | undefined;
+      const stream = await readStream(batch.id, () => {
+        // The first event is out: only now does the other process start the batch.
+        child = startProcessingChild({
+          databaseUrl: database.db.url,
+          batchId: batch.id,
+          itemPauseMs: 50,
+        });
       });
-      await other.get(BatchService).processBatch(batch.id);
-      expect(await ended).toBe(200);
-      const events = received
-        .join('')
-        .split('\n\n')
-        .filter((block) => block.includes('data:'));
-      expect(events[0]).toContain('event: progress');
-      const last = JSON.parse(events[events.length - 1].split('data: ')[1]) as {
-        status: string;
-        percent: number;
-      };
-      expect(last).toMatchObject({ status: 'completed', percent: 100 });
+      expect(stream.status).toBe(200);
+      const exit = await (child as ProcessingChild).exited;
+      expect({ code: exit.code, stderr: exit.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(resultOf(exit.stdout)).toEqual({ processed: 40, status: 'completed' });
+      expect(stream.events[0]).toContain('event: progress');
+      expect(dataOf(stream.events[0])).toMatchObject({ status: 'pending', percent: 0 });
+      expect(dataOf(stream.events[stream.events.length - 1])).toMatchObject({
+        status: 'completed',
+        percent: 100,
+      });
+      const percents = stream.events.map((event) => dataOf(event).percent);
+      expect(percents).toEqual([...percents].sort((x, y) => x - y));
     });
 
     it('stops reading the progress when the client goes away', async () => {
@@ -512,7 +536,7 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
             imports: [KeysModule],
           }),
         ],
-        providers: [ContactProcessor],
+        providers: [ContactProcessor, AppliedRowProcessor],
       }).compile();
       const twice = moduleRef.createNestApplication<INestApplication<App>>({ logger });
       database.closeBeforeCheck(() => twice.close());
@@ -531,6 +555,17 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
           /register\(\{ guards: \[AdminGuard\] \}\).*allowUnauthenticated: true/s,
         );
       }
+    });
+
+    it('refuses to start without ReliableImportsModule, naming it', async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [ReliableImportsAdminModule.register({ guards: [TokenGuard] })],
+      }).compile();
+      const alone = moduleRef.createNestApplication({ logger: false });
+      await expect(alone.init()).rejects.toThrow(
+        /import ReliableImportsModule\.forRoot\(\) in the application too/,
+      );
+      await alone.close();
     });
 
     it('mounts without a guard when told to, with a warning', async () => {
