@@ -14,6 +14,7 @@ import {
   Query,
   Sse,
   StreamableFile,
+  UseInterceptors,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { from, map, type Observable } from 'rxjs';
@@ -28,6 +29,7 @@ import { ItemsQuery } from './dto/items.query';
 import { ListBatchesQuery } from './dto/list-batches.query';
 import { LogsQuery } from './dto/logs.query';
 import type { ResolvedAdminOptions } from './reliable-imports-admin-options.interface';
+import { KeepSentBody, SentBody } from './sent-body';
 
 /** A path parameter that must be a UUID; a 400 naming it otherwise (never a database error). */
 const UuidParam = (name: string) =>
@@ -133,14 +135,28 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
   }
 
   @Patch('items/:itemId')
-  correctItem(@UuidParam('itemId') itemId: string, @Body() body: CorrectItemBody) {
-    return this.batches.correctItem(itemId, body.data, { mode: body.mode });
+  @UseInterceptors(KeepSentBody)
+  correctItem(
+    @UuidParam('itemId') itemId: string,
+    @Body() body: CorrectItemBody,
+    @SentBody() sent: CorrectItemBody,
+  ) {
+    return this.batches.correctItem(itemId, sent.data, { mode: body.mode });
   }
 
   @Post('batches/:id/corrections')
   @HttpCode(200)
-  correctItems(@UuidParam('id') id: string, @Body() body: CorrectionsBody) {
-    const corrections = body.corrections.map(({ itemId, line, data }) => ({ itemId, line, data }));
+  @UseInterceptors(KeepSentBody)
+  correctItems(
+    @UuidParam('id') id: string,
+    @Body() body: CorrectionsBody,
+    @SentBody() sent: CorrectionsBody,
+  ) {
+    const corrections = body.corrections.map(({ itemId, line }, index) => ({
+      itemId,
+      line,
+      data: sent.corrections[index].data,
+    }));
     return this.batches.correctItems(id, corrections, { mode: body.mode });
   }
 

@@ -395,14 +395,32 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
 
     it('corrects one row, then a set, then reprocesses: every row is in', async () => {
       const ids = await processedBatch();
+      // The data arrives as sent: nested values, dates as text, keys a class would not declare.
+      // (JSON text: an object literal would take "__proto__" as its prototype.)
+      const sent = `{"email":"fixed@x.com","extra":{"tags":[1,"two",null],"constructor":{}},
+        "constructor":"c","__proto__":"p","toString":"t"}`;
       const one = await call('patch', `items/${ids.item}`, both)
+        .set('content-type', 'application/json')
+        .send(`{"data":${sent}}`)
+        .expect(200);
+      expect(one.body).toMatchObject({ id: ids.item });
+      // Every key kept (PostgreSQL's jsonb orders them its own way).
+      const entries = (value: unknown) => JSON.stringify(Object.entries(value as object).sort());
+      expect(entries(one.body.correctedData)).toBe(entries(JSON.parse(sent)));
+      expect(Object.keys(one.body.correctedData as object)).toContain('__proto__');
+      await call('patch', `items/${ids.item}`, both)
         .send({ data: { email: 'fixed@x.com' } })
         .expect(200);
-      expect(one.body).toMatchObject({ id: ids.item, correctedData: { email: 'fixed@x.com' } });
       const set = await call('post', `batches/${ids.batch}/corrections`, both)
-        .send({ corrections: [{ itemId: ids.item, data: { email: 'b@x.com' } }], mode: 'merge' })
+        .set('content-type', 'application/json')
+        .send(
+          `{"corrections":[{"itemId":"${ids.item}","data":{"email":"b@x.com","constructor":"c2"}}],` +
+            `"mode":"merge"}`,
+        )
         .expect(200);
       expect(set.body).toMatchObject({ corrected: 1 });
+      const [merged] = await batches.getItems(ids.batch, { status: 'failed' });
+      expect(merged.correctedData).toEqual({ email: 'b@x.com', constructor: 'c2' });
       const child = await call('post', `batches/${ids.batch}/reprocess`, both).send({}).expect(201);
       expect(child.body).toMatchObject({ status: 'completed', completedItems: 1, failedItems: 0 });
       const failures = await call('get', `batches/${ids.batch}/failures`, ADMIN).expect(200);

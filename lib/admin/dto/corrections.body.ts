@@ -17,6 +17,7 @@ const MODES: CorrectionMode[] = ['replace', 'merge'];
 
 /** `PATCH /items/:itemId`: the row's corrected data. */
 export class CorrectItemBody {
+  /** Validated here; the route takes it from the body as sent (`SentBody`), with every key. */
   @IsObject()
   data!: Record<string, unknown>;
 
@@ -37,6 +38,7 @@ export class CorrectionEntry {
   @Min(1)
   line?: number;
 
+  /** Validated here; the route takes it from the body as sent (`SentBody`), with every key. */
   @IsObject()
   data!: Record<string, unknown>;
 }
