@@ -17,7 +17,7 @@ import {
   UseInterceptors,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { from, map, type Observable } from 'rxjs';
+import { catchError, from, map, type Observable, of } from 'rxjs';
 import { BatchService } from '../batch.service';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { messages } from '../reliable-imports.messages';
@@ -30,6 +30,7 @@ import { ListBatchesQuery } from './dto/list-batches.query';
 import { LogsQuery } from './dto/logs.query';
 import type { ResolvedAdminOptions } from './reliable-imports-admin-options.interface';
 import { KeepSentBody, SentBody } from './sent-body';
+import { streamFailure } from './stream-failure';
 
 /** A path parameter that must be a UUID; a 400 naming it otherwise (never a database error). */
 const UuidParam = (name: string) =>
@@ -44,6 +45,14 @@ const UuidParam = (name: string) =>
         }),
     }),
   );
+
+/**
+ * A row's data in the body as sent. An interface, not the DTO class: a pipe of the app that validates
+ * custom decorators' values would otherwise validate, and strip, this copy too.
+ */
+interface SentData {
+  data: Record<string, unknown>;
+}
 
 /** How often the progress stream reads a batch's progress. */
 const STREAM_INTERVAL_MS = 1000;
@@ -123,14 +132,18 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
   }
 
   /**
-   * The progress every second as Server-Sent Events, until the batch has ended (its last reading is the
-   * last event). A batch that does not exist is answered 404 before the stream starts.
+   * The progress every second as Server-Sent Events (`progress`), until the batch has ended (its last
+   * reading is the last event). A batch that does not exist is answered 404 before the stream starts; a
+   * reading that fails later ends the stream with a `failure` event, whose data is an error body.
    */
   @Sse('batches/:id/progress/stream')
   async streamProgress(@UuidParam('id') id: string): Promise<Observable<MessageEvent>> {
     await this.batches.getBatch(id);
     return from(this.batches.watchBatch(id, { intervalMs: STREAM_INTERVAL_MS })).pipe(
       map((progress): MessageEvent => ({ type: 'progress', data: progress })),
+      catchError((error: unknown) =>
+        of<MessageEvent>({ type: 'failure', data: streamFailure(error) }),
+      ),
     );
   }
 
@@ -139,7 +152,7 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
   correctItem(
     @UuidParam('itemId') itemId: string,
     @Body() body: CorrectItemBody,
-    @SentBody() sent: CorrectItemBody,
+    @SentBody() sent: SentData,
   ) {
     return this.batches.correctItem(itemId, sent.data, { mode: body.mode });
   }
@@ -150,7 +163,7 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
   correctItems(
     @UuidParam('id') id: string,
     @Body() body: CorrectionsBody,
-    @SentBody() sent: CorrectionsBody,
+    @SentBody() sent: { corrections: SentData[] },
   ) {
     const corrections = body.corrections.map(({ itemId, line }, index) => ({
       itemId,

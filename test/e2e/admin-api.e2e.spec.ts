@@ -523,6 +523,33 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
       expect(percents).toEqual([...percents].sort((x, y) => x - y));
     });
 
+    it('ends the stream with a failure event when a reading fails, without the database words', async () => {
+      const batch = await batches.createBatch('contact', [{ email: 'a@x.com' }]);
+      const client = await database.connect();
+      let moved = false;
+      try {
+        const stream = await readStream(batch.id, () => {
+          // After the first event, the table the readings count on goes away.
+          moved = true;
+          void client.query('ALTER TABLE import_batch_progress RENAME TO progress_elsewhere');
+        });
+        expect(stream.status).toBe(200);
+        expect(stream.events[0]).toContain('event: progress');
+        const last = stream.events[stream.events.length - 1];
+        expect(last).toContain('event: failure');
+        expect(JSON.parse(last.split('data: ')[1])).toEqual({
+          statusCode: 500,
+          error: 'INTERNAL_ERROR',
+          message: expect.stringContaining('could not finish this request'),
+        });
+        expect(stream.events.join('\n')).not.toMatch(LEAK);
+        expect(stream.events.join('\n')).not.toContain('progress_elsewhere');
+      } finally {
+        if (moved)
+          await client.query('ALTER TABLE progress_elsewhere RENAME TO import_batch_progress');
+      }
+    });
+
     it('stops reading the progress when the client goes away', async () => {
       const batch = await batches.createBatch('contact', [{ email: 'a@x.com' }]);
       const port = await listening();
