@@ -6,6 +6,7 @@ import {
   type LoggerService,
   Module,
   UnauthorizedException,
+  ValidationPipe,
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { get, type IncomingMessage } from 'node:http';
@@ -600,6 +601,34 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
           /register\(\{ guards: \[AdminGuard\] \}\).*allowUnauthenticated: true/s,
         );
       }
+    });
+
+    it("works under the app's global prefix and its own global ValidationPipe", async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          ...moduleImports(database.db.url),
+          ReliableImportsAdminModule.register({ guards: [TokenGuard] }),
+        ],
+        providers: [ContactProcessor, AppliedRowProcessor],
+      }).compile();
+      const prefixed = moduleRef.createNestApplication<INestApplication<App>>({ logger });
+      prefixed.setGlobalPrefix('api');
+      prefixed.useGlobalPipes(
+        new ValidationPipe({ whitelist: true, transform: true, validateCustomDecorators: true }),
+      );
+      database.closeBeforeCheck(() => prefixed.close());
+      await prefixed.init();
+      const server = prefixed.getHttpServer();
+      const ids = await processedBatch();
+      await request(server).get('/api/imports-admin/batches?limit=1').set(ADMIN).expect(200);
+      const bad = await request(server).get('/api/imports-admin/batches?limit=x').set(ADMIN);
+      expect(bad.status).toBe(400);
+      const fixed = await request(server)
+        .patch(`/api/imports-admin/items/${ids.item}`)
+        .set({ ...ADMIN, ...HEADER, 'content-type': 'application/json' })
+        .send('{"data":{"email":"z@x.com","constructor":"kept"}}')
+        .expect(200);
+      expect(fixed.body.correctedData).toEqual({ email: 'z@x.com', constructor: 'kept' });
     });
 
     it('refuses to start without ReliableImportsModule, naming it', async () => {
