@@ -895,5 +895,13 @@ export const messages = {
     'ReliableImportsAdminModule validates requests with class-validator and class-transformer: install ' +
     'them (npm install class-validator class-transformer)',
 
+  adminFileType: (contentType: string | undefined): string =>
+    `Send the corrections file as the request body, with "Content-Type: text/csv" (an edited failures ` +
+    `export) or "Content-Type: application/x-ndjson" (JSON lines), in UTF-8; got ` +
+    `${contentType ? `"${contentType}"` : 'no Content-Type'}.`,
+
+  adminFileTooLarge: (maxMiB: number): string =>
+    `A corrections file may be up to ${maxMiB} MiB; split it and send the parts one after the other.`,
+
   adminBadId: (name: string): string => `${name} must be a UUID`,
 };

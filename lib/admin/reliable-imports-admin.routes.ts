@@ -14,6 +14,7 @@ import {
   Query,
   Sse,
   StreamableFile,
+  Req,
   UseInterceptors,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
@@ -23,7 +24,9 @@ import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { messages } from '../reliable-imports.messages';
 import { ADMIN_OPTIONS } from './admin.constants';
 import { ReasonBody, ReprocessBody, ResumeBody } from './dto/control.body';
-import { CorrectionsBody, CorrectItemBody } from './dto/corrections.body';
+import { CorrectionsBody, CorrectionsFileQuery, CorrectItemBody } from './dto/corrections.body';
+import { readUpload, uploadFormat } from './corrections-upload';
+import { readCorrections } from '../readers/read-corrections';
 import { ExportQuery, FailuresQuery } from './dto/failures.query';
 import { ItemsQuery } from './dto/items.query';
 import { ListBatchesQuery } from './dto/list-batches.query';
@@ -52,6 +55,12 @@ const UuidParam = (name: string) =>
  */
 interface SentData {
   data: Record<string, unknown>;
+}
+
+/** A request as Express gives it (a stream of the body), or Fastify (its `raw`). */
+interface UploadRequest extends AsyncIterable<Buffer> {
+  headers: Record<string, string | undefined>;
+  raw?: AsyncIterable<Buffer>;
 }
 
 /** How often the progress stream reads a batch's progress. */
@@ -171,6 +180,22 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
       data: sent.corrections[index].data,
     }));
     return this.batches.correctItems(id, corrections, { mode: body.mode });
+  }
+
+  /**
+   * Applies an edited failures export (`text/csv`) or a JSON lines file (`application/x-ndjson`), sent as
+   * the body, all or nothing, like `POST /batches/:id/corrections`.
+   */
+  @Post('batches/:id/corrections/file')
+  @HttpCode(200)
+  async correctFromFile(
+    @UuidParam('id') id: string,
+    @Query() query: CorrectionsFileQuery,
+    @Req() request: UploadRequest,
+  ) {
+    const format = uploadFormat(request.headers['content-type']);
+    const file = await readUpload(request.raw ?? request);
+    return this.batches.correctItems(id, readCorrections(file, { format }), { mode: query.mode });
   }
 
   /** Resolves when the child batch's run has ended, with its summary. */

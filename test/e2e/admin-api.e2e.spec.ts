@@ -97,8 +97,13 @@ type Method = 'get' | 'post' | 'patch';
 interface Route {
   method: Method;
   path: (ids: { batch: string; item: string }) => string;
-  body?: object;
+  body?: object | string;
+  /** The body's Content-Type, when it is not JSON. */
+  type?: string;
 }
+
+/** A corrections file with one line, as a failures export is edited. */
+const CORRECTIONS_CSV = '_item_id,_line,_status,_reason,email\n,2,failed,,fixed@x.com\n';
 
 /** Every route of the admin module, relative to its path. */
 const ROUTES: Route[] = [
@@ -115,6 +120,12 @@ const ROUTES: Route[] = [
     method: 'post',
     path: ({ batch }) => `batches/${batch}/corrections`,
     body: { corrections: [{ line: 2, data: { email: 'x@y.z' } }] },
+  },
+  {
+    method: 'post',
+    path: ({ batch }) => `batches/${batch}/corrections/file`,
+    body: CORRECTIONS_CSV,
+    type: 'text/csv',
   },
   { method: 'post', path: ({ batch }) => `batches/${batch}/reprocess`, body: {} },
   { method: 'post', path: ({ batch }) => `batches/${batch}/pause`, body: {} },
@@ -192,13 +203,19 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
     it.each(ROUTES.map((route) => [name(route), route] as const))(
       '%s: 401 without a token, 403 with a token the guard refuses',
       async (_name, route) => {
-        const anonymous = keep(await call(route.method, route.path(ids), HEADER).send(route.body));
+        const anonymous = keep(
+          await call(route.method, route.path(ids), HEADER)
+            .type(route.type ?? 'json')
+            .send(route.body),
+        );
         expect(anonymous.status).toBe(401);
         const viewer = keep(
           await call(route.method, route.path(ids), {
             ...HEADER,
             authorization: 'Bearer viewer',
-          }).send(route.body),
+          })
+            .type(route.type ?? 'json')
+            .send(route.body),
         );
         expect(viewer.status).toBe(403);
         // The state is as it was: nothing was changed by a refused request.
@@ -212,7 +229,11 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
       '%s: 403 without the header, reaches the route with it',
       async (_name, route) => {
         const ids = await processedBatch();
-        const refused = keep(await call(route.method, route.path(ids), ADMIN).send(route.body));
+        const refused = keep(
+          await call(route.method, route.path(ids), ADMIN)
+            .type(route.type ?? 'json')
+            .send(route.body),
+        );
         expect(refused.status).toBe(403);
         expect(refused.body).toMatchObject({
           error: 'CSRF_HEADER_MISSING',
@@ -229,7 +250,9 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
           await call(route.method, route.path({ batch: MISSING, item: MISSING }), {
             ...ADMIN,
             ...HEADER,
-          }).send(route.body),
+          })
+            .type(route.type ?? 'json')
+            .send(route.body),
         );
         expect(missing.status).toBe(404);
       },
@@ -270,7 +293,9 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
         await call(route.method, route.path({ batch: MISSING, item: MISSING }), {
           ...ADMIN,
           ...HEADER,
-        }).send(route.body),
+        })
+          .type(route.type ?? 'json')
+          .send(route.body),
       );
       expect(res.status).toBe(404);
       expect(res.body).toEqual({
@@ -430,6 +455,70 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
         await call('post', `batches/${ids.batch}/reprocess`, both).send({}).expect(409),
       );
       expect(refused.body.error).toBe('BATCH_NOT_REPROCESSABLE');
+    });
+
+    it('applies an edited failures export sent as a file, CSV or JSON lines; refuses other types and a bad file', async () => {
+      const ids = await processedBatch();
+      const exported = await call('get', `batches/${ids.batch}/failures/export`, ADMIN);
+      // The data cell, last on its line (the reason quotes the value too).
+      const csv = exported.text.replace(/,not-an-email(\r?\n)/, ',csv@x.com$1');
+      expect(csv).not.toBe(exported.text);
+      const fromCsv = await call('post', `batches/${ids.batch}/corrections/file`, both)
+        .type('text/csv')
+        .send(csv)
+        .expect(200);
+      expect(fromCsv.body).toMatchObject({ corrected: 1 });
+      const [afterCsv] = await batches.getItems(ids.batch, { status: 'failed' });
+      expect(afterCsv.correctedData).toEqual({ email: 'csv@x.com' });
+
+      const jsonl = await call('get', `batches/${ids.batch}/failures/export?format=jsonl`, ADMIN);
+      const line = JSON.parse(jsonl.text.trim()) as { data: object };
+      const edited = JSON.stringify({ ...line, data: { ...line.data, email: 'jsonl@x.com' } });
+      const fromJsonl = await call('post', `batches/${ids.batch}/corrections/file?mode=merge`, both)
+        .type('application/x-ndjson')
+        .send(`${edited}\n`)
+        .expect(200);
+      expect(fromJsonl.body).toMatchObject({ corrected: 1 });
+      const [afterJsonl] = await batches.getItems(ids.batch, { status: 'failed' });
+      expect(afterJsonl.correctedData).toEqual({ email: 'jsonl@x.com' });
+
+      const asJson = keep(
+        await call('post', `batches/${ids.batch}/corrections/file`, both).send({ rows: [] }),
+      );
+      expect(asJson.status).toBe(415);
+      expect(asJson.body.message).toContain('Content-Type: text/csv');
+      const latin = keep(
+        await call('post', `batches/${ids.batch}/corrections/file`, both)
+          .type('text/csv; charset=latin1')
+          .send(csv),
+      );
+      expect(latin.status).toBe(415);
+      const unknownItem = keep(
+        await call('post', `batches/${ids.batch}/corrections/file`, both)
+          .type('text/csv')
+          .send(csv.replace(ids.item, MISSING)),
+      );
+      expect(unknownItem.status).toBe(400);
+      expect(unknownItem.body).toMatchObject({
+        error: 'CORRECTIONS_REFUSED',
+        problems: [expect.objectContaining({ line: 2 })],
+      });
+      const huge = keep(
+        await call('post', `batches/${ids.batch}/corrections/file`, both)
+          .type('text/csv')
+          .send(`${csv}${'x'.repeat(17 * 1024 * 1024)}`),
+      );
+      expect(huge.status).toBe(413);
+      const badMode = keep(
+        await call('post', `batches/${ids.batch}/corrections/file?mode=append`, both)
+          .type('text/csv')
+          .send(csv),
+      );
+      expect(badMode.status).toBe(400);
+      expect(JSON.stringify(badMode.body.message)).toContain('mode');
+      // Nothing of the refused files was applied.
+      const [still] = await batches.getItems(ids.batch, { status: 'failed' });
+      expect(still.correctedData).toEqual({ email: 'jsonl@x.com' });
     });
 
     it('pauses, resumes and cancels a batch, with reasons; a second cancel of an ended batch is 409', async () => {
@@ -665,6 +754,7 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
         const res = await request(plain.getHttpServer())
           [route.method](`/imports-admin/${route.path(ids)}`)
           .set({ ...ADMIN, ...HEADER })
+          .type(route.type ?? 'json')
           .send(route.body);
         expect([name(route), res.status]).toEqual([name(route), 404]);
       }

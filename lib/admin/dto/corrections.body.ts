@@ -57,3 +57,11 @@ export class CorrectionsBody {
   @IsIn(MODES)
   mode?: CorrectionMode;
 }
+
+/** `POST /batches/:id/corrections/file?mode=`: the body is the file. */
+export class CorrectionsFileQuery {
+  /** @default 'replace' */
+  @IsOptional()
+  @IsIn(MODES)
+  mode?: CorrectionMode;
+}
