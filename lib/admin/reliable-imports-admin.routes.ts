@@ -13,20 +13,20 @@ import {
   Post,
   Query,
   Sse,
-  StreamableFile,
   Req,
+  StreamableFile,
   UseInterceptors,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { catchError, from, map, type Observable, of } from 'rxjs';
 import { BatchService } from '../batch.service';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
+import { readCorrections } from '../readers/read-corrections';
 import { messages } from '../reliable-imports.messages';
 import { ADMIN_OPTIONS } from './admin.constants';
 import { ReasonBody, ReprocessBody, ResumeBody } from './dto/control.body';
 import { CorrectionsBody, CorrectionsFileQuery, CorrectItemBody } from './dto/corrections.body';
 import { readUpload, uploadFormat } from './corrections-upload';
-import { readCorrections } from '../readers/read-corrections';
 import { ExportQuery, FailuresQuery } from './dto/failures.query';
 import { ItemsQuery } from './dto/items.query';
 import { ListBatchesQuery } from './dto/list-batches.query';
