@@ -116,6 +116,9 @@ export { SchemaNotReadyError } from './errors/schema-not-ready.error';
 export { ReliableImportsExceptionFilter } from './http/reliable-imports-exception.filter';
 export { toHttpException, type ReliableImportsHttpErrorBody } from './http/to-http-exception';
 
+export { ReliableImportsAdminModule } from './admin/reliable-imports-admin.module';
+export type { ReliableImportsAdminOptions } from './admin/reliable-imports-admin-options.interface';
+
 export { ImportBatchEntity } from './entities/import-batch.entity';
 export { ImportBatchItemEntity } from './entities/import-batch-item.entity';
 export { ImportLogEntity } from './entities/import-log.entity';

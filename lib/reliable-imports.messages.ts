@@ -864,4 +864,44 @@ export const messages = {
   }): string =>
     `Dry run of ${total} row(s), rolled back: ${wouldComplete} would complete, ${wouldFail} would fail, ` +
     `${wouldSkip} would be skipped`,
+  // The admin module (ReliableImportsAdminModule): its options and its answers.
+  adminNoGuard: (): string =>
+    'ReliableImportsAdminModule.register() needs guards: its routes read and change every import. Pass ' +
+    'the guards of your app, e.g. register({ guards: [AdminGuard] }), or, for a trusted network only, ' +
+    'register({ allowUnauthenticated: true })',
+
+  adminUnauthenticated: (path: string): string =>
+    `ReliableImportsAdminModule at "/${path}" has no guard (allowUnauthenticated: true): anyone who can ` +
+    `reach the server can read, correct, cancel and reprocess imports`,
+
+  adminBadPath: (path: string): string =>
+    `path must be a URL path such as "imports-admin" or "ops/imports"; got ${JSON.stringify(path)}`,
+
+  adminBadGuard: (index: number): string =>
+    `guards[${index}] must be a guard class or instance (with canActivate); got something else`,
+
+  adminBadHeader: (header: string): string =>
+    `csrfHeader must be an HTTP header name such as "x-reliable-imports-request"; got ${JSON.stringify(header)}`,
+
+  adminNoBatchService: (): string =>
+    'ReliableImportsAdminModule needs ReliableImportsModule: import ReliableImportsModule.forRoot() in ' +
+    'the application too',
+
+  adminHeaderMissing: (header: string): string =>
+    `This request changes imports, so it must carry the header "${header}: 1" (a cross-site form cannot ` +
+    `send it). Add it to the request.`,
+
+  adminNeedsValidator: (): string =>
+    'ReliableImportsAdminModule validates requests with class-validator and class-transformer: install ' +
+    'them (npm install class-validator class-transformer)',
+
+  adminFileType: (contentType: string | undefined): string =>
+    `Send the corrections file as the request body, with "Content-Type: text/csv" (an edited failures ` +
+    `export) or "Content-Type: application/x-ndjson" (JSON lines), in UTF-8; got ` +
+    `${contentType ? `"${contentType}"` : 'no Content-Type'}.`,
+
+  adminFileTooLarge: (maxMiB: number): string =>
+    `A corrections file may be up to ${maxMiB} MiB; split it and send the parts one after the other.`,
+
+  adminBadId: (name: string): string => `${name} must be a UUID`,
 };

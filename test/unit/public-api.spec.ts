@@ -64,6 +64,7 @@ const PUBLIC_EXPORTS = [
   'ProcessingInterruptedError',
   'ProcessingStoppedError',
   'RELIABLE_IMPORTS_EVENTS',
+  'ReliableImportsAdminModule',
   'ReliableImportsError',
   'ReliableImportsExceptionFilter',
   'ReliableImportsModule',

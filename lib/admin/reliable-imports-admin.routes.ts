@@ -1,0 +1,236 @@
+import {
+  BadRequestException,
+  Body,
+  Get,
+  HttpCode,
+  Inject,
+  Logger,
+  type MessageEvent,
+  type OnModuleInit,
+  Param,
+  ParseUUIDPipe,
+  Patch,
+  Post,
+  Query,
+  Sse,
+  Req,
+  StreamableFile,
+  UseInterceptors,
+} from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { catchError, from, map, type Observable, of } from 'rxjs';
+import { BatchService } from '../batch.service';
+import { InvalidOptionsError } from '../errors/invalid-options.error';
+import { readCorrections } from '../readers/read-corrections';
+import { messages } from '../reliable-imports.messages';
+import { ADMIN_OPTIONS } from './admin.constants';
+import { ReasonBody, ReprocessBody, ResumeBody } from './dto/control.body';
+import { CorrectionsBody, CorrectionsFileQuery, CorrectItemBody } from './dto/corrections.body';
+import { readUpload, uploadFormat } from './corrections-upload';
+import { ExportQuery, FailuresQuery } from './dto/failures.query';
+import { ItemsQuery } from './dto/items.query';
+import { ListBatchesQuery } from './dto/list-batches.query';
+import { LogsQuery } from './dto/logs.query';
+import type { ResolvedAdminOptions } from './reliable-imports-admin-options.interface';
+import { KeepSentBody, SentBody } from './sent-body';
+import { streamFailure } from './stream-failure';
+
+/** A path parameter that must be a UUID; a 400 naming it otherwise (never a database error). */
+const UuidParam = (name: string) =>
+  Param(
+    name,
+    new ParseUUIDPipe({
+      exceptionFactory: () =>
+        new BadRequestException({
+          statusCode: 400,
+          error: 'Bad Request',
+          message: [messages.adminBadId(name)],
+        }),
+    }),
+  );
+
+/**
+ * A row's data in the body as sent. An interface, not the DTO class: a pipe of the app that validates
+ * custom decorators' values would otherwise validate, and strip, this copy too.
+ */
+interface SentData {
+  data: Record<string, unknown>;
+}
+
+/** A request as Express gives it (a stream of the body), or Fastify (its `raw`). */
+interface UploadRequest extends AsyncIterable<Buffer> {
+  headers: Record<string, string | undefined>;
+  raw?: AsyncIterable<Buffer>;
+}
+
+/** How often the progress stream reads a batch's progress. */
+const STREAM_INTERVAL_MS = 1000;
+
+/**
+ * The admin routes. Each only calls `BatchService`. The controller mounted is a subclass made per
+ * registration (`createAdminController`), which carries the path, the guards, the filter and the pipe.
+ */
+export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
+  private service?: BatchService;
+
+  constructor(
+    @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
+    @Inject(ADMIN_OPTIONS) private readonly options: ResolvedAdminOptions,
+  ) {}
+
+  onModuleInit(): void {
+    // Looked up in the whole app: ReliableImportsModule need not be global, and is registered by the app.
+    try {
+      this.service = this.moduleRef.get(BatchService, { strict: false });
+    } catch {
+      throw new InvalidOptionsError([messages.adminNoBatchService()]);
+    }
+    if (this.options.guards.length === 0) {
+      new Logger('ReliableImportsAdmin').warn(messages.adminUnauthenticated(this.options.path));
+    }
+  }
+
+  private get batches(): BatchService {
+    return this.service as BatchService;
+  }
+
+  @Get('batches')
+  listBatches(@Query() query: ListBatchesQuery) {
+    return this.batches.listBatches(query);
+  }
+
+  /** The batch, its counts and its tree (root and reprocesses). */
+  @Get('batches/:id')
+  async getBatch(@UuidParam('id') id: string) {
+    const batch = await this.batches.getBatch(id);
+    const [summary, lineage] = await Promise.all([
+      this.batches.getBatchSummary(id),
+      this.batches.getLineage(id),
+    ]);
+    return { batch, summary, lineage };
+  }
+
+  @Get('batches/:id/items')
+  getItems(@UuidParam('id') id: string, @Query() query: ItemsQuery) {
+    return this.batches.getItems(id, query);
+  }
+
+  @Get('batches/:id/failures')
+  getFailures(@UuidParam('id') id: string, @Query() query: FailuresQuery) {
+    return this.batches.getFailures(id, query);
+  }
+
+  @Get('batches/:id/failures/export')
+  async exportFailures(@UuidParam('id') id: string, @Query() query: ExportQuery) {
+    const format = query.format ?? 'csv';
+    const file = await this.batches.exportFailures(id, { format });
+    return new StreamableFile(file, {
+      type: format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+      disposition: `attachment; filename="failures-${id}.${format}"`,
+    });
+  }
+
+  @Get('batches/:id/logs')
+  getLogs(@UuidParam('id') id: string, @Query() query: LogsQuery) {
+    return this.batches.getLogs(id, query);
+  }
+
+  @Get('batches/:id/progress')
+  getProgress(@UuidParam('id') id: string) {
+    return this.batches.getProgress(id);
+  }
+
+  /**
+   * The progress every second as Server-Sent Events (`progress`), until the batch has ended (its last
+   * reading is the last event). A batch that does not exist is answered 404 before the stream starts; a
+   * reading that fails later ends the stream with a `failure` event, whose data is an error body.
+   */
+  @Sse('batches/:id/progress/stream')
+  async streamProgress(@UuidParam('id') id: string): Promise<Observable<MessageEvent>> {
+    await this.batches.getBatch(id);
+    return from(this.batches.watchBatch(id, { intervalMs: STREAM_INTERVAL_MS })).pipe(
+      map((progress): MessageEvent => ({ type: 'progress', data: progress })),
+      catchError((error: unknown) =>
+        of<MessageEvent>({ type: 'failure', data: streamFailure(error) }),
+      ),
+    );
+  }
+
+  @Patch('items/:itemId')
+  @UseInterceptors(KeepSentBody)
+  correctItem(
+    @UuidParam('itemId') itemId: string,
+    @Body() body: CorrectItemBody,
+    @SentBody() sent: SentData,
+  ) {
+    return this.batches.correctItem(itemId, sent.data, { mode: body.mode });
+  }
+
+  @Post('batches/:id/corrections')
+  @HttpCode(200)
+  @UseInterceptors(KeepSentBody)
+  correctItems(
+    @UuidParam('id') id: string,
+    @Body() body: CorrectionsBody,
+    @SentBody() sent: { corrections: SentData[] },
+  ) {
+    const corrections = body.corrections.map(({ itemId, line }, index) => ({
+      itemId,
+      line,
+      data: sent.corrections[index].data,
+    }));
+    return this.batches.correctItems(id, corrections, { mode: body.mode });
+  }
+
+  /**
+   * Applies an edited failures export (`text/csv`) or a JSON lines file (`application/x-ndjson`), sent as
+   * the body, all or nothing, like `POST /batches/:id/corrections`.
+   */
+  @Post('batches/:id/corrections/file')
+  @HttpCode(200)
+  async correctFromFile(
+    @UuidParam('id') id: string,
+    @Query() query: CorrectionsFileQuery,
+    @Req() request: UploadRequest,
+  ) {
+    const format = uploadFormat(request.headers['content-type']);
+    const file = await readUpload(request.raw ?? request);
+    return this.batches.correctItems(id, readCorrections(file, { format }), { mode: query.mode });
+  }
+
+  /** Resolves when the child batch's run has ended, with its summary. */
+  @Post('batches/:id/reprocess')
+  reprocess(@UuidParam('id') id: string, @Body() body: ReprocessBody) {
+    return this.batches.reprocessBatch(id, { failedItemsOnly: body.failedItemsOnly });
+  }
+
+  @Post('batches/:id/pause')
+  @HttpCode(200)
+  pause(@UuidParam('id') id: string, @Body() body: ReasonBody) {
+    return this.batches.pauseBatch(id, { reason: body.reason });
+  }
+
+  @Post('batches/:id/resume')
+  @HttpCode(200)
+  resume(@UuidParam('id') id: string, @Body() body: ResumeBody) {
+    return this.batches.resumeBatch(id, { retryFailed: body.retryFailed });
+  }
+
+  @Post('batches/:id/cancel')
+  @HttpCode(200)
+  cancel(@UuidParam('id') id: string, @Body() body: ReasonBody) {
+    return this.batches.cancelBatch(id, { reason: body.reason });
+  }
+
+  @Post('batches/:id/approve')
+  @HttpCode(200)
+  approve(@UuidParam('id') id: string) {
+    return this.batches.approveBatch(id);
+  }
+
+  @Post('batches/:id/reject')
+  @HttpCode(200)
+  reject(@UuidParam('id') id: string, @Body() body: ReasonBody) {
+    return this.batches.rejectBatch(id, body.reason);
+  }
+}
