@@ -7,6 +7,7 @@ import {
   ValidationPipe,
 } from '@nestjs/common';
 import { ReliableImportsExceptionFilter } from '../http/reliable-imports-exception.filter';
+import { describeAdminApi } from './admin-openapi';
 import { AdminRequestHeaderGuard } from './admin-request-header.guard';
 import type { ResolvedAdminOptions } from './reliable-imports-admin-options.interface';
 import { ReliableImportsAdminRoutes } from './reliable-imports-admin.routes';
@@ -33,5 +34,7 @@ export function createAdminController(options: ResolvedAdminOptions): Type<unkno
       forbidUnknownValues: true,
     }),
   )(ReliableImportsAdminController);
+  // In the app's OpenAPI document when it uses @nestjs/swagger (an optional peer).
+  describeAdminApi(ReliableImportsAdminController, options);
   return ReliableImportsAdminController;
 }
