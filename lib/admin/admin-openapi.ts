@@ -376,10 +376,15 @@ const ROUTES: Record<RouteName, RouteDoc> = {
     body: {
       schema: { type: 'string', format: 'binary' },
       description: 'An edited failures export (`GET …/failures/export`).',
+      // Swagger puts the same examples under each type: each says which type it is.
       examples: {
         csv: {
-          summary: 'A CSV export, edited',
+          summary: 'text/csv: a CSV export, edited',
           value: '_item_id,_line,_status,_reason,email\n,2,failed,,ada@example.com\n',
+        },
+        jsonl: {
+          summary: 'application/x-ndjson: a JSON lines export, edited',
+          value: '{"line":2,"data":{"email":"ada@example.com"}}\n',
         },
       },
     },
@@ -505,7 +510,12 @@ export function describeAdminApi(controller: Type<unknown>, options: ResolvedAdm
     const descriptor = ownMethod(controller, name);
     const decorators: AnyDecorator[] = [
       swagger.ApiOperation({ summary: doc.summary, description: doc.description }),
-      swagger.ApiResponse({ status: doc.created ? 201 : 200, description: doc.ok }),
+      swagger.ApiResponse({
+        status: doc.created ? 201 : 200,
+        description: doc.ok,
+        // A file or a stream: text, under each type it is produced as.
+        ...(doc.produces ? { schema: { type: 'string' } } : {}),
+      }),
     ];
     for (const status of [401, 403, ...doc.errors, 500, 503]) {
       // JSON whatever the route produces (a file, a stream): errors are answered before it starts.

@@ -280,6 +280,13 @@ describe('the admin API in the OpenAPI document (@nestjs/swagger)', () => {
       'application/x-ndjson',
       'text/csv',
     ]);
+    const exported = operation(document, '/api/ops/imports/batches/{id}/failures/export', 'get')!;
+    expect(Object.keys(exported.responses['200'].content ?? {}).sort()).toEqual([
+      'application/x-ndjson',
+      'text/csv',
+    ]);
+    const stream = operation(document, '/api/ops/imports/batches/{id}/progress/stream', 'get')!;
+    expect(Object.keys(stream.responses['200'].content ?? {})).toEqual(['text/event-stream']);
   });
 
   it("shows each registration's own header", () => {
