@@ -103,6 +103,11 @@ export class BatchRun {
    */
   private halted: typeof BATCH_STATUS.paused | typeof BATCH_STATUS.cancelled | null = null;
   private owner = false;
+  /**
+   * The progress readings (once per poll interval) tell the batch's status too: while they run, the status
+   * check reads nothing of its own.
+   */
+  private progressWatchesStatus = false;
   /** The counts of the last progress event this run published, to publish only a change. */
   private lastProgress = '';
   private batch!: ImportBatch;
@@ -170,13 +175,17 @@ export class BatchRun {
     );
     leases.start();
     control.start();
-    if (this.owner && this.services.events.listened) progress.start();
+    if (this.owner && this.services.events.listened) {
+      progress.start();
+      this.progressWatchesStatus = true;
+    }
     try {
       if ((await this.step(() => this.validate())) && !this.facts.refused) {
         if (await this.step(() => this.start())) await this.step(() => this.runItems());
       }
       // No progress after the end: a reading in flight is published before it.
       await progress.stop();
+      this.progressWatchesStatus = false;
       let ending = decideEnding(this.facts);
       if (ending === 'try-to-end') {
         await this.step(async () => {
@@ -341,6 +350,7 @@ export class BatchRun {
     if (!this.owner || this.stopped()) return;
     const progress = await this.services.progress.read(this.batchId);
     const { status, done, inFlight, pending, cancelled } = progress;
+    this.halt(status);
     const key = JSON.stringify([status, done, inFlight, pending, cancelled]);
     if (key === this.lastProgress || !this.owner || this.stopped()) return;
     this.lastProgress = key;
@@ -353,8 +363,8 @@ export class BatchRun {
   }
 
   /**
-   * The batch was paused or cancelled (an event told): the run stops before its next item, lets its items
-   * in flight finish, and leaves.
+   * The batch was paused or cancelled (an event told, or the run's own reading of it): the run stops
+   * before its next item, lets its items in flight finish, and leaves.
    */
   halt(status: BatchStatus): void {
     if (status === BATCH_STATUS.paused || status === BATCH_STATUS.cancelled) {
@@ -364,7 +374,7 @@ export class BatchRun {
 
   /** Notes a pause or a cancel of the batch: the run stops claiming, and leaves once its items finish. */
   private async watchStatus(): Promise<void> {
-    if (this.halted !== null) return;
+    if (this.halted !== null || (this.progressWatchesStatus && this.owner)) return;
     const { status } = await this.services.store.getBatch(this.batchId);
     if (status === BATCH_STATUS.paused || status === BATCH_STATUS.cancelled) this.halted = status;
   }
