@@ -1,7 +1,12 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { ReliableImportsExceptionFilter, ReliableImportsModule } from 'nestjs-reliable-imports';
+import {
+  ReliableImportsAdminModule,
+  ReliableImportsExceptionFilter,
+  ReliableImportsModule,
+} from 'nestjs-reliable-imports';
+import { LoopbackOnlyGuard } from './admin/loopback-only.guard';
 import { Customer } from './customers/customer.entity';
 import { CustomerDataProcessor } from './customers/customer-data.processor';
 import { ImportErrorsFilter } from './customers/import-errors.filter';
@@ -21,6 +26,8 @@ export class AppModule {
         TypeOrmModule.forRoot(databaseOptions(databaseUrl, settings)),
         TypeOrmModule.forFeature([Customer]),
         ReliableImportsModule.forRoot({ continueOnError: true }),
+        // The operators' page and API at /admin/ (see the README's "Admin UI").
+        ReliableImportsAdminModule.register({ path: 'admin', guards: [LoopbackOnlyGuard] }),
       ],
       controllers: [ImportsController],
       providers: [

@@ -9,6 +9,7 @@ async function bootstrap(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
   await app.listen(port);
   console.log(`Sample app on http://localhost:${port} (database: ${databaseLabel()})`);
+  console.log(`Admin page on http://localhost:${port}/admin/ (from this machine only)`);
 }
 
 void bootstrap();
