@@ -235,14 +235,19 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
     }
   }
 
-  // The batch at once (a 404 says so), then the stream's readings.
-  let streamed = false;
+  // The batch at once; the stream only once it exists (a 404 or 400 is said once, in the alert).
+  let stop: (() => void) | undefined;
+  let closed = false;
   getJson<BatchView>(base).then(
-    (view) => streamed || apply(view),
+    (view) => {
+      if (closed) return;
+      apply(view);
+      stop = follow<BatchView>(`${base}/stream`, 'batch', apply);
+    },
     (error: unknown) => showAlert(messageOf(error)),
   );
-  return follow<BatchView>(`${base}/stream`, 'batch', (view) => {
-    streamed = true;
-    apply(view);
-  });
+  return () => {
+    closed = true;
+    stop?.();
+  };
 }
