@@ -123,6 +123,13 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
     ).then(() => failures.refresh(columns));
   });
 
+  const buttons = h(
+    'div',
+    { class: 'toolbar' },
+    reprocess,
+    ...controls.map((control) => control.element),
+  );
+
   const tree = h('ul', { 'aria-label': 'Batches of this import', class: 'tree' });
   const treeEntries = new Map<string, TreeEntry>();
   const failures = new FailuresTable(id);
@@ -136,7 +143,7 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
     h(
       'section',
       { class: 'panel actions', 'aria-label': 'Actions' },
-      h('div', { class: 'toolbar' }, reprocess, ...controls.map((control) => control.element)),
+      buttons,
       h(
         'div',
         { class: 'toolbar' },
@@ -221,6 +228,9 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
     const treeEnded = lineage.batches.every((b) => ENDED.includes(b.status));
     show(reprocess, treeEnded && lineage.unresolved + lineage.notProcessed > 0);
     for (const control of controls) show(control.element, control.when.includes(batch.status));
+    buttons.hidden = [reprocess, ...controls.map((control) => control.element)].every(
+      (element) => element.hidden,
+    );
     showTree(view);
 
     // The failures change when a row is resolved or a batch of the tree changes status: read them then.
