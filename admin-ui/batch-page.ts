@@ -49,7 +49,9 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
   const base = `batches/${encodeURIComponent(id)}`;
   const short = shortId(id);
   const type = h('span', { class: 'batch-type' });
+  // Hidden until the first reading: no status, and no action, is shown before the server said which.
   const badge = statusBadge('pending');
+  badge.hidden = true;
   const heading = h('h1', { tabindex: -1 }, `Batch ${short}`);
   const errorMessage = h('p', { class: 'batch-error', hidden: true });
 
@@ -83,6 +85,7 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
         () => sendJson('POST', `${base}/reprocess`, { failedItemsOnly: true, wait: false }),
         () => 'Reprocess started',
       ),
+    { hidden: true },
   );
   const controls = CONTROLS.map((control) => ({
     ...control,
@@ -93,7 +96,10 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
           () => sendJson('POST', `${base}/${control.verb}`),
           () => control.done,
         ),
-      { class: control.verb === 'cancel' || control.verb === 'reject' ? 'danger' : 'secondary' },
+      {
+        class: control.verb === 'cancel' || control.verb === 'reject' ? 'danger' : 'secondary',
+        hidden: true,
+      },
     ),
   }));
 
@@ -211,6 +217,7 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
     const { batch, lineage } = view;
     setText(type, batch.batchType);
     setStatus(badge, batch.status);
+    badge.hidden = false;
     errorMessage.hidden = !batch.errorMessage;
     setText(errorMessage, batch.errorMessage ?? '');
 
