@@ -905,6 +905,13 @@ export const messages = {
 
   adminBadId: (name: string): string => `${name} must be a UUID`,
 
+  adminBadUi: (ui: unknown): string =>
+    `ui must be true (serve the admin page) or false (the API only); got ${JSON.stringify(ui)}`,
+
+  adminUiNotBuilt: (looked: string[]): string =>
+    `The admin page's files are not built (looked in ${looked.join(', ')}): run "npm run build" in the ` +
+    `package, or register the admin module with { ui: false }`,
+
   adminRunStopped: (batchId: string): string =>
     `The run of batch ${batchId} started from the admin API stopped with the application; the worker or ` +
     `the next processBatch("${batchId}") goes on with it`,
