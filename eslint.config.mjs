@@ -19,6 +19,13 @@ export default tseslint.config(
     },
   },
   {
+    // The admin page runs in the browser (DOM types, no Node): its own tsconfig, not the library's.
+    files: ['admin-ui/**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: false, project: './tsconfig.admin-ui.json' },
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -904,4 +904,11 @@ export const messages = {
     `A corrections file may be up to ${maxMiB} MiB; split it and send the parts one after the other.`,
 
   adminBadId: (name: string): string => `${name} must be a UUID`,
+
+  adminBadUi: (ui: unknown): string =>
+    `ui must be true (serve the admin page) or false (the API only); got ${JSON.stringify(ui)}`,
+
+  adminUiNotBuilt: (looked: string[]): string =>
+    `The admin page's files are not built (looked in ${looked.join(', ')}): run "npm run build" in the ` +
+    `package, or register the admin module with { ui: false }`,
 };

@@ -33,6 +33,12 @@ export interface ReliableImportsAdminOptions {
    * @default 'x-reliable-imports-request'
    */
   csrfHeader?: string;
+  /**
+   * Serves the web page at `path` (`GET <path>/` and its files under `<path>/ui/`), behind the same
+   * guards. `false` mounts the API only.
+   * @default true
+   */
+  ui?: boolean;
 }
 
 /** The options with their defaults, checked. */
@@ -42,4 +48,5 @@ export interface ResolvedAdminOptions {
   imports: NonNullable<ModuleMetadata['imports']>;
   allowUnauthenticated: boolean;
   csrfHeader: string;
+  ui: boolean;
 }

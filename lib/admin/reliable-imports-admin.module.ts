@@ -5,6 +5,7 @@ import { messages } from '../reliable-imports.messages';
 import { ADMIN_OPTIONS } from './admin.constants';
 import type { ReliableImportsAdminOptions } from './reliable-imports-admin-options.interface';
 import { resolveAdminOptions } from './resolve-admin-options.util';
+import { createAdminUiController } from './ui/create-admin-ui-controller';
 
 /**
  * Loads the controller only when the module is registered: its DTOs need `class-validator` and
@@ -29,7 +30,8 @@ function loadControllerFactory(): typeof createAdminController {
 /**
  * A JSON REST API over `BatchService`, for operators: list and read batches, their rows, failures, logs
  * and progress (also as Server-Sent Events), export failures, correct rows, reprocess, pause, resume,
- * cancel, approve and reject. Opt-in: without it no route exists. Import it next to
+ * cancel, approve and reject; and a web page over it at `<path>/` (unless `ui: false`). Opt-in: without
+ * it no route exists and no file is served. Import it next to
  * `ReliableImportsModule.forRoot()`, with the app's guards:
  *
  * ```ts
@@ -56,7 +58,10 @@ export class ReliableImportsAdminModule {
     return {
       module: ReliableImportsAdminModule,
       imports: resolved.imports,
-      controllers: [createController(resolved)],
+      controllers: [
+        createController(resolved),
+        ...(resolved.ui ? [createAdminUiController(resolved)] : []),
+      ],
       providers: [{ provide: ADMIN_OPTIONS, useValue: resolved }],
     };
   }

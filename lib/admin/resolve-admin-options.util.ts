@@ -45,6 +45,9 @@ export function resolveAdminOptions(
   if (typeof csrfHeader !== 'string' || !HEADER.test(csrfHeader)) {
     problems.push(messages.adminBadHeader(String(csrfHeader)));
   }
+  if (typeof raw.ui !== 'undefined' && typeof raw.ui !== 'boolean') {
+    problems.push(messages.adminBadUi(raw.ui));
+  }
   if (problems.length > 0) throw new InvalidOptionsError(problems);
   return {
     path,
@@ -52,5 +55,6 @@ export function resolveAdminOptions(
     imports: raw.imports ?? [],
     allowUnauthenticated,
     csrfHeader: csrfHeader.toLowerCase(),
+    ui: raw.ui ?? true,
   };
 }

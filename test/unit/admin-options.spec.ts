@@ -26,7 +26,15 @@ describe('the admin module options (resolveAdminOptions)', () => {
       imports: [],
       allowUnauthenticated: false,
       csrfHeader: 'x-reliable-imports-request',
+      ui: true,
     });
+  });
+
+  it('takes ui: false (the API only) and refuses a ui that is not a boolean', () => {
+    expect(resolveAdminOptions({ guards: [Guard], ui: false }).ui).toBe(false);
+    expect(problemsOf({ guards: [Guard], ui: 'no' })).toEqual([
+      'ui must be true (serve the admin page) or false (the API only); got "no"',
+    ]);
   });
 
   it('takes a guard instance, a nested path without its slashes, a header in lower case', () => {
