@@ -53,6 +53,8 @@ export async function launchChromium(executablePath = CHROMIUM): Promise<Launche
     removeProfile();
     throw error;
   }
+  // Actions wait for their element as long as the tests wait for anything the page shows.
+  context.setDefaultTimeout(90_000);
   return {
     context,
     close: async () => {

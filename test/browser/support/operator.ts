@@ -103,6 +103,12 @@ export function keyboardOperator(page: Page): Operator & {
     name: 'keyboard',
     tabTo,
     choose: async (select, value) => {
+      // The options may come from the server after the page is shown.
+      await select
+        .locator('option')
+        .filter({ hasText: value })
+        .first()
+        .waitFor({ state: 'attached', timeout: VISIBLE_WITHIN_MS });
       await reach(select);
       const options = await select.evaluate((element) =>
         Array.from((element as HTMLSelectElement).options, (option) => option.value),
