@@ -49,7 +49,9 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
   const base = `batches/${encodeURIComponent(id)}`;
   const short = shortId(id);
   const type = h('span', { class: 'batch-type' });
+  // Hidden until the first reading: no status, and no action, is shown before the server said which.
   const badge = statusBadge('pending');
+  badge.hidden = true;
   const heading = h('h1', { tabindex: -1 }, `Batch ${short}`);
   const errorMessage = h('p', { class: 'batch-error', hidden: true });
 
@@ -83,6 +85,7 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
         () => sendJson('POST', `${base}/reprocess`, { failedItemsOnly: true, wait: false }),
         () => 'Reprocess started',
       ),
+    { hidden: true },
   );
   const controls = CONTROLS.map((control) => ({
     ...control,
@@ -93,7 +96,10 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
           () => sendJson('POST', `${base}/${control.verb}`),
           () => control.done,
         ),
-      { class: control.verb === 'cancel' || control.verb === 'reject' ? 'danger' : 'secondary' },
+      {
+        class: control.verb === 'cancel' || control.verb === 'reject' ? 'danger' : 'secondary',
+        hidden: true,
+      },
     ),
   }));
 
@@ -123,6 +129,13 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
     ).then(() => failures.refresh(columns));
   });
 
+  const buttons = h(
+    'div',
+    { class: 'toolbar' },
+    reprocess,
+    ...controls.map((control) => control.element),
+  );
+
   const tree = h('ul', { 'aria-label': 'Batches of this import', class: 'tree' });
   const treeEntries = new Map<string, TreeEntry>();
   const failures = new FailuresTable(id);
@@ -136,7 +149,7 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
     h(
       'section',
       { class: 'panel actions', 'aria-label': 'Actions' },
-      h('div', { class: 'toolbar' }, reprocess, ...controls.map((control) => control.element)),
+      buttons,
       h(
         'div',
         { class: 'toolbar' },
@@ -204,6 +217,7 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
     const { batch, lineage } = view;
     setText(type, batch.batchType);
     setStatus(badge, batch.status);
+    badge.hidden = false;
     errorMessage.hidden = !batch.errorMessage;
     setText(errorMessage, batch.errorMessage ?? '');
 
@@ -221,6 +235,9 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
     const treeEnded = lineage.batches.every((b) => ENDED.includes(b.status));
     show(reprocess, treeEnded && lineage.unresolved + lineage.notProcessed > 0);
     for (const control of controls) show(control.element, control.when.includes(batch.status));
+    buttons.hidden = [reprocess, ...controls.map((control) => control.element)].every(
+      (element) => element.hidden,
+    );
     showTree(view);
 
     // The failures change when a row is resolved or a batch of the tree changes status: read them then.
@@ -235,14 +252,19 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
     }
   }
 
-  // The batch at once (a 404 says so), then the stream's readings.
-  let streamed = false;
+  // The batch at once; the stream only once it exists (a 404 or 400 is said once, in the alert).
+  let stop: (() => void) | undefined;
+  let closed = false;
   getJson<BatchView>(base).then(
-    (view) => streamed || apply(view),
+    (view) => {
+      if (closed) return;
+      apply(view);
+      stop = follow<BatchView>(`${base}/stream`, 'batch', apply);
+    },
     (error: unknown) => showAlert(messageOf(error)),
   );
-  return follow<BatchView>(`${base}/stream`, 'batch', (view) => {
-    streamed = true;
-    apply(view);
-  });
+  return () => {
+    closed = true;
+    stop?.();
+  };
 }

@@ -154,6 +154,8 @@ export class FailuresTable {
       view.logsRow.remove();
       this.rows.delete(itemId);
     }
+    // An empty table keeps its caption (it is where the rows will come) but not its column heads.
+    this.head.hidden = failures.length === 0;
     setText(
       this.note,
       failures.length === 0

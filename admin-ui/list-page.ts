@@ -185,14 +185,21 @@ export function renderListPage(main: HTMLElement): () => void {
     else empty.remove();
   }
 
-  // The list at once, then the stream's; a first answer that comes after the stream's is older than it.
-  let streamed = false;
+  // The list at once; the stream only once the API answered (a refusal is said once, in the alert).
+  let stop: (() => void) | undefined;
+  let closed = false;
   getJson<ListedBatch[]>(`batches?${LIST_QUERY}`).then(
-    (batches) => streamed || show(batches),
+    (batches) => {
+      if (closed) return;
+      show(batches);
+      stop = follow<{ batches: ListedBatch[] }>(`batches/stream?${LIST_QUERY}`, 'batches', (data) =>
+        show(data.batches),
+      );
+    },
     (error: unknown) => showAlert(messageOf(error)),
   );
-  return follow<{ batches: ListedBatch[] }>(`batches/stream?${LIST_QUERY}`, 'batches', (data) => {
-    streamed = true;
-    show(data.batches);
-  });
+  return () => {
+    closed = true;
+    stop?.();
+  };
 }

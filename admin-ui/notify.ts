@@ -5,21 +5,28 @@ function region(id: string): HTMLElement {
   return document.getElementById(id) as HTMLElement;
 }
 
+/** The outcome waiting to be written, so that a later message replaces it rather than follows it. */
+let pending: ReturnType<typeof setTimeout> | undefined;
+
+function clear(): void {
+  clearTimeout(pending);
+  setText(region('status-message'), '');
+  setText(region('alert-message'), '');
+}
+
 /** An outcome ("Saved line 21"), announced politely. Clears an earlier error: it is no longer news. */
 export function showStatus(text: string): void {
-  setText(region('alert-message'), '');
-  // Emptied first, so that the same outcome twice is announced twice.
-  setText(region('status-message'), '');
-  requestAnimationFrame(() => setText(region('status-message'), text));
+  clear();
+  // Written after the emptying has been seen, so that the same outcome twice is announced twice.
+  pending = setTimeout(() => setText(region('status-message'), text), 50);
 }
 
 /** An error: the server's message as it sent it, announced at once. */
 export function showAlert(text: string): void {
-  setText(region('status-message'), '');
+  clear();
   setText(region('alert-message'), text);
 }
 
 export function clearMessages(): void {
-  setText(region('status-message'), '');
-  setText(region('alert-message'), '');
+  clear();
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type {
   CancelBatchOptions,
   CreateBatchOptions,
+  CreateReprocessBatchOptions,
   DryRunOptions,
   GetItemsFilter,
   GetLogsFilter,
@@ -198,10 +199,9 @@ export class BatchService {
    * @throws CorrectionsRefusedError when `corrections` has a problem (every one is listed by line).
    */
   async reprocessBatch(batchId: string, options?: ReprocessBatchOptions): Promise<BatchSummary> {
-    const [runOptions, { failedItemsOnly = true, corrections, correctionMode }] = splitRunOptions(
+    const [runOptions, createOptions] = splitRunOptions(
       checkProcessOptions('reprocessBatch', options),
     );
-    const mode = checkCorrectionMode('reprocessBatch', correctionMode, 'options.correctionMode');
     if (runOptions.dryRun === true) {
       new ArgumentChecks('reprocessBatch').fail(
         'options.dryRun',
@@ -209,17 +209,34 @@ export class BatchService {
         true,
       );
     }
-    const parent = await this.store.getBatch(batchId);
-    this.registry.get(parent.batchType);
-    checkRunOptions(parent.id, runOptions);
-    const child = await this.store.createChildBatch(
-      parent,
-      failedItemsOnly,
-      corrections === undefined
-        ? undefined
-        : { items: checkCorrections('reprocessBatch', corrections, 'options.corrections'), mode },
+    const child = await this.createChild('reprocessBatch', batchId, createOptions, (parent) =>
+      checkRunOptions(parent.id, runOptions),
     );
     return this.runner.process(child.id, runOptions);
+  }
+
+  /**
+   * Creates the child batch of a reprocess (as `reprocessBatch` does, corrections included) and returns
+   * it, `pending`, without running it: the worker takes it, or `processBatch(child.id)` runs it. For a
+   * caller that answers at once and lets the run go on elsewhere (an HTTP request, a queue's job).
+   *
+   * @throws BatchNotReprocessableError, CorrectionsRefusedError, ImportBatchNotFoundError,
+   *   InvalidArgumentError (as `reprocessBatch`)
+   */
+  async createReprocessBatch(
+    batchId: string,
+    options?: CreateReprocessBatchOptions,
+  ): Promise<ImportBatch> {
+    return this.createChild(
+      'createReprocessBatch',
+      batchId,
+      checkProcessOptions('createReprocessBatch', options),
+    );
+  }
+
+  /** The batch types of the registered processors (`@ImportProcessor()`), in alphabetical order. */
+  getBatchTypes(): string[] {
+    return this.registry.knownTypes();
   }
 
   /**
@@ -476,6 +493,25 @@ export class BatchService {
   getLineage(batchId: string): Promise<BatchLineage> {
     return this.tree.lineage(batchId);
   }
+
+  private async createChild(
+    method: string,
+    batchId: string,
+    { failedItemsOnly = true, corrections, correctionMode }: CreateReprocessBatchOptions,
+    beforeCreate?: (parent: ImportBatch) => void,
+  ): Promise<ImportBatch> {
+    const mode = checkCorrectionMode(method, correctionMode, 'options.correctionMode');
+    const parent = await this.store.getBatch(batchId);
+    this.registry.get(parent.batchType);
+    beforeCreate?.(parent);
+    return this.store.createChildBatch(
+      parent,
+      failedItemsOnly,
+      corrections === undefined
+        ? undefined
+        : { items: checkCorrections(method, corrections, 'options.corrections'), mode },
+    );
+  }
 }
 
 /** The interval `watchBatch` accepts, in milliseconds: from 10 ms to an hour. */
@@ -485,14 +521,15 @@ const WATCH_INTERVAL_RANGE = { min: 10, max: 3_600_000 };
  * The argument checks every processing call shares; the run options with codes of their own are checked
  * with the batch id in view (`checkRunOptions`).
  */
-function checkProcessOptions<T extends ReprocessBatchOptions>(
+function checkProcessOptions<T extends ProcessBatchOptions | CreateReprocessBatchOptions>(
   method: string,
   options: T | undefined,
 ): Partial<T> {
   const check = new ArgumentChecks(method);
   const checked = check.object(options, 'options');
-  checkRunArguments(method, checked);
-  check.optionalBoolean(checked.failedItemsOnly, 'options.failedItemsOnly');
+  const read: ProcessBatchOptions & CreateReprocessBatchOptions = checked;
+  checkRunArguments(method, read);
+  check.optionalBoolean(read.failedItemsOnly, 'options.failedItemsOnly');
   return checked;
 }
 

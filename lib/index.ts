@@ -21,6 +21,7 @@ export type {
   PauseBatchOptions,
   ProcessBatchOptions,
   ResumeBatchOptions,
+  CreateReprocessBatchOptions,
   ReprocessBatchOptions,
 } from './interfaces/batch-options.interface';
 export type { BatchSummary } from './interfaces/batch-summary.interface';

@@ -911,4 +911,17 @@ export const messages = {
   adminUiNotBuilt: (looked: string[]): string =>
     `The admin page's files are not built (looked in ${looked.join(', ')}): run "npm run build" in the ` +
     `package, or register the admin module with { ui: false }`,
+
+  adminRunStopped: (batchId: string): string =>
+    `The run of batch ${batchId} started from the admin API stopped with the application; the worker or ` +
+    `the next processBatch("${batchId}") goes on with it`,
+
+  adminRunFailed: (batchId: string, message: string): string =>
+    `The run of batch ${batchId} started from the admin API broke off: ${message}. Its rows are kept; ` +
+    `run it again with processBatch("${batchId}") or let the worker take it`,
+
+  adminImportType: (contentType: string | undefined): string =>
+    `Send the file to import as the request body, with "Content-Type: text/csv" or ` +
+    `"Content-Type: application/x-ndjson" (JSON lines), in UTF-8; got ` +
+    `${contentType ? `"${contentType}"` : 'no Content-Type'}.`,
 };

@@ -7,6 +7,7 @@ import {
   CorrectionsFileQuery,
   CorrectItemBody,
 } from './dto/corrections.body';
+import { CreateBatchQuery } from './dto/create-batch.query';
 import { ExportQuery, FailuresQuery } from './dto/failures.query';
 import { ItemsQuery } from './dto/items.query';
 import { ListBatchesQuery } from './dto/list-batches.query';
@@ -159,6 +160,27 @@ const PROPERTIES: [Type<unknown>, string, Options][] = [
   ],
   [
     ReprocessBody,
+    'wait',
+    {
+      required: false,
+      type: 'boolean',
+      default: true,
+      description:
+        'false: answer 202 with the child batch once it is stored, and run it in the background.',
+    },
+  ],
+  [
+    CreateBatchQuery,
+    'batchType',
+    {
+      type: 'string',
+      maxLength: 200,
+      example: 'customer_data',
+      description: 'The batch type of the processor that reads the file (`GET batch-types`).',
+    },
+  ],
+  [
+    ReprocessBody,
     'failedItemsOnly',
     {
       required: false,
@@ -257,6 +279,10 @@ interface RouteDoc {
   /** The answer: its status (200 unless given) and what it is. */
   ok: string;
   created?: boolean;
+  /** The status of the answer when it is neither 200 nor 201. */
+  okStatus?: number;
+  /** The answer 202, when the route may answer before its work is done. */
+  accepted?: string;
   errors: number[];
   body?: Options;
   produces?: string[];
@@ -270,6 +296,50 @@ const CHANGE = [400, 404, 409];
 
 /** Every route, by its method's name. */
 const ROUTES: Record<RouteName, RouteDoc> = {
+  getBatchTypes: {
+    summary: 'The batch types of the registered processors',
+    ok: '`[{ batchType }]`, in alphabetical order.',
+    errors: [],
+  },
+  streamBatches: {
+    summary: 'The list of batches, live, as Server-Sent Events',
+    description:
+      'A `batches` event at once and whenever the list changes (read every second), `{ batches }`, each batch with its `progress` while it may run (else null); same filters as the list. A reading that fails ends the stream with a `failure` event whose data is an error body.',
+    ok: 'The event stream.',
+    errors: [400],
+    produces: ['text/event-stream'],
+  },
+  createBatch: {
+    summary: 'Import a file: store it as a batch and run it in the background',
+    description:
+      'The body is the file (CSV with a header line, or JSON lines), read as it arrives; the answer comes once every row is stored. A line that cannot be read becomes a failed row to correct. A batch that needs approval waits for it.',
+    ok: 'The batch, stored; its run goes on in the background.',
+    okStatus: 202,
+    errors: [400, 415],
+    consumes: ['text/csv', 'application/x-ndjson'],
+    body: {
+      schema: { type: 'string', format: 'binary' },
+      examples: {
+        csv: {
+          summary: 'text/csv',
+          value: 'email,first_name\nada@example.com,Ada\n',
+        },
+        jsonl: {
+          summary: 'application/x-ndjson',
+          value: '{"email":"ada@example.com","first_name":"Ada"}\n',
+        },
+      },
+    },
+  },
+  streamBatch: {
+    summary: 'What a batch page shows, live, as Server-Sent Events',
+    description:
+      'A `batch` event at once and whenever it changes (read every second): `{ batch, lineage, progress }`, the progress by batch id of every batch of the tree that may still run. A reading that fails ends the stream with a `failure` event whose data is an error body.',
+    param: 'id',
+    ok: 'The event stream.',
+    errors: READ,
+    produces: ['text/event-stream'],
+  },
   listBatches: {
     summary: 'List batches, newest first',
     ok: 'The batches (`ImportBatch[]`).',
@@ -391,7 +461,9 @@ const ROUTES: Record<RouteName, RouteDoc> = {
   },
   reprocess: {
     summary: "Reprocess a batch's failed rows as a child batch",
-    description: "Answers when the child batch's run has ended.",
+    description:
+      "Answers when the child batch's run has ended (201); with `wait: false`, once the child batch is stored (202).",
+    accepted: 'The child batch, stored; its run goes on in the background.',
     param: 'id',
     ok: "The child batch's summary.",
     created: true,
@@ -401,6 +473,7 @@ const ROUTES: Record<RouteName, RouteDoc> = {
       examples: {
         failed: { summary: 'The failed rows (the default)', value: {} },
         all: { summary: 'Every row', value: { failedItemsOnly: false } },
+        background: { summary: 'Answer at once, run in the background', value: { wait: false } },
       },
     },
   },
@@ -511,12 +584,15 @@ export function describeAdminApi(controller: Type<unknown>, options: ResolvedAdm
     const decorators: AnyDecorator[] = [
       swagger.ApiOperation({ summary: doc.summary, description: doc.description }),
       swagger.ApiResponse({
-        status: doc.created ? 201 : 200,
+        status: doc.okStatus ?? (doc.created ? 201 : 200),
         description: doc.ok,
         // A file or a stream: text, under each type it is produced as.
         ...(doc.produces ? { schema: { type: 'string' } } : {}),
       }),
     ];
+    if (doc.accepted) {
+      decorators.push(swagger.ApiResponse({ status: 202, description: doc.accepted }));
+    }
     for (const status of [401, 403, ...doc.errors, 500, 503]) {
       // JSON whatever the route produces (a file, a stream): errors are answered before it starts.
       decorators.push(

@@ -13,11 +13,14 @@ const FORMAT_BY_TYPE: Readonly<Record<string, RecoveryFileFormat>> = {
 };
 
 /**
- * The format of a corrections upload, from its `Content-Type`; 415 for any other type or a charset that
+ * The format of an upload (corrections, or a file to import), from its `Content-Type`; 415 for any other type or a charset that
  * is not UTF-8 (Nest's parsers would have read a JSON or form body already: it is refused, never
  * taken as an empty file).
  */
-export function uploadFormat(contentType: string | undefined): RecoveryFileFormat {
+export function uploadFormat(
+  contentType: string | undefined,
+  refusal: (contentType: string | undefined) => string = messages.adminFileType,
+): RecoveryFileFormat {
   const [type, ...parameters] = (contentType ?? '').split(';').map((part) => part.trim());
   const charset = parameters
     .map((parameter) => /^charset\s*=\s*"?([^"]*)"?$/i.exec(parameter)?.[1])
@@ -26,7 +29,7 @@ export function uploadFormat(contentType: string | undefined): RecoveryFileForma
     ? FORMAT_BY_TYPE[type.toLowerCase()]
     : undefined;
   if (!format || (charset !== undefined && !/^utf-?8$/i.test(charset))) {
-    throw new UnsupportedMediaTypeException(messages.adminFileType(contentType));
+    throw new UnsupportedMediaTypeException(refusal(contentType));
   }
   return format;
 }

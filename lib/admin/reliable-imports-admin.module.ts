@@ -3,6 +3,7 @@ import type { createAdminController } from './create-admin-controller';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { messages } from '../reliable-imports.messages';
 import { ADMIN_OPTIONS } from './admin.constants';
+import { BackgroundRuns } from './background-runs';
 import type { ReliableImportsAdminOptions } from './reliable-imports-admin-options.interface';
 import { resolveAdminOptions } from './resolve-admin-options.util';
 import { createAdminUiController } from './ui/create-admin-ui-controller';
@@ -62,7 +63,7 @@ export class ReliableImportsAdminModule {
         createController(resolved),
         ...(resolved.ui ? [createAdminUiController(resolved)] : []),
       ],
-      providers: [{ provide: ADMIN_OPTIONS, useValue: resolved }],
+      providers: [{ provide: ADMIN_OPTIONS, useValue: resolved }, BackgroundRuns],
     };
   }
 }

@@ -14,6 +14,7 @@ import {
   Query,
   Sse,
   Req,
+  Res,
   StreamableFile,
   UseInterceptors,
 } from '@nestjs/common';
@@ -22,9 +23,14 @@ import { catchError, from, map, type Observable, of } from 'rxjs';
 import { BatchService } from '../batch.service';
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { readCorrections } from '../readers/read-corrections';
+import { readCsv } from '../readers/read-csv';
+import { readJsonl } from '../readers/read-jsonl';
 import { messages } from '../reliable-imports.messages';
 import { ADMIN_OPTIONS } from './admin.constants';
+import { batchListStream, batchPageStream, STREAM_INTERVAL_MS } from './admin-streams';
+import { BackgroundRuns } from './background-runs';
 import { ReasonBody, ReprocessBody, ResumeBody } from './dto/control.body';
+import { CreateBatchQuery } from './dto/create-batch.query';
 import { CorrectionsBody, CorrectionsFileQuery, CorrectItemBody } from './dto/corrections.body';
 import { readUpload, uploadFormat } from './corrections-upload';
 import { ExportQuery, FailuresQuery } from './dto/failures.query';
@@ -63,8 +69,13 @@ interface UploadRequest extends AsyncIterable<Buffer> {
   raw?: AsyncIterable<Buffer>;
 }
 
-/** How often the progress stream reads a batch's progress. */
-const STREAM_INTERVAL_MS = 1000;
+/** A response whose status a route sets itself (Express's and Fastify's both have `status`). */
+interface StatusResponse {
+  status(code: number): unknown;
+}
+
+/** The longest file name kept from `x-file-name`, in characters. */
+const FILE_NAME_LIMIT = 200;
 
 /**
  * The admin routes. Each only calls `BatchService`. The controller mounted is a subclass made per
@@ -76,6 +87,7 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
   constructor(
     @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
     @Inject(ADMIN_OPTIONS) private readonly options: ResolvedAdminOptions,
+    @Inject(BackgroundRuns) private readonly runs: BackgroundRuns,
   ) {}
 
   onModuleInit(): void {
@@ -94,9 +106,45 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
     return this.service as BatchService;
   }
 
+  /** The batch types of the registered processors, for a form that creates a batch. */
+  @Get('batch-types')
+  getBatchTypes() {
+    return this.batches.getBatchTypes().map((batchType) => ({ batchType }));
+  }
+
   @Get('batches')
   listBatches(@Query() query: ListBatchesQuery) {
     return this.batches.listBatches(query);
+  }
+
+  /**
+   * The list as `GET batches` gives it (same filters), with the progress of each batch that may still
+   * run, as Server-Sent Events (`batches`): at once, then whenever it changes (read every second), until
+   * the client goes away. Declared before `batches/:id`, which would take "stream" for an id.
+   */
+  @Sse('batches/stream')
+  streamBatches(@Query() query: ListBatchesQuery): Observable<MessageEvent> {
+    return batchListStream(this.batches, query);
+  }
+
+  /**
+   * Stores the file in the body (`text/csv`, or `application/x-ndjson` JSON lines) as a batch of
+   * `batchType` and answers 202 with it once every row is stored; its run goes on in the background
+   * (follow it with `GET batches/:id/stream`). A batch that needs approval waits for it.
+   */
+  @Post('batches')
+  @HttpCode(202)
+  async createBatch(@Query() query: CreateBatchQuery, @Req() request: UploadRequest) {
+    const format = uploadFormat(request.headers['content-type'], messages.adminImportType);
+    const body = request.raw ?? request;
+    const file = request.headers['x-file-name']?.slice(0, FILE_NAME_LIMIT);
+    const batch = await this.batches.createBatch(
+      query.batchType,
+      format === 'csv' ? readCsv(body) : readJsonl(body),
+      { sourceInfo: { ...(file ? { file } : {}), uploadedAt: new Date().toISOString() } },
+    );
+    this.runs.start(batch.id, () => this.batches.processBatch(batch.id));
+    return batch;
   }
 
   /** The batch, its counts and its tree (root and reprocesses). */
@@ -133,6 +181,17 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
   @Get('batches/:id/logs')
   getLogs(@UuidParam('id') id: string, @Query() query: LogsQuery) {
     return this.batches.getLogs(id, query);
+  }
+
+  /**
+   * What a batch page shows, as Server-Sent Events (`batch`): the batch, its tree's lineage and the
+   * progress of the tree's batches that may still run, at once and then whenever it changes (read every
+   * second), until the client goes away. A batch that does not exist is answered 404 first.
+   */
+  @Sse('batches/:id/stream')
+  async streamBatch(@UuidParam('id') id: string): Promise<Observable<MessageEvent>> {
+    await this.batches.getBatch(id);
+    return batchPageStream(this.batches, id);
   }
 
   @Get('batches/:id/progress')
@@ -198,10 +257,25 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
     return this.batches.correctItems(id, readCorrections(file, { format }), { mode: query.mode });
   }
 
-  /** Resolves when the child batch's run has ended, with its summary. */
+  /**
+   * Resolves when the child batch's run has ended, with its summary (201); with `wait: false`, as soon as
+   * the child batch is stored, with it (202), its run going on in the background.
+   */
   @Post('batches/:id/reprocess')
-  reprocess(@UuidParam('id') id: string, @Body() body: ReprocessBody) {
-    return this.batches.reprocessBatch(id, { failedItemsOnly: body.failedItemsOnly });
+  async reprocess(
+    @UuidParam('id') id: string,
+    @Body() body: ReprocessBody,
+    @Res({ passthrough: true }) response: StatusResponse,
+  ) {
+    if (body.wait !== false) {
+      return this.batches.reprocessBatch(id, { failedItemsOnly: body.failedItemsOnly });
+    }
+    const child = await this.batches.createReprocessBatch(id, {
+      failedItemsOnly: body.failedItemsOnly,
+    });
+    this.runs.start(child.id, () => this.batches.processBatch(child.id));
+    response.status(202);
+    return child;
   }
 
   @Post('batches/:id/pause')

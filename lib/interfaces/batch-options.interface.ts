@@ -98,8 +98,8 @@ export interface ProcessBatchOptions extends ErrorBudget {
 /** Options of `BatchService.dryRunBatch()`: how the rows are tried (the run options that apply). */
 export type DryRunOptions = Pick<ProcessBatchOptions, 'itemTimeoutMs' | 'maxAttempts'>;
 
-/** Options of `BatchService.reprocessBatch()`. */
-export interface ReprocessBatchOptions extends ProcessBatchOptions {
+/** Options of `BatchService.createReprocessBatch()`: which rows the child batch takes, and corrections. */
+export interface CreateReprocessBatchOptions {
   /**
    * Which rows that did not complete are copied into the child batch: true takes failed and skipped rows
    * and rows a stop left pending; false also takes rows left `processing` in an ended batch (by an earlier
@@ -115,6 +115,9 @@ export interface ReprocessBatchOptions extends ProcessBatchOptions {
   /** How `corrections` change their rows. @default 'replace' */
   correctionMode?: CorrectionMode;
 }
+
+/** Options of `BatchService.reprocessBatch()`: the child batch's creation, then its run. */
+export interface ReprocessBatchOptions extends CreateReprocessBatchOptions, ProcessBatchOptions {}
 
 /** Options of `BatchService.import()`: creation and processing in one call. */
 export type ImportOptions = CreateBatchOptions & ProcessBatchOptions;

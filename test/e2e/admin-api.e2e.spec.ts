@@ -100,6 +100,8 @@ interface Route {
   body?: object | string;
   /** The body's Content-Type, when it is not JSON. */
   type?: string;
+  /** The route names no batch or row (it cannot answer 404). */
+  unnamed?: true;
 }
 
 /** A corrections file with one line, as a failures export is edited. */
@@ -107,8 +109,18 @@ const CORRECTIONS_CSV = '_item_id,_line,_status,_reason,email\n,2,failed,,fixed@
 
 /** Every route of the admin module, relative to its path. */
 const ROUTES: Route[] = [
-  { method: 'get', path: () => 'batches' },
+  { method: 'get', path: () => 'batch-types', unnamed: true },
+  { method: 'get', path: () => 'batches', unnamed: true },
+  { method: 'get', path: () => 'batches/stream', unnamed: true },
+  {
+    method: 'post',
+    path: () => 'batches?batchType=contact',
+    body: 'email\nnew@x.com\n',
+    type: 'text/csv',
+    unnamed: true,
+  },
   { method: 'get', path: ({ batch }) => `batches/${batch}` },
+  { method: 'get', path: ({ batch }) => `batches/${batch}/stream` },
   { method: 'get', path: ({ batch }) => `batches/${batch}/items` },
   { method: 'get', path: ({ batch }) => `batches/${batch}/failures` },
   { method: 'get', path: ({ batch }) => `batches/${batch}/failures/export` },
@@ -135,6 +147,7 @@ const ROUTES: Route[] = [
   { method: 'post', path: ({ batch }) => `batches/${batch}/reject`, body: {} },
 ];
 const CHANGING = ROUTES.filter((route) => route.method !== 'get');
+const NAMING = ROUTES.filter((route) => !route.unnamed);
 const name = (route: Route) =>
   `${route.method.toUpperCase()} ${route.path({ batch: ':id', item: ':itemId' })}`;
 
@@ -244,6 +257,16 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
         expect(item.correctedData).toBeNull();
         expect((await batches.getBatch(ids.batch)).status).toBe(BATCH_STATUS.completedWithErrors);
         expect(await batches.listBatches({ parentBatchId: ids.batch })).toEqual([]);
+        expect((await batches.listBatches({ limit: 1 }))[0].id).toBe(ids.batch);
+        if (route.unnamed) {
+          const taken = keep(
+            await call(route.method, route.path(ids), { ...ADMIN, ...HEADER })
+              .type(route.type ?? 'json')
+              .send(route.body),
+          );
+          expect(taken.status).toBeLessThan(300);
+          return;
+        }
 
         // With the header, on a batch and an item that do not exist: the route itself answers.
         const missing = keep(
@@ -284,26 +307,25 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
   });
 
   describe('unknown batches and items', () => {
-    it.each(
-      ROUTES.filter((r) => r.path({ batch: 'B', item: 'I' }) !== 'batches').map(
-        (route) => [name(route), route] as const,
-      ),
-    )('%s: 404 with the code', async (_name, route) => {
-      const res = keep(
-        await call(route.method, route.path({ batch: MISSING, item: MISSING }), {
-          ...ADMIN,
-          ...HEADER,
-        })
-          .type(route.type ?? 'json')
-          .send(route.body),
-      );
-      expect(res.status).toBe(404);
-      expect(res.body).toEqual({
-        statusCode: 404,
-        error: expect.stringMatching(/^(BATCH|ITEM)_NOT_FOUND$/),
-        message: expect.stringContaining(MISSING),
-      });
-    });
+    it.each(NAMING.map((route) => [name(route), route] as const))(
+      '%s: 404 with the code',
+      async (_name, route) => {
+        const res = keep(
+          await call(route.method, route.path({ batch: MISSING, item: MISSING }), {
+            ...ADMIN,
+            ...HEADER,
+          })
+            .type(route.type ?? 'json')
+            .send(route.body),
+        );
+        expect(res.status).toBe(404);
+        expect(res.body).toEqual({
+          statusCode: 404,
+          error: expect.stringMatching(/^(BATCH|ITEM)_NOT_FOUND$/),
+          message: expect.stringContaining(MISSING),
+        });
+      },
+    );
   });
 
   describe('validation', () => {
@@ -343,6 +365,10 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
       ['post', `batches/${MISSING}/cancel`, 'reason', { reason: 42 }],
       ['post', `batches/${MISSING}/pause`, 'reason', { reason: 'x'.repeat(2001) }],
       ['post', `batches/${MISSING}/reprocess`, 'concurrency', { concurrency: 99 }],
+      ['post', `batches/${MISSING}/reprocess`, 'wait', { wait: 'no' }],
+      ['post', 'batches', 'batchType', undefined],
+      ['post', `batches?batchType=${'t'.repeat(201)}`, 'batchType', undefined],
+      ['get', 'batches/stream?status=nope', 'status', undefined],
     ] as const)('%s %s: 400 naming %s', async (method, path, field, body) => {
       const res = keep(await call(method, path, both).send(body));
       expect(res.status).toBe(400);

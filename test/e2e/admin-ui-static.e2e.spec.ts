@@ -125,6 +125,11 @@ describe('the admin page (ReliableImportsAdminModule, ui)', () => {
           'text/javascript; charset=utf-8',
         ]);
         expectSecurityHeaders(res);
+        // Row data is text typed by strangers: no module may parse anything as HTML.
+        expect([name, res.text]).not.toEqual([
+          name,
+          expect.stringMatching(/\.(inner|outer)HTML\s*=|insertAdjacentHTML\(|document\.write\(/),
+        ]);
         pending.push(...importsOf(res.text));
       }
       expect([...seen]).toEqual(

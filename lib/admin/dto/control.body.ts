@@ -22,4 +22,12 @@ export class ReprocessBody {
   @IsOptional()
   @IsBoolean()
   failedItemsOnly?: boolean;
+
+  /**
+   * `false`: answer 202 with the child batch as soon as it is stored, and run it in the background
+   * (follow it with `GET /batches/:id/stream`). @default true (answer with the summary when its run ends)
+   */
+  @IsOptional()
+  @IsBoolean()
+  wait?: boolean;
 }
