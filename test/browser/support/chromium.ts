@@ -32,7 +32,7 @@ export function chromiumMissingMessage(executablePath: string): string {
 
 /**
  * Starts Chromium headless on a profile directory of its own (one per test file, so no state leaks from
- * one file or run to the next), at a fixed window size so that the README's screenshots are comparable.
+ * one file or run to the next), at a fixed window size, locale and time zone, so that the README's screenshots are comparable.
  */
 export async function launchChromium(executablePath = CHROMIUM): Promise<LaunchedChromium> {
   if (!existsSync(executablePath)) throw new Error(chromiumMissingMessage(executablePath));
@@ -46,6 +46,8 @@ export async function launchChromium(executablePath = CHROMIUM): Promise<Launche
       args: ARGS,
       viewport: { width: 1280, height: 900 },
       deviceScaleFactor: 1,
+      locale: 'en-US',
+      timezoneId: 'UTC',
       acceptDownloads: true,
       timeout: 60_000,
     });

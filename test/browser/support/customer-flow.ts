@@ -112,7 +112,8 @@ export async function customerFlow(
     }
     if (options.screenshots) {
       mkdirSync(SCREENSHOTS, { recursive: true });
-      await page.screenshot({ path: join(SCREENSHOTS, 'batch.png'), fullPage: true });
+      // The window, not the whole page: the counts, the actions and the first failed rows.
+      await page.screenshot({ path: join(SCREENSHOTS, 'batch.png') });
     }
 
     // One row fixed where it is shown: its cells, then its own Save.
@@ -148,7 +149,7 @@ export async function customerFlow(
       .getByRole('link', { name: batchId.slice(0, 8), exact: true })
       .waitFor({ timeout: VISIBLE_WITHIN_MS });
     if (options.screenshots) {
-      await page.screenshot({ path: join(SCREENSHOTS, 'list.png'), fullPage: true });
+      await page.locator('body').screenshot({ path: join(SCREENSHOTS, 'list.png') });
     }
 
     const state = await documentState(page, marker);

@@ -67,6 +67,9 @@ const MAX_TAB_PRESSES = 400;
 export function keyboardOperator(page: Page): Operator & {
   tabTo(control: Locator, options?: { backwards?: boolean }): Promise<void>;
 } {
+  // Playwright intercepts the file chooser only once a listener is on, and turning that on takes a round
+  // trip to the browser: a key pressed before it opens a dialog no one can see. So it is on from the start.
+  page.on('filechooser', () => undefined);
   const focused = (control: Locator) =>
     control.evaluate((element) => element === document.activeElement);
 
