@@ -1,13 +1,16 @@
 /// <reference lib="dom" />
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { waitFor } from '../support/timing';
 import {
   batchIdOnPage,
+  CUSTOMERS_CSV,
   documentState,
   markDocument,
   pageErrors,
+  readCorrections,
   VISIBLE_WITHIN_MS,
   waitForCounts,
 } from './support/admin-page';
@@ -107,6 +110,75 @@ describe('admin page in Chromium', () => {
         errors: [],
       });
       expect(await customerCount()).toBe(500);
+    },
+    FLOW_WITHIN_MS,
+  );
+
+  it(
+    'follows the stream: an import and a reprocess started by another client show up with no action and no reload',
+    async () => {
+      const tab = page!;
+      const errors = pageErrors(tab);
+      const other = await browser.newPage();
+      try {
+        await tab.goto(`${browser.appUrl}/admin/`);
+        const batches = tab.getByRole('table', { name: 'Batches', exact: true });
+        await batches.waitFor();
+        const marker = await markDocument(tab);
+
+        // The other client is another tab of the same origin, calling the API as any script would.
+        await other.goto(`${browser.appUrl}/admin/`);
+        const post = (url: string, body: string, contentType: string) =>
+          other.evaluate(
+            async ({ url, body, contentType }) => {
+              const response = await fetch(url, {
+                method: 'POST',
+                headers: { 'Content-Type': contentType, 'x-reliable-imports-request': '1' },
+                body,
+              });
+              if (response.status !== 202) throw new Error(`${url}: ${await response.text()}`);
+              return ((await response.json()) as { id: string }).id;
+            },
+            { url, body, contentType },
+          );
+        // The first 40 rows of customers.csv, a few of them invalid: enough to see, quick to run.
+        const lines = readFileSync(CUSTOMERS_CSV, 'utf8').split('\r\n').slice(0, 41);
+        const failed = Object.keys(readCorrections()).filter((line) => Number(line) <= 41).length;
+        const batchId = await post(
+          'batches?batchType=customer_data',
+          lines.join('\r\n') + '\r\n',
+          'text/csv',
+        );
+        const link = batches.getByRole('link', { name: batchId.slice(0, 8), exact: true });
+        await link.waitFor();
+        await batches
+          .getByRole('row')
+          .filter({ has: tab.getByRole('link', { name: batchId.slice(0, 8), exact: true }) })
+          .getByText('completed with errors')
+          .waitFor({ timeout: VISIBLE_WITHIN_MS });
+
+        await link.click();
+        const counts = { Rows: '40', Failed: String(failed), Unresolved: String(failed) };
+        await waitForCounts(tab, { ...counts, Completed: String(40 - failed) });
+        const tree = tab.getByRole('list', { name: 'Batches of this import', exact: true });
+        expect(await tree.getByRole('link').count()).toBe(1);
+        await post(`batches/${batchId}/reprocess`, '{"wait":false}', 'application/json');
+        // Nothing corrected: the reprocess fails the same rows, as a second batch of the tree.
+        await waitFor(async () => (await tree.getByRole('link').count()) === 2, {
+          withinMs: VISIBLE_WITHIN_MS,
+          everyMs: 100,
+          what: 'the reprocess in the tree "Batches of this import"',
+        });
+        await waitForCounts(tab, { ...counts, Resolved: '0' });
+
+        expect(await documentState(tab, marker)).toMatchObject({
+          sameDocument: true,
+          violations: [],
+        });
+        expect(errors).toEqual([]);
+      } finally {
+        await other.close();
+      }
     },
     FLOW_WITHIN_MS,
   );

@@ -142,11 +142,21 @@ export async function customerFlow(
     await waitForStatus(page, 'Reprocess started');
     await waitForText(page, 'Done: 500 of 500 rows');
     await waitForCounts(page, { Rows: '500', Unresolved: '0', Resolved: '28' });
+    const progress = page.getByRole('progressbar', { name: 'Progress', exact: true });
+    expect(
+      await progress.evaluate((bar) => [
+        (bar as HTMLProgressElement).value,
+        (bar as HTMLProgressElement).max,
+      ]),
+    ).toEqual([500, 500]);
 
     await operator.press(page.getByRole('link', { name: 'All imports', exact: true }));
     await page
       .getByRole('table', { name: 'Batches', exact: true })
       .getByRole('link', { name: batchId.slice(0, 8), exact: true })
+      .waitFor({ timeout: VISIBLE_WITHIN_MS });
+    await page
+      .getByRole('progressbar', { name: `Progress of batch ${batchId.slice(0, 8)}`, exact: true })
       .waitFor({ timeout: VISIBLE_WITHIN_MS });
     if (options.screenshots) {
       await page.locator('body').screenshot({ path: join(SCREENSHOTS, 'list.png') });
