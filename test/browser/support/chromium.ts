@@ -44,7 +44,7 @@ export async function launchChromium(executablePath = CHROMIUM): Promise<Launche
       executablePath,
       headless: true,
       args: ARGS,
-      viewport: { width: 1280, height: 900 },
+      viewport: { width: 1440, height: 900 },
       deviceScaleFactor: 1,
       locale: 'en-US',
       timezoneId: 'UTC',
