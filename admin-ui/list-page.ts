@@ -62,7 +62,13 @@ function newRow(batch: ListedBatch): BatchRow {
 }
 
 function updateRow(view: BatchRow, batch: ListedBatch): void {
-  setText(view.type, batch.batchType);
+  // A reprocess is a batch of its own in the list: say whose, so that it is not taken for a new import.
+  setText(
+    view.type,
+    batch.parentBatchId
+      ? `${batch.batchType} (reprocess of ${shortId(batch.parentBatchId)})`
+      : batch.batchType,
+  );
   setStatus(view.badge, batch.status);
   const percent = percentOf(batch);
   view.progress.value = percent;
