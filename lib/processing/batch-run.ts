@@ -38,6 +38,7 @@ import {
 import type { ProgressReader } from './progress-reader';
 import type { ImportTelemetry } from '../telemetry/import-telemetry';
 import { RunTelemetry } from '../telemetry/run-telemetry';
+import type { OtelSpanContext } from '../telemetry/opentelemetry-api';
 import { claimSize } from './run-options';
 import { newWorkerId } from './worker-id';
 
@@ -51,6 +52,8 @@ export interface RunServices {
   progress: ProgressReader;
   events: ImportEventPublisher;
   telemetry: ImportTelemetry;
+  /** The span of the run of this process that holds the batch, if one does: a helper links to it. */
+  holderSpan(batchId: string): OtelSpanContext | null;
   logger: Logger;
 }
 
@@ -129,6 +132,11 @@ export class BatchRun {
     private readonly settings: RunSettings,
   ) {
     this.batchId = found.id;
+  }
+
+  /** The run's span, while this run holds the batch; null otherwise, or when it is not recorded. */
+  get holderSpan(): OtelSpanContext | null {
+    return this.owner ? this.telemetry.spanContext : null;
   }
 
   /** Stops the run at the next claim; the items in flight see their signal aborted. */
@@ -249,6 +257,8 @@ export class BatchRun {
       started ? this.found.lockedBy : batch.lockedBy,
       tookOver,
     );
+    // Across processes, the holder's worker id (an attribute) is what ties the runs together.
+    if (!started) this.telemetry.linkTo(this.services.holderSpan(this.batchId), 'holder');
     return { batch, owner: started !== null };
   }
 

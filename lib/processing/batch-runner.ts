@@ -50,6 +50,12 @@ export class BatchRunner implements BeforeApplicationShutdown {
       progress,
       events,
       telemetry,
+      holderSpan: (batchId) => {
+        for (const run of this.active) {
+          if (run.batchId === batchId && run.holderSpan !== null) return run.holderSpan;
+        }
+        return null;
+      },
       logger: this.logger,
     };
     // A pause or a cancel, from this instance or another: its runs here stop before their next item, at

@@ -21,6 +21,7 @@ import {
   type ImportContext,
   type ImportItem,
 } from '../../lib';
+import { Gate } from '../support/gate';
 import { useTestApp } from '../support/use-test-app';
 
 const { attributes: A, metrics: M } = RELIABLE_IMPORTS_TELEMETRY;
@@ -28,7 +29,7 @@ const { attributes: A, metrics: M } = RELIABLE_IMPORTS_TELEMETRY;
 interface Row {
   n: number;
   /** What the row does: fail for good, fail once in a way that passes, skip, or lose its claim. */
-  act?: 'fail' | 'flaky' | 'skip' | 'steal';
+  act?: 'fail' | 'flaky' | 'skip' | 'steal' | 'wait';
 }
 
 class CodedError extends Error {
@@ -50,6 +51,8 @@ const meterProvider = new MeterProvider({ readers: [reader] });
 const contextManager = new AsyncLocalStorageContextManager();
 /** A client of the test's own, for what another process would do meanwhile. */
 let other: Client;
+/** Where a row that waits waits. */
+let gate = new Gate();
 
 @ImportProcessor()
 class TracedRowsProcessor extends BaseProcessor<Row> {
@@ -61,6 +64,7 @@ class TracedRowsProcessor extends BaseProcessor<Row> {
     this.tries.set(n, tries);
     // The processor's own span: a child of the row's attempt.
     trace.getTracer('app').startSpan(`app work ${n}`).end();
+    if (act === 'wait') await gate.pass();
     if (act === 'fail') throw new CodedError(`row ${n} is bad`);
     if (act === 'flaky' && tries === 1) throw new RetryableImportError('the service was busy');
     if (act === 'skip') ctx.skip('nothing to do');
@@ -307,6 +311,35 @@ describe('telemetry through @opentelemetry/api, with the SDK registered', () => 
       'completed',
     ]);
     expect(expirations(await collect()) - before).toBe(1);
+  });
+
+  it('links a helper run to the run of this process that holds the batch', async () => {
+    gate = new Gate();
+    const batch = await t.batches.createBatch('traced_rows', [{ n: 40, act: 'wait' }, { n: 41 }]);
+    const holding = t.batches.processBatch(batch.id);
+    await gate.entered;
+    // The helper has taken its part once it has made a claim (which finds the holder's rows taken).
+    const claims = async () => {
+      const metric = (await collect()).find((m) => m.descriptor.name === M.claimDuration);
+      return (metric?.dataPoints ?? []).reduce(
+        (count, point) => count + (point.value as { count: number }).count,
+        0,
+      );
+    };
+    const claimsBefore = await claims();
+    const helping = t.batches.processBatch(batch.id);
+    await waitFor(async () => (await claims()) > claimsBefore);
+    gate.release();
+    await Promise.all([holding, helping]);
+
+    const runs = spanNamed('run traced_rows');
+    const holder = runs.find((span) => span.attributes[A.role] === 'owner');
+    const helper = runs.find((span) => span.attributes[A.role] === 'helper');
+    expect(holder).toBeDefined();
+    expect(helper?.attributes[A.holder]).toBe(holder?.attributes[A.clientId]);
+    expect(helper?.links.map((link) => link.context.spanId)).toEqual([
+      holder?.spanContext().spanId,
+    ]);
   });
 
   it('ends each row of a chunk with the chunk: committed, or rolled back and run again', async () => {
