@@ -305,7 +305,11 @@ class TracedAttempt implements RowAttempt {
   end(outcome: RowOutcome, failure?: AttemptFailure): void {
     if (this.ended) return;
     this.ended = true;
-    this.run.finishAttempt(this.span, this.started, outcome, failure);
+    try {
+      this.run.finishAttempt(this.span, this.started, outcome, failure);
+    } catch {
+      // OpenTelemetry's SDKs must not throw; one that does must not turn a committed row into a failure.
+    }
   }
 }
 
