@@ -78,6 +78,14 @@ class TracedRowsProcessor extends BaseProcessor<Row> {
   }
 }
 
+/** A second batch type, for what is counted by type. */
+@ImportProcessor()
+class OtherRowsProcessor extends BaseProcessor<Row> {
+  async processItem(_item: ImportItem<Row>, ctx: ImportContext<Row>) {
+    await ctx.query('SELECT 1');
+  }
+}
+
 function spanNamed(name: string): ReadableSpan[] {
   return spans.getFinishedSpans().filter((span) => span.name === name);
 }
@@ -106,7 +114,7 @@ describe('telemetry through @opentelemetry/api, with the SDK registered', () => 
     trace.setGlobalTracerProvider(tracerProvider);
     metrics.setGlobalMeterProvider(meterProvider);
   });
-  const t = useTestApp([TracedRowsProcessor], {
+  const t = useTestApp([TracedRowsProcessor, OtherRowsProcessor], {
     module: { maxAttempts: 3, retryDelayMs: 1, maxRetryDelayMs: 5 },
   });
   beforeAll(async () => {
@@ -209,7 +217,12 @@ describe('telemetry through @opentelemetry/api, with the SDK registered', () => 
   });
 
   it('counts rows by batch type and outcome, retries, durations and claims', async () => {
+    await t.batches.import('other_rows', [{ n: 0 }, { n: 1 }]);
     const all = await collect();
+    const other = { [A.destination]: 'other_rows' };
+    expect(sumOf(all, M.rowsProcessed, { ...other, [A.outcome]: 'completed' })).toBe(2);
+    expect(sumOf(all, M.rowsProcessed, { ...other, [A.outcome]: 'failed' })).toBe(0);
+    expect(sumOf(all, M.rowsClaimed, other)).toBe(2);
     const type = { [A.destination]: 'traced_rows' };
     expect(sumOf(all, M.rowsProcessed, { ...type, [A.outcome]: 'completed' })).toBe(3);
     expect(sumOf(all, M.rowsProcessed, { ...type, [A.outcome]: 'failed' })).toBe(1);
@@ -243,15 +256,23 @@ describe('telemetry through @opentelemetry/api, with the SDK registered', () => 
       'traced_rows',
       Array.from({ length: 7 }, (_, n) => ({ n })),
     );
+    const others = await t.batches.createBatch('other_rows', [{ n: 0 }, { n: 1 }, { n: 2 }]);
+    await t.batches.pauseBatch(others.id);
     const gauge = (all: MetricData[]) => all.find((m) => m.descriptor.name === M.rowsWaiting);
     let all = await collect();
     expect(gauge(all)?.dataPointType).toBe(DataPointType.GAUGE);
     expect(sumOf(all, M.rowsWaiting, { [A.destination]: 'traced_rows' })).toBe(7);
+    // A paused batch's rows still wait.
+    expect(sumOf(all, M.rowsWaiting, { [A.destination]: 'other_rows' })).toBe(3);
 
     // Once processed, the batch has ended: nothing of it waits.
     await t.batches.processBatch(waiting.id);
     all = await collect();
     expect(sumOf(all, M.rowsWaiting, { [A.destination]: 'traced_rows' })).toBe(0);
+    // A cancelled batch's rows wait no more.
+    await t.batches.cancelBatch(others.id);
+    all = await collect();
+    expect(sumOf(all, M.rowsWaiting, { [A.destination]: 'other_rows' })).toBe(0);
   });
 
   it('marks a takeover of a dead run, and counts its batch and rows taken over', async () => {
