@@ -98,6 +98,7 @@ export class RunTelemetry {
     private readonly batchType: string,
     private readonly batchId: string,
     workerId: string,
+    parentBatchId: string | null = null,
   ) {
     this.metricAttributes = { [ATTR.system]: SYSTEM, [ATTR.destination]: batchType };
     const span =
@@ -110,6 +111,7 @@ export class RunTelemetry {
             [ATTR.operationName]: OP.run,
             [ATTR.batchId]: batchId,
             [ATTR.clientId]: workerId,
+            ...(parentBatchId === null ? {} : { [ATTR.parentBatchId]: parentBatchId }),
           },
         },
         sinks.api.context.active(),
@@ -320,5 +322,12 @@ export function runTelemetryOf(
   workerId: string,
 ): RunTelemetry {
   if (sinks === null) return RunTelemetry.off;
-  return new RunTelemetry(sinks, sinks.instruments, batch.batchType, batch.id, workerId);
+  return new RunTelemetry(
+    sinks,
+    sinks.instruments,
+    batch.batchType,
+    batch.id,
+    workerId,
+    batch.parentBatchId,
+  );
 }

@@ -49,6 +49,8 @@ export const RELIABLE_IMPORTS_TELEMETRY = {
     /** The error's code, else its name: on failed and retried attempts only. */
     errorType: 'error.type',
     batchId: 'reliable_imports.batch.id',
+    /** On a reprocess's run: the batch it reprocesses. */
+    parentBatchId: 'reliable_imports.batch.parent_id',
     rowIndex: 'reliable_imports.row.index',
     /** 1 for a row's first attempt in this run. */
     attempt: 'reliable_imports.row.attempt',

@@ -363,6 +363,18 @@ describe('telemetry through @opentelemetry/api, with the SDK registered', () => 
     ]);
   });
 
+  it("names the batch a reprocess's run reprocesses", async () => {
+    const batch = await t.batches.createBatch('traced_rows', [{ n: 50, act: 'fail' }, { n: 51 }]);
+    await t.batches.processBatch(batch.id);
+    spans.reset();
+    const summary = await t.batches.reprocessBatch(batch.id, { failedItemsOnly: true });
+    const [run] = spanNamed('run traced_rows');
+    expect(run.attributes).toMatchObject({
+      [A.batchId]: summary.batchId,
+      [A.parentBatchId]: batch.id,
+    });
+  });
+
   it('ends each row of a chunk with the chunk: committed, or rolled back and run again', async () => {
     const batch = await t.batches.createBatch('traced_rows', [
       { n: 30 },
