@@ -65,6 +65,7 @@ export {
   type ReliableImportsEventName,
 } from './events/reliable-imports.events';
 export { BATCH_STATUS, ITEM_STATUS, LOG_LEVEL } from './statuses';
+export { RELIABLE_IMPORTS_TELEMETRY } from './telemetry/telemetry-names';
 export type { BatchStatus, ItemStatus, LogLevel } from './statuses';
 export type {
   BatchLineage,

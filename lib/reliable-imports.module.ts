@@ -19,6 +19,7 @@ import { ProgressReader } from './processing/progress-reader';
 import { DatabaseAdapter } from './processing/database-adapter';
 import { ItemStore } from './processing/item-store';
 import { ItemRunner } from './processing/item-runner';
+import { ImportTelemetry } from './telemetry/import-telemetry';
 import { RELIABLE_IMPORTS_DATA_SOURCE, RESOLVED_OPTIONS } from './reliable-imports.constants';
 import {
   ConfigurableModuleClass,
@@ -53,6 +54,7 @@ import { resolveOptions } from './utils/resolve-options.util';
     BatchCreator,
     ItemStore,
     ItemRunner,
+    ImportTelemetry,
     BatchRunner,
     BatchWorker,
     BatchApproval,

@@ -36,6 +36,9 @@ import {
   type ThrownKind,
 } from './run-ending';
 import type { ProgressReader } from './progress-reader';
+import type { ImportTelemetry } from '../telemetry/import-telemetry';
+import { RunTelemetry } from '../telemetry/run-telemetry';
+import type { OtelSpanContext } from '../telemetry/opentelemetry-api';
 import { claimSize } from './run-options';
 import { newWorkerId } from './worker-id';
 
@@ -48,6 +51,9 @@ export interface RunServices {
   itemRunner: ItemRunner;
   progress: ProgressReader;
   events: ImportEventPublisher;
+  telemetry: ImportTelemetry;
+  /** The span of the run of this process that holds the batch, if one does: a helper links to it. */
+  holderSpan(batchId: string): OtelSpanContext | null;
   logger: Logger;
 }
 
@@ -110,6 +116,10 @@ export class BatchRun {
   private progressWatchesStatus = false;
   /** The counts of the last progress event this run published, to publish only a change. */
   private lastProgress = '';
+  /** The run's span and metrics; off until the run starts. */
+  private telemetry = RunTelemetry.off;
+  /** How the run ended, for its span: `not-runnable` until it is decided. */
+  private ending = 'not-runnable';
   private batch!: ImportBatch;
   private state!: RunState;
   private context!: BatchContextImpl;
@@ -124,6 +134,11 @@ export class BatchRun {
     this.batchId = found.id;
   }
 
+  /** The run's span, while this run holds the batch; null otherwise, or when it is not recorded. */
+  get holderSpan(): OtelSpanContext | null {
+    return this.owner ? this.telemetry.spanContext : null;
+  }
+
   /** Stops the run at the next claim; the items in flight see their signal aborted. */
   stop(cause: StopCause): void {
     if (this.controller.signal.aborted) return;
@@ -133,6 +148,19 @@ export class BatchRun {
   }
 
   async execute(): Promise<BatchSummary> {
+    this.telemetry = this.services.telemetry.startRun(this.found, this.workerId);
+    try {
+      // Whatever the run and the processor's hooks do is the run span's child.
+      const summary = await this.telemetry.within(() => this.runBatch());
+      this.telemetry.end(this.ending);
+      return summary;
+    } catch (error) {
+      this.telemetry.end(this.ending, error);
+      throw error;
+    }
+  }
+
+  private async runBatch(): Promise<BatchSummary> {
     const taken = await this.take();
     if (taken === null) return this.services.store.getSummary(this.batchId);
     this.batch = taken.batch;
@@ -146,6 +174,7 @@ export class BatchRun {
       database: this.services.database,
       shared: new Map(),
       signal: this.controller.signal,
+      telemetry: this.telemetry,
       itemTimeoutMs: this.settings.itemTimeoutMs,
       // Within the wait of the application's shutdown (leaseMs), so that the run has settled by then.
       stopGraceMs: Math.floor(this.services.options.leaseMs / 2),
@@ -218,6 +247,18 @@ export class BatchRun {
         parentBatchId: started.parentBatchId,
       });
     }
+    // Taken from a run whose lease ran out: it held the batch when this run read it (a pause clears it).
+    const tookOver =
+      started !== null &&
+      this.found.status === BATCH_STATUS.processing &&
+      this.found.lockedBy !== null;
+    this.telemetry.took(
+      started ? 'owner' : 'helper',
+      started ? this.found.lockedBy : batch.lockedBy,
+      tookOver,
+    );
+    // Across processes, the holder's worker id (an attribute) is what ties the runs together.
+    if (!started) this.telemetry.linkTo(this.services.holderSpan(this.batchId), 'holder');
     return { batch, owner: started !== null };
   }
 
@@ -297,7 +338,19 @@ export class BatchRun {
       this.settings.concurrency,
       {
         stopped: () => this.stopped(),
-        claim: () => items.claim<object>(this.batchId, this.workerId, leaseMs, size),
+        claim: async () => {
+          const started = this.telemetry.claimStarted();
+          let expired = 0;
+          const claimed = await items.claim<object>(
+            this.batchId,
+            this.workerId,
+            leaseMs,
+            size,
+            (count) => (expired = count),
+          );
+          this.telemetry.claimed(started, claimed.length, expired);
+          return claimed;
+        },
         nothingClaimed: async () => {
           // Another run's items are not ours to finish, unless its lease runs out: then we claim them.
           if (!this.settings.waitForOthers) return false;
@@ -442,6 +495,7 @@ export class BatchRun {
   /** Carries out the run's ending: returns the batch's summary, or throws what the ending calls for. */
   private async conclude(ending: RunEnding): Promise<BatchSummary> {
     const { store } = this.services;
+    this.ending = ending;
     switch (ending) {
       case 'refused':
         // The batch has ended: an error from here on changes nothing of it, and is the caller's.
@@ -593,6 +647,7 @@ export class BatchRun {
     // A helper that stopped the batch ended it: this run has nothing left to do, and lost nothing.
     if (isEndedBatch(current.status)) return this.stop('ended-elsewhere');
     this.leaseLost = LeaseLostError.forBatch(this.batchId, current.status, current.lockedBy);
+    this.telemetry.leaseExpired('batch');
     this.stop('lease-lost');
   }
 }

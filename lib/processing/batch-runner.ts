@@ -13,6 +13,7 @@ import { DatabaseAdapter } from './database-adapter';
 import { ItemStore } from './item-store';
 import { ItemRunner } from './item-runner';
 import { ProgressReader } from './progress-reader';
+import { ImportTelemetry } from '../telemetry/import-telemetry';
 
 /**
  * Starts processing runs (`batch-run.ts`: one per call, which owns the run and decides how it ends) with
@@ -38,6 +39,7 @@ export class BatchRunner implements BeforeApplicationShutdown {
     @Inject(ItemRunner) itemRunner: ItemRunner,
     @Inject(ProgressReader) progress: ProgressReader,
     @Inject(ImportEventPublisher) private readonly events: ImportEventPublisher,
+    @Inject(ImportTelemetry) telemetry: ImportTelemetry,
   ) {
     this.services = {
       options,
@@ -47,6 +49,13 @@ export class BatchRunner implements BeforeApplicationShutdown {
       itemRunner,
       progress,
       events,
+      telemetry,
+      holderSpan: (batchId) => {
+        for (const run of this.active) {
+          if (run.batchId === batchId && run.holderSpan !== null) return run.holderSpan;
+        }
+        return null;
+      },
       logger: this.logger,
     };
     // A pause or a cancel, from this instance or another: its runs here stop before their next item, at

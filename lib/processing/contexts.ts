@@ -3,6 +3,7 @@ import type { BaseProcessor } from '../base-processor';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
 import type { BatchContext, ImportContext } from '../interfaces/import-context.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
+import type { RunTelemetry } from '../telemetry/run-telemetry';
 import type { DatabaseAdapter } from './database-adapter';
 import { LogBuffer } from './log-buffer';
 
@@ -25,6 +26,8 @@ export interface RunState {
   readonly shared: Map<string, unknown>;
   /** Aborted when the run loses its lease or the application shuts down. */
   readonly signal: AbortSignal;
+  /** The run's span (the parent of its rows') and metrics; `RunTelemetry.off` in a dry run. */
+  readonly telemetry: RunTelemetry;
   /** The time limit of one item's `validateItem` and `processItem`. */
   readonly itemTimeoutMs: number;
   /** How many times an item is tried when the database fails in a way that passes. */

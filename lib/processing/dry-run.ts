@@ -22,6 +22,7 @@ import { pendingItemsPage, storeVerdicts } from './statements/dry-run.statements
 import { insertLogs } from './statements/logs.statements';
 import { inTransaction } from './transaction';
 import { newWorkerId } from './worker-id';
+import { RunTelemetry } from '../telemetry/run-telemetry';
 
 /** How many rows a dry run reads, tries and stores the verdicts of at a time. */
 const PAGE_SIZE = 100;
@@ -68,6 +69,8 @@ export class DryRunner implements BeforeApplicationShutdown {
       database: this.database,
       shared: new Map(),
       signal: stop.signal,
+      // A dry run is a rehearsal: its rows are not the batch's outcomes, nor counted as such.
+      telemetry: RunTelemetry.off,
       itemTimeoutMs:
         options.itemTimeoutMs ?? registered.itemTimeoutMs ?? this.options.itemTimeoutMs,
       maxAttempts: options.maxAttempts ?? this.options.maxAttempts,

@@ -22,6 +22,8 @@ import { ItemStore } from './item-store';
 import type { CompletedChunkItem, ItemResult } from './statements/items.statements';
 import { callHook, HookThrew } from './processor-hook';
 import { inTransaction } from './transaction';
+import { ROW_OUTCOME } from '../telemetry/telemetry-names';
+import type { RowAttempt } from '../telemetry/run-telemetry';
 
 function invalidResult(item: ImportItem<object>, problem: string): ReliableImportsError {
   const { batchId, itemIndex } = item;
@@ -109,21 +111,30 @@ export class ItemRunner {
     const { retryDelayMs, maxRetryDelayMs } = this.options;
     const { maxAttempts } = run;
     for (let attempt = 1; ; attempt++) {
+      const telemetry = run.telemetry.startAttempt(item, attempt);
       try {
-        await this.attempt(workItem, run, logs, attempt);
+        await this.attempt(workItem, run, logs, attempt, telemetry);
         logs.clear();
+        telemetry.end(ROW_OUTCOME.completed);
         return { status: ITEM_STATUS.completed };
       } catch (caught) {
         const fromProcessor = caught instanceof HookThrew;
         const thrown = fromProcessor ? caught.error : caught;
-        if (isInstance(thrown, LeaseLostError) || isInstance(thrown, ItemGivenUpSignal)) {
+        if (isInstance(thrown, LeaseLostError)) {
+          telemetry.end(ROW_OUTCOME.lost);
+          return { status: 'lost' };
+        }
+        if (isInstance(thrown, ItemGivenUpSignal)) {
+          telemetry.end(ROW_OUTCOME.givenBack);
           return { status: 'lost' };
         }
         if (isInstance(thrown, SkipItemSignal)) {
-          return this.recordSkip(item, run, thrown.reason, logs, attempt);
+          return this.ended(telemetry, this.recordSkip(item, run, thrown.reason, logs, attempt));
         }
         const error = toError(thrown);
         if (attempt < maxAttempts && isTransientError(error)) {
+          // Ended before the wait: the attempt's duration is its work's, not the backoff's.
+          telemetry.end(ROW_OUTCOME.retried, { error });
           const delay = retryDelay(attempt, retryDelayMs, maxRetryDelayMs);
           logs.warn(
             messages.itemRetrying({
@@ -146,10 +157,31 @@ export class ItemRunner {
           isConnectionLoss(error) &&
           (!fromProcessor || ownConnectionErrors.has(thrown as object))
         ) {
+          telemetry.end(ROW_OUTCOME.givenBack, { error });
           throw error;
         }
-        return this.recordFailure(item, run, error, logs, attempt);
+        return this.ended(telemetry, this.recordFailure(item, run, error, logs, attempt));
       }
+    }
+  }
+
+  /** Ends the attempt's telemetry with the outcome its recording came to (or its error). */
+  private async ended(
+    telemetry: RowAttempt,
+    recording: Promise<ItemOutcome>,
+  ): Promise<ItemOutcome> {
+    try {
+      const outcome = await recording;
+      if (outcome.status === ITEM_STATUS.failed) {
+        telemetry.end(ROW_OUTCOME.failed, { error: outcome.error, code: outcome.code });
+      } else {
+        telemetry.end(outcome.status === 'lost' ? ROW_OUTCOME.lost : outcome.status);
+      }
+      return outcome;
+    } catch (error) {
+      // The failure could not be recorded (the database went away): the row goes back, pending.
+      telemetry.end(ROW_OUTCOME.givenBack, { error: toError(error) });
+      throw error;
     }
   }
 
@@ -231,8 +263,19 @@ export class ItemRunner {
     run: RunState,
     logs: LogBuffer,
     attempt: number,
+    telemetry: RowAttempt,
   ): Promise<void> {
-    // A dry run's transaction is always rolled back, and nothing of the item is recorded.
+    // A dry run's transaction is always rolled back, and nothing of the item is recorded. The attempt's
+    // span is active throughout, so that the processor's spans (and its database's) are its children.
+    return telemetry.within(() => this.attemptInTransaction(item, run, logs, attempt));
+  }
+
+  private attemptInTransaction(
+    item: ImportItem<object>,
+    run: RunState,
+    logs: LogBuffer,
+    attempt: number,
+  ): Promise<void> {
     return inTransaction(
       this.database,
       async (transaction) => {
@@ -262,22 +305,30 @@ export class ItemRunner {
    *   is recorded with `recordTimeout()` rather than given its time again.
    */
   async runChunk(items: Array<ImportItem<object>>, run: RunState): Promise<ChunkOutcome> {
+    // Each row's attempt ends with the chunk's commit or rollback: a row is done only when it commits.
+    const attempts: RowAttempt[] = [];
     try {
       await inTransaction(this.database, async (transaction) => {
         const completed: CompletedChunkItem[] = [];
         for (const claimed of items) {
           const item = dataToWorkOn(claimed);
           const logs = new LogBuffer();
-          const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
-            this.validateAndProcess(item, run, transaction, logs, signal),
+          const telemetry = run.telemetry.startAttempt(claimed, 1);
+          attempts.push(telemetry);
+          const stored = await telemetry.within(() =>
+            this.withinTimeLimit(item, run, transaction, (signal) =>
+              this.validateAndProcess(item, run, transaction, logs, signal),
+            ),
           );
           completed.push({ ...stored, id: item.id, logsJson: logs.toJson() });
         }
         const kept = await this.items.completeChunk(transaction, run.workerId, completed);
         if (kept !== items.length) throw new LeaseLostError(items[0].batchId, items[0].itemIndex);
       });
+      for (const telemetry of attempts) telemetry.end(ROW_OUTCOME.completed);
       return { committed: true };
     } catch (error) {
+      for (const telemetry of attempts) telemetry.end(ROW_OUTCOME.rolledBack);
       // Whatever else went wrong is found again, and recorded, when the items run one by one.
       const timedOut = isInstance(error, ItemTimeoutError)
         ? items.find((item) => item.itemIndex === error.context.itemIndex)
@@ -290,12 +341,15 @@ export class ItemRunner {
   }
 
   /** Records the failure of an item that timed out in a chunk (one attempt, already made). */
-  recordTimeout(
+  async recordTimeout(
     item: ImportItem<object>,
     error: ItemTimeoutError,
     run: RunState,
   ): Promise<ItemOutcome> {
-    return this.recordFailure(item, run, error, new LogBuffer(), 1);
+    const outcome = await this.recordFailure(item, run, error, new LogBuffer(), 1);
+    // Its attempt's span ended with the chunk's rollback; its outcome is counted now it is recorded.
+    if (outcome.status === ITEM_STATUS.failed) run.telemetry.rowRecorded(ROW_OUTCOME.failed);
+    return outcome;
   }
 
   /** `validateItem` then `processItem` inside the caller's transaction; returns what to store. */

@@ -27,16 +27,23 @@ import {
 export class ItemStore {
   constructor(@Inject(DatabaseAdapter) private readonly database: DatabaseAdapter) {}
 
-  /** Claims up to `limit` items in `item_index` order; `[]` when none is left to claim. */
+  /**
+   * Claims up to `limit` items in `item_index` order; `[]` when none is left to claim.
+   * @param onExpired - told how many items were taken from runs whose lease had run out, when any were.
+   */
   async claim<TSource>(
     batchId: string,
     workerId: string,
     leaseMs: number,
     limit: number,
+    onExpired?: (count: number) => void,
   ): Promise<ImportItem<TSource>[]> {
     const claim = { batchId, workerId, leaseMs, limit };
     let rows = await this.database.run<Row>(claimPendingItems(claim));
-    if (rows.length === 0) rows = await this.database.run<Row>(claimExpiredItems(claim));
+    if (rows.length === 0) {
+      rows = await this.database.run<Row>(claimExpiredItems(claim));
+      if (rows.length > 0) onExpired?.(rows.length);
+    }
     return rows.map((row) => toItem<TSource>(row)).sort((a, b) => a.itemIndex - b.itemIndex);
   }
 

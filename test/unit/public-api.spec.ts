@@ -11,6 +11,7 @@ import { DatabaseAdapter } from '../../lib/processing/database-adapter';
 import { ItemStore } from '../../lib/processing/item-store';
 import { ItemRunner } from '../../lib/processing/item-runner';
 import { ImportEventPublisher } from '../../lib/events/import-event-publisher';
+import { ImportTelemetry } from '../../lib/telemetry/import-telemetry';
 import {
   IMPORT_PROCESSOR_METADATA,
   RELIABLE_IMPORTS_DATA_SOURCE,
@@ -64,6 +65,7 @@ const PUBLIC_EXPORTS = [
   'ProcessingInterruptedError',
   'ProcessingStoppedError',
   'RELIABLE_IMPORTS_EVENTS',
+  'RELIABLE_IMPORTS_TELEMETRY',
   'ReliableImportsAdminModule',
   'ReliableImportsError',
   'ReliableImportsExceptionFilter',
@@ -85,6 +87,7 @@ const INTERNALS: Record<string, unknown> = {
   ImportProcessorRegistry,
   ImportProcessorMetadataAccessor,
   ItemRunner,
+  ImportTelemetry,
   ImportEventPublisher,
   BatchRunner,
   BatchStore,

@@ -8,7 +8,7 @@
  * lanes never wait on each other's counter.
  */
 
-import { ITEM_STATUS } from '../../statuses';
+import { BATCH_STATUS, ITEM_STATUS } from '../../statuses';
 import { sqlList, sqlWord, type Statement } from './statement';
 
 /** The width of a counter's bucket, and so the grain of the recent rate. */
@@ -191,4 +191,32 @@ const FAILURE_COUNTS = `
 /** The batch's failed rows and rows processed, summed from its progress counters (for an error budget). */
 export function failureCounts(args: { batchId: string }): Statement {
   return { text: FAILURE_COUNTS, values: [args.batchId] };
+}
+
+/** The batches whose rows may still run: the rows of the others have an outcome, or never will. */
+const WAITING_BATCH_STATUSES = sqlList([
+  BATCH_STATUS.awaitingApproval,
+  BATCH_STATUS.pending,
+  BATCH_STATUS.processing,
+  BATCH_STATUS.paused,
+]);
+
+const ROWS_WAITING_BY_TYPE = `
+    SELECT b."batch_type", sum(b."total_items" - COALESCE(c."done", 0))::bigint AS "waiting"
+    FROM "import_batches" b
+    LEFT JOIN LATERAL (
+      SELECT sum(p."completed" + p."failed" + p."skipped") AS "done"
+      FROM "import_batch_progress" p
+      WHERE p."batch_id" = b."id"
+    ) c ON true
+    WHERE b."status" IN (${WAITING_BATCH_STATUSES})
+    GROUP BY b."batch_type"`;
+
+/**
+ * Per batch type, the rows without an outcome (pending or in flight) in batches that may still run them,
+ * from the progress counters: the open batches (on the index of statuses) and their few counter rows,
+ * never their items. For the telemetry's gauge, read only when a metrics SDK collects.
+ */
+export function rowsWaitingByType(): Statement {
+  return { text: ROWS_WAITING_BY_TYPE, values: [] };
 }
