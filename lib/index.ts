@@ -9,6 +9,15 @@ export type {
   WorkerOptions,
 } from './interfaces/reliable-imports-options.interface';
 export type {
+  PruneImportsOptions,
+  PruneLogsOptions,
+  PruneLogsReport,
+  PruneReport,
+  RetentionOptions,
+  RetentionPolicy,
+  RetentionReport,
+} from './interfaces/retention.interface';
+export type {
   CancelBatchOptions,
   CreateBatchOptions,
   DryRunOptions,

@@ -1,0 +1,158 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import type { QueryRunner } from 'typeorm';
+import { ImportProcessorRegistry } from '../import-processor.registry';
+import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
+import type { RetentionReport } from '../interfaces/retention.interface';
+import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
+import { messages } from '../reliable-imports.messages';
+import { toError } from '../utils/error-details.util';
+import { DatabaseAdapter } from './database-adapter';
+import { addPruneReports, emptyPruneReport, ImportPruner } from './import-pruner';
+import { retainsSomething, retentionPolicies } from './retention-policies';
+import { releaseRetentionLock, tryRetentionLock } from './statements/retention.statements';
+
+/**
+ * Applies the configured retention (the module's `retention` and the processors'), one instance at a
+ * time across processes: under a session advisory lock, taken and given back on one connection held for
+ * the run (TypeORM pools connections: a lock taken on a pooled one would be given back on another, or
+ * stay with the pool). With the background worker (`worker.enabled`) it runs every
+ * `retention.intervalMs`, the first time at the start; never when no retention is configured.
+ */
+@Injectable()
+export class RetentionRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('ReliableImports');
+  private stopping = false;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+
+  constructor(
+    @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedReliableImportsOptions,
+    @Inject(ImportProcessorRegistry) private readonly registry: ImportProcessorRegistry,
+    @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
+    @Inject(ImportPruner) private readonly pruner: ImportPruner,
+  ) {}
+
+  /** Whether any retention is configured, in the module or a processor. */
+  configured(): boolean {
+    return (
+      retainsSomething(this.options.retention) ||
+      this.registry.all().some((processor) => retainsSomething(processor.retention))
+    );
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.options.worker.enabled || !this.configured()) return;
+    this.schedule(0);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => undefined);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopping) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const run = this.apply(false).then(
+        (report) => {
+          if (report.ran && (report.batches.batches > 0 || report.logs.logs > 0)) {
+            this.logger.log(messages.retentionApplied(report));
+          }
+        },
+        (error) => this.logger.warn(messages.retentionFailed({ reason: toError(error).message })),
+      );
+      this.running = run;
+      void run.finally(() => {
+        this.running = null;
+        this.schedule(this.options.retention.intervalMs);
+      });
+    }, delayMs);
+  }
+
+  /**
+   * Applies the configured retention once, now (or, with `dryRun`, says what it would remove); resolves
+   * with `ran: false`, having done nothing, when another instance is applying it.
+   */
+  async apply(dryRun: boolean): Promise<RetentionReport> {
+    const report: RetentionReport = {
+      dryRun,
+      ran: false,
+      batches: emptyPruneReport(dryRun),
+      logs: { dryRun, logs: 0, slices: 0 },
+    };
+    return this.underLock(async () => {
+      report.ran = true;
+      const stopped = () => this.stopping;
+      const policies = retentionPolicies(
+        this.options.retention,
+        this.registry.all().map(({ batchType, retention }) => ({ batchType, retention })),
+        new Date(),
+      );
+      // Old logs first: a batch removed next has no old entries left, so that a dry run, which removes
+      // nothing, counts every entry once too, and reports what a real run removes.
+      for (const policy of policies) {
+        if (!policy.logsCutoff) continue;
+        const logs = await this.pruner.pruneLogs({
+          cutoff: policy.logsCutoff,
+          batchTypes: policy.batchTypes,
+          excludedTypes: policy.excludedTypes,
+          dryRun,
+          stopped,
+        });
+        report.logs.logs += logs.logs;
+        report.logs.slices += logs.slices;
+      }
+      for (const policy of policies) {
+        if (policy.statuses.length === 0) continue;
+        addPruneReports(
+          report.batches,
+          await this.pruner.pruneTrees({
+            ...policy,
+            dryRun,
+            sliceSize: this.options.retention.sliceSize,
+            stopped,
+          }),
+        );
+      }
+      return report;
+    }, report);
+  }
+
+  /** Runs `work` holding the retention lock; resolves with `busy` when another session holds it. */
+  private async underLock<T>(work: () => Promise<T>, busy: T): Promise<T> {
+    // PGlite is one session of one process: nobody else to keep out.
+    if (this.database.singleConnection) return work();
+    const runner = this.database.dataSource.createQueryRunner();
+    let locked = false;
+    try {
+      const [row] = await this.database.run<{ locked: boolean }>(tryRetentionLock(), runner);
+      locked = row?.locked === true;
+      return locked ? await work() : busy;
+    } finally {
+      await this.unlock(runner, locked);
+    }
+  }
+
+  /**
+   * Gives the lock back and the connection to the pool; a connection whose unlock failed is closed
+   * instead (closing the session is what gives a session lock back), never pooled with the lock.
+   */
+  private async unlock(runner: QueryRunner, locked: boolean): Promise<void> {
+    try {
+      if (locked) await this.database.run(releaseRetentionLock(), runner);
+    } catch {
+      await this.database.abandon(runner);
+      return;
+    }
+    await this.database.release(runner);
+  }
+}
