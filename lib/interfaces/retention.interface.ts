@@ -125,6 +125,8 @@ export interface RetentionReport {
   dryRun: boolean;
   /** False when another instance was applying retention (it ran nothing). */
   ran: boolean;
+  /** The policies applied (the module's, each processor's); 0 when no retention is configured. */
+  policies: number;
   batches: PruneReport;
   logs: PruneLogsReport;
 }

@@ -86,6 +86,7 @@ export class RetentionRunner implements OnApplicationBootstrap, BeforeApplicatio
     const report: RetentionReport = {
       dryRun,
       ran: false,
+      policies: 0,
       batches: emptyPruneReport(dryRun),
       logs: { dryRun, logs: 0, slices: 0 },
     };
@@ -97,6 +98,7 @@ export class RetentionRunner implements OnApplicationBootstrap, BeforeApplicatio
         this.registry.all().map(({ batchType, retention }) => ({ batchType, retention })),
         new Date(),
       );
+      report.policies = policies.length;
       // Old logs first: a batch removed next has no old entries left, so that a dry run, which removes
       // nothing, counts every entry once too, and reports what a real run removes.
       for (const policy of policies) {
