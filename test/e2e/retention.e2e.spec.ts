@@ -1,4 +1,5 @@
 import type { Client } from 'pg';
+import type { Logger } from 'typeorm';
 import {
   BaseProcessor,
   BATCH_STATUS,
@@ -41,6 +42,21 @@ class ShortLivedRowProcessor extends BaseProcessor<Row> {
     ctx.log.info('applying', { n: item.sourceData.n });
     return Promise.resolve();
   }
+}
+
+/** Records the batches each statement that removes batches was given, and the transactions ended. */
+class RemovalRecorder implements Logger {
+  removals: number[] = [];
+  logQuery(query: string, parameters?: unknown[]): void {
+    if (/^\s*WITH gone AS \(\s*DELETE FROM "import_batches"/.test(query)) {
+      this.removals.push((parameters?.[0] as unknown[]).length);
+    }
+  }
+  logQueryError(): void {}
+  logQuerySlow(): void {}
+  logSchemaBuild(): void {}
+  logMigration(): void {}
+  log(): void {}
 }
 
 const rows = (...ns: number[]): Row[] => ns.map((n) => ({ n }));
@@ -272,6 +288,40 @@ describe('retention: pruneImports, pruneLogs, applyRetention (real PostgreSQL)',
     expect(real).toMatchObject({ trees: 5, slices: 3, ...before });
     expect({ ...dry, dryRun: false }).toEqual(real);
     expect(await count('import_batches', ids)).toBe(0);
+  });
+
+  it('never puts more than sliceSize batches in a slice but for a tree that is bigger alone', async () => {
+    const trees: string[][] = [];
+    for (const n of [1, 2, 3]) {
+      failing.add(n);
+      const root = await t.batches.import('ledger_row', rows(n, n + 10));
+      failing.clear();
+      const child = await t.batches.reprocessBatch(root.batchId);
+      trees.push([root.batchId, child.batchId]);
+    }
+    trees.push([(await t.batches.import('ledger_row', rows(4))).batchId]);
+    for (const id of trees.flat()) await age(id, 40);
+    const recorder = new RemovalRecorder();
+    const pruner = await createTestApp(t.db.url, [LedgerRowProcessor, ShortLivedRowProcessor], {
+      typeorm: { logger: recorder },
+    });
+    others.push(pruner);
+
+    const report = await pruner.batches.pruneImports({ olderThan: daysAgo(30), sliceSize: 3 });
+    // Two trees of 2 would be 4: each goes alone; the last of 2 and the one of 1 make 3.
+    expect(recorder.removals).toEqual([2, 2, 3]);
+    expect(report).toMatchObject({ trees: 4, batches: 7, slices: 3 });
+
+    recorder.removals = [];
+    failing.add(5);
+    const big = await t.batches.import('ledger_row', rows(5));
+    failing.clear();
+    const child = await t.batches.reprocessBatch(big.batchId);
+    await age(big.batchId, 40);
+    await age(child.batchId, 40);
+    const alone = await pruner.batches.pruneImports({ olderThan: daysAgo(30), sliceSize: 1 });
+    expect(recorder.removals).toEqual([2]);
+    expect(alone).toMatchObject({ trees: 1, batches: 2, slices: 1 });
   });
 
   it('two pruners at once neither fail nor count a tree twice', async () => {
