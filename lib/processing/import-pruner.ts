@@ -2,6 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { QueryRunner } from 'typeorm';
 import type { PruneLogsReport, PruneReport } from '../interfaces/retention.interface';
 import type { BatchStatus } from '../statuses';
+import { codeOf, toError } from '../utils/error-details.util';
+import { sleep } from '../utils/sleep.util';
+import { isTransientError, retryDelay } from '../utils/transient-error.util';
 import { DatabaseAdapter } from './database-adapter';
 import { inTransaction } from './transaction';
 import {
@@ -12,6 +15,7 @@ import {
   dueRoots,
   lockRoots,
   pruneLogsSlice,
+  sliceLockTimeout,
   treeFacts,
   type PolicyArgs,
 } from './statements/retention.statements';
@@ -39,6 +43,15 @@ export const SLICE_ROWS = 50_000;
 
 /** Audit-log entries one slice of `pruneLogs` looks at. */
 export const LOG_SLICE = 5_000;
+
+/** The longest a slice's statement waits for a lock; then the slice is rolled back and tried again. */
+const SLICE_LOCK_TIMEOUT_MS = 5_000;
+
+/** Tries of one slice that failed on a deadlock, a serialization failure, a lock wait or a lost connection. */
+const SLICE_ATTEMPTS = 3;
+
+/** SQLSTATE of a lock that was not granted within `lock_timeout`. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 interface TreeFacts {
   root_id: string;
@@ -106,22 +119,42 @@ export class ImportPruner {
         }),
       );
       if (roots.length === 0) break;
-      const decided = await inTransaction(
-        this.database,
-        (transaction) =>
-          this.slice(
-            transaction,
-            roots.map((root) => root.id),
-            prune,
-            report,
-          ),
-        prune.dryRun ? 'rollback' : 'commit',
+      const [decided, part] = await this.sliceWithRetries(
+        roots.map((root) => root.id),
+        prune,
       );
+      addPruneReports(report, part);
       report.slices += 1;
       const last: { id: string; cursor: string } = roots[decided - 1];
       cursor = { createdAt: last.cursor, id: last.id };
     }
     return report;
+  }
+
+  /**
+   * Runs one slice in its transaction, again (from scratch, its counts with it) when it failed on a
+   * conflict that the next try may not meet.
+   */
+  private async sliceWithRetries(
+    rootIds: string[],
+    prune: TreePrune,
+  ): Promise<[decided: number, part: PruneReport]> {
+    for (let attempt = 1; ; attempt++) {
+      const part = emptyPruneReport(prune.dryRun);
+      try {
+        const decided = await inTransaction(
+          this.database,
+          (transaction) => this.slice(transaction, rootIds, prune, part),
+          prune.dryRun ? 'rollback' : 'commit',
+        );
+        return [decided, part];
+      } catch (error) {
+        const failure = toError(error);
+        const retry = isTransientError(failure) || codeOf(failure) === LOCK_NOT_AVAILABLE;
+        if (!retry || attempt >= SLICE_ATTEMPTS) throw error;
+        await sleep(retryDelay(attempt, 100, 2_000));
+      }
+    }
   }
 
   /**
@@ -134,6 +167,7 @@ export class ImportPruner {
     prune: TreePrune,
     report: PruneReport,
   ): Promise<number> {
+    await this.database.run(sliceLockTimeout({ ms: SLICE_LOCK_TIMEOUT_MS }), transaction);
     const locked = new Set(
       (await this.database.run<{ id: string }>(lockRoots({ rootIds }), transaction)).map(
         (row) => row.id,

@@ -130,6 +130,14 @@ export function treeFacts(args: {
   };
 }
 
+/**
+ * How long a statement of the slice's transaction waits for a lock before it fails: a slice that would
+ * wait behind a long transaction gives up (and is tried again) rather than hold its trees meanwhile.
+ */
+export function sliceLockTimeout(args: { ms: number }): Statement {
+  return { text: `SELECT set_config('lock_timeout', $1, true)`, values: [`${args.ms}ms`] };
+}
+
 /** Removes the audit-log entries of the given batches; returns how many. */
 export function deleteLogsOfBatches(args: { batchIds: readonly string[] }): Statement {
   return {
