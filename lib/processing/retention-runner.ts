@@ -15,13 +15,14 @@ import { toError } from '../utils/error-details.util';
 import { DatabaseAdapter } from './database-adapter';
 import { addPruneReports, emptyPruneReport, ImportPruner } from './import-pruner';
 import { retainsSomething, retentionPolicies } from './retention-policies';
-import { releaseRetentionLock, tryRetentionLock } from './statements/retention.statements';
+import { tryRetentionLock } from './statements/retention.statements';
 
 /**
  * Applies the configured retention (the module's `retention` and the processors'), one instance at a
- * time across processes: under a session advisory lock, taken and given back on one connection held for
- * the run (TypeORM pools connections: a lock taken on a pooled one would be given back on another, or
- * stay with the pool). With the background worker (`worker.enabled`) it runs every
+ * time across processes: under an advisory lock taken in a transaction held open, for the run, on one
+ * connection of its own (TypeORM pools connections: a session's lock taken on a pooled one would be given
+ * back on another, or stay with the pool; and a pooler in transaction mode keeps no session). With the
+ * background worker (`worker.enabled`) it runs every
  * `retention.intervalMs`, the first time at the start; never when no retention is configured.
  */
 @Injectable()
@@ -129,28 +130,31 @@ export class RetentionRunner implements OnApplicationBootstrap, BeforeApplicatio
     }, report);
   }
 
-  /** Runs `work` holding the retention lock; resolves with `busy` when another session holds it. */
+  /**
+   * Runs `work` holding the retention lock; resolves with `busy` when another instance holds it. The lock
+   * is a transaction's, held by a transaction left open on a connection of its own for the run: it reads
+   * and writes nothing, so it holds back neither vacuum nor anyone's row; its rollback gives the lock back.
+   */
   private async underLock<T>(work: () => Promise<T>, busy: T): Promise<T> {
-    // PGlite is one session of one process: nobody else to keep out.
+    // PGlite is one session of one process: nobody else to keep out, and no second transaction at once.
     if (this.database.singleConnection) return work();
     const runner = this.database.dataSource.createQueryRunner();
-    let locked = false;
     try {
+      await runner.startTransaction();
       const [row] = await this.database.run<{ locked: boolean }>(tryRetentionLock(), runner);
-      locked = row?.locked === true;
-      return locked ? await work() : busy;
+      return row?.locked === true ? await work() : busy;
     } finally {
-      await this.unlock(runner, locked);
+      await this.unlock(runner);
     }
   }
 
   /**
-   * Gives the lock back and the connection to the pool; a connection whose unlock failed is closed
-   * instead (closing the session is what gives a session lock back), never pooled with the lock.
+   * Ends the lock's transaction and gives the connection back; a connection whose rollback failed is
+   * closed instead (which ends its transaction and its lock), never pooled with them.
    */
-  private async unlock(runner: QueryRunner, locked: boolean): Promise<void> {
+  private async unlock(runner: QueryRunner): Promise<void> {
     try {
-      if (locked) await this.database.run(releaseRetentionLock(), runner);
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
     } catch {
       await this.database.abandon(runner);
       return;

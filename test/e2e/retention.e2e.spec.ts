@@ -472,6 +472,35 @@ describe('retention: pruneImports, pruneLogs, applyRetention (real PostgreSQL)',
     expect(held).toEqual([]);
   });
 
+  it('two instances applying retention at once: one runs, the other skips its turn', async () => {
+    await ranBatch('ledger_row', rows(1), 40);
+    const second = await createTestApp(t.db.url, [LedgerRowProcessor, ShortLivedRowProcessor], {
+      module: { retention: { completedDays: 30 } },
+    });
+    others.push(second);
+    // The first run stops in its slice (at the progress rows), holding the retention lock.
+    const holder = await t.connect();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE import_batch_progress IN ACCESS EXCLUSIVE MODE');
+    const first = t.batches.applyRetention();
+    await waitFor(
+      async () =>
+        (
+          await sql.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          )
+        ).rows[0].n === 1,
+      { what: 'the first run waiting in its slice' },
+    );
+
+    const skipped = await second.batches.applyRetention();
+    await holder.query('COMMIT');
+
+    expect(skipped).toMatchObject({ ran: false, batches: { batches: 0 } });
+    expect(await first).toMatchObject({ ran: true, batches: { batches: 1 } });
+  });
+
   it('the worker applies retention on its own, on a schedule, when retention is configured', async () => {
     const old = await ranBatch('ledger_row', rows(1), 40);
     const worker = await createTestApp(t.db.url, [LedgerRowProcessor, ShortLivedRowProcessor], {

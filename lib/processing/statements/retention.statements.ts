@@ -234,18 +234,15 @@ export function pruneLogsSlice(args: {
  */
 export const RETENTION_LOCK_KEY = '7236178342150377473';
 
-/** Takes the retention lock for this session if no other session holds it; `locked` says whether. */
+/**
+ * Takes the retention lock for the transaction it runs in, if no other transaction or session holds it;
+ * `locked` says whether. A transaction's lock, not a session's, so that it works behind a pooler in
+ * transaction mode too (which pins a server connection for a transaction, never for a session); the
+ * transaction's end gives it back.
+ */
 export function tryRetentionLock(): Statement {
   return {
-    text: `SELECT pg_try_advisory_lock($1::bigint) AS "locked"`,
-    values: [RETENTION_LOCK_KEY],
-  };
-}
-
-/** Gives the retention lock back. */
-export function releaseRetentionLock(): Statement {
-  return {
-    text: `SELECT pg_advisory_unlock($1::bigint) AS "released"`,
+    text: `SELECT pg_try_advisory_xact_lock($1::bigint) AS "locked"`,
     values: [RETENTION_LOCK_KEY],
   };
 }
