@@ -6,6 +6,7 @@ import { runCli, type CliRun } from '../support/built-cli';
 import { useTestDatabase } from '../support/use-test-app';
 
 const USER_MODULE = 'test/fixtures/cli/cli-imports.module.ts#CliImportsModule';
+const RETENTION_MODULE = 'test/fixtures/cli/retention-imports.module.ts#RetentionImportsModule';
 
 // Each test starts the tool a few times, each a Node process of its own: slow on a busy machine.
 jest.setTimeout(180_000);
@@ -107,5 +108,50 @@ describe('prune (built binary, real PostgreSQL)', () => {
     const filtered = run('prune', '--status', 'completed');
     expect(filtered.status).toBe(2);
     expect(filtered.stderr).toContain('Give --older-than DAYS');
+  });
+
+  it("without --older-than, applies the retention the module's processors declare", async () => {
+    const retentionRun = (...args: string[]) =>
+      runCli(['--module', RETENTION_MODULE, ...args], { env: { DATABASE_URL: file.db.url } });
+    const ran = (name: string, content: string): string =>
+      batchIdOf(retentionRun('import', 'note', csv(name, content)).stdout);
+    const old = ran('n1.csv', 'text\nhello\n');
+    const kept = ran('n2.csv', 'text\nworld\n');
+    await sql.query(
+      `UPDATE import_batches SET created_at = now() - interval '40 days',
+         completed_at = now() - interval '40 days' WHERE id = $1`,
+      [old],
+    );
+    await sql.query(
+      `UPDATE import_logs SET created_at = now() - interval '20 days' WHERE batch_id = $1`,
+      [kept],
+    );
+    const logsOfKept = (
+      await sql.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM import_logs WHERE batch_id = $1',
+        [kept],
+      )
+    ).rows[0].n;
+    expect(logsOfKept).toBeGreaterThan(0);
+
+    const dry = retentionRun('--json', 'prune', '--dry-run');
+    expect(dry.status).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      dryRun: true,
+      ran: true,
+      policies: 1,
+      batches: { batches: 1 },
+      logs: { logs: logsOfKept },
+    });
+
+    const real = retentionRun('prune');
+    expect(real.status).toBe(0);
+    expect(real.stdout).toContain(
+      `Removed 1 batch(es) with their rows, logs and progress rows, and ${logsOfKept} old log entr(ies) of the batches kept.`,
+    );
+    const left = await sql.query<{ id: string }>(
+      `SELECT id FROM import_batches WHERE batch_type = 'note'`,
+    );
+    expect(left.rows.map((row) => row.id)).toEqual([kept]);
   });
 });
