@@ -108,25 +108,31 @@ export class ImportPruner {
 
   async pruneTrees(prune: TreePrune): Promise<PruneReport> {
     const report = emptyPruneReport(prune.dryRun);
-    let cursor: { createdAt: string; id: string } | null = null;
-    while (!prune.stopped?.()) {
-      const roots: Array<{ id: string; cursor: string }> = await this.database.run(
-        dueRoots({
-          ...prune,
-          afterCreatedAt: cursor?.createdAt ?? null,
-          afterId: cursor?.id ?? null,
-          limit: prune.sliceSize,
-        }),
-      );
-      if (roots.length === 0) break;
-      const [decided, part] = await this.sliceWithRetries(
-        roots.map((root) => root.id),
-        prune,
-      );
-      addPruneReports(report, part);
-      report.slices += 1;
-      const last: { id: string; cursor: string } = roots[decided - 1];
-      cursor = { createdAt: last.cursor, id: last.id };
+    // The trees are found by the status of their first batch, one status at a time (its own index range);
+    // each is then judged whole, by the whole policy.
+    for (const [index, status] of prune.statuses.entries()) {
+      let cursor: { createdAt: string; id: string } | null = null;
+      while (!prune.stopped?.()) {
+        const roots: Array<{ id: string; cursor: string }> = await this.database.run(
+          dueRoots({
+            ...prune,
+            status,
+            cutoff: prune.cutoffs[index],
+            afterCreatedAt: cursor?.createdAt ?? null,
+            afterId: cursor?.id ?? null,
+            limit: prune.sliceSize,
+          }),
+        );
+        if (roots.length === 0) break;
+        const [decided, part] = await this.sliceWithRetries(
+          roots.map((root) => root.id),
+          prune,
+        );
+        addPruneReports(report, part);
+        report.slices += 1;
+        const last: { id: string; cursor: string } = roots[decided - 1];
+        cursor = { createdAt: last.cursor, id: last.id };
+      }
     }
     return report;
   }

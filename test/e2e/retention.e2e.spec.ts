@@ -299,7 +299,10 @@ describe('retention: pruneImports, pruneLogs, applyRetention (real PostgreSQL)',
       const child = await t.batches.reprocessBatch(root.batchId);
       trees.push([root.batchId, child.batchId]);
     }
-    trees.push([(await t.batches.import('ledger_row', rows(4))).batchId]);
+    // A tree of one, with a row left failed: its first batch has the status of the others.
+    failing.add(4);
+    trees.push([(await t.batches.import('ledger_row', rows(4, 14))).batchId]);
+    failing.clear();
     for (const id of trees.flat()) await age(id, 40);
     const recorder = new RemovalRecorder();
     const pruner = await createTestApp(t.db.url, [LedgerRowProcessor, ShortLivedRowProcessor], {
@@ -307,7 +310,11 @@ describe('retention: pruneImports, pruneLogs, applyRetention (real PostgreSQL)',
     });
     others.push(pruner);
 
-    const report = await pruner.batches.pruneImports({ olderThan: daysAgo(30), sliceSize: 3 });
+    const report = await pruner.batches.pruneImports({
+      olderThan: daysAgo(30),
+      sliceSize: 3,
+      includeUnresolved: true,
+    });
     // Two trees of 2 would be 4: each goes alone; the last of 2 and the one of 1 make 3.
     expect(recorder.removals).toEqual([2, 2, 3]);
     expect(report).toMatchObject({ trees: 4, batches: 7, slices: 3 });

@@ -29,24 +29,33 @@ const ENDED_AT = (alias: string): string =>
   `COALESCE(${alias}."completed_at", ${alias}."started_at", ${alias}."created_at")`;
 
 /**
- * The next first batches of trees (after the cursor, oldest first) that the policy may remove: their own
- * status and age are due. Whether the rest of their tree is, is read under their lock (`treeFacts`). A
- * batch with no parent whose rows are copies is a reprocess whose parent was deleted by hand: it is not a
- * first batch, and goes with its tree.
+ * The next first batches of trees with status `status` (after the cursor, oldest first) that the policy
+ * may remove: their own age is due. Whether the rest of their tree is, is read under their lock
+ * (`treeFacts`). A batch with no parent whose rows are copies is a reprocess whose parent was deleted by
+ * hand: it is not a first batch, and goes with its tree. One status at a time, so that the index on
+ * `(status, created_at)` gives the batches in order and the scan stops at `limit`, however many there are.
  */
-export function dueRoots(
-  args: PolicyArgs & { afterCreatedAt: string | null; afterId: string | null; limit: number },
-): Statement {
+export function dueRoots(args: {
+  status: string;
+  cutoff: Date;
+  batchTypes: readonly string[] | null;
+  excludedTypes: readonly string[];
+  afterCreatedAt: string | null;
+  afterId: string | null;
+  limit: number;
+}): Statement {
   return {
     text: `
-    WITH ${POLICY}
     SELECT b."id", b."created_at"::text AS "cursor"
-    FROM "import_batches" b JOIN policy p ON p."status" = b."status"
-    WHERE b."parent_batch_id" IS NULL
-      AND ${ENDED_AT('b')} < p."cutoff"
+    FROM "import_batches" b
+    WHERE b."status" = $1
+      -- A batch ends after it is created: the first bound is the index's, the second the rule.
+      AND b."created_at" < $2::timestamptz AND ${ENDED_AT('b')} < $2::timestamptz
+      AND b."parent_batch_id" IS NULL
       AND ($3::text[] IS NULL OR b."batch_type" = ANY($3::text[]))
       AND NOT (b."batch_type" = ANY($4::text[]))
-      AND ($5::timestamptz IS NULL OR (b."created_at", b."id") > ($5::timestamptz, $6::uuid))
+      AND ($5::timestamptz IS NULL
+           OR (b."created_at" >= $5::timestamptz AND (b."created_at", b."id") > ($5::timestamptz, $6::uuid)))
       AND NOT EXISTS (
         SELECT 1 FROM (
           SELECT i."original_item_id" FROM "import_batch_items" i
@@ -55,8 +64,8 @@ export function dueRoots(
     ORDER BY b."created_at", b."id"
     LIMIT $7`,
     values: [
-      args.statuses,
-      args.cutoffs,
+      args.status,
+      args.cutoff,
       args.batchTypes,
       args.excludedTypes,
       args.afterCreatedAt,
