@@ -100,8 +100,8 @@ export class RetentionRunner implements OnApplicationBootstrap, BeforeApplicatio
         new Date(),
       );
       report.policies = policies.length;
-      // Old logs first: a batch removed next has no old entries left, so that a dry run, which removes
-      // nothing, counts every entry once too, and reports what a real run removes.
+      // Old logs first: the entries a real run removes with their batches are then the young ones only,
+      // so that the old entries a dry run counts (it removes no batch) are those a real run removes.
       for (const policy of policies) {
         if (!policy.logsCutoff) continue;
         const logs = await this.pruner.pruneLogs({
