@@ -28,6 +28,7 @@ import type {
   ItemCorrection,
 } from './interfaces/recovery.interface';
 import type {
+  ApplyRetentionOptions,
   PruneImportsOptions,
   PruneLogsOptions,
   PruneLogsReport,
@@ -561,7 +562,7 @@ export class BatchService {
    * it, resolves with `ran: false` and removes nothing. With `{ dryRun: true }`, removes nothing and says
    * what it would remove. With no retention configured, removes nothing.
    */
-  async applyRetention(options?: { dryRun?: boolean }): Promise<RetentionReport> {
+  async applyRetention(options?: ApplyRetentionOptions): Promise<RetentionReport> {
     const check = new ArgumentChecks('applyRetention');
     const given = check.object(options, 'options');
     check.optionalBoolean(given.dryRun, 'options.dryRun');

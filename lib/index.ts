@@ -9,6 +9,7 @@ export type {
   WorkerOptions,
 } from './interfaces/reliable-imports-options.interface';
 export type {
+  ApplyRetentionOptions,
   PruneImportsOptions,
   PruneLogsOptions,
   PruneLogsReport,

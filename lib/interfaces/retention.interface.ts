@@ -88,6 +88,12 @@ export interface PruneLogsOptions {
   dryRun?: boolean;
 }
 
+/** Options of `BatchService.applyRetention`. */
+export interface ApplyRetentionOptions {
+  /** Says what it would remove, and removes nothing. @default false */
+  dryRun?: boolean;
+}
+
 /** What `pruneImports` removed (or, in a dry run, would remove). */
 export interface PruneReport {
   dryRun: boolean;
