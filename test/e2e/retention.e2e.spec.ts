@@ -348,6 +348,40 @@ describe('retention: pruneImports, pruneLogs, applyRetention (real PostgreSQL)',
     expect(await count('import_batches', ids)).toBe(0);
   });
 
+  it('a slice whose connection dies midway removes nothing, and its retry counts each row once', async () => {
+    const tree = await ranBatch('ledger_row', rows(1, 2, 3), 40);
+    const before = await footprint([tree.batchId]);
+    // Reads go on, writes to the rows wait: the slice removes the logs and counters, then waits.
+    const holder = await t.connect();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE import_batch_items IN SHARE MODE');
+    const deleting = async (): Promise<number[]> =>
+      (
+        await sql.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+           AND wait_event_type = 'Lock' AND query LIKE '%DELETE FROM "import_batch_items"%'`,
+        )
+      ).rows.map((row) => row.pid);
+    const prune = t.batches.pruneImports({ olderThan: daysAgo(30) });
+    await waitFor(async () => (await deleting()).length === 1, { what: 'the slice waiting' });
+    const [first] = await deleting();
+    await sql.query('SELECT pg_terminate_backend($1)', [first]);
+    // The dead slice's removals were rolled back; the retry waits at the same place.
+    await waitFor(async () => (await deleting()).some((pid) => pid !== first), {
+      what: 'the retried slice waiting',
+    });
+    expect(await count('import_logs', [tree.batchId])).toBe(before.logs);
+    await holder.query('COMMIT');
+
+    expect(await prune).toMatchObject({ ...before, trees: 1, slices: 1 });
+    expect(await footprint([tree.batchId])).toEqual({
+      batches: 0,
+      items: 0,
+      logs: 0,
+      progressRows: 0,
+    });
+  });
+
   describe('a prune racing a reprocess of the same tree (two connections)', () => {
     /** Holds `table` so that whoever writes to it next waits, until the returned function is called. */
     const holdTable = async (table: string): Promise<() => Promise<void>> => {
