@@ -461,6 +461,9 @@ export const messages = {
   }): string =>
     `Retention removed ${batches.batches} ended batch(es) with ${batches.items} row(s) in ${batches.slices} slice(s), and ${logs.logs} old log entr(ies).`,
 
+  retentionWithoutWorker: (): string =>
+    'Retention is configured but the worker is off (worker.enabled): nothing removes old batches on its own. Enable the worker, or call BatchService.applyRetention() (or run "reliable-imports prune") on a schedule of yours.',
+
   retentionFailed: ({ reason }: { reason: string }): string =>
     `Retention could not remove old batches: ${reason}; it tries again at its next interval.`,
 

@@ -48,7 +48,12 @@ export class RetentionRunner implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   onApplicationBootstrap(): void {
-    if (!this.options.worker.enabled || !this.configured()) return;
+    if (!this.configured()) return;
+    // Configured for nothing is a surprise found months later, when the tables have grown: said at once.
+    if (!this.options.worker.enabled) {
+      this.logger.log(messages.retentionWithoutWorker());
+      return;
+    }
     this.schedule(0);
   }
 

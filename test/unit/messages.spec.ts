@@ -648,6 +648,7 @@ describe('the messages of the command-line tool', () => {
     ).toBe(
       'Retention removed 3 ended batch(es) with 120 row(s) in 2 slice(s), and 40 old log entr(ies).',
     );
+    expect(messages.retentionWithoutWorker()).toContain('call BatchService.applyRetention()');
     expect(messages.retentionFailed({ reason: 'connection lost' })).toContain(
       'tries again at its next interval',
     );
