@@ -20,6 +20,8 @@ import { DatabaseAdapter } from './processing/database-adapter';
 import { ItemStore } from './processing/item-store';
 import { ItemRunner } from './processing/item-runner';
 import { ImportTelemetry } from './telemetry/import-telemetry';
+import { ImportPruner } from './processing/import-pruner';
+import { RetentionRunner } from './processing/retention-runner';
 import { RELIABLE_IMPORTS_DATA_SOURCE, RESOLVED_OPTIONS } from './reliable-imports.constants';
 import {
   ConfigurableModuleClass,
@@ -59,6 +61,8 @@ import { resolveOptions } from './utils/resolve-options.util';
     BatchWorker,
     BatchApproval,
     DryRunner,
+    ImportPruner,
+    RetentionRunner,
     BatchService,
   ],
   exports: [BatchService],
