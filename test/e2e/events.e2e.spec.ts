@@ -240,12 +240,11 @@ describe('events', () => {
     expect(withoutProgress(runner).map((event) => event.name)).toEqual(expected);
     expect(withoutProgress(listener)).toEqual(withoutProgress(runner));
     const [, paused, resumed, cancelled] = withoutProgress(runner);
-    expect(paused).toMatchObject({
-      status: BATCH_STATUS.paused,
-      reason: 'checking the file',
-      instanceId: listener.of(batch.id)[1].instanceId,
-    });
+    expect(paused).toMatchObject({ status: BATCH_STATUS.paused, reason: 'checking the file' });
+    // Paused and resumed by the listener's instance, started and cancelled by the runner's.
+    expect(paused.instanceId).toBe(resumed.instanceId);
     expect(paused.instanceId).not.toBe(withoutProgress(runner)[0].instanceId);
+    expect(cancelled.instanceId).toBe(withoutProgress(runner)[0].instanceId);
     expect(resumed).toMatchObject({ status: BATCH_STATUS.processing, requeuedItems: 0 });
     expect(cancelled).toMatchObject({
       status: BATCH_STATUS.cancelled,
@@ -282,7 +281,10 @@ describe('events', () => {
       RELIABLE_IMPORTS_EVENTS.batchStarted,
       RELIABLE_IMPORTS_EVENTS.batchFailed,
     ]);
-    expect(runner.of(refused.id)[1]).toMatchObject({
+    // A progress event may come between the milestones on a slow machine: found by name.
+    const withoutProgress = (app: EventApp, batchId: string) =>
+      app.of(batchId).filter((event) => event.name !== RELIABLE_IMPORTS_EVENTS.batchProgress);
+    expect(withoutProgress(runner, refused.id)[1]).toMatchObject({
       status: BATCH_STATUS.failed,
       reason: expect.stringContaining('refused for the test'),
     });
@@ -293,7 +295,7 @@ describe('events', () => {
       failedItems: 1,
     });
     expect(listener.of(stopped.id)).toEqual(runner.of(stopped.id));
-    expect(listener.of(abandoned.id)).toMatchObject([
+    expect(withoutProgress(listener, abandoned.id)).toMatchObject([
       { name: RELIABLE_IMPORTS_EVENTS.batchStarted },
       {
         name: RELIABLE_IMPORTS_EVENTS.batchFailed,

@@ -487,7 +487,9 @@ describe('a cancel after a process died holding rows', () => {
       itemPauseMs: 60_000,
     });
     try {
+      // A child compiles its TypeScript as it starts: slow on a busy machine.
       await waitFor(async () => (await t.batches.getProgress(batch.id)).inFlight > 0, {
+        withinMs: 60_000,
         what: 'the child to claim rows',
       });
       child.process.kill('SIGKILL');
