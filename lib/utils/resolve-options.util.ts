@@ -1,9 +1,10 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import type { ProcessBatchOptions } from '../interfaces/batch-options.interface';
 import type { ImportProcessorOptions } from '../interfaces/processor.interface';
-import type {
-  ResolvedReliableImportsOptions,
-  ResolvedWorkerOptions,
+import {
+  CONNECTION_POOLERS,
+  type ResolvedReliableImportsOptions,
+  type ResolvedWorkerOptions,
 } from '../interfaces/reliable-imports-options.interface';
 import { messages } from '../reliable-imports.messages';
 import { nearestName } from './nearest-name.util';
@@ -92,6 +93,7 @@ const DEFAULTS: ResolvedReliableImportsOptions = {
   storeErrorStacks: false,
   checkSchema: true,
   requireApproval: false,
+  connectionPooler: 'detect',
   worker: WORKER_DEFAULTS,
 };
 
@@ -118,6 +120,13 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
   storeErrorStacks: boolean,
   checkSchema: boolean,
   requireApproval: boolean,
+  connectionPooler: (value) =>
+    CONNECTION_POOLERS.includes(value as never)
+      ? null
+      : messages.optionMustBe({
+          expected: messages.expectedOneOf({ values: CONNECTION_POOLERS }),
+          got: show(value),
+        }),
   worker: object('{ enabled: true }'),
   maxFailures: fromRunCheck('maxFailures'),
   maxFailureRate: fromRunCheck('maxFailureRate'),

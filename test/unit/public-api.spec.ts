@@ -178,6 +178,12 @@ describe('the public API (lib/index.ts)', () => {
     expect(options.worker).toBe(sameType);
   });
 
+  it('exports ConnectionPooler, the type of the connectionPooler option (checked by the compiler)', () => {
+    const pooler: publicApi.ConnectionPooler = 'transaction';
+    const options: publicApi.ReliableImportsModuleOptions = { connectionPooler: pooler };
+    expect(options.connectionPooler).toBe('transaction');
+  });
+
   it('exports ReliableImportsErrorCode, the type of every error code (checked by the compiler)', () => {
     const code: publicApi.ReliableImportsErrorCode = new publicApi.ImportBatchNotFoundError('b')
       .code;
