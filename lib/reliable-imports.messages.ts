@@ -452,7 +452,13 @@ export const messages = {
   workerCannotListen: ({ reason }: { reason: string }): string =>
     `The worker cannot listen for new batches (${reason}); polling.`,
 
-  notificationsDoNotArrive: ({ waitedMs, polling }: { waitedMs: number; polling: string }): string =>
+  notificationsDoNotArrive: ({
+    waitedMs,
+    polling,
+  }: {
+    waitedMs: number;
+    polling: string;
+  }): string =>
     `LISTEN/NOTIFY does not reach this instance: a notification sent through the pool did not arrive ` +
     `within ${waitedMs} ms on the connection that listens for it, as behind a pooler in transaction mode ` +
     `(PgBouncer's pool_mode = transaction), which lends a server connection for one transaction only. ` +
@@ -464,7 +470,13 @@ export const messages = {
     `connectionPooler is 'transaction': no LISTEN/NOTIFY. ${polling}`,
 
   /** What the module does without notifications, as both messages above say it. */
-  pollingInstead: ({ pollIntervalMs, worker }: { pollIntervalMs: number; worker: boolean }): string =>
+  pollingInstead: ({
+    pollIntervalMs,
+    worker,
+  }: {
+    pollIntervalMs: number;
+    worker: boolean;
+  }): string =>
     (worker ? `The worker looks for batches every ${pollIntervalMs} ms; ` : '') +
     `events reach only the listeners of the instance that emits them (a pause or a cancel reaches ` +
     `the runs of other instances at their next claim).`,

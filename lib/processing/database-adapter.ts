@@ -5,11 +5,7 @@ import { messages } from '../reliable-imports.messages';
 import { toError } from '../utils/error-details.util';
 import { isConnectionLoss } from '../utils/transient-error.util';
 import { type PgProtocol, sendCancelRequest } from './cancel-request';
-import {
-  checkChannel,
-  NOTIFICATION_CHECK_MS,
-  notificationArrives,
-} from './notification-check';
+import { checkChannel, NOTIFICATION_CHECK_MS, notificationArrives } from './notification-check';
 import { cancelBackend, listen, notifyProbe, unlisten } from './statements/session.statements';
 import type { Statement } from './statements/statement';
 
