@@ -28,6 +28,14 @@ import type {
   GetFailuresFilter,
   ItemCorrection,
 } from './interfaces/recovery.interface';
+import type {
+  ApplyRetentionOptions,
+  PruneImportsOptions,
+  PruneLogsOptions,
+  PruneLogsReport,
+  PruneReport,
+  RetentionReport,
+} from './interfaces/retention.interface';
 import type { Readable } from 'node:stream';
 import type { ImportBatch } from './interfaces/import-batch.interface';
 import type { ImportItem } from './interfaces/import-item.interface';
@@ -40,10 +48,14 @@ import { BatchRunner } from './processing/batch-runner';
 import { BatchStore } from './processing/batch-store';
 import { ProgressReader } from './processing/progress-reader';
 import { failuresFile } from './processing/failures-export';
+import { ImportPruner } from './processing/import-pruner';
+import { RetentionRunner } from './processing/retention-runner';
 import { TreeReader } from './processing/tree-reader';
 import { RESOLVED_OPTIONS } from './reliable-imports.constants';
 import { messages } from './reliable-imports.messages';
 import { ArgumentChecks } from './utils/arguments.util';
+import { SLICE_SIZE_RANGE } from './utils/resolve-options.util';
+import { ENDED_BATCH_STATUSES, type BatchStatus } from './statuses';
 import { storableText, TEXT_LIMITS } from './utils/storable-text.util';
 import { checkRunArguments, checkRunOptions, splitRunOptions } from './utils/run-options.util';
 
@@ -63,6 +75,8 @@ export class BatchService {
     @Inject(DryRunner) private readonly dryRunner: DryRunner,
     @Inject(RESOLVED_OPTIONS) private readonly options: ResolvedReliableImportsOptions,
     @Inject(ProgressReader) private readonly progress: ProgressReader,
+    @Inject(ImportPruner) private readonly pruner: ImportPruner,
+    @Inject(RetentionRunner) private readonly retention: RetentionRunner,
   ) {}
 
   /**
@@ -512,6 +526,84 @@ export class BatchService {
         : { items: checkCorrections(method, corrections, 'options.corrections'), mode },
     );
   }
+
+  /**
+   * Removes trees of batches (a first batch and its reprocesses, always as a whole) whose every batch
+   * ended before `olderThan` with one of `statuses`, with their rows, audit logs and progress counters,
+   * in slices: each slice is one short transaction that removes at most `sliceSize` batches (and stops
+   * at 50,000 rows, but always takes one tree), so that no lock is held long. A tree with a batch that may
+   * still run (pending, running, paused, awaiting approval) is never removed; one with rows that never
+   * completed only with `includeUnresolved`; one that a reprocess, a correction or another pruner holds at
+   * that moment is left for the next run. A reprocess being created for a tree waits for the slice that
+   * removes it, then fails with `ImportBatchNotFoundError`. With `dryRun`, each slice is rolled back: the
+   * report says what would be removed.
+   *
+   * @throws InvalidArgumentError when an option is not what its type says (a status that is not an ended
+   *   one, `olderThan` that is not a valid Date...).
+   */
+  async pruneImports(options: PruneImportsOptions): Promise<PruneReport> {
+    const check = new ArgumentChecks('pruneImports');
+    const given = check.object(options, 'options');
+    const olderThan = checkDate(check, given.olderThan, 'options.olderThan');
+    const statuses = checkEndedStatuses(check, given.statuses, 'options.statuses');
+    const batchTypes = checkBatchTypes(check, given.batchTypes, 'options.batchTypes');
+    check.optionalBoolean(given.includeUnresolved, 'options.includeUnresolved');
+    check.optionalBoolean(given.dryRun, 'options.dryRun');
+    const sliceSize = given.sliceSize ?? this.options.retention.sliceSize;
+    if (
+      !Number.isInteger(sliceSize) ||
+      sliceSize < SLICE_SIZE_RANGE.min ||
+      sliceSize > SLICE_SIZE_RANGE.max
+    ) {
+      check.fail(
+        'options.sliceSize',
+        messages.orLeftOut({ expected: messages.expectedWholeNumber(SLICE_SIZE_RANGE) }),
+        sliceSize,
+      );
+    }
+    return this.pruner.pruneTrees({
+      statuses,
+      cutoffs: statuses.map(() => olderThan),
+      batchTypes: batchTypes ?? null,
+      excludedTypes: [],
+      includeUnresolved: given.includeUnresolved ?? false,
+      dryRun: given.dryRun ?? false,
+      sliceSize,
+    });
+  }
+
+  /**
+   * Removes the audit-log entries written before `olderThan` (of batches of `batchTypes`), a few thousand
+   * at a time, each slice its own statement. With `dryRun`, counts them and removes nothing.
+   *
+   * @throws InvalidArgumentError
+   */
+  async pruneLogs(options: PruneLogsOptions): Promise<PruneLogsReport> {
+    const check = new ArgumentChecks('pruneLogs');
+    const given = check.object(options, 'options');
+    const cutoff = checkDate(check, given.olderThan, 'options.olderThan');
+    const batchTypes = checkBatchTypes(check, given.batchTypes, 'options.batchTypes');
+    check.optionalBoolean(given.dryRun, 'options.dryRun');
+    return this.pruner.pruneLogs({
+      cutoff,
+      batchTypes: batchTypes ?? null,
+      excludedTypes: [],
+      dryRun: given.dryRun ?? false,
+    });
+  }
+
+  /**
+   * Applies the configured retention (the module's `retention` and the processors') once, now: what the
+   * background worker does every `retention.intervalMs`. One instance at a time: when another is applying
+   * it, resolves with `ran: false` and removes nothing. With `{ dryRun: true }`, removes nothing and says
+   * what it would remove. With no retention configured, removes nothing.
+   */
+  async applyRetention(options?: ApplyRetentionOptions): Promise<RetentionReport> {
+    const check = new ArgumentChecks('applyRetention');
+    const given = check.object(options, 'options');
+    check.optionalBoolean(given.dryRun, 'options.dryRun');
+    return this.retention.apply(given.dryRun ?? false);
+  }
 }
 
 /** The interval `watchBatch` accepts, in milliseconds: from 10 ms to an hour. */
@@ -551,6 +643,44 @@ function checkCorrections<T>(method: string, value: T, argument: string): T {
     !(Symbol.iterator in value || Symbol.asyncIterator in value)
   ) {
     new ArgumentChecks(method).fail(argument, messages.expectedCorrections(), value);
+  }
+  return value;
+}
+
+function checkDate(check: ArgumentChecks, value: unknown, argument: string): Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    check.fail(argument, messages.expectedDate(), value);
+  }
+  return value;
+}
+
+function checkEndedStatuses(
+  check: ArgumentChecks,
+  value: unknown,
+  argument: string,
+): BatchStatus[] {
+  if (value === undefined) return [...ENDED_BATCH_STATUSES];
+  const list: unknown[] = Array.isArray(value) ? value : [value];
+  const ended = (entry: unknown): entry is BatchStatus =>
+    typeof entry === 'string' && (ENDED_BATCH_STATUSES as readonly string[]).includes(entry);
+  if (list.length === 0 || !list.every(ended)) {
+    check.fail(argument, messages.expectedEndedStatuses({ values: ENDED_BATCH_STATUSES }), value);
+  }
+  return [...new Set(list)];
+}
+
+function checkBatchTypes(
+  check: ArgumentChecks,
+  value: unknown,
+  argument: string,
+): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (
+    !Array.isArray(value) ||
+    value.length === 0 ||
+    !value.every((entry) => typeof entry === 'string')
+  ) {
+    check.fail(argument, messages.expectedBatchTypes(), value);
   }
   return value;
 }

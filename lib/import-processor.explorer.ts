@@ -61,6 +61,7 @@ export class ImportProcessorExplorer implements OnModuleInit {
           maxFailureRate: options.maxFailureRate,
           failureRateMinItems: options.failureRateMinItems,
         },
+        retention: options.retention,
       });
     }
     const registered = this.registry.all();

@@ -1,5 +1,6 @@
 import type { ErrorBudget } from './interfaces/batch-options.interface';
 import { Injectable } from '@nestjs/common';
+import type { RetentionPolicy } from './interfaces/retention.interface';
 import type { BaseProcessor } from './base-processor';
 import { DuplicateBatchTypeError } from './errors/duplicate-batch-type.error';
 import { UnknownBatchTypeError } from './errors/unknown-batch-type.error';
@@ -14,6 +15,8 @@ export interface RegisteredProcessor {
   requireApproval?: boolean;
   /** The processor's error budget (`@ImportProcessor({ maxFailures, ... })`). */
   budget: ErrorBudget;
+  /** The processor's retention (`@ImportProcessor({ retention })`), over the module's. */
+  retention?: RetentionPolicy;
 }
 
 /** The one place that maps batch types to processors. */

@@ -10,6 +10,16 @@ export type {
   WorkerOptions,
 } from './interfaces/reliable-imports-options.interface';
 export type {
+  ApplyRetentionOptions,
+  PruneImportsOptions,
+  PruneLogsOptions,
+  PruneLogsReport,
+  PruneReport,
+  RetentionOptions,
+  RetentionPolicy,
+  RetentionReport,
+} from './interfaces/retention.interface';
+export type {
   CancelBatchOptions,
   CreateBatchOptions,
   DryRunOptions,

@@ -481,6 +481,21 @@ export const messages = {
     `events reach only the listeners of the instance that emits them (a pause or a cancel reaches ` +
     `the runs of other instances at their next claim).`,
 
+  retentionApplied: ({
+    batches,
+    logs,
+  }: {
+    batches: { batches: number; items: number; slices: number };
+    logs: { logs: number };
+  }): string =>
+    `Retention removed ${batches.batches} ended batch(es) with ${batches.items} row(s) in ${batches.slices} slice(s), and ${logs.logs} old log entr(ies).`,
+
+  retentionWithoutWorker: (): string =>
+    'Retention is configured but the worker is off (worker.enabled): nothing removes old batches on its own. Enable the worker, or call BatchService.applyRetention() (or run "reliable-imports prune") on a schedule of yours.',
+
+  retentionFailed: ({ reason }: { reason: string }): string =>
+    `Retention could not remove old batches: ${reason}; it tries again at its next interval.`,
+
   // Why a value cannot be stored as JSON (jsonb): each follows the value's path, e.g. "sourceData.tags[2]".
   /** `kind` is "undefined", "null", "an array", "a string"... */
   itemNotPlainObject: ({ kind }: { kind: string }): string =>
@@ -593,6 +608,16 @@ export const messages = {
 
   // What an argument or an option must be, as messages say it after "must be".
   expectedString: (): string => 'a string',
+  expectedDays: ({ min, max }: { min: number; max: number }): string =>
+    `a whole number of days from ${min} to ${max}`,
+
+  expectedDate: (): string => 'a valid Date (the moment before which trees ended)',
+
+  /** `values`: the ended statuses, the only ones `pruneImports` may remove. */
+  expectedEndedStatuses: ({ values }: { values: readonly string[] }): string =>
+    `one or a non-empty list of the ended statuses ${values.map((v) => `"${v}"`).join(', ')} (a batch that may still run is never removed)`,
+
+  expectedBatchTypes: (): string => 'a non-empty list of batch types (strings)',
 
   expectedBoolean: (): string => 'true or false',
 

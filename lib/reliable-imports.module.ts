@@ -21,6 +21,8 @@ import { ItemStore } from './processing/item-store';
 import { ItemRunner } from './processing/item-runner';
 import { ImportTelemetry } from './telemetry/import-telemetry';
 import type { ResolvedReliableImportsOptions } from './interfaces/reliable-imports-options.interface';
+import { ImportPruner } from './processing/import-pruner';
+import { RetentionRunner } from './processing/retention-runner';
 import { RELIABLE_IMPORTS_DATA_SOURCE, RESOLVED_OPTIONS } from './reliable-imports.constants';
 import {
   ConfigurableModuleClass,
@@ -61,6 +63,8 @@ import { resolveOptions } from './utils/resolve-options.util';
     BatchWorker,
     BatchApproval,
     DryRunner,
+    ImportPruner,
+    RetentionRunner,
     BatchService,
   ],
   exports: [BatchService],

@@ -24,6 +24,29 @@ export const cliMessages = {
     `Cancelled: ${cancelled} row(s) that no run took are cancelled (none failed); the rows in flight finish. ` +
     `To run the cancelled rows later: ${reprocess}`,
 
+  // Retention: prune.
+  pruned: ({
+    dryRun,
+    batches,
+    logs,
+  }: {
+    dryRun: boolean;
+    batches: number;
+    logs: number;
+  }): string =>
+    dryRun
+      ? `Dry run: nothing was removed. A prune now would remove ${batches} batch(es)${logs > 0 ? ` and ${logs} old log entr(ies) of the batches it keeps` : ''}.`
+      : `Removed ${batches} batch(es) with their rows, logs and progress rows${logs > 0 ? `, and ${logs} old log entr(ies) of the batches kept` : ''}.`,
+
+  prunedKeptUnresolved: ({ trees }: { trees: number }): string =>
+    `Kept ${trees} old tree(s) with rows that never completed: export and reprocess them, or add --include-unresolved to remove them too.`,
+
+  pruneNeedsAge: (): string =>
+    'Give --older-than DAYS (e.g. prune --older-than 30 --dry-run), or declare a retention in your processors (@ImportProcessor({ retention: { completedDays: 30 } })).',
+
+  retentionBusy: (): string =>
+    'Another instance is applying retention now (it holds the advisory lock): nothing was done. Try again when it has finished.',
+
   // Starting: the user's module and the database.
   /** `reason` is the first line of what loading the file threw. */
   moduleNotLoaded: ({ file, reason }: { file: string; reason: string }): string =>

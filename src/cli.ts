@@ -37,6 +37,7 @@ import { addControlCommands } from './control-commands';
 import { addRecoveryCommands, nextSteps } from './recovery-commands';
 import { addApprovalCommands, dryRunImport } from './approval-commands';
 import { addWatchCommand } from './watch-command';
+import { addPruneCommand } from './prune-command';
 
 /** `--key auto`: the SHA-256 of the file's bytes, so that the same file brings back the same batch. */
 async function fileKey(path: string): Promise<string> {
@@ -235,6 +236,7 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
   addControlCommands(program, { globals, out, runWithApp });
   addApprovalCommands(program, { globals, out, runWithApp });
   addWatchCommand(program, { globals, out, runWithApp });
+  addPruneCommand(program, { globals, out, runWithApp });
 
   return program;
 }

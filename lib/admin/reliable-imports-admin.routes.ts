@@ -40,6 +40,7 @@ import { LogsQuery } from './dto/logs.query';
 import type { ResolvedAdminOptions } from './reliable-imports-admin-options.interface';
 import { KeepSentBody, SentBody } from './sent-body';
 import { streamFailure } from './stream-failure';
+import { itemWithoutStack, logWithoutStack } from './without-stacks';
 
 /** A path parameter that must be a UUID; a 400 naming it otherwise (never a database error). */
 const UuidParam = (name: string) =>
@@ -159,8 +160,8 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
   }
 
   @Get('batches/:id/items')
-  getItems(@UuidParam('id') id: string, @Query() query: ItemsQuery) {
-    return this.batches.getItems(id, query);
+  async getItems(@UuidParam('id') id: string, @Query() query: ItemsQuery) {
+    return (await this.batches.getItems(id, query)).map(itemWithoutStack);
   }
 
   @Get('batches/:id/failures')
@@ -179,8 +180,8 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
   }
 
   @Get('batches/:id/logs')
-  getLogs(@UuidParam('id') id: string, @Query() query: LogsQuery) {
-    return this.batches.getLogs(id, query);
+  async getLogs(@UuidParam('id') id: string, @Query() query: LogsQuery) {
+    return (await this.batches.getLogs(id, query)).map(logWithoutStack);
   }
 
   /**

@@ -8,7 +8,8 @@ import type { ImportProcessorOptions } from '../interfaces/processor.interface';
  *
  * - `@ImportProcessor()`: the batch type comes from the class name (`CustomerDataProcessor` → `customer_data`);
  * - `@ImportProcessor('customers')`: an explicit batch type;
- * - `@ImportProcessor({ batchType, continueOnError, itemTimeoutMs, requireApproval })`: options.
+ * - `@ImportProcessor({ batchType, continueOnError, itemTimeoutMs, requireApproval, retention, ... })`:
+ *   options (`retention`: how long its ended batches and logs are kept, over the module's).
  */
 export function ImportProcessor(
   batchTypeOrOptions?: string | ImportProcessorOptions,

@@ -1,4 +1,5 @@
 import type { ErrorBudget } from './batch-options.interface';
+import type { RetentionPolicy } from './retention.interface';
 
 /**
  * What a validation hook returns: `true` (or nothing, or an empty list) when valid; `false`, a reason, or a
@@ -38,4 +39,10 @@ export interface ImportProcessorOptions extends ErrorBudget {
    * @default the module's `requireApproval` (false)
    */
   requireApproval?: boolean;
+  /**
+   * How long ended batches of this type and their audit logs are kept: over the module's `retention`,
+   * key by key (a key left out is the module's), e.g. `{ completedDays: 7 }`.
+   * @default the module's `retention`
+   */
+  retention?: RetentionPolicy;
 }

@@ -1,4 +1,5 @@
 import type { ErrorBudget, ProcessBatchOptions } from './batch-options.interface';
+import type { ResolvedRetentionOptions, RetentionOptions } from './retention.interface';
 
 /**
  * Options of `ReliableImportsModule.forRoot()` / `forRootAsync()`.
@@ -88,6 +89,14 @@ export interface ReliableImportsModuleOptions extends ErrorBudget {
    * share the work with nobody calling `processBatch`.
    */
   worker?: WorkerOptions;
+  /**
+   * How long ended batches and audit logs are kept, e.g. `{ completedDays: 30, failedDays: 90,
+   * logsDays: 14 }`: the background worker (`worker.enabled`) removes what is older every
+   * `intervalMs`, one instance at a time; `BatchService.applyRetention()` and `reliable-imports prune` do
+   * it on demand. A processor may set its own (`@ImportProcessor({ retention })`).
+   * @default {} (everything is kept)
+   */
+  retention?: RetentionOptions;
 }
 
 /** The `connectionPooler` option: see `ReliableImportsModuleOptions.connectionPooler`. */
@@ -132,10 +141,11 @@ export type ResolvedWorkerOptions = Required<WorkerOptions>;
 
 /** Options after defaults were applied and every value was checked. */
 export type ResolvedReliableImportsOptions = Required<
-  Omit<ReliableImportsModuleOptions, 'worker' | keyof ErrorBudget>
+  Omit<ReliableImportsModuleOptions, 'worker' | 'retention' | keyof ErrorBudget>
 > &
   ErrorBudget & {
     worker: ResolvedWorkerOptions;
+    retention: ResolvedRetentionOptions;
   };
 
 /** Settings fixed when the module is imported, because they decide which providers are wired. */

@@ -552,7 +552,9 @@ export class BatchStore {
   private async lockTree(transaction: QueryRunner, batchId: string): Promise<string> {
     const [root] = await this.database.run<{ id: string }>(rootBatchId({ batchId }), transaction);
     const rootId = root?.id ?? batchId;
-    await this.database.run(lockTreeRoot({ rootId }), transaction);
+    const [held] = await this.database.run(lockTreeRoot({ rootId }), transaction);
+    // Removed meanwhile by retention (which holds the same row while it removes a tree): the batch is gone.
+    if (!held) throw new ImportBatchNotFoundError(batchId);
     return rootId;
   }
 }

@@ -1,6 +1,11 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error';
 import type { ProcessBatchOptions } from '../interfaces/batch-options.interface';
 import type { ImportProcessorOptions } from '../interfaces/processor.interface';
+import type {
+  ResolvedRetentionOptions,
+  RetentionOptions,
+  RetentionPolicy,
+} from '../interfaces/retention.interface';
 import {
   CONNECTION_POOLERS,
   type ResolvedReliableImportsOptions,
@@ -83,6 +88,49 @@ const WORKER_CHECKS: Record<keyof ResolvedWorkerOptions, Check> = {
   run: object('{ commitEvery: 100 }'),
 };
 
+/** The most days a retention keeps anything for: a hundred years. */
+export const RETENTION_DAYS_RANGE = { min: 0, max: 36_500 };
+
+/** The sizes a slice of `pruneImports` may have, in batches. */
+export const SLICE_SIZE_RANGE = { min: 1, max: 10_000 };
+
+const RETENTION_DEFAULTS: ResolvedRetentionOptions = {
+  intervalMs: 3_600_000,
+  sliceSize: 100,
+  includeUnresolved: false,
+};
+
+const days: Check = wholeNumber(
+  RETENTION_DAYS_RANGE.min,
+  RETENTION_DAYS_RANGE.max,
+  messages.expectedDays(RETENTION_DAYS_RANGE),
+);
+
+/** What a processor's `retention` may say too: the days and whether unresolved trees go. */
+const RETENTION_POLICY_CHECKS: Record<keyof RetentionPolicy, Check> = {
+  completedDays: days,
+  completedWithErrorsDays: days,
+  failedDays: days,
+  cancelledDays: days,
+  rejectedDays: days,
+  logsDays: days,
+  includeUnresolved: boolean,
+};
+
+const RETENTION_CHECKS: Record<keyof RetentionOptions, Check> = {
+  ...RETENTION_POLICY_CHECKS,
+  intervalMs: wholeNumber(
+    1000,
+    604_800_000,
+    messages.expectedMilliseconds({ min: 1000, max: 604_800_000, named: true }),
+  ),
+  sliceSize: wholeNumber(
+    SLICE_SIZE_RANGE.min,
+    SLICE_SIZE_RANGE.max,
+    messages.expectedWholeNumber(SLICE_SIZE_RANGE),
+  ),
+};
+
 const DEFAULTS: ResolvedReliableImportsOptions = {
   continueOnError: true,
   leaseMs: 30_000,
@@ -95,6 +143,7 @@ const DEFAULTS: ResolvedReliableImportsOptions = {
   requireApproval: false,
   connectionPooler: 'detect',
   worker: WORKER_DEFAULTS,
+  retention: RETENTION_DEFAULTS,
 };
 
 const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
@@ -128,6 +177,7 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
           got: show(value),
         }),
   worker: object('{ enabled: true }'),
+  retention: object('{ completedDays: 30, logsDays: 14 }'),
   maxFailures: fromRunCheck('maxFailures'),
   maxFailureRate: fromRunCheck('maxFailureRate'),
   failureRateMinItems: fromRunCheck('failureRateMinItems'),
@@ -146,6 +196,7 @@ const PROCESSOR_CHECKS: Record<keyof ImportProcessorOptions, Check> = {
   maxFailures: CHECKS.maxFailures,
   maxFailureRate: CHECKS.maxFailureRate,
   failureRateMinItems: CHECKS.failureRateMinItems,
+  retention: CHECKS.retention,
 };
 
 /** Checks one level of options against its checks; returns the defined values and adds the problems. */
@@ -177,7 +228,11 @@ function checkGroup<T extends object>(
  */
 export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
   if (raw === undefined || raw === null) {
-    return { ...DEFAULTS, worker: { ...WORKER_DEFAULTS, run: {} } };
+    return {
+      ...DEFAULTS,
+      worker: { ...WORKER_DEFAULTS, run: {} },
+      retention: { ...RETENTION_DEFAULTS },
+    };
   }
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new InvalidOptionsError([
@@ -203,10 +258,17 @@ export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
     'worker.run.',
     problems,
   );
+  const retention = checkGroup<RetentionOptions>(
+    (top.retention ?? {}) as Record<string, unknown>,
+    RETENTION_CHECKS,
+    'retention.',
+    problems,
+  );
   const resolved: ResolvedReliableImportsOptions = {
     ...DEFAULTS,
     ...top,
     worker: { ...WORKER_DEFAULTS, ...worker, run },
+    retention: { ...RETENTION_DEFAULTS, ...retention },
   };
   if (problems.length === 0 && resolved.maxRetryDelayMs < resolved.retryDelayMs) {
     problems.push(messages.retryDelaysInverted(resolved));
@@ -224,10 +286,16 @@ export function processorOptionProblems(raw: unknown): string[] {
     return [messages.processorArgumentNotObject({ got: show(raw) })];
   }
   const problems: string[] = [];
-  checkGroup<ImportProcessorOptions>(
+  const checked = checkGroup<ImportProcessorOptions>(
     raw as Record<string, unknown>,
     PROCESSOR_CHECKS,
     '',
+    problems,
+  );
+  checkGroup<RetentionPolicy>(
+    (checked.retention ?? {}) as Record<string, unknown>,
+    RETENTION_POLICY_CHECKS,
+    'retention.',
     problems,
   );
   return problems;

@@ -1,5 +1,6 @@
 import { type INestApplication, type LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { get, type ClientRequest } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
 import request from 'supertest';
@@ -10,6 +11,7 @@ import {
   BatchService,
   ImportProcessor,
   ReliableImportsAdminModule,
+  ReliableImportsModule,
   type BatchLineage,
   type BatchProgress,
   type ImportBatch,
@@ -45,6 +47,13 @@ class ContactProcessor extends BaseProcessor<{ email: string }> {
 class SlowContactProcessor extends BaseProcessor<{ email: string }> {
   async processItem(): Promise<void> {
     await sleep(SLOW_ROW_MS);
+  }
+}
+
+@ImportProcessor('throwing')
+class ThrowingProcessor extends BaseProcessor<{ n: number }> {
+  processItem(): void {
+    throw new Error('the target system said no');
   }
 }
 
@@ -306,6 +315,40 @@ describe('the admin API behind the page: background runs and live streams', () =
       .get(`/imports-admin/batches/${missing}/stream`)
       .expect(404);
     expect(res.body.error).toBe('BATCH_NOT_FOUND');
+  });
+
+  it('never answers a stack, not even where storeErrorStacks keeps one', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot({ type: 'postgres', url: database.db.url, retryAttempts: 0 }),
+        ReliableImportsModule.forRoot({ storeErrorStacks: true, maxAttempts: 1 }),
+        ReliableImportsAdminModule.register({ path: 'stacks', allowUnauthenticated: true }),
+      ],
+      providers: [ThrowingProcessor],
+    }).compile();
+    const stacks = await moduleRef.createNestApplication<INestApplication<App>>({ logger }).init();
+    try {
+      const service = stacks.get(BatchService);
+      const batch = await service.createBatch('throwing', [{ n: 1 }]);
+      await service.processBatch(batch.id);
+      const [kept] = await service.getItems(batch.id);
+      expect(kept.errorDetails?.stack).toContain('the target system said no');
+
+      const items = await request(stacks.getHttpServer())
+        .get(`/stacks/batches/${batch.id}/items`)
+        .expect(200);
+      expect(items.body[0].errorDetails).toMatchObject({ name: 'Error' });
+      const logs = await request(stacks.getHttpServer())
+        .get(`/stacks/batches/${batch.id}/logs`)
+        .expect(200);
+      expect(logs.body.length).toBeGreaterThan(0);
+      for (const body of [items.text, logs.text]) {
+        expect(body).toContain('the target system said no');
+        expect(body).not.toMatch(/"stack"|\bat .*\.(ts|js):\d+/);
+      }
+    } finally {
+      await stacks.close();
+    }
   });
 
   it('lets the application shut down during a background run; the batch is left to go on, not failed', async () => {

@@ -638,4 +638,28 @@ describe('the messages of the command-line tool', () => {
       '--module m.js#YourModule',
     );
   });
+
+  it('of retention say what was removed, what stays, and what to do next', () => {
+    expect(
+      messages.retentionApplied({
+        batches: { batches: 3, items: 120, slices: 2 },
+        logs: { logs: 40 },
+      }),
+    ).toBe(
+      'Retention removed 3 ended batch(es) with 120 row(s) in 2 slice(s), and 40 old log entr(ies).',
+    );
+    expect(messages.retentionWithoutWorker()).toContain('call BatchService.applyRetention()');
+    expect(messages.retentionFailed({ reason: 'connection lost' })).toContain(
+      'tries again at its next interval',
+    );
+    expect(messages.expectedEndedStatuses({ values: ['completed', 'failed'] })).toContain(
+      'a batch that may still run is never removed',
+    );
+    expect(cliMessages.pruned({ dryRun: true, batches: 2, logs: 0 })).toBe(
+      'Dry run: nothing was removed. A prune now would remove 2 batch(es).',
+    );
+    expect(cliMessages.prunedKeptUnresolved({ trees: 1 })).toContain('--include-unresolved');
+    expect(cliMessages.pruneNeedsAge()).toContain('--older-than DAYS');
+    expect(cliMessages.retentionBusy()).toContain('nothing was done');
+  });
 });

@@ -17,7 +17,17 @@ describe('processorOptionProblems', () => {
     ).toEqual([
       'continueOnError must be true or false; got "no"',
       'itemTimeoutMs must be a whole number of milliseconds from 100 to 86400000 (a day); got 99',
-      '"retries" is not an option; the options are: batchType, continueOnError, itemTimeoutMs, requireApproval, maxFailures, maxFailureRate, failureRateMinItems',
+      '"retries" is not an option; the options are: batchType, continueOnError, itemTimeoutMs, requireApproval, maxFailures, maxFailureRate, failureRateMinItems, retention',
+    ]);
+  });
+
+  it("checks a retention of its own with the module's checks, but not how the worker applies it", () => {
+    expect(processorOptionProblems({ retention: { completedDays: 7, logsDays: 1 } })).toEqual([]);
+    expect(
+      processorOptionProblems({ retention: { completedDays: 'week', intervalMs: 1000 } }),
+    ).toEqual([
+      'retention.completedDays must be a whole number of days from 0 to 36500; got "week"',
+      '"retention.intervalMs" is not an option; the options of retention are: completedDays, completedWithErrorsDays, failedDays, cancelledDays, rejectedDays, logsDays, includeUnresolved',
     ]);
   });
 

@@ -184,6 +184,14 @@ describe('the public API (lib/index.ts)', () => {
     expect(options.connectionPooler).toBe('transaction');
   });
 
+  it('exports RetentionOptions and RetentionPolicy, the types of the retention options (checked by the compiler)', () => {
+    const policy: publicApi.RetentionPolicy = { completedDays: 7, includeUnresolved: true };
+    const retention: publicApi.RetentionOptions = { ...policy, intervalMs: 60_000, sliceSize: 10 };
+    const options: publicApi.ReliableImportsModuleOptions = { retention };
+    const prune: publicApi.PruneImportsOptions = { olderThan: new Date(), dryRun: true };
+    expect([options.retention, prune.dryRun]).toEqual([retention, true]);
+  });
+
   it('exports ReliableImportsErrorCode, the type of every error code (checked by the compiler)', () => {
     const code: publicApi.ReliableImportsErrorCode = new publicApi.ImportBatchNotFoundError('b')
       .code;

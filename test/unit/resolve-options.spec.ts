@@ -25,9 +25,10 @@ const DEFAULTS = {
   requireApproval: false,
   connectionPooler: 'detect',
   worker: { enabled: false, concurrency: 1, pollIntervalMs: 1000, run: {} },
+  retention: { intervalMs: 3_600_000, sliceSize: 100, includeUnresolved: false },
 };
 const OPTION_LIST =
-  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, checkSchema, requireApproval, connectionPooler, worker, maxFailures, maxFailureRate, failureRateMinItems';
+  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, checkSchema, requireApproval, connectionPooler, worker, retention, maxFailures, maxFailureRate, failureRateMinItems';
 
 describe('resolveOptions', () => {
   it.each([
@@ -55,6 +56,17 @@ describe('resolveOptions', () => {
         concurrency: 4,
         pollIntervalMs: 250,
         run: { continueOnError: false, commitEvery: 100, itemTimeoutMs: 1000 },
+      },
+      retention: {
+        completedDays: 30,
+        completedWithErrorsDays: 60,
+        failedDays: 90,
+        cancelledDays: 7,
+        rejectedDays: 0,
+        logsDays: 14,
+        includeUnresolved: true,
+        intervalMs: 60_000,
+        sliceSize: 10,
       },
     };
     expect(resolveOptions(given)).toEqual(given);
@@ -171,7 +183,9 @@ describe('resolveOptions', () => {
   });
 
   it('checks connectionPooler', () => {
-    expect(resolveOptions({ connectionPooler: 'transaction' }).connectionPooler).toBe('transaction');
+    expect(resolveOptions({ connectionPooler: 'transaction' }).connectionPooler).toBe(
+      'transaction',
+    );
     expect(problemsOf({ connectionPooler: 'session' }).problems).toEqual([
       'connectionPooler must be "detect" or "transaction"; got "session"',
     ]);
@@ -193,6 +207,37 @@ describe('resolveOptions', () => {
     ]);
     expect(problemsOf({ worker: true }).problems).toEqual([
       'worker must be an object such as { enabled: true }; got true',
+    ]);
+  });
+
+  it('checks the retention options, and fills in the ones left out', () => {
+    expect(resolveOptions({ retention: { completedDays: 30 } }).retention).toEqual({
+      completedDays: 30,
+      intervalMs: 3_600_000,
+      sliceSize: 100,
+      includeUnresolved: false,
+    });
+    expect(
+      problemsOf({
+        retention: {
+          completedDays: -1,
+          failedDays: 1.5,
+          logDays: 3,
+          includeUnresolved: 'yes',
+          intervalMs: 10,
+          sliceSize: 0,
+        },
+      }).problems,
+    ).toEqual([
+      'retention.completedDays must be a whole number of days from 0 to 36500; got -1',
+      'retention.failedDays must be a whole number of days from 0 to 36500; got 1.5',
+      '"retention.logDays" is not an option (did you mean "retention.logsDays"?); the options of retention are: completedDays, completedWithErrorsDays, failedDays, cancelledDays, rejectedDays, logsDays, includeUnresolved, intervalMs, sliceSize',
+      'retention.includeUnresolved must be true or false; got "yes"',
+      'retention.intervalMs must be a whole number of milliseconds from 1000 to 604800000; got 10',
+      'retention.sliceSize must be a whole number from 1 to 10000; got 0',
+    ]);
+    expect(problemsOf({ retention: 30 }).problems).toEqual([
+      'retention must be an object such as { completedDays: 30, logsDays: 14 }; got 30',
     ]);
   });
 
