@@ -226,9 +226,63 @@ describe('behind PgBouncer in transaction mode', () => {
     await app.close();
   });
 
+  it('applies retention in one instance at a time: its transaction lock holds through the pooler, and is given back', async () => {
+    const retention = { retention: { completedDays: 30 } };
+    const first = await pooledApp(retention);
+    const second = await pooledApp(retention);
+    const aged = async (from: number): Promise<string> => {
+      const { batchId } = await first.batches.import('applied_row', rows(2, from));
+      await admin.query(
+        `UPDATE import_batches SET created_at = now() - interval '40 days',
+           started_at = now() - interval '40 days', completed_at = now() - interval '40 days'
+         WHERE id = $1`,
+        [batchId],
+      );
+      return batchId;
+    };
+    const old = await aged(50_000);
+    // The first run stops in its slice (at the progress rows), holding the retention lock.
+    const holder = await file.connect();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE import_batch_progress IN ACCESS EXCLUSIVE MODE');
+    const applying = first.batches.applyRetention();
+    await waitFor(
+      async () =>
+        (
+          await admin.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          )
+        ).rows[0].n === 1,
+      { what: 'the first run waiting in its slice' },
+    );
+    const skipped = await second.batches.applyRetention();
+    await holder.query('COMMIT');
+    expect(skipped).toMatchObject({ ran: false, batches: { batches: 0 } });
+    expect(await applying).toMatchObject({ ran: true, batches: { batches: 1 } });
+
+    // Given back with its transaction: no server connection of the pool kept it for the next client.
+    const { rows: held } = await admin.query(
+      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted`,
+    );
+    expect(held).toEqual([]);
+    const later = await aged(50_100);
+    expect(await second.batches.applyRetention()).toMatchObject({
+      ran: true,
+      batches: { batches: 1 },
+    });
+    const { rows: left } = await admin.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM import_batches WHERE id = ANY($1::uuid[])',
+      [[old, later]],
+    );
+    expect(left[0].n).toBe(0);
+    await second.close();
+    await first.close();
+  });
+
   it('finishes a batch whose processes are killed mid-batch, each row applied once', async () => {
     const app = await pooledApp();
-    const total = 1500;
+    const total = 900;
     const batch = await app.batches.createBatch('applied_row', rows(total, 100_000));
     const completed = async () =>
       Number(
@@ -239,14 +293,14 @@ describe('behind PgBouncer in transaction mode', () => {
           )
         ).rows[0].n,
       );
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 2; round++) {
       const child = startProcessingChild({
         databaseUrl: pooledUrl,
         batchId: batch.id,
         concurrency: 3,
         leaseMs: 1500,
       });
-      const target = Math.floor((total / 4) * (round + 0.3 + Math.random() * 0.6));
+      const target = Math.floor((total / 3) * (round + 0.3 + Math.random() * 0.6));
       const deadline = Date.now() + 30_000;
       while ((await completed()) < target && Date.now() < deadline) await sleep(5);
       child.process.kill('SIGKILL');
@@ -264,7 +318,7 @@ describe('behind PgBouncer in transaction mode', () => {
 
   it('shares a batch between three processes, each row applied once', async () => {
     const app = await pooledApp();
-    const total = 3000;
+    const total = 1800;
     const batch = await app.batches.createBatch('applied_row', rows(total, 200_000));
     const children = [0, 1, 2].map(() =>
       startProcessingChild({ databaseUrl: pooledUrl, batchId: batch.id, concurrency: 3 }),
