@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,12 +12,18 @@ export interface RunningPgBouncer {
   urlOf(url: string): string;
   /** What it logged so far. */
   log(): string;
-  /** Stops it (SIGINT, then SIGKILL) and removes its files; safe to call twice. */
+  /** Stops it (SIGTERM, then SIGKILL) and removes its files; safe to call twice. */
   stop(): Promise<void>;
 }
 
-/** Debian's binary; `.ci/run` installs the package when it is missing. */
-const PGBOUNCER = '/usr/sbin/pgbouncer';
+/** Debian's binary (in /usr/sbin, which a user's PATH may lack), else the PATH's. */
+function pgbouncerBinary(): string {
+  if (existsSync('/usr/sbin/pgbouncer')) return '/usr/sbin/pgbouncer';
+  if (spawnSync('pgbouncer', ['--version']).status === 0) return 'pgbouncer';
+  throw new Error(
+    'PgBouncer is not installed: apt-get install -y pgbouncer (.ci/run installs it when it is missing).',
+  );
+}
 
 /** A TCP port nobody listens on at the time of asking. */
 function freePort(): Promise<number> {
@@ -48,6 +54,7 @@ function runAsArguments(): string[] {
 export async function startPgBouncer(
   options: { poolSize?: number } = {},
 ): Promise<RunningPgBouncer> {
+  const binary = pgbouncerBinary();
   const server = new URL(adminDatabaseUrl());
   const user = decodeURIComponent(server.username || 'root');
   const dir = mkdtempSync(join(tmpdir(), 'ri-pgbouncer-'));
@@ -74,7 +81,7 @@ export async function startPgBouncer(
   writeFileSync(join(dir, 'pgbouncer.ini'), config, { mode: 0o644 });
   writeFileSync(join(dir, 'users.txt'), `"${user}" ""\n`, { mode: 0o644 });
 
-  const child: ChildProcess = spawn(PGBOUNCER, [...runAsArguments(), 'pgbouncer.ini'], {
+  const child: ChildProcess = spawn(binary, [...runAsArguments(), 'pgbouncer.ini'], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -90,7 +97,8 @@ export async function startPgBouncer(
     if (stopped) return;
     stopped = true;
     if (running) {
-      child.kill('SIGINT');
+      // SIGTERM: at once, closing its server connections (SIGINT would wait for its clients).
+      child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(killer);
