@@ -4,6 +4,7 @@ export { BaseProcessor } from './base-processor';
 export { BatchService } from './batch.service';
 
 export type {
+  ConnectionPooler,
   ReliableImportsModuleExtras,
   ReliableImportsModuleOptions,
   WorkerOptions,

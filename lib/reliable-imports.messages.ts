@@ -452,6 +452,35 @@ export const messages = {
   workerCannotListen: ({ reason }: { reason: string }): string =>
     `The worker cannot listen for new batches (${reason}); polling.`,
 
+  notificationsDoNotArrive: ({
+    waitedMs,
+    polling,
+  }: {
+    waitedMs: number;
+    polling: string;
+  }): string =>
+    `LISTEN/NOTIFY does not reach this instance: a notification sent through the pool did not arrive ` +
+    `within ${waitedMs} ms on the connection that listens for it, as behind a pooler in transaction mode ` +
+    `(PgBouncer's pool_mode = transaction), which lends a server connection for one transaction only. ` +
+    `${polling} Fix: set connectionPooler: 'transaction' in ReliableImportsModule.forRoot() to say so ` +
+    `(this check and this warning are then skipped), or connect the application to PostgreSQL directly ` +
+    `or through a pool in session mode to be woken at once.`,
+
+  notificationsOff: ({ polling }: { polling: string }): string =>
+    `connectionPooler is 'transaction': no LISTEN/NOTIFY. ${polling}`,
+
+  /** What the module does without notifications, as both messages above say it. */
+  pollingInstead: ({
+    pollIntervalMs,
+    worker,
+  }: {
+    pollIntervalMs: number;
+    worker: boolean;
+  }): string =>
+    (worker ? `The worker looks for batches every ${pollIntervalMs} ms; ` : '') +
+    `events reach only the listeners of the instance that emits them (a pause or a cancel reaches ` +
+    `the runs of other instances at their next claim).`,
+
   retentionApplied: ({
     batches,
     logs,

@@ -20,6 +20,7 @@ import { DatabaseAdapter } from './processing/database-adapter';
 import { ItemStore } from './processing/item-store';
 import { ItemRunner } from './processing/item-runner';
 import { ImportTelemetry } from './telemetry/import-telemetry';
+import type { ResolvedReliableImportsOptions } from './interfaces/reliable-imports-options.interface';
 import { ImportPruner } from './processing/import-pruner';
 import { RetentionRunner } from './processing/retention-runner';
 import { RELIABLE_IMPORTS_DATA_SOURCE, RESOLVED_OPTIONS } from './reliable-imports.constants';
@@ -41,8 +42,9 @@ import { resolveOptions } from './utils/resolve-options.util';
     { provide: RESOLVED_OPTIONS, useFactory: resolveOptions, inject: [RAW_OPTIONS] },
     {
       provide: DatabaseAdapter,
-      useFactory: (dataSource: DataSource) => new DatabaseAdapter(dataSource),
-      inject: [RELIABLE_IMPORTS_DATA_SOURCE],
+      useFactory: (dataSource: DataSource, options: ResolvedReliableImportsOptions) =>
+        new DatabaseAdapter(dataSource, options),
+      inject: [RELIABLE_IMPORTS_DATA_SOURCE, RESOLVED_OPTIONS],
     },
     ImportProcessorMetadataAccessor,
     ImportProcessorRegistry,

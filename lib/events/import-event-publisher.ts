@@ -61,7 +61,8 @@ export function loadEventEmitterClass(): (abstract new (...args: never[]) => unk
  * Publishing never fails nor waits for anything: it is called after the change it tells of has been
  * committed; the notifications are sent in the background, in the order of publishing, and a failure to
  * send them or a listener that throws is logged. Where LISTEN is not available (PGlite, a pooler in
- * transaction mode), this instance hears only its own events.
+ * transaction mode: `DatabaseAdapter.listen` says so, and warns once), this instance hears only its own
+ * events.
  */
 @Injectable()
 export class ImportEventPublisher

@@ -71,6 +71,19 @@ export interface ReliableImportsModuleOptions extends ErrorBudget {
    */
   requireApproval?: boolean;
   /**
+   * What stands between the application and PostgreSQL, for what a pooler cannot carry: LISTEN/NOTIFY.
+   * - `'detect'`: where the module listens (the worker, or an event emitter), it checks once per process
+   *   that a notification reaches it; when none does (a pooler in transaction mode, such as PgBouncer's
+   *   `pool_mode = transaction`), it logs one warning and polls.
+   * - `'transaction'`: a pooler in transaction mode; the module never LISTENs (no check, no warning): the
+   *   worker finds batches by polling every `worker.pollIntervalMs`, and an instance hears its own events
+   *   only.
+   * Nothing else the module does depends on the connection it runs on: its locks and settings last one
+   * transaction.
+   * @default 'detect'
+   */
+  connectionPooler?: ConnectionPooler;
+  /**
    * The background worker: when enabled, every application instance picks up pending batches (and
    * batches whose run died, and running batches with items left, as a helper) by itself, so N instances
    * share the work with nobody calling `processBatch`.
@@ -85,6 +98,12 @@ export interface ReliableImportsModuleOptions extends ErrorBudget {
    */
   retention?: RetentionOptions;
 }
+
+/** The `connectionPooler` option: see `ReliableImportsModuleOptions.connectionPooler`. */
+export type ConnectionPooler = 'detect' | 'transaction';
+
+/** Every value of `connectionPooler`, for its check. */
+export const CONNECTION_POOLERS: readonly ConnectionPooler[] = ['detect', 'transaction'];
 
 /**
  * Options of the background worker: the `worker` option of `forRoot` and of the `forRootAsync` factory.

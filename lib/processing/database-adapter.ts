@@ -1,9 +1,16 @@
+import { Logger } from '@nestjs/common';
 import type { DataSource, QueryRunner } from 'typeorm';
+import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { messages } from '../reliable-imports.messages';
 import { toError } from '../utils/error-details.util';
 import { isConnectionLoss } from '../utils/transient-error.util';
-import { cancelBackend, listen, unlisten } from './statements/session.statements';
+import { type PgProtocol, sendCancelRequest } from './cancel-request';
+import { checkChannel, NOTIFICATION_CHECK_MS, notificationArrives } from './notification-check';
+import { cancelBackend, listen, notifyProbe, unlisten } from './statements/session.statements';
 import type { Statement } from './statements/statement';
+
+/** How long a cancel request may take to be sent before the connection is closed anyway. */
+const CANCEL_REQUEST_MS = 2000;
 
 /**
  * Everything that differs between PostgreSQL through `pg` and PGlite through `typeorm-pglite` is handled
@@ -13,12 +20,22 @@ import type { Statement } from './statements/statement';
  *   matters uses RETURNING and is judged by its rows.
  * - Connections: PGlite is one session shared by every QueryRunner, so two transactions must never be
  *   open at once there: concurrent processing falls back to one item at a time.
+ * - Poolers: behind one in transaction mode (PgBouncer), a connection is a server connection only for a
+ *   transaction. Nothing the module does outlives one (its locks are transaction locks, it sets nothing
+ *   on a session), except LISTEN, which is checked once and then not used (`connectionPooler`), and the
+ *   cancel of a given-up statement, which goes by the connection's key rather than its pid.
  */
 export class DatabaseAdapter {
   /** True on PGlite: one session for everything, so one item at a time. */
   readonly singleConnection: boolean;
+  private readonly logger = new Logger('ReliableImports');
+  /** Whether notifications reach this process: decided once, by the option or by the check. */
+  private notifications: Promise<boolean> | null = null;
 
-  constructor(readonly dataSource: DataSource) {
+  constructor(
+    readonly dataSource: DataSource,
+    private readonly options?: Pick<ResolvedReliableImportsOptions, 'connectionPooler' | 'worker'>,
+  ) {
     this.singleConnection = isPGlite(dataSource);
   }
 
@@ -53,10 +70,8 @@ export class DatabaseAdapter {
     onLost: (error: Error) => void,
   ): Promise<(() => Promise<void>) | null> {
     if (this.singleConnection) return null;
-    const driver = this.dataSource.driver as unknown as {
-      obtainMasterConnection(): Promise<[ListeningClient, (error?: Error) => void]>;
-    };
-    const [client, release] = await driver.obtainMasterConnection();
+    if (!(await this.notificationsArrive())) return null;
+    const [client, release] = await this.connectionOfItsOwn();
     const notified = (message: Notification): void => {
       if (message.channel === channel) onNotify(message.payload ?? '');
     };
@@ -83,6 +98,77 @@ export class DatabaseAdapter {
   }
 
   /**
+   * Whether a notification reaches a connection that LISTENs: false when `connectionPooler` says that a
+   * pooler in transaction mode is in between; otherwise checked once per process (a notification on a
+   * channel of the check's own), with one warning when none arrives. A check that could not run (the
+   * database is away) is tried again at the next call.
+   */
+  private notificationsArrive(): Promise<boolean> {
+    if (this.notifications) return this.notifications;
+    const polling = messages.pollingInstead({
+      pollIntervalMs: this.options?.worker.pollIntervalMs ?? 0,
+      worker: this.options?.worker.enabled ?? false,
+    });
+    if (this.options?.connectionPooler === 'transaction') {
+      this.logger.log(messages.notificationsOff({ polling }));
+      this.notifications = Promise.resolve(false);
+      return this.notifications;
+    }
+    const checked = this.checkNotifications().then((arrive) => {
+      if (!arrive) {
+        this.logger.warn(
+          messages.notificationsDoNotArrive({ waitedMs: NOTIFICATION_CHECK_MS, polling }),
+        );
+      }
+      return arrive;
+    });
+    this.notifications = checked;
+    checked.catch(() => {
+      if (this.notifications === checked) this.notifications = null;
+    });
+    return checked;
+  }
+
+  private async checkNotifications(): Promise<boolean> {
+    const [client, release] = await this.connectionOfItsOwn();
+    const { channel, payload } = checkChannel();
+    let failure: Error | undefined;
+    const lost = (error: Error): void => {
+      failure = error;
+    };
+    client.on('error', lost);
+    try {
+      await client.query(listen({ channel }).text);
+      const arrives = await notificationArrives(
+        // Through the pool: a connection of the pool is what another instance sends on.
+        () => this.run(notifyProbe({ channel, payload })),
+        (arrived) => {
+          const notified = (message: Notification): void => {
+            if (message.channel === channel && message.payload === payload) arrived();
+          };
+          client.on('notification', notified);
+          return () => client.removeListener('notification', notified);
+        },
+      );
+      await client.query(unlisten({ channel }).text);
+      return arrives;
+    } catch (error) {
+      failure ??= toError(error);
+      throw error;
+    } finally {
+      client.removeListener('error', lost);
+      release(failure);
+    }
+  }
+
+  private connectionOfItsOwn(): Promise<[ListeningClient, (error?: Error) => void]> {
+    const driver = this.dataSource.driver as unknown as {
+      obtainMasterConnection(): Promise<[ListeningClient, (error?: Error) => void]>;
+    };
+    return driver.obtainMasterConnection();
+  }
+
+  /**
    * Gives up on a transaction whose work did not settle in time: cancels the statement it may be running,
    * which would otherwise go on holding its locks, and closes its connection instead of returning it to
    * the pool, since the state it is in is unknown. On PGlite the one session is rolled back as usual.
@@ -90,15 +176,40 @@ export class DatabaseAdapter {
   async abandon(runner: QueryRunner): Promise<void> {
     if (this.singleConnection) return;
     const held = runner as unknown as {
-      databaseConnection?: { processID?: unknown };
+      databaseConnection?: {
+        processID?: unknown;
+        secretKey?: unknown;
+        connectionParameters?: { host?: unknown; port?: unknown };
+      };
       releasePostgresConnection?: (error: Error) => Promise<void>;
     };
-    const pid = held.databaseConnection?.processID;
-    // Closed first: its pool slot is what the cancel may need, when every other connection of the pool is
-    // held by an item that hangs too. (Its server process goes on with the statement until cancelled.)
+    const client = held.databaseConnection;
+    const pid = client?.processID;
+    // By its key, before the connection is closed: a pooler forwards the request only while the client
+    // holds its server connection, and the pid it shows is not the server's. The request needs no
+    // connection of the pool, which may be all held by items that hang too.
+    const pg = (this.dataSource.driver as unknown as { postgres?: Partial<PgProtocol> }).postgres;
+    const host = client?.connectionParameters?.host;
+    const port = client?.connectionParameters?.port;
+    const sent =
+      typeof pid === 'number' &&
+      typeof client?.secretKey === 'number' &&
+      typeof host === 'string' &&
+      typeof port === 'number' &&
+      typeof pg?.Connection === 'function'
+        ? await sendCancelRequest(
+            pg as PgProtocol,
+            { host, port, processID: pid, secretKey: client.secretKey },
+            CANCEL_REQUEST_MS,
+          )
+        : false;
     await held.releasePostgresConnection?.(new Error(messages.transactionGivenUp()));
-    if (typeof pid === 'number') {
-      await this.run(cancelBackend({ pid })).catch(() => undefined);
+    // Without a request sent, by the pid: right on a direct connection, and behind a pooler in transaction
+    // mode never tried, since the pid there may be another session's.
+    if (!sent && typeof pid === 'number' && this.options?.connectionPooler !== 'transaction') {
+      if (this.notifications === null || (await this.notifications.catch(() => true))) {
+        await this.run(cancelBackend({ pid })).catch(() => undefined);
+      }
     }
   }
 

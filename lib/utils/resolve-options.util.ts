@@ -6,9 +6,10 @@ import type {
   RetentionOptions,
   RetentionPolicy,
 } from '../interfaces/retention.interface';
-import type {
-  ResolvedReliableImportsOptions,
-  ResolvedWorkerOptions,
+import {
+  CONNECTION_POOLERS,
+  type ResolvedReliableImportsOptions,
+  type ResolvedWorkerOptions,
 } from '../interfaces/reliable-imports-options.interface';
 import { messages } from '../reliable-imports.messages';
 import { nearestName } from './nearest-name.util';
@@ -140,6 +141,7 @@ const DEFAULTS: ResolvedReliableImportsOptions = {
   storeErrorStacks: false,
   checkSchema: true,
   requireApproval: false,
+  connectionPooler: 'detect',
   worker: WORKER_DEFAULTS,
   retention: RETENTION_DEFAULTS,
 };
@@ -167,6 +169,13 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
   storeErrorStacks: boolean,
   checkSchema: boolean,
   requireApproval: boolean,
+  connectionPooler: (value) =>
+    CONNECTION_POOLERS.includes(value as never)
+      ? null
+      : messages.optionMustBe({
+          expected: messages.expectedOneOf({ values: CONNECTION_POOLERS }),
+          got: show(value),
+        }),
   worker: object('{ enabled: true }'),
   retention: object('{ completedDays: 30, logsDays: 14 }'),
   maxFailures: fromRunCheck('maxFailures'),

@@ -178,6 +178,12 @@ describe('the public API (lib/index.ts)', () => {
     expect(options.worker).toBe(sameType);
   });
 
+  it('exports ConnectionPooler, the type of the connectionPooler option (checked by the compiler)', () => {
+    const pooler: publicApi.ConnectionPooler = 'transaction';
+    const options: publicApi.ReliableImportsModuleOptions = { connectionPooler: pooler };
+    expect(options.connectionPooler).toBe('transaction');
+  });
+
   it('exports RetentionOptions and RetentionPolicy, the types of the retention options (checked by the compiler)', () => {
     const policy: publicApi.RetentionPolicy = { completedDays: 7, includeUnresolved: true };
     const retention: publicApi.RetentionOptions = { ...policy, intervalMs: 60_000, sliceSize: 10 };

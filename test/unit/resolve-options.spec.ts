@@ -23,11 +23,12 @@ const DEFAULTS = {
   storeErrorStacks: false,
   checkSchema: true,
   requireApproval: false,
+  connectionPooler: 'detect',
   worker: { enabled: false, concurrency: 1, pollIntervalMs: 1000, run: {} },
   retention: { intervalMs: 3_600_000, sliceSize: 100, includeUnresolved: false },
 };
 const OPTION_LIST =
-  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, checkSchema, requireApproval, worker, retention, maxFailures, maxFailureRate, failureRateMinItems';
+  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, checkSchema, requireApproval, connectionPooler, worker, retention, maxFailures, maxFailureRate, failureRateMinItems';
 
 describe('resolveOptions', () => {
   it.each([
@@ -49,6 +50,7 @@ describe('resolveOptions', () => {
       storeErrorStacks: true,
       checkSchema: false,
       requireApproval: true,
+      connectionPooler: 'transaction',
       worker: {
         enabled: true,
         concurrency: 4,
@@ -177,6 +179,15 @@ describe('resolveOptions', () => {
   it('checks itemTimeoutMs', () => {
     expect(problemsOf({ itemTimeoutMs: 99 }).problems).toEqual([
       'itemTimeoutMs must be a whole number of milliseconds from 100 to 86400000 (a day); got 99',
+    ]);
+  });
+
+  it('checks connectionPooler', () => {
+    expect(resolveOptions({ connectionPooler: 'transaction' }).connectionPooler).toBe(
+      'transaction',
+    );
+    expect(problemsOf({ connectionPooler: 'session' }).problems).toEqual([
+      'connectionPooler must be "detect" or "transaction"; got "session"',
     ]);
   });
 
