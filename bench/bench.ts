@@ -244,7 +244,7 @@ function writeResults(report: Record<string, unknown>): void {
 async function measureAll(args: string[]): Promise<Record<string, unknown>> {
   const quick = args.includes('--quick');
   const plan = { ...(quick ? QUICK : FULL) };
-  const meter = await Meter.open(adminUrl, benchDatabase);
+  const meter = await Meter.open(adminUrl, benchDatabase, benchUrl);
   const app = await NestFactory.createApplicationContext(appModule(10), {
     logger: ['error'],
   }).catch(async (error: unknown) => {
@@ -423,18 +423,19 @@ async function measureAll(args: string[]): Promise<Record<string, unknown>> {
         roundTripsPerRow: Math.round(per((s) => s.roundTrips) * 1000) / 1000,
         commitsPerRow: Math.round(per((s) => s.commits) * 1000) / 1000,
         walBytesPerRow: Math.round(per((s) => s.walBytes)),
+        serverWalBytesPerRow: Math.round(per((s) => s.serverWalBytes)),
         samples: runs,
       };
     });
     console.log(
       `\n${'figure'.padEnd(18)} ${'rows/s'.padStart(7)} ${'(min-max)'.padEnd(13)} ${'trips/row'.padStart(9)} ` +
-        `${'commits/row'.padStart(11)} ${'WAL B/row'.padStart(9)}  what`,
+        `${'commits/row'.padStart(11)} ${'WAL B/row'.padStart(9)} ${'server WAL'.padStart(10)}  what`,
     );
     for (const s of summary)
       console.log(
         `${s.figure.padEnd(18)} ${String(s.rowsPerSecond).padStart(7)} ${`(${s.min}-${s.max})`.padEnd(13)} ` +
           `${s.roundTripsPerRow.toFixed(3).padStart(9)} ${s.commitsPerRow.toFixed(3).padStart(11)} ` +
-          `${String(s.walBytesPerRow).padStart(9)}  ${s.what}`,
+          `${String(s.walBytesPerRow).padStart(9)} ${String(s.serverWalBytesPerRow).padStart(10)}  ${s.what}`,
       );
 
     const ratios = RATIOS.filter(
@@ -475,6 +476,7 @@ async function measureAll(args: string[]): Promise<Record<string, unknown>> {
       plan,
       rowBytes: rowBytes(),
       pgbench: missing ?? 'ran',
+      walOf: meter.walOfDatabase ? 'the bench database (pg_walinspect)' : 'the whole server',
       figures: summary,
       ratios,
     };

@@ -8,8 +8,11 @@
  *   so that the reads do not count. A backend reports its counts lazily (up to 10 s late when idle) but
  *   always on exit: before and after a figure, the meter waits until no connection to the bench database
  *   is left (the module's pool closes idle connections after a short `idleTimeoutMillis`).
- * - WAL bytes: `pg_current_wal_lsn()` before and after. This is the whole server's WAL: on a shared
- *   server it includes what other databases wrote meanwhile (a few KB/s when idle, measured).
+ * - WAL bytes: `pg_current_wal_lsn()` before and after (`serverWalBytes`). That is the whole server's WAL:
+ *   on a shared server it includes whatever other databases wrote meanwhile. So where pg_walinspect is
+ *   available (PostgreSQL 15+, a contrib extension, created in the bench database only), `walBytes` is the
+ *   WAL of the bench database alone: the records between the two positions that touch its blocks, and the
+ *   other records (commits) of the same transactions. Without it, `walBytes` is the server's figure.
  */
 import { Client } from 'pg';
 
@@ -30,7 +33,10 @@ export function countQueries(): void {
 export interface Cost {
   roundTrips: number;
   commits: number;
+  /** WAL of the bench database (the server's, without pg_walinspect). */
   walBytes: number;
+  /** WAL of the whole server. */
+  serverWalBytes: number;
 }
 
 interface Reading {
@@ -43,15 +49,52 @@ export class Meter {
   private constructor(
     private readonly client: Client,
     private readonly database: string,
+    private readonly databaseUrl: string,
+    /** The database's oid, as it appears in WAL block references; null without pg_walinspect. */
+    private readonly walOid: string | null,
   ) {}
 
-  /** A meter of `database`, connected through `adminUrl` (another database of the same server). */
-  static async open(adminUrl: string, database: string): Promise<Meter> {
+  /**
+   * A meter of `database` (at `databaseUrl`), connected through `adminUrl` (another database of the
+   * same server). Creates pg_walinspect in the bench database where it can.
+   */
+  static async open(adminUrl: string, database: string, databaseUrl: string): Promise<Meter> {
     const client = new Client({ connectionString: adminUrl });
     uncounted.add(client);
     await client.connect();
     await client.query('SET stats_fetch_consistency = none');
-    return new Meter(client, database);
+    const walOid = await Meter.inspect(databaseUrl)
+      .then(
+        async (inspecting) => {
+          await inspecting.query('CREATE EXTENSION IF NOT EXISTS pg_walinspect');
+          await inspecting.end();
+          const { rows } = await client.query<{ oid: string }>(
+            'SELECT oid::text FROM pg_database WHERE datname = $1',
+            [database],
+          );
+          return rows[0].oid;
+        },
+        () => null,
+      )
+      .catch((error: unknown) => {
+        console.log(
+          `pg_walinspect: not available (${String(error)}); WAL per row is the whole server's`,
+        );
+        return null;
+      });
+    return new Meter(client, database, databaseUrl, walOid);
+  }
+
+  /** Whether WAL is counted for the bench database alone. */
+  get walOfDatabase(): boolean {
+    return this.walOid !== null;
+  }
+
+  private static async inspect(url: string): Promise<Client> {
+    const client = new Client({ connectionString: url });
+    uncounted.add(client);
+    await client.connect();
+    return client;
   }
 
   /** Waits until no connection to the bench database is open, so that its counts are all reported. */
@@ -97,8 +140,32 @@ export class Meter {
     return {
       roundTrips: roundTripsAfter - before.roundTrips,
       commits: after.commits - before.commits,
-      walBytes: Number(bytes),
+      walBytes: this.walOid === null ? Number(bytes) : await this.walOfBenchDatabase(before, after),
+      serverWalBytes: Number(bytes),
     };
+  }
+
+  /** Read after the figure, on a connection of its own that the next `quiesce` waits out. */
+  private async walOfBenchDatabase(before: Reading, after: Reading): Promise<number> {
+    const client = await Meter.inspect(this.databaseUrl);
+    try {
+      const blocks = `%/${this.walOid}/%`;
+      const {
+        rows: [{ bytes }],
+      } = await client.query<{ bytes: string }>(
+        `WITH records AS (
+           SELECT xid::text AS xid, record_length, block_ref FROM pg_get_wal_records_info($1, $2)
+         ), ours AS (
+           SELECT DISTINCT xid FROM records WHERE xid <> '0' AND block_ref LIKE $3
+         )
+         SELECT coalesce(sum(record_length), 0) AS bytes FROM records
+          WHERE block_ref LIKE $3 OR xid IN (SELECT xid FROM ours)`,
+        [before.lsn, after.lsn, blocks],
+      );
+      return Number(bytes);
+    } finally {
+      await client.end();
+    }
   }
 
   async close(): Promise<void> {
