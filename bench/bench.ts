@@ -422,7 +422,13 @@ async function measureAll(args: string[]): Promise<Record<string, unknown>> {
         max: Math.round(Math.max(...runs.map((s) => s.rows / s.seconds))),
         roundTripsPerRow: Math.round(per((s) => s.roundTrips) * 1000) / 1000,
         commitsPerRow: Math.round(per((s) => s.commits) * 1000) / 1000,
-        walBytesPerRow: Math.round(per((s) => s.walBytes)),
+        // The database's own where pg_walinspect could tell, in every round; the server's otherwise.
+        walBytesPerRow: Math.round(
+          runs.every((s) => s.walOfDatabase)
+            ? per((s) => s.walBytes)
+            : per((s) => s.serverWalBytes),
+        ),
+        walOfDatabase: runs.every((s) => s.walOfDatabase),
         serverWalBytesPerRow: Math.round(per((s) => s.serverWalBytes)),
         samples: runs,
       };
@@ -435,9 +441,11 @@ async function measureAll(args: string[]): Promise<Record<string, unknown>> {
       console.log(
         `${s.figure.padEnd(18)} ${String(s.rowsPerSecond).padStart(7)} ${`(${s.min}-${s.max})`.padEnd(13)} ` +
           `${s.roundTripsPerRow.toFixed(3).padStart(9)} ${s.commitsPerRow.toFixed(3).padStart(11)} ` +
-          `${String(s.walBytesPerRow).padStart(9)} ${String(s.serverWalBytesPerRow).padStart(10)}  ${s.what}`,
+          `${`${s.walBytesPerRow}${s.walOfDatabase ? '' : '*'}`.padStart(9)} ${String(s.serverWalBytesPerRow).padStart(10)}  ${s.what}`,
       );
 
+    if (summary.some((s) => !s.walOfDatabase))
+      console.log("* the whole server's WAL: pg_walinspect could not tell the bench database's");
     const ratios = RATIOS.filter(
       (r) => samples.get(r.numerator)?.length && samples.get(r.denominator)?.length,
     ).map((r) => {

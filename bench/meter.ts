@@ -33,8 +33,10 @@ export function countQueries(): void {
 export interface Cost {
   roundTrips: number;
   commits: number;
-  /** WAL of the bench database (the server's, without pg_walinspect). */
+  /** WAL of the bench database (the server's, without pg_walinspect or when it could not tell). */
   walBytes: number;
+  /** Whether `walBytes` is the bench database's alone. */
+  walOfDatabase: boolean;
   /** WAL of the whole server. */
   serverWalBytes: number;
 }
@@ -137,16 +139,22 @@ export class Meter {
       after.lsn,
       before.lsn,
     ]);
+    const ours = this.walOid === null ? null : await this.walOfBenchDatabase(before, after);
     return {
       roundTrips: roundTripsAfter - before.roundTrips,
       commits: after.commits - before.commits,
-      walBytes: this.walOid === null ? Number(bytes) : await this.walOfBenchDatabase(before, after),
+      walBytes: ours ?? Number(bytes),
+      walOfDatabase: ours !== null,
       serverWalBytes: Number(bytes),
     };
   }
 
-  /** Read after the figure, on a connection of its own that the next `quiesce` waits out. */
-  private async walOfBenchDatabase(before: Reading, after: Reading): Promise<number> {
+  /**
+   * Read after the figure, on a connection of its own that the next `quiesce` waits out. Null when the
+   * WAL is gone already: a checkpoint may recycle it while the figure runs (no replication slot holds it,
+   * and a bench should not leave one behind on a shared server).
+   */
+  private async walOfBenchDatabase(before: Reading, after: Reading): Promise<number | null> {
     const client = await Meter.inspect(this.databaseUrl);
     try {
       const blocks = `%/${this.walOid}/%`;
@@ -163,6 +171,8 @@ export class Meter {
         [before.lsn, after.lsn, blocks],
       );
       return Number(bytes);
+    } catch {
+      return null;
     } finally {
       await client.end();
     }
