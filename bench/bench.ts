@@ -2,7 +2,8 @@
  * `npm run bench`: the module against raw node-postgres and pgbench doing the same work, interleaved, in
  * several rounds of one run (see README, "Performance").
  *
- *   npm run bench              5 rounds (about 10 minutes on 2 cores), plus --wide and --progress
+ *   npm run bench              5 rounds, then --wide and --progress (well over half an hour on the loaded
+ *                              2-core machine of the README, whose load slows every figure)
  *   npm run bench -- --quick   3 small rounds, pgbench at 2 s (CI runs this so that the script cannot rot)
  *   npm run bench -- --large   also the peak RSS of creating 1,000,000 items from an async generator
  *   npm run bench -- --wide    (part of the full run, not of --quick) the rate and peak RSS of creating
