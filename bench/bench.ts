@@ -1,20 +1,25 @@
 /**
- * `npm run bench`: the module against raw `pg` doing the same work, side by side, in one run.
+ * `npm run bench`: the module against raw node-postgres and pgbench doing the same work, interleaved, in
+ * several rounds of one run (see README, "Performance").
  *
- *   npm run bench              N = 1,000, 10,000 and 100,000 (about 12 minutes on 2 cores)
- *   npm run bench -- --quick   N = 1,000 only (CI runs this so that the script cannot rot)
+ *   npm run bench              5 rounds, then --wide and --progress (well over half an hour on the loaded
+ *                              2-core machine of the README, whose load slows every figure)
+ *   npm run bench -- --quick   3 small rounds, pgbench at 2 s (CI runs this so that the script cannot rot)
  *   npm run bench -- --large   also the peak RSS of creating 1,000,000 items from an async generator
  *   npm run bench -- --wide    (part of the full run, not of --quick) the rate and peak RSS of creating
  *                              2,000 rows of 1 MB each from an async generator: chunks bounded by bytes
  *   npm run bench -- --progress
  *                              (part of the full run, not of --quick) the latency of getProgress, median
  *                              and p95 of 50 calls, on a batch of 1,000,000 rows while another app
- *                              processes it at concurrency 4 (and of getBatchSummary, which counts rows)
+ *                              processes it at concurrency 4 (and of getBatchSummary, which counts rows),
+ *                              and how well the ETA foretells the end of a batch of 100,000 rows
  *
- * Processing is measured per item (the default), chunked (`commitEvery: 100`), and at concurrency 2 and 4
- * (against sequential per-item). It runs compiled (`dist/bench`), as an application would, on
- * DATABASE_URL's server (default postgres://root@127.0.0.1:5432/postgres) in a database of its own,
- * dropped at the end. Results: a table on stdout and bench/results.json.
+ * Each round runs every figure once, in an order rotated from round to round, each on fresh tables; a
+ * ratio is taken within a round (the machine's load hits both sides alike) and the median of the rounds'
+ * ratios is reported. Per figure it also reports round trips, commits and WAL bytes per row (bench/meter.ts).
+ * It runs compiled (`dist/bench`), as an application would, on DATABASE_URL's server (default
+ * postgres://root@127.0.0.1:5432/postgres) in a database of its own, dropped at the end. Results: tables on
+ * stdout and bench/results.json.
  */
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
@@ -22,9 +27,10 @@ import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
 import {
   BaseProcessor,
   BatchService,
@@ -34,29 +40,17 @@ import {
   type ImportContext,
   type ImportItem,
 } from '../lib';
+import { rawCreate, rawProcess } from './baselines';
+import { countQueries, Meter, type Cost } from './meter';
+import { pgbenchMissing, runPgbench } from './pgbench';
+import { CREATE_CUSTOMERS, row, rowBytes, rows, UPSERT, upsertValues, type Row } from './work';
 
-interface Row {
-  email: string;
-  first_name: string;
-  last_name: string;
-  company: string;
-  notes: string;
-}
-
-/** About 500 bytes of JSON per row, like a wide CSV line. */
-const row = (i: number): Row => ({
-  email: `customer${i}@example.com`,
-  first_name: `First${i}`,
-  last_name: `Last${i}`,
-  company: `Company ${i % 97}`,
-  notes: 'x'.repeat(380),
-});
-
-/** Like a file stream: rows arrive asynchronously, a chunk at a time. */
-async function* rows(count: number): AsyncGenerator<Row> {
-  for (let i = 0; i < count; i++) {
-    if (i % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
-    yield row(i);
+/** Upserts the row into bench_customers through the item's EntityManager, as an import of customers would. */
+@ImportProcessor()
+class BenchCustomerProcessor extends BaseProcessor<Row> {
+  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
+    const inserted: unknown = await ctx.manager.query(UPSERT, upsertValues(item.sourceData));
+    if (!Array.isArray(inserted) || inserted.length !== 1) throw new Error('bench: no id returned');
   }
 }
 
@@ -71,19 +65,6 @@ async function* wideRows(count: number): AsyncGenerator<Row> {
 /** The rows of the wide figure: 2 GB in all, of which the process must never hold more than a few chunks. */
 const WIDE_ROWS = 2000;
 
-const UPSERT =
-  'INSERT INTO bench_customers (email, first_name, last_name) VALUES ($1, $2, $3) ' +
-  'ON CONFLICT (email) DO UPDATE SET first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name';
-
-/** Upserts the row into bench_customers, like an import of customers would. */
-@ImportProcessor()
-class BenchCustomerProcessor extends BaseProcessor<Row> {
-  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
-    const r = item.sourceData;
-    await ctx.query(UPSERT, [r.email, r.first_name, r.last_name]);
-  }
-}
-
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
 /** A database of this run's own (the child of --large is handed its name), so that runs never collide. */
 const benchDatabase =
@@ -95,6 +76,10 @@ const benchUrl = (() => {
   return url.toString();
 })();
 
+/**
+ * Idle pool connections close after a quarter of a second: the meter waits for the bench database to have no
+ * connection before and after a figure, which is when PostgreSQL has reported every commit of it.
+ */
 function appModule(poolSize: number) {
   @Module({
     imports: [
@@ -103,7 +88,7 @@ function appModule(poolSize: number) {
         url: benchUrl,
         migrations: reliableImportsMigrations,
         migrationsRun: true,
-        extra: { max: poolSize },
+        extra: { max: poolSize, idleTimeoutMillis: 250 },
         logging: false,
       }),
       ReliableImportsModule.forRoot({ leaseMs: 60_000 }),
@@ -114,268 +99,409 @@ function appModule(poolSize: number) {
   return BenchModule;
 }
 
-interface Result {
+/** The sizes of a run. */
+interface Plan {
+  rounds: number;
+  /** Rows of each per-row processing figure, module and raw. */
+  perRow: number;
+  /** Rows of each chunked figure (they run four times faster or more). */
+  chunked: number;
+  /** Rows of each creation figure. */
+  create: number;
+  /** pgbench's -T; 0 skips it. */
+  pgbenchSeconds: number;
+}
+
+const FULL: Plan = { rounds: 5, perRow: 2000, chunked: 8000, create: 50_000, pgbenchSeconds: 5 };
+const QUICK: Plan = { rounds: 3, perRow: 300, chunked: 1200, create: 5000, pgbenchSeconds: 2 };
+
+/** One measured run of a figure. */
+interface Sample extends Cost {
+  rows: number;
+  seconds: number;
+}
+
+/** A figure: `setup` (not measured) prepares fresh tables and returns the measured work. */
+interface Figure {
+  name: string;
+  what: string;
+  setup: () => Promise<() => Promise<{ rows: number; seconds?: number; roundTrips?: number }>>;
+}
+
+/** A ratio of two figures of the same round, with the target of issue 16 where there is one. */
+interface Ratio {
+  name: string;
+  numerator: string;
+  denominator: string;
+  target?: number;
+}
+
+const RATIOS: Ratio[] = [
+  {
+    name: 'per-row c1 ÷ raw loop c1',
+    numerator: 'module-item-c1',
+    denominator: 'raw-item-c1',
+    target: 0.95,
+  },
+  {
+    name: 'per-row c4 ÷ pgbench c4',
+    numerator: 'module-item-c4',
+    denominator: 'pgbench-c4',
+    target: 0.7,
+  },
+  { name: 'per-row c4 ÷ raw loop c4', numerator: 'module-item-c4', denominator: 'raw-item-c4' },
+  {
+    name: 'chunked c1 ÷ raw loop c1',
+    numerator: 'module-chunked-c1',
+    denominator: 'raw-item-c1',
+    target: 3.5,
+  },
+  {
+    name: 'chunked c4 ÷ raw loop c1',
+    numerator: 'module-chunked-c4',
+    denominator: 'raw-item-c1',
+    target: 6.5,
+  },
+  { name: 'chunked c4 ÷ raw loop c4', numerator: 'module-chunked-c4', denominator: 'raw-item-c4' },
+  {
+    name: 'create async ÷ raw insert',
+    numerator: 'create-async',
+    denominator: 'create-raw',
+    target: 0.9,
+  },
+  { name: 'raw loop c1 ÷ pgbench c1', numerator: 'raw-item-c1', denominator: 'pgbench-c1' },
+  { name: 'raw loop c4 ÷ pgbench c4', numerator: 'raw-item-c4', denominator: 'pgbench-c4' },
+];
+
+/** The other figures (--progress, --wide, --large): one measurement each, as before. */
+interface Extra {
   figure: string;
   n: number;
-  module: number;
+  value: number;
   baseline: number | null;
   unit: string;
   ratio: number | null;
-  /** Peak RSS of this process while the module's side of the figure ran, sampled every 20 ms. */
-  peakRssMb?: number;
 }
 
-const results: Result[] = [];
-const rssMb = () => Math.round(process.memoryUsage().rss / 1024 / 1024);
-let peakRss = 0;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb())), 20);
-sampler.unref();
-
-/** One timed run of `work` after an untimed `setup`, with the peak RSS sampled while it ran. */
-interface Measured {
-  seconds: number;
-  peakRssMb: number;
-}
-
-async function measure(work: () => Promise<unknown>): Promise<Measured> {
-  peakRss = rssMb();
-  const start = process.hrtime.bigint();
-  await work();
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  return { seconds, peakRssMb: Math.max(peakRss, rssMb()) };
-}
-
-/**
- * Runs setup + measured work `times` times and keeps the median run: small figures take about a second,
- * where one slow `fsync` moves a single run by a third.
- */
-async function median(
-  times: number,
-  setup: () => Promise<() => Promise<unknown>> | (() => Promise<unknown>),
-): Promise<Measured> {
-  const runs: Measured[] = [];
-  for (let i = 0; i < times; i++) runs.push(await measure(await setup()));
-  runs.sort((a, b) => a.seconds - b.seconds);
-  return runs[Math.floor(runs.length / 2)];
-}
+const extras: Extra[] = [];
 
 function record(
   figure: string,
   n: number,
-  module: number,
+  value: number,
   baseline: number | null,
   unit = 'items/s',
-  peakRssMb?: number,
 ) {
-  const ratio = baseline ? Math.round((module / baseline) * 100) / 100 : null;
-  results.push({
+  const ratio = baseline ? Math.round((value / baseline) * 100) / 100 : null;
+  extras.push({
     figure,
     n,
-    module: Math.round(module),
+    value: Math.round(value),
     baseline: baseline === null ? null : Math.round(baseline),
     unit,
     ratio,
-    ...(peakRssMb === undefined ? {} : { peakRssMb }),
   });
-  const cell = (value: number | null) =>
-    (value === null ? '-' : String(Math.round(value))).padStart(8);
   console.log(
-    `${figure.padEnd(24)} n=${String(n).padEnd(8)} module ${cell(module)}  baseline ${cell(baseline)}  ` +
-      `${unit.padEnd(8)} ratio ${String(ratio ?? '-').padEnd(5)}` +
-      (peakRssMb === undefined ? '' : ` peak RSS ${peakRssMb} MB`),
+    `${figure.padEnd(24)} n=${String(n).padEnd(8)} ${String(Math.round(value)).padStart(8)} ${unit}` +
+      (baseline === null ? '' : `  baseline ${Math.round(baseline)}  ratio ${ratio}`),
   );
 }
 
-/** Raw pg: the same rows into the same table, in one transaction, 1,000 rows per statement. */
-async function rawCreate(client: Client, n: number): Promise<void> {
-  await client.query('BEGIN');
-  const {
-    rows: [batch],
-  } = await client.query<{ id: string }>(
-    `INSERT INTO import_batches (batch_type) VALUES ('bench_customer') RETURNING id`,
-  );
-  for (let start = 0; start < n; start += 1000) {
-    const indexes: number[] = [];
-    const data: string[] = [];
-    for (let i = start; i < Math.min(n, start + 1000); i++) {
-      indexes.push(i);
-      data.push(JSON.stringify(row(i)));
-    }
-    await client.query(
-      'INSERT INTO import_batch_items (batch_id, item_index, source_data) SELECT $1, * FROM unnest($2::int[], $3::jsonb[])',
-      [batch.id, indexes, data],
-    );
-  }
-  await client.query('COMMIT');
-}
-
-/** Raw pg: per item BEGIN; SELECT ... FOR UPDATE; upsert; UPDATE status; COMMIT. */
-async function rawProcess(client: Client, batchId: string): Promise<void> {
-  const { rows: items } = await client.query<{ id: string }>(
-    `SELECT id FROM import_batch_items WHERE batch_id = $1 AND status = 'pending' ORDER BY item_index`,
-    [batchId],
-  );
-  for (const { id } of items) {
-    await client.query('BEGIN');
-    const {
-      rows: [item],
-    } = await client.query<{ source_data: Row }>(
-      'SELECT source_data FROM import_batch_items WHERE id = $1 FOR UPDATE',
-      [id],
-    );
-    const r = item.source_data;
-    await client.query(UPSERT, [r.email, r.first_name, r.last_name]);
-    await client.query(
-      `UPDATE import_batch_items SET status = 'completed', attempts = attempts + 1, completed_at = now() WHERE id = $1`,
-      [id],
-    );
-    await client.query('COMMIT');
-  }
-}
+/** The median of numbers (the mean of the middle two for an even count). */
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes('--child-create-1m')) return childCreate(rows(1_000_000));
   if (args.includes('--child-create-wide')) return childCreate(wideRows(WIDE_ROWS));
 
+  countQueries();
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE "${benchDatabase}"`);
-  let machine: string;
+  let report: Record<string, unknown>;
   try {
-    machine = await measureAll(args);
+    report = await measureAll(args);
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS "${benchDatabase}" WITH (FORCE)`);
     await admin.end();
   }
 
-  // Compiled to dist/bench: the results go next to the source, where the README says.
-  const file = resolve(__dirname, '../../bench/results.json');
-  writeFileSync(file, `${JSON.stringify({ machine, rows: results }, null, 2)}\n`);
-  console.log(`\nwrote ${file}`);
+  writeResults(report);
+  console.log(`\nwrote bench/results.json in ${Math.round(process.uptime())} s`);
 }
 
-/** Every figure, on the bench database; returns the description of the machine. */
-async function measureAll(args: string[]): Promise<string> {
-  const sizes = args.includes('--quick') ? [1000] : [1000, 10_000, 100_000];
-  const raw = new Client({ connectionString: benchUrl });
-  await raw.connect();
+/** Compiled to dist/bench: the results go next to the source, where the README says. */
+function writeResults(report: Record<string, unknown>): void {
+  const file = resolve(__dirname, '../../bench/results.json');
+  writeFileSync(file, `${JSON.stringify({ ...report, extras }, null, 2)}\n`);
+}
+
+/** Every figure, on the bench database; returns what results.json holds besides the extras. */
+async function measureAll(args: string[]): Promise<Record<string, unknown>> {
+  const quick = args.includes('--quick');
+  const plan = { ...(quick ? QUICK : FULL) };
+  const meter = await Meter.open(adminUrl, benchDatabase, benchUrl);
   const app = await NestFactory.createApplicationContext(appModule(10), {
     logger: ['error'],
   }).catch(async (error: unknown) => {
-    await raw.end();
+    await meter.close();
     throw error;
   });
   try {
     const batches = app.get(BatchService);
-    await raw.query(
-      'CREATE TABLE bench_customers (id serial PRIMARY KEY, email text UNIQUE NOT NULL, first_name text, last_name text)',
-    );
-    /** Every run starts on empty tables, not in what (or in the autovacuum that) the last one left. */
+    const dataSource = app.get(DataSource);
+    await dataSource.query(CREATE_CUSTOMERS);
+    // Every figure starts on truncated, vacuumed tables: autovacuum would only add noise (and commits).
+    for (const table of [
+      'bench_customers',
+      'import_batches',
+      'import_batch_items',
+      'import_logs',
+      'import_batch_progress',
+    ])
+      await dataSource.query(`ALTER TABLE "${table}" SET (autovacuum_enabled = false)`);
     const emptyTables = () =>
-      raw.query(
+      dataSource.query(
         'TRUNCATE bench_customers, import_logs, import_batch_progress, import_batch_items, import_batches',
       );
     /** A batch of n items to process, on otherwise empty tables, vacuumed and analyzed. */
     const freshBatch = async (n: number) => {
       await emptyTables();
       const batch = await batches.createBatch('bench_customer', rows(n));
-      await raw.query('VACUUM ANALYZE import_batch_items');
+      await dataSource.query('VACUUM ANALYZE import_batch_items');
       return batch.id;
     };
-    const {
-      rows: [{ server_version: serverVersion }],
-    } = await raw.query<{ server_version: string }>('SHOW server_version');
+    const [{ server_version: serverVersion }] =
+      await dataSource.query<Array<{ server_version: string }>>('SHOW server_version');
     const machine =
       `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, ` +
       `Node ${process.version}, PostgreSQL ${serverVersion} at ${new URL(adminUrl).host}`;
-    console.log(`machine: ${machine}`);
+    const load = () => loadavg()[0].toFixed(1);
+    console.log(`machine: ${machine}; load average at the start ${load()}`);
+    console.log(
+      `rows of ${rowBytes()} bytes of JSON; ${plan.rounds} rounds of ${plan.perRow} rows per-row, ` +
+        `${plan.chunked} chunked, ${plan.create} created` +
+        (plan.pgbenchSeconds ? `, pgbench -T ${plan.pgbenchSeconds}` : ''),
+    );
 
-    // Warm-up, not recorded: pool connections, JIT, the server's caches.
-    await rawCreate(raw, 300);
-    await rawProcess(raw, await freshBatch(300));
-    await batches.processBatch(await freshBatch(300));
-    await batches.processBatch(await freshBatch(300), { commitEvery: 100 });
+    const missing = plan.pgbenchSeconds ? pgbenchMissing() : 'skipped';
+    if (missing) console.log(`pgbench: ${missing}; its figures and ratios are left out`);
 
-    for (const n of sizes) {
-      const times = n <= 1000 ? 3 : 1;
-      const createArray = await median(times, async () => {
-        await emptyTables();
-        const items = Array.from({ length: n }, (_, i) => row(i));
-        return () => batches.createBatch('bench_customer', items);
-      });
-      const createAsync = await median(times, async () => {
-        await emptyTables();
-        return () => batches.createBatch('bench_customer', rows(n));
-      });
-      const createRaw = await median(times, async () => {
-        await emptyTables();
-        return () => rawCreate(raw, n);
-      });
-      /** items/s of the module against the baseline (both on n items), with the module's peak RSS. */
-      const rate = (figure: string, module: Measured, baseline: Measured) =>
-        record(figure, n, n / module.seconds, n / baseline.seconds, 'items/s', module.peakRssMb);
-      /** The median run of `work` on a fresh batch of n items. */
-      const processing = (work: (batchId: string) => Promise<unknown>) =>
-        median(times, async () => {
-          const id = await freshBatch(n);
-          return () => work(id);
-        });
-      rate('create-array', createArray, createRaw);
-      rate('create-async', createAsync, createRaw);
-
-      // Processing: each figure on fresh items; the module sequential, chunked, at 2 and 4, and raw pg.
-      const rawSeq = await processing((id) => rawProcess(raw, id));
-      const moduleSeq = await processing((id) => batches.processBatch(id));
-      rate('process-item', moduleSeq, rawSeq);
-      const chunked = await processing((id) => batches.processBatch(id, { commitEvery: 100 }));
-      rate('process-chunked', chunked, rawSeq);
-      const concurrent: Measured[] = [];
-      for (const concurrency of [2, 4]) {
-        const measured = await processing((id) => batches.processBatch(id, { concurrency }));
-        rate(`process-concurrency-${concurrency}`, measured, moduleSeq);
-        concurrent.push(measured);
-      }
-
-      // Reprocess: 10% of the items failed, then reprocessed; the batch's first run is not what is
-      // measured, so its outcome is written directly. Against the raw per-item rate.
-      const reprocess = await median(times, async () => {
+    const processing =
+      (n: number, work: (id: string) => Promise<unknown>): Figure['setup'] =>
+      async () => {
         const id = await freshBatch(n);
-        await raw.query(
-          `UPDATE import_batch_items SET status = CASE WHEN item_index % 10 = 0 THEN 'failed' ELSE 'completed' END,
-                  attempts = 1, completed_at = now() WHERE batch_id = $1`,
-          [id],
-        );
-        await raw.query(
-          `UPDATE import_batches SET status = 'completed_with_errors', started_at = now(), completed_at = now() WHERE id = $1`,
-          [id],
-        );
-        return () => batches.reprocessBatch(id);
-      });
-      record(
-        'reprocess-10pct',
-        n / 10,
-        n / 10 / reprocess.seconds,
-        n / rawSeq.seconds,
-        'items/s',
-        reprocess.peakRssMb,
-      );
-      const peaks = [createArray, createAsync, moduleSeq, chunked, ...concurrent, reprocess].map(
-        (m) => m.peakRssMb,
-      );
-      record('peak-rss-mb', n, Math.max(...peaks), null, 'MB');
+        return async () => {
+          await work(id);
+          return { rows: n };
+        };
+      };
+    const figures: Figure[] = [
+      {
+        name: 'create-async',
+        what: 'createBatch from an async generator',
+        setup: async () => {
+          await emptyTables();
+          return async () => {
+            await batches.createBatch('bench_customer', rows(plan.create));
+            return { rows: plan.create };
+          };
+        },
+      },
+      {
+        name: 'create-raw',
+        what: 'raw insert, 1,000 rows per statement from a jsonb array',
+        setup: async () => {
+          await emptyTables();
+          return async () => {
+            await rawCreate(benchUrl, plan.create);
+            return { rows: plan.create };
+          };
+        },
+      },
+      {
+        name: 'raw-item-c1',
+        what: 'raw loop, 1 connection',
+        setup: processing(plan.perRow, (id) => rawProcess(benchUrl, id, 1)),
+      },
+      {
+        name: 'raw-item-c4',
+        what: 'raw loop, 4 connections',
+        setup: processing(plan.perRow, (id) => rawProcess(benchUrl, id, 4)),
+      },
+      {
+        name: 'module-item-c1',
+        what: 'processBatch, per row',
+        setup: processing(plan.perRow, (id) => batches.processBatch(id)),
+      },
+      {
+        name: 'module-item-c4',
+        what: 'processBatch, per row, concurrency 4',
+        setup: processing(plan.perRow, (id) => batches.processBatch(id, { concurrency: 4 })),
+      },
+      {
+        name: 'module-chunked-c1',
+        what: 'processBatch, commitEvery 100',
+        setup: processing(plan.chunked, (id) => batches.processBatch(id, { commitEvery: 100 })),
+      },
+      {
+        name: 'module-chunked-c4',
+        what: 'processBatch, commitEvery 100, concurrency 4',
+        setup: processing(plan.chunked, (id) =>
+          batches.processBatch(id, { commitEvery: 100, concurrency: 4 }),
+        ),
+      },
+    ];
+    if (!missing)
+      for (const clients of [1, 4])
+        figures.push({
+          name: `pgbench-c${clients}`,
+          what: `pgbench -M prepared, ${clients} client${clients > 1 ? 's' : ''}`,
+          setup: async () => {
+            const id = await freshBatch(plan.perRow);
+            return async () => {
+              const run = await runPgbench(benchUrl, id, plan.perRow, clients, plan.pgbenchSeconds);
+              // Its statements are not this process's to count: four per transaction, by its script.
+              return {
+                rows: run.transactions,
+                seconds: run.transactions / run.tps,
+                roundTrips: run.transactions * 4,
+              };
+            };
+          },
+        });
+
+    const sampleOf = async (figure: Figure): Promise<Sample> => {
+      const work = await figure.setup();
+      await meter.quiesce();
+      const before = await meter.read();
+      const start = process.hrtime.bigint();
+      const done = await work();
+      const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+      const cost = await meter.since(before, meter.roundTripsNow());
+      return {
+        rows: done.rows,
+        seconds: done.seconds ?? elapsed,
+        ...cost,
+        roundTrips: done.roundTrips ?? cost.roundTrips,
+      };
+    };
+
+    // Warm-up, not recorded: connections, JIT, the server's caches, pgbench's first start.
+    const warmUp = { ...plan, perRow: 200, chunked: 400, create: 1000 };
+    Object.assign(plan, warmUp);
+    for (const figure of figures.filter((f) => !f.name.startsWith('pgbench')))
+      await sampleOf(figure);
+    Object.assign(plan, quick ? QUICK : FULL);
+
+    const samples = new Map<string, Sample[]>(figures.map((f) => [f.name, []]));
+    for (let round = 0; round < plan.rounds; round++) {
+      // Rotated, so that no figure always runs right after the same one (or first, on a cold cache).
+      const order = figures.map((_, i) => figures[(i + round * 3) % figures.length]);
+      const line: string[] = [];
+      for (const figure of order) {
+        const sample = await sampleOf(figure);
+        samples.get(figure.name)?.push(sample);
+        line.push(`${figure.name} ${Math.round(sample.rows / sample.seconds)}`);
+      }
+      console.log(`round ${round + 1}/${plan.rounds} (load ${load()}): ${line.join(', ')} rows/s`);
     }
 
-    if (args.includes('--wide') || !args.includes('--quick')) {
+    const summary = figures.map((figure) => {
+      const runs = samples.get(figure.name) ?? [];
+      const per = (pick: (s: Sample) => number) => median(runs.map((s) => pick(s) / s.rows));
+      const ours = runs.filter((s) => s.walOfDatabase);
+      return {
+        figure: figure.name,
+        what: figure.what,
+        rowsPerSecond: Math.round(median(runs.map((s) => s.rows / s.seconds))),
+        min: Math.round(Math.min(...runs.map((s) => s.rows / s.seconds))),
+        max: Math.round(Math.max(...runs.map((s) => s.rows / s.seconds))),
+        roundTripsPerRow: Math.round(per((s) => s.roundTrips) * 1000) / 1000,
+        commitsPerRow: Math.round(per((s) => s.commits) * 1000) / 1000,
+        // The database's own, over the rounds where pg_walinspect could read it (a checkpoint may have
+        // recycled the WAL meanwhile); the server's where it never could.
+        walBytesPerRow: Math.round(
+          ours.length ? median(ours.map((s) => s.walBytes / s.rows)) : per((s) => s.serverWalBytes),
+        ),
+        walRoundsOfDatabase: ours.length,
+        serverWalBytesPerRow: Math.round(per((s) => s.serverWalBytes)),
+        samples: runs,
+      };
+    });
+    console.log(
+      `\n${'figure'.padEnd(18)} ${'rows/s'.padStart(7)} ${'(min-max)'.padEnd(13)} ${'trips/row'.padStart(9)} ` +
+        `${'commits/row'.padStart(11)} ${'WAL B/row'.padStart(9)} ${'server WAL'.padStart(10)}  what`,
+    );
+    for (const s of summary)
+      console.log(
+        `${s.figure.padEnd(18)} ${String(s.rowsPerSecond).padStart(7)} ${`(${s.min}-${s.max})`.padEnd(13)} ` +
+          `${s.roundTripsPerRow.toFixed(3).padStart(9)} ${s.commitsPerRow.toFixed(3).padStart(11)} ` +
+          `${`${s.walBytesPerRow}${s.walRoundsOfDatabase ? '' : '*'}`.padStart(9)} ${String(s.serverWalBytesPerRow).padStart(10)}  ${s.what}`,
+      );
+
+    if (summary.some((s) => !s.walRoundsOfDatabase))
+      console.log("* the whole server's WAL: pg_walinspect could not read the bench database's");
+    const ratios = RATIOS.filter(
+      (r) => samples.get(r.numerator)?.length && samples.get(r.denominator)?.length,
+    ).map((r) => {
+      const rate = (name: string, round: number) => {
+        const s = (samples.get(name) ?? [])[round];
+        return s.rows / s.seconds;
+      };
+      const perRound = Array.from(
+        { length: plan.rounds },
+        (_, round) =>
+          Math.round((rate(r.numerator, round) / rate(r.denominator, round)) * 100) / 100,
+      );
+      const value = Math.round(median(perRound) * 100) / 100;
+      return {
+        ...r,
+        median: value,
+        rounds: perRound,
+        met: r.target === undefined ? null : value >= r.target,
+      };
+    });
+    console.log(
+      `\n${'ratio (median of the rounds)'.padEnd(28)} ${'median'.padStart(6)}  target  rounds`,
+    );
+    for (const r of ratios)
+      console.log(
+        `${r.name.padEnd(28)} ${r.median.toFixed(2).padStart(6)}  ` +
+          `${r.target === undefined ? '      ' : `≥ ${r.target.toFixed(2)}${r.met ? '✔' : '✘'}`.padEnd(7)} ` +
+          ` ${r.rounds.join(' ')}`,
+      );
+
+    const report = {
+      machine,
+      date: new Date().toISOString(),
+      loadAverageAtEnd: loadavg(),
+      mode: quick ? 'quick' : 'full',
+      plan,
+      rowBytes: rowBytes(),
+      pgbench: missing ?? 'ran',
+      walOf: meter.walOfDatabase ? 'the bench database (pg_walinspect)' : 'the whole server',
+      figures: summary,
+      ratios,
+    };
+    // Written now as well: the figures after this one take long, and a failure there must not lose these.
+    writeResults(report);
+
+    if (args.includes('--wide') || !quick) {
       // No raw baseline: 1,000 rows of 1 MB in one statement, as rawCreate sends them, are 1 GB.
       await emptyTables();
       const { seconds, peakRssMb } = createInChild('--child-create-wide');
-      record('create-wide-1mb', WIDE_ROWS, WIDE_ROWS / seconds, null, 'items/s', peakRssMb);
+      record('create-wide-1mb', WIDE_ROWS, WIDE_ROWS / seconds, null, 'items/s');
       record('create-wide-peak-rss-mb', WIDE_ROWS, peakRssMb, null, 'MB');
       await emptyTables();
     }
 
-    if (args.includes('--progress') || !args.includes('--quick')) {
+    if (args.includes('--progress') || !quick) {
       await emptyTables();
       await progressFigure(batches, await freshBatch(1_000_000));
       await emptyTables();
@@ -385,15 +511,17 @@ async function measureAll(args: string[]): Promise<string> {
 
     if (args.includes('--large')) {
       await emptyTables();
-      const rawMillion = await measure(() => rawCreate(raw, 1_000_000));
+      const start = process.hrtime.bigint();
+      await rawCreate(benchUrl, 1_000_000);
+      const rawSeconds = Number(process.hrtime.bigint() - start) / 1e9;
       await emptyTables();
       const { seconds, peakRssMb } = createInChild('--child-create-1m');
-      record('create-1m-async', 1_000_000, 1_000_000 / seconds, 1_000_000 / rawMillion.seconds);
+      record('create-1m-async', 1_000_000, 1_000_000 / seconds, 1_000_000 / rawSeconds);
       record('create-1m-peak-rss-mb', 1_000_000, peakRssMb, null, 'MB');
     }
-    return machine;
+    return { ...report, loadAverageAtEnd: loadavg() };
   } finally {
-    await raw.end();
+    await meter.close();
     await app.close();
   }
 }
@@ -513,9 +641,9 @@ function createInChild(flag: string): { seconds: number; peakRssMb: number } {
 /** In a process of its own, so that its peak RSS is its own: a batch created from an async generator. */
 async function childCreate(items: AsyncGenerator<Row>): Promise<void> {
   const app = await NestFactory.createApplicationContext(appModule(4), { logger: ['error'] });
-  const { seconds } = await measure(() =>
-    app.get(BatchService).createBatch('bench_customer', items),
-  );
+  const start = process.hrtime.bigint();
+  await app.get(BatchService).createBatch('bench_customer', items);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   await app.close();
   const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   console.log(JSON.stringify({ seconds, peakRssMb }));
