@@ -21,6 +21,7 @@ import { ItemStore } from './processing/item-store';
 import { ItemRunner } from './processing/item-runner';
 import { ImportTelemetry } from './telemetry/import-telemetry';
 import { ImportPruner } from './processing/import-pruner';
+import { ImportScrubber } from './processing/import-scrubber';
 import { RetentionRunner } from './processing/retention-runner';
 import { RELIABLE_IMPORTS_DATA_SOURCE, RESOLVED_OPTIONS } from './reliable-imports.constants';
 import {
@@ -62,6 +63,7 @@ import { resolveOptions } from './utils/resolve-options.util';
     BatchApproval,
     DryRunner,
     ImportPruner,
+    ImportScrubber,
     RetentionRunner,
     BatchService,
   ],
