@@ -57,6 +57,11 @@ export interface ScrubSourceDataOptions {
 /** What `scrubSourceData` scrubbed (or, in a dry run, would scrub). */
 export interface ScrubReport {
   dryRun: boolean;
+  /**
+   * The scrubbings applied: one per processor that declares a `scrub` (and, by age, one for the other
+   * types); 0 when there was nothing to apply.
+   */
+  policies: number;
   /** Trees in which rows were scrubbed. */
   trees: number;
   /** Rows scrubbed. */

@@ -40,11 +40,20 @@ interface TreeFacts {
 
 /** An empty report, to add slices to. */
 export function emptyScrubReport(dryRun: boolean): ScrubReport {
-  return { dryRun, trees: 0, rows: 0, logs: 0, slices: 0, kept: { live: 0, busy: 0 } };
+  return {
+    dryRun,
+    policies: 0,
+    trees: 0,
+    rows: 0,
+    logs: 0,
+    slices: 0,
+    kept: { live: 0, busy: 0 },
+  };
 }
 
 /** Adds `more` into `total`. */
 export function addScrubReports(total: ScrubReport, more: ScrubReport): void {
+  total.policies += more.policies;
   total.trees += more.trees;
   total.rows += more.rows;
   total.logs += more.logs;
@@ -66,6 +75,7 @@ export class ImportScrubber {
 
   async scrubTrees(scrub: TreeScrub): Promise<ScrubReport> {
     const report = emptyScrubReport(scrub.dryRun);
+    report.policies = 1;
     const statuses = [...ENDED_BATCH_STATUSES];
     for (const status of statuses) {
       let cursor: { createdAt: string; id: string } | null = null;
