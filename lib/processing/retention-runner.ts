@@ -22,12 +22,11 @@ import { tryRetentionLock } from './statements/retention.statements';
 
 /**
  * Applies the configured retention (the module's `retention` and the processors', then the processors'
- * `scrub`), one instance at a
- * time across processes: under an advisory lock taken in a transaction held open, for the run, on one
- * connection of its own (TypeORM pools connections: a session's lock taken on a pooled one would be given
- * back on another, or stay with the pool; and a pooler in transaction mode keeps no session). With the
- * background worker (`worker.enabled`) it runs every
- * `retention.intervalMs`, the first time at the start; never when no retention is configured.
+ * `scrub`), one instance at a time across processes: under an advisory lock taken in a transaction held
+ * open, for the run, on one connection of its own (TypeORM pools connections: a session's lock taken on a
+ * pooled one would be given back on another, or stay with the pool; and a pooler in transaction mode
+ * keeps no session). With the background worker (`worker.enabled`) it runs every `retention.intervalMs`,
+ * the first time at the start; never when neither retention nor scrubbing is configured.
  */
 @Injectable()
 export class RetentionRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
