@@ -11,7 +11,7 @@ interface Person {
 class PersonRowProcessor extends BaseProcessor<Person> {
   processItem(item: ImportItem<Person>, ctx: ImportContext<Person>) {
     ctx.log.info('saved', { email: item.sourceData.email });
-    return Promise.resolve({ echo: item.sourceData.email });
+    return Promise.resolve({ targetTable: 'people', echo: item.sourceData.email });
   }
 }
 
