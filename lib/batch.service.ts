@@ -37,6 +37,7 @@ import type {
   RetentionReport,
 } from './interfaces/retention.interface';
 import type { Readable } from 'node:stream';
+import type { ScrubReport, ScrubSourceDataOptions } from './interfaces/scrubbing.interface';
 import type { ImportBatch } from './interfaces/import-batch.interface';
 import type { ImportItem } from './interfaces/import-item.interface';
 import type { ImportLogEntry } from './interfaces/import-log.interface';
@@ -49,6 +50,8 @@ import { BatchStore } from './processing/batch-store';
 import { ProgressReader } from './processing/progress-reader';
 import { failuresFile } from './processing/failures-export';
 import { ImportPruner } from './processing/import-pruner';
+import { addScrubReports, emptyScrubReport, ImportScrubber } from './processing/import-scrubber';
+import { scrubPolicies, scrubsBefore } from './processing/scrub-policies';
 import { RetentionRunner } from './processing/retention-runner';
 import { TreeReader } from './processing/tree-reader';
 import { RESOLVED_OPTIONS } from './reliable-imports.constants';
@@ -77,6 +80,7 @@ export class BatchService {
     @Inject(ProgressReader) private readonly progress: ProgressReader,
     @Inject(ImportPruner) private readonly pruner: ImportPruner,
     @Inject(RetentionRunner) private readonly retention: RetentionRunner,
+    @Inject(ImportScrubber) private readonly scrubber: ImportScrubber,
   ) {}
 
   /**
@@ -603,6 +607,58 @@ export class BatchService {
     const given = check.object(options, 'options');
     check.optionalBoolean(given.dryRun, 'options.dryRun');
     return this.retention.apply(given.dryRun ?? false);
+  }
+
+  /**
+   * Scrubs the personal data of ended trees of batches (a first batch and its reprocesses, whose every
+   * batch ended before the cutoff and none may still run): their completed rows and the failed ones a
+   * reprocess resolved (every row with `includeUnresolved`) keep only the fields their processor's `scrub`
+   * keeps (`keepFields`) and a SHA-256 of their source data; their results, error texts and the data in
+   * their audit-log entries are removed, and `scrubbedAt` is set. A scrubbed row is never corrected or
+   * reprocessed (`RowScrubbedError`). Without `olderThan`, applies each processor's `scrub` (what the
+   * background worker does with retention); with it, every type (the types of `batchTypes`). In slices,
+   * each a short transaction; a tree that a reprocess or a correction holds at that moment is left for the
+   * next run. A row is scrubbed once: a second call scrubs nothing. With `dryRun`, each slice is rolled
+   * back: the report says what would be scrubbed.
+   *
+   * @throws InvalidArgumentError when an option is not what its type says.
+   */
+  async scrubSourceData(options?: ScrubSourceDataOptions): Promise<ScrubReport> {
+    const check = new ArgumentChecks('scrubSourceData');
+    const given = check.object(options, 'options');
+    const olderThan =
+      given.olderThan === undefined
+        ? undefined
+        : checkDate(check, given.olderThan, 'options.olderThan');
+    const batchTypes = checkBatchTypes(check, given.batchTypes, 'options.batchTypes') ?? null;
+    check.optionalBoolean(given.includeUnresolved, 'options.includeUnresolved');
+    check.optionalBoolean(given.dryRun, 'options.dryRun');
+    const sliceSize = given.sliceSize ?? this.options.retention.sliceSize;
+    if (
+      !Number.isInteger(sliceSize) ||
+      sliceSize < SLICE_SIZE_RANGE.min ||
+      sliceSize > SLICE_SIZE_RANGE.max
+    ) {
+      check.fail(
+        'options.sliceSize',
+        messages.orLeftOut({ expected: messages.expectedWholeNumber(SLICE_SIZE_RANGE) }),
+        sliceSize,
+      );
+    }
+    const dryRun = given.dryRun ?? false;
+    const processors = this.registry.all();
+    const scrubs =
+      olderThan === undefined
+        ? scrubPolicies(processors, new Date(), batchTypes).map((scrub) => ({
+            ...scrub,
+            includeUnresolved: given.includeUnresolved ?? scrub.includeUnresolved,
+          }))
+        : scrubsBefore(processors, olderThan, batchTypes, given.includeUnresolved ?? false);
+    const report = emptyScrubReport(dryRun);
+    for (const scrub of scrubs) {
+      addScrubReports(report, await this.scrubber.scrubTrees({ ...scrub, dryRun, sliceSize }));
+    }
+    return report;
   }
 }
 

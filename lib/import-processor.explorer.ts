@@ -62,6 +62,7 @@ export class ImportProcessorExplorer implements OnModuleInit {
           failureRateMinItems: options.failureRateMinItems,
         },
         retention: options.retention,
+        scrub: options.scrub,
       });
     }
     const registered = this.registry.all();

@@ -1,6 +1,7 @@
 import type { ErrorBudget } from './interfaces/batch-options.interface';
 import { Injectable } from '@nestjs/common';
 import type { RetentionPolicy } from './interfaces/retention.interface';
+import type { ScrubPolicy } from './interfaces/scrubbing.interface';
 import type { BaseProcessor } from './base-processor';
 import { DuplicateBatchTypeError } from './errors/duplicate-batch-type.error';
 import { UnknownBatchTypeError } from './errors/unknown-batch-type.error';
@@ -17,6 +18,8 @@ export interface RegisteredProcessor {
   budget: ErrorBudget;
   /** The processor's retention (`@ImportProcessor({ retention })`), over the module's. */
   retention?: RetentionPolicy;
+  /** The processor's scrubbing of personal data (`@ImportProcessor({ scrub })`). */
+  scrub?: ScrubPolicy;
 }
 
 /** The one place that maps batch types to processors. */

@@ -20,6 +20,11 @@ export type {
   RetentionReport,
 } from './interfaces/retention.interface';
 export type {
+  ScrubPolicy,
+  ScrubReport,
+  ScrubSourceDataOptions,
+} from './interfaces/scrubbing.interface';
+export type {
   CancelBatchOptions,
   CreateBatchOptions,
   DryRunOptions,
@@ -122,6 +127,7 @@ export { ItemTimeoutError } from './errors/item-timeout.error';
 export { ItemValidationError } from './errors/item-validation.error';
 export { LeaseLostError } from './errors/lease-lost.error';
 export { RetryableImportError } from './errors/retryable-import.error';
+export { RowScrubbedError } from './errors/row-scrubbed.error';
 export { ProcessingStoppedError } from './errors/processing-stopped.error';
 export { ProcessingInterruptedError } from './errors/processing-interrupted.error';
 export { SchemaNotReadyError } from './errors/schema-not-ready.error';
@@ -141,4 +147,5 @@ export {
   CreateReliableImportsSchema1764000000000,
   AddSourceLines1764200000000,
   AddOperatorControl1764400000000,
+  AddScrubbing1764600000000,
 } from '../migrations';

@@ -496,6 +496,45 @@ export const messages = {
   retentionFailed: ({ reason }: { reason: string }): string =>
     `Retention could not remove old batches: ${reason}; it tries again at its next interval.`,
 
+  expectedFieldNames: (): string => "a list of field names, e.g. ['country', 'plan']",
+
+  scrubWithoutDays: (): string =>
+    "scrub.afterDays is required: the days after which the rows' personal data is scrubbed, e.g. { afterDays: 30 }",
+
+  scrubbedText: (): string => '[scrubbed: personal data removed]',
+
+  scrubbedLogMessage: (): string =>
+    '[scrubbed: this entry of a row whose personal data was removed may have quoted it]',
+
+  scrubApplied: ({
+    rows,
+    trees,
+    slices,
+  }: {
+    rows: number;
+    trees: number;
+    slices: number;
+  }): string =>
+    `Scrubbing removed the personal data of ${rows} row(s) in ${trees} tree(s) of batches, in ${slices} slice(s).`,
+
+  rowScrubbed: ({
+    action,
+    batchId,
+    itemIndex,
+    sourceLine,
+    scrubbedAt,
+  }: {
+    action: 'correct' | 'reprocess';
+    batchId: string;
+    itemIndex: number;
+    sourceLine: number | null;
+    scrubbedAt: Date;
+  }): string =>
+    `Cannot ${action} row ${itemIndex}${sourceLine === null ? '' : ` (line ${sourceLine})`} of batch ${batchId}: its personal data was scrubbed on ${scrubbedAt.toISOString()} (the processor's "scrub" option, or scrubSourceData), so there is no data left to ${action === 'correct' ? 'correct' : 'process'}. Import the row again from its source file as a new batch.`,
+
+  correctionScrubbed: ({ batchId, scrubbedAt }: { batchId: string; scrubbedAt: Date }): string =>
+    `its personal data was scrubbed on ${scrubbedAt.toISOString()} (batch ${batchId}): it cannot be corrected; import the row again from its source file as a new batch`,
+
   // Why a value cannot be stored as JSON (jsonb): each follows the value's path, e.g. "sourceData.tags[2]".
   /** `kind` is "undefined", "null", "an array", "a string"... */
   itemNotPlainObject: ({ kind }: { kind: string }): string =>

@@ -22,6 +22,7 @@ import { ItemRunner } from './processing/item-runner';
 import { ImportTelemetry } from './telemetry/import-telemetry';
 import type { ResolvedReliableImportsOptions } from './interfaces/reliable-imports-options.interface';
 import { ImportPruner } from './processing/import-pruner';
+import { ImportScrubber } from './processing/import-scrubber';
 import { RetentionRunner } from './processing/retention-runner';
 import { RELIABLE_IMPORTS_DATA_SOURCE, RESOLVED_OPTIONS } from './reliable-imports.constants';
 import {
@@ -64,6 +65,7 @@ import { resolveOptions } from './utils/resolve-options.util';
     BatchApproval,
     DryRunner,
     ImportPruner,
+    ImportScrubber,
     RetentionRunner,
     BatchService,
   ],

@@ -1,11 +1,13 @@
 import { CreateReliableImportsSchema1764000000000 } from './1764000000000-create-reliable-imports-schema';
 import { AddSourceLines1764200000000 } from './1764200000000-add-source-lines';
 import { AddOperatorControl1764400000000 } from './1764400000000-add-operator-control';
+import { AddScrubbing1764600000000 } from './1764600000000-add-scrubbing';
 
 export {
   CreateReliableImportsSchema1764000000000,
   AddSourceLines1764200000000,
   AddOperatorControl1764400000000,
+  AddScrubbing1764600000000,
 };
 
 /**
@@ -16,6 +18,7 @@ export const reliableImportsMigrations = [
   CreateReliableImportsSchema1764000000000,
   AddSourceLines1764200000000,
   AddOperatorControl1764400000000,
+  AddScrubbing1764600000000,
 ];
 
 /** What one migration adds that the module reads and writes: tables, and columns of existing tables. */
@@ -50,6 +53,13 @@ export const RELIABLE_IMPORTS_SCHEMA: readonly SchemaStep[] = [
       ['import_batch_items', 'dry_run_outcome'],
       ['import_batch_items', 'dry_run_error'],
       ['import_batch_items', 'dry_run_at'],
+    ],
+  },
+  {
+    migration: AddScrubbing1764600000000.name,
+    columns: [
+      ['import_batch_items', 'scrubbed_at'],
+      ['import_batch_items', 'source_digest'],
     ],
   },
 ];

@@ -44,6 +44,15 @@ export const cliMessages = {
   pruneNeedsAge: (): string =>
     'Give --older-than DAYS (e.g. prune --older-than 30 --dry-run), or declare a retention in your processors (@ImportProcessor({ retention: { completedDays: 30 } })).',
 
+  // Scrubbing: scrub.
+  scrubbed: ({ dryRun, rows }: { dryRun: boolean; rows: number }): string =>
+    dryRun
+      ? `Dry run: nothing was changed. A scrub now would remove the personal data of ${rows} row(s).`
+      : `Removed the personal data of ${rows} row(s); they can no longer be corrected or reprocessed.`,
+
+  scrubNeedsAge: (): string =>
+    "Give --older-than DAYS (e.g. scrub --older-than 30 --dry-run), or declare a scrub in your processors (@ImportProcessor({ scrub: { afterDays: 30, keepFields: ['country'] } })).",
+
   retentionBusy: (): string =>
     'Another instance is applying retention now (it holds the advisory lock): nothing was done. Try again when it has finished.',
 

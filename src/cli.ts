@@ -38,6 +38,7 @@ import { addRecoveryCommands, nextSteps } from './recovery-commands';
 import { addApprovalCommands, dryRunImport } from './approval-commands';
 import { addWatchCommand } from './watch-command';
 import { addPruneCommand } from './prune-command';
+import { addScrubCommand } from './scrub-command';
 
 /** `--key auto`: the SHA-256 of the file's bytes, so that the same file brings back the same batch. */
 async function fileKey(path: string): Promise<string> {
@@ -237,6 +238,7 @@ export function buildProgram(setExitStatus: (status: number) => void): Command {
   addApprovalCommands(program, { globals, out, runWithApp });
   addWatchCommand(program, { globals, out, runWithApp });
   addPruneCommand(program, { globals, out, runWithApp });
+  addScrubCommand(program, { globals, out, runWithApp });
 
   return program;
 }

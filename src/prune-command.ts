@@ -95,6 +95,10 @@ export function addPruneCommand(program: Command, scope: CommandScope): void {
                 batches: report.batches.batches,
                 logs: report.logs.logs,
               }),
+              // Applying retention applies the processors' scrub too.
+              ...(report.scrubbed.policies > 0
+                ? [cliMessages.scrubbed({ dryRun, rows: report.scrubbed.rows })]
+                : []),
             ].join('\n'),
           );
           return EXIT.ok;

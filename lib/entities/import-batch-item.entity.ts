@@ -111,4 +111,12 @@ export class ImportBatchItemEntity {
 
   @Column({ name: 'corrected_at', type: 'timestamp with time zone', nullable: true })
   correctedAt!: Date | null;
+
+  /** When the row's personal data was scrubbed (`scrub` of its processor); null when it was not. */
+  @Column({ name: 'scrubbed_at', type: 'timestamp with time zone', nullable: true })
+  scrubbedAt!: Date | null;
+
+  /** SHA-256 (hex) of the source data as it was stored (`source_data::text`), kept by a scrub. */
+  @Column({ name: 'source_digest', type: 'varchar', length: 64, nullable: true })
+  sourceDigest!: string | null;
 }

@@ -32,6 +32,7 @@ export type ReliableImportsErrorCode =
   | 'ITEM_NOT_CORRECTABLE' // ItemNotCorrectableError
   | 'BATCH_NOT_REPROCESSABLE' // BatchNotReprocessableError
   | 'BATCH_STATUS_CONFLICT' // BatchStatusConflictError: pause, resume or cancel refused by the status
+  | 'ROW_SCRUBBED' // RowScrubbedError: a correction or reprocess of a row whose data was scrubbed
   // A run that stopped before the end
   | 'PROCESSING_INTERRUPTED' // ProcessingInterruptedError
   | 'PROCESSING_STOPPED' // ProcessingStoppedError

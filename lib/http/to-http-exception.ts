@@ -43,6 +43,8 @@ const STATUS_BY_CODE: Readonly<Record<ReliableImportsErrorCode, HttpStatus>> = {
   ITEM_NOT_CORRECTABLE: HttpStatus.CONFLICT,
   BATCH_NOT_REPROCESSABLE: HttpStatus.CONFLICT,
   BATCH_STATUS_CONFLICT: HttpStatus.CONFLICT,
+  // The data is gone for good, not in a state that may change.
+  ROW_SCRUBBED: HttpStatus.GONE,
 
   PROCESSING_INTERRUPTED: HttpStatus.SERVICE_UNAVAILABLE,
   PROCESSING_STOPPED: HttpStatus.SERVICE_UNAVAILABLE,

@@ -48,6 +48,18 @@ export interface ImportItem<TSource = Record<string, unknown>> {
   startedAt: Date | null;
   completedAt: Date | null;
   correctedAt: Date | null;
+  /**
+   * When the row's personal data was scrubbed (the processor's `scrub`, or `scrubSourceData`): its
+   * `sourceData` and `correctedData` then hold only the processor's `keepFields`, `processedData` is null,
+   * and the row can no longer be corrected or reprocessed. Null when it was not scrubbed.
+   */
+  scrubbedAt: Date | null;
+  /**
+   * The SHA-256 (hex) of the source data as it was stored, written when the row was scrubbed: the
+   * digest of `source_data::text` in PostgreSQL (`encode(sha256(convert_to($1::jsonb::text, 'UTF8')), 'hex')`
+   * gives it for a row in hand). Null when the row was not scrubbed.
+   */
+  sourceDigest: string | null;
   /** What the last dry run that tried this row found (`dryRunBatch`); null when none did. */
   dryRun: DryRunVerdict | null;
 }

@@ -1,5 +1,6 @@
 import type { ErrorBudget } from './batch-options.interface';
 import type { RetentionPolicy } from './retention.interface';
+import type { ScrubPolicy } from './scrubbing.interface';
 
 /**
  * What a validation hook returns: `true` (or nothing, or an empty list) when valid; `false`, a reason, or a
@@ -45,4 +46,11 @@ export interface ImportProcessorOptions extends ErrorBudget {
    * @default the module's `retention`
    */
   retention?: RetentionPolicy;
+  /**
+   * When the personal data of this type's rows is scrubbed, and which fields are kept, e.g.
+   * `{ afterDays: 30, keepFields: ['country'] }`: applied with retention (by the worker, every
+   * `retention.intervalMs`, or `applyRetention` / `scrubSourceData`). See `ScrubPolicy`.
+   * @default none: rows keep their data (until retention removes them)
+   */
+  scrub?: ScrubPolicy;
 }

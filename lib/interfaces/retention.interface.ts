@@ -1,4 +1,5 @@
 import type { BatchStatus } from '../statuses';
+import type { ScrubReport } from './scrubbing.interface';
 
 /**
  * How long ended batches and audit logs are kept, in days: the `retention` option of `forRoot` (for every
@@ -131,8 +132,12 @@ export interface RetentionReport {
   dryRun: boolean;
   /** False when another instance was applying retention (it ran nothing). */
   ran: boolean;
-  /** The policies applied (the module's, each processor's); 0 when no retention is configured. */
+  /**
+   * The policies applied (the module's, each processor's retention and scrub); 0 when none is configured.
+   */
   policies: number;
   batches: PruneReport;
   logs: PruneLogsReport;
+  /** The personal data scrubbed by the processors' `scrub` options. */
+  scrubbed: ScrubReport;
 }

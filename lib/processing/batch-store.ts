@@ -8,6 +8,7 @@ import { ImportEventPublisher } from '../events/import-event-publisher';
 import { RELIABLE_IMPORTS_EVENTS } from '../events/reliable-imports.events';
 import { InvalidSourceDataError } from '../errors/invalid-source-data.error';
 import { ItemNotCorrectableError } from '../errors/item-not-correctable.error';
+import { RowScrubbedError } from '../errors/row-scrubbed.error';
 import type {
   GetItemsFilter,
   GetLogsFilter,
@@ -408,6 +409,16 @@ export class BatchStore {
       const [row] = await this.database.run<Row>(itemForUpdate({ itemId }), transaction);
       if (!row) throw new ImportItemNotFoundError(itemId);
       const item = toItem<TSource>(row);
+      if (item.scrubbedAt !== null) {
+        throw new RowScrubbedError(
+          'correct',
+          item.batchId,
+          item.itemIndex,
+          item.sourceLine,
+          item.scrubbedAt,
+          item.id,
+        );
+      }
       if (item.status === ITEM_STATUS.completed) {
         throw new ItemNotCorrectableError(itemId, item.itemIndex, item.status);
       }
@@ -515,10 +526,20 @@ export class BatchStore {
         transaction,
       );
       const child = toBatch(row);
-      const [copied] = await this.database.run<{ count: number; unread: number }>(
+      const [copied] = await this.database.run<Row>(
         copyItemsToChild({ childId: child.id, parentId: parent.id, statuses, correctedRows }),
         transaction,
       );
+      // Thrown in the transaction: the child and its copies roll back with it.
+      if (copied?.scrubbed_at) {
+        throw new RowScrubbedError(
+          'reprocess',
+          String(copied.scrubbed_batch_id),
+          Number(copied.scrubbed_index),
+          copied.scrubbed_line === null ? null : Number(copied.scrubbed_line),
+          new Date(copied.scrubbed_at as string | Date),
+        );
+      }
       const count = Number(copied?.count ?? 0);
       const unread = Number(copied?.unread ?? 0);
       if (count === 0 && unread > 0) {

@@ -149,6 +149,14 @@ export class CorrectionWriter {
           pending,
           messages.correctionUnknownItem(pending.itemId ?? sourceId, run.rootId),
         );
+      } else if (state.newest_scrubbed_at) {
+        run.problem(
+          pending,
+          messages.correctionScrubbed({
+            batchId: String(state.newest_batch_id),
+            scrubbedAt: new Date(state.newest_scrubbed_at as string | Date),
+          }),
+        );
       } else if (state.completed_id) {
         run.problem(pending, messages.correctionApplied(String(state.completed_batch_id)));
       } else if (state.live_id) {

@@ -45,13 +45,13 @@ export const SLICE_ROWS = 50_000;
 export const LOG_SLICE = 5_000;
 
 /** The longest a slice's statement waits for a lock; then the slice is rolled back and tried again. */
-const SLICE_LOCK_TIMEOUT_MS = 5_000;
+export const SLICE_LOCK_TIMEOUT_MS = 5_000;
 
 /** Tries of one slice that failed on a deadlock, a serialization failure, a lock wait or a lost connection. */
-const SLICE_ATTEMPTS = 3;
+export const SLICE_ATTEMPTS = 3;
 
 /** SQLSTATE of a lock that was not granted within `lock_timeout`. */
-const LOCK_NOT_AVAILABLE = '55P03';
+export const LOCK_NOT_AVAILABLE = '55P03';
 
 interface TreeFacts {
   root_id: string;

@@ -9,21 +9,24 @@ import type { QueryRunner } from 'typeorm';
 import { ImportProcessorRegistry } from '../import-processor.registry';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import type { RetentionReport } from '../interfaces/retention.interface';
+import type { ScrubReport } from '../interfaces/scrubbing.interface';
 import { RESOLVED_OPTIONS } from '../reliable-imports.constants';
 import { messages } from '../reliable-imports.messages';
 import { toError } from '../utils/error-details.util';
 import { DatabaseAdapter } from './database-adapter';
 import { addPruneReports, emptyPruneReport, ImportPruner } from './import-pruner';
+import { addScrubReports, emptyScrubReport, ImportScrubber } from './import-scrubber';
 import { retainsSomething, retentionPolicies } from './retention-policies';
+import { scrubPolicies, type AppliedScrub } from './scrub-policies';
 import { tryRetentionLock } from './statements/retention.statements';
 
 /**
- * Applies the configured retention (the module's `retention` and the processors'), one instance at a
- * time across processes: under an advisory lock taken in a transaction held open, for the run, on one
- * connection of its own (TypeORM pools connections: a session's lock taken on a pooled one would be given
- * back on another, or stay with the pool; and a pooler in transaction mode keeps no session). With the
- * background worker (`worker.enabled`) it runs every
- * `retention.intervalMs`, the first time at the start; never when no retention is configured.
+ * Applies the configured retention (the module's `retention` and the processors', then the processors'
+ * `scrub`), one instance at a time across processes: under an advisory lock taken in a transaction held
+ * open, for the run, on one connection of its own (TypeORM pools connections: a session's lock taken on a
+ * pooled one would be given back on another, or stay with the pool; and a pooler in transaction mode
+ * keeps no session). With the background worker (`worker.enabled`) it runs every `retention.intervalMs`,
+ * the first time at the start; never when neither retention nor scrubbing is configured.
  */
 @Injectable()
 export class RetentionRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -37,13 +40,16 @@ export class RetentionRunner implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(ImportProcessorRegistry) private readonly registry: ImportProcessorRegistry,
     @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
     @Inject(ImportPruner) private readonly pruner: ImportPruner,
+    @Inject(ImportScrubber) private readonly scrubber: ImportScrubber,
   ) {}
 
-  /** Whether any retention is configured, in the module or a processor. */
+  /** Whether any retention or scrubbing is configured, in the module or a processor. */
   configured(): boolean {
     return (
       retainsSomething(this.options.retention) ||
-      this.registry.all().some((processor) => retainsSomething(processor.retention))
+      this.registry
+        .all()
+        .some((processor) => retainsSomething(processor.retention) || processor.scrub !== undefined)
     );
   }
 
@@ -73,6 +79,9 @@ export class RetentionRunner implements OnApplicationBootstrap, BeforeApplicatio
           if (report.ran && (report.batches.batches > 0 || report.logs.logs > 0)) {
             this.logger.log(messages.retentionApplied(report));
           }
+          if (report.ran && report.scrubbed.rows > 0) {
+            this.logger.log(messages.scrubApplied(report.scrubbed));
+          }
         },
         (error) => this.logger.warn(messages.retentionFailed({ reason: toError(error).message })),
       );
@@ -95,6 +104,7 @@ export class RetentionRunner implements OnApplicationBootstrap, BeforeApplicatio
       policies: 0,
       batches: emptyPruneReport(dryRun),
       logs: { dryRun, logs: 0, slices: 0 },
+      scrubbed: emptyScrubReport(dryRun),
     };
     return this.underLock(async () => {
       report.ran = true;
@@ -104,7 +114,8 @@ export class RetentionRunner implements OnApplicationBootstrap, BeforeApplicatio
         this.registry.all().map(({ batchType, retention }) => ({ batchType, retention })),
         new Date(),
       );
-      report.policies = policies.length;
+      const scrubs = scrubPolicies(this.registry.all(), new Date());
+      report.policies = policies.length + scrubs.length;
       // Old logs first: the entries a real run removes with their batches are then the young ones only,
       // so that the old entries a dry run counts (it removes no batch) are those a real run removes.
       for (const policy of policies) {
@@ -131,8 +142,30 @@ export class RetentionRunner implements OnApplicationBootstrap, BeforeApplicatio
           }),
         );
       }
+      // After the removals: a tree about to be removed is not scrubbed first for nothing.
+      addScrubReports(report.scrubbed, await this.scrub(scrubs, dryRun));
       return report;
     }, report);
+  }
+
+  private async scrub(
+    scrubs: readonly AppliedScrub[],
+    dryRun: boolean,
+    sliceSize = this.options.retention.sliceSize,
+  ): Promise<ScrubReport> {
+    const report = emptyScrubReport(dryRun);
+    for (const scrub of scrubs) {
+      addScrubReports(
+        report,
+        await this.scrubber.scrubTrees({
+          ...scrub,
+          dryRun,
+          sliceSize,
+          stopped: () => this.stopping,
+        }),
+      );
+    }
+    return report;
   }
 
   /**

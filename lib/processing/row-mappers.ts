@@ -75,6 +75,8 @@ export function toItem<TSource>(row: Row): ImportItem<TSource> {
     startedAt: date(row.started_at),
     completedAt: date(row.completed_at),
     correctedAt: date(row.corrected_at),
+    scrubbedAt: date(row.scrubbed_at),
+    sourceDigest: str(row.source_digest),
     dryRun:
       row.dry_run_outcome === null || row.dry_run_outcome === undefined
         ? null

@@ -6,6 +6,7 @@ import type {
   RetentionOptions,
   RetentionPolicy,
 } from '../interfaces/retention.interface';
+import type { ScrubPolicy } from '../interfaces/scrubbing.interface';
 import {
   CONNECTION_POOLERS,
   type ResolvedReliableImportsOptions,
@@ -131,6 +132,16 @@ const RETENTION_CHECKS: Record<keyof RetentionOptions, Check> = {
   ),
 };
 
+/** A processor's `scrub`: its days are retention's days. */
+const SCRUB_CHECKS: Record<keyof ScrubPolicy, Check> = {
+  afterDays: days,
+  keepFields: (value) =>
+    Array.isArray(value) && value.every((field) => typeof field === 'string')
+      ? null
+      : messages.optionMustBe({ expected: messages.expectedFieldNames(), got: show(value) }),
+  includeUnresolved: boolean,
+};
+
 const DEFAULTS: ResolvedReliableImportsOptions = {
   continueOnError: true,
   leaseMs: 30_000,
@@ -197,6 +208,7 @@ const PROCESSOR_CHECKS: Record<keyof ImportProcessorOptions, Check> = {
   maxFailureRate: CHECKS.maxFailureRate,
   failureRateMinItems: CHECKS.failureRateMinItems,
   retention: CHECKS.retention,
+  scrub: object("{ afterDays: 30, keepFields: ['country'] }"),
 };
 
 /** Checks one level of options against its checks; returns the defined values and adds the problems. */
@@ -298,5 +310,16 @@ export function processorOptionProblems(raw: unknown): string[] {
     'retention.',
     problems,
   );
+  if (checked.scrub !== undefined) {
+    const scrub = checkGroup<ScrubPolicy>(
+      checked.scrub as unknown as Record<string, unknown>,
+      SCRUB_CHECKS,
+      'scrub.',
+      problems,
+    );
+    if (scrub.afterDays === undefined && !('afterDays' in checked.scrub)) {
+      problems.push(messages.scrubWithoutDays());
+    }
+  }
   return problems;
 }

@@ -10,6 +10,7 @@ const MIGRATION_NAMES: string[] = [
   'CreateReliableImportsSchema1764000000000',
   'AddSourceLines1764200000000',
   'AddOperatorControl1764400000000',
+  'AddScrubbing1764600000000',
 ];
 const TABLES = ['import_batch_items', 'import_batch_progress', 'import_batches', 'import_logs'];
 const VIEWS = ['failed_imports_report', 'import_batch_summary'];
@@ -132,6 +133,44 @@ describe('the migrations (PostgreSQL, empty database)', () => {
     expect(sql.upQueries.map((query) => query.query)).toEqual([]);
   });
 
+  it('adds the scrubbing columns nullable and without a default: no row is rewritten, none reads as scrubbed', async () => {
+    const columns = await dataSource.query<
+      Array<{ column_name: string; data_type: string; is_nullable: string; column_default: null }>
+    >(
+      `SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns
+       WHERE table_schema = 'public' AND table_name = 'import_batch_items'
+         AND column_name IN ('scrubbed_at', 'source_digest') ORDER BY column_name`,
+    );
+    expect(columns).toEqual([
+      {
+        column_name: 'scrubbed_at',
+        data_type: 'timestamp with time zone',
+        is_nullable: 'YES',
+        column_default: null,
+      },
+      {
+        column_name: 'source_digest',
+        data_type: 'character varying',
+        is_nullable: 'YES',
+        column_default: null,
+      },
+    ]);
+  });
+
+  it('undoes the scrubbing migration alone, and applies it again to the same schema', async () => {
+    const before = await schemaSnapshot(dataSource);
+    await dataSource.undoLastMigration();
+    const columns = await dataSource.query<Array<{ column_name: string }>>(
+      `SELECT column_name FROM information_schema.columns
+       WHERE table_schema = 'public' AND column_name IN ('scrubbed_at', 'source_digest')`,
+    );
+    expect(columns).toEqual([]);
+    expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual([
+      'AddScrubbing1764600000000',
+    ]);
+    expect(await schemaSnapshot(dataSource)).toEqual(before);
+  });
+
   it('checks the source line and the column order of every row written after the migration', async () => {
     const [batch] = await dataSource.query<Array<{ id: string }>>(
       `INSERT INTO import_batches (batch_type) VALUES ('t') RETURNING id`,
@@ -151,6 +190,12 @@ describe('the migrations (PostgreSQL, empty database)', () => {
   });
 
   it('undoes the migrations: no table, view, index or sequence is left, nor a migrations row', async () => {
+    await dataSource.undoLastMigration();
+    const scrubbing = await dataSource.query<unknown[]>(
+      `SELECT 1 FROM information_schema.columns
+       WHERE table_schema = 'public' AND column_name IN ('scrubbed_at', 'source_digest')`,
+    );
+    expect(scrubbing).toEqual([]);
     await dataSource.undoLastMigration();
     const added = await dataSource.query<unknown[]>(
       `SELECT 1 FROM information_schema.columns

@@ -63,7 +63,7 @@ describe('@ImportProcessor() options, checked at startup', () => {
     const { message, className, problems } = error as InvalidProcessorError;
     expect(className).toBe('MisspeltOptionsProcessor');
     expect(problems).toEqual([
-      '"contineOnError" is not an option (did you mean "continueOnError"?); the options are: batchType, continueOnError, itemTimeoutMs, requireApproval, maxFailures, maxFailureRate, failureRateMinItems, retention',
+      '"contineOnError" is not an option (did you mean "continueOnError"?); the options are: batchType, continueOnError, itemTimeoutMs, requireApproval, maxFailures, maxFailureRate, failureRateMinItems, retention, scrub',
       'itemTimeoutMs must be a whole number of milliseconds from 100 to 86400000 (a day); got "soon"',
     ]);
     expect(message.split('\n')).toEqual([

@@ -48,7 +48,8 @@ async function startError(
 
 const FIRST = 'CreateReliableImportsSchema1764000000000';
 const SECOND = 'AddSourceLines1764200000000';
-const NEWEST = 'AddOperatorControl1764400000000';
+const THIRD = 'AddOperatorControl1764400000000';
+const NEWEST = 'AddScrubbing1764600000000';
 
 describe('the schema check at startup (PostgreSQL)', () => {
   const dbs: TestDatabase[] = [];
@@ -73,10 +74,10 @@ describe('the schema check at startup (PostgreSQL)', () => {
       'table "import_logs"',
       'table "import_batch_progress"',
     ]);
-    expect(migrations).toEqual([FIRST, SECOND, NEWEST]);
+    expect(migrations).toEqual([FIRST, SECOND, THIRD, NEWEST]);
     for (const phrase of [
       'table "import_batches"',
-      `${FIRST}, ${SECOND}, ${NEWEST}`,
+      `${FIRST}, ${SECOND}, ${THIRD}, ${NEWEST}`,
       'migrationsRun: true',
       'npx typeorm migration:run',
       'reliable-imports migrate',
@@ -111,10 +112,14 @@ describe('the schema check at startup (PostgreSQL)', () => {
         'column "import_batch_items"."dry_run_outcome"',
         'column "import_batch_items"."dry_run_error"',
         'column "import_batch_items"."dry_run_at"',
+        'column "import_batch_items"."scrubbed_at"',
+        'column "import_batch_items"."source_digest"',
       ],
-      migrations: [SECOND, NEWEST],
+      migrations: [SECOND, THIRD, NEWEST],
     });
-    expect((error as Error).message).toContain(`Run the migrations ${SECOND}, ${NEWEST} `);
+    expect((error as Error).message).toContain(
+      `Run the migrations ${SECOND}, ${THIRD}, ${NEWEST} `,
+    );
     expect((error as Error).message).not.toContain(FIRST);
   });
 
@@ -135,7 +140,7 @@ describe('the schema check at startup (PGlite)', () => {
     const driver = () => new PGliteDriver({}).driver;
     const error = await startError({ driver: driver() });
     expect(error).toBeInstanceOf(SchemaNotReadyError);
-    expect((error as SchemaNotReadyError).migrations).toEqual([FIRST, SECOND, NEWEST]);
+    expect((error as SchemaNotReadyError).migrations).toEqual([FIRST, SECOND, THIRD, NEWEST]);
     expect(isPGliteOpen()).toBe(false);
 
     expect(

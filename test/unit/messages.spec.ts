@@ -14,6 +14,7 @@ import {
   ItemValidationError,
   LeaseLostError,
   ReliableImportsError,
+  RowScrubbedError,
   UnknownBatchTypeError,
   type ImportItem,
 } from '../../lib';
@@ -245,6 +246,20 @@ describe('the messages of the errors', () => {
     const older = ItemNotCorrectableError.notNewest(item, 'copy-1', 'batch-2');
     expect(older.message).toContain('is not the newest copy of its row');
     expect(older.message).toContain('Correct that item; the next reprocess uses it');
+  });
+
+  it('RowScrubbedError names the row, its line, its batch, when, and what to do', () => {
+    const at = new Date('2026-05-01T10:00:00Z');
+    const error = new RowScrubbedError('reprocess', BATCH_ID, 4, 6, at, ITEM_ID);
+    expectModuleError(error, 'RowScrubbedError', 'ROW_SCRUBBED');
+    expect(error.context).toEqual({ batchId: BATCH_ID, itemIndex: 4, itemId: ITEM_ID, line: 6 });
+    expect(error.message).toBe(
+      `Cannot reprocess row 4 (line 6) of batch ${BATCH_ID}: its personal data was scrubbed on 2026-05-01T10:00:00.000Z (the processor's "scrub" option, or scrubSourceData), so there is no data left to process. Import the row again from its source file as a new batch.`,
+    );
+    const correct = new RowScrubbedError('correct', BATCH_ID, 0, null, at);
+    expect(correct.message).toContain(`Cannot correct row 0 of batch ${BATCH_ID}:`);
+    expect(correct.message).toContain('no data left to correct');
+    expect(correct.context).not.toHaveProperty('line');
   });
 
   it('ItemValidationError keeps every reason, in its message too', () => {

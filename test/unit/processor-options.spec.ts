@@ -17,7 +17,7 @@ describe('processorOptionProblems', () => {
     ).toEqual([
       'continueOnError must be true or false; got "no"',
       'itemTimeoutMs must be a whole number of milliseconds from 100 to 86400000 (a day); got 99',
-      '"retries" is not an option; the options are: batchType, continueOnError, itemTimeoutMs, requireApproval, maxFailures, maxFailureRate, failureRateMinItems, retention',
+      '"retries" is not an option; the options are: batchType, continueOnError, itemTimeoutMs, requireApproval, maxFailures, maxFailureRate, failureRateMinItems, retention, scrub',
     ]);
   });
 

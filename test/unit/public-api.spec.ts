@@ -35,6 +35,7 @@ import { utf8LineBlocks } from '../../lib/readers/utf8-line-blocks';
  */
 const PUBLIC_EXPORTS = [
   'AddOperatorControl1764400000000',
+  'AddScrubbing1764600000000',
   'AddSourceLines1764200000000',
   'BATCH_STATUS',
   'BaseProcessor',
@@ -71,6 +72,7 @@ const PUBLIC_EXPORTS = [
   'ReliableImportsExceptionFilter',
   'ReliableImportsModule',
   'RetryableImportError',
+  'RowScrubbedError',
   'SchemaNotReadyError',
   'SourceRow',
   'UnknownBatchTypeError',
@@ -163,6 +165,7 @@ describe('the public API (lib/index.ts)', () => {
       publicApi.CreateReliableImportsSchema1764000000000,
       publicApi.AddSourceLines1764200000000,
       publicApi.AddOperatorControl1764400000000,
+      publicApi.AddScrubbing1764600000000,
     ]);
     expect(publicApi.reliableImportsEntities).toEqual([
       publicApi.ImportBatchEntity,
@@ -190,6 +193,13 @@ describe('the public API (lib/index.ts)', () => {
     const options: publicApi.ReliableImportsModuleOptions = { retention };
     const prune: publicApi.PruneImportsOptions = { olderThan: new Date(), dryRun: true };
     expect([options.retention, prune.dryRun]).toEqual([retention, true]);
+  });
+
+  it('exports ScrubPolicy and ScrubSourceDataOptions, the types of scrubbing (checked by the compiler)', () => {
+    const scrub: publicApi.ScrubPolicy = { afterDays: 30, keepFields: ['country'] };
+    const processor: publicApi.ImportProcessorOptions = { scrub };
+    const call: publicApi.ScrubSourceDataOptions = { olderThan: new Date(), dryRun: true };
+    expect([processor.scrub, call.dryRun]).toEqual([scrub, true]);
   });
 
   it('exports ReliableImportsErrorCode, the type of every error code (checked by the compiler)', () => {

@@ -16,7 +16,15 @@ describe('what the startup check requires', () => {
   it('names nothing when every table and column is there', () => {
     const all = columns({
       import_batches: ['id', 'source_columns', 'cancelled_items'],
-      import_batch_items: ['id', 'source_line', 'dry_run_outcome', 'dry_run_error', 'dry_run_at'],
+      import_batch_items: [
+        'id',
+        'source_line',
+        'dry_run_outcome',
+        'dry_run_error',
+        'dry_run_at',
+        'scrubbed_at',
+        'source_digest',
+      ],
       import_logs: ['id'],
       import_batch_progress: ['batch_id'],
     });
@@ -26,13 +34,25 @@ describe('what the startup check requires', () => {
   it('names a missing column and the migrations from the first one that lacks something', () => {
     const old = columns({
       import_batches: ['id', 'cancelled_items'],
-      import_batch_items: ['id', 'source_line', 'dry_run_outcome', 'dry_run_error', 'dry_run_at'],
+      import_batch_items: [
+        'id',
+        'source_line',
+        'dry_run_outcome',
+        'dry_run_error',
+        'dry_run_at',
+        'scrubbed_at',
+        'source_digest',
+      ],
       import_logs: ['id'],
       import_batch_progress: ['batch_id'],
     });
     expect(missingSchema(RELIABLE_IMPORTS_SCHEMA, old)).toEqual({
       missing: ['column "import_batches"."source_columns"'],
-      migrations: ['AddSourceLines1764200000000', 'AddOperatorControl1764400000000'],
+      migrations: [
+        'AddSourceLines1764200000000',
+        'AddOperatorControl1764400000000',
+        'AddScrubbing1764600000000',
+      ],
     });
   });
 
@@ -49,6 +69,7 @@ describe('what the startup check requires', () => {
         'CreateReliableImportsSchema1764000000000',
         'AddSourceLines1764200000000',
         'AddOperatorControl1764400000000',
+        'AddScrubbing1764600000000',
       ],
     });
   });

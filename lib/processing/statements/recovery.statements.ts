@@ -205,11 +205,12 @@ export function rowStates(args: { sourceIds: string[] }): Statement {
     text: `
     SELECT r."id" AS "source_id", n."id" AS "newest_id", n."batch_id" AS "newest_batch_id",
            n."item_index", n."status" AS "newest_status", n."data"::text AS "data",
+           n."scrubbed_at" AS "newest_scrubbed_at",
            d."id" AS "completed_id", d."batch_id" AS "completed_batch_id",
            l."id" AS "live_id", l."batch_id" AS "live_batch_id", l."batch_status" AS "live_batch_status"
     FROM "import_batch_items" r
     CROSS JOIN LATERAL (
-      ${COPIES_OF_R('c."id", c."batch_id", c."item_index", c."status", c."corrected_data", c."error_details", COALESCE(c."corrected_data", c."source_data") AS "data", c."created_at"')}
+      ${COPIES_OF_R('c."id", c."batch_id", c."item_index", c."status", c."corrected_data", c."error_details", COALESCE(c."corrected_data", c."source_data") AS "data", c."scrubbed_at", c."created_at"')}
       ORDER BY "batch_created_at" DESC, c."created_at" DESC LIMIT 1
     ) n
     LEFT JOIN LATERAL (

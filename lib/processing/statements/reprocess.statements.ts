@@ -34,8 +34,9 @@ export function runningBatchInTree(args: { rootId: string }): Statement {
  * (corrected with this reprocess), into the child `childId`, corrections applied, keeping their index. A
  * row of the tree is its source row (the root of its `original_item_id` chain): it is copied when its
  * newest copy anywhere in the tree has a status in `statuses` and no copy of it completed, and it is copied
- * from that newest copy, so that the correction made there is the one used. The caller holds the tree's
- * root and has checked that no batch of the tree is running.
+ * from that newest copy, so that the correction made there is the one used. A row whose data was scrubbed
+ * is not copied, and the first one is returned (`scrubbed_*`): the caller refuses the reprocess. The caller
+ * holds the tree's root and has checked that no batch of the tree is running.
  */
 export function copyItemsToChild(args: {
   childId: string;
@@ -53,11 +54,11 @@ export function copyItemsToChild(args: {
       SELECT unnest($4::uuid[])
     ), copies AS (
       SELECT w."source_id", i."batch_id", i."item_index", i."source_line", i."status", i."source_data",
-             i."corrected_data", i."error_details", i."created_at"
+             i."corrected_data", i."error_details", i."scrubbed_at", i."created_at"
       FROM wanted w JOIN "import_batch_items" i ON i."id" = w."source_id"
       UNION ALL
       SELECT w."source_id", i."batch_id", i."item_index", i."source_line", i."status", i."source_data",
-             i."corrected_data", i."error_details", i."created_at"
+             i."corrected_data", i."error_details", i."scrubbed_at", i."created_at"
       FROM wanted w JOIN "import_batch_items" i ON i."original_item_id" = w."source_id"
     ), newest AS (
       SELECT DISTINCT ON (c."source_id") c.*
@@ -84,12 +85,19 @@ export function copyItemsToChild(args: {
       SELECT $1, c."item_index", COALESCE(c."corrected_data", c."source_data"), c."source_id",
              c."source_line"
       FROM candidates c
-      WHERE NOT c."unread"
+      WHERE NOT c."unread" AND c."scrubbed_at" IS NULL
       ORDER BY c."item_index"
       RETURNING 1
     )
     SELECT (SELECT count(*) FROM copied)::integer AS "count",
-           (SELECT count(*) FROM candidates WHERE "unread")::integer AS "unread"`,
+           (SELECT count(*) FROM candidates WHERE "unread")::integer AS "unread",
+           s."batch_id" AS "scrubbed_batch_id", s."item_index" AS "scrubbed_index",
+           s."source_line" AS "scrubbed_line", s."scrubbed_at"
+    FROM (SELECT 1) one
+    LEFT JOIN LATERAL (
+      SELECT c."batch_id", c."item_index", c."source_line", c."scrubbed_at" FROM candidates c
+      WHERE c."scrubbed_at" IS NOT NULL ORDER BY c."item_index" LIMIT 1
+    ) s ON true`,
     values: [args.childId, args.parentId, args.statuses, args.correctedRows],
   };
 }
