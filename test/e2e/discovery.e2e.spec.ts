@@ -131,7 +131,10 @@ const openedDataSources = new KeptDataSources();
 function typeorm(url: string, name?: string): DynamicModule {
   return TypeOrmModule.forRootAsync({
     name,
+    // The name inside the options too: @nestjs/typeorm 11 looks the data source up by the factory's options
+    // when the app closes, and without it fails the close (12 keeps the name given beside the factory).
     useFactory: () => ({
+      name,
       type: 'postgres',
       url,
       entities: [Customer],

@@ -1,5 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { closeTestingModule } from '../support/close-testing-module';
 import {
   BaseProcessor,
   BatchService,
@@ -53,7 +54,7 @@ describe('@ImportProcessor() options, checked at startup', () => {
     } catch (error) {
       return error;
     } finally {
-      await moduleRef.close();
+      await closeTestingModule(moduleRef);
     }
   }
 

@@ -1,5 +1,6 @@
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { closeTestingModule } from '../support/close-testing-module';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
@@ -42,7 +43,7 @@ async function startError(
   } catch (error) {
     return error;
   } finally {
-    await moduleRef.close();
+    await closeTestingModule(moduleRef);
   }
 }
 
