@@ -47,7 +47,7 @@ export interface RetentionOptions extends RetentionPolicy {
   sliceSize?: number;
 }
 
-/** Retention options after defaults were applied. @internal */
+/** Retention options after defaults were applied. */
 export type ResolvedRetentionOptions = RetentionPolicy &
   Required<Pick<RetentionOptions, 'intervalMs' | 'sliceSize' | 'includeUnresolved'>>;
 

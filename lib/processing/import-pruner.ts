@@ -20,7 +20,7 @@ import {
   type PolicyArgs,
 } from './statements/retention.statements';
 
-/** What one removal of trees is asked: the policy, and how. @internal */
+/** What one removal of trees is asked: the policy, and how. */
 export interface TreePrune extends PolicyArgs {
   includeUnresolved: boolean;
   dryRun: boolean;
@@ -29,7 +29,7 @@ export interface TreePrune extends PolicyArgs {
   stopped?: () => boolean;
 }
 
-/** What one removal of old audit-log entries is asked. @internal */
+/** What one removal of old audit-log entries is asked. */
 export interface LogPrune {
   cutoff: Date;
   batchTypes: readonly string[] | null;

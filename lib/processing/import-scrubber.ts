@@ -22,7 +22,7 @@ import {
 import { scrubRowsOfBatches } from './statements/scrubbing.statements';
 import { inTransaction } from './transaction';
 
-/** What one scrubbing is asked: the policy, and how. @internal */
+/** What one scrubbing is asked: the policy, and how. */
 export interface TreeScrub extends AppliedScrub {
   dryRun: boolean;
   sliceSize: number;

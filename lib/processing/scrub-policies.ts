@@ -1,6 +1,6 @@
 import type { ScrubPolicy } from '../interfaces/scrubbing.interface';
 
-/** One scrubbing to apply: the batch types it covers, its cutoff and the fields it keeps. @internal */
+/** One scrubbing to apply: the batch types it covers, its cutoff and the fields it keeps. */
 export interface AppliedScrub {
   batchTypes: string[] | null;
   excludedTypes: string[];

@@ -71,7 +71,7 @@ export const RELIABLE_IMPORTS_TELEMETRY = {
   },
 } as const;
 
-/** What became of one attempt at a row (`reliable_imports.row.outcome`). @internal */
+/** What became of one attempt at a row (`reliable_imports.row.outcome`). */
 export const ROW_OUTCOME = {
   completed: 'completed',
   failed: 'failed',
@@ -86,5 +86,5 @@ export const ROW_OUTCOME = {
   rolledBack: 'rolled_back',
 } as const;
 
-/** What became of one attempt at a row. @internal */
+/** What became of one attempt at a row. */
 export type RowOutcome = (typeof ROW_OUTCOME)[keyof typeof ROW_OUTCOME];
