@@ -167,8 +167,20 @@ export async function refreshBatches(real: Real): Promise<string[]> {
 
 export const short = (id: string) => id.slice(0, 8);
 
-export const errorText = (error: unknown): string =>
-  error instanceof Error ? `${error.name}: ${error.message.slice(0, 300)}` : String(error);
+/**
+ * An error as text, for an Error here or for one a child reported as JSON (a plain object with name, code
+ * and message): both must read alike, or an outage a child saw is not recognised as one.
+ */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message.slice(0, 300)}`;
+  if (error !== null && typeof error === 'object' && typeof (error as Error).message === 'string') {
+    const { name, code, message } = error as { name?: unknown; code?: unknown; message: string };
+    const label = typeof name === 'string' ? name : 'Error';
+    const suffix = typeof code === 'string' || typeof code === 'number' ? ` (${code})` : '';
+    return `${label}${suffix}: ${message.slice(0, 300)}`;
+  }
+  return String(error);
+}
 
 export function childConfig(
   real: Real,
