@@ -6,6 +6,11 @@
  *                              2-core machine of the README, whose load slows every figure)
  *   npm run bench -- --quick   3 small rounds, pgbench at 2 s (CI runs this so that the script cannot rot)
  *   npm run bench -- --large   also the peak RSS of creating 1,000,000 items from an async generator
+ *   npm run bench -- --history only the history figure (bench/history.ts): the rate and claim latency on
+ *                              tables that already hold 1,000,000 and 10,000,000 finished rows, and while
+ *                              another session holds a transaction open (about 10 GB of disk; --quick runs
+ *                              a small one); `--history=200000` picks the sizes, `--history-batch=N`
+ *                              the rows of the processed batch (10,000), `--history-rounds=N` the rounds
  *   npm run bench -- --wide    (part of the full run, not of --quick) the rate and peak RSS of creating
  *                              2,000 rows of 1 MB each from an async generator: chunks bounded by bytes
  *   npm run bench -- --progress
@@ -22,37 +27,20 @@
  * stdout and bench/results.json.
  */
 import 'reflect-metadata';
-import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import {
-  BaseProcessor,
-  BatchService,
-  ImportProcessor,
-  ReliableImportsModule,
-  reliableImportsMigrations,
-  type ImportContext,
-  type ImportItem,
-} from '../lib';
+import { BatchService } from '../lib';
+import { appModule } from './app';
+import { HISTORY_FULL, HISTORY_QUICK, historyFigures } from './history';
 import { rawCreate, rawProcess } from './baselines';
 import { countQueries, Meter, type Cost } from './meter';
 import { pgbenchMissing, runPgbench } from './pgbench';
-import { CREATE_CUSTOMERS, row, rowBytes, rows, UPSERT, upsertValues, type Row } from './work';
-
-/** Upserts the row into bench_customers through the item's EntityManager, as an import of customers would. */
-@ImportProcessor()
-class BenchCustomerProcessor extends BaseProcessor<Row> {
-  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
-    const inserted: unknown = await ctx.manager.query(UPSERT, upsertValues(item.sourceData));
-    if (!Array.isArray(inserted) || inserted.length !== 1) throw new Error('bench: no id returned');
-  }
-}
+import { CREATE_CUSTOMERS, row, rowBytes, rows, type Row } from './work';
 
 /** 1 MB of JSON per row (a scanned document, a long text), made one at a time as a stream would. */
 async function* wideRows(count: number): AsyncGenerator<Row> {
@@ -75,29 +63,6 @@ const benchUrl = (() => {
   url.pathname = `/${benchDatabase}`;
   return url.toString();
 })();
-
-/**
- * Idle pool connections close after a quarter of a second: the meter waits for the bench database to have no
- * connection before and after a figure, which is when PostgreSQL has reported every commit of it.
- */
-function appModule(poolSize: number) {
-  @Module({
-    imports: [
-      TypeOrmModule.forRoot({
-        type: 'postgres',
-        url: benchUrl,
-        migrations: reliableImportsMigrations,
-        migrationsRun: true,
-        extra: { max: poolSize, idleTimeoutMillis: 250 },
-        logging: false,
-      }),
-      ReliableImportsModule.forRoot({ leaseMs: 60_000 }),
-    ],
-    providers: [BenchCustomerProcessor],
-  })
-  class BenchModule {}
-  return BenchModule;
-}
 
 /** The sizes of a run. */
 interface Plan {
@@ -220,6 +185,25 @@ async function main(): Promise<void> {
   if (args.includes('--child-create-wide')) return childCreate(wideRows(WIDE_ROWS));
 
   countQueries();
+  const history = args.find((arg) => arg === '--history' || arg.startsWith('--history='));
+  if (history) {
+    // Its own run: it needs about 10 GB of disk and half an hour, and measures nothing else.
+    const scales = history.includes('=')
+      ? history.slice('--history='.length).split(',').map(Number)
+      : HISTORY_FULL.scales;
+    const flag = (name: string) => {
+      const value = args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
+      return value === undefined ? undefined : Number(value);
+    };
+    const report = await historyFigures(adminUrl, benchDatabase, {
+      scales,
+      batchRows: flag('history-batch') ?? HISTORY_FULL.batchRows,
+      rounds: flag('history-rounds') ?? HISTORY_FULL.rounds,
+    });
+    writeResults({ history: report }, 'results-history.json');
+    console.log(`\nwrote bench/results-history.json in ${Math.round(process.uptime())} s`);
+    return;
+  }
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE "${benchDatabase}"`);
@@ -230,14 +214,16 @@ async function main(): Promise<void> {
     await admin.query(`DROP DATABASE IF EXISTS "${benchDatabase}" WITH (FORCE)`);
     await admin.end();
   }
+  if (args.includes('--quick'))
+    report.history = await historyFigures(adminUrl, benchDatabase, HISTORY_QUICK);
 
   writeResults(report);
   console.log(`\nwrote bench/results.json in ${Math.round(process.uptime())} s`);
 }
 
 /** Compiled to dist/bench: the results go next to the source, where the README says. */
-function writeResults(report: Record<string, unknown>): void {
-  const file = resolve(__dirname, '../../bench/results.json');
+function writeResults(report: Record<string, unknown>, name = 'results.json'): void {
+  const file = resolve(__dirname, '../../bench', name);
   writeFileSync(file, `${JSON.stringify({ ...report, extras }, null, 2)}\n`);
 }
 
@@ -246,7 +232,7 @@ async function measureAll(args: string[]): Promise<Record<string, unknown>> {
   const quick = args.includes('--quick');
   const plan = { ...(quick ? QUICK : FULL) };
   const meter = await Meter.open(adminUrl, benchDatabase, benchUrl);
-  const app = await NestFactory.createApplicationContext(appModule(10), {
+  const app = await NestFactory.createApplicationContext(appModule(10, benchUrl), {
     logger: ['error'],
   }).catch(async (error: unknown) => {
     await meter.close();
@@ -536,7 +522,7 @@ const percentile = (values: number[], share: number) =>
  * count the batch's rows. The run is stopped after (its app shut down): the rate is not what is measured.
  */
 async function progressFigure(batches: BatchService, batchId: string): Promise<void> {
-  const processing = await NestFactory.createApplicationContext(appModule(10), {
+  const processing = await NestFactory.createApplicationContext(appModule(10, benchUrl), {
     logger: ['error'],
   });
   const run = processing
@@ -588,7 +574,7 @@ const ETA_ROWS = 100_000;
  * real one, as a share of the time that was still to go. Recorded in per mille of that time.
  */
 async function etaFigure(batches: BatchService, batchId: string): Promise<void> {
-  const processing = await NestFactory.createApplicationContext(appModule(10), {
+  const processing = await NestFactory.createApplicationContext(appModule(10, benchUrl), {
     logger: ['error'],
   });
   try {
@@ -640,7 +626,9 @@ function createInChild(flag: string): { seconds: number; peakRssMb: number } {
 
 /** In a process of its own, so that its peak RSS is its own: a batch created from an async generator. */
 async function childCreate(items: AsyncGenerator<Row>): Promise<void> {
-  const app = await NestFactory.createApplicationContext(appModule(4), { logger: ['error'] });
+  const app = await NestFactory.createApplicationContext(appModule(4, benchUrl), {
+    logger: ['error'],
+  });
   const start = process.hrtime.bigint();
   await app.get(BatchService).createBatch('bench_customer', items);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;

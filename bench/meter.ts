@@ -19,14 +19,49 @@ import { Client } from 'pg';
 let roundTrips = 0;
 const uncounted = new WeakSet<object>();
 
-/** Starts counting the queries of every pg Client of this process. */
+/** Statements being timed: those whose text matches `pattern`. */
+interface StatementTimer {
+  pattern: RegExp;
+  /** Milliseconds from send to answer, one per statement. */
+  durations: number[];
+}
+const timers = new Set<StatementTimer>();
+
+/**
+ * Starts counting the queries of every pg Client of this process, and timing those that a
+ * `timeStatements` asks for.
+ */
 export function countQueries(): void {
   const prototype = Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
   const query = prototype.query;
   prototype.query = function (this: object, ...args: unknown[]) {
     if (!uncounted.has(this)) roundTrips++;
-    return query.apply(this, args);
+    const result = query.apply(this, args);
+    if (timers.size > 0 && result instanceof Promise) {
+      const [first] = args;
+      const text = typeof first === 'string' ? first : (first as { text?: string } | null)?.text;
+      const matching = [...timers].filter((timer) => text && timer.pattern.test(text));
+      if (matching.length > 0) {
+        const start = process.hrtime.bigint();
+        const record = () => {
+          const ms = Number(process.hrtime.bigint() - start) / 1e6;
+          for (const timer of matching) timer.durations.push(ms);
+        };
+        result.then(record, () => undefined);
+      }
+    }
+    return result;
   };
+}
+
+/**
+ * Times every statement of this process whose text matches `pattern` (once `countQueries` has run) until
+ * `stop`: the claims of a run, say. A statement's time is from the call to the answer, as its caller sees it.
+ */
+export function timeStatements(pattern: RegExp): { durations: number[]; stop: () => void } {
+  const timer: StatementTimer = { pattern, durations: [] };
+  timers.add(timer);
+  return { durations: timer.durations, stop: () => timers.delete(timer) };
 }
 
 /** What the server did for a figure. */

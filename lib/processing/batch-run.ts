@@ -21,7 +21,7 @@ import { isTransientError, retryDelay } from '../utils/transient-error.util';
 import type { BatchStore } from './batch-store';
 import type { DatabaseAdapter } from './database-adapter';
 import { BatchContextImpl, type RunState } from './contexts';
-import type { ItemStore } from './item-store';
+import type { ClaimCursor, ItemStore } from './item-store';
 import { reasonsOf, type ItemRunner } from './item-runner';
 import { runClaim, type ClaimRun } from './claim-runner';
 import { hasBudget, spentBudget } from './error-budget';
@@ -334,6 +334,7 @@ export class BatchRun {
       stopAt: (reason) => this.decideFailure(reason),
       afterFailure: () => this.checkBudget(),
     };
+    const cursor: ClaimCursor = { fromIndex: 0 };
     const errors = await runLanes<ImportItem<object>>(
       this.settings.concurrency,
       {
@@ -346,6 +347,7 @@ export class BatchRun {
             this.workerId,
             leaseMs,
             size,
+            cursor,
             (count) => (expired = count),
           );
           this.telemetry.claimed(started, claimed.length, expired);

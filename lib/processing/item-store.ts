@@ -19,6 +19,14 @@ import {
 } from './statements/items.statements';
 
 /**
+ * Where a run's next claim of pending items starts looking: past the highest item it claimed
+ * (`ItemStore.claim`). One per run, shared by its lanes.
+ */
+export interface ClaimCursor {
+  fromIndex: number;
+}
+
+/**
  * Every change of an item's status in a run: claims, completions, failures and skips, and claims given
  * back. A claim puts the item under this worker's lease (`locked_by`, `locked_until`); every later change
  * applies only while the claim is still this worker's (fencing).
@@ -28,7 +36,11 @@ export class ItemStore {
   constructor(@Inject(DatabaseAdapter) private readonly database: DatabaseAdapter) {}
 
   /**
-   * Claims up to `limit` items in `item_index` order; `[]` when none is left to claim.
+   * Claims up to `limit` items in `item_index` order; `[]` when none is left to claim. Pending items are
+   * looked for from `cursor` on first, then, when there are none, from the start: items that became
+   * pending behind it (given back by another run, or kept from a claim by a lock) are claimed last, and
+   * never left behind.
+   * @param cursor - shared by the claims of one run; moved past what each claim takes.
    * @param onExpired - told how many items were taken from runs whose lease had run out, when any were.
    */
   async claim<TSource>(
@@ -36,10 +48,17 @@ export class ItemStore {
     workerId: string,
     leaseMs: number,
     limit: number,
+    cursor: ClaimCursor,
     onExpired?: (count: number) => void,
   ): Promise<ImportItem<TSource>[]> {
     const claim = { batchId, workerId, leaseMs, limit };
-    let rows = await this.database.run<Row>(claimPendingItems(claim));
+    let rows = await this.database.run<Row>(
+      claimPendingItems({ ...claim, fromIndex: cursor.fromIndex }),
+    );
+    if (rows.length === 0 && cursor.fromIndex > 0)
+      rows = await this.database.run<Row>(claimPendingItems({ ...claim, fromIndex: 0 }));
+    for (const row of rows)
+      cursor.fromIndex = Math.max(cursor.fromIndex, Number(row.item_index) + 1);
     if (rows.length === 0) {
       rows = await this.database.run<Row>(claimExpiredItems(claim));
       if (rows.length > 0) onExpired?.(rows.length);

@@ -24,6 +24,7 @@ describe('claim query plan', () => {
       workerId: 'plan-probe',
       leaseMs: 60_000,
       limit: 25,
+      fromIndex: 0,
     });
     const rows = await t.dataSource.query<Array<{ 'QUERY PLAN': string }>>(
       `EXPLAIN ${claim.text}`,
@@ -62,6 +63,7 @@ describe('claim query plan', () => {
       workerId: 'plan-probe',
       leaseMs: 60_000,
       limit: 25,
+      fromIndex: 0,
     });
     const [claimed] = await t.dataSource.query<[Array<{ item_index: number }>, number]>(
       claim.text,

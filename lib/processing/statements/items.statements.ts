@@ -100,13 +100,21 @@ function claimText(which: string): string {
     RETURNING i.*`;
 }
 
-const CLAIM_PENDING_ITEMS = claimText(`"status" = ${sqlWord(ITEM_STATUS.pending)}`);
+const CLAIM_PENDING_ITEMS = claimText(
+  `"status" = ${sqlWord(ITEM_STATUS.pending)} AND "item_index" >= $5`,
+);
 
-/** Claims the next pending items in order (`limit` at most); on the index of pending items. */
-export function claimPendingItems(args: ClaimArgs): Statement {
+/**
+ * Claims the next pending items in order (`limit` at most) from `fromIndex` on; on the index of pending
+ * items. A run starts its claims past the items it claimed already: the index entries of their pending
+ * versions stay until vacuum removes them, and while any transaction older than them is open (a long
+ * report, a forgotten session) vacuum cannot, so a claim from the start would visit every one of them, and
+ * a batch would slow down with every row done.
+ */
+export function claimPendingItems(args: ClaimArgs & { fromIndex: number }): Statement {
   return {
     text: CLAIM_PENDING_ITEMS,
-    values: [args.batchId, args.workerId, args.leaseMs, args.limit],
+    values: [args.batchId, args.workerId, args.leaseMs, args.limit, args.fromIndex],
   };
 }
 
