@@ -10,7 +10,7 @@
  *                              tables that already hold 1,000,000 and 10,000,000 finished rows, and while
  *                              another session holds a transaction open (about 10 GB of disk; --quick runs
  *                              a small one); `--history=200000` picks the sizes, `--history-batch=N`
- *                              the rows of the processed batch (10,000), `--history-rounds=N` the rounds
+ *                              the rows of the processed batch (50,000), `--history-rounds=N` the rounds
  *   npm run bench -- --wide    (part of the full run, not of --quick) the rate and peak RSS of creating
  *                              2,000 rows of 1 MB each from an async generator: chunks bounded by bytes
  *   npm run bench -- --progress
