@@ -6,6 +6,9 @@
  *                              2-core machine of the README, whose load slows every figure)
  *   npm run bench -- --quick   3 small rounds, pgbench at 2 s (CI runs this so that the script cannot rot)
  *   npm run bench -- --large   also the peak RSS of creating 1,000,000 items from an async generator
+ *   npm run bench -- --huge    also the rate and peak RSS of creating 10,000,000 items (about 8 GB of disk)
+ *   npm run bench -- --scale   (part of the full run; --quick runs a small one) rows per second with 1, 2
+ *                              and 4 processes on one batch, per row and chunked (bench/scale.ts)
  *   npm run bench -- --history only the history figure (bench/history.ts): the rate and claim latency on
  *                              tables that already hold 1,000,000 and 10,000,000 finished rows, and while
  *                              another session holds a transaction open (about 10 GB of disk; --quick runs
@@ -34,9 +37,10 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { BatchService } from '../lib';
+import { BatchService, type ProcessBatchOptions } from '../lib';
 import { appModule } from './app';
 import { HISTORY_FULL, HISTORY_QUICK, historyFigures } from './history';
+import { childProcessBatch, processInChildren, SCALE_MODES, SCALE_PROCESSES } from './scale';
 import { rawCreate, rawProcess } from './baselines';
 import { countQueries, Meter, type Cost } from './meter';
 import { pgbenchMissing, runPgbench } from './pgbench';
@@ -182,6 +186,14 @@ const median = (values: number[]): number => {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes('--child-create-1m')) return childCreate(rows(1_000_000));
+  if (args.includes('--child-create-10m')) return childCreate(rows(10_000_000));
+  const child = args.indexOf('--child-process-batch');
+  if (child >= 0)
+    return childProcessBatch(
+      benchUrl,
+      args[child + 1],
+      JSON.parse(args[child + 2]) as ProcessBatchOptions,
+    );
   if (args.includes('--child-create-wide')) return childCreate(wideRows(WIDE_ROWS));
 
   countQueries();
@@ -492,6 +504,44 @@ async function measureAll(args: string[]): Promise<Record<string, unknown>> {
       await progressFigure(batches, await freshBatch(1_000_000));
       await emptyTables();
       await etaFigure(batches, await freshBatch(ETA_ROWS));
+      await emptyTables();
+    }
+
+    {
+      // --quick runs it small, so that CI keeps it working.
+      const small = quick && !args.includes('--scale');
+      for (const mode of SCALE_MODES) {
+        const sized = small ? { ...mode, rows: mode.rows / 20 } : mode;
+        let one: number | null = null;
+        for (const processes of SCALE_PROCESSES) {
+          const id = await freshBatch(sized.rows);
+          const sample = await processInChildren(
+            [...process.execArgv, __filename],
+            id,
+            sized,
+            processes,
+          );
+          one ??= sample.rowsPerSecond;
+          record(`scale-${mode.name}-${processes}p`, sized.rows, sample.rowsPerSecond, one);
+          record(
+            `scale-${mode.name}-${processes}p-rss-mb`,
+            sized.rows,
+            sample.peakRssMb,
+            null,
+            'MB',
+          );
+        }
+      }
+      await emptyTables();
+    }
+
+    if (args.includes('--huge')) {
+      // The raw baseline of a 10,000,000-row create is not run: its 1,000-row statements are the same as
+      // in --large, and it would add minutes for nothing the figure needs (the peak RSS).
+      await emptyTables();
+      const { seconds, peakRssMb } = createInChild('--child-create-10m');
+      record('create-10m-async', 10_000_000, 10_000_000 / seconds, null);
+      record('create-10m-peak-rss-mb', 10_000_000, peakRssMb, null, 'MB');
       await emptyTables();
     }
 
