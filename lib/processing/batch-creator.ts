@@ -152,9 +152,19 @@ export class BatchCreator {
     const chunk = new ChunkBuilder();
     let index = 0;
     let columns: readonly string[] | null = null;
+    // A chunk's insert runs while the next chunk is read and checked, so that the server's work and this
+    // process's overlap. One insert at most is in flight (the next waits for it): memory holds two chunks
+    // at most, and a failed insert stops the creation at the next chunk.
+    const pipe: { inFlight: Promise<unknown> | null } = { inFlight: null };
+    const settle = async (): Promise<void> => {
+      const sent = pipe.inFlight;
+      pipe.inFlight = null;
+      await sent;
+    };
     const flush = async (): Promise<void> => {
       if (!target || chunk.size === 0) return;
-      await this.database.run(
+      await settle();
+      const sent = this.database.run(
         insertItemsChunk({
           batchId: target.batchId,
           firstIndex: index - chunk.size,
@@ -162,60 +172,70 @@ export class BatchCreator {
         }),
         target.transaction,
       );
+      // Never an unhandled rejection while the next chunk is read: the failure is thrown by settle().
+      sent.catch(() => undefined);
+      pipe.inFlight = sent;
     };
-    for await (const item of items) {
-      const row = item instanceof SourceRow ? (item as SourceRow<object>) : null;
-      if (row && !isSourceLine(row.line)) {
-        // Checked here, not by the column's CHECK: a SQL error would name neither the row nor the fix.
-        throw new InvalidSourceDataError({
-          where,
-          itemIndex: index,
-          path: messages.sourceLinePath(),
-          problem: messages.badSourceLine(row.line),
-          batchType,
-        });
-      }
-      const data: unknown = row ? row.data : item;
-      if (index === 0) {
-        columns = row?.columns ?? plainKeys(data);
-        const problem = row?.columns == null ? null : columnsProblem(row.columns);
-        if (problem) {
-          throw new InvalidSourceDataError({ where, itemIndex: index, ...problem, batchType });
+    try {
+      for await (const item of items) {
+        const row = item instanceof SourceRow ? (item as SourceRow<object>) : null;
+        if (row && !isSourceLine(row.line)) {
+          // Checked here, not by the column's CHECK: a SQL error would name neither the row nor the fix.
+          throw new InvalidSourceDataError({
+            where,
+            itemIndex: index,
+            path: messages.sourceLinePath(),
+            problem: messages.badSourceLine(row.line),
+            batchType,
+          });
         }
-      }
-      // Keys sorted, so that the same rows with their keys in another order have the same hash.
-      let json = serializeSourceData(data, 'sourceData', asWritten ? 'as-written' : 'sorted');
-      let failure: MalformedRow | null = null;
-      if (row) {
-        // A row of a file is never refused alone: what cannot be stored of it becomes a failed row with its
-        // line, as a malformed line does, so that it is corrected with the others.
+        const data: unknown = row ? row.data : item;
+        if (index === 0) {
+          columns = row?.columns ?? plainKeys(data);
+          const problem = row?.columns == null ? null : columnsProblem(row.columns);
+          if (problem) {
+            throw new InvalidSourceDataError({ where, itemIndex: index, ...problem, batchType });
+          }
+        }
+        // Keys sorted, so that the same rows with their keys in another order have the same hash.
+        let json = serializeSourceData(data, 'sourceData', asWritten ? 'as-written' : 'sorted');
+        let failure: MalformedRow | null = null;
+        if (row) {
+          // A row of a file is never refused alone: what cannot be stored of it becomes a failed row with its
+          // line, as a malformed line does, so that it is corrected with the others.
+          if (isJsonProblem(json)) {
+            failure = malformedRow(row.line, `${json.path} ${json.problem}`, null);
+            // What can be read of it, for the person who corrects it (a NUL shown as U+FFFD).
+            const visible = serializeSourceData(visibleCopy(data), 'sourceData', 'sorted');
+            json = isJsonProblem(visible) ? '{}' : visible;
+          } else if (row.malformed) {
+            failure = malformedRow(row.line, row.malformed.reason, row.malformed.raw);
+          }
+        }
         if (isJsonProblem(json)) {
-          failure = malformedRow(row.line, `${json.path} ${json.problem}`, null);
-          // What can be read of it, for the person who corrects it (a NUL shown as U+FFFD).
-          const visible = serializeSourceData(visibleCopy(data), 'sourceData', 'sorted');
-          json = isJsonProblem(visible) ? '{}' : visible;
-        } else if (row.malformed) {
-          failure = malformedRow(row.line, row.malformed.reason, row.malformed.raw);
+          throw new InvalidSourceDataError({ where, itemIndex: index, ...json, batchType });
         }
+        if (asWritten) {
+          asWritten.update('\n').update(json);
+          hash.update('\n').update(sortedJson(json));
+        } else hash.update('\n').update(json);
+        if (row) hash.update(`\u0001${row.line}`);
+        if (failure) hash.update(`\u0001${failure.message}`);
+        if (target) {
+          // A row that would take the chunk over its size goes into the next one (alone, if it is that big).
+          if (chunk.bytes + jsonByteLength(json) > CREATE_CHUNK_BYTES) await flush();
+          chunk.add(json, row?.line ?? null, failure);
+        }
+        index++;
+        if (chunk.size === CREATE_CHUNK_SIZE || chunk.bytes >= CREATE_CHUNK_BYTES) await flush();
       }
-      if (isJsonProblem(json)) {
-        throw new InvalidSourceDataError({ where, itemIndex: index, ...json, batchType });
-      }
-      if (asWritten) {
-        asWritten.update('\n').update(json);
-        hash.update('\n').update(sortedJson(json));
-      } else hash.update('\n').update(json);
-      if (row) hash.update(`\u0001${row.line}`);
-      if (failure) hash.update(`\u0001${failure.message}`);
-      if (target) {
-        // A row that would take the chunk over its size goes into the next one (alone, if it is that big).
-        if (chunk.bytes + jsonByteLength(json) > CREATE_CHUNK_BYTES) await flush();
-        chunk.add(json, row?.line ?? null, failure);
-      }
-      index++;
-      if (chunk.size === CREATE_CHUNK_SIZE || chunk.bytes >= CREATE_CHUNK_BYTES) await flush();
+      await flush();
+      await settle();
+    } finally {
+      // A bad row or a failing source ends the creation: the insert in flight ends before the
+      // transaction rolls back on the same connection.
+      await pipe.inFlight?.catch(() => undefined);
     }
-    await flush();
     return { total: index, columns };
   }
 
