@@ -54,13 +54,21 @@ export async function processInChildren(
     if (line.done) throw new Error(`bench: a --child-process-batch process ended early`);
     return line.value;
   };
-  for (let i = 0; i < processes; i++)
-    if ((await next(i)) !== 'ready') throw new Error('bench: a child did not say ready');
-  const start = process.hrtime.bigint();
-  for (const child of children) child.stdin.end('go\n');
-  const reports = await Promise.all(
-    children.map(async (_, i) => JSON.parse(await next(i)) as { peakRssMb: number }),
-  );
+  let start = 0n;
+  let reports: Array<{ peakRssMb: number }>;
+  try {
+    for (let i = 0; i < processes; i++)
+      if ((await next(i)) !== 'ready') throw new Error('bench: a child did not say ready');
+    start = process.hrtime.bigint();
+    for (const child of children) child.stdin.end('go\n');
+    reports = await Promise.all(
+      children.map(async (_, i) => JSON.parse(await next(i)) as { peakRssMb: number }),
+    );
+  } catch (error) {
+    // None is left behind holding the batch or the database.
+    for (const child of children) child.kill('SIGKILL');
+    throw error;
+  }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   await Promise.all(
     children.map(
@@ -94,7 +102,15 @@ export async function childProcessBatch(
   const app = await NestFactory.createApplicationContext(appModule(4, url), {
     logger: ['error'],
   });
-  const go = new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+  // Told to go, or left: a bench that ended before "go" closes the pipe, and the child must not linger.
+  const go = new Promise<void>((resolve) => {
+    const left = () => process.exit(1);
+    process.stdin.once('end', left);
+    process.stdin.once('data', () => {
+      process.stdin.off('end', left);
+      resolve();
+    });
+  });
   console.log('ready');
   await go;
   await app.get(BatchService).processBatch(batchId, options);
