@@ -14,6 +14,7 @@ import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { runCli } from '../support/built-cli';
 import { CREATE_APPLIED_TABLE, resultOf, startProcessingChild } from '../support/child-process';
 import { startPgBouncer, type RunningPgBouncer } from '../support/pgbouncer';
+import { applyRetentionTwiceAtOnce } from '../support/retention-race';
 import { sleep, waitFor } from '../support/timing';
 import { useTestDatabase } from '../support/use-test-app';
 
@@ -243,23 +244,9 @@ describe('behind PgBouncer in transaction mode', () => {
     const old = await aged(50_000);
     // The first run stops in its slice (at the progress rows), holding the retention lock.
     const holder = await file.connect();
-    await holder.query('BEGIN');
-    await holder.query('LOCK TABLE import_batch_progress IN ACCESS EXCLUSIVE MODE');
-    const applying = first.batches.applyRetention();
-    await waitFor(
-      async () =>
-        (
-          await admin.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-          )
-        ).rows[0].n === 1,
-      { what: 'the first run waiting in its slice' },
-    );
-    const skipped = await second.batches.applyRetention();
-    await holder.query('COMMIT');
-    expect(skipped).toMatchObject({ ran: false, batches: { batches: 0 } });
-    expect(await applying).toMatchObject({ ran: true, batches: { batches: 1 } });
+    const both = await applyRetentionTwiceAtOnce(first.batches, second.batches, holder, admin);
+    expect(both.second).toMatchObject({ ran: false, batches: { batches: 0 } });
+    expect(both.first).toMatchObject({ ran: true, batches: { batches: 1 } });
 
     // Given back with its transaction: no server connection of the pool kept it for the next client.
     const { rows: held } = await admin.query(

@@ -13,6 +13,7 @@ import {
 import { RETENTION_LOCK_KEY } from '../../lib/processing/statements/retention.statements';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { Gate } from '../support/gate';
+import { applyRetentionTwiceAtOnce } from '../support/retention-race';
 import { waitFor } from '../support/timing';
 import { useTestApp } from '../support/use-test-app';
 
@@ -521,25 +522,10 @@ describe('retention: pruneImports, pruneLogs, applyRetention (real PostgreSQL)',
     others.push(second);
     // The first run stops in its slice (at the progress rows), holding the retention lock.
     const holder = await t.connect();
-    await holder.query('BEGIN');
-    await holder.query('LOCK TABLE import_batch_progress IN ACCESS EXCLUSIVE MODE');
-    const first = t.batches.applyRetention();
-    await waitFor(
-      async () =>
-        (
-          await sql.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-          )
-        ).rows[0].n === 1,
-      { what: 'the first run waiting in its slice' },
-    );
+    const both = await applyRetentionTwiceAtOnce(t.batches, second.batches, holder, sql);
 
-    const skipped = await second.batches.applyRetention();
-    await holder.query('COMMIT');
-
-    expect(skipped).toMatchObject({ ran: false, batches: { batches: 0 } });
-    expect(await first).toMatchObject({ ran: true, batches: { batches: 1 } });
+    expect(both.second).toMatchObject({ ran: false, batches: { batches: 0 } });
+    expect(both.first).toMatchObject({ ran: true, batches: { batches: 1 } });
   });
 
   it('the worker applies retention on its own, on a schedule, when retention is configured', async () => {
