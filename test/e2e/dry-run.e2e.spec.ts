@@ -318,7 +318,8 @@ describe('dry runs', () => {
       async () =>
         (
           await holder.query(
-            `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted`,
+            `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
             [HOLD_LOCK],
           )
         ).rowCount === 1,

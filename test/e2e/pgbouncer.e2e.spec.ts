@@ -250,7 +250,8 @@ describe('behind PgBouncer in transaction mode', () => {
 
     // Given back with its transaction: no server connection of the pool kept it for the next client.
     const { rows: held } = await admin.query(
-      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted`,
+      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     );
     expect(held).toEqual([]);
     const later = await aged(50_100);

@@ -509,7 +509,8 @@ describe('retention: pruneImports, pruneLogs, applyRetention (real PostgreSQL)',
     expect(applied).toMatchObject({ ran: true, batches: { batches: 1 } });
     // Given back on the connection that took it: no session of the pool keeps it.
     const { rows: held } = await sql.query(
-      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted`,
+      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     );
     expect(held).toEqual([]);
   });
