@@ -93,7 +93,7 @@ describe('operator control under attack, round 2', () => {
             // Not on the admin client: pg_stat_activity is read once per transaction.
             (
               await t.dataSource.query(
-                `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND (query LIKE '%corrected_data%' OR query LIKE '%FOR UPDATE%')`,
+                `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND (query LIKE '%corrected_data%' OR query LIKE '%FOR UPDATE%')`,
               )
             ).length > 0,
           { what: 'the corrections to wait on row 2' },
