@@ -55,6 +55,7 @@ export type {
   BatchContext,
   ImportContext,
   ImportLogger,
+  QueryOptions,
 } from './interfaces/import-context.interface';
 export type {
   ImportProcessorOptions,

@@ -466,6 +466,13 @@ export const messages = {
     `(this check and this warning are then skipped), or connect the application to PostgreSQL directly ` +
     `or through a pool in session mode to be woken at once.`,
 
+  preparedStatementsOff: ({ code }: { code: string }): string =>
+    `A prepared statement was not on the server connection that ran it (SQLSTATE ${code}), as behind a ` +
+    `pooler in transaction mode that cannot carry prepared statements (PgBouncer before 1.21): this ` +
+    `process runs its statements unprepared from now on, and ran that one again. Fix: set ` +
+    `connectionPooler: 'transaction' (or preparedStatements: false) in ReliableImportsModule.forRoot() to ` +
+    `say so, or set max_prepared_statements in PgBouncer 1.21 or later to keep them.`,
+
   notificationsOff: ({ polling }: { polling: string }): string =>
     `connectionPooler is 'transaction': no LISTEN/NOTIFY. ${polling}`,
 

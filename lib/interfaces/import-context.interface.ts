@@ -19,6 +19,19 @@ export interface ImportLogger {
   error(message: string, details?: Record<string, unknown>): void;
 }
 
+/** How `ctx.query` and `ctx.queryOne` run a statement. */
+export interface QueryOptions {
+  /**
+   * Run it as a named prepared statement: PostgreSQL parses and plans it once per connection instead of
+   * at every row (for an upsert of a dozen columns, a tenth of a millisecond a row). Only for a text that
+   * never changes (values go in `params`): each distinct text is kept prepared on every connection of the
+   * pool. Ignored when the module's `preparedStatements` is off (behind PgBouncer before 1.21 in
+   * transaction mode) and on PGlite.
+   * @default false
+   */
+  prepare?: boolean;
+}
+
 /** What the batch-level hooks (`validateBatch`, `onBatchStart`, `onBatchComplete`, `onItemError`) get. */
 export interface BatchContext {
   /** The batch being processed. */
@@ -32,13 +45,19 @@ export interface BatchContext {
   readonly originalBatchId: string | null;
   /**
    * Runs a statement and returns its rows, whatever the statement (SELECT, or INSERT/UPDATE/DELETE with
-   * RETURNING; an empty array without RETURNING). Values go in `params` as `$1`, `$2`, ...
+   * RETURNING; an empty array without RETURNING). Values go in `params` as `$1`, `$2`, ... A statement
+   * run at every row may be prepared: `ctx.query(UPSERT, values, { prepare: true })`.
    */
-  query<TRow = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<TRow[]>;
+  query<TRow = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<TRow[]>;
   /** Like `query`, returning the first row, or null when there is none. */
   queryOne<TRow = Record<string, unknown>>(
     sql: string,
     params?: readonly unknown[],
+    options?: QueryOptions,
   ): Promise<TRow | null>;
   /** Stores a value shared by every hook and item of this processing run. */
   set(key: string, value: unknown): void;

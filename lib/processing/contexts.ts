@@ -1,11 +1,16 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
 import type { BaseProcessor } from '../base-processor';
 import type { ImportBatch } from '../interfaces/import-batch.interface';
-import type { BatchContext, ImportContext } from '../interfaces/import-context.interface';
+import type {
+  BatchContext,
+  ImportContext,
+  QueryOptions,
+} from '../interfaces/import-context.interface';
 import type { ImportItem } from '../interfaces/import-item.interface';
 import type { RunTelemetry } from '../telemetry/run-telemetry';
 import type { DatabaseAdapter } from './database-adapter';
 import { LogBuffer } from './log-buffer';
+import { markOwnConnectionError } from './own-connection-errors';
 
 // The implementations of the contexts a processor's hooks are given, and the run state they share; the
 // types users see are in interfaces/import-context.interface.ts.
@@ -63,15 +68,17 @@ export class BatchContextImpl implements BatchContext {
   query<TRow = Record<string, unknown>>(
     sql: string,
     params: readonly unknown[] = [],
+    options?: QueryOptions,
   ): Promise<TRow[]> {
-    return this.run.database.queryAutocommit<TRow>(sql, params);
+    return this.run.database.queryAutocommit<TRow>(sql, params, options);
   }
 
   async queryOne<TRow = Record<string, unknown>>(
     sql: string,
     params: readonly unknown[] = [],
+    options?: QueryOptions,
   ): Promise<TRow | null> {
-    const rows = await this.query<TRow>(sql, params);
+    const rows = await this.query<TRow>(sql, params, options);
     return rows[0] ?? null;
   }
 
@@ -107,8 +114,9 @@ export class DryRunBatchContext extends BatchContextImpl {
   override query<TRow = Record<string, unknown>>(
     sql: string,
     params: readonly unknown[] = [],
+    options?: QueryOptions,
   ): Promise<TRow[]> {
-    return this.run.database.query<TRow>(this.transaction, sql, params);
+    return this.run.database.query<TRow>(this.transaction, sql, params, options);
   }
 }
 
@@ -129,11 +137,18 @@ export class ItemContextImpl<TSource> extends BatchContextImpl implements Import
     return this.itemSignal;
   }
 
-  override query<TRow = Record<string, unknown>>(
+  override async query<TRow = Record<string, unknown>>(
     sql: string,
     params: readonly unknown[] = [],
+    options?: QueryOptions,
   ): Promise<TRow[]> {
-    return this.run.database.query<TRow>(this.transaction, sql, params);
+    try {
+      return await this.run.database.query<TRow>(this.transaction, sql, params, options);
+    } catch (error) {
+      // A prepared statement does not go through the transaction's query, which marks the others.
+      markOwnConnectionError(error);
+      throw error;
+    }
   }
 
   get manager(): EntityManager {

@@ -1,10 +1,12 @@
 import { Logger } from '@nestjs/common';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { messages } from '../reliable-imports.messages';
 import { toError } from '../utils/error-details.util';
 import { isConnectionLoss } from '../utils/transient-error.util';
 import { type PgProtocol, sendCancelRequest } from './cancel-request';
+import { PreparedStatements } from './prepared-statements';
 import { checkChannel, NOTIFICATION_CHECK_MS, notificationArrives } from './notification-check';
 import { cancelBackend, listen, notifyProbe, unlisten } from './statements/session.statements';
 import type { Statement } from './statements/statement';
@@ -23,7 +25,8 @@ const CANCEL_REQUEST_MS = 2000;
  * - Poolers: behind one in transaction mode (PgBouncer), a connection is a server connection only for a
  *   transaction. Nothing the module does outlives one (its locks are transaction locks, it sets nothing
  *   on a session), except LISTEN, which is checked once and then not used (`connectionPooler`), and the
- *   cancel of a given-up statement, which goes by the connection's key rather than its pid.
+ *   cancel of a given-up statement, which goes by the connection's key rather than its pid; and
+ *   prepared statements, which are off there (`preparedStatements`).
  */
 export class DatabaseAdapter {
   /** True on PGlite: one session for everything, so one item at a time. */
@@ -31,12 +34,21 @@ export class DatabaseAdapter {
   private readonly logger = new Logger('ReliableImports');
   /** Whether notifications reach this process: decided once, by the option or by the check. */
   private notifications: Promise<boolean> | null = null;
+  private readonly prepared: PreparedStatements;
 
   constructor(
     readonly dataSource: DataSource,
-    private readonly options?: Pick<ResolvedReliableImportsOptions, 'connectionPooler' | 'worker'>,
+    private readonly options?: Pick<
+      ResolvedReliableImportsOptions,
+      'connectionPooler' | 'worker' | 'preparedStatements'
+    >,
   ) {
     this.singleConnection = isPGlite(dataSource);
+    // PGlite's driver takes text only; its one session parses little anyway.
+    this.prepared = new PreparedStatements(
+      !this.singleConnection && (options?.preparedStatements ?? true),
+      this.logger,
+    );
   }
 
   /**
@@ -44,19 +56,64 @@ export class DatabaseAdapter {
    * on a connection of its own, in autocommit.
    */
   run<TRow>(statement: Statement, transaction?: QueryRunner): Promise<TRow[]> {
+    const options = { prepare: statement.prepared === true };
     return transaction
-      ? this.query<TRow>(transaction, statement.text, statement.values)
-      : this.queryAutocommit<TRow>(statement.text, statement.values);
+      ? this.query<TRow>(transaction, statement.text, statement.values, options)
+      : this.queryAutocommit<TRow>(statement.text, statement.values, options);
   }
 
-  /** Runs SQL text on `runner` and returns its rows, whatever the statement and the driver. */
+  /**
+   * Runs SQL text on `runner` and returns its rows, whatever the statement and the driver. With `prepare`
+   * (for a text that never changes), as a named prepared statement while they are on.
+   */
   async query<TRow>(
     runner: QueryRunner,
     sql: string,
     params: readonly unknown[] = [],
+    options: { prepare?: boolean } = {},
   ): Promise<TRow[]> {
+    if (options.prepare && this.prepared.on) return this.queryPrepared<TRow>(runner, sql, params);
     const result = (await runner.query(sql, params as unknown[], true)) as { records?: unknown };
     return Array.isArray(result.records) ? (result.records as TRow[]) : [];
+  }
+
+  /**
+   * Whether work failed only because a prepared statement was not on its server connection (a pooler
+   * that cannot carry them): prepared statements are off now, and the work runs again, not counted a try.
+   */
+  preparedStatementWasGone(error: unknown): boolean {
+    return this.prepared.wasGone(error);
+  }
+
+  /**
+   * `runner.query` as TypeORM runs it (its logger, its errors), with the statement named: TypeORM hands the
+   * driver text only. When the server connection does not hold the statement, prepared statements are
+   * turned off, and a statement outside a transaction runs again at once, unprepared (the server refused
+   * it before running it); inside one, the transaction is spoilt, and its work must run again
+   * (`preparedStatementWasGone`).
+   */
+  private async queryPrepared<TRow>(
+    runner: QueryRunner,
+    sql: string,
+    params: readonly unknown[],
+  ): Promise<TRow[]> {
+    if (runner.isReleased) throw new QueryRunnerAlreadyReleasedError();
+    const client = (await runner.connect()) as PreparingClient;
+    const values = params as unknown[];
+    const logger = this.dataSource.logger;
+    logger.logQuery(sql, values, runner);
+    try {
+      const result = await client.query({ name: this.prepared.nameOf(sql), text: sql, values });
+      return (result.rows ?? []) as TRow[];
+    } catch (error) {
+      const driverError = toError(error);
+      logger.logQueryError(driverError, sql, values, runner);
+      const failed = new QueryFailedError(sql, values, driverError);
+      if (this.prepared.failedForGood(failed) && !runner.isTransactionActive) {
+        return this.query<TRow>(runner, sql, params);
+      }
+      throw failed;
+    }
   }
 
   /**
@@ -213,12 +270,16 @@ export class DatabaseAdapter {
     }
   }
 
-  /** Runs SQL text on a connection of its own, in autocommit, and returns its rows. */
-  async queryAutocommit<TRow>(sql: string, params: readonly unknown[] = []): Promise<TRow[]> {
+  /** Runs SQL text on a connection of its own, in autocommit, and returns its rows; `options` as `query`'s. */
+  async queryAutocommit<TRow>(
+    sql: string,
+    params: readonly unknown[] = [],
+    options: { prepare?: boolean } = {},
+  ): Promise<TRow[]> {
     const runner = this.dataSource.createQueryRunner();
     let failure: unknown;
     try {
-      return await this.query<TRow>(runner, sql, params);
+      return await this.query<TRow>(runner, sql, params, options);
     } catch (error) {
       failure = error;
       throw error;
@@ -253,6 +314,11 @@ export class DatabaseAdapter {
 interface Notification {
   channel: string;
   payload?: string;
+}
+
+/** The part of a `pg` client that a named statement needs. */
+interface PreparingClient {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows?: unknown[] }>;
 }
 
 /** The part of a `pg` client that listening needs. */

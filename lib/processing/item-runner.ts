@@ -22,6 +22,7 @@ import { ItemStore } from './item-store';
 import type { CompletedChunkItem, ItemResult } from './statements/items.statements';
 import { callHook, HookThrew } from './processor-hook';
 import { inTransaction } from './transaction';
+import { isOwnConnectionError, markErrorsOf } from './own-connection-errors';
 import { ROW_OUTCOME } from '../telemetry/telemetry-names';
 import type { RowAttempt } from '../telemetry/run-telemetry';
 
@@ -32,22 +33,6 @@ function invalidResult(item: ImportItem<object>, problem: string): ReliableImpor
     messages.invalidResult({ batchId, itemIndex, problem }),
     { batchId, itemIndex },
   );
-}
-
-/** Errors thrown by the statements of an item's own transaction (`ctx.query`, `ctx.manager`). */
-const ownConnectionErrors = new WeakSet<object>();
-
-/** Marks what the transaction's statements throw, to tell a lost connection of its own from others'. */
-function markErrorsOf(transaction: QueryRunner): void {
-  const query = transaction.query.bind(transaction) as (...args: unknown[]) => Promise<unknown>;
-  transaction.query = (async (...args: unknown[]) => {
-    try {
-      return await query(...args);
-    } catch (error) {
-      if (typeof error === 'object' && error !== null) ownConnectionErrors.add(error);
-      throw error;
-    }
-  }) as QueryRunner['query'];
 }
 
 /** An item in flight given up because its run stopped: it goes back to pending, not failed. */
@@ -120,6 +105,12 @@ export class ItemRunner {
       } catch (caught) {
         const fromProcessor = caught instanceof HookThrew;
         const thrown = fromProcessor ? caught.error : caught;
+        if (this.database.preparedStatementWasGone(thrown)) {
+          // Prepared statements are off now: the same try again, unprepared, as if this one never was.
+          telemetry.end(ROW_OUTCOME.retried, { error: toError(thrown) });
+          attempt--;
+          continue;
+        }
         if (isInstance(thrown, LeaseLostError)) {
           telemetry.end(ROW_OUTCOME.lost);
           return { status: 'lost' };
@@ -153,10 +144,7 @@ export class ItemRunner {
         // (What the processor's code threw is an outage only when it came from the item's own connection:
         // its HTTP client's ECONNRESET, or another database of its own, fails the item, or a worker would
         // retry it for good.)
-        if (
-          isConnectionLoss(error) &&
-          (!fromProcessor || ownConnectionErrors.has(thrown as object))
-        ) {
+        if (isConnectionLoss(error) && (!fromProcessor || isOwnConnectionError(thrown))) {
           telemetry.end(ROW_OUTCOME.givenBack, { error });
           throw error;
         }

@@ -153,6 +153,7 @@ const DEFAULTS: ResolvedReliableImportsOptions = {
   checkSchema: true,
   requireApproval: false,
   connectionPooler: 'detect',
+  preparedStatements: true,
   worker: WORKER_DEFAULTS,
   retention: RETENTION_DEFAULTS,
 };
@@ -187,6 +188,7 @@ const CHECKS: Record<keyof ResolvedReliableImportsOptions, Check> = {
           expected: messages.expectedOneOf({ values: CONNECTION_POOLERS }),
           got: show(value),
         }),
+  preparedStatements: boolean,
   worker: object('{ enabled: true }'),
   retention: object('{ completedDays: 30, logsDays: 14 }'),
   maxFailures: fromRunCheck('maxFailures'),
@@ -279,6 +281,7 @@ export function resolveOptions(raw: unknown): ResolvedReliableImportsOptions {
   const resolved: ResolvedReliableImportsOptions = {
     ...DEFAULTS,
     ...top,
+    preparedStatements: top.preparedStatements ?? top.connectionPooler !== 'transaction',
     worker: { ...WORKER_DEFAULTS, ...worker, run },
     retention: { ...RETENTION_DEFAULTS, ...retention },
   };

@@ -24,11 +24,12 @@ const DEFAULTS = {
   checkSchema: true,
   requireApproval: false,
   connectionPooler: 'detect',
+  preparedStatements: true,
   worker: { enabled: false, concurrency: 1, pollIntervalMs: 1000, run: {} },
   retention: { intervalMs: 3_600_000, sliceSize: 100, includeUnresolved: false },
 };
 const OPTION_LIST =
-  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, checkSchema, requireApproval, connectionPooler, worker, retention, maxFailures, maxFailureRate, failureRateMinItems';
+  'continueOnError, leaseMs, maxAttempts, retryDelayMs, maxRetryDelayMs, itemTimeoutMs, storeErrorStacks, checkSchema, requireApproval, connectionPooler, preparedStatements, worker, retention, maxFailures, maxFailureRate, failureRateMinItems';
 
 describe('resolveOptions', () => {
   it.each([
@@ -51,6 +52,7 @@ describe('resolveOptions', () => {
       checkSchema: false,
       requireApproval: true,
       connectionPooler: 'transaction',
+      preparedStatements: true,
       worker: {
         enabled: true,
         concurrency: 4,
@@ -188,6 +190,19 @@ describe('resolveOptions', () => {
     );
     expect(problemsOf({ connectionPooler: 'session' }).problems).toEqual([
       'connectionPooler must be "detect" or "transaction"; got "session"',
+    ]);
+  });
+
+  it('turns prepared statements off behind a pooler in transaction mode, unless told otherwise', () => {
+    expect(resolveOptions({}).preparedStatements).toBe(true);
+    expect(resolveOptions({ connectionPooler: 'transaction' }).preparedStatements).toBe(false);
+    expect(
+      resolveOptions({ connectionPooler: 'transaction', preparedStatements: true })
+        .preparedStatements,
+    ).toBe(true);
+    expect(resolveOptions({ preparedStatements: false }).preparedStatements).toBe(false);
+    expect(problemsOf({ preparedStatements: 'yes' }).problems).toEqual([
+      'preparedStatements must be true or false; got "yes"',
     ]);
   });
 

@@ -115,6 +115,7 @@ export function claimPendingItems(args: ClaimArgs & { fromIndex: number }): Stat
   return {
     text: CLAIM_PENDING_ITEMS,
     values: [args.batchId, args.workerId, args.leaseMs, args.limit, args.fromIndex],
+    prepared: true,
   };
 }
 
@@ -127,6 +128,7 @@ export function claimExpiredItems(args: ClaimArgs): Statement {
   return {
     text: CLAIM_EXPIRED_ITEMS,
     values: [args.batchId, args.workerId, args.leaseMs, args.limit],
+    prepared: true,
   };
 }
 
@@ -184,6 +186,7 @@ export function completeItem(args: CompletedItem): Statement {
       args.targetTable,
       args.targetId,
     ],
+    prepared: true,
   };
 }
 
@@ -204,6 +207,7 @@ export function finishItemWithoutResult(args: UnappliedItem): Statement {
       args.errorMessage,
       args.errorDetailsJson,
     ],
+    prepared: true,
   };
 }
 
@@ -232,7 +236,11 @@ export function completeChunk(args: {
   workerId: string;
   items: readonly CompletedChunkItem[];
 }): Statement {
-  return { text: COMPLETE_CHUNK, values: [args.workerId, chunkJson(args.items)] };
+  return {
+    text: COMPLETE_CHUNK,
+    values: [args.workerId, chunkJson(args.items)],
+    prepared: true,
+  };
 }
 
 /** The items of a chunk as the JSON array `completeChunk` reads; results and logs are JSON text already. */
@@ -281,7 +289,11 @@ export function releaseSomeItems(args: {
   workerId: string;
   itemIds: readonly string[];
 }): Statement {
-  return { text: RELEASE_SOME_ITEMS, values: [args.batchId, args.workerId, args.itemIds] };
+  return {
+    text: RELEASE_SOME_ITEMS,
+    values: [args.batchId, args.workerId, args.itemIds],
+    prepared: true,
+  };
 }
 
 const RELEASE_EVERY_CLAIM = `${RELEASE}

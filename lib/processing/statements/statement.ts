@@ -10,6 +10,11 @@ import { messages } from '../../reliable-imports.messages';
 export interface Statement {
   text: string;
   values: unknown[];
+  /**
+   * Run as a named prepared statement (`DatabaseAdapter.run`): for the statements a run sends at every
+   * row, whose text is a module constant.
+   */
+  prepared?: true;
 }
 
 /**
