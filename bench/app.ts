@@ -14,11 +14,16 @@ import {
 } from '../lib';
 import { UPSERT, upsertValues, type Row } from './work';
 
-/** Upserts the row into bench_customers through the item's EntityManager, as an import of customers would. */
+/**
+ * Upserts the row into bench_customers in the item's transaction, as an import of customers would; as a
+ * prepared statement, as the raw loop's is and as the README tells processors to run their per-row SQL.
+ */
 @ImportProcessor()
 class BenchCustomerProcessor extends BaseProcessor<Row> {
   async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
-    const inserted: unknown = await ctx.manager.query(UPSERT, upsertValues(item.sourceData));
+    const inserted: unknown = await ctx.query(UPSERT, upsertValues(item.sourceData), {
+      prepare: true,
+    });
     if (!Array.isArray(inserted) || inserted.length !== 1) throw new Error('bench: no id returned');
   }
 }
