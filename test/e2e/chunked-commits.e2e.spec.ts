@@ -7,11 +7,13 @@ interface Row {
   n: number;
 }
 
-/** Counts the transactions the data source commits. */
+/** Counts the transactions the data source commits, and the claims of items. */
 class CommitCounter implements Logger {
   commits = 0;
+  claims = 0;
   logQuery(query: string): void {
     if (query === 'COMMIT') this.commits++;
+    if (query.includes('FOR UPDATE SKIP LOCKED')) this.claims++;
   }
   logQueryError(): void {}
   logQuerySlow(): void {}
@@ -80,6 +82,32 @@ describe('chunked commits (commitEvery)', () => {
     expect(completed.find((item) => item.itemIndex === 500)?.targetId).toBe('500');
     const logs = await t.batches.getLogs(batch.id, { level: 'debug', limit: 5000 });
     expect(logs).toHaveLength(997);
+  });
+
+  it('claims several chunks at once in a big batch: fewer claims than chunks', async () => {
+    const processor = t.app.get(TallyProcessor);
+    const run = async (count: number, concurrency: number) => {
+      const from = 100_000 * (concurrency + count);
+      const batch = await t.batches.createBatch(
+        'tally',
+        Array.from({ length: count }, (_, i) => ({ n: from + i })),
+      );
+      counter.claims = 0;
+      counter.commits = 0;
+      const summary = await t.batches.processBatch(batch.id, { commitEvery: 100, concurrency });
+      expect(summary).toMatchObject({ status: 'completed', completedItems: count });
+      return { claims: counter.claims, commits: counter.commits };
+    };
+    processor.runs = 0;
+    // 4,000 rows, one lane: claims of 4 chunks (10 of them, and the empty ones that end the run).
+    const one = await run(4000, 1);
+    expect(one.claims).toBeLessThanOrEqual(10 + 3);
+    expect(one.commits).toBe(40);
+    // Four lanes: a lane's quarter share is 250 rows, so claims of 2 chunks.
+    const four = await run(4000, 4);
+    expect(four.claims).toBeLessThanOrEqual(20 + 4 * 3);
+    expect(four.commits).toBe(40);
+    expect(processor.runs).toBe(8000);
   });
 
   it('is available through import() as well', async () => {

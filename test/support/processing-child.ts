@@ -7,6 +7,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import {
   BaseProcessor,
   BatchService,
@@ -21,8 +22,6 @@ const env = (name: string, fallback?: string): string => {
   if (value === undefined) throw new Error(`${name} is not set`);
   return value;
 };
-
-let committed = 0;
 
 /** Writes one row per item into `applied`, after an optional pause inside the item's transaction. */
 @ImportProcessor()
@@ -54,16 +53,17 @@ class ChildModule {}
 
 async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(ChildModule, { logger: ['error'] });
-  const processor = app.get(AppliedRowProcessor);
-  const original = processor.processItem.bind(processor);
-  processor.processItem = async (item, ctx) => {
-    await original(item, ctx);
-    committed++;
-  };
   process.stdout.write('ready\n');
+  const batchId = env('BATCH_ID');
   const summary = await app
     .get(BatchService)
-    .processBatch(env('BATCH_ID'), { concurrency: Number(env('CONCURRENCY', '1')) });
+    .processBatch(batchId, { concurrency: Number(env('CONCURRENCY', '1')) });
+  // Counted in the table, not in processItem: a try whose transaction did not commit wrote nothing.
+  const [{ committed }] = await app.get(DataSource).query<Array<{ committed: number }>>(
+    `SELECT count(*)::int AS committed FROM applied a JOIN import_batch_items i ON i.id = a.item_id
+     WHERE a.pid = $1 AND i.batch_id = $2`,
+    [process.pid, batchId],
+  );
   await app.close();
   process.stdout.write(`${JSON.stringify({ processed: committed, status: summary.status })}\n`);
 }
