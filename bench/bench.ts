@@ -41,7 +41,7 @@ import { BatchService, type ProcessBatchOptions } from '../lib';
 import { appModule } from './app';
 import { HISTORY_FULL, HISTORY_QUICK, historyFigures } from './history';
 import { childProcessBatch, processInChildren, SCALE_MODES, SCALE_PROCESSES } from './scale';
-import { rawCreate, rawProcess } from './baselines';
+import { rawCopy, rawCreate, rawProcess } from './baselines';
 import { countQueries, Meter, type Cost } from './meter';
 import { pgbenchMissing, runPgbench } from './pgbench';
 import { CREATE_CUSTOMERS, row, rowBytes, rows, type Row } from './work';
@@ -133,11 +133,12 @@ const RATIOS: Ratio[] = [
   },
   { name: 'chunked c4 ÷ raw loop c4', numerator: 'module-chunked-c4', denominator: 'raw-item-c4' },
   {
-    name: 'create async ÷ raw insert',
+    name: 'create async ÷ raw COPY',
     numerator: 'create-async',
-    denominator: 'create-raw',
+    denominator: 'create-copy',
     target: 0.9,
   },
+  { name: 'create async ÷ raw insert', numerator: 'create-async', denominator: 'create-raw' },
   { name: 'raw loop c1 ÷ pgbench c1', numerator: 'raw-item-c1', denominator: 'pgbench-c1' },
   { name: 'raw loop c4 ÷ pgbench c4', numerator: 'raw-item-c4', denominator: 'pgbench-c4' },
 ];
@@ -318,6 +319,17 @@ async function measureAll(args: string[]): Promise<Record<string, unknown>> {
           await emptyTables();
           return async () => {
             await rawCreate(benchUrl, plan.create);
+            return { rows: plan.create };
+          };
+        },
+      },
+      {
+        name: 'create-copy',
+        what: 'raw COPY ... FROM STDIN (text), 1,000 rows per write',
+        setup: async () => {
+          await emptyTables();
+          return async () => {
+            await rawCopy(benchUrl, plan.create);
             return { rows: plan.create };
           };
         },
