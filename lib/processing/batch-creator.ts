@@ -223,8 +223,9 @@ export class BatchCreator {
         if (failure) hash.update(`\u0001${failure.message}`);
         if (target) {
           // A row that would take the chunk over its size goes into the next one (alone, if it is that big).
-          if (chunk.bytes + jsonByteLength(json) > CREATE_CHUNK_BYTES) await flush();
-          chunk.add(json, row?.line ?? null, failure);
+          const bytes = jsonByteLength(json);
+          if (chunk.bytes + bytes > CREATE_CHUNK_BYTES) await flush();
+          chunk.add(json, bytes, row?.line ?? null, failure);
         }
         index++;
         if (chunk.size === CREATE_CHUNK_SIZE || chunk.bytes >= CREATE_CHUNK_BYTES) await flush();
@@ -356,7 +357,8 @@ class ChunkBuilder {
     return this.json.length;
   }
 
-  add(json: string, line: number | null, failure: MalformedRow | null): void {
+  /** Adds a row's JSON, of `bytes` bytes in UTF-8. */
+  add(json: string, bytes: number, line: number | null, failure: MalformedRow | null): void {
     this.json.push(json);
     this.lines.push(line);
     if (line !== null) this.hasLines = true;
@@ -365,7 +367,7 @@ class ChunkBuilder {
         `{"ordinality":${this.json.length},"message":${JSON.stringify(failure.message)},"details":${failure.details}}`,
       );
     }
-    this.bytes += jsonByteLength(json);
+    this.bytes += bytes;
   }
 
   /** The rows, lines and failures of `insertItemsChunk`; empties the chunk. */
