@@ -1,9 +1,28 @@
-import { reliableImportsMigrations } from '../../lib';
+import {
+  BaseProcessor,
+  ImportProcessor,
+  reliableImportsMigrations,
+  type ImportContext,
+  type ImportItem,
+} from '../../lib';
 import { CustomerDataProcessor } from '../fixtures/customer-data.processor';
 import { correctAndReprocess, importWithFailures } from '../fixtures/customer-scenario';
 import { createPGliteTestApp, isPGliteOpen } from '../fixtures/pglite-app';
 import type { TestApp } from '../fixtures/test-app';
 import { trackInFlight } from '../support/in-flight';
+
+/** Asks for its statement prepared, which PGlite's driver cannot name: it runs unprepared. */
+@ImportProcessor({ batchType: 'prepared_sum' })
+class PreparedSumProcessor extends BaseProcessor<{ n: number }> {
+  async processItem(item: ImportItem<{ n: number }>, ctx: ImportContext<{ n: number }>) {
+    const row = await ctx.queryOne<{ next: number }>(
+      'SELECT $1::integer + 1 AS next',
+      [item.sourceData.n],
+      { prepare: true },
+    );
+    return { targetId: row?.next };
+  }
+}
 
 /** The same scenarios as on PostgreSQL, on an in-memory PGlite database: no server needed. */
 describe('the failed-import scenario and its recovery (PGlite)', () => {
@@ -11,7 +30,7 @@ describe('the failed-import scenario and its recovery (PGlite)', () => {
   let closed = false;
 
   beforeAll(async () => {
-    t = await createPGliteTestApp([CustomerDataProcessor]);
+    t = await createPGliteTestApp([CustomerDataProcessor, PreparedSumProcessor]);
   });
   afterAll(async () => {
     if (!closed) await t?.close();
@@ -52,6 +71,13 @@ describe('the failed-import scenario and its recovery (PGlite)', () => {
       mostInFlight = stop();
     }
     expect(mostInFlight).toBe(1);
+  });
+
+  it("runs a processor's statement asked for prepared, unprepared", async () => {
+    const summary = await t.batches.import('prepared_sum', [{ n: 1 }, { n: 41 }]);
+    expect(summary).toMatchObject({ status: 'completed', completedItems: 2 });
+    const items = await t.batches.getItems(summary.batchId);
+    expect(items.map((item) => item.targetId)).toEqual(['2', '42']);
   });
 
   it('closes the one PGlite instance of the process with the app', async () => {
