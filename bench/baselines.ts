@@ -7,6 +7,17 @@ import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { row, UPSERT, upsertValues, type Row } from './work';
 
+/** Opens the creation's transaction and inserts its batch row of `n` items; returns the batch's id. */
+async function beginBatch(client: Client, n: number): Promise<string> {
+  await client.query('BEGIN');
+  const { rows } = await client.query<{ id: string }>({
+    name: 'bench_create_batch',
+    text: `INSERT INTO import_batches (batch_type, total_items) VALUES ('bench_customer', $1) RETURNING id`,
+    values: [n],
+  });
+  return rows[0].id;
+}
+
 /**
  * Creation by COPY, the fastest way into PostgreSQL: the batch row, then its items streamed through
  * `COPY ... FROM STDIN` (text format, through `pg-copy-streams`, a dev dependency for this baseline only),
@@ -14,14 +25,7 @@ import { row, UPSERT, upsertValues, type Row } from './work';
  */
 export async function rawCopy(url: string, n: number): Promise<void> {
   await withClient(url, async (client) => {
-    await client.query('BEGIN');
-    const {
-      rows: [batch],
-    } = await client.query<{ id: string }>({
-      name: 'bench_create_batch',
-      text: `INSERT INTO import_batches (batch_type, total_items) VALUES ('bench_customer', $1) RETURNING id`,
-      values: [n],
-    });
+    const batchId = await beginBatch(client, n);
     const copy = client.query(
       copyFrom('COPY import_batch_items (batch_id, item_index, source_data) FROM STDIN'),
     );
@@ -33,7 +37,7 @@ export async function rawCopy(url: string, n: number): Promise<void> {
       let text = '';
       for (let i = start; i < Math.min(n, start + 1000); i++) {
         // COPY's text format takes a backslash as an escape: JSON's own escapes must be doubled.
-        text += `${batch.id}\t${i}\t${JSON.stringify(row(i)).replace(/\\/g, '\\\\')}\n`;
+        text += `${batchId}\t${i}\t${JSON.stringify(row(i)).replace(/\\/g, '\\\\')}\n`;
       }
       if (!copy.write(text)) await once(copy, 'drain');
     }
@@ -49,14 +53,7 @@ export async function rawCopy(url: string, n: number): Promise<void> {
  */
 export async function rawCreate(url: string, n: number): Promise<void> {
   await withClient(url, async (client) => {
-    await client.query('BEGIN');
-    const {
-      rows: [batch],
-    } = await client.query<{ id: string }>({
-      name: 'bench_create_batch',
-      text: `INSERT INTO import_batches (batch_type, total_items) VALUES ('bench_customer', $1) RETURNING id`,
-      values: [n],
-    });
+    const batchId = await beginBatch(client, n);
     for (let start = 0; start < n; start += 1000) {
       const chunk: Row[] = [];
       for (let i = start; i < Math.min(n, start + 1000); i++) chunk.push(row(i));
@@ -65,7 +62,7 @@ export async function rawCreate(url: string, n: number): Promise<void> {
         text:
           'INSERT INTO import_batch_items (batch_id, item_index, source_data) ' +
           'SELECT $1, $2::int + ordinality::int - 1, value FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY',
-        values: [batch.id, start, JSON.stringify(chunk)],
+        values: [batchId, start, JSON.stringify(chunk)],
       });
     }
     await client.query('COMMIT');
