@@ -56,6 +56,36 @@ describe('claim query plan', () => {
     expect(plan).toMatch(/IDX_import_batch_items_(pending|claim)/);
   });
 
+  it('keeps that plan as a prepared statement, run again and again as a run does', async () => {
+    const claim = claimPendingItems({
+      batchId,
+      workerId: 'plan-probe',
+      leaseMs: 60_000,
+      limit: 25,
+      fromIndex: 0,
+    });
+    const client = await t.connect();
+    try {
+      // Past the five runs after which PostgreSQL may switch a prepared statement to a generic plan.
+      for (let run = 0; run < 8; run++) {
+        await client.query('BEGIN');
+        await client.query({ name: 'claim_probe', text: claim.text, values: claim.values });
+        await client.query('ROLLBACK');
+      }
+      const values = claim.values.map((value) =>
+        typeof value === 'string' ? `'${value}'` : value,
+      );
+      const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN EXECUTE claim_probe(${values.join(', ')})`,
+      );
+      const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
+      expect(plan).not.toContain('UQ_import_batch_items_batch_index');
+      expect(plan).toMatch(/IDX_import_batch_items_(pending|claim)/);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('claims the next 25 in item order', async () => {
     // An UPDATE through TypeORM answers [rows, affected].
     const claim = claimPendingItems({
