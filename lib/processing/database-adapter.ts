@@ -103,7 +103,11 @@ export class DatabaseAdapter {
     const logger = this.dataSource.logger;
     logger.logQuery(sql, values, runner);
     try {
+      const started = Date.now();
       const result = await client.query({ name: this.prepared.nameOf(sql), text: sql, values });
+      const took = Date.now() - started;
+      const slow = this.dataSource.options.maxQueryExecutionTime;
+      if (slow && took > slow) logger.logQuerySlow(took, sql, values, runner);
       return (result.rows ?? []) as TRow[];
     } catch (error) {
       const driverError = toError(error);

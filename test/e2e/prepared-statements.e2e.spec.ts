@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { Logger as TypeOrmLogger } from 'typeorm';
 import {
   BaseProcessor,
   ImportProcessor,
@@ -7,17 +8,18 @@ import {
   type ImportItem,
   type ReliableImportsModuleOptions,
 } from '../../lib';
-import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { createTestApp, type TestApp, type TestAppOptions } from '../fixtures/test-app';
 import { startPgBouncer, type RunningPgBouncer } from '../support/pgbouncer';
 import { useTestDatabase } from '../support/use-test-app';
 
 interface Row {
   n: number;
   /** What the row does besides its insert, on its first try only. */
-  act?: 'fail' | 'deallocate' | 'deallocate-then-fail' | 'terminate';
+  act?: 'fail' | 'deallocate' | 'deallocate-then-fail' | 'terminate' | 'sleep';
 }
 
 const INSERT = 'INSERT INTO prepared_applied (n) VALUES ($1) RETURNING n';
+const SLEEP = 'SELECT pg_sleep(0.2)';
 const CREATE_TABLE = 'CREATE TABLE IF NOT EXISTS prepared_applied (n integer NOT NULL)';
 
 /** What one try of a row saw of its own connection's prepared statements. */
@@ -40,6 +42,7 @@ class PreparedRowProcessor extends BaseProcessor<Row> {
     if (act === 'terminate' && first) {
       await ctx.query('SELECT pg_terminate_backend(pg_backend_pid())', [], { prepare: true });
     }
+    if (act === 'sleep') await ctx.query(SLEEP, [], { prepare: true });
     const inserted = await ctx.query<{ n: number }>(INSERT, [n], { prepare: true });
     if (inserted.length !== 1) throw new Error('no row returned');
     const prepared = await ctx.query<{ statement: string }>(
@@ -60,8 +63,9 @@ describe('prepared statements', () => {
   async function app(
     module: ReliableImportsModuleOptions = {},
     url = file.db.url,
+    typeorm: TestAppOptions['typeorm'] = {},
   ): Promise<TestApp> {
-    const t = await createTestApp(url, [PreparedRowProcessor], { module });
+    const t = await createTestApp(url, [PreparedRowProcessor], { module, typeorm });
     file.closeBeforeCheck(() => t.close());
     await t.dataSource.query(CREATE_TABLE);
     await t.dataSource.query('TRUNCATE prepared_applied');
@@ -108,6 +112,29 @@ describe('prepared statements', () => {
     // A connection of the pool completed an earlier row before it runs this one's transaction.
     const withCompletion = processor.seen.filter(({ texts }) => texts.some(isCompletion));
     expect(withCompletion.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it("goes through TypeORM's logger as TypeORM's own statements do: each query, and the slow ones", async () => {
+    const logged: string[] = [];
+    const slow: Array<{ ms: number; text: string }> = [];
+    const logger: TypeOrmLogger = {
+      logQuery: (query) => void logged.push(query),
+      logQueryError: () => undefined,
+      logQuerySlow: (ms, query) => void slow.push({ ms, text: query }),
+      logSchemaBuild: () => undefined,
+      logMigration: () => undefined,
+      log: () => undefined,
+    };
+    const t = await app({}, file.db.url, { logger, maxQueryExecutionTime: 100 });
+    const batch = await t.batches.createBatch('prepared_row', rows(3, { 1: 'sleep' }));
+    logged.length = 0;
+    await t.batches.processBatch(batch.id);
+    expect(logged.filter((text) => text === INSERT)).toHaveLength(3);
+    expect(logged.filter(isCompletion)).toHaveLength(3);
+    // Another statement may be slow too on a busy machine: the sleep must be among them.
+    expect(slow.filter(({ text }) => text === SLEEP)).toEqual([
+      { ms: expect.any(Number) as number, text: SLEEP },
+    ]);
   });
 
   it('prepares nothing with preparedStatements: false, not even what a processor asks for', async () => {
