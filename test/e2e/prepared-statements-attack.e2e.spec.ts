@@ -1,0 +1,211 @@
+import { Logger } from '@nestjs/common';
+import {
+  BaseProcessor,
+  ImportProcessor,
+  type ImportContext,
+  type ImportItem,
+  type ReliableImportsModuleOptions,
+} from '../../lib';
+import { createTestApp, type TestApp } from '../fixtures/test-app';
+import { Gate } from '../support/gate';
+import { useTestDatabase } from '../support/use-test-app';
+
+// Attacks on prepared statements: what they change besides speed (a plan cached per connection, an
+// error that a processor handles its own way).
+
+const LOOKUP = 'SELECT $1::int AS n';
+
+interface Row {
+  n: number;
+  /**
+   * What the row's first try does to the prepared statement of its own lookup: has it vanish (as behind
+   * a pooler that lends another connection) and then wrap the error, or fall back to an unprepared query;
+   * or has the row's completion's statement vanish.
+   */
+  act?: 'wrap' | 'fallback' | 'vanish';
+}
+
+/** Runs its lookup prepared twice; between the two, on the row's first try, the statement vanishes. */
+@ImportProcessor({ batchType: 'attack_gone' })
+class GoneProcessor extends BaseProcessor<Row> {
+  private readonly acted = new Set<number>();
+
+  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
+    const { n, act } = item.sourceData;
+    const first = !this.acted.has(n);
+    this.acted.add(n);
+    ctx.log.info(`looking up row ${n}`);
+    await ctx.query(LOOKUP, [n], { prepare: true });
+    if ((act === 'wrap' || act === 'fallback') && first) await ctx.query('DEALLOCATE ALL');
+    try {
+      await ctx.query(LOOKUP, [n], { prepare: true });
+    } catch (error) {
+      // A processor's own ways with a database error: add context, or try another way.
+      if (act === 'wrap') throw new Error(`lookup of row ${n} failed`, { cause: error });
+      await ctx.query(LOOKUP, [n]);
+    }
+    // Gone from under the row's completion, which an earlier row prepared on this connection.
+    if (act === 'vanish' && first) await ctx.query('DEALLOCATE ALL');
+  }
+}
+
+/**
+ * Memoizes a lookup for the whole run, a common way to read reference data once; the lookup's statement
+ * vanishes under it the first time, so the memo holds a rejected promise (the same error object, thrown
+ * again at every row). Gives up after `LIMIT` calls, so that a loop shows as a count instead of a hang.
+ */
+@ImportProcessor({ batchType: 'attack_memo' })
+class MemoProcessor extends BaseProcessor<Row> {
+  static readonly LIMIT = 50;
+  calls = 0;
+  private lookup: Promise<unknown> | null = null;
+
+  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
+    this.calls++;
+    if (this.calls > MemoProcessor.LIMIT) throw new Error('looped');
+    if (this.lookup === null) {
+      this.lookup = (async () => {
+        await ctx.query(LOOKUP, [0], { prepare: true });
+        await ctx.query('DEALLOCATE ALL');
+        return ctx.query(LOOKUP, [0], { prepare: true });
+      })();
+      this.lookup.catch(() => undefined);
+    }
+    await this.lookup;
+  }
+}
+
+/**
+ * Asks to prepare a text built per call (a value written into it instead of given in `params`), as a
+ * processor that did not read the option's note would; counts what its connection holds prepared.
+ */
+@ImportProcessor({ batchType: 'attack_texts' })
+class TextsProcessor extends BaseProcessor<Row> {
+  static readonly TEXTS = 1200;
+  held = 0;
+
+  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
+    for (let i = 0; i < TextsProcessor.TEXTS; i++) {
+      await ctx.query(`SELECT ${item.sourceData.n * TextsProcessor.TEXTS + i}::int AS n`, [], {
+        prepare: true,
+      });
+    }
+    const [row] = await ctx.query<{ count: number }>(
+      'SELECT count(*)::int AS count FROM pg_prepared_statements',
+    );
+    this.held = Math.max(this.held, row.count);
+  }
+}
+
+/** Waits at `gate` in the first row's first try, while the test changes the schema. */
+@ImportProcessor({ batchType: 'attack_schema' })
+class SchemaProcessor extends BaseProcessor<Row> {
+  static gate = new Gate();
+
+  async processItem(item: ImportItem<Row>): Promise<void> {
+    if (item.itemIndex === 0 && SchemaProcessor.gate.passes === 0) {
+      await SchemaProcessor.gate.pass();
+    }
+  }
+}
+
+describe('prepared statements, attacked', () => {
+  const file = useTestDatabase();
+
+  async function app(module: ReliableImportsModuleOptions = {}): Promise<TestApp> {
+    const t = await createTestApp(
+      file.db.url,
+      [GoneProcessor, MemoProcessor, SchemaProcessor, TextsProcessor],
+      {
+        module,
+      },
+    );
+    file.closeBeforeCheck(() => t.close());
+    return t;
+  }
+
+  const rows = (count: number, acts: Record<number, Row['act']> = {}): Row[] =>
+    Array.from({ length: count }, (_, n) => ({ n, ...(acts[n] ? { act: acts[n] } : {}) }));
+
+  it("a processor that wraps the gone statement's error: the row is tried again, not failed", async () => {
+    const t = await app({ maxAttempts: 1 });
+    const batch = await t.batches.createBatch('attack_gone', rows(4, { 1: 'wrap' }));
+    const summary = await t.batches.processBatch(batch.id, { concurrency: 1 });
+    const failed = await t.batches.getItems(batch.id, { status: 'failed' });
+    expect(failed.map((item) => item.errorMessage)).toEqual([]);
+    expect(summary).toMatchObject({ completedItems: 4, failedItems: 0 });
+  });
+
+  it('a try run again for a statement gone leaves no trace in the log: as if it never was', async () => {
+    const t = await app({ maxAttempts: 1 });
+    const batch = await t.batches.createBatch('attack_gone', rows(3, { 1: 'vanish' }));
+    expect(await t.batches.processBatch(batch.id, { concurrency: 1 })).toMatchObject({
+      completedItems: 3,
+    });
+    const logs = await t.batches.getLogs(batch.id);
+    const lookups = logs
+      .map((entry) => entry.message)
+      .filter((text) => text.startsWith('looking up'));
+    expect(lookups.sort()).toEqual(['looking up row 0', 'looking up row 1', 'looking up row 2']);
+  });
+
+  it('a processor that falls back to an unprepared query: the row is tried again, not failed', async () => {
+    const t = await app({ maxAttempts: 1 });
+    const batch = await t.batches.createBatch('attack_gone', rows(4, { 2: 'fallback' }));
+    const summary = await t.batches.processBatch(batch.id, { concurrency: 1 });
+    const failed = await t.batches.getItems(batch.id, { status: 'failed' });
+    expect(failed.map((item) => item.errorMessage)).toEqual([]);
+    expect(summary).toMatchObject({ completedItems: 4, failedItems: 0 });
+  });
+
+  it('the same gone error thrown again at every try: tried again once, not forever', async () => {
+    const t = await app({ maxAttempts: 1 });
+    const processor = t.app.get(MemoProcessor);
+    const batch = await t.batches.createBatch('attack_memo', rows(3));
+    await t.batches.processBatch(batch.id, { concurrency: 1 });
+    // One try of the first row met the statement gone; each row after it fails at its one try.
+    expect(processor.calls).toBeLessThanOrEqual(4);
+    const failed = await t.batches.getItems(batch.id, { status: 'failed' });
+    expect(failed.map((item) => item.errorMessage)).not.toContain('looped');
+  });
+
+  /** The module's warnings about prepared statements, while `work` runs. */
+  async function preparedWarnings(work: () => Promise<void>): Promise<string[]> {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      await work();
+      return warn.mock.calls
+        .map(([message]) => String(message))
+        .filter((text) => text.includes('prepared statement'));
+    } finally {
+      warn.mockRestore();
+    }
+  }
+
+  it('texts built per call, asked to be prepared: a bounded number kept per connection, and a warning that names the fix', async () => {
+    const t = await app();
+    const processor = t.app.get(TextsProcessor);
+    const batch = await t.batches.createBatch('attack_texts', rows(2));
+    const warnings = await preparedWarnings(async () => {
+      expect(await t.batches.processBatch(batch.id, { concurrency: 1 })).toMatchObject({
+        completedItems: 2,
+      });
+    });
+    expect(processor.held).toBeLessThanOrEqual(1000);
+    expect(warnings).toEqual([expect.stringContaining('params')]);
+  });
+
+  it('a column added to the items table while a run goes on (a migration of a rolling deploy): the run completes', async () => {
+    SchemaProcessor.gate = new Gate();
+    const t = await app();
+    // Claims of 25 on one lane: the run claims again after the change, on the connections it prepared on.
+    const batch = await t.batches.createBatch('attack_schema', rows(80));
+    const processing = t.batches.processBatch(batch.id, { concurrency: 1 });
+    processing.catch(() => undefined);
+    await SchemaProcessor.gate.entered;
+    const client = await file.connect();
+    await client.query('ALTER TABLE "import_batch_items" ADD COLUMN "attack_extra" integer');
+    SchemaProcessor.gate.release();
+    await expect(processing).resolves.toMatchObject({ status: 'completed', completedItems: 80 });
+  });
+});
