@@ -72,6 +72,40 @@ function outcomeText(set: string): string {
 }
 
 /**
+ * The columns a claim returns, those `toItem` reads, named rather than `i.*`: a claim is a prepared
+ * statement, whose result type is fixed when it is prepared, so that a column added to the table while a
+ * run goes on (a migration of a newer version, in a rolling deploy) would fail every later claim on that
+ * connection with "cached plan must not change result type" (0A000), and the run with it.
+ */
+const CLAIMED_COLUMNS = [
+  'id',
+  'batch_id',
+  'item_index',
+  'source_line',
+  'status',
+  'source_data',
+  'corrected_data',
+  'processed_data',
+  'target_table',
+  'target_id',
+  'error_message',
+  'error_details',
+  'attempts',
+  'original_item_id',
+  'created_at',
+  'started_at',
+  'completed_at',
+  'corrected_at',
+  'scrubbed_at',
+  'source_digest',
+  'dry_run_outcome',
+  'dry_run_error',
+  'dry_run_at',
+]
+  .map((column) => `i."${column}"`)
+  .join(', ');
+
+/**
  * The text that claims up to `limit` ($4) items of the batch ($1) that match `which` for the worker ($2),
  * leased for `leaseMs` ($3). `which` is a literal condition, not a parameter, so that the planner can see it
  * matches the index of pending items. The batch row is share-locked for the claim: a stop
@@ -97,7 +131,7 @@ function claimText(which: string): string {
       FOR UPDATE SKIP LOCKED
     ) AS next
     WHERE i."id" = next."id"
-    RETURNING i.*`;
+    RETURNING ${CLAIMED_COLUMNS}`;
 }
 
 const CLAIM_PENDING_ITEMS = claimText(
