@@ -78,11 +78,13 @@ export class DatabaseAdapter {
   }
 
   /**
-   * Whether work failed only because a prepared statement was not on its server connection (a pooler
-   * that cannot carry them): prepared statements are off now, and the work runs again, not counted a try.
+   * Whether the transaction on `runner` failed because a prepared statement was not on its server
+   * connection (a pooler that cannot carry them): prepared statements are off now, and its work runs
+   * again, not counted a try. Asked of the transaction, not of the error its work threw: a processor may
+   * have wrapped that error, or caught it and met the aborted transaction next.
    */
-  preparedStatementWasGone(error: unknown): boolean {
-    return this.prepared.wasGone(error);
+  preparedStatementWasGoneIn(runner: QueryRunner): boolean {
+    return this.prepared.wasGoneIn(runner);
   }
 
   /**
@@ -90,7 +92,7 @@ export class DatabaseAdapter {
    * driver text only. When the server connection does not hold the statement, prepared statements are
    * turned off, and a statement outside a transaction runs again at once, unprepared (the server refused
    * it before running it); inside one, the transaction is spoilt, and its work must run again
-   * (`preparedStatementWasGone`).
+   * (`preparedStatementWasGoneIn`).
    */
   private async queryPrepared<TRow>(
     runner: QueryRunner,
@@ -113,8 +115,9 @@ export class DatabaseAdapter {
       const driverError = toError(error);
       logger.logQueryError(driverError, sql, values, runner);
       const failed = new QueryFailedError(sql, values, driverError);
-      if (this.prepared.failedForGood(failed) && !runner.isTransactionActive) {
-        return this.query<TRow>(runner, sql, params);
+      if (this.prepared.failedForGood(failed)) {
+        if (!runner.isTransactionActive) return this.query<TRow>(runner, sql, params);
+        this.prepared.spoil(runner);
       }
       throw failed;
     }

@@ -38,6 +38,16 @@ function invalidResult(item: ImportItem<object>, problem: string): ReliableImpor
 /** An item in flight given up because its run stopped: it goes back to pending, not failed. */
 class ItemGivenUpSignal extends Error {}
 
+/**
+ * A try whose transaction met a prepared statement gone (a pooler that cannot carry them): `error` is
+ * what the try threw, whatever the processor made of the statement's error.
+ */
+class PreparedStatementGone extends Error {
+  constructor(readonly error: unknown) {
+    super('A prepared statement was gone from its connection');
+  }
+}
+
 /** How one item ended. `lost` means another worker took it over; nothing was recorded by this one. */
 export type ItemOutcome =
   | { status: typeof ITEM_STATUS.completed }
@@ -95,22 +105,29 @@ export class ItemRunner {
     const logs = new LogBuffer();
     const { retryDelayMs, maxRetryDelayMs } = this.options;
     const { maxAttempts } = run;
+    // Once at most: prepared statements are off before the try again starts, so that it cannot meet one
+    // gone; and a try that throws again what a spoilt try threw (a processor's memo) counts.
+    let triedUnprepared = false;
     for (let attempt = 1; ; attempt++) {
       const telemetry = run.telemetry.startAttempt(item, attempt);
+      const logged = logs.size;
       try {
         await this.attempt(workItem, run, logs, attempt, telemetry);
         logs.clear();
         telemetry.end(ROW_OUTCOME.completed);
         return { status: ITEM_STATUS.completed };
-      } catch (caught) {
-        const fromProcessor = caught instanceof HookThrew;
-        const thrown = fromProcessor ? caught.error : caught;
-        if (this.database.preparedStatementWasGone(thrown)) {
+      } catch (failure) {
+        if (failure instanceof PreparedStatementGone && !triedUnprepared) {
           // Prepared statements are off now: the same try again, unprepared, as if this one never was.
-          telemetry.end(ROW_OUTCOME.retried, { error: toError(thrown) });
+          triedUnprepared = true;
+          logs.truncate(logged);
+          telemetry.end(ROW_OUTCOME.retried, { error: toError(failure.error) });
           attempt--;
           continue;
         }
+        const caught = failure instanceof PreparedStatementGone ? failure.error : failure;
+        const fromProcessor = caught instanceof HookThrew;
+        const thrown = fromProcessor ? caught.error : caught;
         if (isInstance(thrown, LeaseLostError)) {
           telemetry.end(ROW_OUTCOME.lost);
           return { status: 'lost' };
@@ -258,32 +275,44 @@ export class ItemRunner {
     return telemetry.within(() => this.attemptInTransaction(item, run, logs, attempt));
   }
 
-  private attemptInTransaction(
+  private async attemptInTransaction(
     item: ImportItem<object>,
     run: RunState,
     logs: LogBuffer,
     attempt: number,
   ): Promise<void> {
-    return inTransaction(
-      this.database,
-      async (transaction) => {
-        markErrorsOf(transaction);
-        const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
-          this.validateAndProcess(item, run, transaction, logs, signal),
-        );
-        if (run.dryRun) return;
-        // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
-        const kept = await this.items.complete(transaction, {
-          ...stored,
-          itemId: item.id,
-          workerId: run.workerId,
-          logsJson: logs.toJson(),
-          attempts: attempt,
-        });
-        if (!kept) throw new LeaseLostError(item.batchId, item.itemIndex);
-      },
-      run.dryRun ? 'rollback' : 'commit',
-    );
+    // The try's transaction, asked after it rolled back whether it met a prepared statement gone.
+    const held: { runner: QueryRunner | null } = { runner: null };
+    try {
+      await inTransaction(
+        this.database,
+        async (transaction) => {
+          held.runner = transaction;
+          markErrorsOf(transaction);
+          const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
+            this.validateAndProcess(item, run, transaction, logs, signal),
+          );
+          if (run.dryRun) return;
+          // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
+          const kept = await this.items.complete(transaction, {
+            ...stored,
+            itemId: item.id,
+            workerId: run.workerId,
+            logsJson: logs.toJson(),
+            attempts: attempt,
+          });
+          if (!kept) throw new LeaseLostError(item.batchId, item.itemIndex);
+        },
+        run.dryRun ? 'rollback' : 'commit',
+      );
+    } catch (error) {
+      // A time limit or a stop is why the try ended, whatever its transaction met.
+      const ended = isInstance(error, ItemTimeoutError) || isInstance(error, ItemGivenUpSignal);
+      if (!ended && held.runner && this.database.preparedStatementWasGoneIn(held.runner)) {
+        throw new PreparedStatementGone(error);
+      }
+      throw error;
+    }
   }
 
   /**

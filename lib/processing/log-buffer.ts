@@ -40,6 +40,11 @@ export class LogBuffer implements ImportLogger {
     this.entries = [];
   }
 
+  /** Forgets the entries added after the first `size`: what a try that must leave no trace logged. */
+  truncate(size: number): void {
+    this.entries.length = Math.min(this.entries.length, size);
+  }
+
   /** `toJson()`, then `clear()`. */
   drain(): string {
     const json = this.toJson();

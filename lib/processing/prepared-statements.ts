@@ -16,8 +16,8 @@ const NOT_ON_THIS_CONNECTION = new Set(['26000', '42P05']);
  */
 export class PreparedStatements {
   private readonly names = new Map<string, string>();
-  /** Errors of statements that failed only because their prepared statement was gone. */
-  private readonly gone = new WeakSet<object>();
+  /** Transactions (their query runners) that a statement found its prepared statement gone in. */
+  private readonly spoilt = new WeakSet<object>();
 
   constructor(
     private enabled: boolean,
@@ -44,12 +44,11 @@ export class PreparedStatements {
   /**
    * Whether a prepared statement failed because its server connection does not hold it. Such a failure
    * turns prepared statements off for good (nothing ran: the server refused the statement before
-   * executing it), and is remembered, so that `wasGone` tells the work that must run again.
+   * executing it).
    */
   failedForGood(error: unknown): boolean {
     const code = typeof error === 'object' && error !== null ? codeOf(error as Error) : undefined;
     if (code === undefined || !NOT_ON_THIS_CONNECTION.has(code)) return false;
-    this.gone.add(error as object);
     if (this.enabled) {
       this.enabled = false;
       this.logger.warn(messages.preparedStatementsOff({ code }));
@@ -57,8 +56,16 @@ export class PreparedStatements {
     return true;
   }
 
-  /** Whether work failed only because a prepared statement was gone: it runs again, not counted a try. */
-  wasGone(error: unknown): boolean {
-    return typeof error === 'object' && error !== null && this.gone.has(error);
+  /** Notes that a statement of the transaction on `runner` found its prepared statement gone. */
+  spoil(runner: object): void {
+    this.spoilt.add(runner);
+  }
+
+  /**
+   * Whether the transaction on `runner` failed for a prepared statement gone: the transaction is aborted,
+   * whatever its work made of the error (wrapped it, or went on to meet the aborted transaction).
+   */
+  wasGoneIn(runner: object): boolean {
+    return this.spoilt.has(runner);
   }
 }

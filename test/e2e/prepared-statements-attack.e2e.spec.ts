@@ -60,7 +60,7 @@ class MemoProcessor extends BaseProcessor<Row> {
   calls = 0;
   private lookup: Promise<unknown> | null = null;
 
-  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
+  async processItem(_item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
     this.calls++;
     if (this.calls > MemoProcessor.LIMIT) throw new Error('looped');
     if (this.lookup === null) {
