@@ -473,6 +473,13 @@ export const messages = {
     `connectionPooler: 'transaction' (or preparedStatements: false) in ReliableImportsModule.forRoot() to ` +
     `say so, or set max_prepared_statements in PgBouncer 1.21 or later to keep them.`,
 
+  preparedTextsTooMany: ({ max }: { max: number }): string =>
+    `More than ${max} distinct SQL texts were asked to run prepared (ctx.query(sql, params, { prepare: ` +
+    `true })); each is kept as a prepared statement on every connection of the pool, so the texts past ` +
+    `the first ${max} run unprepared. Fix: a text that changes from row to row has its values written ` +
+    `into it: pass them in params ($1, $2, ...) so that the text stays the same, or leave prepare out ` +
+    `for it.`,
+
   notificationsOff: ({ polling }: { polling: string }): string =>
     `connectionPooler is 'transaction': no LISTEN/NOTIFY. ${polling}`,
 

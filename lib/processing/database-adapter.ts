@@ -72,7 +72,10 @@ export class DatabaseAdapter {
     params: readonly unknown[] = [],
     options: { prepare?: boolean } = {},
   ): Promise<TRow[]> {
-    if (options.prepare && this.prepared.on) return this.queryPrepared<TRow>(runner, sql, params);
+    if (options.prepare && this.prepared.on) {
+      const name = this.prepared.nameOf(sql);
+      if (name !== null) return this.queryPrepared<TRow>(runner, sql, params, name);
+    }
     const result = (await runner.query(sql, params as unknown[], true)) as { records?: unknown };
     return Array.isArray(result.records) ? (result.records as TRow[]) : [];
   }
@@ -98,6 +101,7 @@ export class DatabaseAdapter {
     runner: QueryRunner,
     sql: string,
     params: readonly unknown[],
+    name: string,
   ): Promise<TRow[]> {
     if (runner.isReleased) throw new QueryRunnerAlreadyReleasedError();
     const client = (await runner.connect()) as PreparingClient;
@@ -106,7 +110,7 @@ export class DatabaseAdapter {
     logger.logQuery(sql, values, runner);
     try {
       const started = Date.now();
-      const result = await client.query({ name: this.prepared.nameOf(sql), text: sql, values });
+      const result = await client.query({ name, text: sql, values });
       const took = Date.now() - started;
       const slow = this.dataSource.options.maxQueryExecutionTime;
       if (slow && took > slow) logger.logQuerySlow(took, sql, values, runner);

@@ -11,11 +11,18 @@ import { codeOf } from '../utils/error-details.util';
 const NOT_ON_THIS_CONNECTION = new Set(['26000', '42P05']);
 
 /**
+ * The most texts run prepared by a process: each stays prepared on every connection of the pool (in the
+ * server's memory and the driver's) for the connection's life, so a text built per row must not pile up.
+ */
+export const MAX_PREPARED_TEXTS = 500;
+
+/**
  * Whether statements run as named prepared statements, and under which names. On until a statement finds
  * its prepared statement gone (a pooler that cannot carry them): then off for the process, with one warning.
  */
 export class PreparedStatements {
   private readonly names = new Map<string, string>();
+  private warnedOfTexts = false;
   /** Transactions (their query runners) that a statement found its prepared statement gone in. */
   private readonly spoilt = new WeakSet<object>();
 
@@ -30,11 +37,20 @@ export class PreparedStatements {
 
   /**
    * The name of a text's prepared statement: from its digest, so that two texts never share a name, and
-   * every process (and a pooler's server connection) knows one text under one name.
+   * every process (and a pooler's server connection) knows one text under one name. Null past
+   * `MAX_PREPARED_TEXTS` texts: the text runs unprepared.
    */
-  nameOf(text: string): string {
+  nameOf(text: string): string | null {
     let name = this.names.get(text);
     if (name === undefined) {
+      if (this.names.size >= MAX_PREPARED_TEXTS) {
+        // Past the bound, a new text runs unprepared: one warning, since it is most likely built per row.
+        if (!this.warnedOfTexts) {
+          this.warnedOfTexts = true;
+          this.logger.warn(messages.preparedTextsTooMany({ max: MAX_PREPARED_TEXTS }));
+        }
+        return null;
+      }
       name = `ri_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
       this.names.set(text, name);
     }
