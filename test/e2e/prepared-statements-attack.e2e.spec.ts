@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import {
   BaseProcessor,
   ImportProcessor,
+  type BatchContext,
   type ImportContext,
   type ImportItem,
   type ReliableImportsModuleOptions,
@@ -97,6 +98,21 @@ class TextsProcessor extends BaseProcessor<Row> {
   }
 }
 
+/** Runs a lookup prepared twice in `onBatchStart`; between the two, the first time, it vanishes. */
+@ImportProcessor({ batchType: 'attack_hook' })
+class HookProcessor extends BaseProcessor<Row> {
+  private acted = false;
+
+  async onBatchStart(_batch: unknown, ctx: BatchContext): Promise<void> {
+    await ctx.query(LOOKUP, [0], { prepare: true });
+    if (!this.acted) await ctx.query('DEALLOCATE ALL');
+    this.acted = true;
+    await ctx.query(LOOKUP, [0], { prepare: true });
+  }
+
+  processItem(): void {}
+}
+
 /** Waits at `gate` in the first row's first try, while the test changes the schema. */
 @ImportProcessor({ batchType: 'attack_schema' })
 class SchemaProcessor extends BaseProcessor<Row> {
@@ -115,7 +131,7 @@ describe('prepared statements, attacked', () => {
   async function app(module: ReliableImportsModuleOptions = {}): Promise<TestApp> {
     const t = await createTestApp(
       file.db.url,
-      [GoneProcessor, MemoProcessor, SchemaProcessor, TextsProcessor],
+      [GoneProcessor, MemoProcessor, SchemaProcessor, TextsProcessor, HookProcessor],
       {
         module,
       },
@@ -193,6 +209,13 @@ describe('prepared statements, attacked', () => {
     });
     expect(processor.held).toBeLessThanOrEqual(1000);
     expect(warnings).toEqual([expect.stringContaining('params')]);
+  });
+
+  it("a dry run's onBatchStart that meets its statement gone: the verdict is the batch's, not the pooler's", async () => {
+    const t = await app();
+    const batch = await t.batches.createBatch('attack_hook', rows(2));
+    const summary = await t.batches.processBatch(batch.id, { dryRun: true });
+    expect(summary).toMatchObject({ dryRun: { batchRefused: null, total: 2, wouldComplete: 2 } });
   });
 
   it('a column added to the items table while a run goes on (a migration of a rolling deploy): the run completes', async () => {
