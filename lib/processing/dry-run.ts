@@ -1,4 +1,5 @@
 import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import type { QueryRunner } from 'typeorm';
 import { BatchStatusConflictError } from '../errors/batch-status-conflict.error';
 import { ProcessingStoppedError } from '../errors/processing-stopped.error';
 import { ImportProcessorRegistry } from '../import-processor.registry';
@@ -173,30 +174,39 @@ export class DryRunner implements BeforeApplicationShutdown {
    */
   private async batchHooks(state: RunState): Promise<string | null> {
     const { processor, batch } = state;
-    try {
-      return await inTransaction(
-        this.database,
-        async (transaction) => {
-          const context = new DryRunBatchContext(state, transaction);
-          if (processor.validateBatch) {
-            const validateBatch = processor.validateBatch.bind(processor);
-            const reasons = reasonsOf(await callHook(() => validateBatch(batch, context)));
-            if (reasons.length > 0) {
-              return storableText(messages.batchValidationFailed(reasons), TEXT_LIMITS.message)
-                .text;
+    for (let tries = 1; ; tries++) {
+      // The hooks' transaction, asked after it rolled back whether it met a prepared statement gone.
+      const held: { runner: QueryRunner | null } = { runner: null };
+      try {
+        return await inTransaction(
+          this.database,
+          async (transaction) => {
+            held.runner = transaction;
+            const context = new DryRunBatchContext(state, transaction);
+            if (processor.validateBatch) {
+              const validateBatch = processor.validateBatch.bind(processor);
+              const reasons = reasonsOf(await callHook(() => validateBatch(batch, context)));
+              if (reasons.length > 0) {
+                return storableText(messages.batchValidationFailed(reasons), TEXT_LIMITS.message)
+                  .text;
+              }
             }
-          }
-          await callHook(() => processor.onBatchStart?.(batch, context));
-          return null;
-        },
-        'rollback',
-      );
-    } catch (error) {
-      if (!(error instanceof HookThrew)) throw error;
-      return storableText(
-        messages.processingAbandoned({ reason: messageOf(toError(error.error)) }),
-        TEXT_LIMITS.message,
-      ).text;
+            await callHook(() => processor.onBatchStart?.(batch, context));
+            return null;
+          },
+          'rollback',
+        );
+      } catch (error) {
+        // Prepared statements are off now: the hooks again, unprepared, as a real run's would go on.
+        if (tries === 1 && held.runner && this.database.preparedStatementWasGoneIn(held.runner)) {
+          continue;
+        }
+        if (!(error instanceof HookThrew)) throw error;
+        return storableText(
+          messages.processingAbandoned({ reason: messageOf(toError(error.error)) }),
+          TEXT_LIMITS.message,
+        ).text;
+      }
     }
   }
 }
