@@ -125,13 +125,38 @@ class SchemaProcessor extends BaseProcessor<Row> {
   }
 }
 
+/**
+ * Inserts its row with a prepared `RETURNING *`; waits at `gate` in its sixth row (the rows before it
+ * prepared the insert), while the test alters the table.
+ */
+@ImportProcessor({ batchType: 'attack_returning' })
+class ReturningProcessor extends BaseProcessor<Row> {
+  static gate = new Gate();
+
+  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
+    if (item.itemIndex === 5 && ReturningProcessor.gate.passes === 0) {
+      await ReturningProcessor.gate.pass();
+    }
+    await ctx.query('INSERT INTO attack_targets (n) VALUES ($1) RETURNING *', [item.sourceData.n], {
+      prepare: true,
+    });
+  }
+}
+
 describe('prepared statements, attacked', () => {
   const file = useTestDatabase();
 
   async function app(module: ReliableImportsModuleOptions = {}): Promise<TestApp> {
     const t = await createTestApp(
       file.db.url,
-      [GoneProcessor, MemoProcessor, SchemaProcessor, TextsProcessor, HookProcessor],
+      [
+        GoneProcessor,
+        MemoProcessor,
+        SchemaProcessor,
+        TextsProcessor,
+        HookProcessor,
+        ReturningProcessor,
+      ],
       {
         module,
       },
@@ -216,6 +241,27 @@ describe('prepared statements, attacked', () => {
     const batch = await t.batches.createBatch('attack_hook', rows(2));
     const summary = await t.batches.processBatch(batch.id, { dryRun: true });
     expect(summary).toMatchObject({ dryRun: { batchRefused: null, total: 2, wouldComplete: 2 } });
+  });
+
+  it("a column added to the processor's table while a run goes on: its prepared RETURNING * is prepared again, no row fails", async () => {
+    ReturningProcessor.gate = new Gate();
+    const t = await app({ maxAttempts: 1 });
+    await t.dataSource.query('CREATE TABLE attack_targets (n integer NOT NULL)');
+    const batch = await t.batches.createBatch('attack_returning', rows(40));
+    const processing = t.batches.processBatch(batch.id, { concurrency: 1 });
+    processing.catch(() => undefined);
+    await ReturningProcessor.gate.entered;
+    const client = await file.connect();
+    await client.query('ALTER TABLE attack_targets ADD COLUMN extra integer');
+    ReturningProcessor.gate.release();
+    const summary = await processing;
+    const failed = await t.batches.getItems(batch.id, { status: 'failed' });
+    expect(failed.map((item) => item.errorMessage)).toEqual([]);
+    expect(summary).toMatchObject({ completedItems: 40, failedItems: 0 });
+    const [row] = await t.dataSource.query<Array<{ total: number; distinct: number }>>(
+      'SELECT count(*)::int AS total, count(DISTINCT n)::int AS distinct FROM attack_targets',
+    );
+    expect(row).toEqual({ total: 40, distinct: 40 });
   });
 
   it('a column added to the items table while a run goes on (a migration of a rolling deploy): the run completes', async () => {
