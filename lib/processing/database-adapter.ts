@@ -93,9 +93,10 @@ export class DatabaseAdapter {
   /**
    * `runner.query` as TypeORM runs it (its logger, its errors), with the statement named: TypeORM hands the
    * driver text only. When the server connection does not hold the statement, prepared statements are
-   * turned off, and a statement outside a transaction runs again at once, unprepared (the server refused
-   * it before running it); inside one, the transaction is spoilt, and its work must run again
-   * (`preparedStatementWasGoneIn`).
+   * turned off; when its result type changed since it was prepared there (a table altered under a
+   * `RETURNING *`), its text is renamed, to be prepared afresh. Either way the server refused it before
+   * running it: a statement outside a transaction runs again at once; inside one, the transaction is
+   * spoilt, and its work must run again (`preparedStatementWasGoneIn`).
    */
   private async queryPrepared<TRow>(
     runner: QueryRunner,
@@ -119,8 +120,12 @@ export class DatabaseAdapter {
       const driverError = toError(error);
       logger.logQueryError(driverError, sql, values, runner);
       const failed = new QueryFailedError(sql, values, driverError);
-      if (this.prepared.failedForGood(failed)) {
-        if (!runner.isTransactionActive) return this.query<TRow>(runner, sql, params);
+      const gone = this.prepared.failedForGood(failed);
+      if (gone || this.prepared.resultTypeChanged(failed, sql, name)) {
+        // Off now, or under a new name: at once outside a transaction, by the try again inside one.
+        if (!runner.isTransactionActive) {
+          return this.query<TRow>(runner, sql, params, { prepare: !gone });
+        }
         this.prepared.spoil(runner);
       }
       throw failed;
