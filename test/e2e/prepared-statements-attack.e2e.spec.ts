@@ -23,7 +23,7 @@ interface Row {
    * a pooler that lends another connection) and then wrap the error, or fall back to an unprepared query;
    * or has the row's completion's statement vanish.
    */
-  act?: 'wrap' | 'fallback' | 'vanish';
+  act?: 'wrap' | 'fallback' | 'vanish' | 'unserializable';
 }
 
 /** Runs its lookup prepared twice; between the two, on the row's first try, the statement vanishes. */
@@ -98,6 +98,18 @@ class TextsProcessor extends BaseProcessor<Row> {
   }
 }
 
+const WITH_JSON = 'SELECT $1::int AS n, $2::jsonb AS j';
+
+/** Passes a value of its own as JSON to a prepared statement; a row may give one JSON cannot hold. */
+@ImportProcessor({ batchType: 'attack_bind' })
+class BindProcessor extends BaseProcessor<Row> {
+  async processItem(item: ImportItem<Row>, ctx: ImportContext<Row>): Promise<void> {
+    const { n, act } = item.sourceData;
+    const value = act === 'unserializable' ? { n, big: BigInt(n) } : { n };
+    await ctx.query(WITH_JSON, [n, value], { prepare: true });
+  }
+}
+
 /** Runs a lookup prepared twice in `onBatchStart`; between the two, the first time, it vanishes. */
 @ImportProcessor({ batchType: 'attack_hook' })
 class HookProcessor extends BaseProcessor<Row> {
@@ -156,6 +168,7 @@ describe('prepared statements, attacked', () => {
         TextsProcessor,
         HookProcessor,
         ReturningProcessor,
+        BindProcessor,
       ],
       {
         module,
@@ -222,6 +235,18 @@ describe('prepared statements, attacked', () => {
       warn.mockRestore();
     }
   }
+
+  it('a row whose value the driver cannot send fails alone: no pooler is blamed, prepared statements stay on', async () => {
+    const t = await app({ maxAttempts: 1 });
+    const bad: Record<number, Row['act']> = { 1: 'unserializable', 7: 'unserializable' };
+    const batch = await t.batches.createBatch('attack_bind', rows(60, bad));
+    const warnings = await preparedWarnings(async () => {
+      await t.batches.processBatch(batch.id, { concurrency: 3 });
+    });
+    const failed = await t.batches.getItems(batch.id, { status: 'failed' });
+    expect(failed.map((item) => item.itemIndex)).toEqual([1, 7]);
+    expect(warnings).toEqual([]);
+  });
 
   it('texts built per call, asked to be prepared: a bounded number kept per connection, and a warning that names the fix', async () => {
     const t = await app();
