@@ -105,13 +105,18 @@ export class DatabaseAdapter {
     name: string,
   ): Promise<TRow[]> {
     if (runner.isReleased) throw new QueryRunnerAlreadyReleasedError();
+    // Values the driver cannot send fail here, unprepared: pg would close the named statement on its
+    // connection and still take it for prepared there, so that the connection's next run of it would meet
+    // it gone (26000) and blame a pooler.
+    const sent = this.valuesToSend(params);
+    if (sent === null) return this.query<TRow>(runner, sql, params);
     const client = (await runner.connect()) as PreparingClient;
     const values = params as unknown[];
     const logger = this.dataSource.logger;
     logger.logQuery(sql, values, runner);
     try {
       const started = Date.now();
-      const result = await client.query({ name, text: sql, values });
+      const result = await client.query({ name, text: sql, values: sent });
       const took = Date.now() - started;
       const slow = this.dataSource.options.maxQueryExecutionTime;
       if (slow && took > slow) logger.logQuerySlow(took, sql, values, runner);
@@ -129,6 +134,23 @@ export class DatabaseAdapter {
         this.prepared.spoil(runner);
       }
       throw failed;
+    }
+  }
+
+  /**
+   * The values as the driver sends them (text, a Buffer or null: what it sends as they are), or null when
+   * one cannot be sent; the values as given when the driver does not say how it maps them.
+   */
+  private valuesToSend(params: readonly unknown[]): unknown[] | null {
+    const driver = this.dataSource.driver as unknown as {
+      postgres?: { utils?: { prepareValue?: (value: unknown) => unknown } };
+    };
+    const prepareValue = driver.postgres?.utils?.prepareValue;
+    if (typeof prepareValue !== 'function') return params as unknown[];
+    try {
+      return params.map((value) => prepareValue(value));
+    } catch {
+      return null;
     }
   }
 
