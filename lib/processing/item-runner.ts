@@ -39,12 +39,12 @@ function invalidResult(item: ImportItem<object>, problem: string): ReliableImpor
 class ItemGivenUpSignal extends Error {}
 
 /**
- * A try whose transaction met a prepared statement gone (a pooler that cannot carry them): `error` is
- * what the try threw, whatever the processor made of the statement's error.
+ * A try whose transaction met a prepared statement gone (a pooler that cannot carry them) or stale (its
+ * result type changed): `error` is what the try threw, whatever the processor made of the statement's.
  */
 class PreparedStatementGone extends Error {
   constructor(readonly error: unknown) {
-    super('A prepared statement was gone from its connection');
+    super('A prepared statement was gone from its connection, or stale there');
   }
 }
 
