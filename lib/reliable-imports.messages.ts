@@ -468,10 +468,12 @@ export const messages = {
 
   preparedStatementsOff: ({ code }: { code: string }): string =>
     `A prepared statement was not on the server connection that ran it (SQLSTATE ${code}), as behind a ` +
-    `pooler in transaction mode that cannot carry prepared statements (PgBouncer before 1.21): this ` +
-    `process runs its statements unprepared from now on, and ran that one again. Fix: set ` +
-    `connectionPooler: 'transaction' (or preparedStatements: false) in ReliableImportsModule.forRoot() to ` +
-    `say so, or set max_prepared_statements in PgBouncer 1.21 or later to keep them.`,
+    `pooler in transaction mode that cannot carry prepared statements (PgBouncer before 1.21), or as after ` +
+    `a DEALLOCATE ALL or DISCARD ALL on that connection: this process runs its statements unprepared from ` +
+    `now on, and ran that one again. Fix: behind such a pooler, set connectionPooler: 'transaction' (or ` +
+    `preparedStatements: false) in ReliableImportsModule.forRoot() to say so, or set ` +
+    `max_prepared_statements in PgBouncer 1.21 or later to keep them; otherwise, find what deallocates ` +
+    `the connection's statements (a processor's DISCARD ALL, a pool's reset query).`,
 
   preparedTextsTooMany: ({ max }: { max: number }): string =>
     `More than ${max} distinct SQL texts were asked to run prepared (ctx.query(sql, params, { prepare: ` +
