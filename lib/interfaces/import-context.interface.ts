@@ -25,8 +25,9 @@ export interface QueryOptions {
    * Run it as a named prepared statement: PostgreSQL parses and plans it once per connection instead of
    * at every row (for an upsert of a dozen columns, a tenth of a millisecond a row). Only for a text that
    * never changes (values go in `params`): each distinct text is kept prepared on every connection of the
-   * pool. Ignored when the module's `preparedStatements` is off (behind PgBouncer before 1.21 in
-   * transaction mode) and on PGlite.
+   * pool, and past 500 distinct texts in a process new ones run unprepared, with one warning. Ignored when
+   * the module's `preparedStatements` is off (behind PgBouncer before 1.21 in transaction mode) and on
+   * PGlite.
    * @default false
    */
   prepare?: boolean;
