@@ -31,11 +31,18 @@ import { inTransaction } from './transaction';
 import { toBatch, type Row } from './row-mappers';
 import {
   batchByIdempotencyKey,
+  copyItemsChunk,
   insertBatch,
   insertItemsChunk,
   sealBatch,
 } from './statements/creation.statements';
 import { notifyBatchCreated } from './statements/batches.statements';
+
+/** While a chunk is in flight, the rows read between two turns of the event loop. */
+const YIELD_EVERY_ROWS = 64;
+
+/** Lets the event loop read what the connections received. */
+const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Stores a batch and all its items in one transaction, streaming the items in multi-row chunks so that
@@ -153,8 +160,10 @@ export class BatchCreator {
     let index = 0;
     let columns: readonly string[] | null = null;
     // A chunk's insert runs while the next chunk is read and checked, so that the server's work and this
-    // process's overlap. One insert at most is in flight (the next waits for it): memory holds two chunks
-    // at most, and a failed insert stops the creation at the next chunk.
+    // process's overlap. A chunk read is sent at once, queued on the connection behind the one in flight,
+    // and only then is that one waited for: the connection goes from one to the next without waiting for
+    // this process, memory holds two chunks at most, and a failed insert stops the creation before
+    // another chunk is read.
     const pipe: { inFlight: Promise<unknown> | null } = { inFlight: null };
     const settle = async (): Promise<void> => {
       const sent = pipe.inFlight;
@@ -163,18 +172,18 @@ export class BatchCreator {
     };
     const flush = async (): Promise<void> => {
       if (!target || chunk.size === 0) return;
-      await settle();
-      const sent = this.database.run(
-        insertItemsChunk({
-          batchId: target.batchId,
-          firstIndex: index - chunk.size,
-          ...chunk.drain(),
-        }),
-        target.transaction,
-      );
+      const previous = pipe.inFlight;
+      const at = { batchId: target.batchId, firstIndex: index - chunk.size };
+      // COPY where the driver takes it and every row of the chunk is pending; a chunk with a row that
+      // could not be read is inserted, with its failure, by the statement that counts it.
+      const sent =
+        this.database.canCopy && !chunk.hasFailures
+          ? this.database.copy(copyItemsChunk({ ...at, ...chunk.drainRows() }), target.transaction)
+          : this.database.run(insertItemsChunk({ ...at, ...chunk.drain() }), target.transaction);
       // Never an unhandled rejection while the next chunk is read: the failure is thrown by settle().
       sent.catch(() => undefined);
       pipe.inFlight = sent;
+      await previous;
     };
     try {
       for await (const item of items) {
@@ -229,6 +238,9 @@ export class BatchCreator {
         }
         index++;
         if (chunk.size === CREATE_CHUNK_SIZE || chunk.bytes >= CREATE_CHUNK_BYTES) await flush();
+        // A source that yields at once (an array, a generator) would keep the connection's replies
+        // waiting while a chunk is read: a COPY sends its rows only once the server's reply to it is read.
+        else if (pipe.inFlight && index % YIELD_EVERY_ROWS === 0) await yieldToIo();
       }
       await flush();
       await settle();
@@ -368,6 +380,21 @@ class ChunkBuilder {
       );
     }
     this.bytes += bytes;
+  }
+
+  /** Whether a row of the chunk could not be read: it is stored failed, with its reason. */
+  get hasFailures(): boolean {
+    return this.failures.length > 0;
+  }
+
+  /** The rows and lines of `copyItemsChunk` (a chunk without failures); empties the chunk. */
+  drainRows(): { rows: string[]; lines: (number | null)[] | null } {
+    const drained = { rows: this.json, lines: this.hasLines ? this.lines : null };
+    this.json = [];
+    this.lines = [];
+    this.hasLines = false;
+    this.bytes = 0;
+    return drained;
   }
 
   /** The rows, lines and failures of `insertItemsChunk`; empties the chunk. */

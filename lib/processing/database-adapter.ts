@@ -1,12 +1,15 @@
 import { Logger } from '@nestjs/common';
 import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import type { DataSource, QueryRunner } from 'typeorm';
+import { from as copyFrom } from 'pg-copy-streams';
+import { finished } from 'node:stream/promises';
 import type { ResolvedReliableImportsOptions } from '../interfaces/reliable-imports-options.interface';
 import { messages } from '../reliable-imports.messages';
 import { toError } from '../utils/error-details.util';
 import { isConnectionLoss } from '../utils/transient-error.util';
 import { type PgProtocol, sendCancelRequest } from './cancel-request';
 import { PreparedStatements } from './prepared-statements';
+import type { CopyStatement } from './statements/creation.statements';
 import { checkChannel, NOTIFICATION_CHECK_MS, notificationArrives } from './notification-check';
 import { cancelBackend, listen, notifyProbe, unlisten } from './statements/session.statements';
 import type { Statement } from './statements/statement';
@@ -151,6 +154,32 @@ export class DatabaseAdapter {
       return params.map((value) => prepareValue(value));
     } catch {
       return null;
+    }
+  }
+
+  /** Whether `copy` can run here: on `pg`, not on PGlite (whose driver takes statements only). */
+  get canCopy(): boolean {
+    return !this.singleConnection;
+  }
+
+  /**
+   * Runs a `COPY ... FROM STDIN` inside `transaction`, with its data, through TypeORM's logger and with its
+   * `QueryFailedError`, as `query` does; returns how many rows it stored.
+   */
+  async copy(copy: CopyStatement, transaction: QueryRunner): Promise<number> {
+    if (transaction.isReleased) throw new QueryRunnerAlreadyReleasedError();
+    const client = (await transaction.connect()) as CopyingClient;
+    const logger = this.dataSource.logger;
+    logger.logQuery(copy.text, [], transaction);
+    const stream = client.query(copyFrom(copy.text));
+    try {
+      stream.end(copy.data);
+      await finished(stream);
+      return stream.rowCount;
+    } catch (error) {
+      const driverError = toError(error);
+      logger.logQueryError(driverError, copy.text, [], transaction);
+      throw new QueryFailedError(copy.text, [], driverError);
     }
   }
 
@@ -357,6 +386,11 @@ interface Notification {
 /** The part of a `pg` client that a named statement needs. */
 interface PreparingClient {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows?: unknown[] }>;
+}
+
+/** The part of a `pg` client that a COPY needs. */
+interface CopyingClient {
+  query<T>(submittable: T): T;
 }
 
 /** The part of a `pg` client that listening needs. */

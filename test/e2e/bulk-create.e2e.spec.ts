@@ -45,7 +45,10 @@ describe('bulk create', () => {
     const sent = logger.statements;
 
     expect(batch.totalItems).toBe(COUNT);
-    const itemInserts = sent.filter((sql) => /INSERT INTO "import_batch_items"/.test(sql));
+    // By COPY on node-postgres (an INSERT of many rows where a chunk holds a row that could not be read).
+    const itemInserts = sent.filter((sql) =>
+      /INSERT INTO "import_batch_items"|COPY "import_batch_items"/.test(sql),
+    );
     expect(itemInserts.length).toBeGreaterThan(0);
     expect(itemInserts.length).toBeLessThanOrEqual(COUNT / 1000);
     expect(sent.length).toBeLessThan(COUNT / 500);

@@ -73,6 +73,19 @@ describe('the failed-import scenario and its recovery (PGlite)', () => {
     expect(mostInFlight).toBe(1);
   });
 
+  it('creates a batch of several chunks in order (inserted, one statement queued behind another)', async () => {
+    const batch = await t.batches.createBatch(
+      'prepared_sum',
+      Array.from({ length: 2500 }, (_, n) => ({ n })),
+    );
+    const [stats] = await t.dataSource.query<Array<{ count: number; in_order: boolean }>>(
+      `SELECT count(*)::int AS count, bool_and((source_data->>'n')::int = item_index) AS in_order
+       FROM import_batch_items WHERE batch_id = $1`,
+      [batch.id],
+    );
+    expect(stats).toEqual({ count: 2500, in_order: true });
+  });
+
   it("runs a processor's statement asked for prepared, unprepared", async () => {
     const summary = await t.batches.import('prepared_sum', [{ n: 1 }, { n: 41 }]);
     expect(summary).toMatchObject({ status: 'completed', completedItems: 2 });

@@ -74,6 +74,49 @@ export function insertItemsChunk(args: {
   };
 }
 
+/** A `COPY ... FROM STDIN` and the data it reads, in COPY's text format. */
+export interface CopyStatement {
+  text: string;
+  data: string;
+}
+
+const COPY_ITEMS = `COPY "import_batch_items" ("batch_id", "item_index", "source_data", "source_line") FROM STDIN`;
+
+/** What COPY's text format reads otherwise in a field: a backslash starts an escape, a tab or a newline ends it. */
+const COPY_SPECIAL = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\r': '\\r',
+};
+
+/** A field as COPY's text format must carry it. */
+function copyField(text: string): string {
+  COPY_SPECIAL.lastIndex = 0;
+  return COPY_SPECIAL.test(text)
+    ? text.replace(COPY_SPECIAL, (character) => COPY_ESCAPES[character])
+    : text;
+}
+
+/**
+ * Rows `rows` (JSON texts) of batch `batchId` from index `firstIndex`, with their source lines (or null),
+ * stored pending by COPY: what `insertItemsChunk` stores for a chunk with no failed row, at COPY's speed.
+ */
+export function copyItemsChunk(args: {
+  batchId: string;
+  firstIndex: number;
+  rows: readonly string[];
+  lines: readonly (number | null)[] | null;
+}): CopyStatement {
+  let data = '';
+  for (let i = 0; i < args.rows.length; i++) {
+    const line = args.lines?.[i] ?? null;
+    data += `${args.batchId}\t${args.firstIndex + i}\t${copyField(args.rows[i])}\t${line === null ? '\\N' : line}\n`;
+  }
+  return { text: COPY_ITEMS, data };
+}
+
 /** Seals a new batch once its items are in: their count, their hash and the source's columns (JSON). */
 export function sealBatch(args: {
   batchId: string;
