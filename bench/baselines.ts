@@ -20,7 +20,7 @@ async function beginBatch(client: Client, n: number): Promise<string> {
 
 /**
  * Creation by COPY, the fastest way into PostgreSQL: the batch row, then its items streamed through
- * `COPY ... FROM STDIN` (text format, through `pg-copy-streams`, a dev dependency for this baseline only),
+ * one `COPY ... FROM STDIN` (text format, through `pg-copy-streams`, as the module's COPY of a chunk),
  * in one transaction. Written a chunk of 1,000 rows at a time, waiting for the stream to drain.
  */
 export async function rawCopy(url: string, n: number): Promise<void> {
