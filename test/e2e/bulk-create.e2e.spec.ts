@@ -1,5 +1,5 @@
-import type { Logger } from 'typeorm';
 import { BaseProcessor, ImportProcessor, type ImportItem } from '../../lib';
+import { StatementLog } from '../support/statement-log';
 import { useTestApp } from '../support/use-test-app';
 
 interface Reading {
@@ -13,19 +13,6 @@ class SensorReadingProcessor extends BaseProcessor<Reading> {
   processItem(_item: ImportItem<Reading>): void {}
 }
 
-/** Counts the statements the data source sends. */
-class CountingLogger implements Logger {
-  statements: string[] = [];
-  logQuery(query: string): void {
-    this.statements.push(query);
-  }
-  logQueryError(): void {}
-  logQuerySlow(): void {}
-  logSchemaBuild(): void {}
-  logMigration(): void {}
-  log(): void {}
-}
-
 const COUNT = 100_000;
 
 async function* readings(): AsyncGenerator<Reading> {
@@ -36,7 +23,7 @@ async function* readings(): AsyncGenerator<Reading> {
 }
 
 describe('bulk create', () => {
-  const logger = new CountingLogger();
+  const logger = new StatementLog();
   const t = useTestApp([SensorReadingProcessor], { typeorm: { logger } });
 
   it('stores 100,000 items from an async generator in multi-row chunks, in order', async () => {

@@ -1,20 +1,7 @@
 import { Readable } from 'node:stream';
-import type { Logger } from 'typeorm';
 import { BaseProcessor, ImportProcessor, readCsv } from '../../lib';
+import { StatementLog } from '../support/statement-log';
 import { useTestApp } from '../support/use-test-app';
-
-/** Keeps every statement the data source sends. */
-class StatementLog implements Logger {
-  statements: string[] = [];
-  logQuery(query: string): void {
-    this.statements.push(query);
-  }
-  logQueryError(): void {}
-  logQuerySlow(): void {}
-  logSchemaBuild(): void {}
-  logMigration(): void {}
-  log(): void {}
-}
 
 @ImportProcessor({ batchType: 'copied' })
 class CopiedProcessor extends BaseProcessor<Record<string, unknown>> {

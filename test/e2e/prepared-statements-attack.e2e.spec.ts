@@ -1,4 +1,3 @@
-import { Logger } from '@nestjs/common';
 import {
   BaseProcessor,
   ImportProcessor,
@@ -9,6 +8,7 @@ import {
 } from '../../lib';
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { Gate } from '../support/gate';
+import { preparedStatementWarnings } from '../support/statement-log';
 import { useTestDatabase } from '../support/use-test-app';
 
 // Attacks on prepared statements: what they change besides speed (a plan cached per connection, an
@@ -223,24 +223,11 @@ describe('prepared statements, attacked', () => {
     expect(failed.map((item) => item.errorMessage)).not.toContain('looped');
   });
 
-  /** The module's warnings about prepared statements, while `work` runs. */
-  async function preparedWarnings(work: () => Promise<void>): Promise<string[]> {
-    const warn = jest.spyOn(Logger.prototype, 'warn');
-    try {
-      await work();
-      return warn.mock.calls
-        .map(([message]) => String(message))
-        .filter((text) => text.includes('prepared statement'));
-    } finally {
-      warn.mockRestore();
-    }
-  }
-
   it('a row whose value the driver cannot send fails alone: no pooler is blamed, prepared statements stay on', async () => {
     const t = await app({ maxAttempts: 1 });
     const bad: Record<number, Row['act']> = { 1: 'unserializable', 7: 'unserializable' };
     const batch = await t.batches.createBatch('attack_bind', rows(60, bad));
-    const warnings = await preparedWarnings(async () => {
+    const warnings = await preparedStatementWarnings(async () => {
       await t.batches.processBatch(batch.id, { concurrency: 3 });
     });
     const failed = await t.batches.getItems(batch.id, { status: 'failed' });
@@ -252,7 +239,7 @@ describe('prepared statements, attacked', () => {
     const t = await app();
     const processor = t.app.get(TextsProcessor);
     const batch = await t.batches.createBatch('attack_texts', rows(2));
-    const warnings = await preparedWarnings(async () => {
+    const warnings = await preparedStatementWarnings(async () => {
       expect(await t.batches.processBatch(batch.id, { concurrency: 1 })).toMatchObject({
         completedItems: 2,
       });

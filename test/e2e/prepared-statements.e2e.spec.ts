@@ -1,4 +1,3 @@
-import { Logger } from '@nestjs/common';
 import type { Logger as TypeOrmLogger } from 'typeorm';
 import {
   BaseProcessor,
@@ -10,6 +9,7 @@ import {
 } from '../../lib';
 import { createTestApp, type TestApp, type TestAppOptions } from '../fixtures/test-app';
 import { startPgBouncer, type RunningPgBouncer } from '../support/pgbouncer';
+import { preparedStatementWarnings } from '../support/statement-log';
 import { useTestDatabase } from '../support/use-test-app';
 
 interface Row {
@@ -85,19 +85,6 @@ describe('prepared statements', () => {
     expect(row).toEqual({ total: count, distinct: count });
   }
 
-  /** The module's warnings about prepared statements, while `work` runs. */
-  async function preparedWarnings(work: () => Promise<void>): Promise<string[]> {
-    const warn = jest.spyOn(Logger.prototype, 'warn');
-    try {
-      await work();
-      return warn.mock.calls
-        .map(([message]) => String(message))
-        .filter((text) => text.includes('prepared statement'));
-    } finally {
-      warn.mockRestore();
-    }
-  }
-
   it("prepares the row's completion on its connection, and the processor's statement when asked", async () => {
     const t = await app();
     const processor = t.app.get(PreparedRowProcessor);
@@ -152,7 +139,7 @@ describe('prepared statements', () => {
     const processor = t.app.get(PreparedRowProcessor);
     processor.seen.length = 0;
     const batch = await t.batches.createBatch('prepared_row', rows(12, { 3: 'deallocate' }));
-    const warnings = await preparedWarnings(async () => {
+    const warnings = await preparedStatementWarnings(async () => {
       expect(await t.batches.processBatch(batch.id)).toMatchObject({
         status: 'completed',
         completedItems: 12,
@@ -172,7 +159,7 @@ describe('prepared statements', () => {
   it('in a chunk too: the chunk rolls back, its rows run again one by one, each applied once', async () => {
     const t = await app({ maxAttempts: 1 });
     const batch = await t.batches.createBatch('prepared_row', rows(30, { 14: 'deallocate' }));
-    const warnings = await preparedWarnings(async () => {
+    const warnings = await preparedStatementWarnings(async () => {
       expect(await t.batches.processBatch(batch.id, { commitEvery: 10 })).toMatchObject({
         status: 'completed',
         completedItems: 30,
@@ -190,7 +177,7 @@ describe('prepared statements', () => {
       'prepared_row',
       rows(6, { 0: 'fail', 2: 'deallocate-then-fail' }),
     );
-    const warnings = await preparedWarnings(async () => {
+    const warnings = await preparedStatementWarnings(async () => {
       expect(await t.batches.processBatch(batch.id)).toMatchObject({
         completedItems: 4,
         failedItems: 2,
@@ -236,7 +223,7 @@ describe('prepared statements', () => {
     it("with connectionPooler 'detect': one warning, then unprepared; every row applied once, none tried twice", async () => {
       const t = await app({ maxAttempts: 1 }, bouncer.urlOf(file.db.url));
       const batch = await t.batches.createBatch('prepared_row', rows(40));
-      const warnings = await preparedWarnings(async () => {
+      const warnings = await preparedStatementWarnings(async () => {
         expect(await t.batches.processBatch(batch.id, { concurrency: 3 })).toMatchObject({
           status: 'completed',
           completedItems: 40,
@@ -259,7 +246,7 @@ describe('prepared statements', () => {
       const processor = t.app.get(PreparedRowProcessor);
       processor.seen.length = 0;
       const batch = await t.batches.createBatch('prepared_row', rows(30));
-      const warnings = await preparedWarnings(async () => {
+      const warnings = await preparedStatementWarnings(async () => {
         await t.batches.processBatch(batch.id, { concurrency: 3 });
         await t.batches.processBatch(
           (
