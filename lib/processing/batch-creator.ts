@@ -180,7 +180,8 @@ export class BatchCreator {
         this.database.canCopy && !chunk.hasFailures
           ? this.database.copy(copyItemsChunk({ ...at, ...chunk.drainRows() }), target.transaction)
           : this.database.run(insertItemsChunk({ ...at, ...chunk.drain() }), target.transaction);
-      // Never an unhandled rejection while the next chunk is read: the failure is thrown by settle().
+      // Never an unhandled rejection while the next chunk is read: its failure is thrown by the next flush
+      // or by settle().
       sent.catch(() => undefined);
       pipe.inFlight = sent;
       await previous;
