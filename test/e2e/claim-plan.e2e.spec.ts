@@ -18,14 +18,18 @@ describe('claim query plan', () => {
   const t = useTestApp([PlanProbeProcessor]);
   let batchId: string;
 
-  const claimPlan = async (): Promise<string> => {
-    const claim = claimPendingItems({
+  /** The claim a run makes first: 25 items from the batch's first row. */
+  const firstClaim = () =>
+    claimPendingItems({
       batchId,
       workerId: 'plan-probe',
       leaseMs: 60_000,
       limit: 25,
       fromIndex: 0,
     });
+
+  const claimPlan = async (): Promise<string> => {
+    const claim = firstClaim();
     const rows = await t.dataSource.query<Array<{ 'QUERY PLAN': string }>>(
       `EXPLAIN ${claim.text}`,
       claim.values,
@@ -57,13 +61,7 @@ describe('claim query plan', () => {
   });
 
   it('keeps that plan as a prepared statement, run again and again as a run does', async () => {
-    const claim = claimPendingItems({
-      batchId,
-      workerId: 'plan-probe',
-      leaseMs: 60_000,
-      limit: 25,
-      fromIndex: 0,
-    });
+    const claim = firstClaim();
     const client = await t.connect();
     try {
       // Past the five runs after which PostgreSQL may switch a prepared statement to a generic plan.
@@ -88,13 +86,7 @@ describe('claim query plan', () => {
 
   it('claims the next 25 in item order', async () => {
     // An UPDATE through TypeORM answers [rows, affected].
-    const claim = claimPendingItems({
-      batchId,
-      workerId: 'plan-probe',
-      leaseMs: 60_000,
-      limit: 25,
-      fromIndex: 0,
-    });
+    const claim = firstClaim();
     const [claimed] = await t.dataSource.query<[Array<{ item_index: number }>, number]>(
       claim.text,
       claim.values,
