@@ -84,6 +84,30 @@ describe('claim query plan', () => {
     }
   });
 
+  it("returns every column of the items table but the lease's, by name (a column added later must join the claim's list)", async () => {
+    const client = await t.connect();
+    try {
+      await client.query('BEGIN');
+      const claim = firstClaim();
+      const { fields } = await client.query(claim.text, claim.values);
+      await client.query('ROLLBACK');
+      const { rows } = await client.query<{ column_name: string }>(
+        `SELECT column_name FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = 'import_batch_items'`,
+      );
+      // The lease is the claim's own business: an item does not carry it.
+      const lease = ['locked_by', 'locked_until'];
+      expect(fields.map((field) => field.name).sort()).toEqual(
+        rows
+          .map((row) => row.column_name)
+          .filter((name) => !lease.includes(name))
+          .sort(),
+      );
+    } finally {
+      await client.end();
+    }
+  });
+
   it('claims the next 25 in item order', async () => {
     // An UPDATE through TypeORM answers [rows, affected].
     const claim = firstClaim();
