@@ -108,15 +108,19 @@ export class DatabaseAdapter {
     name: string,
   ): Promise<TRow[]> {
     if (runner.isReleased) throw new QueryRunnerAlreadyReleasedError();
-    // Values the driver cannot send fail here, unprepared: pg would close the named statement on its
-    // connection and still take it for prepared there, so that the connection's next run of it would meet
-    // it gone (26000) and blame a pooler.
-    const sent = this.valuesToSend(params);
-    if (sent === null) return this.query<TRow>(runner, sql, params);
-    const client = (await runner.connect()) as PreparingClient;
     const values = params as unknown[];
     const logger = this.dataSource.logger;
     logger.logQuery(sql, values, runner);
+    // Values the driver cannot send fail here, before anything is sent, with the error pg would give:
+    // pg would close the named statement on its connection and still take it for prepared there (so that
+    // the connection's next run of it would meet it gone, 26000, and blame a pooler), and pg before 8.22
+    // leaves the connection waiting for ever.
+    const sent = this.valuesToSend(params);
+    if (sent instanceof Error) {
+      logger.logQueryError(sent, sql, values, runner);
+      throw new QueryFailedError(sql, values, sent);
+    }
+    const client = (await runner.connect()) as PreparingClient;
     try {
       const started = Date.now();
       const result = await client.query({ name, text: sql, values: sent });
@@ -141,10 +145,10 @@ export class DatabaseAdapter {
   }
 
   /**
-   * The values as the driver sends them (text, a Buffer or null: what it sends as they are), or null when
-   * one cannot be sent; the values as given when the driver does not say how it maps them.
+   * The values as the driver sends them (text, a Buffer or null: what it sends as they are), or the error
+   * that mapping one of them threw; the values as given when the driver does not say how it maps them.
    */
-  private valuesToSend(params: readonly unknown[]): unknown[] | null {
+  private valuesToSend(params: readonly unknown[]): unknown[] | Error {
     const driver = this.dataSource.driver as unknown as {
       postgres?: { utils?: { prepareValue?: (value: unknown) => unknown } };
     };
@@ -152,8 +156,8 @@ export class DatabaseAdapter {
     if (typeof prepareValue !== 'function') return params as unknown[];
     try {
       return params.map((value) => prepareValue(value));
-    } catch {
-      return null;
+    } catch (error) {
+      return toError(error);
     }
   }
 

@@ -232,6 +232,11 @@ describe('prepared statements, attacked', () => {
     });
     const failed = await t.batches.getItems(batch.id, { status: 'failed' });
     expect(failed.map((item) => item.itemIndex)).toEqual([1, 7]);
+    // The driver's own reason, found before anything was sent (pg before 8.22 would wait for ever).
+    expect(failed.map((item) => item.errorMessage)).toEqual([
+      expect.stringMatching(/BigInt/),
+      expect.stringMatching(/BigInt/),
+    ]);
     expect(warnings).toEqual([]);
   });
 
