@@ -31,6 +31,12 @@ export const MAX_SOURCE_DATA_BYTES = 16 * 1024 * 1024;
 export const MAX_SOURCE_LINE = 2_147_483_647;
 
 /**
+ * The code stored with a line of a file that could not be read as a row (`error_details.code`): such a row
+ * has no data to correct from, so a reprocess carries it only once it has a correction.
+ */
+export const MALFORMED_LINE_CODE = 'MALFORMED_LINE';
+
+/**
  * The longest text of the module's `varchar` columns a caller fills (a batch's idempotency key, an item's
  * target table): longer text is refused with the value named, never left to fail as a SQL error.
  */

@@ -11,6 +11,7 @@ import { BATCH_STATUS } from '../statuses';
 import {
   CREATE_CHUNK_BYTES,
   CREATE_CHUNK_SIZE,
+  MALFORMED_LINE_CODE,
   MAX_VARCHAR_LENGTH,
 } from '../reliable-imports.constants';
 import {
@@ -348,7 +349,7 @@ function malformedRow(line: number, reason: string, raw: string | null): Malform
   ).text;
   const details: Record<string, unknown> = {
     name: 'MalformedLine',
-    code: 'MALFORMED_LINE',
+    code: MALFORMED_LINE_CODE,
     reasons: [message],
   };
   if (raw !== null) details.raw = storableText(raw, TEXT_LIMITS.message).text;

@@ -10,6 +10,7 @@ import {
   OPEN_ITEM_STATUSES,
   RUNNABLE_BATCH_STATUSES,
 } from '../../statuses';
+import { MALFORMED_LINE_CODE } from '../../reliable-imports.constants';
 import { sqlList, sqlWord, type Statement } from './statement';
 import { uncountFailedRows } from './progress.statements';
 
@@ -200,7 +201,7 @@ const RESUME_BATCH = `
              -- Every failed row, when asked; but a line that could not be read has no data to run until
              -- it is corrected.
              OR ($2::boolean AND (i."corrected_data" IS NOT NULL
-                                  OR COALESCE(i."error_details" ->> 'code', '') <> 'MALFORMED_LINE')))
+                                  OR COALESCE(i."error_details" ->> 'code', '') <> ${sqlWord(MALFORMED_LINE_CODE)})))
       RETURNING i."id", i."batch_id"
     ), ${uncountFailedRows('requeued')}
     SELECT batch.*, (SELECT count(*)::integer FROM requeued) AS "requeued_items" FROM batch`;

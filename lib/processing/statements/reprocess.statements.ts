@@ -9,6 +9,7 @@ import {
   OPEN_ITEM_STATUSES,
   type ItemStatus,
 } from '../../statuses';
+import { MALFORMED_LINE_CODE } from '../../reliable-imports.constants';
 import { sqlList, sqlWord, type Statement } from './statement';
 
 /** A batch of the tree that starts at `rootId` that is still pending or processing. */
@@ -72,7 +73,7 @@ export function copyItemsToChild(args: {
       SELECT n.*,
              -- A line that could not be read has no data to process until it is corrected.
              (n."corrected_data" IS NULL
-              AND COALESCE(n."error_details" ->> 'code', '') = 'MALFORMED_LINE') AS "unread"
+              AND COALESCE(n."error_details" ->> 'code', '') = ${sqlWord(MALFORMED_LINE_CODE)}) AS "unread"
       FROM newest n
       WHERE n."status" = ANY($3::text[])
         -- NOT EXISTS, not NOT IN: an anti-join stays linear when the rows outgrow work_mem.

@@ -28,6 +28,6 @@ export function sqlList(words: readonly string[]): string {
 
 /** One fixed word as a literal; see `sqlList`. */
 export function sqlWord(word: string): string {
-  if (!/^[a-z_]+$/.test(word)) throw new Error(messages.notAFixedWord({ word }));
+  if (!/^[A-Za-z_]+$/.test(word)) throw new Error(messages.notAFixedWord({ word }));
   return `'${word}'`;
 }
