@@ -286,6 +286,8 @@ interface RouteDoc {
   errors: number[];
   body?: Options;
   produces?: string[];
+  /** What the answer looks like, for a stream (its text). */
+  example?: string;
   consumes?: string[];
 }
 
@@ -390,6 +392,30 @@ const ROUTES: Record<RouteName, RouteDoc> = {
     ok: 'The event stream.',
     errors: READ,
     produces: ['text/event-stream'],
+  },
+  streamEvents: {
+    summary: "A batch's events, live, as Server-Sent Events",
+    description:
+      "The module's events of the batch (`RELIABLE_IMPORTS_EVENTS`), published in this instance or in any other from the answer on, each as a message whose `event` is the event's name (`reliable-imports.batch.started`, `…batch.progress`, `…row.failed`, `…batch.paused`, `…batch.resumed`, `…batch.cancelled`, `…batch.approved`, `…batch.rejected`, `…batch.completed`, `…batch.failed`) and whose data is the event. Ends after the event of the batch's end (at once for a batch that has ended), or when the client goes away. Where this instance cannot LISTEN (PGlite, `connectionPooler: 'transaction'`), only its own events come, and the stream ends a second or two after the batch, as read every second. A reading that fails ends the stream with a `failure` event whose data is an error body.",
+    param: 'id',
+    ok: 'The event stream.',
+    errors: READ,
+    produces: ['text/event-stream'],
+    example: [
+      'id: 1',
+      'event: reliable-imports.batch.started',
+      'data: {"name":"reliable-imports.batch.started","batchId":"0b6c1f0e-5a1d-4c8e-9a57-1f6f3f1f7e01","batchType":"customer_data","status":"processing","at":"2026-11-30T20:00:00.000Z","instanceId":"worker-1:4242:1c9e","totalItems":500,"parentBatchId":null}',
+      '',
+      'id: 2',
+      'event: reliable-imports.row.failed',
+      'data: {"name":"reliable-imports.row.failed","batchId":"0b6c1f0e-5a1d-4c8e-9a57-1f6f3f1f7e01","batchType":"customer_data","status":"processing","at":"2026-11-30T20:00:01.250Z","instanceId":"worker-1:4242:1c9e","itemId":"5e1d0c3a-2b7f-4c1e-9a6d-0f3b2c1d4e5f","itemIndex":11,"sourceLine":13,"errorMessage":"invalid email","errorCode":"VALIDATION_FAILED","attempts":1}',
+      '',
+      'id: 3',
+      'event: reliable-imports.batch.completed',
+      'data: {"name":"reliable-imports.batch.completed","batchId":"0b6c1f0e-5a1d-4c8e-9a57-1f6f3f1f7e01","batchType":"customer_data","status":"completed_with_errors","at":"2026-11-30T20:00:09.800Z","instanceId":"worker-1:4242:1c9e","totalItems":500,"completedItems":472,"failedItems":28,"skippedItems":0,"cancelledItems":0}',
+      '',
+      '',
+    ].join('\n'),
   },
   correctItem: {
     summary: "Correct a failed row's data",
@@ -587,7 +613,9 @@ export function describeAdminApi(controller: Type<unknown>, options: ResolvedAdm
         status: doc.okStatus ?? (doc.created ? 201 : 200),
         description: doc.ok,
         // A file or a stream: text, under each type it is produced as.
-        ...(doc.produces ? { schema: { type: 'string' } } : {}),
+        ...(doc.produces
+          ? { schema: { type: 'string', ...(doc.example ? { example: doc.example } : {}) } }
+          : {}),
       }),
     ];
     if (doc.accepted) {

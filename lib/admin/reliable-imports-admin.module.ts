@@ -4,6 +4,7 @@ import { InvalidOptionsError } from '../errors/invalid-options.error';
 import { messages } from '../reliable-imports.messages';
 import { ADMIN_OPTIONS } from './admin.constants';
 import { BackgroundRuns } from './background-runs';
+import { BatchEventStreams } from './batch-event-streams';
 import type { ReliableImportsAdminOptions } from './reliable-imports-admin-options.interface';
 import { resolveAdminOptions } from './resolve-admin-options.util';
 import { createAdminUiController } from './ui/create-admin-ui-controller';
@@ -30,9 +31,9 @@ function loadControllerFactory(): typeof createAdminController {
 
 /**
  * A JSON REST API over `BatchService`, for operators: list and read batches, their rows, failures, logs
- * and progress (also as Server-Sent Events), export failures, correct rows, reprocess, pause, resume,
- * cancel, approve and reject; and a web page over it at `<path>/` (unless `ui: false`). Opt-in: without
- * it no route exists and no file is served. Import it next to
+ * and progress (also as Server-Sent Events, as are a batch's events), export failures, correct rows,
+ * reprocess, pause, resume, cancel, approve and reject; and a web page over it at `<path>/` (unless
+ * `ui: false`). Opt-in: without it no route exists and no file is served. Import it next to
  * `ReliableImportsModule.forRoot()`, with the app's guards:
  *
  * ```ts
@@ -63,7 +64,11 @@ export class ReliableImportsAdminModule {
         createController(resolved),
         ...(resolved.ui ? [createAdminUiController(resolved)] : []),
       ],
-      providers: [{ provide: ADMIN_OPTIONS, useValue: resolved }, BackgroundRuns],
+      providers: [
+        { provide: ADMIN_OPTIONS, useValue: resolved },
+        BackgroundRuns,
+        BatchEventStreams,
+      ],
     };
   }
 }

@@ -29,6 +29,7 @@ import { messages } from '../reliable-imports.messages';
 import { ADMIN_OPTIONS } from './admin.constants';
 import { batchListStream, batchPageStream, STREAM_INTERVAL_MS } from './admin-streams';
 import { BackgroundRuns } from './background-runs';
+import { BatchEventStreams } from './batch-event-streams';
 import { ReasonBody, ReprocessBody, ResumeBody } from './dto/control.body';
 import { CreateBatchQuery } from './dto/create-batch.query';
 import { CorrectionsBody, CorrectionsFileQuery, CorrectItemBody } from './dto/corrections.body';
@@ -89,6 +90,7 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
     @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
     @Inject(ADMIN_OPTIONS) private readonly options: ResolvedAdminOptions,
     @Inject(BackgroundRuns) private readonly runs: BackgroundRuns,
+    @Inject(BatchEventStreams) private readonly eventStreams: BatchEventStreams,
   ) {}
 
   onModuleInit(): void {
@@ -214,6 +216,17 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
         of<MessageEvent>({ type: 'failure', data: streamFailure(error) }),
       ),
     );
+  }
+
+  /**
+   * The module's events of the batch (`RELIABLE_IMPORTS_EVENTS`) as Server-Sent Events, each of the type
+   * of its name, from this instance and the others: from when the answer begins until the event of the
+   * batch's end (a batch that has ended gets an empty stream), or until the client goes away. A batch that
+   * does not exist is answered 404 first.
+   */
+  @Sse('batches/:id/events/stream')
+  streamEvents(@UuidParam('id') id: string): Promise<Observable<MessageEvent>> {
+    return this.eventStreams.open(id);
   }
 
   @Patch('items/:itemId')

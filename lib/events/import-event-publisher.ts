@@ -79,6 +79,8 @@ export class ImportEventPublisher
   private sending: Promise<void> | null = null;
   private dropped = 0;
   private unreadableReported = false;
+  /** The first attempt to hear the other instances: resolves whether it holds a LISTEN. */
+  private hearing: Promise<boolean> | null = null;
   /** The module's own listeners (the runner's, to halt a run at once when its batch is paused). */
   private readonly watchers = new Set<(event: ReliableImportsEvent) => void>();
 
@@ -102,7 +104,20 @@ export class ImportEventPublisher
   async onApplicationBootstrap(): Promise<void> {
     // Someone to hand other instances' events to: the application's listeners, or the worker's runs,
     // which halt at once when another instance pauses or cancels their batch (others check each second).
-    if (this.emitter || this.options.worker.enabled) await this.listen(true);
+    if (this.emitter || this.options.worker.enabled) await this.hearOtherInstances();
+  }
+
+  /**
+   * Makes this instance hear the other instances' events from now until it shuts down, for a part that
+   * needs them only once asked (the admin module's event stream): the LISTEN of an application with an
+   * event emitter or a worker, begun on demand, never twice. Resolves once it is in place, with whether
+   * the other instances' events arrive here: false on PGlite, behind a pooler in transaction mode, where
+   * the check found that notifications do not arrive, or when the LISTEN failed (each logged once).
+   * @internal
+   */
+  hearOtherInstances(): Promise<boolean> {
+    this.hearing ??= this.listen(true).then(() => this.unlisten !== null);
+    return this.hearing;
   }
 
   /**

@@ -5,9 +5,11 @@ import {
   Injectable,
   type LoggerService,
   Module,
+  RequestMethod,
   UnauthorizedException,
   ValidationPipe,
 } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { Test } from '@nestjs/testing';
 import { get, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
@@ -23,6 +25,8 @@ import {
   type ImportItem,
   type ReliableImportsAdminOptions,
 } from '../../lib';
+import { createAdminController } from '../../lib/admin/create-admin-controller';
+import { resolveAdminOptions } from '../../lib/admin/resolve-admin-options.util';
 import { ProgressReader } from '../../lib/processing/progress-reader';
 import { moduleImports } from '../fixtures/test-app';
 import {
@@ -94,8 +98,8 @@ class CapturingLogger implements LoggerService {
 }
 
 type Method = 'get' | 'post' | 'patch';
-interface Route {
-  method: Method;
+/** A sample request of a route: what the tests send to it. */
+interface Sample {
   path: (ids: { batch: string; item: string }) => string;
   body?: object | string;
   /** The body's Content-Type, when it is not JSON. */
@@ -103,49 +107,89 @@ interface Route {
   /** The route names no batch or row (it cannot answer 404). */
   unnamed?: true;
 }
+interface Route extends Sample {
+  method: Method;
+}
 
 /** A corrections file with one line, as a failures export is edited. */
 const CORRECTIONS_CSV = '_item_id,_line,_status,_reason,email\n,2,failed,,fixed@x.com\n';
 
-/** Every route of the admin module, relative to its path. */
-const ROUTES: Route[] = [
-  { method: 'get', path: () => 'batch-types', unnamed: true },
-  { method: 'get', path: () => 'batches', unnamed: true },
-  { method: 'get', path: () => 'batches/stream', unnamed: true },
-  {
-    method: 'post',
+/**
+ * A sample request of every admin route, by the route as the controller declares it (`GET batches/:id`):
+ * a route the controller mounts without an entry here fails the first test, so that no route escapes
+ * the guard and cross-site tests below.
+ */
+const SAMPLES: Record<string, Sample> = {
+  'GET batch-types': { path: () => 'batch-types', unnamed: true },
+  'GET batches': { path: () => 'batches', unnamed: true },
+  'GET batches/stream': { path: () => 'batches/stream', unnamed: true },
+  'POST batches': {
     path: () => 'batches?batchType=contact',
     body: 'email\nnew@x.com\n',
     type: 'text/csv',
     unnamed: true,
   },
-  { method: 'get', path: ({ batch }) => `batches/${batch}` },
-  { method: 'get', path: ({ batch }) => `batches/${batch}/stream` },
-  { method: 'get', path: ({ batch }) => `batches/${batch}/items` },
-  { method: 'get', path: ({ batch }) => `batches/${batch}/failures` },
-  { method: 'get', path: ({ batch }) => `batches/${batch}/failures/export` },
-  { method: 'get', path: ({ batch }) => `batches/${batch}/logs` },
-  { method: 'get', path: ({ batch }) => `batches/${batch}/progress` },
-  { method: 'get', path: ({ batch }) => `batches/${batch}/progress/stream` },
-  { method: 'patch', path: ({ item }) => `items/${item}`, body: { data: { email: 'x@y.z' } } },
-  {
-    method: 'post',
+  'GET batches/:id': { path: ({ batch }) => `batches/${batch}` },
+  'GET batches/:id/stream': { path: ({ batch }) => `batches/${batch}/stream` },
+  'GET batches/:id/items': { path: ({ batch }) => `batches/${batch}/items` },
+  'GET batches/:id/failures': { path: ({ batch }) => `batches/${batch}/failures` },
+  'GET batches/:id/failures/export': { path: ({ batch }) => `batches/${batch}/failures/export` },
+  'GET batches/:id/logs': { path: ({ batch }) => `batches/${batch}/logs` },
+  'GET batches/:id/progress': { path: ({ batch }) => `batches/${batch}/progress` },
+  'GET batches/:id/progress/stream': { path: ({ batch }) => `batches/${batch}/progress/stream` },
+  'GET batches/:id/events/stream': { path: ({ batch }) => `batches/${batch}/events/stream` },
+  'PATCH items/:itemId': {
+    path: ({ item }) => `items/${item}`,
+    body: { data: { email: 'x@y.z' } },
+  },
+  'POST batches/:id/corrections': {
     path: ({ batch }) => `batches/${batch}/corrections`,
     body: { corrections: [{ line: 2, data: { email: 'x@y.z' } }] },
   },
-  {
-    method: 'post',
+  'POST batches/:id/corrections/file': {
     path: ({ batch }) => `batches/${batch}/corrections/file`,
     body: CORRECTIONS_CSV,
     type: 'text/csv',
   },
-  { method: 'post', path: ({ batch }) => `batches/${batch}/reprocess`, body: {} },
-  { method: 'post', path: ({ batch }) => `batches/${batch}/pause`, body: {} },
-  { method: 'post', path: ({ batch }) => `batches/${batch}/resume`, body: {} },
-  { method: 'post', path: ({ batch }) => `batches/${batch}/cancel`, body: {} },
-  { method: 'post', path: ({ batch }) => `batches/${batch}/approve` },
-  { method: 'post', path: ({ batch }) => `batches/${batch}/reject`, body: {} },
-];
+  'POST batches/:id/reprocess': { path: ({ batch }) => `batches/${batch}/reprocess`, body: {} },
+  'POST batches/:id/pause': { path: ({ batch }) => `batches/${batch}/pause`, body: {} },
+  'POST batches/:id/resume': { path: ({ batch }) => `batches/${batch}/resume`, body: {} },
+  'POST batches/:id/cancel': { path: ({ batch }) => `batches/${batch}/cancel`, body: {} },
+  'POST batches/:id/approve': { path: ({ batch }) => `batches/${batch}/approve` },
+  'POST batches/:id/reject': { path: ({ batch }) => `batches/${batch}/reject`, body: {} },
+};
+
+/**
+ * The routes of the controller the admin module mounts, as Nest reads them (`METHOD path`): from the
+ * route metadata of its methods, its own and those it inherits.
+ */
+function mountedRoutes(): string[] {
+  const controller = createAdminController(resolveAdminOptions({ allowUnauthenticated: true }));
+  const routes = new Set<string>();
+  for (
+    let proto: object | null = controller.prototype as object;
+    proto && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto) as object | null
+  ) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      // The descriptor's value: a getter is not called.
+      const handler = Object.getOwnPropertyDescriptor(proto, key)?.value as unknown;
+      if (typeof handler !== 'function') continue;
+      const path = Reflect.getMetadata(PATH_METADATA, handler) as string | undefined;
+      const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+      if (path === undefined || method === undefined) continue;
+      routes.add(`${RequestMethod[method]} ${path}`);
+    }
+  }
+  return [...routes].sort();
+}
+
+const MOUNTED = mountedRoutes();
+/** Every route the controller mounts that has a sample request, with it. */
+const ROUTES: Route[] = MOUNTED.filter((key) => SAMPLES[key]).map((key) => ({
+  method: key.split(' ')[0].toLowerCase() as Method,
+  ...SAMPLES[key],
+}));
 const CHANGING = ROUTES.filter((route) => route.method !== 'get');
 const NAMING = ROUTES.filter((route) => !route.unnamed);
 const name = (route: Route) =>
@@ -205,6 +249,13 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
   beforeAll(async () => {
     app = await start({ guards: [TokenGuard] });
     batches = app.get(BatchService);
+  });
+
+  it('has a sample request for every route the controller mounts, and none for a route it does not', () => {
+    // A new route gets its sample in SAMPLES, and with it the guard, cross-site and 404 tests.
+    expect(MOUNTED).toEqual(Object.keys(SAMPLES).sort());
+    // Nest reads the routes where this does: the metadata of the mounted controller.
+    expect(MOUNTED).toContain('GET batches/:id/events/stream');
   });
 
   describe('guards', () => {

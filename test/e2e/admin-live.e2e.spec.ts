@@ -288,7 +288,8 @@ describe('the admin API behind the page: background runs and live streams', () =
     let child: ProcessingChild | undefined;
     const { type, events } = await readEvents<PageEvent>(
       `batches/${root.id}/stream`,
-      (data) => data.lineage.totalRows === 30 && data.lineage.completedFirstTime === 30,
+      // Ended, not only every row done: the batch's end is recorded a moment after its last row.
+      (data) => data.batch.status === BATCH_STATUS.completed,
       () => {
         // The first event is out: only now does the other process run the batch.
         child = startProcessingChild({
@@ -305,6 +306,10 @@ describe('the admin API behind the page: background runs and live streams', () =
     expect(during.length).toBeGreaterThan(0);
     // The last event shows the batch ended, and no progress of a batch that cannot run any more.
     expect(events[events.length - 1].progress).toEqual({});
+    expect(events[events.length - 1].lineage).toMatchObject({
+      totalRows: 30,
+      completedFirstTime: 30,
+    });
     const exit = await (child as ProcessingChild).exited;
     expect(resultOf(exit.stdout)).toEqual({ processed: 30, status: 'completed' });
   });

@@ -88,6 +88,7 @@ const EXPECTED: Expected[] = [
   },
   { verb: 'get', path: 'batches/{id}/progress', param: 'id' },
   { verb: 'get', path: 'batches/{id}/progress/stream', param: 'id' },
+  { verb: 'get', path: 'batches/{id}/events/stream', param: 'id' },
   {
     verb: 'patch',
     path: 'items/{itemId}',
@@ -310,6 +311,13 @@ describe('the admin API in the OpenAPI document (@nestjs/swagger)', () => {
     ]);
     const stream = operation(document, '/api/ops/imports/batches/{id}/progress/stream', 'get')!;
     expect(Object.keys(stream.responses['200'].content ?? {})).toEqual(['text/event-stream']);
+    const events = operation(document, '/api/ops/imports/batches/{id}/events/stream', 'get')!;
+    const example = (
+      events.responses['200'].content?.['text/event-stream']?.schema as
+        { example?: string } | undefined
+    )?.example;
+    expect(example).toContain('event: reliable-imports.batch.started\ndata: {');
+    expect(example).toContain('event: reliable-imports.batch.completed');
   });
 
   it("shows each registration's own header", () => {
