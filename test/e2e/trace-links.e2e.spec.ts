@@ -21,6 +21,7 @@ import type { Client } from 'pg';
 import {
   BaseProcessor,
   ImportProcessor,
+  LeaseLostError,
   RELIABLE_IMPORTS_TELEMETRY,
   type ImportItem,
 } from '../../lib';
@@ -107,6 +108,18 @@ async function claims(): Promise<number> {
     (count, point) => count + (point.value as { count: number }).count,
     0,
   );
+}
+
+/** The lease expirations of `scope` counted so far. */
+async function expirations(scope: 'batch' | 'row'): Promise<number> {
+  const metric = (await collect()).find((m) => m.descriptor.name === M.leaseExpirations);
+  return (metric?.dataPoints ?? [])
+    .filter(
+      (point) =>
+        point.attributes[A.destination] === 'applied_row' &&
+        point.attributes[A.leaseScope] === scope,
+    )
+    .reduce((sum, point) => sum + (point.value as number), 0);
 }
 
 describe('spans linked across processes by the trace context stored with a batch', () => {
@@ -385,5 +398,34 @@ describe('spans linked across processes by the trace context stored with a batch
     } finally {
       await worker.close();
     }
+  });
+
+  it('counts a batch lease that ran out under a run (another run took the batch) as a lease expiration', async () => {
+    gate = new Gate();
+    const batch = await creator.batches.createBatch('applied_row', [
+      { n: 0, act: 'wait' },
+      { n: 1 },
+    ]);
+    const before = { batch: await expirations('batch'), row: await expirations('row') };
+    const processing = runner.batches.processBatch(batch.id);
+    const failed = processing.catch((error: unknown) => error);
+    await gate.entered;
+    // Another run takes the batch over, as it would once this run's lease had run out.
+    await other.query(
+      `UPDATE import_batches SET locked_by = 'thief', locked_until = now() + interval '1 hour'
+       WHERE id = $1`,
+      [batch.id],
+    );
+    // The run learns it at its next renewal of the lease.
+    await waitFor(async () => (await expirations('batch')) > before.batch, {
+      withinMs: 30_000,
+      what: 'the batch lease expiration',
+    });
+    gate.release();
+    expect(await failed).toBeInstanceOf(LeaseLostError);
+    expect((await expirations('batch')) - before.batch).toBe(1);
+    expect((await expirations('row')) - before.row).toBe(0);
+    const [run] = runSpans(runnerSpans);
+    expect(run.attributes[A.ending]).toBe('lease-lost');
   });
 });
