@@ -149,4 +149,5 @@ export {
   AddSourceLines1764200000000,
   AddOperatorControl1764400000000,
   AddScrubbing1764600000000,
+  AddTraceContext1764800000000,
 } from '../migrations';

@@ -2,12 +2,14 @@ import { CreateReliableImportsSchema1764000000000 } from './1764000000000-create
 import { AddSourceLines1764200000000 } from './1764200000000-add-source-lines';
 import { AddOperatorControl1764400000000 } from './1764400000000-add-operator-control';
 import { AddScrubbing1764600000000 } from './1764600000000-add-scrubbing';
+import { AddTraceContext1764800000000 } from './1764800000000-add-trace-context';
 
 export {
   CreateReliableImportsSchema1764000000000,
   AddSourceLines1764200000000,
   AddOperatorControl1764400000000,
   AddScrubbing1764600000000,
+  AddTraceContext1764800000000,
 };
 
 /**
@@ -19,6 +21,7 @@ export const reliableImportsMigrations = [
   AddSourceLines1764200000000,
   AddOperatorControl1764400000000,
   AddScrubbing1764600000000,
+  AddTraceContext1764800000000,
 ];
 
 /** What one migration adds that the module reads and writes: tables, and columns of existing tables. */
@@ -61,5 +64,9 @@ export const RELIABLE_IMPORTS_SCHEMA: readonly SchemaStep[] = [
       ['import_batch_items', 'scrubbed_at'],
       ['import_batch_items', 'source_digest'],
     ],
+  },
+  {
+    migration: AddTraceContext1764800000000.name,
+    columns: [['import_batches', 'trace_context']],
   },
 ];

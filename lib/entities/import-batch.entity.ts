@@ -92,4 +92,12 @@ export class ImportBatchEntity {
 
   @Column({ name: 'locked_until', type: 'timestamp with time zone', nullable: true })
   lockedUntil!: Date | null;
+
+  /**
+   * The W3C trace context (`traceparent`, and `tracestate` when there was one) of the span that was
+   * active where the batch was created, which its runs' spans link to; null when none was. Written by the
+   * module as its propagator gave it; a value read back is checked before use, never trusted.
+   */
+  @Column({ name: 'trace_context', type: 'jsonb', nullable: true })
+  traceContext!: { traceparent: string; tracestate?: string } | null;
 }

@@ -27,6 +27,7 @@ import {
 import { SourceRow } from '../readers/source-row';
 import { isSourceLine } from '../utils/source-line.util';
 import { storableText, TEXT_LIMITS, visibleCopy } from '../utils/storable-text.util';
+import { ImportTelemetry } from '../telemetry/import-telemetry';
 import { DatabaseAdapter } from './database-adapter';
 import { inTransaction } from './transaction';
 import { toBatch, type Row } from './row-mappers';
@@ -51,7 +52,10 @@ const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(res
  */
 @Injectable()
 export class BatchCreator {
-  constructor(@Inject(DatabaseAdapter) private readonly database: DatabaseAdapter) {}
+  constructor(
+    @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
+    @Inject(ImportTelemetry) private readonly telemetry: ImportTelemetry,
+  ) {}
 
   /**
    * @param requireApproval - the batch waits `awaiting_approval` (resolved by the caller from the call's,
@@ -71,6 +75,8 @@ export class BatchCreator {
     const iterable = assertIterable(items, where);
     const sourceInfo = this.objectOption(options.sourceInfo, 'sourceInfo', where);
     const metadata = this.objectOption(options.metadata, 'metadata', where);
+    // The caller's span, which every run of the batch links to, in whatever process it runs.
+    const traceContext = this.telemetry.traceContextToStore();
 
     type Outcome =
       | { created: ImportBatch }
@@ -83,6 +89,7 @@ export class BatchCreator {
           metadata,
           idempotencyKey: key,
           parentBatchId: null,
+          traceContext,
           status: requireApproval ? BATCH_STATUS.awaitingApproval : BATCH_STATUS.pending,
         }),
         transaction,

@@ -39,6 +39,7 @@ import type { ProgressReader } from './progress-reader';
 import type { ImportTelemetry } from '../telemetry/import-telemetry';
 import { RunTelemetry } from '../telemetry/run-telemetry';
 import type { OtelSpanContext } from '../telemetry/opentelemetry-api';
+import type { StoredCreators } from '../telemetry/trace-context';
 import { claimSize } from './run-options';
 import { newWorkerId } from './worker-id';
 
@@ -128,6 +129,8 @@ export class BatchRun {
     private readonly services: RunServices,
     /** The batch as the caller found it, before this run took it. */
     private readonly found: ImportBatch,
+    /** The trace contexts stored with the batch and its parent: the run's span links to their spans. */
+    private readonly creators: StoredCreators,
     private readonly processor: BaseProcessor<object, object | void>,
     private readonly settings: RunSettings,
   ) {
@@ -148,7 +151,7 @@ export class BatchRun {
   }
 
   async execute(): Promise<BatchSummary> {
-    this.telemetry = this.services.telemetry.startRun(this.found, this.workerId);
+    this.telemetry = this.services.telemetry.startRun(this.found, this.workerId, this.creators);
     try {
       // Whatever the run and the processor's hooks do is the run span's child.
       const summary = await this.telemetry.within(() => this.runBatch());

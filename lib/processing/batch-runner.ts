@@ -97,9 +97,9 @@ export class BatchRunner implements BeforeApplicationShutdown {
     options: ProcessBatchOptions,
     waitForOthers: boolean,
   ): Promise<BatchSummary> {
-    const batch = await this.services.store.getBatch(batchId);
+    const { batch, creators } = await this.services.store.getBatchToRun(batchId);
     const registered = this.registry.get(batch.batchType);
-    const run = new BatchRun(this.services, batch, registered.instance, {
+    const run = new BatchRun(this.services, batch, creators, registered.instance, {
       concurrency: this.concurrency(options.concurrency ?? 1),
       commitEvery: options.commitEvery ?? 1,
       continueOnError:

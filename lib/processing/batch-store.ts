@@ -43,6 +43,8 @@ import type {
   CorrectionsResult,
   ItemCorrection,
 } from '../interfaces/recovery.interface';
+import { ImportTelemetry } from '../telemetry/import-telemetry';
+import type { StoredCreators } from '../telemetry/trace-context';
 import { CorrectionWriter } from './correction-writer';
 import type { FailureCounts } from './error-budget';
 import { DatabaseAdapter } from './database-adapter';
@@ -51,6 +53,7 @@ import { toBatch, toItem, toLogEntry, toSummary, type Row } from './row-mappers'
 import {
   batchById,
   batchSummary,
+  batchToRun,
   cancelBatch,
   cancelItems,
   countCancelledBatch,
@@ -86,10 +89,23 @@ export class BatchStore {
     @Inject(DatabaseAdapter) private readonly database: DatabaseAdapter,
     @Inject(CorrectionWriter) private readonly corrections: CorrectionWriter,
     @Inject(ImportEventPublisher) private readonly events: ImportEventPublisher,
+    @Inject(ImportTelemetry) private readonly telemetry: ImportTelemetry,
   ) {}
 
   async getBatch(batchId: string): Promise<ImportBatch> {
     return toBatch(await this.rowOfBatch(batchId, batchById));
+  }
+
+  /**
+   * The batch a run is about to take, and the trace contexts stored with it and with the batch it
+   * reprocesses, as read (unchecked: the run's telemetry checks them), in the one read a run starts with.
+   */
+  async getBatchToRun(batchId: string): Promise<{ batch: ImportBatch; creators: StoredCreators }> {
+    const row = await this.rowOfBatch(batchId, batchToRun);
+    return {
+      batch: toBatch(row),
+      creators: { batch: row.trace_context, parentBatch: row.parent_trace_context },
+    };
   }
 
   async getSummary(batchId: string): Promise<BatchSummary> {
@@ -495,6 +511,8 @@ export class BatchStore {
     if (LIVE_BATCH_STATUSES.includes(parent.status)) {
       throw BatchNotReprocessableError.stillRunning(parent.id, parent.status);
     }
+    // The span of the call that asks for the reprocess: the child's runs link to it.
+    const traceContext = this.telemetry.traceContextToStore();
     // Rows left processing in an ended batch (by a version that could leave them) did not complete either.
     const statuses = failedItemsOnly
       ? [...UNAPPLIED_ITEM_STATUSES, ITEM_STATUS.pending]
@@ -522,6 +540,7 @@ export class BatchStore {
           metadata: JSON.stringify({ ...parent.metadata, reprocessOf: parent.id }),
           idempotencyKey: null,
           parentBatchId: parent.id,
+          traceContext,
         }),
         transaction,
       );

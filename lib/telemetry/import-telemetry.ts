@@ -12,6 +12,7 @@ import {
 import { RunTelemetry, runTelemetryOf, type TelemetryInstruments } from './run-telemetry';
 import type { TelemetrySinks } from './run-telemetry';
 import { RELIABLE_IMPORTS_TELEMETRY } from './telemetry-names';
+import { captureTraceContext, NO_CREATORS, type StoredCreators } from './trace-context';
 
 const {
   metrics: METRIC,
@@ -45,9 +46,27 @@ export class ImportTelemetry implements OnModuleDestroy {
     this.sinks = api ? this.sinksOf(api) : null;
   }
 
-  /** The telemetry of a run of `batch` (its span starts now, as a child of the active context). */
-  startRun(batch: ImportBatch, workerId: string): RunTelemetry {
-    return runTelemetryOf(this.sinks, batch, workerId);
+  /**
+   * The telemetry of a run of `batch` (its span starts now, as a child of the active context, linked to
+   * the spans that created the batch and its parent when `creators` names them).
+   */
+  startRun(
+    batch: ImportBatch,
+    workerId: string,
+    creators: StoredCreators = NO_CREATORS,
+  ): RunTelemetry {
+    return runTelemetryOf(this.sinks, batch, workerId, creators);
+  }
+
+  /**
+   * The trace context of the span active in the caller, as JSON text to store with a batch it creates;
+   * null when no span is active, without `@opentelemetry/api`, or when no propagator of W3C trace context
+   * is registered.
+   */
+  traceContextToStore(): string | null {
+    if (this.sinks === null) return null;
+    const stored = captureTraceContext(this.sinks.api);
+    return stored === null ? null : JSON.stringify(stored);
   }
 
   onModuleDestroy(): void {

@@ -27,19 +27,28 @@ export interface OtelSpan {
   setAttribute(key: string, value: TelemetryValue): this;
   setAttributes(attributes: TelemetryAttributes): this;
   setStatus(status: { code: number; message?: string }): this;
-  addLink?(link: { context: OtelSpanContext; attributes?: TelemetryAttributes }): this;
+  addLink?(link: OtelLink): this;
   isRecording(): boolean;
   end(): void;
+}
+
+/** A link from a span to another, by the other's identity. */
+export interface OtelLink {
+  context: OtelSpanContext;
+  attributes?: TelemetryAttributes;
 }
 
 /** A tracer. */
 export interface OtelTracer {
   startSpan(
     name: string,
-    options?: { kind?: number; attributes?: TelemetryAttributes },
+    options?: { kind?: number; attributes?: TelemetryAttributes; links?: OtelLink[] },
     context?: OtelContext,
   ): OtelSpan;
 }
+
+/** A carrier of propagated context: header names and their values. */
+export type OtelCarrier = Record<string, string>;
 
 /** A counter. */
 export interface OtelCounter {
@@ -84,7 +93,17 @@ export interface OpenTelemetryApi {
   trace: {
     getTracer(name: string, version?: string): OtelTracer;
     setSpan(context: OtelContext, span: OtelSpan): OtelContext;
+    /** The span of a context (a local one, or a remote parent's); undefined when it has none. */
+    getSpan(context: OtelContext): OtelSpan | undefined;
+    getSpanContext(context: OtelContext): OtelSpanContext | undefined;
   };
+  /** The globally registered propagator (the SDK's default: W3C trace context and baggage). */
+  propagation: {
+    inject(context: OtelContext, carrier: OtelCarrier): void;
+    extract(context: OtelContext, carrier: OtelCarrier): OtelContext;
+  };
+  /** The empty context, to extract a stored context into. */
+  ROOT_CONTEXT: OtelContext;
   context: {
     active(): OtelContext;
     with<T>(context: OtelContext, fn: () => T): T;

@@ -6,12 +6,14 @@ import type {
   OtelContext,
   OtelCounter,
   OtelHistogram,
+  OtelLink,
   OtelSpan,
   OtelSpanContext,
   OtelTracer,
   TelemetryAttributes,
 } from './opentelemetry-api';
 import { RELIABLE_IMPORTS_TELEMETRY, ROW_OUTCOME, type RowOutcome } from './telemetry-names';
+import { creatorLinks, type StoredCreators } from './trace-context';
 
 const { attributes: ATTR, operations: OP, system: SYSTEM } = RELIABLE_IMPORTS_TELEMETRY;
 
@@ -99,6 +101,8 @@ export class RunTelemetry {
     private readonly batchId: string,
     workerId: string,
     parentBatchId: string | null = null,
+    /** Links made with the span (for samplers that read them): to the spans that created the batch. */
+    links: OtelLink[] = [],
   ) {
     this.metricAttributes = { [ATTR.system]: SYSTEM, [ATTR.destination]: batchType };
     const span =
@@ -113,6 +117,7 @@ export class RunTelemetry {
             [ATTR.clientId]: workerId,
             ...(parentBatchId === null ? {} : { [ATTR.parentBatchId]: parentBatchId }),
           },
+          ...(links.length === 0 ? {} : { links }),
         },
         sinks.api.context.active(),
       ) ?? null;
@@ -315,11 +320,15 @@ class TracedAttempt implements RowAttempt {
   }
 }
 
-/** The run's telemetry for `batch`, made by `ImportTelemetry.startRun`. @internal */
+/**
+ * The run's telemetry for `batch`, made by `ImportTelemetry.startRun`; `creators` are the trace contexts
+ * stored with the batch and its parent, which the run's span links to. @internal
+ */
 export function runTelemetryOf(
   sinks: TelemetrySinks | null,
   batch: ImportBatch,
   workerId: string,
+  creators: StoredCreators,
 ): RunTelemetry {
   if (sinks === null) return RunTelemetry.off;
   return new RunTelemetry(
@@ -329,5 +338,6 @@ export function runTelemetryOf(
     batch.id,
     workerId,
     batch.parentBatchId,
+    creatorLinks(sinks.api, batch, creators),
   );
 }

@@ -11,6 +11,7 @@ const MIGRATION_NAMES: string[] = [
   'AddSourceLines1764200000000',
   'AddOperatorControl1764400000000',
   'AddScrubbing1764600000000',
+  'AddTraceContext1764800000000',
 ];
 const TABLES = ['import_batch_items', 'import_batch_progress', 'import_batches', 'import_logs'];
 const VIEWS = ['failed_imports_report', 'import_batch_summary'];
@@ -160,6 +161,7 @@ describe('the migrations (PostgreSQL, empty database)', () => {
   it('undoes the scrubbing migration alone, and applies it again to the same schema', async () => {
     const before = await schemaSnapshot(dataSource);
     await dataSource.undoLastMigration();
+    await dataSource.undoLastMigration();
     const columns = await dataSource.query<Array<{ column_name: string }>>(
       `SELECT column_name FROM information_schema.columns
        WHERE table_schema = 'public' AND column_name IN ('scrubbed_at', 'source_digest')`,
@@ -167,8 +169,56 @@ describe('the migrations (PostgreSQL, empty database)', () => {
     expect(columns).toEqual([]);
     expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual([
       'AddScrubbing1764600000000',
+      'AddTraceContext1764800000000',
     ]);
     expect(await schemaSnapshot(dataSource)).toEqual(before);
+  });
+
+  it('adds the trace context column nullable and without a default: no row is rewritten', async () => {
+    const columns = await dataSource.query<unknown[]>(
+      `SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns
+       WHERE table_schema = 'public' AND table_name = 'import_batches' AND column_name = 'trace_context'`,
+    );
+    expect(columns).toEqual([
+      {
+        column_name: 'trace_context',
+        data_type: 'jsonb',
+        is_nullable: 'YES',
+        column_default: null,
+      },
+    ]);
+  });
+
+  it('undoes the trace context migration alone, keeping what the batches held before it', async () => {
+    const before = await schemaSnapshot(dataSource);
+    const [batch] = await dataSource.query<Array<{ id: string }>>(
+      `INSERT INTO import_batches (batch_type, trace_context)
+       VALUES ('t', '{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}')
+       RETURNING id`,
+    );
+    await dataSource.undoLastMigration();
+    const columns = await dataSource.query<unknown[]>(
+      `SELECT 1 FROM information_schema.columns
+       WHERE table_schema = 'public' AND column_name = 'trace_context'`,
+    );
+    expect(columns).toEqual([]);
+    // The scrubbing migration's columns stay: only the newest was undone.
+    const scrubbing = await dataSource.query<unknown[]>(
+      `SELECT 1 FROM information_schema.columns
+       WHERE table_schema = 'public' AND column_name IN ('scrubbed_at', 'source_digest')`,
+    );
+    expect(scrubbing).toHaveLength(2);
+    expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual([
+      'AddTraceContext1764800000000',
+    ]);
+    expect(await schemaSnapshot(dataSource)).toEqual(before);
+    // A batch of before the migration has no trace context: its runs link to nothing.
+    const [row] = await dataSource.query<Array<{ trace_context: unknown }>>(
+      `SELECT trace_context FROM import_batches WHERE id = $1`,
+      [batch.id],
+    );
+    expect(row.trace_context).toBeNull();
+    await dataSource.query(`DELETE FROM import_batches WHERE id = $1`, [batch.id]);
   });
 
   it('checks the source line and the column order of every row written after the migration', async () => {
@@ -190,6 +240,12 @@ describe('the migrations (PostgreSQL, empty database)', () => {
   });
 
   it('undoes the migrations: no table, view, index or sequence is left, nor a migrations row', async () => {
+    await dataSource.undoLastMigration();
+    const traceContext = await dataSource.query<unknown[]>(
+      `SELECT 1 FROM information_schema.columns
+       WHERE table_schema = 'public' AND column_name = 'trace_context'`,
+    );
+    expect(traceContext).toEqual([]);
     await dataSource.undoLastMigration();
     const scrubbing = await dataSource.query<unknown[]>(
       `SELECT 1 FROM information_schema.columns

@@ -50,7 +50,8 @@ async function startError(
 const FIRST = 'CreateReliableImportsSchema1764000000000';
 const SECOND = 'AddSourceLines1764200000000';
 const THIRD = 'AddOperatorControl1764400000000';
-const NEWEST = 'AddScrubbing1764600000000';
+const FOURTH = 'AddScrubbing1764600000000';
+const NEWEST = 'AddTraceContext1764800000000';
 
 describe('the schema check at startup (PostgreSQL)', () => {
   const dbs: TestDatabase[] = [];
@@ -75,10 +76,10 @@ describe('the schema check at startup (PostgreSQL)', () => {
       'table "import_logs"',
       'table "import_batch_progress"',
     ]);
-    expect(migrations).toEqual([FIRST, SECOND, THIRD, NEWEST]);
+    expect(migrations).toEqual([FIRST, SECOND, THIRD, FOURTH, NEWEST]);
     for (const phrase of [
       'table "import_batches"',
-      `${FIRST}, ${SECOND}, ${THIRD}, ${NEWEST}`,
+      `${FIRST}, ${SECOND}, ${THIRD}, ${FOURTH}, ${NEWEST}`,
       'migrationsRun: true',
       'npx typeorm migration:run',
       'reliable-imports migrate',
@@ -115,11 +116,12 @@ describe('the schema check at startup (PostgreSQL)', () => {
         'column "import_batch_items"."dry_run_at"',
         'column "import_batch_items"."scrubbed_at"',
         'column "import_batch_items"."source_digest"',
+        'column "import_batches"."trace_context"',
       ],
-      migrations: [SECOND, THIRD, NEWEST],
+      migrations: [SECOND, THIRD, FOURTH, NEWEST],
     });
     expect((error as Error).message).toContain(
-      `Run the migrations ${SECOND}, ${THIRD}, ${NEWEST} `,
+      `Run the migrations ${SECOND}, ${THIRD}, ${FOURTH}, ${NEWEST} `,
     );
     expect((error as Error).message).not.toContain(FIRST);
   });
@@ -141,7 +143,13 @@ describe('the schema check at startup (PGlite)', () => {
     const driver = () => new PGliteDriver({}).driver;
     const error = await startError({ driver: driver() });
     expect(error).toBeInstanceOf(SchemaNotReadyError);
-    expect((error as SchemaNotReadyError).migrations).toEqual([FIRST, SECOND, THIRD, NEWEST]);
+    expect((error as SchemaNotReadyError).migrations).toEqual([
+      FIRST,
+      SECOND,
+      THIRD,
+      FOURTH,
+      NEWEST,
+    ]);
     expect(isPGliteOpen()).toBe(false);
 
     expect(

@@ -56,5 +56,10 @@ describe('the module without @opentelemetry/api', () => {
     }
     const dryRun = await t.batches.createBatch('untraced_rows', [{ n: 0 }, { n: 1 }]);
     expect(await t.batches.processBatch(dryRun.id, { dryRun: true })).toBeDefined();
+    // No trace context is stored with any batch.
+    const [{ traced }] = await t.dataSource.query<Array<{ traced: number }>>(
+      `SELECT count(*)::int AS traced FROM import_batches WHERE trace_context IS NOT NULL`,
+    );
+    expect(traced).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import type { TracedRun } from './processing-child';
 
 /** A running processing child (see processing-child.ts). */
 export interface ProcessingChild {
@@ -24,6 +25,8 @@ export function startProcessingChild(env: {
   concurrency?: number;
   leaseMs?: number;
   itemPauseMs?: number;
+  /** Registers a tracing SDK in the child, and prints its run spans (`resultOf(...).runs`). */
+  traceRuns?: boolean;
 }): ProcessingChild {
   const root = join(__dirname, '..', '..');
   const child = spawn(
@@ -38,6 +41,7 @@ export function startProcessingChild(env: {
         CONCURRENCY: String(env.concurrency ?? 1),
         LEASE_MS: String(env.leaseMs ?? 30_000),
         ITEM_PAUSE_MS: String(env.itemPauseMs ?? 0),
+        TRACE_RUNS: env.traceRuns === true ? '1' : '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -56,7 +60,11 @@ export function startProcessingChild(env: {
 }
 
 /** The JSON line a child prints when it finished its batch. */
-export function resultOf(stdout: string): { processed: number; status: string } {
+export function resultOf(stdout: string): {
+  processed: number;
+  status: string;
+  runs?: TracedRun[];
+} {
   const line = stdout.trim().split('\n').pop() ?? '';
-  return JSON.parse(line) as { processed: number; status: string };
+  return JSON.parse(line) as { processed: number; status: string; runs?: TracedRun[] };
 }

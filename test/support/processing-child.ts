@@ -1,7 +1,9 @@
 /**
  * A separate Node process that processes one batch, for the crash, scale-out and fencing tests. It runs
  * with `node -r @swc-node/register`, configured by environment variables, and prints one JSON line when
- * done: `{ "processed": <items this process committed>, "status": "<batch status>" }`.
+ * done: `{ "processed": <items this process committed>, "status": "<batch status>" }`. With
+ * `TRACE_RUNS=1` it registers a tracing SDK of its own first, and the line has its run spans too
+ * (`"runs"`: each one's trace id and links), for the tests of traces across processes.
  */
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
@@ -51,7 +53,45 @@ class AppliedRowProcessor extends BaseProcessor<{ n: number }> {
 })
 class ChildModule {}
 
+/** A run span of this process, as the line printed at the end tells it. */
+export interface TracedRun {
+  traceId: string;
+  links: Array<{ traceId: string; spanId: string; attributes: Record<string, unknown> }>;
+}
+
+/**
+ * With `TRACE_RUNS=1`: the SDK an application would register before it starts (a context manager, the
+ * W3C propagator, a tracer provider), exporting to memory; returns what to print of its run spans.
+ */
+async function traceRuns(): Promise<(() => TracedRun[]) | null> {
+  if (process.env.TRACE_RUNS !== '1') return null;
+  const { context, propagation, trace } = await import('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+  const { W3CTraceContextPropagator } = await import('@opentelemetry/core');
+  const { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } =
+    await import('@opentelemetry/sdk-trace');
+  const exporter = new InMemorySpanExporter();
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  trace.setGlobalTracerProvider(
+    new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }),
+  );
+  return () =>
+    exporter
+      .getFinishedSpans()
+      .filter((span) => span.name.startsWith('run '))
+      .map((span) => ({
+        traceId: span.spanContext().traceId,
+        links: span.links.map((link) => ({
+          traceId: link.context.traceId,
+          spanId: link.context.spanId,
+          attributes: { ...link.attributes },
+        })),
+      }));
+}
+
 async function main(): Promise<void> {
+  const tracedRuns = await traceRuns();
   const app = await NestFactory.createApplicationContext(ChildModule, { logger: ['error'] });
   process.stdout.write('ready\n');
   const batchId = env('BATCH_ID');
@@ -65,7 +105,10 @@ async function main(): Promise<void> {
     [process.pid, batchId],
   );
   await app.close();
-  process.stdout.write(`${JSON.stringify({ processed: committed, status: summary.status })}\n`);
+  const runs = tracedRuns === null ? {} : { runs: tracedRuns() };
+  process.stdout.write(
+    `${JSON.stringify({ processed: committed, status: summary.status, ...runs })}\n`,
+  );
 }
 
 main().catch((error: unknown) => {

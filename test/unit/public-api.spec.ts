@@ -37,6 +37,7 @@ const PUBLIC_EXPORTS = [
   'AddOperatorControl1764400000000',
   'AddScrubbing1764600000000',
   'AddSourceLines1764200000000',
+  'AddTraceContext1764800000000',
   'BATCH_STATUS',
   'BaseProcessor',
   'BatchNotReprocessableError',
@@ -166,6 +167,7 @@ describe('the public API (lib/index.ts)', () => {
       publicApi.AddSourceLines1764200000000,
       publicApi.AddOperatorControl1764400000000,
       publicApi.AddScrubbing1764600000000,
+      publicApi.AddTraceContext1764800000000,
     ]);
     expect(publicApi.reliableImportsEntities).toEqual([
       publicApi.ImportBatchEntity,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { reliableImportsMigrations } from '../../migrations';
 
 /**
  * A migration that an app has run is never run again there, so an edit of it would never reach that app:
@@ -36,5 +37,16 @@ describe('released migrations', () => {
     const newest = Math.max(...Object.keys(RELEASED).map((name) => Number(name.split('-')[0])));
     const unreleased = files.filter((name) => !(name in RELEASED));
     for (const name of unreleased) expect(Number(name.split('-')[0])).toBeGreaterThan(newest);
+  });
+
+  it('are, with every newer one, in reliableImportsMigrations in the order of their timestamps', () => {
+    // A migration file left out of the list would never run in an app.
+    const timestamps = readdirSync(DIR)
+      .filter((name) => /^\d+-.+\.ts$/.test(name))
+      .map((name) => Number(name.split('-')[0]))
+      .sort((a, b) => a - b);
+    expect(
+      reliableImportsMigrations.map((migration) => Number(/\d+$/.exec(migration.name)?.[0])),
+    ).toEqual(timestamps);
   });
 });

@@ -15,7 +15,7 @@ describe('what the startup check requires', () => {
 
   it('names nothing when every table and column is there', () => {
     const all = columns({
-      import_batches: ['id', 'source_columns', 'cancelled_items'],
+      import_batches: ['id', 'source_columns', 'cancelled_items', 'trace_context'],
       import_batch_items: [
         'id',
         'source_line',
@@ -33,7 +33,7 @@ describe('what the startup check requires', () => {
 
   it('names a missing column and the migrations from the first one that lacks something', () => {
     const old = columns({
-      import_batches: ['id', 'cancelled_items'],
+      import_batches: ['id', 'cancelled_items', 'trace_context'],
       import_batch_items: [
         'id',
         'source_line',
@@ -52,13 +52,35 @@ describe('what the startup check requires', () => {
         'AddSourceLines1764200000000',
         'AddOperatorControl1764400000000',
         'AddScrubbing1764600000000',
+        'AddTraceContext1764800000000',
       ],
+    });
+  });
+
+  it('names the newest migration alone when only its column is missing', () => {
+    const before = columns({
+      import_batches: ['id', 'source_columns', 'cancelled_items'],
+      import_batch_items: [
+        'id',
+        'source_line',
+        'dry_run_outcome',
+        'dry_run_error',
+        'dry_run_at',
+        'scrubbed_at',
+        'source_digest',
+      ],
+      import_logs: ['id'],
+      import_batch_progress: ['batch_id'],
+    });
+    expect(missingSchema(RELIABLE_IMPORTS_SCHEMA, before)).toEqual({
+      missing: ['column "import_batches"."trace_context"'],
+      migrations: ['AddTraceContext1764800000000'],
     });
   });
 
   it('names a missing table once, not each of its columns', () => {
     const partial = columns({
-      import_batches: ['id', 'cancelled_items'],
+      import_batches: ['id', 'cancelled_items', 'trace_context'],
       import_batch_items: [],
       import_logs: ['id'],
       import_batch_progress: ['batch_id'],
@@ -70,6 +92,7 @@ describe('what the startup check requires', () => {
         'AddSourceLines1764200000000',
         'AddOperatorControl1764400000000',
         'AddScrubbing1764600000000',
+        'AddTraceContext1764800000000',
       ],
     });
   });

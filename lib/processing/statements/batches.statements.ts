@@ -48,6 +48,21 @@ export function batchById(args: { batchId: string }): Statement {
   return { text: `SELECT * FROM "import_batches" WHERE "id" = $1`, values: [args.batchId] };
 }
 
+/**
+ * The batch a run is about to take, with the trace context stored with the batch it reprocesses
+ * (`parent_trace_context`), which the run's span links to as well as to the batch's own.
+ */
+export function batchToRun(args: { batchId: string }): Statement {
+  return {
+    text: `
+    SELECT b.*, p."trace_context" AS "parent_trace_context"
+    FROM "import_batches" b
+    LEFT JOIN "import_batches" p ON p."id" = b."parent_batch_id"
+    WHERE b."id" = $1`,
+    values: [args.batchId],
+  };
+}
+
 /** The batch's counts, as the summary view reads them. */
 export function batchSummary(args: { batchId: string }): Statement {
   return {

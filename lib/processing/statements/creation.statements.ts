@@ -8,7 +8,8 @@ import { countUnreadLines } from './progress.statements';
 import { sqlWord, type Statement } from './statement';
 
 /**
- * A batch, or nothing when `idempotencyKey` is taken. `sourceInfo` and `metadata` are JSON text.
+ * A batch, or nothing when `idempotencyKey` is taken. `sourceInfo` and `metadata` are JSON text, and so
+ * is `traceContext` (the creator's W3C trace context, or null).
  *
  * The creation time is the statement's, not the transaction's (`now()`): a reprocess orders the copies
  * of a row by it, and its transaction may have begun before it waited for the tree's lock while another
@@ -20,13 +21,15 @@ export function insertBatch(args: {
   metadata: string;
   idempotencyKey: string | null;
   parentBatchId: string | null;
+  traceContext: string | null;
   status?: typeof BATCH_STATUS.pending | typeof BATCH_STATUS.awaitingApproval;
 }): Statement {
   return {
     text: `
     INSERT INTO "import_batches"
-      ("batch_type", "source_info", "metadata", "idempotency_key", "parent_batch_id", "created_at", "status")
-    VALUES ($1, $2::jsonb, $3::jsonb, $4, $5, clock_timestamp(), $6)
+      ("batch_type", "source_info", "metadata", "idempotency_key", "parent_batch_id", "created_at", "status",
+       "trace_context")
+    VALUES ($1, $2::jsonb, $3::jsonb, $4, $5, clock_timestamp(), $6, $7::jsonb)
     ON CONFLICT ("idempotency_key") WHERE "idempotency_key" IS NOT NULL DO NOTHING
     RETURNING *`,
     values: [
@@ -36,6 +39,7 @@ export function insertBatch(args: {
       args.idempotencyKey,
       args.parentBatchId,
       args.status ?? BATCH_STATUS.pending,
+      args.traceContext,
     ],
   };
 }
