@@ -4,6 +4,7 @@ import { rows, setStatus, shortId, statusBadge, UPLOAD_ACCEPT, uploadType } from
 import { FailuresTable } from './failures-table.js';
 import { follow } from './live.js';
 import { clearMessages, showAlert, showStatus } from './notify.js';
+import { ReasonDialog, type ReasonDialogText } from './reason-dialog.js';
 import type { BatchStatus, BatchView, CorrectionsResult, LineageBatch } from './types.js';
 
 /** Statuses in which no run will take the batch again: a reprocess of the tree may start. */
@@ -16,7 +17,14 @@ const ENDED: BatchStatus[] = [
 ];
 
 /** The operator's actions on a batch, and the statuses in which the server takes each. */
-const CONTROLS: { label: string; verb: string; done: string; when: BatchStatus[] }[] = [
+const CONTROLS: {
+  label: string;
+  verb: string;
+  done: string;
+  when: BatchStatus[];
+  /** For an action that ends the batch for good: asked first, with an optional reason. */
+  ask?: ReasonDialogText;
+}[] = [
   { label: 'Pause', verb: 'pause', done: 'Paused', when: ['pending', 'processing'] },
   { label: 'Resume', verb: 'resume', done: 'Resumed', when: ['paused'] },
   {
@@ -24,9 +32,24 @@ const CONTROLS: { label: string; verb: string; done: string; when: BatchStatus[]
     verb: 'cancel',
     done: 'Cancelled',
     when: ['pending', 'processing', 'paused', 'awaiting_approval'],
+    ask: {
+      title: 'Cancel this batch?',
+      text: 'Its rows that have not run are cancelled, and no run takes it again. The rows done stay done; a reprocess can run the others later.',
+      confirm: 'Cancel batch',
+    },
   },
   { label: 'Approve', verb: 'approve', done: 'Approved', when: ['awaiting_approval'] },
-  { label: 'Reject', verb: 'reject', done: 'Rejected', when: ['awaiting_approval'] },
+  {
+    label: 'Reject',
+    verb: 'reject',
+    done: 'Rejected',
+    when: ['awaiting_approval'],
+    ask: {
+      title: 'Reject this batch?',
+      text: 'None of its rows is processed: they are cancelled, and the batch ends as rejected.',
+      confirm: 'Reject batch',
+    },
+  },
 ];
 
 /** A batch of the tree in the list, updated in place. */
@@ -87,21 +110,22 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
       ),
     { hidden: true },
   );
-  const controls = CONTROLS.map((control) => ({
-    ...control,
-    element: button(
-      control.label,
-      () =>
-        void act(
-          () => sendJson('POST', `${base}/${control.verb}`),
-          () => control.done,
-        ),
-      {
-        class: control.verb === 'cancel' || control.verb === 'reject' ? 'danger' : 'secondary',
-        hidden: true,
-      },
-    ),
-  }));
+  const controls = CONTROLS.map((control) => {
+    const dialog = control.ask && new ReasonDialog(control.ask);
+    const run = async () => {
+      const reason = dialog ? await dialog.ask() : '';
+      if (reason === null) return;
+      await act(
+        () => sendJson('POST', `${base}/${control.verb}`, reason ? { reason } : {}),
+        () => control.done,
+      );
+    };
+    const element = button(control.label, () => void run(), {
+      class: dialog ? 'danger' : 'secondary',
+      hidden: true,
+    });
+    return { ...control, element, dialog };
+  });
 
   const correctionsFile = h('input', {
     id: 'corrections-file',
@@ -165,6 +189,7 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
     ),
     h('section', { class: 'panel' }, h('h2', {}, 'Batches of this import'), tree),
     failures.element,
+    ...controls.flatMap((control) => (control.dialog ? [control.dialog.element] : [])),
   );
 
   /** Hides what the status does not allow; a hidden button loses the focus, so it goes to the heading. */

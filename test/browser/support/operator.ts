@@ -19,6 +19,8 @@ export interface Operator {
   press(control: Locator): Promise<void>;
   /** Follows a download link; resolves with the downloaded file's text. */
   download(link: Locator): Promise<string>;
+  /** Closes a dialog without its action: its "Go back" button with the mouse, Escape by keyboard. */
+  dismiss(dialog: Locator): Promise<void>;
 }
 
 async function downloaded(page: Page, start: () => Promise<void>): Promise<string> {
@@ -40,6 +42,7 @@ export function mouseOperator(page: Page): Operator {
     fill: (input, value) => input.fill(value),
     press: (control) => control.click(),
     download: (link) => downloaded(page, () => link.click()),
+    dismiss: (dialog) => dialog.getByRole('button', { name: 'Go back', exact: true }).click(),
   };
 }
 
@@ -148,6 +151,10 @@ export function keyboardOperator(page: Page): Operator & {
     download: async (link) => {
       await reach(link);
       return downloaded(page, () => page.keyboard.press('Enter'));
+    },
+    dismiss: async (dialog) => {
+      await dialog.waitFor({ state: 'visible', timeout: VISIBLE_WITHIN_MS });
+      await page.keyboard.press('Escape');
     },
   };
 }
