@@ -152,4 +152,35 @@ describe("the admin stream of a batch's events, attacked", () => {
     expect(raw).not.toMatch(/secret/);
     expect(raw).not.toMatch(/\nevent: x\n/);
   });
+
+  it('a stream whose LISTEN is under way when the app shuts down ends, and does not hold the shutdown', async () => {
+    const app = await start();
+    const adapter = app.get(DatabaseAdapter);
+    const real = adapter.listen.bind(adapter);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let asked!: () => void;
+    const listening = new Promise<void>((resolve) => (asked = resolve));
+    const listen = jest.spyOn(adapter, 'listen').mockImplementation(async (...args) => {
+      asked();
+      await released;
+      return real(...args);
+    });
+    const batch = await app.get(BatchService).createBatch('contact', [{ email: 'a@x.com' }]);
+    const opening = open(app, batch.id);
+    await listening;
+    const closed = app.close();
+    // The shutdown has begun (its first hooks ran) when the LISTEN completes.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    release();
+    const stream = await opening;
+    const outcome = await Promise.race([
+      closed.then(() => 'closed'),
+      new Promise((resolve) => setTimeout(() => resolve('still closing after 5 s'), 5000)),
+    ]);
+    listen.mockRestore();
+    stream.hangUp();
+    await closed;
+    expect(outcome).toBe('closed');
+  });
 });
