@@ -69,7 +69,12 @@ describe("the admin stream of a batch's events, attacked", () => {
     const { port } = (app.getHttpServer() as unknown as Server).address() as AddressInfo;
     return new Promise((resolve, reject) => {
       const client = get(
-        { port, path: `/imports-admin/batches/${batchId}/events/stream`, headers: ADMIN },
+        {
+          port,
+          path: `/imports-admin/batches/${batchId}/events/stream`,
+          headers: ADMIN,
+          agent: false,
+        },
         (res) => {
           let text = '';
           res.setEncoding('utf8');
