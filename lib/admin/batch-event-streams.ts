@@ -43,6 +43,12 @@ export class BatchEventStreams implements BeforeApplicationShutdown {
     if (isEndedBatch(batch.status) || this.closing) return EMPTY;
     await publisher.hearOtherInstances();
     return new Observable<MessageEvent>((subscriber) => {
+      // Subscribed once the shutdown has ended the streams (the first LISTEN takes a while): ended too,
+      // or it would hold the server open, reading its batch each second, until the batch ends.
+      if (this.closing) {
+        subscriber.complete();
+        return undefined;
+      }
       this.streams.add(subscriber);
       let timer: NodeJS.Timeout | undefined;
       let endedAtReading = false;

@@ -1,4 +1,5 @@
 import type { ImportItem } from '../interfaces/import-item.interface';
+import type { BatchProgress } from '../interfaces/batch-progress.interface';
 import type { ImportLogEntry } from '../interfaces/import-log.interface';
 import {
   RELIABLE_IMPORTS_EVENTS,
@@ -70,16 +71,62 @@ const EVENT_FIELDS: {
   ],
 };
 
+/** The fields of a progress (`reliable-imports.batch.progress`): every key `BatchProgress` declares. */
+const PROGRESS_FIELDS = Object.keys({
+  batchId: true,
+  status: true,
+  totalItems: true,
+  completed: true,
+  failed: true,
+  skipped: true,
+  cancelled: true,
+  inFlight: true,
+  pending: true,
+  done: true,
+  percent: true,
+  itemsPerSecond: true,
+  etaMs: true,
+  startedAt: true,
+  completedAt: true,
+  errorMessage: true,
+  measuredAt: true,
+} satisfies Record<keyof BatchProgress, true>);
+
+/** A value an event's field may hold: text, a number, a boolean, null or a time; nothing nested. */
+function isScalar(value: unknown): boolean {
+  return (
+    value === null ||
+    value instanceof Date ||
+    typeof value === 'string' ||
+    typeof value === 'number' ||
+    typeof value === 'boolean'
+  );
+}
+
+/** The declared `fields` of `value` that hold a scalar (see `isScalar`): no other key, nothing nested. */
+function declaredOf(value: object, fields: readonly string[]): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const field of fields) {
+    if (!Object.hasOwn(value, field)) continue;
+    const held = (value as Record<string, unknown>)[field];
+    if (isScalar(held)) kept[field] = held;
+  }
+  return kept;
+}
+
 /**
- * An event as the admin event stream sends it: the fields its interface declares, and nothing else. An
- * event heard from the channel was sent by a session of the database, any session: whatever else it
- * carries (a stack, a query) is not passed on.
+ * An event as the admin event stream sends it: the fields its interface declares, and nothing else, each
+ * a scalar (a progress, by the fields of `BatchProgress`). An event heard from the channel was sent by a
+ * session of the database, any session: whatever else it carries (a stack, a query, at any depth) is not
+ * passed on.
  */
 export function eventWithoutExtras<TEvent extends ReliableImportsEvent>(event: TEvent): TEvent {
-  const sent: Record<string, unknown> = {};
-  for (const field of EVENT_FIELDS[event.name] as readonly string[]) {
-    if (Object.hasOwn(event, field)) {
-      sent[field] = (event as unknown as Record<string, unknown>)[field];
+  const fields = EVENT_FIELDS[event.name] as readonly string[];
+  const sent = declaredOf(event, fields);
+  if (fields.includes('progress') && Object.hasOwn(event, 'progress')) {
+    const progress = (event as unknown as Record<string, unknown>).progress;
+    if (typeof progress === 'object' && progress !== null && !Array.isArray(progress)) {
+      sent.progress = declaredOf(progress, PROGRESS_FIELDS);
     }
   }
   return sent as TEvent;

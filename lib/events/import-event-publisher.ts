@@ -116,7 +116,12 @@ export class ImportEventPublisher
    * @internal
    */
   hearOtherInstances(): Promise<boolean> {
-    this.hearing ??= this.listen(true).then(() => this.unlisten !== null);
+    this.hearing ??= this.listen(true).then((failed) => {
+      // A LISTEN that failed (the database away for a moment) is tried again by the next part that asks,
+      // rather than leaving the instance deaf until it restarts; one that cannot be is not.
+      if (failed) this.hearing = null;
+      return this.unlisten !== null;
+    });
     return this.hearing;
   }
 
@@ -229,13 +234,17 @@ export class ImportEventPublisher
     }
   }
 
-  /** Hears the other instances' events; without LISTEN, this instance hears its own only (one warning). */
-  private async listen(first: boolean): Promise<void> {
-    if (this.closing || this.unlisten) return;
+  /**
+   * Hears the other instances' events; without LISTEN, this instance hears its own only (one warning).
+   * Resolves with whether the LISTEN failed (an error, as opposed to a database that cannot notify).
+   */
+  private async listen(first: boolean): Promise<boolean> {
+    if (this.closing || this.unlisten) return false;
     if (this.database.singleConnection) {
       this.logger.warn(messages.eventsLocalOnly({ reason: messages.eventsOneConnection() }));
-      return;
+      return false;
     }
+    let failed = false;
     try {
       this.unlisten = await this.database.listen(
         EVENTS_CHANNEL,
@@ -249,6 +258,7 @@ export class ImportEventPublisher
         },
       );
     } catch (error) {
+      failed = true;
       if (first) this.logger.warn(messages.eventsLocalOnly({ reason: toError(error).message }));
       else this.listenLater(this.options.leaseMs);
     }
@@ -257,6 +267,7 @@ export class ImportEventPublisher
       await this.unlisten().catch(() => undefined);
       this.unlisten = null;
     }
+    return failed;
   }
 
   private listenLater(delayMs: number): void {
