@@ -179,10 +179,14 @@ describe("the admin stream of a batch's events, attacked", () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     release();
     const stream = await opening;
+    let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       closed.then(() => 'closed'),
-      new Promise((resolve) => setTimeout(() => resolve('still closing after 5 s'), 5000)),
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve('still closing after 5 s'), 5000);
+      }),
     ]);
+    clearTimeout(timer);
     listen.mockRestore();
     stream.hangUp();
     await closed;
