@@ -22,6 +22,7 @@ import {
 } from '../../lib';
 import { ImportEventPublisher } from '../../lib/events/import-event-publisher';
 import { CREATE_APPLIED_TABLE, resultOf, startProcessingChild } from '../support/child-process';
+import { SseFrames } from '../support/sse';
 import { useTestDatabase } from '../support/use-test-app';
 import { waitFor } from '../support/timing';
 
@@ -132,18 +133,14 @@ describe("the admin stream of a batch's events", () => {
         { port, path: `/imports-admin/batches/${batchId}/events/stream`, headers: ADMIN },
         (res) => {
           const messages: Message[] = [];
-          let buffer = '';
+          const frames = new SseFrames();
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => {
-            buffer += chunk;
-            const blocks = buffer.split('\n\n');
-            buffer = blocks.pop() ?? '';
-            for (const block of blocks) {
-              const data = /^data: (.*)$/m.exec(block)?.[1];
-              if (data === undefined) continue;
-              const type = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-              messages.push({ type, data: JSON.parse(data) as Record<string, unknown> });
-            }
+            for (const { type, data } of frames.push(chunk))
+              messages.push({
+                type: type ?? 'message',
+                data: JSON.parse(data) as Record<string, unknown>,
+              });
           });
           const ended = new Promise<void>((done) => res.on('end', done));
           resolve({ status: res.statusCode ?? 0, messages, ended, hangUp: () => client.destroy() });

@@ -24,6 +24,7 @@ import {
   resultOf,
   startProcessingChild,
 } from '../support/child-process';
+import { SseFrames } from '../support/sse';
 import { useTestDatabase } from '../support/use-test-app';
 import { sleep, waitFor } from '../support/timing';
 
@@ -127,19 +128,14 @@ describe('the admin API behind the page: background runs and live streams', () =
       return await new Promise((resolve, reject) => {
         const events: T[] = [];
         let type = '';
-        let buffer = '';
+        const frames = new SseFrames();
         client = get({ port, path: `/imports-admin/${path}` }, (res) => {
           if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => {
-            buffer += chunk;
-            const blocks = buffer.split('\n\n');
-            buffer = blocks.pop() ?? '';
-            for (const block of blocks) {
-              const data = /^data: (.*)$/m.exec(block)?.[1];
-              if (data === undefined) continue;
-              type = /^event: (.*)$/m.exec(block)?.[1] ?? type;
-              events.push(JSON.parse(data) as T);
+            for (const frame of frames.push(chunk)) {
+              type = frame.type ?? type;
+              events.push(JSON.parse(frame.data) as T);
               if (events.length === 1) onFirst?.();
               if (done(events[events.length - 1], events)) resolve({ type, events });
             }

@@ -1,11 +1,6 @@
 import { context, metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  DataPointType,
-  MeterProvider,
-  MetricReader,
-  type MetricData,
-} from '@opentelemetry/sdk-metrics';
+import { DataPointType, MeterProvider, type MetricData } from '@opentelemetry/sdk-metrics';
 import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
@@ -22,6 +17,7 @@ import {
   type ImportItem,
 } from '../../lib';
 import { Gate } from '../support/gate';
+import { TestMetricReader } from '../support/test-metric-reader';
 import { useTestApp } from '../support/use-test-app';
 
 const { attributes: A, metrics: M } = RELIABLE_IMPORTS_TELEMETRY;
@@ -34,12 +30,6 @@ interface Row {
 
 class CodedError extends Error {
   readonly code = 'BAD_ROW';
-}
-
-/** The SDK's reader of last resort: collects on demand, exports nowhere. */
-class TestMetricReader extends MetricReader {
-  protected async onForceFlush(): Promise<void> {}
-  protected async onShutdown(): Promise<void> {}
 }
 
 const spans = new InMemorySpanExporter();

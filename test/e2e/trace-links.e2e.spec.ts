@@ -10,7 +10,7 @@ import {
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, type MetricData } from '@opentelemetry/sdk-metrics';
 import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
@@ -28,6 +28,7 @@ import {
 import { createTestApp, type TestApp } from '../fixtures/test-app';
 import { CREATE_APPLIED_TABLE, resultOf, startProcessingChild } from '../support/child-process';
 import { Gate } from '../support/gate';
+import { TestMetricReader } from '../support/test-metric-reader';
 import { waitFor } from '../support/timing';
 import { useTestDatabase } from '../support/use-test-app';
 
@@ -48,12 +49,6 @@ class AppliedRowProcessor extends BaseProcessor<Row> {
     if (item.sourceData.act === 'wait') await gate.pass();
     if (item.sourceData.act === 'fail') throw new Error(`row ${item.sourceData.n} is bad`);
   }
-}
-
-/** The SDK's reader of last resort: collects on demand, exports nowhere. */
-class TestMetricReader extends MetricReader {
-  protected async onForceFlush(): Promise<void> {}
-  protected async onShutdown(): Promise<void> {}
 }
 
 /** What the instance that creates batches reports (an HTTP API, say). */
