@@ -313,6 +313,8 @@ describe('events', () => {
       requireApproval: true,
     });
     await listener.batches.approveBatch(approved.id);
+    // Heard before the run starts: another instance's event comes by NOTIFY, this instance's own at once.
+    await hear(runner, approved.id, RELIABLE_IMPORTS_EVENTS.batchApproved);
     await runner.batches.processBatch(approved.id);
     await listener.batches.rejectBatch(rejected.id, 'not this month');
     await hear(runner, rejected.id, RELIABLE_IMPORTS_EVENTS.batchRejected);
