@@ -107,7 +107,10 @@ describe('chunked commits (commitEvery)', () => {
     // where lanes claim at once near the end, and each lane's empty ones): fewer than the 40 chunks.
     const four = await run(4000, 4);
     expect(four.claims).toBeLessThan(40);
-    expect(four.commits).toBe(40);
+    // A claim cut short (lanes that claim the last rows at once share them) ends in a chunk of fewer
+    // than 100 rows: one more commit for each lane but the last, never more.
+    expect(four.commits).toBeGreaterThanOrEqual(40);
+    expect(four.commits).toBeLessThanOrEqual(40 + 3);
     expect(processor.runs).toBe(8000);
   });
 
