@@ -6,10 +6,12 @@ import type { ImportItem } from '../interfaces/import-item.interface';
 import { messages } from '../reliable-imports.messages';
 import { BATCH_STATUS, ITEM_STATUS } from '../statuses';
 import type { BatchStore } from './batch-store';
+import type { DatabaseAdapter } from './database-adapter';
 import type { BatchContextImpl, RunState } from './contexts';
 import type { ItemRunner } from './item-runner';
 import type { ItemStore } from './item-store';
 import { callHook } from './processor-hook';
+import { TransactionChain } from './transaction-chain';
 
 /** What running one claim needs of its run (`batch-run.ts`). */
 export interface ClaimRun {
@@ -20,6 +22,7 @@ export interface ClaimRun {
   readonly services: {
     itemRunner: ItemRunner;
     items: ItemStore;
+    database: DatabaseAdapter;
     store: BatchStore;
     events: ImportEventPublisher;
   };
@@ -34,11 +37,14 @@ export interface ClaimRun {
 /** Runs one claim of a lane: in chunks of `commitEvery` items, one by one where a chunk could not commit. */
 export async function runClaim(claimed: Array<ImportItem<object>>, run: ClaimRun): Promise<void> {
   const { batch, workerId } = run.state;
-  for (let start = 0; start < claimed.length; start += run.commitEvery) {
+  const chunked = run.commitEvery > 1;
+  // Per row, the whole claim runs one by one: each item's commit starts the next one's transaction.
+  const step = chunked ? run.commitEvery : claimed.length;
+  for (let start = 0; start < claimed.length; start += step) {
     if (run.stopped()) return;
-    const chunk = claimed.slice(start, start + run.commitEvery);
+    const chunk = claimed.slice(start, start + step);
     const outcome =
-      chunk.length > 1 ? await run.services.itemRunner.runChunk(chunk, run.state) : null;
+      chunked && chunk.length > 1 ? await run.services.itemRunner.runChunk(chunk, run.state) : null;
     if (outcome?.committed) continue;
     if (await runOneByOne(chunk, run, outcome?.timedOut)) {
       // An item timed out: the rest of the claim waited on it; give it back for any lane to take.
@@ -61,14 +67,29 @@ async function runOneByOne(
   run: ClaimRun,
   timedOut?: { itemId: string; error: ItemTimeoutError },
 ): Promise<boolean> {
+  const chain = new TransactionChain(run.services.database);
+  try {
+    return await runEach(items, run, chain, timedOut);
+  } finally {
+    await chain.end();
+  }
+}
+
+async function runEach(
+  items: Array<ImportItem<object>>,
+  run: ClaimRun,
+  chain: TransactionChain,
+  timedOut?: { itemId: string; error: ItemTimeoutError },
+): Promise<boolean> {
   const { itemRunner, store, events } = run.services;
   const { processor, batch } = run.state;
-  for (const item of items) {
+  for (const [index, item] of items.entries()) {
     if (run.stopped()) return false;
+    const next = index + 1 < items.length && items[index + 1].id !== timedOut?.itemId;
     const outcome =
       item.id === timedOut?.itemId
         ? await itemRunner.recordTimeout(item, timedOut.error, run.state)
-        : await itemRunner.run(item, run.state);
+        : await itemRunner.run(item, run.state, { chain, next });
     if (outcome.status !== ITEM_STATUS.failed) continue;
     events.publish(RELIABLE_IMPORTS_EVENTS.rowFailed, {
       ...aboutBatch(batch),

@@ -94,6 +94,30 @@ export class DatabaseAdapter {
   }
 
   /**
+   * Whether an item's commit may start the next item's transaction on its connection (`commitAndStart`):
+   * not on PGlite, whose one session would run every other statement inside the transaction left open;
+   * nor when the DataSource sets an isolation level, which TypeORM's own start of a transaction applies.
+   */
+  get chainsTransactions(): boolean {
+    const { isolationLevel } = this.dataSource.options as { isolationLevel?: unknown };
+    return !this.singleConnection && isolationLevel === undefined;
+  }
+
+  /**
+   * Commits the runner's transaction and starts another on its connection, in one round trip, with the
+   * events TypeORM's `commitTransaction` and `startTransaction` send its subscribers. When the commit
+   * fails, the start is not run (a simple query stops at its first error) and the error is the commit's.
+   * TypeORM keeps seeing one open transaction, which is true again once this resolves.
+   */
+  async commitAndStart(runner: QueryRunner): Promise<void> {
+    await runner.broadcaster.broadcast('BeforeTransactionCommit');
+    await runner.query('COMMIT; START TRANSACTION');
+    await runner.broadcaster.broadcast('AfterTransactionCommit');
+    await runner.broadcaster.broadcast('BeforeTransactionStart');
+    await runner.broadcaster.broadcast('AfterTransactionStart');
+  }
+
+  /**
    * `runner.query` as TypeORM runs it (its logger, its errors), with the statement named: TypeORM hands the
    * driver text only. When the server connection does not hold the statement, prepared statements are
    * turned off; when its result type changed since it was prepared there (a table altered under a

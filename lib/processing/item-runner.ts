@@ -22,6 +22,7 @@ import { ItemStore } from './item-store';
 import type { CompletedChunkItem, ItemResult } from './statements/items.statements';
 import { callHook, HookThrew } from './processor-hook';
 import { inTransaction } from './transaction';
+import type { TransactionChain } from './transaction-chain';
 import { isOwnConnectionError, markErrorsOf } from './own-connection-errors';
 import { ROW_OUTCOME } from '../telemetry/telemetry-names';
 import type { RowAttempt } from '../telemetry/run-telemetry';
@@ -99,7 +100,15 @@ export class ItemRunner {
     @Inject(ItemStore) private readonly items: ItemStore,
   ) {}
 
-  async run(item: ImportItem<object>, run: RunState): Promise<ItemOutcome> {
+  /**
+   * Runs the item to its outcome. With `chain`, its transaction is the lane's next (see `TransactionChain`),
+   * and with `next` its commit starts the transaction of the lane's next item.
+   */
+  async run(
+    item: ImportItem<object>,
+    run: RunState,
+    chain?: { chain: TransactionChain; next: boolean },
+  ): Promise<ItemOutcome> {
     const workItem = dataToWorkOn(item);
     // One buffer for every attempt: what a rolled-back attempt logged explains the retry.
     const logs = new LogBuffer();
@@ -112,7 +121,7 @@ export class ItemRunner {
       const telemetry = run.telemetry.startAttempt(item, attempt);
       const logged = logs.size;
       try {
-        await this.attempt(workItem, run, logs, attempt, telemetry);
+        await this.attempt(workItem, run, logs, attempt, telemetry, chain);
         logs.clear();
         telemetry.end(ROW_OUTCOME.completed);
         return { status: ITEM_STATUS.completed };
@@ -269,10 +278,11 @@ export class ItemRunner {
     logs: LogBuffer,
     attempt: number,
     telemetry: RowAttempt,
+    chain?: { chain: TransactionChain; next: boolean },
   ): Promise<void> {
     // A dry run's transaction is always rolled back, and nothing of the item is recorded. The attempt's
     // span is active throughout, so that the processor's spans (and its database's) are its children.
-    return telemetry.within(() => this.attemptInTransaction(item, run, logs, attempt));
+    return telemetry.within(() => this.attemptInTransaction(item, run, logs, attempt, chain));
   }
 
   private async attemptInTransaction(
@@ -280,31 +290,32 @@ export class ItemRunner {
     run: RunState,
     logs: LogBuffer,
     attempt: number,
+    chain?: { chain: TransactionChain; next: boolean },
   ): Promise<void> {
     // The try's transaction, asked after it rolled back whether it met a prepared statement gone.
     const held: { runner: QueryRunner | null } = { runner: null };
+    const inItsTransaction = (work: (transaction: QueryRunner) => Promise<void>) =>
+      chain && !run.dryRun && this.database.chainsTransactions
+        ? chain.chain.run(work, chain.next)
+        : inTransaction(this.database, work, run.dryRun ? 'rollback' : 'commit');
     try {
-      await inTransaction(
-        this.database,
-        async (transaction) => {
-          held.runner = transaction;
-          markErrorsOf(transaction);
-          const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
-            this.validateAndProcess(item, run, transaction, logs, signal),
-          );
-          if (run.dryRun) return;
-          // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
-          const kept = await this.items.complete(transaction, {
-            ...stored,
-            itemId: item.id,
-            workerId: run.workerId,
-            logsJson: logs.toJson(),
-            attempts: attempt,
-          });
-          if (!kept) throw new LeaseLostError(item.batchId, item.itemIndex);
-        },
-        run.dryRun ? 'rollback' : 'commit',
-      );
+      await inItsTransaction(async (transaction) => {
+        held.runner = transaction;
+        markErrorsOf(transaction);
+        const stored = await this.withinTimeLimit(item, run, transaction, (signal) =>
+          this.validateAndProcess(item, run, transaction, logs, signal),
+        );
+        if (run.dryRun) return;
+        // toJson, not drain: if the commit fails, the entries must still be there for the next attempt.
+        const kept = await this.items.complete(transaction, {
+          ...stored,
+          itemId: item.id,
+          workerId: run.workerId,
+          logsJson: logs.toJson(),
+          attempts: attempt,
+        });
+        if (!kept) throw new LeaseLostError(item.batchId, item.itemIndex);
+      });
     } catch (error) {
       // A time limit or a stop is why the try ended, whatever its transaction met.
       const ended = isInstance(error, ItemTimeoutError) || isInstance(error, ItemGivenUpSignal);
