@@ -322,11 +322,8 @@ export class BatchRun {
   private async runItems(): Promise<void> {
     const { leaseMs } = this.services.options;
     const { items } = this.services;
-    const size = claimSize(
-      this.batch.totalItems,
-      this.settings.concurrency,
-      this.settings.commitEvery,
-    );
+    // The pace of the claim a lane finished last, which sizes the next claims (per row).
+    let rowsPerSecond = 0;
     const claimRun: ClaimRun = {
       state: this.state,
       context: this.context,
@@ -349,7 +346,12 @@ export class BatchRun {
             this.batchId,
             this.workerId,
             leaseMs,
-            size,
+            claimSize(
+              this.batch.totalItems,
+              this.settings.concurrency,
+              this.settings.commitEvery,
+              rowsPerSecond,
+            ),
             cursor,
             (count) => (expired = count),
           );
@@ -363,7 +365,12 @@ export class BatchRun {
           await sleep(Math.min(1000, leaseMs / 4));
           return true;
         },
-        run: (claimed) => runClaim(claimed, claimRun),
+        run: async (claimed) => {
+          const started = performance.now();
+          await runClaim(claimed, claimRun);
+          const ms = performance.now() - started;
+          if (ms > 0) rowsPerSecond = (claimed.length * 1000) / ms;
+        },
       },
       () => (this.broken = true),
     );

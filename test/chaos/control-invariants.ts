@@ -8,7 +8,7 @@
  * row is applied only by a completed copy, and a row whose data completes was applied exactly once.
  */
 import { BATCH_STATUS, ENDED_BATCH_STATUSES } from '../../lib/statuses';
-import { claimSize } from '../../lib/processing/run-options';
+import { largestClaimSize } from '../../lib/processing/run-options';
 import {
   errorText,
   note,
@@ -135,7 +135,10 @@ async function checkBudgets(model: Model, real: Real): Promise<void> {
       .map(
         (run) =>
           run.concurrency *
-          Math.max(run.commitEvery, claimSize(batch.total_items, run.concurrency, run.commitEvery)),
+          Math.max(
+            run.commitEvery,
+            largestClaimSize(batch.total_items, run.concurrency, run.commitEvery),
+          ),
       )
       .reduce((a, b) => a + b, 0);
     // A file's unreadable lines are failed before any run: they count, and the first failure may spend it.
