@@ -1,5 +1,6 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
 import type { DatabaseAdapter } from './database-adapter';
+import { rollBackAfterFailure } from './transaction';
 
 /**
  * The item transactions of one lane, one after another on one connection: when the lane holds a next item,
@@ -43,10 +44,7 @@ export class TransactionChain {
       return result;
     } catch (error) {
       failure = error;
-      if (runner.isTransactionActive) {
-        // A failed rollback (the connection is gone) must not hide the error that caused it.
-        await runner.rollbackTransaction().catch(() => undefined);
-      }
+      await rollBackAfterFailure(runner);
       throw error;
     } finally {
       if (!kept) await this.database.release(runner, failure);

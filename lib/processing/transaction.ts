@@ -21,13 +21,17 @@ export async function inTransaction<T>(
     return result;
   } catch (error) {
     failure = error;
-    if (runner.isTransactionActive) {
-      // A failed rollback (the connection is gone) must not hide the error that caused it.
-      await runner.rollbackTransaction().catch(() => undefined);
-    }
+    await rollBackAfterFailure(runner);
     throw error;
   } finally {
     // A lost connection is closed, not handed back to the pool for the next statement.
     await database.release(runner, failure);
   }
+}
+
+/** Rolls back a transaction whose work failed, if it is still open. */
+export async function rollBackAfterFailure(runner: QueryRunner): Promise<void> {
+  if (!runner.isTransactionActive) return;
+  // A failed rollback (the connection is gone) must not hide the error that caused it.
+  await runner.rollbackTransaction().catch(() => undefined);
 }

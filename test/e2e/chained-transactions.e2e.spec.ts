@@ -1,22 +1,10 @@
-import { EventSubscriber, type EntitySubscriberInterface, type Logger } from 'typeorm';
+import { EventSubscriber, type EntitySubscriberInterface } from 'typeorm';
 import { BaseProcessor, ImportProcessor, type ImportContext, type ImportItem } from '../../lib';
+import { StatementLog } from '../support/statement-log';
 import { useTestApp } from '../support/use-test-app';
 
 interface Row {
   n: number;
-}
-
-/** The transaction statements the data source sends, in order. */
-class TransactionLog implements Logger {
-  statements: string[] = [];
-  logQuery(query: string): void {
-    if (/^(START TRANSACTION|COMMIT|ROLLBACK)/.test(query)) this.statements.push(query);
-  }
-  logQueryError(): void {}
-  logQuerySlow(): void {}
-  logSchemaBuild(): void {}
-  logMigration(): void {}
-  log(): void {}
 }
 
 /** What TypeORM tells its subscribers of the data source's transactions. */
@@ -56,7 +44,7 @@ class ChainedProcessor extends BaseProcessor<Row> {
 }
 
 describe('per-row transactions chained on one connection (a commit starts the next row)', () => {
-  const log = new TransactionLog();
+  const log = new StatementLog();
   const t = useTestApp([ChainedProcessor], {
     typeorm: { logger: log, subscribers: [TransactionEvents] },
   });
@@ -82,7 +70,7 @@ describe('per-row transactions chained on one connection (a commit starts the ne
       'chained',
       Array.from({ length: 6 }, (_, n) => ({ n })),
     );
-    log.statements = [];
+    log.clear();
     TransactionEvents.seen = [];
     const summary = await t.batches.processBatch(batch.id, { continueOnError: true });
 
@@ -96,7 +84,9 @@ describe('per-row transactions chained on one connection (a commit starts the ne
     const rows = await t.dataSource.query<Array<{ n: number }>>('SELECT n FROM chained ORDER BY n');
     expect(rows.map((row) => row.n)).toEqual([0, 1, 2, 4, 5]);
     // One round trip ends a row and starts the next, but after a failed commit, which starts nothing.
-    expect(log.statements).toEqual([
+    expect(
+      log.statements.filter((query) => /^(START TRANSACTION|COMMIT|ROLLBACK)/.test(query)),
+    ).toEqual([
       'START TRANSACTION',
       'COMMIT; START TRANSACTION',
       'COMMIT; START TRANSACTION',

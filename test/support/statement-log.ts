@@ -4,8 +4,17 @@ import type { Logger } from 'typeorm';
 /** A TypeORM logger that keeps every statement the data source sends (`typeorm: { logger }`). */
 export class StatementLog implements Logger {
   statements: string[] = [];
-  logQuery(query: string): void {
+  /** The values each statement was sent with, in the order of `statements`. */
+  parameters: Array<unknown[] | undefined> = [];
+  logQuery(query: string, parameters?: unknown[]): void {
     this.statements.push(query);
+    this.parameters.push(parameters);
+  }
+
+  /** Forgets what was sent so far. */
+  clear(): void {
+    this.statements = [];
+    this.parameters = [];
   }
   logQueryError(): void {}
   logQuerySlow(): void {}
