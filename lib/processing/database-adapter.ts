@@ -96,11 +96,17 @@ export class DatabaseAdapter {
   /**
    * Whether an item's commit may start the next item's transaction on its connection (`commitAndStart`):
    * not on PGlite, whose one session would run every other statement inside the transaction left open;
-   * nor when the DataSource sets an isolation level, which TypeORM's own start of a transaction applies.
+   * nor when the DataSource sets an isolation level, which TypeORM's own start of a transaction applies;
+   * nor when a subscriber listens after a commit or before a start: what it runs on the connection then
+   * belongs to no row's transaction, and must not run in the next row's (undone if that row fails).
    */
   get chainsTransactions(): boolean {
     const { isolationLevel } = this.dataSource.options as { isolationLevel?: unknown };
-    return !this.singleConnection && isolationLevel === undefined;
+    const between = this.dataSource.subscribers.some(
+      (subscriber) =>
+        'afterTransactionCommit' in subscriber || 'beforeTransactionStart' in subscriber,
+    );
+    return !this.singleConnection && isolationLevel === undefined && !between;
   }
 
   /**

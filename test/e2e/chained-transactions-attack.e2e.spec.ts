@@ -333,3 +333,19 @@ describe('attacks on per-row transactions chained on one connection', () => {
     await expectNothingOpen(batch.id);
   });
 });
+
+describe('a subscriber that acts after a commit, with per-row transactions', () => {
+  const h = useAttackApp({ subscribers: [AfterCommit] });
+  const { t } = h;
+
+  it("a subscriber's write after a row's commit is not undone by the next row's failure", async () => {
+    const batch = await t.batches.createBatch(
+      'chain_attack',
+      rowsOf(2, { 0: 'audit-after-commit', 1: 'throw' }),
+    );
+    const summary = await t.batches.processBatch(batch.id, { continueOnError: true });
+    expect(summary).toMatchObject({ completedItems: 1, failedItems: 1 });
+    const { rows } = await h.admin.query<{ n: number }>('SELECT n FROM audit');
+    expect(rows).toEqual([{ n: 0 }]);
+  });
+});
