@@ -14,6 +14,7 @@ import {
   type ImportItem,
 } from '../../lib';
 import { useTestApp } from '../support/use-test-app';
+import { Gate } from '../support/gate';
 import { waitFor } from '../support/timing';
 
 // Attacks on per-row transactions chained on one connection (`TransactionChain`): a row's commit starts
@@ -31,7 +32,8 @@ interface Row {
     | 'steal'
     | 'kill-after-commit'
     | 'audit-after-commit'
-    | 'throw';
+    | 'throw'
+    | 'gate';
 }
 
 /** Hears the starts of the data source's transactions; may act after one, as a subscriber can. */
@@ -76,6 +78,7 @@ class ChainLog implements Logger {
 @ImportProcessor({ batchType: 'chain_attack' })
 class ChainAttackProcessor extends BaseProcessor<Row> {
   admin!: Client;
+  gate = new Gate();
   /** Per row run (every try): how many rows `applied` held, committed, as it began. */
   seenCommitted: number[] = [];
   /** Per row run: the transaction-local setting a row before it set, as this row saw it. */
@@ -115,6 +118,7 @@ class ChainAttackProcessor extends BaseProcessor<Row> {
       await ctx.query('INSERT INTO applied (n) VALUES ($1)', [n]).catch(() => undefined);
     }
     if (act === 'hang') await new Promise(() => undefined);
+    if (act === 'gate') await this.gate.pass();
     if (act === 'throw') throw new Error(`row ${n} refused`);
     if ((act === 'conflict' || act === 'deadlock') && first) {
       const code = act === 'conflict' ? '40001' : '40P01';
@@ -276,6 +280,62 @@ describe('attacks on per-row transactions chained on one connection', () => {
       await expectNothingOpen(batch.id);
     },
   );
+
+  it('a pause while a row runs: the row commits, the next row started by its commit is rolled back', async () => {
+    h.processor.gate = new Gate();
+    const batch = await t.batches.createBatch('chain_attack', rowsOf(5, { 2: 'gate' }));
+    const run = t.batches.processBatch(batch.id);
+    await h.processor.gate.entered;
+    await t.batches.pauseBatch(batch.id);
+    h.processor.gate.release();
+    // A pause lets the row in flight finish; no later row runs.
+    expect(await run).toMatchObject({ status: 'paused', completedItems: 3, pendingItems: 2 });
+    expect(h.processor.seenCommitted).toEqual([0, 1, 2]);
+    expect(await applied()).toEqual([0, 1, 2]);
+    await expectNothingOpen(batch.id);
+  });
+
+  it('a cancel while a chained row runs: the row in flight finishes, no later row runs, nothing left open', async () => {
+    h.processor.gate = new Gate();
+    const batch = await t.batches.createBatch('chain_attack', rowsOf(5, { 1: 'gate' }));
+    const run = t.batches.processBatch(batch.id).catch((error: unknown) => error);
+    await h.processor.gate.entered;
+    await t.batches.cancelBatch(batch.id);
+    h.processor.gate.release();
+    await run;
+    // A cancel, like a pause, lets the row in flight finish.
+    expect(h.processor.seenCommitted).toEqual([0, 1]);
+    expect(await applied()).toEqual([0, 1]);
+    expect(await t.batches.getBatchSummary(batch.id)).toMatchObject({
+      status: 'cancelled',
+      completedItems: 2,
+    });
+    await expectNothingOpen(batch.id);
+  });
+
+  it('four lanes, each chaining its rows, with failures, swallowed errors and conflicts among them', async () => {
+    const acts: Record<number, Row['act']> = {};
+    for (let n = 0; n < 60; n++) {
+      if (n % 7 === 3) acts[n] = 'throw';
+      else if (n % 11 === 5) acts[n] = 'swallow';
+      else if (n % 13 === 6) acts[n] = 'conflict';
+      else if (n % 17 === 8) acts[n] = 'nested';
+    }
+    const batch = await t.batches.createBatch('chain_attack', rowsOf(60, acts));
+    const summary = await t.batches.processBatch(batch.id, {
+      concurrency: 4,
+      continueOnError: true,
+      maxAttempts: 3,
+    });
+    const fails = (n: number) => acts[n] === 'throw' || acts[n] === 'swallow';
+    const expected = Array.from({ length: 60 }, (_, n) => n).filter((n) => !fails(n));
+    expect(summary).toMatchObject({
+      completedItems: expected.length,
+      failedItems: 60 - expected.length,
+    });
+    expect(await applied()).toEqual(expected);
+    await expectNothingOpen(batch.id);
+  });
 
   it('a claim taken over mid-way: the rows after the take-over are fenced out, none applied by this run', async () => {
     const batch = await t.batches.createBatch('chain_attack', rowsOf(5, { 1: 'steal' }));
