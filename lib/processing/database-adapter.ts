@@ -96,24 +96,29 @@ export class DatabaseAdapter {
   /**
    * Whether an item's commit may start the next item's transaction on its connection (`commitAndStart`):
    * not on PGlite, whose one session would run every other statement inside the transaction left open;
-   * nor when the DataSource sets an isolation level, which TypeORM's own start of a transaction applies.
+   * nor when the DataSource sets an isolation level, which TypeORM's own start of a transaction applies;
+   * nor when a subscriber listens after a commit or before a start: what it runs on the connection then
+   * belongs to no row's transaction, and must not run in the next row's (undone if that row fails).
    */
   get chainsTransactions(): boolean {
     const { isolationLevel } = this.dataSource.options as { isolationLevel?: unknown };
-    return !this.singleConnection && isolationLevel === undefined;
+    const between = this.dataSource.subscribers.some(
+      (subscriber) =>
+        'afterTransactionCommit' in subscriber || 'beforeTransactionStart' in subscriber,
+    );
+    return !this.singleConnection && isolationLevel === undefined && !between;
   }
 
   /**
    * Commits the runner's transaction and starts another on its connection, in one round trip, with the
-   * events TypeORM's `commitTransaction` and `startTransaction` send its subscribers. When the commit
-   * fails, the start is not run (a simple query stops at its first error) and the error is the commit's.
-   * TypeORM keeps seeing one open transaction, which is true again once this resolves.
+   * events TypeORM's `commitTransaction` and `startTransaction` send its subscribers before the commit and
+   * after the start (nobody listens between them: see `chainsTransactions`). When the commit fails, the
+   * start is not run (a simple query stops at its first error) and the error is the commit's. TypeORM keeps
+   * seeing one open transaction, which is true again once this resolves.
    */
   async commitAndStart(runner: QueryRunner): Promise<void> {
     await runner.broadcaster.broadcast('BeforeTransactionCommit');
     await runner.query('COMMIT; START TRANSACTION');
-    await runner.broadcaster.broadcast('AfterTransactionCommit');
-    await runner.broadcaster.broadcast('BeforeTransactionStart');
     await runner.broadcaster.broadcast('AfterTransactionStart');
   }
 

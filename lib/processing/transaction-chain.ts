@@ -25,8 +25,12 @@ export class TransactionChain {
     work: (runner: QueryRunner, manager: EntityManager) => Promise<T>,
     next: boolean,
   ): Promise<T> {
-    const runner = this.started ?? this.database.dataSource.createQueryRunner();
+    const waiting = this.started;
     this.started = null;
+    // A connection lost while its transaction waited (its backend gone) is released already, and holds
+    // no transaction: the item starts afresh on another.
+    const runner =
+      waiting && !waiting.isReleased ? waiting : this.database.dataSource.createQueryRunner();
     let failure: unknown;
     let kept = false;
     try {
