@@ -514,9 +514,9 @@ const ROUTES: Record<RouteName, RouteDoc> = {
     },
   },
   resume: {
-    summary: 'Resume a paused batch',
+    summary: 'Resume a paused batch and run it in the background',
     param: 'id',
-    ok: 'The batch.',
+    ok: 'The batch, resumed; its run goes on in the background (a run of the worker is joined).',
     errors: CHANGE,
     body: {
       type: ResumeBody,
@@ -537,9 +537,9 @@ const ROUTES: Record<RouteName, RouteDoc> = {
     },
   },
   approve: {
-    summary: 'Approve a batch that waits for approval',
+    summary: 'Approve a batch that waits for approval and run it in the background',
     param: 'id',
-    ok: 'The batch.',
+    ok: 'The batch, approved; its run goes on in the background (a run of the worker is joined).',
     errors: CHANGE,
   },
   reject: {

@@ -4,7 +4,8 @@ import { messages } from '../reliable-imports.messages';
 
 /**
  * The runs that admin requests start and do not wait for (an upload, a reprocess started with
- * `wait: false`): the answer goes out when the batch is stored, and the run goes on here. A run that
+ * `wait: false`, an approval, a resume): the answer goes out when the batch is stored, and the run goes
+ * on here. A batch another run holds (the worker's) is joined, not run twice. A run that
  * fails is logged with its batch; the batch itself says how it ended (and the worker or the next
  * `processBatch` picks up what a run left, as after any crash).
  */

@@ -298,10 +298,17 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
     return this.batches.pauseBatch(id, { reason: body.reason });
   }
 
+  /**
+   * Resumes the batch and answers with it, as `resumeBatch` does; then runs it in the background, as an
+   * upload does, so that it goes on without a worker (a worker, or another instance's run, joins or is
+   * joined: one run takes the batch, the others help).
+   */
   @Post('batches/:id/resume')
   @HttpCode(200)
-  resume(@UuidParam('id') id: string, @Body() body: ResumeBody) {
-    return this.batches.resumeBatch(id, { retryFailed: body.retryFailed });
+  async resume(@UuidParam('id') id: string, @Body() body: ResumeBody) {
+    const batch = await this.batches.resumeBatch(id, { retryFailed: body.retryFailed });
+    this.runInBackground(id);
+    return batch;
   }
 
   @Post('batches/:id/cancel')
@@ -310,15 +317,26 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
     return this.batches.cancelBatch(id, { reason: body.reason });
   }
 
+  /** Approves the batch and answers with it, as `approveBatch` does; then runs it, as `resume` does. */
   @Post('batches/:id/approve')
   @HttpCode(200)
-  approve(@UuidParam('id') id: string) {
-    return this.batches.approveBatch(id);
+  async approve(@UuidParam('id') id: string) {
+    const batch = await this.batches.approveBatch(id);
+    this.runInBackground(id);
+    return batch;
   }
 
   @Post('batches/:id/reject')
   @HttpCode(200)
   reject(@UuidParam('id') id: string, @Body() body: ReasonBody) {
     return this.batches.rejectBatch(id, body.reason);
+  }
+
+  /**
+   * A run of the batch here, not waited for. A batch paused or cancelled again before the run starts is
+   * not run: `processBatch` resolves with it as it stands, and nothing is logged.
+   */
+  private runInBackground(id: string): void {
+    this.runs.start(id, () => this.batches.processBatch(id));
   }
 }

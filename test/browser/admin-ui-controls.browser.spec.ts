@@ -5,7 +5,7 @@ import { controlsFlow } from './support/controls-flow';
 import { keyboardOperator, mouseOperator } from './support/operator';
 import { useAdminBrowser } from './support/use-admin-browser';
 
-/** Two small batches, a dozen actions, each followed in two tabs, on a shared two-core machine. */
+/** Two batches (one of 100,000 rows), a dozen actions, each followed in two tabs, on a shared two-core machine. */
 const FLOW_WITHIN_MS = 240_000;
 
 /**

@@ -13,8 +13,13 @@ import {
 import type { BatchesElsewhere } from './batches-elsewhere';
 import type { Operator } from './operator';
 
-/** Rows of each batch: enough to see, and none of them runs (no worker takes a pending batch). */
+/** Rows of the batch that is rejected: none of them runs. */
 const ROWS = 10;
+/**
+ * Rows of the batch that is approved, paused, resumed and cancelled: the sample app runs about a thousand
+ * rows a second, and this one must still be running when it is cancelled, after a dozen actions.
+ */
+const RUNNING_ROWS = 100_000;
 
 /** What the flow saw, for the test's own assertions. */
 export interface ControlsOutcome {
@@ -41,17 +46,63 @@ interface Stored {
   status: string;
   error_message: string | null;
   cancelled: number;
+  /** Rows with an outcome (completed, failed or skipped). */
+  done: number;
+  completed: number;
+  /** Rows a run holds now. */
+  in_flight: number;
 }
 
 async function stored(sql: Client, batchId: string): Promise<Stored> {
   const { rows } = await sql.query<Stored>(
     `SELECT b.status, b.error_message,
-            (SELECT count(*)::int FROM import_batch_items i
-              WHERE i.batch_id = b.id AND i.status = 'cancelled') AS cancelled
-       FROM import_batches b WHERE b.id = $1`,
+            count(*) FILTER (WHERE i.status = 'cancelled')::int AS cancelled,
+            count(*) FILTER (WHERE i.status IN ('completed', 'failed', 'skipped'))::int AS done,
+            count(*) FILTER (WHERE i.status = 'completed')::int AS completed,
+            count(*) FILTER (WHERE i.status = 'processing')::int AS in_flight
+       FROM import_batches b LEFT JOIN import_batch_items i ON i.batch_id = b.id
+      WHERE b.id = $1
+      GROUP BY b.id`,
     [batchId],
   );
   return rows[0];
+}
+
+/** Waits until the stored batch shows what `holds` asks; the stored batch then. */
+async function waitForStored(
+  sql: Client,
+  batchId: string,
+  holds: (batch: Stored) => boolean,
+  what: string,
+): Promise<Stored> {
+  let last: Stored | undefined;
+  await waitFor(async () => holds((last = await stored(sql, batchId))), {
+    withinMs: VISIBLE_WITHIN_MS,
+    everyMs: 100,
+    what: `${what} (stored: ${JSON.stringify(last)})`,
+  });
+  return last!;
+}
+
+/**
+ * Waits until the batch page's progress bar (rows completed) is past `above`: the batch runs, and the page
+ * shows it by itself.
+ */
+async function waitForRowsPast(page: Page, above: number): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (least) => {
+        const bar = document.querySelector<HTMLProgressElement>('.summary progress');
+        return bar !== null && bar.value > least;
+      },
+      above,
+      { timeout: VISIBLE_WITHIN_MS, polling: 100 },
+    );
+  } catch (error) {
+    throw new Error(
+      `The batch page never showed more than ${above} rows done: ${(error as Error).message}`,
+    );
+  }
 }
 
 /** The status badge beside the batch page's heading, as the page writes it ("awaiting approval"). */
@@ -92,7 +143,8 @@ function shownActions(page: Page): Promise<string[]> {
  * The operator's controls on two batches made elsewhere, each waiting for approval, by mouse or
  * keyboard: the first is rejected (a first try backed out of, then confirmed with a reason), the second
  * approved, paused, resumed, paused by another process and resumed, and cancelled (a first try backed
- * out of, then confirmed). After each action: the page's outcome message, status badge and buttons, the
+ * out of, then confirmed), running after each approval and resume (the sample app has no worker: the
+ * admin API runs it). After each action: the page's outcome message, status badge and buttons, the
  * stored batch, and the list in another tab, all without a reload.
  */
 export async function controlsFlow(
@@ -103,7 +155,7 @@ export async function controlsFlow(
   const { appUrl, elsewhere, sql, watcher } = setting;
   const errors = pageErrors(page);
   const toReject = await elsewhere.createCustomers(ROWS, { requireApproval: true });
-  const toRun = await elsewhere.createCustomers(ROWS, { requireApproval: true });
+  const toRun = await elsewhere.createCustomers(RUNNING_ROWS, { requireApproval: true });
 
   await watcher.goto(`${appUrl}/admin/`);
   const listed = (batchId: string) =>
@@ -124,14 +176,26 @@ export async function controlsFlow(
   expect(await shownActions(page)).toEqual(['Cancel', 'Approve', 'Reject']);
 
   const action = (name: string) => page.getByRole('button', { name, exact: true });
-  // Each step: the action, its outcome on the page, in the database and in the other tab.
+  // Each step: the action, its outcome on the page, in the database and in the other tab. After Approve
+  // and Resume the batch runs (the admin API starts its run): `pending` may show a moment first.
   const step = async (batchId: string, name: string, outcome: string, status: string) => {
     await operator.press(action(name));
     await waitForStatus(page, new RegExp(`^${outcome}$`));
     await waitForBadge(page, status.replace(/_/g, ' '));
-    expect(await stored(sql, batchId)).toMatchObject({ status });
+    await waitForStored(sql, batchId, (batch) => batch.status === status, `the batch, ${status}`);
     await listShows(batchId, status.replace(/_/g, ' '));
   };
+  // A paused batch, once the rows its run held are finished: the rows completed, which must grow once
+  // it is resumed.
+  const settled = async (batchId: string) =>
+    (
+      await waitForStored(
+        sql,
+        batchId,
+        (batch) => batch.status === 'paused' && batch.in_flight === 0,
+        'the paused batch, with no row in flight',
+      )
+    ).completed;
 
   // Reject: asked first; backed out of, nothing changes and the focus is back on the button.
   const reject = page.getByRole('dialog', { name: 'Reject this batch?', exact: true });
@@ -143,10 +207,11 @@ export async function controlsFlow(
   await operator.dismiss(reject);
   await reject.waitFor({ state: 'hidden', timeout: VISIBLE_WITHIN_MS });
   await waitForFocus(action('Reject'), 'the focus back on "Reject" after backing out');
-  expect(await stored(sql, toReject.id)).toEqual({
+  expect(await stored(sql, toReject.id)).toMatchObject({
     status: 'awaiting_approval',
     error_message: null,
     cancelled: 0,
+    done: 0,
   });
   await waitForBadge(page, 'awaiting approval');
 
@@ -159,10 +224,11 @@ export async function controlsFlow(
   await waitForStatus(page, /^Rejected$/);
   await waitForBadge(page, 'rejected');
   await waitForText(page, setting.rejectReason);
-  expect(await stored(sql, toReject.id)).toEqual({
+  expect(await stored(sql, toReject.id)).toMatchObject({
     status: 'rejected',
     error_message: setting.rejectReason,
     cancelled: ROWS,
+    done: 0,
   });
   await listShows(toReject.id, 'rejected');
   expect(await shownActions(page)).not.toEqual(expect.arrayContaining(['Approve']));
@@ -181,19 +247,24 @@ export async function controlsFlow(
     .waitFor({ timeout: VISIBLE_WITHIN_MS });
   await waitForBadge(page, 'awaiting approval');
 
-  // The sample app runs no worker: an approved batch waits, pending, for a run, which never comes here.
-  await step(toRun.id, 'Approve', 'Approved', 'pending');
+  // The sample app runs no worker: the approval starts the batch's run, whose rows the page counts.
+  await step(toRun.id, 'Approve', 'Approved', 'processing');
+  await waitForRowsPast(page, 0);
   expect(await shownActions(page)).toEqual(['Pause', 'Cancel']);
   await step(toRun.id, 'Pause', 'Paused', 'paused');
   expect(await shownActions(page)).toEqual(['Resume', 'Cancel']);
-  await step(toRun.id, 'Resume', 'Resumed', 'pending');
+  let completed = await settled(toRun.id);
+  await step(toRun.id, 'Resume', 'Resumed', 'processing');
+  await waitForRowsPast(page, completed);
   expect(await shownActions(page)).toEqual(['Pause', 'Cancel']);
   // Paused by another process: the page follows by itself (its stream), reason and Resume included.
   await elsewhere.batches.pauseBatch(toRun.id, { reason: 'Held by the nightly job' });
   await waitForBadge(page, 'paused');
   await waitForText(page, 'Held by the nightly job');
   await action('Resume').waitFor({ timeout: VISIBLE_WITHIN_MS });
-  await step(toRun.id, 'Resume', 'Resumed', 'pending');
+  completed = await settled(toRun.id);
+  await step(toRun.id, 'Resume', 'Resumed', 'processing');
+  await waitForRowsPast(page, completed);
   expect(await stored(sql, toRun.id)).toMatchObject({ error_message: null });
 
   const cancel = page.getByRole('dialog', { name: 'Cancel this batch?', exact: true });
@@ -205,7 +276,7 @@ export async function controlsFlow(
   await operator.dismiss(cancel);
   await cancel.waitFor({ state: 'hidden', timeout: VISIBLE_WITHIN_MS });
   await waitForFocus(action('Cancel'), 'the focus back on "Cancel" after backing out');
-  expect(await stored(sql, toRun.id)).toMatchObject({ status: 'pending', cancelled: 0 });
+  expect(await stored(sql, toRun.id)).toMatchObject({ status: 'processing', cancelled: 0 });
 
   await operator.press(action('Cancel'));
   if (setting.cancelReason) {
@@ -221,11 +292,19 @@ export async function controlsFlow(
     ? `cancelled: ${setting.cancelReason}`
     : 'cancelled by an operator';
   await waitForText(page, cancelled);
-  expect(await stored(sql, toRun.id)).toEqual({
+  expect(await stored(sql, toRun.id)).toMatchObject({
     status: 'cancelled',
     error_message: cancelled,
-    cancelled: ROWS,
   });
+  // The rows its run held finish; the others are cancelled, none lost.
+  const ended = await waitForStored(
+    sql,
+    toRun.id,
+    (batch) => batch.done + batch.cancelled === RUNNING_ROWS,
+    'every row done or cancelled',
+  );
+  expect(ended.done).toBeGreaterThan(0);
+  expect(ended.cancelled).toBeGreaterThan(0);
   await listShows(toRun.id, 'cancelled');
   expect(await shownActions(page)).not.toEqual(expect.arrayContaining(['Pause', 'Cancel']));
 
