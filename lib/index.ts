@@ -150,4 +150,5 @@ export {
   AddOperatorControl1764400000000,
   AddScrubbing1764600000000,
   AddTraceContext1764800000000,
+  NarrowItemIndexes1765000000000,
 } from '../migrations';

@@ -3,6 +3,7 @@ import { AddSourceLines1764200000000 } from './1764200000000-add-source-lines';
 import { AddOperatorControl1764400000000 } from './1764400000000-add-operator-control';
 import { AddScrubbing1764600000000 } from './1764600000000-add-scrubbing';
 import { AddTraceContext1764800000000 } from './1764800000000-add-trace-context';
+import { NarrowItemIndexes1765000000000 } from './1765000000000-narrow-item-indexes';
 
 export {
   CreateReliableImportsSchema1764000000000,
@@ -10,6 +11,7 @@ export {
   AddOperatorControl1764400000000,
   AddScrubbing1764600000000,
   AddTraceContext1764800000000,
+  NarrowItemIndexes1765000000000,
 };
 
 /**
@@ -22,6 +24,7 @@ export const reliableImportsMigrations = [
   AddOperatorControl1764400000000,
   AddScrubbing1764600000000,
   AddTraceContext1764800000000,
+  NarrowItemIndexes1765000000000,
 ];
 
 /** What one migration adds that the module reads and writes: tables, and columns of existing tables. */
@@ -69,4 +72,7 @@ export const RELIABLE_IMPORTS_SCHEMA: readonly SchemaStep[] = [
     migration: AddTraceContext1764800000000.name,
     columns: [['import_batches', 'trace_context']],
   },
+  // Indexes only: the module works without it (slower), so nothing is checked; it is named with the
+  // migrations an older schema needs.
+  { migration: NarrowItemIndexes1765000000000.name },
 ];

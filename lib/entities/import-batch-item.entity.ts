@@ -23,11 +23,15 @@ import { ImportBatchEntity } from './import-batch.entity';
   `"dry_run_outcome" IN (${sqlList(DRY_RUN_OUTCOMES)})`,
 )
 @Index('UQ_import_batch_items_batch_index', ['batchId', 'itemIndex'], { unique: true })
-@Index('IDX_import_batch_items_claim', ['batchId', 'status', 'itemIndex'])
+@Index('IDX_import_batch_items_in_flight_or_unapplied', ['batchId', 'status', 'itemIndex'], {
+  where: `"status" NOT IN (${sqlWord(ITEM_STATUS.pending)}, ${sqlWord(ITEM_STATUS.completed)})`,
+})
 @Index('IDX_import_batch_items_pending', ['batchId', 'itemIndex'], {
   where: `"status" = ${sqlWord(ITEM_STATUS.pending)}`,
 })
-@Index('IDX_import_batch_items_original', ['originalItemId'])
+@Index('IDX_import_batch_items_original', ['originalItemId'], {
+  where: `"original_item_id" IS NOT NULL`,
+})
 export class ImportBatchItemEntity {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'PK_import_batch_items' })
   id!: string;

@@ -22,7 +22,7 @@ import { ItemStore } from './item-store';
 import type { CompletedChunkItem, ItemResult } from './statements/items.statements';
 import { callHook, HookThrew } from './processor-hook';
 import { inTransaction } from './transaction';
-import type { TransactionChain } from './transaction-chain';
+import type { ChainPlace } from './transaction-chain';
 import { isOwnConnectionError, markErrorsOf } from './own-connection-errors';
 import { ROW_OUTCOME } from '../telemetry/telemetry-names';
 import type { RowAttempt } from '../telemetry/run-telemetry';
@@ -107,7 +107,7 @@ export class ItemRunner {
   async run(
     item: ImportItem<object>,
     run: RunState,
-    chain?: { chain: TransactionChain; next: boolean },
+    chain?: ChainPlace,
   ): Promise<ItemOutcome> {
     const workItem = dataToWorkOn(item);
     // One buffer for every attempt: what a rolled-back attempt logged explains the retry.
@@ -278,7 +278,7 @@ export class ItemRunner {
     logs: LogBuffer,
     attempt: number,
     telemetry: RowAttempt,
-    chain?: { chain: TransactionChain; next: boolean },
+    chain?: ChainPlace,
   ): Promise<void> {
     // A dry run's transaction is always rolled back, and nothing of the item is recorded. The attempt's
     // span is active throughout, so that the processor's spans (and its database's) are its children.
@@ -290,7 +290,7 @@ export class ItemRunner {
     run: RunState,
     logs: LogBuffer,
     attempt: number,
-    chain?: { chain: TransactionChain; next: boolean },
+    chain?: ChainPlace,
   ): Promise<void> {
     // The try's transaction, asked after it rolled back whether it met a prepared statement gone.
     const held: { runner: QueryRunner | null } = { runner: null };

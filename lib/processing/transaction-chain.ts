@@ -2,6 +2,12 @@ import type { EntityManager, QueryRunner } from 'typeorm';
 import type { DatabaseAdapter } from './database-adapter';
 import { rollBackAfterFailure } from './transaction';
 
+/** An item's place in its lane's chain: the chain, and whether the lane holds a next item. */
+export interface ChainPlace {
+  chain: TransactionChain;
+  next: boolean;
+}
+
 /**
  * The item transactions of one lane, one after another on one connection: when the lane holds a next item,
  * an item's commit starts the next one's transaction in the same round trip (`COMMIT; START TRANSACTION`,

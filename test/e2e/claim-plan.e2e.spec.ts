@@ -57,7 +57,7 @@ describe('claim query plan', () => {
   it('claims pending items from an index of pending items, even on statistics of an all-pending batch', async () => {
     const plan = await claimPlan();
     expect(plan).not.toContain('UQ_import_batch_items_batch_index');
-    expect(plan).toMatch(/IDX_import_batch_items_(pending|claim)/);
+    expect(plan).toMatch(/IDX_import_batch_items_pending/);
   });
 
   it('keeps that plan as a prepared statement, run again and again as a run does', async () => {
@@ -78,7 +78,7 @@ describe('claim query plan', () => {
       );
       const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
       expect(plan).not.toContain('UQ_import_batch_items_batch_index');
-      expect(plan).toMatch(/IDX_import_batch_items_(pending|claim)/);
+      expect(plan).toMatch(/IDX_import_batch_items_pending/);
     } finally {
       await client.end();
     }

@@ -12,6 +12,7 @@ const MIGRATION_NAMES: string[] = [
   'AddOperatorControl1764400000000',
   'AddScrubbing1764600000000',
   'AddTraceContext1764800000000',
+  'NarrowItemIndexes1765000000000',
 ];
 const TABLES = ['import_batch_items', 'import_batch_progress', 'import_batches', 'import_logs'];
 const VIEWS = ['failed_imports_report', 'import_batch_summary'];
@@ -20,7 +21,7 @@ const INDEXES = [
   'IDX_import_batches_status_created',
   'IDX_import_batches_parent',
   'UQ_import_batch_items_batch_index',
-  'IDX_import_batch_items_claim',
+  'IDX_import_batch_items_in_flight_or_unapplied',
   'IDX_import_batch_items_pending',
   'IDX_import_batch_items_original',
   'IDX_import_logs_batch',
@@ -52,6 +53,15 @@ async function schemaSnapshot(dataSource: DataSource): Promise<Record<string, un
        WHERE table_schema = 'public' ORDER BY table_name`,
     ),
   };
+}
+
+/** The indexes of the items table, by name, as PostgreSQL writes them back. */
+async function itemIndexes(dataSource: DataSource): Promise<Record<string, string>> {
+  const rows = await dataSource.query<Array<{ indexname: string; indexdef: string }>>(
+    `SELECT indexname, indexdef FROM pg_indexes
+     WHERE schemaname = 'public' AND tablename = 'import_batch_items' ORDER BY indexname`,
+  );
+  return Object.fromEntries(rows.map((row) => [row.indexname, row.indexdef]));
 }
 
 async function migrationRows(dataSource: DataSource): Promise<Array<{ name: string }>> {
@@ -162,6 +172,7 @@ describe('the migrations (PostgreSQL, empty database)', () => {
     const before = await schemaSnapshot(dataSource);
     await dataSource.undoLastMigration();
     await dataSource.undoLastMigration();
+    await dataSource.undoLastMigration();
     const columns = await dataSource.query<Array<{ column_name: string }>>(
       `SELECT column_name FROM information_schema.columns
        WHERE table_schema = 'public' AND column_name IN ('scrubbed_at', 'source_digest')`,
@@ -170,6 +181,7 @@ describe('the migrations (PostgreSQL, empty database)', () => {
     expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual([
       'AddScrubbing1764600000000',
       'AddTraceContext1764800000000',
+      'NarrowItemIndexes1765000000000',
     ]);
     expect(await schemaSnapshot(dataSource)).toEqual(before);
   });
@@ -197,6 +209,7 @@ describe('the migrations (PostgreSQL, empty database)', () => {
        RETURNING id`,
     );
     await dataSource.undoLastMigration();
+    await dataSource.undoLastMigration();
     const columns = await dataSource.query<unknown[]>(
       `SELECT 1 FROM information_schema.columns
        WHERE table_schema = 'public' AND column_name = 'trace_context'`,
@@ -210,6 +223,7 @@ describe('the migrations (PostgreSQL, empty database)', () => {
     expect(scrubbing).toHaveLength(2);
     expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual([
       'AddTraceContext1764800000000',
+      'NarrowItemIndexes1765000000000',
     ]);
     expect(await schemaSnapshot(dataSource)).toEqual(before);
     // A batch of before the migration has no trace context: its runs link to nothing.
@@ -239,7 +253,77 @@ describe('the migrations (PostgreSQL, empty database)', () => {
     await dataSource.query(`DELETE FROM import_batches WHERE id = $1`, [batch.id]);
   });
 
+  it('narrows the claim and original indexes on a table that holds rows, keeps every row, and undoes it alone', async () => {
+    const before = await schemaSnapshot(dataSource);
+    await dataSource.undoLastMigration();
+    expect(await itemIndexes(dataSource)).toEqual({
+      IDX_import_batch_items_claim:
+        'CREATE INDEX "IDX_import_batch_items_claim" ON public.import_batch_items USING btree (batch_id, status, item_index)',
+      IDX_import_batch_items_original:
+        'CREATE INDEX "IDX_import_batch_items_original" ON public.import_batch_items USING btree (original_item_id)',
+      IDX_import_batch_items_pending: expect.stringContaining("WHERE ((status)::text = 'pending'"),
+      PK_import_batch_items: expect.any(String),
+      UQ_import_batch_items_batch_index: expect.any(String),
+    });
+    // Rows in every status, one of them a reprocess's copy, written under the indexes of before.
+    const [batch] = await dataSource.query<Array<{ id: string }>>(
+      `INSERT INTO import_batches (batch_type) VALUES ('t') RETURNING id`,
+    );
+    const statuses = ['pending', 'processing', 'completed', 'failed', 'skipped', 'cancelled'];
+    const items = await dataSource.query<Array<{ id: string; status: string }>>(
+      `INSERT INTO import_batch_items (batch_id, item_index, source_data, status)
+       SELECT $1, n, jsonb_build_object('n', n), ($2::text[])[n % 6 + 1]
+       FROM generate_series(0, 599) AS n RETURNING id, status`,
+      [batch.id, statuses],
+    );
+    await dataSource.query(
+      `UPDATE import_batch_items SET original_item_id = $1 WHERE batch_id = $2 AND item_index = 599`,
+      [items[0].id, batch.id],
+    );
+    const rowsBefore = await dataSource.query<unknown[]>(
+      `SELECT * FROM import_batch_items WHERE batch_id = $1 ORDER BY item_index`,
+      [batch.id],
+    );
+
+    expect((await dataSource.runMigrations()).map((migration) => migration.name)).toEqual([
+      'NarrowItemIndexes1765000000000',
+    ]);
+    expect(await itemIndexes(dataSource)).toEqual({
+      IDX_import_batch_items_in_flight_or_unapplied: expect.stringMatching(
+        /\(batch_id, status, item_index\) WHERE \(\(status\)::text <> ALL \(.*'pending'.*'completed'/,
+      ),
+      IDX_import_batch_items_original:
+        'CREATE INDEX "IDX_import_batch_items_original" ON public.import_batch_items USING btree (original_item_id) WHERE (original_item_id IS NOT NULL)',
+      IDX_import_batch_items_pending: expect.stringContaining("WHERE ((status)::text = 'pending'"),
+      PK_import_batch_items: expect.any(String),
+      UQ_import_batch_items_batch_index: expect.any(String),
+    });
+    expect(
+      await dataSource.query(
+        `SELECT * FROM import_batch_items WHERE batch_id = $1 ORDER BY item_index`,
+        [batch.id],
+      ),
+    ).toEqual(rowsBefore);
+    // Every row the new index is for is in it, and no other: checked by the index's own answer.
+    await dataSource.query('SET enable_seqscan = off');
+    try {
+      const [counts] = await dataSource.query<Array<Record<string, number>>>(
+        `SELECT count(*) FILTER (WHERE status = 'processing')::integer AS processing,
+                count(*) FILTER (WHERE status IN ('failed', 'skipped', 'cancelled'))::integer AS unapplied
+         FROM import_batch_items WHERE batch_id = $1 AND status NOT IN ('pending', 'completed')`,
+        [batch.id],
+      );
+      expect(counts).toEqual({ processing: 100, unapplied: 300 });
+    } finally {
+      await dataSource.query('RESET enable_seqscan');
+    }
+    await dataSource.query(`DELETE FROM import_batches WHERE id = $1`, [batch.id]);
+    expect(await schemaSnapshot(dataSource)).toEqual(before);
+  });
+
   it('undoes the migrations: no table, view, index or sequence is left, nor a migrations row', async () => {
+    await dataSource.undoLastMigration();
+    expect(await itemIndexes(dataSource)).toHaveProperty('IDX_import_batch_items_claim');
     await dataSource.undoLastMigration();
     const traceContext = await dataSource.query<unknown[]>(
       `SELECT 1 FROM information_schema.columns

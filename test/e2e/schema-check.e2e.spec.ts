@@ -51,7 +51,8 @@ const FIRST = 'CreateReliableImportsSchema1764000000000';
 const SECOND = 'AddSourceLines1764200000000';
 const THIRD = 'AddOperatorControl1764400000000';
 const FOURTH = 'AddScrubbing1764600000000';
-const NEWEST = 'AddTraceContext1764800000000';
+const FIFTH = 'AddTraceContext1764800000000';
+const NEWEST = 'NarrowItemIndexes1765000000000';
 
 describe('the schema check at startup (PostgreSQL)', () => {
   const dbs: TestDatabase[] = [];
@@ -76,10 +77,10 @@ describe('the schema check at startup (PostgreSQL)', () => {
       'table "import_logs"',
       'table "import_batch_progress"',
     ]);
-    expect(migrations).toEqual([FIRST, SECOND, THIRD, FOURTH, NEWEST]);
+    expect(migrations).toEqual([FIRST, SECOND, THIRD, FOURTH, FIFTH, NEWEST]);
     for (const phrase of [
       'table "import_batches"',
-      `${FIRST}, ${SECOND}, ${THIRD}, ${FOURTH}, ${NEWEST}`,
+      `${FIRST}, ${SECOND}, ${THIRD}, ${FOURTH}, ${FIFTH}, ${NEWEST}`,
       'migrationsRun: true',
       'npx typeorm migration:run',
       'reliable-imports migrate',
@@ -118,12 +119,31 @@ describe('the schema check at startup (PostgreSQL)', () => {
         'column "import_batch_items"."source_digest"',
         'column "import_batches"."trace_context"',
       ],
-      migrations: [SECOND, THIRD, FOURTH, NEWEST],
+      migrations: [SECOND, THIRD, FOURTH, FIFTH, NEWEST],
     });
     expect((error as Error).message).toContain(
-      `Run the migrations ${SECOND}, ${THIRD}, ${FOURTH}, ${NEWEST} `,
+      `Run the migrations ${SECOND}, ${THIRD}, ${FOURTH}, ${FIFTH}, ${NEWEST} `,
     );
     expect((error as Error).message).not.toContain(FIRST);
+  });
+
+  it('starts on a database without the newest migration, which changes indexes only', async () => {
+    const db = await database(true);
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url: db.url,
+      migrations: reliableImportsMigrations.slice(0, -1),
+      logging: false,
+    });
+    await dataSource.initialize();
+    try {
+      expect((await dataSource.runMigrations()).map((migration) => migration.name)).not.toContain(
+        NEWEST,
+      );
+    } finally {
+      await dataSource.destroy();
+    }
+    expect(await startError({ url: db.url })).toBeNull();
   });
 
   it('starts on a migrated database', async () => {
@@ -148,6 +168,7 @@ describe('the schema check at startup (PGlite)', () => {
       SECOND,
       THIRD,
       FOURTH,
+      FIFTH,
       NEWEST,
     ]);
     expect(isPGliteOpen()).toBe(false);

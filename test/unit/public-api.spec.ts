@@ -64,6 +64,7 @@ const PUBLIC_EXPORTS = [
   'ItemValidationError',
   'LOG_LEVEL',
   'LeaseLostError',
+  'NarrowItemIndexes1765000000000',
   'ProcessingInterruptedError',
   'ProcessingStoppedError',
   'RELIABLE_IMPORTS_EVENTS',
@@ -168,6 +169,7 @@ describe('the public API (lib/index.ts)', () => {
       publicApi.AddOperatorControl1764400000000,
       publicApi.AddScrubbing1764600000000,
       publicApi.AddTraceContext1764800000000,
+      publicApi.NarrowItemIndexes1765000000000,
     ]);
     expect(publicApi.reliableImportsEntities).toEqual([
       publicApi.ImportBatchEntity,

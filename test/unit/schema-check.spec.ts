@@ -53,6 +53,7 @@ describe('what the startup check requires', () => {
         'AddOperatorControl1764400000000',
         'AddScrubbing1764600000000',
         'AddTraceContext1764800000000',
+        'NarrowItemIndexes1765000000000',
       ],
     });
   });
@@ -74,7 +75,7 @@ describe('what the startup check requires', () => {
     });
     expect(missingSchema(RELIABLE_IMPORTS_SCHEMA, before)).toEqual({
       missing: ['column "import_batches"."trace_context"'],
-      migrations: ['AddTraceContext1764800000000'],
+      migrations: ['AddTraceContext1764800000000', 'NarrowItemIndexes1765000000000'],
     });
   });
 
@@ -93,6 +94,7 @@ describe('what the startup check requires', () => {
         'AddOperatorControl1764400000000',
         'AddScrubbing1764600000000',
         'AddTraceContext1764800000000',
+        'NarrowItemIndexes1765000000000',
       ],
     });
   });

@@ -11,7 +11,7 @@ import {
   RUNNABLE_BATCH_STATUSES,
 } from '../../statuses';
 import { MALFORMED_LINE_CODE } from '../../reliable-imports.constants';
-import { sqlList, sqlWord, type Statement } from './statement';
+import { sqlItemStatusIn, sqlList, sqlWord, type Statement } from './statement';
 import { uncountFailedRows } from './progress.statements';
 
 /** The LISTEN/NOTIFY channel on which new batches are announced. */
@@ -157,7 +157,7 @@ const FINISH_BATCH = `
            OR ((b."locked_by" = $2 OR b."locked_by" IS NULL OR b."locked_until" < now())
                AND NOT EXISTS (
                  SELECT 1 FROM "import_batch_items"
-                 WHERE "batch_id" = $1 AND "status" IN (${sqlList(OPEN_ITEM_STATUSES)}))))
+                 WHERE "batch_id" = $1 AND ${sqlItemStatusIn('"status"', OPEN_ITEM_STATUSES)})))
     RETURNING b.*`;
 
 /**

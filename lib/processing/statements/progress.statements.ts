@@ -176,7 +176,8 @@ const BATCH_PROGRESS = `
 
 /**
  * A batch's progress: its counters summed (a few rows per run and 10 seconds), the items in flight and
- * cancelled counted on the index of claims (`IDX_import_batch_items_claim`: only those entries are read),
+ * cancelled counted on the index of rows in flight or not applied
+ * (`IDX_import_batch_items_in_flight_or_unapplied`: only those entries are read),
  * and the outcomes of the rate's window. No read of the batch's other items.
  */
 export function batchProgress(args: { batchId: string }): Statement {

@@ -16,7 +16,7 @@ import {
   UNCOMPLETED_ITEM_STATUSES,
 } from '../../statuses';
 import { INSERT_LOGS } from './logs.statements';
-import { sqlList, sqlWord, type Statement } from './statement';
+import { sqlItemStatusIn, sqlList, sqlWord, type Statement } from './statement';
 
 /**
  * `holdsRow` (lib/statuses.ts) in SQL, for the copy `c` of a row in its batch `b`: a run works on it, or
@@ -55,7 +55,7 @@ const FAILED_ROWS = `
       WHERE i."original_item_id" = r."id" AND i."status" = ${sqlWord(ITEM_STATUS.completed)}
       LIMIT 1
     ) d ON true
-    WHERE r."batch_id" = $1 AND r."status" IN (${sqlList(UNCOMPLETED_ITEM_STATUSES)})`;
+    WHERE r."batch_id" = $1 AND ${sqlItemStatusIn('r."status"', UNCOMPLETED_ITEM_STATUSES)}`;
 
 const UNRESOLVED = `d."batch_id" IS NULL AND n."id" = f."id"`;
 

@@ -1,4 +1,5 @@
 import { messages } from '../../reliable-imports.messages';
+import { ITEM_STATUS } from '../../statuses';
 
 /**
  * A statement of the module and its parameters, side by side, so that no caller decides what `$3` is.
@@ -30,4 +31,21 @@ export function sqlList(words: readonly string[]): string {
 export function sqlWord(word: string): string {
   if (!/^[A-Za-z_]+$/.test(word)) throw new Error(messages.notAFixedWord({ word }));
   return `'${word}'`;
+}
+
+/**
+ * `column` holds one of the item statuses `statuses`, written so that the planner can read it from the
+ * indexes that hold those rows: pending rows and the rows neither pending nor completed have partial
+ * indexes of their own (`IDX_import_batch_items_pending`, `IDX_import_batch_items_in_flight_or_unapplied`),
+ * and a condition can be proved to fall in one only when it names that index's statuses alone, so the
+ * pending status is an arm of its own (`IN` with both would be read by a scan of the batch).
+ */
+export function sqlItemStatusIn(column: string, statuses: readonly string[]): string {
+  const pending = statuses.filter((status) => status === ITEM_STATUS.pending);
+  const others = statuses.filter((status) => status !== ITEM_STATUS.pending);
+  const arms = [
+    ...pending.map((status) => `${column} = ${sqlWord(status)}`),
+    ...(others.length > 0 ? [`${column} IN (${sqlList(others)})`] : []),
+  ];
+  return arms.length === 1 ? arms[0] : `(${arms.join(' OR ')})`;
 }
