@@ -12,14 +12,19 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   adds one entry to it, a completion none, and creating a batch none (pending rows have their own index).
  * - `IDX_import_batch_items_original` keeps only the rows that have an original (the rows of reprocesses):
  *   the rows of a first import, whose `original_item_id` is null, were all entries at one end of it, a page
- *   every writer of every lane changed at once.
+ *   that every lane changed at once.
  *
- * That takes two entries of four off a claim and two off a completion, and with several lanes the pages
- * every lane wrote to at once (the README's Performance has the figures).
+ * That takes two entries of four off a claim and two off a completion (the README's Performance has the
+ * figures). And a rule:
+ *
+ * - `CHK_import_batch_items_lease`: only a processing row has a holder (`locked_by`). Every statement that
+ *   takes a row out of processing clears it already; the check makes it a rule, on which the outcome's
+ *   fence relies: it names the holder alone, not the status, so that the planner finds the row by its
+ *   primary key and not on the index of rows in flight.
  *
  * The module reads and writes the same with or without it (only plans change), so the startup check does
- * not ask for it. It builds two indexes: on a table of millions of rows, writes to `import_batch_items`
- * wait for that while it runs (seconds per million rows); run it between imports.
+ * not ask for it. It builds two indexes and checks every row: on a table of millions of rows,
+ * `import_batch_items` waits for that while it runs (seconds per million rows); run it between imports.
  */
 export class NarrowItemIndexes1765000000000 implements MigrationInterface {
   name = 'NarrowItemIndexes1765000000000';
@@ -33,9 +38,15 @@ export class NarrowItemIndexes1765000000000 implements MigrationInterface {
     await queryRunner.query(
       `CREATE INDEX "IDX_import_batch_items_original" ON "import_batch_items" ("original_item_id") WHERE "original_item_id" IS NOT NULL`,
     );
+    await queryRunner.query(
+      `ALTER TABLE "import_batch_items" ADD CONSTRAINT "CHK_import_batch_items_lease" CHECK ("locked_by" IS NULL OR "status" = 'processing')`,
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(
+      `ALTER TABLE "import_batch_items" DROP CONSTRAINT "CHK_import_batch_items_lease"`,
+    );
     await queryRunner.query(
       `CREATE INDEX "IDX_import_batch_items_claim" ON "import_batch_items" ("batch_id", "status", "item_index")`,
     );

@@ -22,6 +22,10 @@ import { ImportBatchEntity } from './import-batch.entity';
   'CHK_import_batch_items_dry_run_outcome',
   `"dry_run_outcome" IN (${sqlList(DRY_RUN_OUTCOMES)})`,
 )
+@Check(
+  'CHK_import_batch_items_lease',
+  `"locked_by" IS NULL OR "status" = ${sqlWord(ITEM_STATUS.processing)}`,
+)
 @Index('UQ_import_batch_items_batch_index', ['batchId', 'itemIndex'], { unique: true })
 @Index('IDX_import_batch_items_in_flight_or_unapplied', ['batchId', 'status', 'itemIndex'], {
   where: `"status" NOT IN (${sqlWord(ITEM_STATUS.pending)}, ${sqlWord(ITEM_STATUS.completed)})`,

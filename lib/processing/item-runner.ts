@@ -104,11 +104,7 @@ export class ItemRunner {
    * Runs the item to its outcome. With `chain`, its transaction is the lane's next (see `TransactionChain`),
    * and with `next` its commit starts the transaction of the lane's next item.
    */
-  async run(
-    item: ImportItem<object>,
-    run: RunState,
-    chain?: ChainPlace,
-  ): Promise<ItemOutcome> {
+  async run(item: ImportItem<object>, run: RunState, chain?: ChainPlace): Promise<ItemOutcome> {
     const workItem = dataToWorkOn(item);
     // One buffer for every attempt: what a rolled-back attempt logged explains the retry.
     const logs = new LogBuffer();

@@ -43,9 +43,22 @@ class ChainedProcessor extends BaseProcessor<Row> {
   }
 }
 
+/**
+ * Reads the database's clock when it begins a row, then takes 300 ms: a row's `completed_at` must come
+ * after both (its transaction began before the processor, and in a chain, with the previous commit).
+ */
+@ImportProcessor()
+class SlowRowProcessor extends BaseProcessor<Row> {
+  async processItem(_item: ImportItem<Row>, ctx: ImportContext<Row>) {
+    const began = await ctx.queryOne<{ at: string }>('SELECT clock_timestamp()::text AS at');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return { targetTable: 'clock', targetId: began?.at };
+  }
+}
+
 describe('per-row transactions chained on one connection (a commit starts the next row)', () => {
   const log = new StatementLog();
-  const t = useTestApp([ChainedProcessor], {
+  const t = useTestApp([ChainedProcessor, SlowRowProcessor], {
     typeorm: { logger: log, subscribers: [TransactionEvents] },
   });
 
@@ -145,4 +158,24 @@ describe('per-row transactions chained on one connection (a commit starts the ne
     );
     expect(count).toBe(0);
   });
+
+  it.each([
+    ['per row', {}],
+    ['in chunks', { commitEvery: 2 }],
+  ])(
+    "records a row's completed_at when its outcome is written, not when its transaction began (%s)",
+    async (_mode, options) => {
+      const batch = await t.batches.createBatch(
+        'slow_row',
+        Array.from({ length: 3 }, (_, n) => ({ n })),
+      );
+      expect(await t.batches.processBatch(batch.id, options)).toMatchObject({ completedItems: 3 });
+      const rows = await t.dataSource.query<Array<{ after: boolean }>>(
+        `SELECT completed_at >= target_id::timestamptz + interval '250 milliseconds' AS after
+         FROM import_batch_items WHERE batch_id = $1 ORDER BY item_index`,
+        [batch.id],
+      );
+      expect(rows).toEqual([{ after: true }, { after: true }, { after: true }]);
+    },
+  );
 });

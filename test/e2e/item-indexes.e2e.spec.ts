@@ -7,6 +7,7 @@ import {
 } from '../../lib/processing/statements/batches.statements';
 import {
   claimExpiredItems,
+  completeItem,
   firstFailedItem,
   itemsHeldByOthers,
   releaseEveryClaim,
@@ -58,11 +59,14 @@ describe('the indexes of items: narrow, and what reads them', () => {
       `UPDATE import_batch_items SET status = CASE
          WHEN item_index % 50 = 7 THEN 'failed' WHEN item_index % 500 = 9 THEN 'skipped'
          WHEN item_index >= $2 - 40 THEN 'cancelled'
-         WHEN item_index >= $2 - 100 THEN 'processing' ELSE 'completed' END,
-         locked_by = CASE WHEN item_index >= $2 - 100 AND item_index < $2 - 40 THEN 'gone' END,
-         locked_until = CASE WHEN item_index >= $2 - 100 AND item_index < $2 - 40 THEN now() - interval '1 minute' END
+         WHEN item_index >= $2 - 100 THEN 'processing' ELSE 'completed' END
        WHERE batch_id = $1`,
       [batchId, COUNT],
+    );
+    await t.dataSource.query(
+      `UPDATE import_batch_items SET locked_by = 'gone', locked_until = now() - interval '1 minute'
+       WHERE batch_id = $1 AND status = 'processing'`,
+      [batchId],
     );
     await t.dataSource.query(`UPDATE import_batches SET status = 'processing' WHERE id = $1`, [
       batchId,
@@ -144,6 +148,57 @@ describe('the indexes of items: narrow, and what reads them', () => {
     expect(explained.map((row) => row['QUERY PLAN']).join('\n')).toContain(
       'IDX_import_batch_items_original',
     );
+  });
+
+  it('refuses a holder on a row that is not processing (the rule the fence of an outcome relies on)', async () => {
+    await expect(
+      t.dataSource.query(
+        `UPDATE import_batch_items SET locked_by = 'w' WHERE batch_id = $1 AND status = 'completed'`,
+        [batchId],
+      ),
+    ).rejects.toMatchObject({
+      driverError: { code: '23514', constraint: 'CHK_import_batch_items_lease' },
+    });
+  });
+
+  it('an outcome finds its row by the primary key, whatever the statistics say of rows in flight', async () => {
+    const [{ id }] = await t.dataSource.query<Array<{ id: string }>>(
+      `SELECT id FROM import_batch_items WHERE batch_id = $1 AND status = 'processing' LIMIT 1`,
+      [batchId],
+    );
+    const outcome = completeItem({
+      itemId: id,
+      workerId: 'w',
+      attempts: 1,
+      logsJson: '[]',
+      processedJson: 'null',
+      targetTable: null,
+      targetId: null,
+    });
+    const client = await t.connect();
+    try {
+      // As a run sends it: prepared, past the executions after which PostgreSQL may plan it generically.
+      for (let run = 0; run < 8; run++) {
+        await client.query('BEGIN');
+        await client.query({ name: 'outcome_probe', text: outcome.text, values: outcome.values });
+        await client.query('ROLLBACK');
+      }
+      const values = outcome.values.map((value) =>
+        value === null
+          ? 'NULL'
+          : typeof value === 'string'
+            ? `'${value}'`
+            : String(value as number),
+      );
+      const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN EXECUTE outcome_probe(${values.join(', ')})`,
+      );
+      const text = rows.map((row) => row['QUERY PLAN']).join('\n');
+      expect(text).toMatch(/Index Scan using "PK_import_batch_items" on import_batch_items/);
+      expect(text).not.toContain(IN_FLIGHT_OR_UNAPPLIED);
+    } finally {
+      await client.end();
+    }
   });
 
   it('a run of 2,000 rows leaves no entry in the index of rows in flight but for its failures, once vacuumed', async () => {

@@ -54,6 +54,24 @@ function logDone(source: string, entries: string): string {
 }
 
 /**
+ * The fence of an outcome: the row is still held by the worker `$n`. Only a processing row has a holder
+ * (`CHK_import_batch_items_lease`: every statement that takes a row out of processing clears it), so the
+ * holder alone says it, and the status is not named: a condition on the status would let the planner
+ * find the row on the index of rows in flight, which holds an entry for every row claimed since the last
+ * vacuum, rather than on its primary key, at every row.
+ */
+function heldBy(worker: string, alias = ''): string {
+  return `${alias}"locked_by" = ${worker}`;
+}
+
+/**
+ * When an outcome is recorded: the statement's start, not the transaction's (`now()`), which began before
+ * the processor ran (in a chain, with the previous row's commit), so that a slow row's `completed_at`
+ * says when it completed.
+ */
+const RECORDED_AT = 'statement_timestamp()';
+
+/**
  * The text that records the outcome of an item, writes its logs and counts it in the batch's progress, in
  * one statement, only while this worker still holds the item (fencing: a lost claim changes, logs and
  * counts nothing). `set` writes the outcome's own columns, from `$5` on, after the item ($1), the worker
@@ -64,8 +82,8 @@ function outcomeText(set: string): string {
     WITH done AS (
       UPDATE "import_batch_items"
       SET ${set}, "attempts" = "attempts" + $3,
-          "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
-      WHERE "id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_by" = $2
+          "completed_at" = ${RECORDED_AT}, "locked_by" = NULL, "locked_until" = NULL
+      WHERE "id" = $1 AND ${heldBy('$2')}
       RETURNING "id", "batch_id", "status"
     ), ${logDone('done', '$4')}, ${countOutcomes('done', '$2')}
     SELECT "id" FROM done`;
@@ -254,9 +272,9 @@ const COMPLETE_CHUNK = `
       SET "status" = ${sqlWord(ITEM_STATUS.completed)}, "processed_data" = input."processed",
           "target_table" = input."target_table", "target_id" = input."target_id",
           "error_message" = NULL, "error_details" = NULL, "attempts" = i."attempts" + 1,
-          "completed_at" = now(), "locked_by" = NULL, "locked_until" = NULL
+          "completed_at" = ${RECORDED_AT}, "locked_by" = NULL, "locked_until" = NULL
       FROM input
-      WHERE i."id" = input."id" AND i."status" = ${sqlWord(ITEM_STATUS.processing)} AND i."locked_by" = $1
+      WHERE i."id" = input."id" AND ${heldBy('$1', 'i.')}
       RETURNING i."id", i."batch_id", i."status"
     ), ${logDone('done JOIN input ON input."id" = done."id"', 'input."logs"')}, ${countOutcomes('done', '$1')}
     SELECT count(*)::integer AS "count" FROM done`;
