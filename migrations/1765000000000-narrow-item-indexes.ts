@@ -24,7 +24,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * The module reads and writes the same with or without it (only plans change), so the startup check does
  * not ask for it. It builds two indexes and checks every row: on a table of millions of rows,
- * `import_batch_items` waits for that while it runs (seconds per million rows); run it between imports.
+ * `import_batch_items` waits for that while it runs (under a second per million rows on the machine of the
+ * README's Performance); run it between imports.
  */
 export class NarrowItemIndexes1765000000000 implements MigrationInterface {
   name = 'NarrowItemIndexes1765000000000';
