@@ -12,6 +12,7 @@ import {
   itemsHeldByOthers,
   releaseEveryClaim,
   releaseItems,
+  releaseSomeItems,
 } from '../../lib/processing/statements/items.statements';
 import { batchProgress } from '../../lib/processing/statements/progress.statements';
 import { countRows, failedRows } from '../../lib/processing/statements/recovery.statements';
@@ -199,6 +200,18 @@ describe('the indexes of items: narrow, and what reads them', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('the rest of a claim given back is found by its keys, not on the index of rows in flight', async () => {
+    const ids = await t.dataSource.query<Array<{ id: string }>>(
+      `SELECT id FROM import_batch_items WHERE batch_id = $1 AND status = 'processing' LIMIT 3`,
+      [batchId],
+    );
+    const text = await plan(
+      releaseSomeItems({ batchId, workerId: 'gone', itemIds: ids.map((row) => row.id) }),
+    );
+    expect(text).toContain('PK_import_batch_items');
+    expect(text).not.toContain(IN_FLIGHT_OR_UNAPPLIED);
   });
 
   it('a run of 2,000 rows leaves no entry in the index of rows in flight but for its failures, once vacuumed', async () => {

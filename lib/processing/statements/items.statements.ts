@@ -332,10 +332,10 @@ export function releaseItems(args: { batchId: string; workerId: string }): State
 }
 
 const RELEASE_SOME_ITEMS = `${RELEASE}
-    WHERE i."batch_id" = $1 AND i."locked_by" = $2 AND i."status" = ${sqlWord(ITEM_STATUS.processing)} AND i."id" = ANY($3::uuid[])
+    WHERE i."id" = ANY($3::uuid[]) AND i."batch_id" = $1 AND ${heldBy('$2', 'i.')}
     RETURNING i."id"`;
 
-/** Gives back the items `itemIds` of this worker's claim. */
+/** Gives back the items `itemIds` of this worker's claim (found by their keys: see `heldBy`). */
 export function releaseSomeItems(args: {
   batchId: string;
   workerId: string;
