@@ -29,6 +29,15 @@ export const CLAIMS_ITEMS: FaultTarget = {
     WHERE n.status = '${ITEM_STATUS.processing}' AND n.locked_by IS DISTINCT FROM o.locked_by)`,
 };
 
+/** An outcome: an UPDATE that records items completed (a row's, or a chunk's rows at once). */
+export const COMPLETES_ITEMS: FaultTarget = {
+  table: 'import_batch_items',
+  event: 'UPDATE',
+  when: `EXISTS (
+    SELECT 1 FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE n.status = '${ITEM_STATUS.completed}' AND o.status = '${ITEM_STATUS.processing}')`,
+};
+
 /** A write of batch-level log entries (no item) of a batch that has a failed item. */
 export const BATCH_LOG_AFTER_FAILED_ITEM: FaultTarget = {
   table: 'import_logs',
