@@ -47,5 +47,6 @@ export function sqlItemStatusIn(column: string, statuses: readonly string[]): st
     ...pending.map((status) => `${column} = ${sqlWord(status)}`),
     ...(others.length > 0 ? [`${column} IN (${sqlList(others)})`] : []),
   ];
+  if (arms.length === 0) return 'false';
   return arms.length === 1 ? arms[0] : `(${arms.join(' OR ')})`;
 }
