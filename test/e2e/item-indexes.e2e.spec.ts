@@ -8,6 +8,7 @@ import {
 import {
   claimExpiredItems,
   completeItem,
+  hasClaimableItems,
   firstFailedItem,
   itemsHeldByOthers,
   releaseEveryClaim,
@@ -103,6 +104,29 @@ describe('the indexes of items: narrow, and what reads them', () => {
     expect(text).toContain(IN_FLIGHT_OR_UNAPPLIED);
     expect(text).not.toMatch(/Seq Scan on import_batch_items/);
   });
+
+  it.each([
+    [
+      'whether rows are left to claim (polled while a run waits for others)',
+      () => hasClaimableItems({ batchId }),
+    ],
+    [
+      'the end of a run (no row left open)',
+      () => finishBatch({ batchId, workerId: 'w', failure: null }),
+    ],
+  ])(
+    '%s: reads the indexes even on statistics of when the batch was all pending',
+    async (_what, statement) => {
+      // A seq scan that expects to stop at the first open row reads the whole table when there is none
+      // (every batch's rows), at every poll. The look for open rows comes first (the InitPlans); what
+      // follows them (the end's count of the batch's rows) runs only when none is open.
+      const text = await plan(statement());
+      const lookups = text.split(/\n(?=\s*->\s+Result|\s*Result)/)[0];
+      expect(lookups).toContain('IDX_import_batch_items_pending');
+      expect(lookups).toContain(IN_FLIGHT_OR_UNAPPLIED);
+      expect(lookups).not.toMatch(/Seq Scan on import_batch_items/);
+    },
+  );
 
   it.each([
     [

@@ -11,7 +11,7 @@ import {
   RUNNABLE_BATCH_STATUSES,
 } from '../../statuses';
 import { MALFORMED_LINE_CODE } from '../../reliable-imports.constants';
-import { sqlItemStatusIn, sqlList, sqlWord, type Statement } from './statement';
+import { someItemIn, sqlList, sqlWord, type Statement } from './statement';
 import { uncountFailedRows } from './progress.statements';
 
 /** The LISTEN/NOTIFY channel on which new batches are announced. */
@@ -155,9 +155,7 @@ const FINISH_BATCH = `
     WHERE b."id" = $1 AND b."status" = ${sqlWord(BATCH_STATUS.processing)}
       AND ($3::text IS NOT NULL
            OR ((b."locked_by" = $2 OR b."locked_by" IS NULL OR b."locked_until" < now())
-               AND NOT EXISTS (
-                 SELECT 1 FROM "import_batch_items"
-                 WHERE "batch_id" = $1 AND ${sqlItemStatusIn('"status"', OPEN_ITEM_STATUSES)})))
+               AND NOT ${someItemIn('$1', OPEN_ITEM_STATUSES)}))
     RETURNING b.*`;
 
 /**

@@ -6,7 +6,7 @@
 import { BATCH_STATUS, ITEM_STATUS } from '../../statuses';
 import { INSERT_LOGS, logRecordset } from './logs.statements';
 import { countOutcomes } from './progress.statements';
-import { sqlWord, type Statement } from './statement';
+import { someItemIn, sqlWord, type Statement } from './statement';
 
 /** What an item's run produced, as its row stores it. */
 export interface ItemResult {
@@ -185,13 +185,8 @@ export function claimExpiredItems(args: ClaimArgs): Statement {
 }
 
 const HAS_CLAIMABLE_ITEMS = `
-    SELECT EXISTS (
-      SELECT 1 FROM "import_batch_items"
-      WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.pending)}
-    ) OR EXISTS (
-      SELECT 1 FROM "import_batch_items"
-      WHERE "batch_id" = $1 AND "status" = ${sqlWord(ITEM_STATUS.processing)} AND "locked_until" < now()
-    ) AS "claimable"`;
+    SELECT ${someItemIn('$1', [ITEM_STATUS.pending])}
+        OR ${someItemIn('$1', [ITEM_STATUS.processing], '"locked_until" < now()')} AS "claimable"`;
 
 /** Whether the batch has items a claim would take: pending, or held past their lease. */
 export function hasClaimableItems(args: { batchId: string }): Statement {

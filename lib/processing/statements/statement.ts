@@ -50,3 +50,20 @@ export function sqlItemStatusIn(column: string, statuses: readonly string[]): st
   if (arms.length === 0) return 'false';
   return arms.length === 1 ? arms[0] : `(${arms.join(' OR ')})`;
 }
+
+/**
+ * Whether the batch `batch` (SQL, e.g. `$1`) has an item in one of `statuses` that meets `and` (SQL, when
+ * given): per status, the first such item in item order, which that status's partial index answers. Not
+ * `EXISTS`: PostgreSQL drops the ORDER BY of an `EXISTS` subquery, and on statistics gathered while the
+ * batch was all pending it then expects an open row at once and scans the table, which reads every
+ * batch's rows when none is left (at each poll of a run that waits for others, at each end of a run).
+ */
+export function someItemIn(batch: string, statuses: readonly string[], and?: string): string {
+  if (statuses.length === 0) return 'false';
+  const arms = statuses.map(
+    (status) => `(SELECT "item_index" FROM "import_batch_items"
+        WHERE "batch_id" = ${batch} AND "status" = ${sqlWord(status)}${and ? ` AND ${and}` : ''}
+        ORDER BY "item_index" LIMIT 1) IS NOT NULL`,
+  );
+  return arms.length === 1 ? arms[0] : `(${arms.join(' OR ')})`;
+}
