@@ -238,7 +238,12 @@ export function renderBatchPage(main: HTMLElement, id: string): () => void {
   }
 
   let failuresKey: string | undefined;
+  // The readings come from the stream and from the reading after an action: one that began before the
+  // action may arrive after it, and must not put back what the action changed.
+  let newest = '';
   function apply(view: BatchView): void {
+    if (view.readAt < newest) return;
+    newest = view.readAt;
     const { batch, lineage } = view;
     setText(type, batch.batchType);
     setStatus(badge, batch.status);

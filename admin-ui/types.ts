@@ -69,6 +69,8 @@ export interface BatchLineage {
 
 /** `GET batches/:id`, and the data of the `batch` event of `GET batches/:id/stream`. */
 export interface BatchView {
+  /** When the server began the reading (ISO 8601): of two readings, the page keeps the newer. */
+  readAt: string;
   batch: ImportBatch;
   lineage: BatchLineage;
   progress?: Record<string, BatchProgress>;

@@ -336,7 +336,7 @@ const ROUTES: Record<RouteName, RouteDoc> = {
   streamBatch: {
     summary: 'What a batch page shows, live, as Server-Sent Events',
     description:
-      'A `batch` event at once and whenever it changes (read every second): `{ batch, lineage, progress }`, the progress by batch id of every batch of the tree that may still run. A reading that fails ends the stream with a `failure` event whose data is an error body.',
+      'A `batch` event at once and whenever it changes (read every second): `{ readAt, batch, lineage, progress }`, the progress by batch id of every batch of the tree that may still run, and when the reading began (ISO 8601), so that a page that also reads `GET batches/:id` keeps the newest. A reading that fails ends the stream with a `failure` event whose data is an error body.',
     param: 'id',
     ok: 'The event stream.',
     errors: READ,
@@ -350,7 +350,7 @@ const ROUTES: Record<RouteName, RouteDoc> = {
   getBatch: {
     summary: 'A batch with its counts and its tree',
     param: 'id',
-    ok: '`{ batch, summary, lineage }`: the batch, its summary, and its tree (root and reprocesses).',
+    ok: '`{ readAt, batch, summary, lineage }`: when the reading began (ISO 8601), the batch, its summary, and its tree (root and reprocesses).',
     errors: READ,
   },
   getItems: {

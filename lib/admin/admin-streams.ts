@@ -32,6 +32,12 @@ export type ListedBatch = ImportBatch & { progress: BatchProgress | null };
 
 /** The data of a `batch` event: what a batch page shows. */
 export interface BatchPageState {
+  /**
+   * When the reading began (ISO 8601, the server's clock). A page that also reads the batch itself (after
+   * an action, `GET batches/:id`, stamped the same way) keeps the newest: a reading that began before the
+   * action may end after it.
+   */
+  readAt: string;
   batch: ImportBatch;
   lineage: BatchLineage;
   /** The progress of every batch of the tree that may still run, by batch id. */
@@ -41,14 +47,18 @@ export interface BatchPageState {
 const isLive = (status: BatchStatus): boolean => LIVE_BATCH_STATUSES.includes(status);
 
 /**
- * Events of `type` with what `read` gives, at once and then every interval, sent only when it changed; a
- * reading never starts before the last has ended. A reading that fails ends the stream with a `failure`
- * event (an error body, never a stack). Runs until the client goes away.
+ * Events of `type` with what `read` gives, at once and then every interval, sent only when what
+ * `compared` takes of it changed; a reading never starts before the last has ended. A reading that fails
+ * ends the stream with a `failure` event (an error body, never a stack). Runs until the client goes away.
  */
-function poll<T>(type: string, read: () => Promise<T>): Observable<MessageEvent> {
+function poll<T>(
+  type: string,
+  read: () => Promise<T>,
+  compared: (data: T) => unknown = (data) => data,
+): Observable<MessageEvent> {
   return timer(0, STREAM_INTERVAL_MS).pipe(
     exhaustMap(() => from(read())),
-    map((data) => ({ data, text: JSON.stringify(data) })),
+    map((data) => ({ data, text: JSON.stringify(compared(data)) })),
     distinctUntilChanged((before, now) => before.text === now.text),
     map(({ data }): MessageEvent => ({ type, data: data as object })),
     catchError((error: unknown) =>
@@ -92,19 +102,25 @@ export function batchListStream(
 export function batchPageStream(batches: BatchService, batchId: string): Observable<MessageEvent> {
   let lineage: BatchLineage | undefined;
   let readings = 0;
-  return poll('batch', async (): Promise<BatchPageState> => {
-    const batch = await batches.getBatch(batchId);
-    // A batch live at the last reading is read once more after it ended, so its end is seen.
-    const wasLive = lineage?.batches.some((b) => isLive(b.status)) ?? true;
-    if (!lineage || wasLive || readings % IDLE_LINEAGE_EVERY === 0) {
-      lineage = await batches.getLineage(batchId);
-    }
-    readings += 1;
-    const progress: Record<string, BatchProgress> = {};
-    for (const member of lineage.batches.filter((b) => isLive(b.status))) {
-      const reading = await progressOrNull(batches, member.batchId);
-      if (reading) progress[member.batchId] = reading;
-    }
-    return { batch, lineage, progress };
-  });
+  return poll(
+    'batch',
+    async (): Promise<BatchPageState> => {
+      const readAt = new Date().toISOString();
+      const batch = await batches.getBatch(batchId);
+      // A batch live at the last reading is read once more after it ended, so its end is seen.
+      const wasLive = lineage?.batches.some((b) => isLive(b.status)) ?? true;
+      if (!lineage || wasLive || readings % IDLE_LINEAGE_EVERY === 0) {
+        lineage = await batches.getLineage(batchId);
+      }
+      readings += 1;
+      const progress: Record<string, BatchProgress> = {};
+      for (const member of lineage.batches.filter((b) => isLive(b.status))) {
+        const reading = await progressOrNull(batches, member.batchId);
+        if (reading) progress[member.batchId] = reading;
+      }
+      return { readAt, batch, lineage, progress };
+    },
+    // A reading is sent when what it shows changed, not when only its time did.
+    ({ readAt: _readAt, ...shown }) => shown,
+  );
 }

@@ -153,12 +153,14 @@ export abstract class ReliableImportsAdminRoutes implements OnModuleInit {
   /** The batch, its counts and its tree (root and reprocesses). */
   @Get('batches/:id')
   async getBatch(@UuidParam('id') id: string) {
+    // Stamped as the batch page's stream readings are (`BatchPageState.readAt`), for a page that has both.
+    const readAt = new Date().toISOString();
     const batch = await this.batches.getBatch(id);
     const [summary, lineage] = await Promise.all([
       this.batches.getBatchSummary(id),
       this.batches.getLineage(id),
     ]);
-    return { batch, summary, lineage };
+    return { readAt, batch, summary, lineage };
   }
 
   @Get('batches/:id/items')

@@ -453,8 +453,12 @@ describe('the admin REST API (ReliableImportsAdminModule)', () => {
 
     it('reads a batch with its summary and lineage, its rows, failures, logs and progress', async () => {
       const ids = await processedBatch();
+      const before = new Date().toISOString();
       const one = await call('get', `batches/${ids.batch}`, ADMIN).expect(200);
+      // When the reading began, comparable with the stream's readings (ISO 8601, UTC).
+      expect((one.body as { readAt: string }).readAt >= before).toBe(true);
       expect(one.body).toMatchObject({
+        readAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) as unknown,
         batch: { id: ids.batch, status: 'completed_with_errors' },
         summary: { totalItems: 3, completedItems: 2, failedItems: 1 },
         lineage: { batches: [expect.objectContaining({ batchId: ids.batch })] },

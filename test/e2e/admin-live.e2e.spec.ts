@@ -81,6 +81,7 @@ interface ListEvent {
   batches: Array<ImportBatch & { progress: BatchProgress | null }>;
 }
 interface PageEvent {
+  readAt: string;
   batch: ImportBatch;
   lineage: BatchLineage;
   progress: Record<string, BatchProgress>;
@@ -112,13 +113,14 @@ describe('the admin API behind the page: background runs and live streams', () =
     request(app.getHttpServer()).post(`/imports-admin/${path}`).set(HEADER);
 
   /**
-   * Reads the Server-Sent Events of `path` until `done` holds for the data of one, then hangs up; the
-   * events' data so far, in order.
+   * Reads the Server-Sent Events of `path` until `done` holds for the data of one (or `forMs` passed), then
+   * hangs up; the events' data so far, in order.
    */
   async function readEvents<T>(
     path: string,
     done: (data: T, all: T[]) => boolean,
     onFirst?: () => void,
+    forMs?: number,
   ): Promise<{ type: string; events: T[] }> {
     const server = app.getHttpServer() as unknown as Server;
     if (!server.listening) await app.listen(0);
@@ -129,6 +131,8 @@ describe('the admin API behind the page: background runs and live streams', () =
         const events: T[] = [];
         let type = '';
         const frames = new SseFrames();
+        // Or hangs up after `forMs`, with the events so far.
+        if (forMs !== undefined) setTimeout(() => resolve({ type, events }), forMs);
         client = get({ port, path: `/imports-admin/${path}` }, (res) => {
           if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
           res.setEncoding('utf8');
@@ -297,6 +301,10 @@ describe('the admin API behind the page: background runs and live streams', () =
     );
     expect(type).toBe('batch');
     expect(events[0]).toMatchObject({ batch: { id: root.id }, lineage: { rootBatchId: root.id } });
+    // Each reading says when it began, in order: a page that also reads the batch keeps the newest.
+    const times = events.map((event) => event.readAt);
+    expect(times).toEqual([...times].sort());
+    expect(new Set(times).size).toBe(times.length);
     expect(events[0].progress[root.id]).toMatchObject({ done: 0 });
     const during = events.filter((event) => (event.progress[root.id]?.done ?? 0) > 0);
     expect(during.length).toBeGreaterThan(0);
@@ -308,6 +316,21 @@ describe('the admin API behind the page: background runs and live streams', () =
     });
     const exit = await (child as ProcessingChild).exited;
     expect(resultOf(exit.stdout)).toEqual({ processed: 30, status: 'completed' });
+  });
+
+  it('sends a batch page once while nothing it shows changes, though each reading has its own time', async () => {
+    // Ended: nothing changes it (a batch that may run shows its progress, measured at each reading), and
+    // readings go on every second.
+    const idle = await batches.createBatch('contact', [{ email: 'ada@example.com' }]);
+    await batches.processBatch(idle.id);
+    const { events } = await readEvents<PageEvent>(
+      `batches/${idle.id}/stream`,
+      () => false,
+      undefined,
+      3500,
+    );
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ batch: { id: idle.id, status: 'completed' } });
   });
 
   it('answers 404 before a stream of a batch that does not exist starts', async () => {
