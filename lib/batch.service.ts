@@ -336,9 +336,9 @@ export class BatchService {
    *
    * Cheap enough to poll every second on a batch of a million rows while it runs: one statement that sums
    * the batch's progress counters (a few rows per run and 10 seconds, written by the statement that
-   * records each row's outcome) and counts the rows in flight and cancelled on the index of rows in flight or not applied; it
-   * never counts the batch's rows. (`getBatchSummary` counts every row: exact too, but its cost grows with
-   * the batch.)
+   * records each row's outcome) and counts the rows in flight and cancelled on the index of rows in flight
+   * or not applied; it never counts the batch's rows. (`getBatchSummary` counts every row: exact too, but
+   * its cost grows with the batch.)
    *
    * @throws ImportBatchNotFoundError
    */
